@@ -1,0 +1,42 @@
+// Rollup: everything apimeter keeps about a set of requests in one series and
+// one time bucket — counts by status, bytes, latency sum/count/max and the
+// latency histogram.
+//
+// Promise: Merge is exact addition (max for latency_max_us), so rollups of
+// many hosts, minutes or flushes combine into the rollup of their union. The
+// same struct is written by the aggregator and read back by the query layer.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "aggregator/latency_histogram.h"
+
+namespace apimeter {
+
+struct Rollup {
+  uint64_t requests = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t latency_count = 0;   // requests that had a latency value
+  uint64_t latency_sum_us = 0;  // sum of those latencies
+  int64_t latency_max_us = -1;  // -1: no latency seen
+  uint64_t rejected = 0;        // malformed lines (all / host series only)
+  // (status, count) pairs, unsorted; a series sees few distinct statuses.
+  std::vector<std::pair<int, uint64_t>> status_counts;
+  LatencyHistogram histogram;
+
+  void AddRequest(int status, uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us);
+  void AddStatus(int status, uint64_t count);
+  void Merge(const Rollup& other);
+
+  uint64_t StatusCount(int status) const;
+  // Requests whose status is in [lo, hi], e.g. (400, 499) for 4xx.
+  uint64_t StatusRange(int lo, int hi) const;
+  bool Empty() const { return requests == 0 && rejected == 0; }
+  size_t MemoryBytes() const;
+};
+
+}  // namespace apimeter

@@ -1,0 +1,92 @@
+// Config: apimeter's YAML configuration, loaded and validated once at start.
+//
+// Promise: LoadConfigFile either returns a Config in which every field is
+// valid and defaults are filled in, or a Status whose message starts with
+// "<file>:<line>:" and says what is wrong and how to fix it (unknown keys,
+// bad types, bad durations, unknown nginx variables, unparseable Redis URL,
+// route regexes that do not compile). The raw YAML is never kept; secrets are
+// kept only in the fields that need them and EffectiveConfigYaml masks them.
+// The reference for every key is docs/config.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace apimeter {
+
+struct SourceConfig {
+  std::vector<std::string> paths;  // globs; rotated and .gz files included
+  std::string log_format;          // nginx log_format text, or a preset name ("combined")
+  std::string escape = "default";  // nginx escape= mode: default | json | none
+  std::string customer_var;        // nginx variable without '$', e.g. "http_x_api_key"; "" = none
+  std::string latency_var;         // e.g. "request_time"; "" = none
+  std::string bytes_out_var;       // "bytes_sent" or "body_bytes_sent"; "" = first present
+  std::string host;                // defaults to the machine's hostname
+  int line = 0;                    // line of this source in the config file
+};
+
+struct RouteRule {
+  std::string template_path;  // "/v1/orders/{id}/items" (segments in braces match one segment)
+  std::string match;          // RE2 regex matched against the path (alternative to template)
+  std::string name;           // endpoint path to use when `match` matches
+  int line = 0;
+};
+
+struct LimitsConfig {
+  int64_t endpoints_per_day = 2000;
+  int64_t customers_per_day = 50000;
+  int64_t max_line_bytes = 64 * 1024;
+  int64_t memory_mb = 256;  // bound on in-memory aggregates before a forced flush / read pause
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";  // may hold a password: use MaskRedisUrl to show
+  std::string prefix = "apimeter";
+  std::vector<std::string> cluster;  // host:port seeds; non-empty turns cluster mode on
+  int64_t connect_timeout_ms = 2000;
+  int64_t command_timeout_ms = 5000;
+};
+
+struct RetentionConfig {
+  int64_t minute_s = 48 * 3600;
+  int64_t hour_s = 35 * 86400;
+  int64_t day_s = 400 * 86400;
+};
+
+struct AggregationConfig {
+  int64_t slow_top_n = 100;  // slowest requests kept per day
+};
+
+struct AgentConfig {
+  int64_t flush_interval_ms = 2000;
+  bool from_start = false;   // read files present at first start from the beginning
+  std::string state_dir;     // for local state (optional)
+  std::string metrics_listen = "127.0.0.1:9465";
+};
+
+struct Config {
+  std::string path;  // file it was loaded from
+  std::vector<SourceConfig> sources;
+  std::string customers_file;
+  std::map<std::string, std::string> customers;  // customer id (k_...) -> display name
+  std::string customer_id_secret;                // keyed-hash secret; secret, never shown
+  std::vector<RouteRule> routes;
+  LimitsConfig limits;
+  RedisConfig redis;
+  RetentionConfig retention;
+  AggregationConfig aggregation;
+  AgentConfig agent;
+};
+
+Result<Config> LoadConfigFile(const std::string& path);
+// `name` stands in for the file name in error messages.
+Result<Config> LoadConfigString(const std::string& yaml_text, const std::string& name);
+
+// The effective config as YAML, defaults included, secrets masked.
+std::string EffectiveConfigYaml(const Config& config);
+
+}  // namespace apimeter

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything a fresh Debian 12 machine lacks to build, test and demo apimeter.
+# Idempotent: packages already present are skipped by apt; safe to run again.
+# Used by README.md (quick start) and by .ci/run, so both stay in step.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake pkg-config ninja-build git
+  # libraries from the design card (and Debian-packaged additions)
+  libboost-dev libboost-system-dev
+  libre2-dev libhiredis-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # services and tools the tests and benchmarks drive
+  redis-server redis-tools nginx-light logrotate goaccess python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The test suite starts its own redis-server and nginx on private ports; the
+# packaged system services are not needed and would hold the default ports.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now redis-server nginx 2>/dev/null || true
+fi
+echo "setup: done"

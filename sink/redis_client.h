@@ -1,0 +1,84 @@
+// RedisClient: a small synchronous Redis connection over hiredis, with typed
+// timeouts and pipelines. Used by the sink (writes) and the query layer (reads).
+//
+// Promise: every call returns a Status or Result instead of throwing. Connect
+// and command timeouts are explicit. After any I/O error or timeout the
+// connection is marked broken (a half-read pipeline is never reused) and the
+// next call reconnects once before giving up. Replies are copied into
+// RedisReply values, so they outlive the hiredis reply objects.
+// Not thread-safe: one connection per thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+struct redisContext;
+
+namespace apimeter {
+
+struct RedisEndpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string unix_socket;  // when set, host/port are ignored
+  int db = 0;
+  std::string username;     // ACL user (Redis 6+); empty for the default user
+  std::string password;     // secret: never logged
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds command_timeout{5000};
+};
+
+// Parses redis://[[user]:password@]host[:port][/db] and unix:///path[?db=N].
+Result<RedisEndpoint> ParseRedisUrl(std::string_view url);
+// The URL with any password replaced by "****", for logs and check-config.
+std::string MaskRedisUrl(std::string_view url);
+
+struct RedisReply {
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  int64_t integer = 0;
+  std::string str;                 // string, status or error text
+  std::vector<RedisReply> elements;
+
+  bool is_error() const { return type == Type::kError; }
+  bool is_nil() const { return type == Type::kNil; }
+};
+
+using RedisArgs = std::vector<std::string>;
+
+class RedisClient {
+ public:
+  explicit RedisClient(RedisEndpoint endpoint);
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Connects (AUTH and SELECT included). Idempotent while connected.
+  Status Connect();
+  bool connected() const;
+
+  // One command. A Redis error reply is returned as a RedisReply of type
+  // kError, not as a failed Result; I/O problems are a failed Result.
+  Result<RedisReply> Command(const RedisArgs& args);
+
+  // Sends all commands in one write and reads all replies, in order.
+  Result<std::vector<RedisReply>> Pipeline(const std::vector<RedisArgs>& commands);
+
+  const RedisEndpoint& endpoint() const { return endpoint_; }
+  // Commands sent since construction (a pipeline of N counts N).
+  uint64_t commands_sent() const { return commands_sent_; }
+
+ private:
+  void Disconnect();
+
+  RedisEndpoint endpoint_;
+  redisContext* ctx_ = nullptr;
+  uint64_t commands_sent_ = 0;
+};
+
+}  // namespace apimeter
