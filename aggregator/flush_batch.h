@@ -53,6 +53,11 @@ struct FileCheckpoint {
 };
 
 struct FlushBatch {
+  // Idempotency token (any unique string, e.g. 32 hex digits). The sink stores
+  // it in the same transaction as the data, so re-sending a batch whose EXEC
+  // outcome was unknown never counts it twice. Empty: the sink picks one and
+  // remembers it only while retries of the same content fail.
+  std::string id;
   std::string host;
   std::vector<SeriesDelta> series;
   std::vector<SlowRequest> slow;  // candidates; the sink keeps the top N per day

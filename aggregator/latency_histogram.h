@@ -8,12 +8,17 @@
 // is exact, commutative and associative. Storage is sparse: memory grows with
 // the number of distinct non-empty buckets (see MemoryBytes), not with the
 // value range. Not thread-safe; one owner at a time.
+//
+// Representation (why two modes): most series in a minute (a customer on one
+// endpoint) see a handful of distinct buckets, so they keep a short sorted
+// list of packed (index, count) words — 8 bytes per non-empty bucket. Busy
+// series switch to a dense window of counts over [lowest, highest] non-empty
+// index, where an add is O(1). Both are one std::vector<uint64_t>.
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <memory>
 #include <optional>
+#include <vector>
 
 namespace apimeter {
 
@@ -23,16 +28,17 @@ class LatencyHistogram {
   // Largest bucket index: covers values up to 2^40 µs (about 12.7 days).
   static constexpr int kMaxIndex = 1400;
 
-  LatencyHistogram() = default;
-  LatencyHistogram(const LatencyHistogram& other);
-  LatencyHistogram& operator=(const LatencyHistogram& other);
-  LatencyHistogram(LatencyHistogram&&) noexcept = default;
-  LatencyHistogram& operator=(LatencyHistogram&&) noexcept = default;
-
+  // ceil(log_γ x) (with a 1e-9 epsilon so exact powers of γ stay in their own
+  // bucket), clamped to [1, kMaxIndex] for x >= 1; 0 for x <= 0. Computed by
+  // a table lookup that is proven equal to BucketIndexReference by an
+  // exhaustive test (tests/aggregator/latency_histogram_test.cpp).
   static int BucketIndex(int64_t micros);
+  // The defining formula, with log(); slow. Kept as the specification.
+  static int BucketIndexReference(int64_t micros);
   static double BucketValue(int index);
 
   void Add(int64_t micros, uint64_t count = 1) { AddBucket(BucketIndex(micros), count); }
+  // index is clamped to [0, kMaxIndex] (indexes may come from Redis).
   void AddBucket(int index, uint64_t count);
   void Merge(const LatencyHistogram& other);
   void Clear();
@@ -45,23 +51,36 @@ class LatencyHistogram {
   // Calls f(index, count) for every non-empty bucket in ascending index order.
   template <typename F>
   void ForEachBucket(F&& f) const {
-    for (int c = 0; c < kChunks; ++c) {
-      if (!chunks_[c]) continue;
-      for (int j = 0; j < kChunkSize; ++j) {
-        if (uint64_t n = (*chunks_[c])[j]) f(c * kChunkSize + j, n);
+    if (dense_) {
+      for (size_t j = 0; j < data_.size(); ++j) {
+        if (data_[j] != 0) f(base_ + static_cast<int>(j), data_[j]);
       }
+    } else {
+      for (uint64_t w : data_) f(static_cast<int>(w >> kCountBits), w & kCountMask);
     }
   }
 
-  size_t MemoryBytes() const;
+  // Heap bytes plus the object itself; O(1).
+  size_t MemoryBytes() const { return sizeof(*this) + data_.capacity() * sizeof(uint64_t); }
+  // Number of non-empty buckets (O(1) when sparse, O(span) when dense).
+  int NonEmptyBuckets() const;
 
  private:
-  static constexpr int kChunkSize = 32;
-  static constexpr int kChunks = (kMaxIndex + kChunkSize) / kChunkSize;
-  using Chunk = std::array<uint64_t, kChunkSize>;
+  // Sparse word: index in the top bits, count in the low kCountBits.
+  static constexpr int kCountBits = 52;
+  static constexpr uint64_t kCountMask = (uint64_t{1} << kCountBits) - 1;
+  // Sparse lists longer than this become dense (insertion is O(length)).
+  static constexpr size_t kSparseMax = 24;
 
-  std::array<std::unique_ptr<Chunk>, kChunks> chunks_{};
+  void AddSparse(int index, uint64_t count);
+  void AddDense(int index, uint64_t count);
+  void MakeDense(int lo, int hi);
+  void EnsureDenseRange(int lo, int hi);
+
+  std::vector<uint64_t> data_;
   uint64_t count_ = 0;
+  int base_ = 0;        // dense: index of data_[0]
+  bool dense_ = false;
 };
 
 }  // namespace apimeter

@@ -15,6 +15,12 @@ void Rollup::AddStatus(int status, uint64_t count) {
 }
 
 void Rollup::AddRequest(int status, uint64_t in, uint64_t out, int64_t latency_us) {
+  AddRequestInBucket(status, in, out, latency_us,
+                     latency_us >= 0 ? LatencyHistogram::BucketIndex(latency_us) : 0);
+}
+
+void Rollup::AddRequestInBucket(int status, uint64_t in, uint64_t out, int64_t latency_us,
+                                int bucket) {
   ++requests;
   bytes_in += in;
   bytes_out += out;
@@ -23,7 +29,7 @@ void Rollup::AddRequest(int status, uint64_t in, uint64_t out, int64_t latency_u
     ++latency_count;
     latency_sum_us += static_cast<uint64_t>(latency_us);
     latency_max_us = std::max(latency_max_us, latency_us);
-    histogram.Add(latency_us);
+    histogram.AddBucket(bucket, 1);
   }
 }
 
@@ -52,11 +58,6 @@ uint64_t Rollup::StatusRange(int lo, int hi) const {
     if (s >= lo && s <= hi) total += n;
   }
   return total;
-}
-
-size_t Rollup::MemoryBytes() const {
-  return sizeof(*this) - sizeof(histogram) + histogram.MemoryBytes() +
-         status_counts.capacity() * sizeof(status_counts[0]);
 }
 
 }  // namespace apimeter

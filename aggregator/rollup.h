@@ -29,6 +29,11 @@ struct Rollup {
   LatencyHistogram histogram;
 
   void AddRequest(int status, uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us);
+  // AddRequest with the latency's histogram bucket already computed
+  // (bucket == LatencyHistogram::BucketIndex(latency_us)); lets a caller that
+  // updates several series compute it once. Ignored when latency_us < 0.
+  void AddRequestInBucket(int status, uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us,
+                          int bucket);
   void AddStatus(int status, uint64_t count);
   void Merge(const Rollup& other);
 
@@ -36,7 +41,11 @@ struct Rollup {
   // Requests whose status is in [lo, hi], e.g. (400, 499) for 4xx.
   uint64_t StatusRange(int lo, int hi) const;
   bool Empty() const { return requests == 0 && rejected == 0; }
-  size_t MemoryBytes() const;
+  // Heap bytes plus the object itself; O(1).
+  size_t MemoryBytes() const {
+    return sizeof(*this) - sizeof(histogram) + histogram.MemoryBytes() +
+           status_counts.capacity() * sizeof(status_counts[0]);
+  }
 };
 
 }  // namespace apimeter

@@ -7,9 +7,14 @@
 // route regexes that do not compile). The raw YAML is never kept; secrets are
 // kept only in the fields that need them and EffectiveConfigYaml masks them.
 // The reference for every key is docs/config.md.
+// Thread-safety: loading touches no global state (yaml-cpp exceptions are
+// caught inside config/); a loaded Config is a plain value, safe to share
+// read-only between threads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -74,17 +79,42 @@ struct Config {
   std::string customers_file;
   std::map<std::string, std::string> customers;  // customer id (k_...) -> display name
   std::string customer_id_secret;                // keyed-hash secret; secret, never shown
+  std::string customer_id_secret_file;           // absolute path the secret was read from, if any
+  bool customer_id_secret_is_default = true;     // neither secret key was given: built-in default
   std::vector<RouteRule> routes;
   LimitsConfig limits;
   RedisConfig redis;
   RetentionConfig retention;
   AggregationConfig aggregation;
   AgentConfig agent;
+  // Things that are valid but probably not what the operator wants (e.g. no
+  // customer_id_secret). check-config prints them; loading still succeeds.
+  std::vector<std::string> warnings;
 };
 
+// What loading needs from the machine, injectable for tests.
+struct ConfigEnvironment {
+  // Reads a whole file; fails (with the reason) when it is missing,
+  // unreadable or larger than max_bytes.
+  std::function<Result<std::string>(const std::string& path, size_t max_bytes)> read_file;
+  // The machine's host name: the default `host` of every source.
+  std::function<Result<std::string>()> hostname;
+};
+// Real files and gethostname().
+ConfigEnvironment DefaultConfigEnvironment();
+
+// Bounds on what the loader reads, so a wrong path cannot exhaust memory.
+inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
+inline constexpr size_t kMaxCustomersFileBytes = 16 << 20;
+inline constexpr size_t kMaxSecretFileBytes = 4096;
+
 Result<Config> LoadConfigFile(const std::string& path);
-// `name` stands in for the file name in error messages.
+Result<Config> LoadConfigFile(const std::string& path, const ConfigEnvironment& env);
+// `name` stands in for the file name in error messages; relative paths in the
+// config (customers_file, customer_id_secret_file) resolve against its directory.
 Result<Config> LoadConfigString(const std::string& yaml_text, const std::string& name);
+Result<Config> LoadConfigString(const std::string& yaml_text, const std::string& name,
+                                const ConfigEnvironment& env);
 
 // The effective config as YAML, defaults included, secrets masked.
 std::string EffectiveConfigYaml(const Config& config);

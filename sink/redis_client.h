@@ -75,6 +75,10 @@ class RedisClient {
 
  private:
   void Disconnect();
+  Status Handshake();  // AUTH and SELECT on a fresh connection
+  // Sends and reads on the current context; any I/O failure disconnects.
+  Result<std::vector<RedisReply>> RoundTrip(const std::vector<RedisArgs>& commands);
+  Status IoFailure(const std::string& doing);
 
   RedisEndpoint endpoint_;
   redisContext* ctx_ = nullptr;

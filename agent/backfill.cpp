@@ -1,0 +1,152 @@
+#include "agent/backfill.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "agent/byte_intervals.h"
+#include "agent/line_splitter.h"
+#include "agent/log_file_reader.h"
+
+namespace apimeter {
+namespace {
+
+constexpr int kMaxFileAttempts = 3;
+constexpr size_t kMaxDistinctNamesNoted = 100000;
+
+// Rotation number of "name.N" or "name.N.gz"; 0 when there is none.
+long RotationNumber(const std::string& path) {
+  static const std::regex re(R"(\.(\d+)(\.gz)?$)");
+  std::smatch m;
+  if (std::regex_search(path, m, re)) return std::stol(m[1].str());
+  return 0;
+}
+
+int64_t ModTime(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) : 0;
+}
+
+}  // namespace
+
+std::vector<std::string> SortOldestFirst(std::vector<std::string> paths) {
+  struct Key {
+    long rotation;
+    int64_t mtime;
+    std::string path;
+  };
+  std::vector<Key> keys;
+  keys.reserve(paths.size());
+  for (auto& p : paths) keys.push_back({RotationNumber(p), ModTime(p), std::move(p)});
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.rotation != b.rotation) return a.rotation > b.rotation;
+    if (a.mtime != b.mtime) return a.mtime < b.mtime;
+    return a.path < b.path;
+  });
+  std::vector<std::string> out;
+  for (auto& k : keys) out.push_back(std::move(k.path));
+  return out;
+}
+
+void Backfiller::NoteNames(const FlushBatch& batch) {
+  for (const auto& d : batch.series) {
+    if (d.tier != Tier::kDay) continue;
+    if (d.kind == SeriesKind::kEndpoint && stats_.endpoints.size() < kMaxDistinctNamesNoted) {
+      stats_.endpoints.insert(d.name);
+    } else if (d.kind == SeriesKind::kCustomer &&
+               stats_.customers.size() < kMaxDistinctNamesNoted) {
+      stats_.customers.insert(d.name);
+    }
+  }
+}
+
+Status Backfiller::Flush(const std::string& fingerprint, std::string* committed,
+                         const std::string& updated) {
+  FlushBatch batch = aggregator_->TakeBatch();
+  if (updated != *committed) {
+    batch.checkpoints.push_back(FileCheckpoint{fingerprint, *committed, updated});
+  }
+  if (batch.Empty()) return Status::Ok();
+  NoteNames(batch);
+  Status st = FlushWithRetry(*sink_, batch, options_.retry, *sleeper_);
+  if (!st.ok()) return st;
+  ++stats_.flushes;
+  *committed = updated;
+  return Status::Ok();
+}
+
+Status Backfiller::RunFile(const std::string& path, LinePipeline& pipeline,
+                           const BackfillProgressFn& progress) {
+  for (int attempt = 1;; ++attempt) {
+    Status st = RunFileOnce(path, pipeline, progress);
+    if (st.code() != StatusCode::kAborted || attempt == kMaxFileAttempts) return st;
+    spdlog::warn("{}: its checkpoint was advanced by another apimeter process while reading; "
+                 "reading it again from the new checkpoint (attempt {} of {})",
+                 path, attempt + 1, kMaxFileAttempts);
+  }
+}
+
+Status Backfiller::RunFileOnce(const std::string& path, LinePipeline& pipeline,
+                               const BackfillProgressFn& progress) {
+  auto reader = LogFileReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  auto fingerprint = (*reader)->Fingerprint();
+  if (!fingerprint.ok()) return fingerprint.status();
+  auto stored = sink_->ReadCheckpoint(options_.host, *fingerprint);
+  if (!stored.ok()) return stored.status().WithContext(path);
+  auto counted = ByteIntervals::Parse(*stored);
+  if (!counted.ok()) return counted.status().WithContext(path);
+
+  ByteIntervals done = *counted;  // grows as lines are counted in this run
+  std::string committed = *stored;
+  LineSplitter splitter(options_.max_line_bytes);
+  uint64_t line_begin = 0;
+  uint64_t since_flush = 0;
+
+  auto on_line = [&](std::string_view line, uint64_t end, bool too_long) {
+    const uint64_t begin = line_begin;
+    line_begin = end;
+    if (counted->Overlaps(begin, end)) {
+      ++stats_.already_counted;
+      return;
+    }
+    if (too_long) {
+      pipeline.ProcessTooLong(path, begin);
+    } else {
+      pipeline.Process(line, path, begin);
+    }
+    done.Add(begin, end);
+    ++stats_.lines;
+    ++since_flush;
+  };
+
+  std::string buf(options_.read_chunk_bytes, '\0');
+  for (;;) {
+    auto got = (*reader)->Read(buf.data(), buf.size());
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    stats_.bytes += *got;
+    splitter.Feed(std::string_view(buf.data(), *got), on_line);
+    if (since_flush >= options_.flush_every_lines ||
+        aggregator_->MemoryBytes() > options_.memory_limit_bytes) {
+      APIMETER_RETURN_IF_ERROR(Flush(*fingerprint, &committed, done.ToString()));
+      since_flush = 0;
+    }
+    if (progress) progress((*reader)->disk_offset(), stats_.lines);
+  }
+  // A last line without a newline in a plain file may still be being written:
+  // it is left uncounted (and out of the checkpoint) for a later read. A
+  // complete .gz cannot grow, so its last line counts.
+  if ((*reader)->compressed() && !(*reader)->truncated()) splitter.Finish(on_line);
+  if ((*reader)->truncated()) {
+    stats_.truncated_files.push_back(path);
+    spdlog::warn("{}: compressed data ends early (file cut short or still being written); "
+                 "counted the {} bytes that could be read", path, line_begin);
+  }
+  ++stats_.files;
+  return Flush(*fingerprint, &committed, done.ToString());
+}
+
+}  // namespace apimeter

@@ -1,0 +1,78 @@
+// Backfiller: loads whole log files (plain or .gz) into the aggregates,
+// exactly once.
+//
+// Promise: each file is read once from start to end; every line whose byte
+// range is already in the file's checkpoint is skipped, every other line is
+// counted (parsed or rejected) at its own timestamp, and the file's new
+// checkpoint commits in the same Redis transaction as the counts (see
+// docs/redis-schema.md). Running it twice on the same files adds nothing the
+// second time; an interrupted run resumes exactly. Memory is bounded: the
+// aggregator is flushed every `flush_every_lines` lines or when it holds more
+// than `memory_limit_bytes`. If another process advances the same file's
+// checkpoint meanwhile, the file's uncommitted work is dropped and the file
+// is read again from the new checkpoint. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/line_pipeline.h"
+#include "aggregator/aggregator.h"
+#include "common/clock.h"
+#include "sink/redis_sink.h"
+
+namespace apimeter {
+
+struct BackfillOptions {
+  std::string host;
+  uint64_t flush_every_lines = 2000000;
+  size_t memory_limit_bytes = size_t{256} << 20;
+  size_t max_line_bytes = 64 * 1024;
+  size_t read_chunk_bytes = 1 << 20;
+  RetryPolicy retry{10, std::chrono::milliseconds(200), std::chrono::milliseconds(10000)};
+};
+
+struct BackfillStats {
+  uint64_t files = 0;
+  uint64_t lines = 0;              // lines read in this run (counted now)
+  uint64_t already_counted = 0;    // lines skipped: inside an existing checkpoint
+  uint64_t bytes = 0;              // decompressed bytes read
+  uint64_t flushes = 0;
+  std::vector<std::string> truncated_files;  // .gz files cut short
+  std::set<std::string> endpoints;           // distinct names seen (bounded by the limits)
+  std::set<std::string> customers;
+};
+
+// Called after each chunk with (disk bytes done in this file, lines so far).
+using BackfillProgressFn = std::function<void(uint64_t disk_done, uint64_t lines)>;
+
+class Backfiller {
+ public:
+  Backfiller(BackfillOptions options, Aggregator* aggregator, RedisSink* sink, Sleeper* sleeper)
+      : options_(std::move(options)), aggregator_(aggregator), sink_(sink), sleeper_(sleeper) {}
+
+  Status RunFile(const std::string& path, LinePipeline& pipeline,
+                 const BackfillProgressFn& progress = {});
+  const BackfillStats& stats() const { return stats_; }
+
+ private:
+  Status RunFileOnce(const std::string& path, LinePipeline& pipeline,
+                     const BackfillProgressFn& progress);
+  Status Flush(const std::string& fingerprint, std::string* committed, const std::string& updated);
+  void NoteNames(const FlushBatch& batch);
+
+  BackfillOptions options_;
+  Aggregator* aggregator_;
+  RedisSink* sink_;
+  Sleeper* sleeper_;
+  BackfillStats stats_;
+};
+
+// Orders files oldest rotation first: "x.log.10.gz" before "x.log.2" before
+// "x.log"; files without a rotation number by modification time.
+std::vector<std::string> SortOldestFirst(std::vector<std::string> paths);
+
+}  // namespace apimeter

@@ -1,0 +1,194 @@
+// `apimeter backfill`: loads old log files into the aggregates, exactly once.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "agent/backfill.h"
+#include "agent/commands.h"
+#include "agent/log_file_reader.h"
+#include "agent/runtime.h"
+#include "common/time_util.h"
+
+namespace apimeter {
+namespace {
+
+// Redraws one status line on a terminal at most 5 times a second.
+class ProgressBar {
+ public:
+  ProgressBar(bool enabled, uint64_t total_disk_bytes)
+      : enabled_(enabled), total_(total_disk_bytes), start_(Now()) {}
+
+  void Update(uint64_t disk_done, uint64_t lines, size_t file_index, size_t files) {
+    if (!enabled_) return;
+    const double now = Now();
+    if (now - last_ < 0.2) return;
+    last_ = now;
+    const double elapsed = now - start_;
+    const double frac = total_ ? std::min(1.0, static_cast<double>(disk_done) / total_) : 0;
+    const double rate = elapsed > 0 ? lines / elapsed : 0;
+    const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
+    char bar[31];
+    const int filled = static_cast<int>(frac * 30);
+    for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '-';
+    bar[30] = 0;
+    std::fprintf(stderr, "\r[%s] %5.1f%%  %llu lines  %.0f lines/s  ETA %.0fs  file %zu/%zu ", bar,
+                 frac * 100, static_cast<unsigned long long>(lines), rate, eta, file_index, files);
+    std::fflush(stderr);
+  }
+  void Done() {
+    if (enabled_) std::fprintf(stderr, "\r%100s\r", "");
+  }
+
+ private:
+  static double Now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  bool enabled_;
+  uint64_t total_;
+  double start_;
+  double last_ = 0;
+};
+
+std::string TimeOrDash(int64_t us, bool valid) {
+  return valid ? FormatIso8601(us / kMicrosPerSecond) : "-";
+}
+
+}  // namespace
+
+int RunBackfill(const BackfillArgs& args) {
+  auto config = LoadConfigFile(args.config);
+  if (!config.ok()) {
+    spdlog::error("{}", config.status().message());
+    return kExitConfig;
+  }
+  SystemClock clock;
+  auto rt = Runtime::Create(*config, &clock);
+  if (!rt.ok()) {
+    spdlog::error("{}", rt.status().message());
+    return kExitConfig;
+  }
+  Runtime& runtime = **rt;
+
+  // Which files, and which source reads each.
+  std::vector<std::pair<std::string, SourceRuntime*>> work;
+  if (args.files.empty()) {
+    for (auto& src : runtime.sources()) {
+      for (auto& p : ExpandSourcePaths(src.config)) work.emplace_back(p, &src);
+    }
+  } else {
+    for (const auto& p : SortOldestFirst(args.files)) {
+      auto src = runtime.SourceForFile(p);
+      if (!src.ok()) {
+        spdlog::error("{}", src.status().message());
+        return kExitConfig;
+      }
+      work.emplace_back(p, *src);
+    }
+  }
+  if (work.empty()) {
+    spdlog::error("no log files found: the sources' paths match nothing, and no FILES were given");
+    return kExitRuntime;
+  }
+  if (Status st = runtime.ConnectRedis(); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitRuntime;
+  }
+
+  uint64_t total_disk = 0;
+  for (const auto& [p, src] : work) {
+    if (auto r = LogFileReader::Open(p); r.ok()) total_disk += (*r)->disk_size();
+  }
+  const bool tty = !args.no_progress && ::isatty(STDERR_FILENO);
+  ProgressBar bar(tty, total_disk);
+  RealSleeper sleeper;
+  RejectedLines rejected;
+  const auto started = std::chrono::steady_clock::now();
+  const uint64_t commands_before = runtime.redis().commands_sent();
+
+  BackfillStats totals;
+  uint64_t parsed = 0, rejected_count = 0, disk_before = 0;
+  int64_t min_t = INT64_MAX, max_t = INT64_MIN;
+  int exit_code = kExitOk;
+  for (size_t i = 0; i < work.size(); ++i) {
+    const auto& [path, src] = work[i];
+    AggregatorOptions ao = runtime.aggregator_options();
+    ao.host = src->config.host;
+    Aggregator aggregator(ao);
+    LinePipeline pipeline(&src->parser, &runtime.normalizer(), &runtime.customers(), &aggregator,
+                          &rejected, &clock);
+    BackfillOptions bo;
+    bo.host = src->config.host;
+    bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);
+    bo.memory_limit_bytes = static_cast<size_t>(runtime.config().limits.memory_mb) << 20;
+    Backfiller backfiller(bo, &aggregator, &runtime.sink(), &sleeper);
+    Status st = backfiller.RunFile(path, pipeline, [&](uint64_t disk_done, uint64_t lines) {
+      bar.Update(disk_before + disk_done, totals.lines + lines, i + 1, work.size());
+    });
+    const BackfillStats& s = backfiller.stats();
+    totals.files += s.files;
+    totals.lines += s.lines;
+    totals.already_counted += s.already_counted;
+    totals.bytes += s.bytes;
+    totals.flushes += s.flushes;
+    totals.endpoints.insert(s.endpoints.begin(), s.endpoints.end());
+    totals.customers.insert(s.customers.begin(), s.customers.end());
+    for (const auto& t : s.truncated_files) totals.truncated_files.push_back(t);
+    parsed += pipeline.parsed();
+    rejected_count += pipeline.rejected();
+    if (pipeline.parsed()) {
+      min_t = std::min(min_t, pipeline.min_time_us());
+      max_t = std::max(max_t, pipeline.max_time_us());
+    }
+    if (auto r = LogFileReader::Open(path); r.ok()) disk_before += (*r)->disk_size();
+    if (!st.ok()) {
+      bar.Done();
+      spdlog::error("{}: {} (counts committed so far are exact; run backfill again to resume)",
+                    path, st.message());
+      exit_code = kExitRuntime;
+      break;
+    }
+  }
+  bar.Done();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto& sink_stats = runtime.sink().stats();
+  std::printf("backfill %s\n", exit_code == kExitOk ? "done" : "stopped early");
+  std::printf("  files:            %llu\n", static_cast<unsigned long long>(totals.files));
+  std::printf("  lines:            %llu (%.0f lines/s, %.1f s)\n",
+              static_cast<unsigned long long>(totals.lines), secs > 0 ? totals.lines / secs : 0,
+              secs);
+  std::printf("  parsed:           %llu\n", static_cast<unsigned long long>(parsed));
+  std::printf("  rejected:         %llu%s%s\n", static_cast<unsigned long long>(rejected_count),
+              rejected_count ? "  " : "", rejected.Summary().c_str());
+  std::printf("  already counted:  %llu (skipped: in an earlier run's checkpoint)\n",
+              static_cast<unsigned long long>(totals.already_counted));
+  std::printf("  time range:       %s .. %s\n", TimeOrDash(min_t, parsed > 0).c_str(),
+              TimeOrDash(max_t, parsed > 0).c_str());
+  std::printf("  endpoints:        %zu\n", totals.endpoints.size());
+  std::printf("  customers:        %zu\n", totals.customers.size());
+  std::printf("  redis:            %llu commands in %llu flushes",
+              static_cast<unsigned long long>(runtime.redis().commands_sent() - commands_before),
+              static_cast<unsigned long long>(totals.flushes));
+  if (sink_stats.dropped_expired_deltas) {
+    std::printf(", %llu deltas older than retention not written",
+                static_cast<unsigned long long>(sink_stats.dropped_expired_deltas));
+  }
+  std::printf("\n");
+  for (const auto& t : totals.truncated_files) {
+    std::printf("  warning: %s ends early (truncated .gz); the readable part was counted\n",
+                t.c_str());
+  }
+  if (!rejected.samples().empty()) {
+    std::printf("  rejected samples (first %zu):\n", rejected.samples().size());
+    for (const auto& s : rejected.samples()) {
+      std::printf("    %s@%llu %s: %s\n", s.source.c_str(),
+                  static_cast<unsigned long long>(s.offset), s.reason.c_str(), s.text.c_str());
+    }
+  }
+  return exit_code;
+}
+
+}  // namespace apimeter

@@ -1,0 +1,60 @@
+// The subcommands of the apimeter binary. Each returns a process exit code
+// (see ExitCode) and prints its own errors; none throws.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace apimeter {
+
+// Documented in docs/cli.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRuntime = 1,  // a runtime failure: Redis unreachable, unreadable file, ...
+  kExitConfig = 2,   // the config (or a flag value) is invalid: fix it and run again
+  kExitData = 3,     // the command ran but found bad input (e.g. test-format: lines rejected)
+  kExitUsage = 64,   // the command line itself is wrong
+};
+
+struct BackfillArgs {
+  std::string config;
+  std::vector<std::string> files;
+  bool no_progress = false;
+};
+int RunBackfill(const BackfillArgs& args);
+
+struct QueryArgs {
+  std::string config;
+  std::string kind;  // overview | endpoints | customers | timeseries | slow
+  std::string from = "24h";
+  std::string to = "now";
+  int64_t limit = 20;
+  int64_t step_s = 0;
+  std::string step;
+  std::string host, endpoint, customer;
+  bool json = false;
+};
+int RunQuery(const QueryArgs& args);
+
+int RunCheckConfig(const std::string& config);
+
+struct TestFormatArgs {
+  std::string config;
+  std::string file;
+  int64_t lines = 20;
+  int64_t source = -1;  // index into sources; -1 = the source matching the file
+};
+int RunTestFormat(const TestFormatArgs& args);
+
+struct CustomerIdArgs {
+  std::string config;
+  std::vector<std::string> keys;  // empty: read keys from standard input, one per line
+};
+int RunCustomerId(const CustomerIdArgs& args);
+
+// Logging set-up shared by all commands: to stderr; without timestamps when
+// running under systemd (journald adds its own).
+void SetUpLogging(bool verbose);
+
+}  // namespace apimeter

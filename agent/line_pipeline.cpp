@@ -1,0 +1,33 @@
+#include "agent/line_pipeline.h"
+
+namespace apimeter {
+
+void LinePipeline::Process(std::string_view line, std::string_view source, uint64_t line_offset) {
+  LogRecord record;
+  ParseError error{};
+  if (!parser_->Parse(line, &record, &error)) {
+    Reject(error, line, source, line_offset);
+    return;
+  }
+  ++parsed_;
+  last_time_us_ = record.time_us;
+  if (record.time_us < min_time_us_) min_time_us_ = record.time_us;
+  if (record.time_us > max_time_us_) max_time_us_ = record.time_us;
+  normalizer_->Normalize(record.method, record.path, &endpoint_);
+  std::string_view customer = customers_->Resolve(record.customer_key);
+  aggregator_->Add(record, endpoint_, customer);
+}
+
+void LinePipeline::ProcessTooLong(std::string_view source, uint64_t line_offset) {
+  ParseError error{ParseErrorKind::kTooLong, 0, {}};
+  Reject(error, std::string_view(), source, line_offset);
+}
+
+void LinePipeline::Reject(const ParseError& error, std::string_view line, std::string_view source,
+                          uint64_t line_offset) {
+  ++rejected_count_;
+  rejected_->Add(error, line, source, line_offset);
+  aggregator_->AddRejected(last_time_us_ >= 0 ? last_time_us_ : clock_->NowMicros());
+}
+
+}  // namespace apimeter

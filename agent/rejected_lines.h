@@ -1,0 +1,48 @@
+// RejectedLines: counts malformed lines by reason and keeps a bounded sample.
+//
+// Promise: memory is bounded (at most kMaxSamples samples, each cut to
+// kMaxSampleBytes with non-printable bytes shown as \xHH), whatever the
+// input. Counting a rejected line never fails and never throws.
+// Not thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parsers/line_parser.h"
+
+namespace apimeter {
+
+class RejectedLines {
+ public:
+  static constexpr size_t kMaxSamples = 20;
+  static constexpr size_t kMaxSampleBytes = 200;
+  static constexpr int kKinds = static_cast<int>(ParseErrorKind::kBadRequestLine) + 1;
+
+  struct Sample {
+    std::string source;  // file path
+    uint64_t offset;     // byte offset of the line's start
+    std::string reason;  // ParseErrorName, plus the field when known
+    std::string text;    // the line, escaped and cut
+  };
+
+  void Add(const ParseError& error, std::string_view line, std::string_view source,
+           uint64_t offset);
+  uint64_t total() const { return total_; }
+  uint64_t count(ParseErrorKind kind) const { return counts_[static_cast<int>(kind)]; }
+  const std::vector<Sample>& samples() const { return samples_; }
+  // "no_match=3 too_long=1" (only non-zero reasons), or "" when none.
+  std::string Summary() const;
+
+  static std::string Escape(std::string_view bytes, size_t max_bytes);
+
+ private:
+  uint64_t total_ = 0;
+  std::array<uint64_t, kKinds> counts_{};
+  std::vector<Sample> samples_;
+};
+
+}  // namespace apimeter

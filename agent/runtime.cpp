@@ -1,0 +1,108 @@
+#include "agent/runtime.h"
+
+#include <fnmatch.h>
+#include <glob.h>
+
+#include <set>
+
+#include "agent/backfill.h"
+
+namespace apimeter {
+
+Result<std::unique_ptr<Runtime>> Runtime::Create(const Config& config, const Clock* clock) {
+  std::unique_ptr<Runtime> rt(new Runtime());
+  rt->config_ = config;
+  rt->clock_ = clock;
+  for (const auto& src : config.sources) {
+    FormatSpec spec;
+    spec.log_format = src.log_format;
+    spec.escape = src.escape;
+    spec.customer_var = src.customer_var;
+    spec.latency_var = src.latency_var;
+    spec.bytes_out_var = src.bytes_out_var;
+    spec.max_line_bytes = static_cast<size_t>(config.limits.max_line_bytes);
+    auto parser = LineParser::Compile(spec);
+    if (!parser.ok()) {
+      return parser.status().WithContext(config.path + ":" + std::to_string(src.line));
+    }
+    rt->sources_.push_back(SourceRuntime{src, std::move(parser).value()});
+  }
+  if (rt->sources_.empty()) {
+    return Status::InvalidArgument(config.path + ": no sources configured");
+  }
+  rt->host_ = rt->sources_.front().config.host;
+  std::vector<RouteSpec> routes;
+  for (const auto& r : config.routes) routes.push_back(RouteSpec{r.template_path, r.match, r.name});
+  auto normalizer = EndpointNormalizer::Create(routes);
+  if (!normalizer.ok()) return normalizer.status().WithContext(config.path);
+  rt->normalizer_ = std::make_unique<EndpointNormalizer>(std::move(normalizer).value());
+  rt->customers_ = std::make_unique<CustomerResolver>(config.customer_id_secret, config.customers);
+  return rt;
+}
+
+AggregatorOptions Runtime::aggregator_options() const {
+  AggregatorOptions o;
+  o.host = host_;
+  o.max_endpoints = config_.limits.endpoints_per_day;
+  o.max_customers = config_.limits.customers_per_day;
+  o.slow_top_n = config_.aggregation.slow_top_n;
+  return o;
+}
+
+Result<SourceRuntime*> Runtime::SourceForFile(const std::string& path) {
+  for (auto& s : sources_) {
+    for (const auto& pattern : s.config.paths) {
+      if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0) return &s;
+      // "access.log*" also covers rotations; accept "<pattern>.N[.gz]" too.
+      if (::fnmatch((pattern + ".*").c_str(), path.c_str(), 0) == 0) return &s;
+    }
+  }
+  if (sources_.size() == 1) return &sources_.front();
+  return Status::InvalidArgument(path +
+                                 " matches no source's paths; add it to a source's `paths` or "
+                                 "pass files that match one");
+}
+
+Status Runtime::ConnectRedis() {
+  if (redis_) return Status::Ok();
+  auto ep = ParseRedisUrl(config_.redis.url);
+  if (!ep.ok()) return ep.status();
+  ep->connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
+  ep->command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
+  redis_ = std::make_unique<RedisClient>(*ep);
+  Status st = redis_->Connect();
+  if (!st.ok()) {
+    redis_.reset();
+    return st.WithContext("redis " + MaskRedisUrl(config_.redis.url));
+  }
+  SinkOptions so;
+  so.minute_retention_s = config_.retention.minute_s;
+  so.hour_retention_s = config_.retention.hour_s;
+  so.day_retention_s = config_.retention.day_s;
+  so.endpoints_per_day = config_.limits.endpoints_per_day;
+  so.customers_per_day = config_.limits.customers_per_day;
+  so.slow_top_n = config_.aggregation.slow_top_n;
+  sink_ = std::make_unique<RedisSink>(redis_.get(), KeySchema(config_.redis.prefix), so, clock_);
+  RetentionSeconds rs;
+  rs.minute_s = config_.retention.minute_s;
+  rs.hour_s = config_.retention.hour_s;
+  rs.day_s = config_.retention.day_s;
+  query_ = std::make_unique<QueryEngine>(redis_.get(), KeySchema(config_.redis.prefix), rs, clock_);
+  return Status::Ok();
+}
+
+std::vector<std::string> ExpandSourcePaths(const SourceConfig& source) {
+  std::set<std::string> found;
+  for (const auto& pattern : source.paths) {
+    for (const std::string& p : {pattern, pattern + ".[0-9]*"}) {
+      glob_t g{};
+      if (::glob(p.c_str(), 0, nullptr, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) found.insert(g.gl_pathv[i]);
+      }
+      ::globfree(&g);
+    }
+  }
+  return SortOldestFirst(std::vector<std::string>(found.begin(), found.end()));
+}
+
+}  // namespace apimeter

@@ -1,0 +1,70 @@
+// Runtime: builds every part apimeter needs from a validated Config. This is
+// the one place that knows how config fields map onto module options.
+//
+// Promise: Create() compiles each source's log format and the route rules
+// once, or returns the first error; it does not touch the network. Redis is
+// connected lazily by ConnectRedis(). The objects it hands out live as long
+// as the Runtime. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aggregator/aggregator.h"
+#include "aggregator/customer_resolver.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "parsers/endpoint_normalizer.h"
+#include "parsers/line_parser.h"
+#include "query/query_engine.h"
+#include "sink/redis_client.h"
+#include "sink/redis_sink.h"
+
+namespace apimeter {
+
+struct SourceRuntime {
+  SourceConfig config;
+  LineParser parser;
+};
+
+class Runtime {
+ public:
+  static Result<std::unique_ptr<Runtime>> Create(const Config& config, const Clock* clock);
+
+  const Config& config() const { return config_; }
+  const Clock* clock() const { return clock_; }
+  std::vector<SourceRuntime>& sources() { return sources_; }
+  const EndpointNormalizer& normalizer() const { return *normalizer_; }
+  CustomerResolver& customers() { return *customers_; }
+
+  // The host name a source's lines are counted under (sources may differ).
+  const std::string& host() const { return host_; }
+  AggregatorOptions aggregator_options() const;
+  // Finds the source whose path globs match `path`; with a single source, that
+  // source. InvalidArgument naming the file otherwise.
+  Result<SourceRuntime*> SourceForFile(const std::string& path);
+
+  Status ConnectRedis();
+  RedisClient& redis() { return *redis_; }
+  RedisSink& sink() { return *sink_; }
+  QueryEngine& query() { return *query_; }
+
+ private:
+  Runtime() = default;
+
+  Config config_;
+  const Clock* clock_ = nullptr;
+  std::string host_;
+  std::vector<SourceRuntime> sources_;
+  std::unique_ptr<EndpointNormalizer> normalizer_;
+  std::unique_ptr<CustomerResolver> customers_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<RedisSink> sink_;
+  std::unique_ptr<QueryEngine> query_;
+};
+
+// Expands a source's globs (rotated and .gz files included); sorted oldest first.
+std::vector<std::string> ExpandSourcePaths(const SourceConfig& source);
+
+}  // namespace apimeter

@@ -1,0 +1,150 @@
+// Flat hash tables used by the Aggregator's hot path (internal to aggregator/).
+//
+// Promise: NameTable interns strings into dense ids 0..size()-1 (names are
+// copied; ids stay valid until Clear). U64Map maps 64-bit keys to 32-bit
+// values. Both use open addressing with linear probing at load <= 1/2, grow
+// by doubling, and report their heap use in O(1). They exist because the
+// aggregator does several lookups per log line and std::unordered_map costs a
+// node allocation per entry and a pointer chase per lookup. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace apimeter::aggregator_internal {
+
+inline uint64_t MixBits(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+// Fast hash of a short name, 8 bytes at a time. Names are aggregation keys
+// chosen by our own normalizer/resolver, and the tables bound their size, so
+// a non-keyed hash is enough here.
+inline uint64_t HashName(std::string_view s) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ s.size();
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0x9fb21c651e98df25ULL;
+    h ^= h >> 29;
+  }
+  if (i < s.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = (h ^ w) * 0x9fb21c651e98df25ULL;
+  }
+  return MixBits(h);
+}
+
+class NameTable {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  uint32_t Find(std::string_view name, uint64_t hash) const {
+    if (slots_.empty()) return kNone;
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.id == kNone) return kNone;
+      if (s.hash == hash && names_[s.id] == name) return s.id;
+    }
+  }
+  // The name must not be present.
+  uint32_t Insert(std::string_view name, uint64_t hash) {
+    if ((names_.size() + 1) * 2 > slots_.size()) Grow();
+    const uint32_t id = static_cast<uint32_t>(names_.size());
+    names_.emplace_back(name);
+    name_bytes_ += names_.back().capacity() > 15 ? names_.back().capacity() + 1 : 0;
+    Place(hash, id);
+    return id;
+  }
+  const std::string& Name(uint32_t id) const { return names_[id]; }
+  size_t size() const { return names_.size(); }
+  void Clear() { *this = NameTable(); }
+  size_t MemoryBytes() const {
+    return slots_.capacity() * sizeof(Slot) + names_.capacity() * sizeof(std::string) +
+           name_bytes_;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t id = kNone;
+  };
+  void Place(uint64_t hash, uint32_t id) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i].id != kNone) i = (i + 1) & mask;
+    slots_[i] = Slot{hash, id};
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+    for (const Slot& s : old) {
+      if (s.id != kNone) Place(s.hash, s.id);
+    }
+  }
+  std::vector<Slot> slots_;
+  std::vector<std::string> names_;
+  size_t name_bytes_ = 0;  // heap bytes of names longer than the small-string buffer
+};
+
+class U64Map {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  uint32_t Find(uint64_t key) const {
+    if (slots_.empty()) return kNone;
+    for (size_t i = Home(key);; i = (i + 1) & mask_) {
+      if (slots_[i].key == key) return slots_[i].value;
+      if (slots_[i].key == kEmptyKey) return kNone;
+    }
+  }
+  // The key must not be present, and must not be ~0.
+  void Insert(uint64_t key, uint32_t value) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    Place(key, value);
+    ++size_;
+  }
+  size_t size() const { return size_; }
+  void Clear() { *this = U64Map(); }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  static constexpr uint64_t kEmptyKey = ~uint64_t{0};
+  struct Slot {
+    uint64_t key = kEmptyKey;
+    uint32_t value = kNone;
+  };
+  size_t Home(uint64_t key) const { return (key * 0x9e3779b97f4a7c15ULL) >> shift_; }
+  void Place(uint64_t key, uint32_t value) {
+    size_t i = Home(key);
+    while (slots_[i].key != kEmptyKey) i = (i + 1) & mask_;
+    slots_[i] = Slot{key, value};
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    const size_t n = old.empty() ? 64 : old.size() * 2;
+    slots_.assign(n, Slot{});
+    mask_ = n - 1;
+    shift_ = 64 - __builtin_ctzll(n);
+    for (const Slot& s : old) {
+      if (s.key != kEmptyKey) Place(s.key, s.value);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+  size_t mask_ = 0;
+  int shift_ = 64;
+};
+
+}  // namespace apimeter::aggregator_internal

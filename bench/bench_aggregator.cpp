@@ -1,0 +1,192 @@
+// Benchmarks of the aggregator hot path: Aggregator::Add on a realistic mix
+// (300 endpoints, 5000 Zipf-distributed customers, log-normal latencies,
+// lines in time order), CustomerResolver::Resolve, LatencyHistogram::Add and
+// BucketIndex, and TakeBatch.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "aggregator/aggregator.h"
+#include "aggregator/customer_resolver.h"
+#include "aggregator/latency_histogram.h"
+
+namespace apimeter {
+namespace {
+
+constexpr int64_t kStartUs = 1767225600LL * 1000000;
+
+struct Mix {
+  std::vector<std::string> endpoints, customers, keys;
+  std::vector<LogRecord> records;
+  std::vector<uint32_t> endpoint_of, customer_of;
+};
+
+// Zipf(s = 1.1) over n items by inverse CDF on precomputed weights.
+std::vector<uint32_t> ZipfSample(size_t n, size_t count, std::mt19937_64& rng) {
+  std::vector<double> cdf(n);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) cdf[i] = (sum += 1.0 / std::pow(static_cast<double>(i + 1), 1.1));
+  std::uniform_real_distribution<double> u(0, sum);
+  std::vector<uint32_t> out(count);
+  for (auto& x : out) {
+    x = static_cast<uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
+  }
+  return out;
+}
+
+const Mix& RealisticMix() {
+  static const Mix mix = [] {
+    Mix m;
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < 300; ++i) m.endpoints.push_back("GET /v1/resource" + std::to_string(i) + "/:id");
+    for (int i = 0; i < 5000; ++i) {
+      m.keys.push_back("live_key_" + std::to_string(rng()));
+      m.customers.push_back(CustomerResolver::IdFor("bench", m.keys.back()));
+    }
+    const size_t n = 1 << 20;
+    m.endpoint_of = ZipfSample(300, n, rng);
+    m.customer_of = ZipfSample(5000, n, rng);
+    std::lognormal_distribution<double> latency(std::log(30000.0), 1.2);
+    const int statuses[] = {200, 200, 200, 200, 200, 200, 201, 204, 304, 400, 404, 500};
+    for (size_t i = 0; i < n; ++i) {
+      LogRecord r;
+      r.time_us = kStartUs + static_cast<int64_t>(i) * 100;  // 10k lines/s, in order
+      r.status = statuses[rng() % 12];
+      r.bytes_in = 200 + rng() % 800;
+      r.bytes_out = 500 + rng() % 20000;
+      r.latency_us = static_cast<int64_t>(latency(rng));
+      m.records.push_back(r);
+    }
+    return m;
+  }();
+  return mix;
+}
+
+void BM_AggregatorAdd(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  AggregatorOptions o;
+  o.host = "web1";
+  Aggregator agg(o);
+  size_t i = 0;
+  for (auto _ : state) {
+    agg.Add(m.records[i], m.endpoints[m.endpoint_of[i]], m.customers[m.customer_of[i]]);
+    if (++i == m.records.size()) {
+      i = 0;
+      state.PauseTiming();
+      benchmark::DoNotOptimize(agg.TakeBatch());
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes_held"] = static_cast<double>(agg.MemoryBytes());
+}
+BENCHMARK(BM_AggregatorAdd);
+
+void BM_ResolveThenAdd(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  AggregatorOptions o;
+  o.host = "web1";
+  Aggregator agg(o);
+  CustomerResolver resolver("bench", {});
+  size_t i = 0;
+  for (auto _ : state) {
+    agg.Add(m.records[i], m.endpoints[m.endpoint_of[i]], resolver.Resolve(m.keys[m.customer_of[i]]));
+    if (++i == m.records.size()) {
+      i = 0;
+      state.PauseTiming();
+      benchmark::DoNotOptimize(agg.TakeBatch());
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ResolveThenAdd);
+
+void BM_Resolve(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  CustomerResolver resolver("bench", {});
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(resolver.Resolve(m.keys[m.customer_of[i]]));
+    if (++i == m.records.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Resolve);
+
+void BM_IdFor(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(CustomerResolver::IdFor("bench", m.keys[i]));
+    if (++i == m.keys.size()) i = 0;
+  }
+}
+BENCHMARK(BM_IdFor);
+
+void BM_BucketIndex(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(LatencyHistogram::BucketIndex(m.records[i].latency_us));
+    if (++i == m.records.size()) i = 0;
+  }
+}
+BENCHMARK(BM_BucketIndex);
+
+void BM_BucketIndexReference(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(LatencyHistogram::BucketIndexReference(m.records[i].latency_us));
+    if (++i == m.records.size()) i = 0;
+  }
+}
+BENCHMARK(BM_BucketIndexReference);
+
+void BM_HistogramAdd(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  LatencyHistogram h;
+  size_t i = 0;
+  for (auto _ : state) {
+    h.Add(m.records[i].latency_us);
+    if (++i == m.records.size()) i = 0;
+  }
+  state.counters["bytes"] = static_cast<double>(h.MemoryBytes());
+}
+BENCHMARK(BM_HistogramAdd);
+
+// One flush of a minute of realistic traffic (range(0) lines in one minute).
+void BM_TakeBatch(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  AggregatorOptions o;
+  o.host = "web1";
+  const size_t lines = static_cast<size_t>(state.range(0));
+  size_t series = 0, held = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Aggregator agg(o);
+    for (size_t i = 0; i < lines; ++i) {
+      LogRecord r = m.records[i];
+      r.time_us = kStartUs + static_cast<int64_t>(i % 60000000);
+      agg.Add(r, m.endpoints[m.endpoint_of[i]], m.customers[m.customer_of[i]]);
+    }
+    held = agg.MemoryBytes();
+    state.ResumeTiming();
+    FlushBatch b = agg.TakeBatch();
+    series = b.series.size();
+    benchmark::DoNotOptimize(b);
+  }
+  state.counters["series"] = static_cast<double>(series);
+  state.counters["bytes_held"] = static_cast<double>(held);
+  state.counters["bytes_per_minute_series"] = static_cast<double>(held) / (series / 3.0);
+}
+BENCHMARK(BM_TakeBatch)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace apimeter
+
+BENCHMARK_MAIN();

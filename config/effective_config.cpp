@@ -1,0 +1,133 @@
+// EffectiveConfigYaml: the loaded config written back as YAML for
+// `apimeter check-config`. Every value is printed in the form the loader
+// reads, so the output loads again to the same Config (secrets aside: they
+// are printed as "****").
+#include <yaml-cpp/yaml.h>
+
+#include "config/config.h"
+#include "config/yaml_reader.h"
+#include "sink/redis_client.h"
+
+namespace apimeter {
+namespace {
+
+using config_internal::FormatDurationMs;
+using config_internal::FormatSize;
+
+constexpr const char* kMasked = "****";
+
+void EmitSource(YAML::Emitter& out, const SourceConfig& s) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "paths" << YAML::Value << YAML::Flow << s.paths;
+  out << YAML::Key << "log_format" << YAML::Value << YAML::SingleQuoted << s.log_format;
+  out << YAML::Key << "escape" << YAML::Value << s.escape;
+  const struct {
+    const char* key;
+    const std::string& var;
+    const char* unset;
+  } vars[] = {{"customer", s.customer_var, "not set: every request is anonymous"},
+              {"latency", s.latency_var, "not set: no latency"},
+              {"bytes_out", s.bytes_out_var, "not set: $bytes_sent if logged, else $body_bytes_sent"}};
+  for (const auto& v : vars) {
+    if (v.var.empty()) {
+      out << YAML::Comment(std::string(v.key) + ": " + v.unset);
+    } else {
+      out << YAML::Key << v.key << YAML::Value << "$" + v.var;
+    }
+  }
+  out << YAML::Key << "host" << YAML::Value << s.host;
+  out << YAML::EndMap;
+}
+
+void EmitRoute(YAML::Emitter& out, const RouteRule& r) {
+  if (r.match.empty() && r.name.empty()) {
+    out << YAML::DoubleQuoted << r.template_path;
+    return;
+  }
+  out << YAML::Flow << YAML::BeginMap;
+  if (!r.template_path.empty()) out << YAML::Key << "template" << YAML::Value << r.template_path;
+  if (!r.match.empty()) out << YAML::Key << "match" << YAML::Value << YAML::SingleQuoted << r.match;
+  out << YAML::Key << "name" << YAML::Value << YAML::SingleQuoted << r.name;
+  out << YAML::EndMap;
+}
+
+void EmitCustomers(YAML::Emitter& out, const Config& c) {
+  // The mapping itself is not printed: a path and a count are enough to
+  // check that the right file was read.
+  if (!c.customers_file.empty()) {
+    out << YAML::Key << "customers_file" << YAML::Value << c.customers_file
+        << YAML::Comment(std::to_string(c.customers.size()) + " customers");
+  }
+  if (!c.customer_id_secret_file.empty()) {
+    out << YAML::Key << "customer_id_secret_file" << YAML::Value << c.customer_id_secret_file;
+  } else if (!c.customer_id_secret_is_default) {
+    out << YAML::Key << "customer_id_secret" << YAML::Value << kMasked;
+  } else {
+    out << YAML::Newline << YAML::Comment("customer_id_secret: not set (built-in default)");
+  }
+}
+
+void EmitSettings(YAML::Emitter& out, const Config& c) {
+  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "endpoints_per_day" << YAML::Value << c.limits.endpoints_per_day;
+  out << YAML::Key << "customers_per_day" << YAML::Value << c.limits.customers_per_day;
+  out << YAML::Key << "max_line_bytes" << YAML::Value << FormatSize(c.limits.max_line_bytes);
+  out << YAML::Key << "memory_mb" << YAML::Value << c.limits.memory_mb;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "redis" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "url" << YAML::Value << MaskRedisUrl(c.redis.url);
+  out << YAML::Key << "prefix" << YAML::Value << c.redis.prefix;
+  out << YAML::Key << "cluster" << YAML::Value << YAML::Flow << c.redis.cluster;
+  out << YAML::Key << "connect_timeout" << YAML::Value
+      << FormatDurationMs(c.redis.connect_timeout_ms);
+  out << YAML::Key << "command_timeout" << YAML::Value
+      << FormatDurationMs(c.redis.command_timeout_ms);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "retention" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "minute" << YAML::Value << FormatDurationMs(c.retention.minute_s * 1000);
+  out << YAML::Key << "hour" << YAML::Value << FormatDurationMs(c.retention.hour_s * 1000);
+  out << YAML::Key << "day" << YAML::Value << FormatDurationMs(c.retention.day_s * 1000);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "aggregation" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "slow_top_n" << YAML::Value << c.aggregation.slow_top_n;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "agent" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "flush_interval" << YAML::Value
+      << FormatDurationMs(c.agent.flush_interval_ms);
+  out << YAML::Key << "from_start" << YAML::Value << c.agent.from_start;
+  if (!c.agent.state_dir.empty()) {
+    out << YAML::Key << "state_dir" << YAML::Value << c.agent.state_dir;
+  }
+  out << YAML::Key << "metrics_listen" << YAML::Value << YAML::DoubleQuoted
+      << c.agent.metrics_listen;
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string EffectiveConfigYaml(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::Comment("effective config of " + config.path +
+                       " (defaults filled in, secrets masked)");
+  out << YAML::BeginMap;
+  out << YAML::Key << "sources" << YAML::Value << YAML::BeginSeq;
+  for (const SourceConfig& s : config.sources) EmitSource(out, s);
+  out << YAML::EndSeq;
+  EmitCustomers(out, config);
+  if (!config.routes.empty()) {
+    out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+    for (const RouteRule& r : config.routes) EmitRoute(out, r);
+    out << YAML::EndSeq;
+  }
+  EmitSettings(out, config);
+  out << YAML::EndMap;
+  std::string text = out.c_str();
+  text += '\n';
+  return text;
+}
+
+}  // namespace apimeter

@@ -1,0 +1,444 @@
+#include "query/query_engine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <unordered_map>
+#include <utility>
+
+#include "common/time_util.h"
+#include "query/json_format.h"
+
+namespace apimeter {
+
+using nlohmann::json;
+using query_json::Iso;
+using query_json::Utf8;
+
+namespace {
+
+// Slow-request sets are trimmed to slow_top_n by the writer; this caps what a
+// reader takes from one day even if a set was never trimmed.
+constexpr int64_t kMaxSlowPerDay = 10000;
+
+// Builds commands chunk by chunk, so at most `chunk` commands and their
+// replies are held at once. make(i) builds command i; handle(i, reply)
+// consumes its reply.
+Status RunChunked(RedisClient* client, size_t total, size_t chunk,
+                  const std::function<RedisArgs(size_t)>& make,
+                  const std::function<Status(size_t, const RedisReply&)>& handle) {
+  std::vector<RedisArgs> commands;
+  for (size_t start = 0; start < total; start += chunk) {
+    const size_t end = std::min(total, start + chunk);
+    commands.clear();
+    for (size_t i = start; i < end; ++i) commands.push_back(make(i));
+    auto replies = client->Pipeline(commands);
+    if (!replies.ok()) return replies.status().WithContext("query");
+    if (replies->size() != commands.size()) {
+      return Status::Internal("query: pipeline returned " + std::to_string(replies->size()) +
+                              " replies for " + std::to_string(commands.size()) + " commands");
+    }
+    for (size_t i = start; i < end; ++i) {
+      APIMETER_RETURN_IF_ERROR(handle(i, (*replies)[i - start]));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReplyError(const RedisReply& reply, const RedisArgs& command) {
+  return Status::ParseError("query: " + command[0] + " " + command[1] + ": " + reply.str);
+}
+
+// Redis formats integral scores as integers ("123"); from_chars on double
+// accepts both that and "1.5e3".
+bool ParseScore(const std::string& text, double* out) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && p == text.data() + text.size() && std::isfinite(*out);
+}
+
+Status CheckLimit(int64_t limit) {
+  if (limit < 1 || limit > QueryEngine::kMaxLimit) {
+    return Status::InvalidArgument("limit must be between 1 and " +
+                                   std::to_string(QueryEngine::kMaxLimit) + " (got " +
+                                   std::to_string(limit) + ")");
+  }
+  return Status::Ok();
+}
+
+json PlanJson(const std::vector<BucketRun>& runs) {
+  json plan = json::array();
+  for (const BucketRun& r : runs) {
+    plan.push_back({{"tier", std::string(TierName(r.tier))},
+                    {"from", Iso(r.FromSeconds())},
+                    {"to", Iso(r.ToSeconds())},
+                    {"buckets", r.Count()}});
+  }
+  return plan;
+}
+
+json FilterJson(const QueryFilter& f) {
+  json j = json::object();
+  if (!f.host.empty()) j["host"] = Utf8(f.host);
+  if (!f.endpoint.empty()) j["endpoint"] = Utf8(f.endpoint);
+  if (!f.customer.empty()) j["customer"] = Utf8(f.customer);
+  return j;
+}
+
+// The fields every range answer starts with.
+json RangeHeader(const RangePlan& plan, const QueryFilter& filter) {
+  return {{"from", Iso(plan.from_s)},
+          {"to", Iso(plan.to_s)},
+          {"requested_from", Iso(plan.requested_from_s)},
+          {"requested_to", Iso(plan.requested_to_s)},
+          {"adjusted", plan.Adjusted()},
+          {"plan", PlanJson(plan.runs)},
+          {"filter", FilterJson(filter)}};
+}
+
+struct BucketRead {
+  size_t group;  // which output rollup the bucket adds into
+  size_t series;
+  Tier tier;
+  int64_t bucket;
+};
+
+void AppendReads(size_t group, size_t series, const std::vector<BucketRun>& runs,
+                 std::vector<BucketRead>* reads) {
+  for (const BucketRun& run : runs) {
+    for (int64_t b = run.first; b < run.last; ++b) reads->push_back({group, series, run.tier, b});
+  }
+}
+
+}  // namespace
+
+Result<FilterSeries> SeriesForFilter(const QueryFilter& f) {
+  if (!f.host.empty()) {
+    if (!f.endpoint.empty() || !f.customer.empty()) {
+      return Status::InvalidArgument(
+          "filter host cannot be combined with endpoint/customer; per-host series are totals "
+          "only");
+    }
+    return FilterSeries{SeriesKind::kHost, f.host};
+  }
+  if (!f.customer.empty() && !f.endpoint.empty()) {
+    return FilterSeries{SeriesKind::kCustomerEndpoint,
+                        f.customer + std::string(1, kNameSeparator) + f.endpoint};
+  }
+  if (!f.customer.empty()) return FilterSeries{SeriesKind::kCustomer, f.customer};
+  if (!f.endpoint.empty()) return FilterSeries{SeriesKind::kEndpoint, f.endpoint};
+  return FilterSeries{SeriesKind::kAll, ""};
+}
+
+QueryEngine::QueryEngine(RedisClient* client, KeySchema schema, RetentionSeconds retention,
+                         const Clock* clock)
+    : client_(client), schema_(std::move(schema)), retention_(retention), clock_(clock) {}
+
+Result<RangePlan> QueryEngine::Plan(const QueryParams& p) const {
+  return PlanRange(p.from_s, p.to_s, retention_, clock_->NowSeconds());
+}
+
+// Reads HGETALL (and ZSCORE of the max set) for every (series, bucket) and
+// merges them per group.
+static Status ReadBuckets(RedisClient* client, const KeySchema& schema,
+                          const std::vector<FilterSeries>& series,
+                          const std::vector<BucketRead>& reads, bool with_max,
+                          std::vector<Rollup>* groups) {
+  const size_t per_read = with_max ? 2 : 1;
+  std::vector<std::string> members;
+  members.reserve(series.size());
+  for (const auto& s : series) members.push_back(KeySchema::MemberId(s.kind, s.name));
+  auto make = [&](size_t i) -> RedisArgs {
+    const BucketRead& r = reads[i / per_read];
+    const FilterSeries& s = series[r.series];
+    if (i % per_read == 0) {
+      return {"HGETALL", schema.SeriesKey(r.tier, r.bucket, s.kind, s.name)};
+    }
+    return {"ZSCORE", schema.MaxKey(r.tier, r.bucket, KeySchema::ShardOf(s.kind, s.name)),
+            members[r.series]};
+  };
+  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
+    const BucketRead& r = reads[i / per_read];
+    Rollup& out = (*groups)[r.group];
+    if (reply.is_error()) return ReplyError(reply, make(i));
+    if (i % per_read == 0) {
+      Status st = DecodeRollupFields(reply, &out);
+      return st.ok() ? st : st.WithContext(make(i)[1]);
+    }
+    if (reply.is_nil()) return Status::Ok();
+    double score = 0;
+    if (!ParseScore(reply.str, &score) || score < 0) {
+      return Status::ParseError("query: max score '" + reply.str + "' of " + members[r.series] +
+                                " is not a latency");
+    }
+    out.latency_max_us = std::max<int64_t>(out.latency_max_us, std::llround(score));
+    return Status::Ok();
+  };
+  return RunChunked(client, reads.size() * per_read, QueryEngine::kPipelineChunk, make, handle);
+}
+
+Result<std::vector<Rollup>> QueryEngine::FetchSeries(const std::vector<FilterSeries>& series,
+                                                     const std::vector<BucketRun>& runs,
+                                                     bool with_max) {
+  std::vector<BucketRead> reads;
+  for (size_t s = 0; s < series.size(); ++s) AppendReads(s, s, runs, &reads);
+  std::vector<Rollup> out(series.size());
+  APIMETER_RETURN_IF_ERROR(ReadBuckets(client_, schema_, series, reads, with_max, &out));
+  return out;
+}
+
+Result<Rollup> QueryEngine::SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s,
+                                        int64_t to_s) {
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan,
+                            PlanRange(from_s, to_s, retention_, clock_->NowSeconds()));
+  APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups,
+                            FetchSeries({FilterSeries{kind, std::string(name)}}, plan.runs, true));
+  return std::move(rollups[0]);
+}
+
+Result<json> QueryEngine::Overview(const QueryParams& p) {
+  APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p));
+  APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups, FetchSeries({series}, plan.runs, true));
+  const Rollup& r = rollups[0];
+  const uint64_t e4 = r.StatusRange(400, 499), e5 = r.StatusRange(500, 599);
+  const int64_t now = clock_->NowSeconds();
+  const int64_t seconds = std::min(plan.to_s, now) - plan.from_s;
+  json j = RangeHeader(plan, p.filter);
+  j["requests"] = r.requests;
+  j["errors_4xx"] = e4;
+  j["errors_5xx"] = e5;
+  j["error_rate"] = query_json::Ratio(static_cast<double>(e4 + e5),
+                                      static_cast<double>(r.requests), 6);
+  j["status"] = query_json::StatusCodes(r);
+  j["status_class"] = query_json::StatusClasses(r);
+  j["latency_ms"] = query_json::LatencyMs(r);
+  j["latency_count"] = r.latency_count;
+  j["bytes_in"] = r.bytes_in;
+  j["bytes_out"] = r.bytes_out;
+  j["rejected"] = r.rejected;
+  j["rps"] = seconds <= 0 ? json(nullptr)
+                          : query_json::Ratio(static_cast<double>(r.requests),
+                                              static_cast<double>(seconds), 3);
+  j["rps_seconds"] = std::max<int64_t>(seconds, 0);
+  return j;
+}
+
+Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketRun>& runs,
+                                                       IndexKind index,
+                                                       const std::string& customer,
+                                                       int64_t limit) {
+  // One key per bucket for a customer's endpoints (it lives in the customer's
+  // shard); otherwise one per shard per bucket.
+  const size_t per_bucket = customer.empty() ? KeySchema::kShards : 1;
+  std::vector<std::pair<Tier, int64_t>> buckets;
+  for (const BucketRun& run : runs) {
+    for (int64_t b = run.first; b < run.last; ++b) buckets.emplace_back(run.tier, b);
+  }
+  auto make = [&](size_t i) -> RedisArgs {
+    const auto& [tier, bucket] = buckets[i / per_bucket];
+    std::string key = customer.empty()
+                          ? schema_.IndexKey(tier, bucket, static_cast<int>(i % per_bucket), index)
+                          : schema_.CustomerEndpointIndexKey(tier, bucket, customer);
+    return {"ZRANGE", std::move(key), "0", "-1", "WITHSCORES"};
+  };
+  std::unordered_map<std::string, uint64_t> sums;
+  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
+    if (reply.is_error()) return ReplyError(reply, make(i));
+    if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0) {
+      return Status::ParseError("query: index " + make(i)[1] + " is not a sorted set");
+    }
+    for (size_t k = 0; k + 1 < reply.elements.size(); k += 2) {
+      double score = 0;
+      if (!ParseScore(reply.elements[k + 1].str, &score) || score < 0) {
+        return Status::ParseError("query: index " + make(i)[1] + " has a bad score");
+      }
+      sums[reply.elements[k].str] += static_cast<uint64_t>(std::llround(score));
+    }
+    return Status::Ok();
+  };
+  APIMETER_RETURN_IF_ERROR(
+      RunChunked(client_, buckets.size() * per_bucket, kIndexPipelineChunk, make, handle));
+
+  std::vector<std::pair<std::string, uint64_t>> ranked(sums.begin(), sums.end());
+  sums.clear();
+  auto before = [](const auto& x, const auto& y) {
+    return x.second != y.second ? x.second > y.second : x.first < y.first;
+  };
+  const size_t n = std::min(ranked.size(), static_cast<size_t>(limit));
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), ranked.end(),
+                    before);
+  std::vector<std::string> names;
+  names.reserve(n);
+  for (size_t i = 0; i < n; ++i) names.push_back(std::move(ranked[i].first));
+  return names;
+}
+
+Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
+  APIMETER_RETURN_IF_ERROR(CheckLimit(p.limit));
+  const QueryFilter& f = p.filter;
+  const char* what = customers ? "customers" : "endpoints";
+  if (!f.host.empty()) {
+    return Status::InvalidArgument(std::string("filter host cannot be used with ") + what +
+                                   "; per-host series are totals only");
+  }
+  if (customers && !f.endpoint.empty()) {
+    return Status::InvalidArgument(
+        "filter endpoint cannot be used with customers: there is no per-endpoint customer "
+        "index; query endpoints with filter customer instead");
+  }
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p));
+
+  // The share's denominator: the customer's own total when endpoints are
+  // listed for one customer, else all requests.
+  std::vector<FilterSeries> series;
+  if (!customers && !f.customer.empty()) {
+    series.push_back({SeriesKind::kCustomer, f.customer});
+  } else {
+    series.push_back({SeriesKind::kAll, ""});
+  }
+  std::vector<std::string> names;
+  if (customers && !f.customer.empty()) {
+    names = {f.customer};
+  } else if (!customers && !f.endpoint.empty()) {
+    names = {f.endpoint};
+  } else {
+    const IndexKind index = customers ? IndexKind::kCustomers : IndexKind::kEndpoints;
+    APIMETER_ASSIGN_OR_RETURN(names, TopNames(plan.runs, index, f.customer, p.limit));
+  }
+  for (const std::string& name : names) {
+    if (customers) {
+      series.push_back({SeriesKind::kCustomer, name});
+    } else if (!f.customer.empty()) {
+      series.push_back(
+          {SeriesKind::kCustomerEndpoint, f.customer + std::string(1, kNameSeparator) + name});
+    } else {
+      series.push_back({SeriesKind::kEndpoint, name});
+    }
+  }
+  APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups, FetchSeries(series, plan.runs, true));
+
+  const double total = static_cast<double>(rollups[0].requests);
+  json rows = json::array();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Rollup& r = rollups[i + 1];
+    if (r.requests == 0) continue;  // a filtered name with no traffic in the range
+    const uint64_t e4 = r.StatusRange(400, 499), e5 = r.StatusRange(500, 599);
+    rows.push_back({{customers ? "customer" : "endpoint", Utf8(names[i])},
+                    {"requests", r.requests},
+                    {"share", query_json::Ratio(static_cast<double>(r.requests), total, 6)},
+                    {"errors_4xx", e4},
+                    {"errors_5xx", e5},
+                    {"error_rate", query_json::Ratio(static_cast<double>(e4 + e5),
+                                                     static_cast<double>(r.requests), 6)},
+                    {"latency_ms", query_json::LatencyMs(r)},
+                    {"bytes_in", r.bytes_in},
+                    {"bytes_out", r.bytes_out}});
+  }
+  json j = RangeHeader(plan, f);
+  j["total_requests"] = rollups[0].requests;
+  j["limit"] = p.limit;
+  j[what] = std::move(rows);
+  return j;
+}
+
+Result<json> QueryEngine::Endpoints(const QueryParams& p) { return TopList(p, false); }
+Result<json> QueryEngine::Customers(const QueryParams& p) { return TopList(p, true); }
+
+Result<json> QueryEngine::Timeseries(const QueryParams& p) {
+  APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
+  APIMETER_ASSIGN_OR_RETURN(
+      TimeseriesPlan plan,
+      PlanTimeseries(p.from_s, p.to_s, p.step_s, retention_, clock_->NowSeconds()));
+  std::vector<BucketRead> reads;
+  for (size_t i = 0; i < plan.points.size(); ++i) AppendReads(i, 0, plan.points[i].runs, &reads);
+  std::vector<Rollup> rollups(plan.points.size());
+  APIMETER_RETURN_IF_ERROR(ReadBuckets(client_, schema_, {series}, reads, false, &rollups));
+
+  json points = json::array();
+  for (size_t i = 0; i < plan.points.size(); ++i) {
+    const Rollup& r = rollups[i];
+    points.push_back({{"t", Iso(plan.points[i].t)},
+                      {"requests", r.requests},
+                      {"errors_4xx", r.StatusRange(400, 499)},
+                      {"errors_5xx", r.StatusRange(500, 599)},
+                      {"bytes_out", r.bytes_out},
+                      {"p50", query_json::OptionalMs(r.histogram.PercentileMicros(50))},
+                      {"p95", query_json::OptionalMs(r.histogram.PercentileMicros(95))},
+                      {"p99", query_json::OptionalMs(r.histogram.PercentileMicros(99))}});
+  }
+  return json{{"from", Iso(plan.from_s)},
+              {"to", Iso(plan.to_s)},
+              {"requested_from", Iso(plan.requested_from_s)},
+              {"requested_to", Iso(plan.requested_to_s)},
+              {"step_s", plan.step_s},
+              {"step_chosen", plan.step_chosen},
+              {"filter", FilterJson(p.filter)},
+              {"points", std::move(points)}};
+}
+
+Result<json> QueryEngine::Slow(const QueryParams& p) {
+  APIMETER_RETURN_IF_ERROR(CheckLimit(p.limit));
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p));
+  // Slow requests carry their exact time, so the requested range is applied
+  // as is, only clipped to the oldest retained day.
+  const int64_t from_s = std::max(p.from_s, plan.from_s);
+  const int64_t to_s = p.to_s;
+  const int64_t first_day = FloorDiv(from_s, 86400), last_day = CeilDiv(to_s, 86400);
+  const QueryFilter& f = p.filter;
+
+  std::vector<SlowRequest> top;
+  uint64_t malformed = 0;
+  auto before = [](const SlowRequest& x, const SlowRequest& y) {
+    return x.latency_us != y.latency_us ? x.latency_us > y.latency_us : x.time_us < y.time_us;
+  };
+  auto make = [&](size_t i) -> RedisArgs {
+    return {"ZREVRANGE", schema_.SlowKey(first_day + static_cast<int64_t>(i)), "0",
+            std::to_string(kMaxSlowPerDay - 1), "WITHSCORES"};
+  };
+  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
+    if (reply.is_error()) return ReplyError(reply, make(i));
+    if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0) {
+      return Status::ParseError("query: " + make(i)[1] + " is not a sorted set");
+    }
+    for (size_t k = 0; k + 1 < reply.elements.size(); k += 2) {
+      double score = 0;
+      SlowRequest s;
+      if (!ParseScore(reply.elements[k + 1].str, &score) ||
+          !DecodeSlowMember(reply.elements[k].str, std::llround(score), &s)) {
+        ++malformed;
+        continue;
+      }
+      if (s.time_us < from_s * kMicrosPerSecond || s.time_us >= to_s * kMicrosPerSecond) continue;
+      if ((!f.host.empty() && s.host != f.host) || (!f.endpoint.empty() && s.endpoint != f.endpoint) ||
+          (!f.customer.empty() && s.customer != f.customer)) {
+        continue;
+      }
+      top.push_back(std::move(s));
+    }
+    // Keep only the best `limit`, so memory stays bounded by the answer.
+    if (top.size() > static_cast<size_t>(p.limit)) {
+      std::partial_sort(top.begin(), top.begin() + p.limit, top.end(), before);
+      top.resize(static_cast<size_t>(p.limit));
+    }
+    return Status::Ok();
+  };
+  APIMETER_RETURN_IF_ERROR(RunChunked(client_, static_cast<size_t>(last_day - first_day),
+                                      kPipelineChunk, make, handle));
+  std::sort(top.begin(), top.end(), before);
+
+  json rows = json::array();
+  for (const SlowRequest& s : top) {
+    rows.push_back({{"time", Iso(FloorDiv(s.time_us, kMicrosPerSecond))},
+                    {"time_us", s.time_us},
+                    {"endpoint", Utf8(s.endpoint)},
+                    {"customer", Utf8(s.customer)},
+                    {"status", s.status},
+                    {"latency_ms", query_json::MicrosToMs(static_cast<double>(s.latency_us))},
+                    {"host", Utf8(s.host)}});
+  }
+  return json{{"from", Iso(from_s)},     {"to", Iso(to_s)},       {"filter", FilterJson(f)},
+              {"limit", p.limit},         {"malformed", malformed}, {"requests", std::move(rows)}};
+}
+
+}  // namespace apimeter

@@ -1,0 +1,98 @@
+// QueryEngine: the read side. Answers overview / endpoints / customers /
+// timeseries / slow questions from the aggregates in Redis, as JSON that is
+// the API contract (docs/api.md) for both `apimeter query` and the HTTP API.
+//
+// Promise: numbers are exact sums of whole buckets over the effective range
+// each answer reports in "from"/"to" (see query/range_plan.h for how a
+// requested range becomes that range); percentiles are nearest-rank from the
+// merged latency histogram (within 1% of the exact value). A value that
+// cannot be computed (no requests, no latencies) is JSON null, never 0. Bad
+// parameters give InvalidArgument naming the parameter; Redis trouble gives
+// Unavailable; a hash that does not match the schema gives ParseError. Keys
+// are built only through KeySchema and never discovered with KEYS or SCAN.
+// Reads are pipelined in bounded chunks, so memory grows with the answer and
+// the number of distinct names in the range, not with the data stored.
+// Thread-safety: not thread-safe (it drives one RedisClient); use one engine
+// per thread. The client and clock must outlive the engine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "aggregator/rollup.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "query/range_plan.h"
+#include "sink/redis_client.h"
+#include "sink/schema.h"
+
+namespace apimeter {
+
+struct QueryFilter {
+  std::string host, endpoint, customer;  // "" = no filter
+};
+
+struct QueryParams {
+  int64_t from_s = 0, to_s = 0;  // [from, to) epoch seconds
+  QueryFilter filter;
+  int64_t limit = 20;  // top-N for endpoints/customers/slow, 1..1000
+  int64_t step_s = 0;  // timeseries step; 0 = choose from the range
+};
+
+// The series overview and timeseries read for a filter: all, host, endpoint,
+// customer or customer × endpoint. InvalidArgument when host is combined with
+// endpoint or customer.
+struct FilterSeries {
+  SeriesKind kind;
+  std::string name;
+};
+Result<FilterSeries> SeriesForFilter(const QueryFilter& filter);
+
+class QueryEngine {
+ public:
+  // Commands per pipelined round trip for small replies (hashes, scores) and
+  // for index reads, whose replies can hold thousands of names each.
+  static constexpr size_t kPipelineChunk = 1000;
+  static constexpr size_t kIndexPipelineChunk = 64;
+  static constexpr int64_t kMaxLimit = 1000;
+
+  QueryEngine(RedisClient* client, KeySchema schema, RetentionSeconds retention,
+              const Clock* clock);
+
+  Result<nlohmann::json> Overview(const QueryParams& params);
+  Result<nlohmann::json> Endpoints(const QueryParams& params);
+  Result<nlohmann::json> Customers(const QueryParams& params);
+  Result<nlohmann::json> Timeseries(const QueryParams& params);
+  Result<nlohmann::json> Slow(const QueryParams& params);
+
+  // The merged Rollup of one series over the planned range (latency_max_us
+  // included), for reports, alerts and the heatmap. name as in SeriesDelta.
+  Result<Rollup> SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s,
+                             int64_t to_s);
+
+ private:
+  Result<RangePlan> Plan(const QueryParams& params) const;
+  // Merges each series over every bucket of `runs`; with_max also reads the
+  // max sorted sets.
+  Result<std::vector<Rollup>> FetchSeries(const std::vector<FilterSeries>& series,
+                                          const std::vector<BucketRun>& runs, bool with_max);
+  // Sums an index over the plan and returns the `limit` largest names.
+  Result<std::vector<std::string>> TopNames(const std::vector<BucketRun>& runs, IndexKind index,
+                                            const std::string& customer, int64_t limit);
+  Result<nlohmann::json> TopList(const QueryParams& params, bool customers);
+
+  RedisClient* client_;
+  KeySchema schema_;
+  RetentionSeconds retention_;
+  const Clock* clock_;
+};
+
+// Human-readable tables for `apimeter query`, from the JSON above. kind is
+// "overview", "endpoints", "customers", "timeseries" or "slow"; any other
+// kind, or JSON without the expected shape, renders as indented JSON.
+std::string RenderTable(std::string_view kind, const nlohmann::json& result);
+
+}  // namespace apimeter

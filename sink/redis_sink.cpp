@@ -1,0 +1,406 @@
+// RedisSink::Flush: retention, admission, then one checked MULTI/EXEC
+// (docs/redis-schema.md, "Checkpoints" and "Write path cost").
+#include "sink/redis_sink.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "sink/sink_internal.h"
+
+namespace apimeter {
+namespace {
+
+using sink_internal::BucketEnd;
+using sink_internal::DayOfMicros;
+
+// One call per (tier, bucket, series): all HINCRBYs of the hash, the max,
+// the index entries, and EXPIREAT on each. Sent as EVAL (full body) inside
+// MULTI: an EVALSHA hitting NOSCRIPT inside EXEC would apply the transaction
+// partially. All KEYS share one hash tag, so this is valid in Redis Cluster.
+// KEYS[1] series hash, KEYS[2] max zset, KEYS[3..] index zsets.
+// ARGV: expire-at, member id, max latency (-1: none), field count F,
+//       F (field, increment) pairs, then one (member, increment) per index key.
+constexpr const char* kSeriesScript =
+    "local n=tonumber(ARGV[4]) local i=5 "
+    "for _=1,n do redis.call('HINCRBY',KEYS[1],ARGV[i],ARGV[i+1]) i=i+2 end "
+    "redis.call('EXPIREAT',KEYS[1],ARGV[1]) "
+    "if tonumber(ARGV[3])>=0 then redis.call('ZADD',KEYS[2],'GT',ARGV[3],ARGV[2]) "
+    "redis.call('EXPIREAT',KEYS[2],ARGV[1]) end "
+    "for k=3,#KEYS do redis.call('ZINCRBY',KEYS[k],ARGV[i+1],ARGV[i]) "
+    "redis.call('EXPIREAT',KEYS[k],ARGV[1]) i=i+2 end return n";
+
+struct IndexEntry {
+  std::string key, member;
+  uint64_t increment;
+};
+
+// The per-bucket index entries that point at one series (docs: "Per-bucket indexes").
+std::vector<IndexEntry> IndexEntries(const KeySchema& schema, const SeriesDelta& d) {
+  std::vector<IndexEntry> out;
+  const int shard = KeySchema::ShardOf(d.kind, d.name);
+  const uint64_t n = d.rollup.requests;
+  switch (d.kind) {
+    case SeriesKind::kAll: break;
+    case SeriesKind::kHost:
+      out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kHosts), d.name, n});
+      break;
+    case SeriesKind::kEndpoint:
+      out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kEndpoints), d.name, n});
+      break;
+    case SeriesKind::kCustomer:
+      out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kCustomers), d.name, n});
+      out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kCustomerBytesOut),
+                     d.name, d.rollup.bytes_out});
+      break;
+    case SeriesKind::kCustomerEndpoint: {
+      const size_t sep = d.name.find(kNameSeparator);
+      out.push_back({schema.CustomerEndpointIndexKey(d.tier, d.bucket, d.name.substr(0, sep)),
+                     d.name.substr(sep + 1), n});
+      break;
+    }
+  }
+  // A zero increment would only create an empty-looking member.
+  std::erase_if(out, [](const IndexEntry& e) { return e.increment == 0; });
+  return out;
+}
+
+// The EVAL command for one series delta; empty when there is nothing to write.
+RedisArgs SeriesCommand(const KeySchema& schema, const SeriesDelta& d, int64_t expire_at) {
+  auto fields = EncodeRollupFields(d.rollup);
+  if (fields.empty() && d.rollup.latency_max_us < 0) return {};
+  const std::vector<IndexEntry> index = IndexEntries(schema, d);
+  const int shard = KeySchema::ShardOf(d.kind, d.name);
+  RedisArgs a;
+  a.reserve(8 + index.size() * 3 + fields.size() * 2);
+  a.push_back("EVAL");
+  a.push_back(kSeriesScript);
+  a.push_back(std::to_string(2 + index.size()));
+  a.push_back(schema.SeriesKey(d.tier, d.bucket, d.kind, d.name));
+  a.push_back(schema.MaxKey(d.tier, d.bucket, shard));
+  for (const IndexEntry& e : index) a.push_back(e.key);
+  a.push_back(std::to_string(expire_at));
+  a.push_back(KeySchema::MemberId(d.kind, d.name));
+  a.push_back(std::to_string(d.rollup.latency_max_us));
+  a.push_back(std::to_string(fields.size()));
+  for (auto& [field, value] : fields) {
+    a.push_back(std::move(field));
+    a.push_back(std::to_string(value));
+  }
+  for (const IndexEntry& e : index) {
+    a.push_back(e.member);
+    a.push_back(std::to_string(e.increment));
+  }
+  return a;
+}
+
+std::string RandomToken() {
+  // 128 bits from the OS entropy source; tokens only need to be unique.
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string t;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t v = rd();
+    for (int j = 0; j < 8; ++j) {
+      t += kHex[v & 0xf];
+      v >>= 4;
+    }
+  }
+  return t;
+}
+
+class Fnv64 {
+ public:
+  void Add(std::string_view s) {
+    for (unsigned char c : s) Byte(c);
+    Byte(0xff);  // terminator, so ("ab","c") and ("a","bc") differ
+  }
+  void Add(int64_t v) { Add(std::to_string(v)); }
+  uint64_t value() const { return h_; }
+
+ private:
+  void Byte(unsigned char c) {
+    h_ ^= c;
+    h_ *= 1099511628211ull;
+  }
+  uint64_t h_ = 14695981039346656037ull;
+};
+
+uint64_t ContentHash(const FlushBatch& b) {
+  Fnv64 h;
+  h.Add(b.host);
+  for (const SeriesDelta& d : b.series) {
+    h.Add(static_cast<int64_t>(d.tier));
+    h.Add(d.bucket);
+    h.Add(static_cast<int64_t>(d.kind));
+    h.Add(d.name);
+    h.Add(d.rollup.latency_max_us);
+    for (const auto& [f, v] : EncodeRollupFields(d.rollup)) {
+      h.Add(f);
+      h.Add(v);
+    }
+  }
+  for (const SlowRequest& s : b.slow) {
+    h.Add(EncodeSlowMember(s));
+    h.Add(s.latency_us);
+  }
+  for (const FileCheckpoint& c : b.checkpoints) {
+    h.Add(c.fingerprint);
+    h.Add(c.expected);
+    h.Add(c.updated);
+  }
+  return h.value();
+}
+
+}  // namespace
+
+RedisSink::RedisSink(RedisClient* client, KeySchema schema, SinkOptions options,
+                     const Clock* clock)
+    : client_(client), schema_(std::move(schema)), options_(options), clock_(clock) {}
+
+int64_t RedisSink::RetentionSeconds(Tier tier) const {
+  switch (tier) {
+    case Tier::kMinute: return options_.minute_retention_s;
+    case Tier::kHour: return options_.hour_retention_s;
+    case Tier::kDay: return options_.day_retention_s;
+  }
+  return 0;
+}
+
+Result<std::string> RedisSink::ReadCheckpoint(std::string_view host,
+                                              std::string_view fingerprint) {
+  auto r = client_->Command({"GET", schema_.CheckpointKey(host, fingerprint)});
+  if (!r.ok()) return r.status().WithContext("reading checkpoint");
+  if (r->is_nil()) return std::string();
+  if (r->type != RedisReply::Type::kString) {
+    return Status::Internal("checkpoint " + schema_.CheckpointKey(host, fingerprint) +
+                            " is not a string: " + r->str);
+  }
+  return std::move(r->str);
+}
+
+FlushBatch RedisSink::DropExpired(const FlushBatch& batch) {
+  const int64_t now = clock_->NowSeconds();
+  FlushBatch out;
+  out.id = batch.id;
+  out.host = batch.host;
+  out.checkpoints = batch.checkpoints;
+  out.lines = batch.lines;
+  out.series.reserve(batch.series.size());
+  for (const SeriesDelta& d : batch.series) {
+    if (BucketEnd(d.tier, d.bucket) + RetentionSeconds(d.tier) <= now) {
+      ++stats_.dropped_expired_deltas;
+    } else {
+      out.series.push_back(d);
+    }
+  }
+  for (const SlowRequest& s : batch.slow) {
+    if (BucketEnd(Tier::kDay, DayOfMicros(s.time_us)) + options_.day_retention_s <= now) {
+      ++stats_.dropped_expired_deltas;
+    } else {
+      out.slow.push_back(s);
+    }
+  }
+  return out;
+}
+
+std::string RedisSink::TokenFor(const FlushBatch& batch) {
+  if (!batch.id.empty()) return batch.id;
+  const uint64_t hash = ContentHash(batch);
+  if (pending_token_.empty() || pending_hash_ != hash) {
+    pending_hash_ = hash;
+    pending_token_ = RandomToken();
+  }
+  return pending_token_;
+}
+
+Status RedisSink::Flush(const FlushBatch& batch) {
+  const uint64_t sent_before = client_->commands_sent();
+  const std::string token = TokenFor(batch);
+  Status st = FlushOnce(batch, token);
+  stats_.commands += client_->commands_sent() - sent_before;
+  if (st.ok()) {
+    ++stats_.flushes;
+  } else {
+    ++stats_.failures;
+  }
+  // Only an unknown outcome needs the same token next time.
+  if (st.code() != StatusCode::kUnavailable) pending_token_.clear();
+  return st;
+}
+
+Status RedisSink::FlushOnce(const FlushBatch& input, const std::string& token) {
+  for (size_t i = 0; i < input.checkpoints.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (input.checkpoints[i].fingerprint == input.checkpoints[j].fingerprint) {
+        return Status::InvalidArgument("flush batch lists the checkpoint of file " +
+                                       input.checkpoints[i].fingerprint + " twice");
+      }
+    }
+  }
+  FlushBatch batch = DropExpired(input);
+  APIMETER_RETURN_IF_ERROR(Admit(&batch));
+
+  // Round trip 1: WATCH the checkpoints, ask whether this batch already
+  // committed (its token), and read the checkpoints to compare.
+  const std::string token_key = schema_.prefix() + ":flush:" + token;
+  std::vector<std::string> ckpt_keys;
+  for (const FileCheckpoint& c : batch.checkpoints) {
+    ckpt_keys.push_back(schema_.CheckpointKey(batch.host, c.fingerprint));
+  }
+  std::vector<RedisArgs> check;
+  if (!ckpt_keys.empty()) {
+    RedisArgs watch{"WATCH"};
+    watch.insert(watch.end(), ckpt_keys.begin(), ckpt_keys.end());
+    check.push_back(std::move(watch));
+  }
+  check.push_back({"EXISTS", token_key});
+  if (!ckpt_keys.empty()) {
+    RedisArgs mget{"MGET"};
+    mget.insert(mget.end(), ckpt_keys.begin(), ckpt_keys.end());
+    check.push_back(std::move(mget));
+  }
+  auto checked = client_->Pipeline(check);
+  if (!checked.ok()) return checked.status().WithContext("flush");
+  for (const RedisReply& r : *checked) {
+    if (r.is_error()) return Status::Internal("flush: checkpoint check failed: " + r.str);
+  }
+  const RedisReply& exists = (*checked)[ckpt_keys.empty() ? 0 : 1];
+  if (exists.integer == 1) {
+    // An earlier attempt committed but its reply was lost.
+    if (!ckpt_keys.empty()) (void)client_->Command({"UNWATCH"});
+    ++stats_.already_applied;
+    spdlog::info("flush {}: already applied by an earlier attempt; not writing it again", token);
+    return Status::Ok();
+  }
+  if (!ckpt_keys.empty()) {
+    const RedisReply& values = checked->back();
+    for (size_t i = 0; i < ckpt_keys.size(); ++i) {
+      const RedisReply& v = values.elements.at(i);
+      const std::string stored = v.is_nil() ? std::string() : v.str;
+      if (stored != batch.checkpoints[i].expected) {
+        (void)client_->Command({"UNWATCH"});
+        return Status::Aborted("checkpoint " + ckpt_keys[i] + " is '" + stored +
+                               "' but this writer expected '" + batch.checkpoints[i].expected +
+                               "': another apimeter process advanced the file; nothing written");
+      }
+    }
+  }
+
+  // Round trip 2: the whole transaction in one pipeline.
+  std::vector<RedisArgs> tx;
+  tx.reserve(batch.series.size() + batch.checkpoints.size() + 8);
+  tx.push_back({"MULTI"});
+  for (const SeriesDelta& d : batch.series) {
+    RedisArgs cmd =
+        SeriesCommand(schema_, d, BucketEnd(d.tier, d.bucket) + RetentionSeconds(d.tier));
+    if (!cmd.empty()) tx.push_back(std::move(cmd));
+  }
+  AppendSlow(batch, &tx);
+  for (size_t i = 0; i < ckpt_keys.size(); ++i) {
+    tx.push_back({"SET", ckpt_keys[i], batch.checkpoints[i].updated, "EX",
+                  std::to_string(options_.day_retention_s)});
+  }
+  tx.push_back({"SET", token_key, "1", "EX", std::to_string(options_.token_ttl_s)});
+  tx.push_back({"EXEC"});
+  auto replies = client_->Pipeline(tx);
+  if (!replies.ok()) return replies.status().WithContext("flush (outcome unknown)");
+  return CheckExec(*replies, tx);
+}
+
+void RedisSink::AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) const {
+  std::map<int64_t, RedisArgs> zadd;  // day -> ZADD key score member ...
+  for (const SlowRequest& s : batch.slow) {
+    if (s.latency_us < 0) continue;
+    const int64_t day = DayOfMicros(s.time_us);
+    RedisArgs& a = zadd[day];
+    if (a.empty()) a = {"ZADD", schema_.SlowKey(day)};
+    a.push_back(std::to_string(s.latency_us));
+    a.push_back(EncodeSlowMember(s));
+  }
+  const int64_t keep = std::max<int64_t>(options_.slow_top_n, 0);
+  for (auto& [day, a] : zadd) {
+    const std::string key = a[1];
+    tx->push_back(std::move(a));
+    tx->push_back({"ZREMRANGEBYRANK", key, "0", std::to_string(-(keep + 1))});
+    tx->push_back({"EXPIREAT", key,
+                   std::to_string(BucketEnd(Tier::kDay, day) + options_.day_retention_s)});
+  }
+}
+
+Status RedisSink::CheckExec(const std::vector<RedisReply>& replies,
+                            const std::vector<RedisArgs>& tx) const {
+  const RedisReply& exec = replies.back();
+  if (exec.is_nil()) {
+    return Status::Aborted("flush: a watched checkpoint changed before EXEC; nothing written");
+  }
+  if (exec.is_error()) {
+    // EXECABORT: a command was refused while queuing; nothing was applied.
+    std::string why = exec.str;
+    for (size_t i = 1; i + 1 < replies.size(); ++i) {
+      if (replies[i].is_error()) {
+        why += "; command " + std::to_string(i) + " (" + tx[i][0] + "): " + replies[i].str;
+        break;
+      }
+    }
+    spdlog::error("flush: Redis refused the transaction: {}", why);
+    return Status::Internal("flush: Redis refused the transaction: " + why);
+  }
+  if (exec.type != RedisReply::Type::kArray || exec.elements.size() != tx.size() - 2) {
+    return Status::Internal("flush: unexpected EXEC reply");
+  }
+  size_t errors = 0;
+  std::string first;
+  for (size_t i = 0; i < exec.elements.size(); ++i) {
+    if (!exec.elements[i].is_error()) continue;
+    const RedisArgs& cmd = tx[i + 1];
+    const std::string key = cmd[0] == "EVAL" && cmd.size() > 3 ? cmd[3] : cmd.size() > 1 ? cmd[1] : "";
+    spdlog::error("flush: Redis rejected {} on key '{}' inside EXEC: {}", cmd[0], key,
+                  exec.elements[i].str);
+    if (errors++ == 0) first = cmd[0] + " " + key + ": " + exec.elements[i].str;
+  }
+  if (errors > 0) {
+    return Status::Internal("flush: " + std::to_string(errors) +
+                            " command(s) failed inside EXEC; the rest of the transaction was "
+                            "applied. First: " + first);
+  }
+  return Status::Ok();
+}
+
+void RealSleeper::SleepFor(std::chrono::milliseconds duration) {
+  std::this_thread::sleep_for(duration);
+}
+
+Status FlushWithRetry(RedisSink& sink, const FlushBatch& batch, const RetryPolicy& policy,
+                      Sleeper& sleeper) {
+  std::chrono::milliseconds delay = policy.initial, slept{0};
+  for (int attempt = 1;; ++attempt) {
+    Status st = sink.Flush(batch);
+    if (st.ok()) {
+      if (attempt > 1) spdlog::info("flush succeeded on attempt {}", attempt);
+      return st;
+    }
+    // Only an unreachable Redis is worth waiting for; the rest need the caller.
+    if (st.code() != StatusCode::kUnavailable) {
+      spdlog::error("flush attempt {} failed, not retrying: {}", attempt, st.ToString());
+      return st;
+    }
+    const bool out_of_attempts = policy.max_attempts > 0 && attempt >= policy.max_attempts;
+    const bool out_of_time = policy.max_total_sleep.count() > 0 &&
+                             slept + delay > policy.max_total_sleep;
+    if (out_of_attempts || out_of_time) {
+      spdlog::error("flush attempt {} failed: {}; giving up after {} attempt(s) and {} ms of "
+                    "waiting", attempt, st.ToString(), attempt, slept.count());
+      return st;
+    }
+    spdlog::warn("flush attempt {} failed: {}; retrying in {} ms", attempt, st.ToString(),
+                 delay.count());
+    sleeper.SleepFor(delay);
+    slept += delay;
+    delay = std::min(std::max(delay * 2, std::chrono::milliseconds(1)), policy.max);
+  }
+}
+
+}  // namespace apimeter

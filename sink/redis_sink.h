@@ -1,0 +1,145 @@
+// RedisSink: applies a FlushBatch (aggregate deltas + file checkpoints) to
+// Redis atomically and exactly once, as docs/redis-schema.md describes.
+//
+// Promise:
+// - Flush either applies the whole batch (data, slow requests, checkpoints,
+//   idempotency token) in one MULTI/EXEC, or nothing of it.
+// - Checkpoints are compare-and-set: if a stored checkpoint differs from
+//   FileCheckpoint::expected, Flush returns kAborted and writes nothing.
+// - A batch whose outcome was unknown (kUnavailable) can be passed to Flush
+//   again: its idempotency token tells whether the first attempt committed, so
+//   nothing is ever counted twice.
+// - Deltas whose bucket is past its tier's retention are dropped (counted in
+//   stats), and every key written carries EXPIREAT bucket_end + retention.
+// - Endpoint and customer names go through the per-day admission registry;
+//   names not admitted are written as "other" (rollups that collide merge).
+// - Memory: the admitted-name cache holds at most kMaxCachedDays days, each at
+//   most the per-day limits.
+// Thread-safety: not thread-safe (it drives one RedisClient). One sink per thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "aggregator/flush_batch.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "common/status.h"
+#include "sink/redis_client.h"
+#include "sink/schema.h"
+
+namespace apimeter {
+
+struct SinkOptions {
+  int64_t minute_retention_s = 48 * 3600;
+  int64_t hour_retention_s = 35 * 86400;
+  int64_t day_retention_s = 400 * 86400;
+  int64_t endpoints_per_day = 2000;
+  int64_t customers_per_day = 50000;
+  int64_t slow_top_n = 100;
+  // How long an idempotency token is kept: a batch retried later than this
+  // after an unknown outcome could be counted twice.
+  int64_t token_ttl_s = 86400;
+};
+
+// Names that are always admitted and never stored in the registry.
+inline constexpr std::string_view kOtherName = "other";
+inline constexpr std::string_view kAnonymousName = "anonymous";
+
+class RedisSink {
+ public:
+  static constexpr size_t kMaxCachedDays = 4;
+
+  RedisSink(RedisClient* client, KeySchema schema, SinkOptions options, const Clock* clock);
+
+  // The stored checkpoint value of one file ("" when none).
+  Result<std::string> ReadCheckpoint(std::string_view host, std::string_view fingerprint);
+
+  // Applies the batch and its checkpoints atomically.
+  // kAborted: a checkpoint moved (another process advanced the file), or a
+  //   watched key changed before EXEC; nothing written.
+  // kUnavailable: Redis unreachable or timed out; the outcome may be unknown,
+  //   and calling Flush again with the same batch is safe.
+  // kInvalidArgument: the batch is malformed (e.g. a customer × endpoint name
+  //   without the separator, a checkpoint listed twice); nothing written.
+  // kInternal: Redis rejected a command inside EXEC (logged); other commands
+  //   of the transaction may have been applied.
+  Status Flush(const FlushBatch& batch);
+
+  struct Stats {
+    uint64_t flushes = 0;   // committed flushes (including ones found already applied)
+    uint64_t commands = 0;  // Redis commands sent by Flush
+    uint64_t failures = 0;  // Flush calls that did not return OK
+    uint64_t dropped_expired_deltas = 0;  // series deltas and slow entries past retention
+    uint64_t other_endpoints = 0;         // endpoint names rewritten to "other" (per flush)
+    uint64_t other_customers = 0;         // customer names rewritten to "other" (per flush)
+    uint64_t already_applied = 0;         // retries whose token showed an earlier commit
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct DayNames {
+    std::unordered_set<std::string> endpoints, customers;
+  };
+
+  Status FlushOnce(const FlushBatch& batch, const std::string& token);
+  int64_t RetentionSeconds(Tier tier) const;
+  // Copies the batch without expired entries.
+  FlushBatch DropExpired(const FlushBatch& batch);
+  // Asks the registry about names not cached as admitted; rewrites the rest.
+  Status Admit(FlushBatch* batch);
+  // Runs the admission script for `ask` (day -> names not yet known) and
+  // records the admitted ones in *fresh.
+  Status QueryRegistry(const std::map<int64_t, DayNames>& ask, std::map<int64_t, DayNames>* fresh);
+  void Remember(const std::map<int64_t, DayNames>& fresh);
+  bool Admitted(const std::map<int64_t, DayNames>& fresh, int64_t day, char kind,
+                const std::string& name) const;
+  Status Rewrite(const std::map<int64_t, DayNames>& fresh, FlushBatch* batch) const;
+  void AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
+  // Turns the MULTI..EXEC replies into a Status (nil EXEC: aborted; errors: internal).
+  Status CheckExec(const std::vector<RedisReply>& replies, const std::vector<RedisArgs>& tx) const;
+  // Token of this batch: its id, or a remembered one for a retried content.
+  std::string TokenFor(const FlushBatch& batch);
+
+  RedisClient* client_;
+  KeySchema schema_;
+  SinkOptions options_;
+  const Clock* clock_;
+  Stats stats_;
+  std::map<int64_t, DayNames> admitted_;  // day -> names known to be admitted
+  uint64_t pending_hash_ = 0;             // content hash of a batch whose flush failed
+  std::string pending_token_;
+};
+
+// Retry schedule for FlushWithRetry. Delays double from `initial` up to `max`.
+struct RetryPolicy {
+  int max_attempts = 0;  // 0 = forever
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{10000};
+  // Give up once the delays slept add up to more than this; 0 = no limit.
+  std::chrono::milliseconds max_total_sleep{0};
+};
+
+class Sleeper {
+ public:
+  virtual ~Sleeper() = default;
+  virtual void SleepFor(std::chrono::milliseconds duration) = 0;
+};
+
+class RealSleeper final : public Sleeper {
+ public:
+  void SleepFor(std::chrono::milliseconds duration) override;
+};
+
+// Retries Flush with exponential backoff until OK, a non-retryable status
+// (kAborted, kInvalidArgument, kInternal) or the attempt/sleep budget runs
+// out; returns the last status. Logs each failure (attempt, error, next delay).
+Status FlushWithRetry(RedisSink& sink, const FlushBatch& batch, const RetryPolicy& policy,
+                      Sleeper& sleeper);
+
+}  // namespace apimeter

@@ -1,0 +1,431 @@
+// Aggregator: minute bucketing by the line's own time, the five series,
+// hour/day roll-ups equal to sums of minutes, rejected lines, caps with
+// overflow to "other", bounded memory, slow top-N per day, TakeBatch empties,
+// and a golden dump of a fixed set of records.
+#include "aggregator/aggregator.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace apimeter {
+namespace {
+
+constexpr int64_t kUs = 1000000;
+constexpr int64_t kNewYear2026 = 1767225600;  // 2026-01-01T00:00:00Z
+
+LogRecord Rec(int64_t time_us, int status = 200, int64_t latency_us = 1000, uint64_t in = 10,
+              uint64_t out = 100) {
+  LogRecord r;
+  r.time_us = time_us;
+  r.status = status;
+  r.latency_us = latency_us;
+  r.bytes_in = in;
+  r.bytes_out = out;
+  return r;
+}
+
+const char* KindName(SeriesKind k) {
+  switch (k) {
+    case SeriesKind::kAll: return "all";
+    case SeriesKind::kHost: return "h";
+    case SeriesKind::kEndpoint: return "e";
+    case SeriesKind::kCustomer: return "c";
+    case SeriesKind::kCustomerEndpoint: return "ce";
+  }
+  return "?";
+}
+
+std::string Printable(std::string s) {
+  std::replace(s.begin(), s.end(), kNameSeparator, '|');
+  return s;
+}
+
+std::string DumpRollup(const Rollup& r) {
+  std::ostringstream o;
+  o << "n=" << r.requests;
+  auto statuses = r.status_counts;
+  std::sort(statuses.begin(), statuses.end());
+  for (auto [s, n] : statuses) o << " s" << s << "=" << n;
+  o << " bi=" << r.bytes_in << " bo=" << r.bytes_out << " lc=" << r.latency_count
+    << " ls=" << r.latency_sum_us << " max=" << r.latency_max_us;
+  if (r.rejected) o << " rej=" << r.rejected;
+  r.histogram.ForEachBucket([&](int i, uint64_t n) { o << " h" << i << "=" << n; });
+  return o.str();
+}
+
+// One line per delta, in batch order (which TakeBatch promises is sorted).
+std::string Dump(const FlushBatch& b) {
+  std::ostringstream o;
+  o << "host=" << b.host << " lines=" << b.lines << "\n";
+  for (const SeriesDelta& d : b.series) {
+    o << TierLetter(d.tier) << d.bucket << " " << KindName(d.kind) << ":" << Printable(d.name)
+      << " " << DumpRollup(d.rollup) << "\n";
+  }
+  for (const SlowRequest& s : b.slow) {
+    o << "slow " << s.time_us << " " << s.latency_us << " " << s.status << " " << s.host << " "
+      << s.endpoint << " " << s.customer << "\n";
+  }
+  return o.str();
+}
+
+const SeriesDelta* Find(const FlushBatch& b, Tier t, int64_t bucket, SeriesKind k,
+                        const std::string& name) {
+  for (const auto& d : b.series) {
+    if (d.tier == t && d.bucket == bucket && d.kind == k && d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+Aggregator Make(int64_t max_endpoints = 2000, int64_t max_customers = 50000, int64_t slow = 100) {
+  AggregatorOptions o;
+  o.host = "web1";
+  o.max_endpoints = max_endpoints;
+  o.max_customers = max_customers;
+  o.slow_top_n = slow;
+  return Aggregator(o);
+}
+
+TEST(AggregatorTest, GoldenDump) {
+  Aggregator agg = Make();
+  const int64_t t = (kNewYear2026 - 30) * kUs;  // 2025-12-31T23:59:30Z
+  agg.Add(Rec(t + 40 * kUs, 500, -1, 5, 50), "POST /b", "k_0123456789ab");  // next day
+  agg.Add(Rec(t, 200, 1000, 10, 100), "GET /a", "acme");
+  agg.Add(Rec(t + 1, 404, 2000, 1, 2), "GET /a", "acme");
+  agg.AddRejected(t + 5 * kUs);
+  const std::string expected =
+      "host=web1 lines=4\n"
+      "m29453759 all: n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
+      "m29453759 h:web1 n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
+      "m29453759 e:GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "m29453759 c:acme n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "m29453759 ce:acme|GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "m29453760 all: n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "m29453760 h:web1 n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "m29453760 e:POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "m29453760 c:k_0123456789ab n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "m29453760 ce:k_0123456789ab|POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "h490895 all: n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
+      "h490895 h:web1 n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
+      "h490895 e:GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "h490895 c:acme n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "h490895 ce:acme|GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "h490896 all: n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "h490896 h:web1 n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "h490896 e:POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "h490896 c:k_0123456789ab n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "h490896 ce:k_0123456789ab|POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "d20453 all: n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
+      "d20453 h:web1 n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
+      "d20453 e:GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "d20453 c:acme n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "d20453 ce:acme|GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "d20454 all: n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "d20454 h:web1 n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "d20454 e:POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "d20454 c:k_0123456789ab n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "d20454 ce:k_0123456789ab|POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
+      "slow 1767225570000001 2000 404 web1 GET /a acme\n"
+      "slow 1767225570000000 1000 200 web1 GET /a acme\n";
+  EXPECT_EQ(Dump(agg.TakeBatch()), expected);
+}
+
+TEST(AggregatorTest, BucketsByOwnTimestampAcrossBoundariesOutOfOrder) {
+  Aggregator agg = Make();
+  const int64_t midnight = kNewYear2026 * kUs;
+  // Out of order: after, before, exactly at, and one microsecond before midnight.
+  for (int64_t t : {midnight + 61 * kUs, midnight - 3600 * kUs, midnight, midnight - 1}) {
+    agg.Add(Rec(t), "GET /x", "c1");
+  }
+  FlushBatch b = agg.TakeBatch();
+  const int64_t m0 = kNewYear2026 / 60;
+  for (int64_t m : {m0 + 1, m0 - 60, m0, m0 - 1}) {
+    const SeriesDelta* d = Find(b, Tier::kMinute, m, SeriesKind::kAll, "");
+    ASSERT_NE(d, nullptr) << m;
+    EXPECT_EQ(d->rollup.requests, 1u);
+  }
+  const int64_t h0 = kNewYear2026 / 3600, d0 = kNewYear2026 / 86400;
+  EXPECT_EQ(Find(b, Tier::kHour, h0, SeriesKind::kAll, "")->rollup.requests, 2u);
+  // 23:00:00 and 23:59:59.999999 share the last hour of the old day.
+  EXPECT_EQ(Find(b, Tier::kHour, h0 - 1, SeriesKind::kAll, "")->rollup.requests, 2u);
+  EXPECT_EQ(Find(b, Tier::kHour, h0 - 2, SeriesKind::kAll, ""), nullptr);
+  EXPECT_EQ(Find(b, Tier::kDay, d0 - 1, SeriesKind::kAll, "")->rollup.requests, 2u);
+  EXPECT_EQ(Find(b, Tier::kDay, d0, SeriesKind::kAll, "")->rollup.requests, 2u);
+}
+
+TEST(AggregatorTest, NegativeTimesFloorToTheEarlierMinute) {
+  Aggregator agg = Make();
+  agg.Add(Rec(-1), "GET /x", "c1");
+  FlushBatch b = agg.TakeBatch();
+  EXPECT_NE(Find(b, Tier::kMinute, -1, SeriesKind::kAll, ""), nullptr);
+  EXPECT_NE(Find(b, Tier::kDay, -1, SeriesKind::kAll, ""), nullptr);
+}
+
+TEST(AggregatorTest, CountsEachRequestInFiveSeries) {
+  Aggregator agg = Make();
+  const int64_t t = kNewYear2026 * kUs;
+  agg.Add(Rec(t, 200), "GET /a", "acme");
+  agg.Add(Rec(t, 201), "GET /b", "acme");
+  agg.Add(Rec(t, 500), "GET /a", "beta");
+  FlushBatch b = agg.TakeBatch();
+  const int64_t m = kNewYear2026 / 60;
+  auto n = [&](SeriesKind k, const std::string& name) {
+    const SeriesDelta* d = Find(b, Tier::kMinute, m, k, name);
+    return d ? d->rollup.requests : 0;
+  };
+  EXPECT_EQ(n(SeriesKind::kAll, ""), 3u);
+  EXPECT_EQ(n(SeriesKind::kHost, "web1"), 3u);
+  EXPECT_EQ(n(SeriesKind::kEndpoint, "GET /a"), 2u);
+  EXPECT_EQ(n(SeriesKind::kEndpoint, "GET /b"), 1u);
+  EXPECT_EQ(n(SeriesKind::kCustomer, "acme"), 2u);
+  EXPECT_EQ(n(SeriesKind::kCustomer, "beta"), 1u);
+  EXPECT_EQ(n(SeriesKind::kCustomerEndpoint, std::string("acme\x1fGET /a")), 1u);
+  EXPECT_EQ(n(SeriesKind::kCustomerEndpoint, std::string("acme\x1fGET /b")), 1u);
+  EXPECT_EQ(n(SeriesKind::kCustomerEndpoint, std::string("beta\x1fGET /a")), 1u);
+  EXPECT_EQ(b.series.size(), 3u * 9u);  // 9 series in each of three tiers
+  EXPECT_EQ(b.host, "web1");
+  EXPECT_TRUE(b.checkpoints.empty());
+}
+
+// Random traffic over three days: every hour and day delta equals the sum of
+// its minute deltas, and the all series equals the sum of endpoints.
+TEST(AggregatorTest, HourAndDayDeltasAreSumsOfMinutes) {
+  Aggregator agg = Make();
+  std::mt19937_64 rng(5);
+  const int64_t start = kNewYear2026 * kUs;
+  uint64_t total = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t t = start + static_cast<int64_t>(rng() % (3 * 86400 * kUs));
+    const std::string e = "GET /e" + std::to_string(rng() % 7);
+    const std::string c = "c" + std::to_string(rng() % 5);
+    if (rng() % 50 == 0) {
+      agg.AddRejected(t);
+    } else {
+      agg.Add(Rec(t, 200 + static_cast<int>(rng() % 3), static_cast<int64_t>(rng() % 100000)), e, c);
+      ++total;
+    }
+  }
+  EXPECT_EQ(agg.lines(), 20000u);
+  FlushBatch b = agg.TakeBatch();
+  using Key = std::tuple<Tier, int64_t, SeriesKind, std::string>;
+  std::map<Key, Rollup> sums;
+  std::map<Key, const Rollup*> reported;
+  for (const auto& d : b.series) {
+    reported[{d.tier, d.bucket, d.kind, d.name}] = &d.rollup;
+    if (d.tier != Tier::kMinute) continue;
+    sums[{Tier::kHour, d.bucket / 60, d.kind, d.name}].Merge(d.rollup);
+    sums[{Tier::kDay, d.bucket / 1440, d.kind, d.name}].Merge(d.rollup);
+  }
+  size_t coarse = 0;
+  for (const auto& [key, r] : reported) {
+    if (std::get<0>(key) == Tier::kMinute) continue;
+    ++coarse;
+    const Rollup& s = sums.at(key);
+    EXPECT_EQ(r->requests, s.requests);
+    EXPECT_EQ(r->rejected, s.rejected);
+    EXPECT_EQ(r->bytes_out, s.bytes_out);
+    EXPECT_EQ(r->latency_sum_us, s.latency_sum_us);
+    EXPECT_EQ(r->latency_max_us, s.latency_max_us);
+    EXPECT_EQ(r->StatusCount(201), s.StatusCount(201));
+    EXPECT_EQ(r->histogram.Count(), s.histogram.Count());
+    EXPECT_EQ(*r->histogram.PercentileMicros(99), *s.histogram.PercentileMicros(99));
+  }
+  EXPECT_EQ(coarse, sums.size());
+  uint64_t all_days = 0, endpoint_days = 0;
+  for (const auto& d : b.series) {
+    if (d.tier != Tier::kDay) continue;
+    if (d.kind == SeriesKind::kAll) all_days += d.rollup.requests;
+    if (d.kind == SeriesKind::kEndpoint) endpoint_days += d.rollup.requests;
+  }
+  EXPECT_EQ(all_days, total);
+  EXPECT_EQ(endpoint_days, total);
+  EXPECT_TRUE(std::is_sorted(b.series.begin(), b.series.end(), [](const auto& x, const auto& y) {
+    return std::tie(x.tier, x.bucket, x.kind, x.name) < std::tie(y.tier, y.bucket, y.kind, y.name);
+  }));
+}
+
+TEST(AggregatorTest, RejectedLinesCountOnlyInAllAndHost) {
+  Aggregator agg = Make();
+  const int64_t t = kNewYear2026 * kUs;
+  agg.AddRejected(t);
+  agg.AddRejected(t + 1);
+  EXPECT_FALSE(agg.Empty());
+  EXPECT_EQ(agg.lines(), 2u);
+  FlushBatch b = agg.TakeBatch();
+  ASSERT_EQ(b.series.size(), 6u);  // all + host in three tiers
+  for (const auto& d : b.series) {
+    EXPECT_TRUE(d.kind == SeriesKind::kAll || d.kind == SeriesKind::kHost);
+    EXPECT_EQ(d.rollup.rejected, 2u);
+    EXPECT_EQ(d.rollup.requests, 0u);
+  }
+  EXPECT_EQ(b.lines, 2u);
+}
+
+TEST(AggregatorTest, OverflowGoesToOtherAtTheLimits) {
+  Aggregator agg = Make(/*max_endpoints=*/2, /*max_customers=*/1);
+  const int64_t t = kNewYear2026 * kUs;
+  agg.Add(Rec(t), "GET /a", "c1");
+  agg.Add(Rec(t), "GET /b", "c2");  // c2 -> other
+  agg.Add(Rec(t), "GET /c", "c1");  // /c -> other
+  agg.Add(Rec(t), "GET /a", "c3");  // c3 -> other; /a still held
+  FlushBatch b = agg.TakeBatch();
+  std::set<std::string> endpoints, customers, pairs;
+  for (const auto& d : b.series) {
+    if (d.tier != Tier::kMinute) continue;
+    if (d.kind == SeriesKind::kEndpoint) endpoints.insert(d.name);
+    if (d.kind == SeriesKind::kCustomer) customers.insert(d.name);
+    if (d.kind == SeriesKind::kCustomerEndpoint) pairs.insert(Printable(d.name));
+  }
+  EXPECT_EQ(endpoints, (std::set<std::string>{"GET /a", "GET /b", "other"}));
+  EXPECT_EQ(customers, (std::set<std::string>{"c1", "other"}));
+  EXPECT_EQ(pairs, (std::set<std::string>{"c1|GET /a", "other|GET /b", "c1|other", "other|GET /a"}));
+  EXPECT_EQ(Find(b, Tier::kMinute, kNewYear2026 / 60, SeriesKind::kCustomer, "other")
+                ->rollup.requests, 2u);
+}
+
+TEST(AggregatorTest, CustomerEndpointPairsAreCapped) {
+  AggregatorOptions o;
+  o.host = "h";
+  o.max_customer_endpoints = 2;
+  Aggregator agg(o);
+  const int64_t t = kNewYear2026 * kUs;
+  agg.Add(Rec(t), "GET /a", "c1");
+  agg.Add(Rec(t), "GET /b", "c1");
+  agg.Add(Rec(t), "GET /a", "c2");  // third pair -> other × GET /a
+  FlushBatch b = agg.TakeBatch();
+  const int64_t m = kNewYear2026 / 60;
+  EXPECT_NE(Find(b, Tier::kMinute, m, SeriesKind::kCustomerEndpoint, "other\x1fGET /a"), nullptr);
+  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kCustomerEndpoint, "c2\x1fGET /a"), nullptr);
+  EXPECT_NE(Find(b, Tier::kMinute, m, SeriesKind::kCustomer, "c2"), nullptr);
+}
+
+TEST(AggregatorTest, InvalidNamesAreCountedAsOther) {
+  Aggregator agg = Make();
+  const int64_t t = kNewYear2026 * kUs;
+  agg.Add(Rec(t), "", "c1");
+  agg.Add(Rec(t), std::string(Aggregator::kMaxNameBytes + 1, 'x'), "c1");
+  agg.Add(Rec(t), "GET /a", std::string("bad\x1fname"));
+  agg.Add(Rec(t), "GET /\n", "c1");
+  FlushBatch b = agg.TakeBatch();
+  const int64_t m = kNewYear2026 / 60;
+  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kEndpoint, "other")->rollup.requests, 3u);
+  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kCustomer, "other")->rollup.requests, 1u);
+}
+
+TEST(AggregatorTest, MemoryStaysBoundedUnderMillionRandomEndpoints) {
+  Aggregator agg = Make();
+  std::mt19937_64 rng(11);
+  const int64_t t = kNewYear2026 * kUs;
+  size_t after_warmup = 0;
+  for (int i = 0; i < 1000000; ++i) {
+    const std::string e = "GET /scan/" + std::to_string(rng());
+    agg.Add(Rec(t + (i % 60) * kUs, 404, static_cast<int64_t>(rng() % 1000000)), e, "anonymous");
+    if (i == 100000) after_warmup = agg.MemoryBytes();
+  }
+  const size_t final_bytes = agg.MemoryBytes();
+  EXPECT_LT(final_bytes, 8u << 20) << "held: " << final_bytes;
+  EXPECT_LT(final_bytes, after_warmup * 2);  // flat after the cap is reached
+  FlushBatch b = agg.TakeBatch();
+  size_t endpoint_series = 0;
+  for (const auto& d : b.series) endpoint_series += d.tier == Tier::kMinute && d.kind == SeriesKind::kEndpoint;
+  EXPECT_EQ(endpoint_series, 2001u);  // the cap plus "other"
+  EXPECT_EQ(Find(b, Tier::kMinute, kNewYear2026 / 60, SeriesKind::kAll, "")->rollup.requests,
+            1000000u);
+}
+
+TEST(AggregatorTest, SlowTopNPerDayIsTheExactTopAndOrderIndependent) {
+  std::mt19937_64 rng(13);
+  struct In { int64_t t, lat; std::string e; };
+  std::vector<In> in;
+  const int64_t start = kNewYear2026 * kUs;
+  for (int i = 0; i < 5000; ++i) {
+    in.push_back({start + static_cast<int64_t>(rng() % (2 * 86400 * kUs)),
+                  static_cast<int64_t>(rng() % 50000), "GET /e" + std::to_string(i % 3)});
+  }
+  auto run = [&](const std::vector<In>& v) {
+    Aggregator agg = Make(2000, 50000, /*slow=*/5);
+    for (const In& x : v) agg.Add(Rec(x.t, 200, x.lat), x.e, "c");
+    agg.Add(Rec(start, 200, -1), "GET /none", "c");  // no latency: never a candidate
+    return agg.TakeBatch().slow;
+  };
+  std::vector<SlowRequest> a = run(in);
+  std::shuffle(in.begin(), in.end(), rng);
+  std::vector<SlowRequest> b = run(in);
+  ASSERT_EQ(a.size(), 10u);
+  for (int day = 0; day < 2; ++day) {
+    std::vector<std::pair<int64_t, int64_t>> expect;  // (-latency, time)
+    for (const In& x : in) {
+      if ((x.t - start) / (86400 * kUs) == day) expect.emplace_back(-x.lat, x.t);
+    }
+    std::sort(expect.begin(), expect.end());
+    for (int k = 0; k < 5; ++k) {
+      EXPECT_EQ(a[day * 5 + k].latency_us, -expect[k].first);
+      EXPECT_EQ(a[day * 5 + k].time_us, expect[k].second);
+      EXPECT_EQ(b[day * 5 + k].time_us, a[day * 5 + k].time_us);
+      EXPECT_EQ(b[day * 5 + k].endpoint, a[day * 5 + k].endpoint);
+    }
+  }
+  EXPECT_EQ(a[0].host, "web1");
+}
+
+TEST(AggregatorTest, SlowTopNZeroKeepsNothing) {
+  Aggregator agg = Make(2000, 50000, 0);
+  agg.Add(Rec(kNewYear2026 * kUs, 200, 99999), "GET /a", "c");
+  EXPECT_TRUE(agg.TakeBatch().slow.empty());
+}
+
+TEST(AggregatorTest, TakeBatchEmptiesAndReleasesMemory) {
+  Aggregator agg = Make();
+  const size_t empty_bytes = agg.MemoryBytes();
+  EXPECT_TRUE(agg.Empty());
+  for (int i = 0; i < 10000; ++i) {
+    agg.Add(Rec(kNewYear2026 * kUs + i * kUs, 200, i), "GET /e" + std::to_string(i % 50),
+            "c" + std::to_string(i % 300));
+  }
+  EXPECT_GT(agg.MemoryBytes(), empty_bytes + 100000);
+  FlushBatch first = agg.TakeBatch();
+  EXPECT_FALSE(first.Empty());
+  EXPECT_EQ(first.lines, 10000u);
+  EXPECT_TRUE(agg.Empty());
+  EXPECT_EQ(agg.lines(), 0u);
+  EXPECT_EQ(agg.MemoryBytes(), empty_bytes);
+  FlushBatch second = agg.TakeBatch();
+  EXPECT_TRUE(second.Empty());
+  EXPECT_EQ(second.lines, 0u);
+  // Names held before the flush do not count against the caps afterwards.
+  agg.Add(Rec(0), "GET /new", "new");
+  EXPECT_NE(Find(agg.TakeBatch(), Tier::kMinute, 0, SeriesKind::kEndpoint, "GET /new"), nullptr);
+}
+
+// The hot-entry cache must never mix up rollups: compare against a plain
+// per-series model on many colliding (minute, endpoint, customer) combinations.
+TEST(AggregatorTest, MatchesSimpleModelOnManyCombinations) {
+  Aggregator agg = Make();
+  std::map<std::pair<int64_t, std::string>, uint64_t> model;  // (minute, member) -> requests
+  std::mt19937_64 rng(17);
+  for (int i = 0; i < 200000; ++i) {
+    const int64_t minute = 29453760 + static_cast<int64_t>(rng() % 30);
+    const std::string e = "e" + std::to_string(rng() % 40);
+    const std::string c = "c" + std::to_string(rng() % 60);
+    agg.Add(Rec(minute * 60 * kUs + 5), e, c);
+    ++model[{minute, "e:" + e}];
+    ++model[{minute, "c:" + c}];
+    ++model[{minute, "ce:" + c + "|" + e}];
+  }
+  std::map<std::pair<int64_t, std::string>, uint64_t> got;
+  for (const auto& d : agg.TakeBatch().series) {
+    if (d.tier != Tier::kMinute || d.kind == SeriesKind::kAll || d.kind == SeriesKind::kHost) continue;
+    got[{d.bucket, std::string(KindName(d.kind)) + ":" + Printable(d.name)}] = d.rollup.requests;
+  }
+  EXPECT_EQ(got, model);
+}
+
+}  // namespace
+}  // namespace apimeter

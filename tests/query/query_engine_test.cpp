@@ -1,0 +1,478 @@
+// QueryEngine against a real redis-server, with data written by RedisSink
+// (the real writer) and answers checked against values computed directly
+// from the same requests.
+#include "query/query_engine.h"
+
+#include <functional>
+
+#include <gtest/gtest.h>
+
+#include "common/time_util.h"
+#include "sink/redis_sink.h"
+#include "tests/query/test_data.h"
+#include "tests/support/test_redis.h"
+
+namespace apimeter {
+namespace {
+
+using nlohmann::json;
+using testing::Compute;
+using testing::Expected;
+using testing::TestRequest;
+using testing::TestRedis;
+
+constexpr int64_t kMin = 60, kHour = 3600, kDay = 86400;
+
+// Percentile (ms in JSON) within 1% of the exact nearest-rank value (µs),
+// plus the 0.0005 ms rounding of the JSON.
+void ExpectPercentile(const json& ms, const Expected& e, double p) {
+  ASSERT_TRUE(ms.is_number()) << "p" << p;
+  const double exact_ms = e.Percentile(p) / 1000.0;
+  EXPECT_NEAR(ms.get<double>(), exact_ms, exact_ms * 0.01 + 0.0005) << "p" << p;
+}
+
+void ExpectMatches(const json& j, const Expected& e) {
+  EXPECT_EQ(j.at("requests").get<uint64_t>(), e.requests);
+  EXPECT_EQ(j.at("errors_4xx").get<uint64_t>(), e.e4);
+  EXPECT_EQ(j.at("errors_5xx").get<uint64_t>(), e.e5);
+  if (j.contains("bytes_in")) EXPECT_EQ(j.at("bytes_in").get<uint64_t>(), e.bytes_in);
+  EXPECT_EQ(j.at("bytes_out").get<uint64_t>(), e.bytes_out);
+  const json& lat = j.at("latency_ms");
+  ExpectPercentile(lat.at("p50"), e, 50);
+  ExpectPercentile(lat.at("p90"), e, 90);
+  ExpectPercentile(lat.at("p95"), e, 95);
+  ExpectPercentile(lat.at("p99"), e, 99);
+  EXPECT_DOUBLE_EQ(lat.at("max").get<double>(), static_cast<double>(e.latencies.back()) / 1000.0);
+  double sum = 0;
+  for (int64_t v : e.latencies) sum += static_cast<double>(v);
+  EXPECT_NEAR(lat.at("avg").get<double>(), sum / static_cast<double>(e.latencies.size()) / 1000.0,
+              0.0005);
+}
+
+class QueryEngineTest : public ::testing::Test {
+ protected:
+  QueryEngineTest()
+      : client_(TestRedis::Get().endpoint()),
+        schema_(TestRedis::Get().UniquePrefix("query")),
+        // Yesterday, by the real clock: the sink sets EXPIREAT from the
+        // bucket's time, so the data must be recent for Redis too.
+        day_(FloorDiv(SystemClock().NowSeconds(), kDay) - 1),
+        clock_((day_ + 1) * kDay * 1000000 + 12 * kHour * 1000000LL),
+        engine_(&client_, schema_, RetentionSeconds{}, &clock_) {}
+
+  void SetUp() override { ASSERT_TRUE(client_.Connect().ok()); }
+
+  int64_t At(int h, int m = 0, int s = 0) const { return day_ * kDay + h * kHour + m * kMin + s; }
+
+  void Write(const FlushBatch& batch) {
+    RedisSink sink(&client_, schema_, SinkOptions{}, &clock_);
+    Status st = sink.Flush(batch);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  void Write(const std::vector<TestRequest>& requests, bool with_slow = true) {
+    Write(testing::BatchFor(requests, with_slow));
+  }
+
+  json Ok(Result<json> r) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : json();
+  }
+
+  QueryParams Params(int64_t from, int64_t to) const {
+    QueryParams p;
+    p.from_s = from;
+    p.to_s = to;
+    return p;
+  }
+
+  RedisClient client_;
+  KeySchema schema_;
+  int64_t day_;
+  ManualClock clock_;
+  QueryEngine engine_;
+};
+
+TEST_F(QueryEngineTest, OverviewIsExactForAnUnalignedRange) {
+  const auto requests = testing::MixedRequests(At(9), At(15), 6000, 1);
+  Write(requests);
+  Write(testing::RejectedBatch("web1", At(11, 30), 7));
+  Write(testing::RejectedBatch("web2", At(16), 5));  // outside the range
+
+  const json j = Ok(engine_.Overview(Params(At(10, 7, 30), At(13, 42, 10))));
+  // Minute granularity: [10:07, 13:43).
+  EXPECT_EQ(j["from"], FormatIso8601(At(10, 7)));
+  EXPECT_EQ(j["to"], FormatIso8601(At(13, 43)));
+  EXPECT_EQ(j["adjusted"], true);
+  const Expected e = Compute(requests, At(10, 7), At(13, 43));
+  ASSERT_GT(e.requests, 2000u);
+  ExpectMatches(j, e);
+  for (const auto& [code, n] : e.status) EXPECT_EQ(j["status"][std::to_string(code)], n) << code;
+  EXPECT_EQ(j["status"].size(), e.status.size());
+  EXPECT_EQ(j["status_class"]["2xx"], e.status.at(200) + e.status.at(201));
+  EXPECT_EQ(j["status_class"]["3xx"], e.status.at(304));
+  EXPECT_EQ(j["status_class"]["4xx"], e.e4);
+  EXPECT_EQ(j["status_class"]["5xx"], e.e5);
+  EXPECT_EQ(j["status_class"]["1xx"], 0);
+  EXPECT_EQ(j["rejected"], 7);
+  EXPECT_EQ(j["latency_count"], e.latencies.size());
+  EXPECT_NEAR(j["error_rate"].get<double>(),
+              static_cast<double>(e.e4 + e.e5) / static_cast<double>(e.requests), 1e-6);
+  EXPECT_NEAR(j["rps"].get<double>(), static_cast<double>(e.requests) / (216 * 60.0), 0.001);
+  // Minutes at both edges, hours in the middle.
+  ASSERT_EQ(j["plan"].size(), 3u);
+  EXPECT_EQ(j["plan"][1]["tier"], "hour");
+  EXPECT_EQ(j["plan"][1]["buckets"], 2);
+}
+
+TEST_F(QueryEngineTest, OverviewOverWholeDaysUsesTheDayTierAndMatches) {
+  // Two days of data; the plan for [day-1 00:00, now) needs a day bucket.
+  auto requests = testing::MixedRequests((day_ - 1) * kDay, (day_ + 1) * kDay + 11 * kHour, 3000, 2);
+  Write(requests);
+  // 05:17 two days before now (12:00) is past the 48h minute retention, so
+  // the start is read from the hour tier and reported as 05:00.
+  const int64_t from = (day_ - 1) * kDay + 5 * kHour + 17 * kMin;
+  const int64_t effective_from = (day_ - 1) * kDay + 5 * kHour;
+  const int64_t to = clock_.NowSeconds();
+  const json j = Ok(engine_.Overview(Params(from, to)));
+  bool has_day = false;
+  for (const json& run : j["plan"]) has_day |= run["tier"] == "day";
+  EXPECT_TRUE(has_day) << j["plan"].dump();
+  EXPECT_EQ(j["from"], FormatIso8601(effective_from));
+  EXPECT_EQ(j["to"], FormatIso8601(to));
+  ExpectMatches(j, Compute(requests, effective_from, to));
+}
+
+TEST_F(QueryEngineTest, ExpiredMinutesAreReportedAsTheWiderRange) {
+  // Now is 3 days after the data: minute buckets (48h) are past retention,
+  // so the range is read from hours and reported as whole hours.
+  const auto requests = testing::MixedRequests(At(9), At(15), 2000, 3);
+  Write(requests);
+  ManualClock later((day_ + 3) * kDay * 1000000);
+  QueryEngine engine(&client_, schema_, RetentionSeconds{}, &later);
+  const json j = Ok(engine.Overview(Params(At(10, 7, 30), At(13, 42, 10))));
+  EXPECT_EQ(j["from"], FormatIso8601(At(10)));
+  EXPECT_EQ(j["to"], FormatIso8601(At(14)));
+  EXPECT_EQ(j["requested_from"], FormatIso8601(At(10, 7, 30)));
+  ExpectMatches(j, Compute(requests, At(10), At(14)));
+}
+
+TEST_F(QueryEngineTest, FiltersReadTheMatchingSeries) {
+  const auto requests = testing::MixedRequests(At(9), At(12), 4000, 4);
+  Write(requests);
+  const int64_t from = At(9, 30), to = At(11, 45);
+  struct Case {
+    QueryFilter filter;
+    std::function<bool(const TestRequest&)> keep;
+  };
+  const std::vector<Case> cases = {
+      {{"web2", "", ""}, [](const TestRequest& r) { return r.host == "web2"; }},
+      {{"", "POST /v1/orders", ""}, [](const TestRequest& r) { return r.endpoint == "POST /v1/orders"; }},
+      {{"", "", "globex"}, [](const TestRequest& r) { return r.customer == "globex"; }},
+      {{"", "GET /v1/users", "acme"},
+       [](const TestRequest& r) { return r.customer == "acme" && r.endpoint == "GET /v1/users"; }},
+  };
+  for (const Case& c : cases) {
+    QueryParams p = Params(from, to);
+    p.filter = c.filter;
+    const json j = Ok(engine_.Overview(p));
+    const Expected e = Compute(requests, from, to, c.keep);
+    SCOPED_TRACE(j["filter"].dump());
+    ASSERT_GT(e.requests, 50u);
+    ExpectMatches(j, e);
+    const json ts = Ok(engine_.Timeseries(p));
+    uint64_t sum = 0;
+    for (const json& point : ts["points"]) sum += point["requests"].get<uint64_t>();
+    EXPECT_EQ(sum, e.requests);
+  }
+}
+
+TEST_F(QueryEngineTest, HostCannotBeCombinedWithEndpointOrCustomer) {
+  QueryParams p = Params(At(9), At(10));
+  p.filter = {"web1", "GET /v1/users", ""};
+  for (auto r : {engine_.Overview(p), engine_.Timeseries(p)}) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message(),
+              "filter host cannot be combined with endpoint/customer; per-host series are totals "
+              "only");
+  }
+  p.filter = {"web1", "", ""};
+  EXPECT_EQ(engine_.Endpoints(p).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_.Customers(p).status().code(), StatusCode::kInvalidArgument);
+  p.filter = {"", "GET /v1/users", ""};
+  auto c = engine_.Customers(p);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("endpoint"), std::string::npos);
+}
+
+TEST_F(QueryEngineTest, EndpointsAreTopNByRequestsWithShares) {
+  const auto requests = testing::MixedRequests(At(9), At(12), 5000, 5);
+  Write(requests);
+  const int64_t from = At(9, 10), to = At(11, 50);
+  QueryParams p = Params(from, to);
+  p.limit = 3;
+  const json j = Ok(engine_.Endpoints(p));
+  const Expected all = Compute(requests, from, to);
+  EXPECT_EQ(j["total_requests"], all.requests);
+  const json& rows = j["endpoints"];
+  ASSERT_EQ(rows.size(), 3u);
+  const char* order[] = {"GET /v1/orders/:id", "POST /v1/orders", "GET /v1/users"};
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(order[i]);
+    EXPECT_EQ(rows[i]["endpoint"], order[i]);
+    const Expected e = Compute(requests, from, to,
+                               [&](const TestRequest& r) { return r.endpoint == order[i]; });
+    ExpectMatches(rows[i], e);
+    EXPECT_NEAR(rows[i]["share"].get<double>(),
+                static_cast<double>(e.requests) / static_cast<double>(all.requests), 1e-6);
+  }
+  EXPECT_GT(rows[0]["requests"].get<uint64_t>(), rows[1]["requests"].get<uint64_t>());
+}
+
+TEST_F(QueryEngineTest, EndpointsOfOneCustomerUseItsIndexAndTotal) {
+  const auto requests = testing::MixedRequests(At(9), At(12), 5000, 6);
+  Write(requests);
+  const int64_t from = At(9), to = At(12);
+  QueryParams p = Params(from, to);
+  p.filter.customer = "globex";
+  const json j = Ok(engine_.Endpoints(p));
+  const Expected total =
+      Compute(requests, from, to, [](const TestRequest& r) { return r.customer == "globex"; });
+  EXPECT_EQ(j["total_requests"], total.requests);
+  ASSERT_EQ(j["endpoints"].size(), 4u);
+  uint64_t sum = 0;
+  double shares = 0;
+  for (const json& row : j["endpoints"]) {
+    const std::string ep = row["endpoint"];
+    const Expected e = Compute(requests, from, to, [&](const TestRequest& r) {
+      return r.customer == "globex" && r.endpoint == ep;
+    });
+    ExpectMatches(row, e);
+    sum += row["requests"].get<uint64_t>();
+    shares += row["share"].get<double>();
+  }
+  EXPECT_EQ(sum, total.requests);
+  EXPECT_NEAR(shares, 1.0, 1e-5);
+}
+
+TEST_F(QueryEngineTest, TopNTiesAreBrokenByName) {
+  std::vector<TestRequest> requests;
+  for (const char* ep : {"GET /b", "GET /a", "GET /c", "GET /d"}) {
+    const int n = std::string(ep) == "GET /d" ? 5 : 3;
+    for (int i = 0; i < n; ++i) {
+      TestRequest r;
+      r.time_us = (At(10, 1) + i) * 1000000;
+      r.endpoint = ep;
+      r.customer = std::string("cust-") + ep[5];
+      r.latency_us = 1000;
+      requests.push_back(r);
+    }
+  }
+  Write(requests);
+  QueryParams p = Params(At(10), At(11));
+  p.limit = 3;
+  const json j = Ok(engine_.Endpoints(p));
+  ASSERT_EQ(j["endpoints"].size(), 3u);
+  EXPECT_EQ(j["endpoints"][0]["endpoint"], "GET /d");
+  EXPECT_EQ(j["endpoints"][1]["endpoint"], "GET /a");
+  EXPECT_EQ(j["endpoints"][2]["endpoint"], "GET /b");
+  EXPECT_DOUBLE_EQ(j["endpoints"][0]["share"].get<double>(), 0.357143);  // 5/14, 6 decimals
+  const json c = Ok(engine_.Customers(p));
+  EXPECT_EQ(c["customers"][0]["customer"], "cust-d");
+  EXPECT_EQ(c["customers"][1]["customer"], "cust-a");
+}
+
+TEST_F(QueryEngineTest, CustomersAreTopNWithBytes) {
+  const auto requests = testing::MixedRequests(At(9), At(12), 5000, 7);
+  Write(requests);
+  const int64_t from = At(9), to = At(12);
+  QueryParams p = Params(from, to);
+  const json j = Ok(engine_.Customers(p));
+  const json& rows = j["customers"];
+  ASSERT_EQ(rows.size(), 4u);
+  const char* order[] = {"acme", "globex", "k_0123456789ab", "anonymous"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(rows[i]["customer"], order[i]);
+    const Expected e = Compute(requests, from, to,
+                               [&](const TestRequest& r) { return r.customer == order[i]; });
+    ExpectMatches(rows[i], e);
+  }
+  p.filter.customer = "globex";
+  const json one = Ok(engine_.Customers(p));
+  ASSERT_EQ(one["customers"].size(), 1u);
+  EXPECT_EQ(one["customers"][0], rows[1]);
+}
+
+TEST_F(QueryEngineTest, TimeseriesHasEveryStepAndNullsForEmptyOnes) {
+  std::vector<TestRequest> requests;
+  for (int i = 0; i < 10; ++i) {  // 10:00..10:04 busy, 10:05..10:09 empty, 10:10 one
+    TestRequest r;
+    r.time_us = (At(10, i % 5, 7) ) * 1000000;
+    r.status = i == 3 ? 503 : i == 4 ? 404 : 200;
+    r.latency_us = 1000 * (i + 1);
+    requests.push_back(r);
+  }
+  TestRequest last;
+  last.time_us = At(10, 10, 59) * 1000000;
+  last.latency_us = 7777;
+  requests.push_back(last);
+  Write(requests);
+
+  const json j = Ok(engine_.Timeseries(Params(At(10), At(10, 15))));
+  EXPECT_EQ(j["step_s"], 60);
+  EXPECT_EQ(j["step_chosen"], true);
+  const json& pts = j["points"];
+  ASSERT_EQ(pts.size(), 15u);
+  EXPECT_EQ(pts[0]["t"], FormatIso8601(At(10)));
+  EXPECT_EQ(pts[3]["requests"], 2);
+  EXPECT_EQ(pts[3]["errors_5xx"], 1);
+  EXPECT_EQ(pts[4]["errors_4xx"], 1);
+  for (int i = 5; i < 10; ++i) {
+    EXPECT_EQ(pts[i]["requests"], 0) << i;
+    EXPECT_TRUE(pts[i]["p50"].is_null()) << i;
+    EXPECT_TRUE(pts[i]["p99"].is_null()) << i;
+  }
+  EXPECT_EQ(pts[10]["requests"], 1);
+  EXPECT_NEAR(pts[10]["p95"].get<double>(), 7.777, 7.777 * 0.01);
+
+  QueryParams p = Params(At(10), At(10, 15));
+  p.step_s = 300;
+  const json five = Ok(engine_.Timeseries(p));
+  ASSERT_EQ(five["points"].size(), 3u);
+  EXPECT_EQ(five["points"][0]["requests"], 10);
+  EXPECT_EQ(five["points"][1]["requests"], 0);
+  EXPECT_TRUE(five["points"][1]["p50"].is_null());
+  EXPECT_EQ(five["points"][2]["requests"], 1);
+  // The 10th smallest of 1..10 ms is 10 ms.
+  EXPECT_NEAR(five["points"][0]["p99"].get<double>(), 10.0, 0.1);
+  p.step_s = 90;
+  auto bad = engine_.Timeseries(p);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("step_s"), std::string::npos);
+}
+
+TEST_F(QueryEngineTest, SlowListsTheSlowestInRangeNewestTieFirst) {
+  std::vector<TestRequest> requests;
+  const int64_t lat[] = {5000, 900000, 120000, 700000, 300000};
+  for (int i = 0; i < 5; ++i) {
+    TestRequest r;
+    r.time_us = (At(10, 10 * i) ) * 1000000 + 123456;
+    r.endpoint = i % 2 ? "GET /slow" : "GET /fast";
+    r.customer = "acme";
+    r.host = i == 1 ? "web2" : "web1";
+    r.status = 200 + i;
+    r.latency_us = lat[i];
+    requests.push_back(r);
+  }
+  TestRequest outside = requests[0];
+  outside.time_us = At(12) * 1000000;
+  outside.latency_us = 9000000;
+  requests.push_back(outside);
+  Write(requests);
+
+  QueryParams p = Params(At(10), At(11));
+  p.limit = 3;
+  const json j = Ok(engine_.Slow(p));
+  const json& rows = j["requests"];
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["latency_ms"], 900.0);
+  EXPECT_EQ(rows[0]["endpoint"], "GET /slow");
+  EXPECT_EQ(rows[0]["host"], "web2");
+  EXPECT_EQ(rows[0]["customer"], "acme");
+  EXPECT_EQ(rows[0]["status"], 201);
+  EXPECT_EQ(rows[0]["time"], FormatIso8601(At(10, 10)));
+  EXPECT_EQ(rows[0]["time_us"], At(10, 10) * 1000000 + 123456);
+  EXPECT_EQ(rows[1]["latency_ms"], 700.0);
+  EXPECT_EQ(rows[2]["latency_ms"], 300.0);
+
+  p.limit = 10;
+  p.filter.endpoint = "GET /fast";
+  const json fast = Ok(engine_.Slow(p));
+  ASSERT_EQ(fast["requests"].size(), 3u);
+  EXPECT_EQ(fast["requests"][0]["latency_ms"], 300.0);
+  EXPECT_EQ(fast["requests"][2]["latency_ms"], 5.0);
+}
+
+TEST_F(QueryEngineTest, NoDataGivesNullsNotZeros) {
+  const json j = Ok(engine_.Overview(Params(At(3), At(4))));
+  EXPECT_EQ(j["requests"], 0);
+  EXPECT_TRUE(j["error_rate"].is_null());
+  for (const char* k : {"avg", "p50", "p90", "p95", "p99", "max"}) {
+    EXPECT_TRUE(j["latency_ms"][k].is_null()) << k;
+  }
+  EXPECT_EQ(j["rps"], 0.0);
+  EXPECT_TRUE(Ok(engine_.Endpoints(Params(At(3), At(4))))["endpoints"].empty());
+  EXPECT_TRUE(Ok(engine_.Slow(Params(At(3), At(4))))["requests"].empty());
+  // A range entirely in the future has no elapsed seconds: rps is null.
+  const int64_t now = clock_.NowSeconds();
+  EXPECT_TRUE(Ok(engine_.Overview(Params(now + kHour, now + 2 * kHour)))["rps"].is_null());
+}
+
+TEST_F(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
+  TestRequest r;
+  r.time_us = At(10, 1) * 1000000;
+  r.latency_us = -1;
+  Write({r, r});
+  const json j = Ok(engine_.Overview(Params(At(10), At(11))));
+  EXPECT_EQ(j["requests"], 2);
+  EXPECT_EQ(j["error_rate"], 0.0);
+  EXPECT_TRUE(j["latency_ms"]["p50"].is_null());
+  EXPECT_TRUE(j["latency_ms"]["max"].is_null());
+  EXPECT_TRUE(j["latency_ms"]["avg"].is_null());
+}
+
+TEST_F(QueryEngineTest, BadParametersAreInvalidArgument) {
+  auto expect_invalid = [](const Result<json>& r, const std::string& needle) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+  };
+  expect_invalid(engine_.Overview(Params(At(10), At(10))), "from must be before to");
+  expect_invalid(engine_.Overview(Params(At(10), At(9))), "from must be before to");
+  expect_invalid(engine_.Overview(Params(At(10) - 401 * kDay, At(10))), "day retention");
+  for (int64_t limit : {0, -1, 1001}) {
+    QueryParams p = Params(At(9), At(10));
+    p.limit = limit;
+    expect_invalid(engine_.Endpoints(p), "limit");
+    expect_invalid(engine_.Customers(p), "limit");
+    expect_invalid(engine_.Slow(p), "limit");
+  }
+}
+
+TEST_F(QueryEngineTest, SeriesTotalMatchesOverview) {
+  const auto requests = testing::MixedRequests(At(9), At(12), 2000, 8);
+  Write(requests);
+  auto total = engine_.SeriesTotal(SeriesKind::kEndpoint, "GET /v1/users", At(9), At(12));
+  ASSERT_TRUE(total.ok());
+  const Expected e = Compute(requests, At(9), At(12),
+                             [](const TestRequest& r) { return r.endpoint == "GET /v1/users"; });
+  EXPECT_EQ(total->requests, e.requests);
+  EXPECT_EQ(total->latency_max_us, e.latencies.back());
+  EXPECT_EQ(total->latency_count, e.latencies.size());
+}
+
+TEST_F(QueryEngineTest, AHashThatBreaksTheSchemaIsAParseErrorNotACrash) {
+  const std::string key = schema_.SeriesKey(Tier::kMinute, At(10, 1) / 60, SeriesKind::kAll, "");
+  ASSERT_TRUE(client_.Command({"HSET", key, "bogus", "1"}).ok());
+  ASSERT_TRUE(client_.Command({"EXPIRE", key, "600"}).ok());
+  auto r = engine_.Overview(Params(At(10), At(10, 5)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kParseError);
+  EXPECT_NE(r.status().message().find("bogus"), std::string::npos);
+}
+
+TEST_F(QueryEngineTest, InvalidUtf8NamesStillDump) {
+  TestRequest r;
+  r.time_us = At(10, 1) * 1000000;
+  r.endpoint = "GET /v1/\xff\xfe";
+  r.latency_us = 10;
+  Write({r});
+  const json j = Ok(engine_.Endpoints(Params(At(10), At(11))));
+  ASSERT_EQ(j["endpoints"].size(), 1u);
+  EXPECT_NO_THROW((void)j.dump());
+  EXPECT_EQ(j["endpoints"][0]["endpoint"], "GET /v1/\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_NO_THROW((void)RenderTable("endpoints", j));
+}
+
+}  // namespace
+}  // namespace apimeter
