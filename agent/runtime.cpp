@@ -3,6 +3,8 @@
 #include <fnmatch.h>
 #include <glob.h>
 
+#include <spdlog/spdlog.h>
+
 #include <set>
 
 #include "agent/backfill.h"
@@ -36,6 +38,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(const Config& config, const Clo
   auto normalizer = EndpointNormalizer::Create(routes);
   if (!normalizer.ok()) return normalizer.status().WithContext(config.path);
   rt->normalizer_ = std::make_unique<EndpointNormalizer>(std::move(normalizer).value());
+  for (const auto& w : config.warnings) spdlog::warn("{}", w);
   rt->customers_ = std::make_unique<CustomerResolver>(config.customer_id_secret, config.customers);
   return rt;
 }

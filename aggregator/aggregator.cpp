@@ -67,7 +67,7 @@ void Aggregator::Reset() {
   ReleaseMemory(rollups_);
   ReleaseMemory(rollup_keys_);
   rollup_heap_bytes_ = 0;
-  hot_.assign(kHotEntries, HotEntry{});
+  ReleaseMemory(last_rollup_);
   slow_.clear();
   slow_day_ = INT64_MIN;
   slow_top_ = nullptr;
@@ -152,26 +152,26 @@ uint32_t Aggregator::RollupFor(uint32_t slot, uint32_t series) {
   return index;
 }
 
+uint32_t Aggregator::CachedRollupFor(uint32_t slot, uint32_t series) {
+  if (series >= last_rollup_.size()) last_rollup_.resize(series_.size());
+  LastRollup& last = last_rollup_[series];
+  if (last.slot != slot) last = LastRollup{slot, RollupFor(slot, series)};
+  return last.rollup;
+}
+
 void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
                      std::string_view customer) {
   ++lines_;
   const uint32_t slot = MinuteSlot(FloorDiv(record.time_us, kMicrosPerMinute));
   const uint32_t e = EndpointId(endpoint);
   const uint32_t c = CustomerId(customer);
-  HotEntry& hot = hot_[(slot * 0x9e3779b1u ^ e * 0x85ebca6bu ^ c * 0xc2b2ae35u) % kHotEntries];
-  if (hot.slot != slot || hot.endpoint != e || hot.customer != c) {
-    hot.slot = slot;
-    hot.endpoint = e;
-    hot.customer = c;
-    hot.rollup[0] = RollupFor(slot, kAllSeries);
-    hot.rollup[1] = RollupFor(slot, kHostSeries);
-    hot.rollup[2] = RollupFor(slot, endpoint_series_[e]);
-    hot.rollup[3] = RollupFor(slot, customer_series_[c]);
-    hot.rollup[4] = RollupFor(slot, CustomerEndpointSeries(c, e));
-  }
+  const uint32_t rollups[5] = {
+      CachedRollupFor(slot, kAllSeries), CachedRollupFor(slot, kHostSeries),
+      CachedRollupFor(slot, endpoint_series_[e]), CachedRollupFor(slot, customer_series_[c]),
+      CachedRollupFor(slot, CustomerEndpointSeries(c, e))};
   const bool has_latency = record.latency_us >= 0;
   const int bucket = has_latency ? LatencyHistogram::BucketIndex(record.latency_us) : 0;
-  for (uint32_t index : hot.rollup) {
+  for (uint32_t index : rollups) {
     Rollup& r = rollups_[index];
     rollup_heap_bytes_ -= r.MemoryBytes();
     r.AddRequestInBucket(record.status, record.bytes_in, record.bytes_out, record.latency_us,
@@ -184,8 +184,8 @@ void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
 void Aggregator::AddRejected(int64_t time_us) {
   ++lines_;
   const uint32_t slot = MinuteSlot(FloorDiv(time_us, kMicrosPerMinute));
-  ++rollups_[RollupFor(slot, kAllSeries)].rejected;
-  ++rollups_[RollupFor(slot, kHostSeries)].rejected;
+  ++rollups_[CachedRollupFor(slot, kAllSeries)].rejected;
+  ++rollups_[CachedRollupFor(slot, kHostSeries)].rejected;
 }
 
 void Aggregator::OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer) {
@@ -198,9 +198,8 @@ void Aggregator::OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t 
   const size_t n = static_cast<size_t>(options_.slow_top_n);
   const bool full = top.heap.size() >= n;
   if (full && record.latency_us < top.threshold) return;  // the common case: not slow
-  SlowRequest candidate{record.time_us,           record.latency_us,
-                        record.status,            options_.host,
-                        endpoints_.Name(endpoint), customers_.Name(customer)};
+  SlowRequest candidate{record.time_us, record.latency_us,         record.status,
+                        options_.host,  endpoints_.Name(endpoint), customers_.Name(customer)};
   if (!full) {
     slow_bytes_ += SlowBytes(candidate);
     top.heap.push_back(std::move(candidate));
@@ -255,8 +254,8 @@ FlushBatch Aggregator::TakeBatch() {
   for (auto* tier : {&hours, &days}) {
     const Tier t = tier == &hours ? Tier::kHour : Tier::kDay;
     for (auto& [key, rollup] : *tier) {
-      batch.series.push_back(
-          SeriesDelta{t, key.first, series_[key.second].kind, names[key.second], std::move(rollup)});
+      batch.series.push_back(SeriesDelta{t, key.first, series_[key.second].kind, names[key.second],
+                                         std::move(rollup)});
     }
   }
   std::sort(batch.series.begin(), batch.series.end(),
@@ -283,7 +282,7 @@ size_t Aggregator::MemoryBytes() const {
   bytes += rollup_index_.MemoryBytes() + rollup_keys_.capacity() * sizeof(uint64_t);
   // rollup_heap_bytes_ is the heap the rollups own beyond sizeof(Rollup).
   bytes += rollups_.capacity() * sizeof(Rollup) + rollup_heap_bytes_;
-  bytes += hot_.capacity() * sizeof(HotEntry);
+  bytes += last_rollup_.capacity() * sizeof(LastRollup);
   bytes += slow_.size() * (sizeof(DayTop) + kMapNodeBytes) + slow_bytes_;
   return bytes;
 }

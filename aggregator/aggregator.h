@@ -39,11 +39,11 @@
 namespace apimeter {
 
 struct AggregatorOptions {
-  std::string host;                        // this agent's host name
-  int64_t max_endpoints = 2000;            // distinct endpoint names held between TakeBatch calls
-  int64_t max_customers = 50000;           // same for customers
-  int64_t max_customer_endpoints = 200000; // same for customer × endpoint pairs
-  int64_t slow_top_n = 100;                // slowest requests kept per UTC day
+  std::string host;                         // this agent's host name
+  int64_t max_endpoints = 2000;             // distinct endpoint names held between TakeBatch calls
+  int64_t max_customers = 50000;            // same for customers
+  int64_t max_customer_endpoints = 200000;  // same for customer × endpoint pairs
+  int64_t slow_top_n = 100;                 // slowest requests kept per UTC day
 };
 
 class Aggregator {
@@ -76,15 +76,13 @@ class Aggregator {
     uint32_t customer;  // customer id (customer and ce series)
     uint32_t endpoint;  // endpoint id (endpoint and ce series)
   };
-  // The five rollups of the last (minute, endpoint, customer) seen; log lines
-  // of one minute repeat the same few combinations, so this skips most lookups.
-  struct HotEntry {
+  // The rollup of a series in the minute slot it was last used in. Lines
+  // arrive mostly in time order, so this direct array (indexed by endpoint,
+  // customer or pair series id) answers most lookups without hashing.
+  struct LastRollup {
     uint32_t slot = kNone;
-    uint32_t endpoint = kNone;
-    uint32_t customer = kNone;
-    uint32_t rollup[5] = {};
+    uint32_t rollup = kNone;
   };
-  static constexpr size_t kHotEntries = 1024;
   struct DayTop {
     std::vector<SlowRequest> heap;  // min-heap by "slowness", size <= slow_top_n
     int64_t threshold = -1;         // when full, a candidate must beat this latency
@@ -100,6 +98,7 @@ class Aggregator {
   uint32_t CustomerEndpointSeries(uint32_t customer, uint32_t endpoint);
   uint32_t NewSeries(SeriesKind kind, uint32_t customer, uint32_t endpoint);
   uint32_t RollupFor(uint32_t slot, uint32_t series);
+  uint32_t CachedRollupFor(uint32_t slot, uint32_t series);
   void OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer);
   std::string SeriesName(const Series& s) const;
   void Reset();
@@ -107,8 +106,8 @@ class Aggregator {
   AggregatorOptions options_;
   aggregator_internal::NameTable endpoints_, customers_;
   std::vector<uint32_t> endpoint_series_, customer_series_;  // name id -> series id
-  aggregator_internal::U64Map ce_series_;                    // (customer << 32 | endpoint) -> series
-  uint32_t ce_pairs_ = 0;                                     // pairs admitted under the cap
+  aggregator_internal::U64Map ce_series_;  // (customer << 32 | endpoint) -> series
+  uint32_t ce_pairs_ = 0;                  // pairs admitted under the cap
   std::vector<Series> series_;
   std::vector<int64_t> minutes_;  // minute slot -> minute number
   std::unordered_map<int64_t, uint32_t> minute_slots_;
@@ -117,8 +116,8 @@ class Aggregator {
   aggregator_internal::U64Map rollup_index_;  // (slot << 32 | series) -> index in rollups_
   std::vector<Rollup> rollups_;
   std::vector<uint64_t> rollup_keys_;
-  size_t rollup_heap_bytes_ = 0;  // heap owned by rollups (histograms, status lists)
-  std::vector<HotEntry> hot_;
+  size_t rollup_heap_bytes_ = 0;         // heap owned by rollups (histograms, status lists)
+  std::vector<LastRollup> last_rollup_;  // series id -> rollup in its latest slot
   std::map<int64_t, DayTop> slow_;
   int64_t slow_day_ = INT64_MIN;
   DayTop* slow_top_ = nullptr;

@@ -22,10 +22,20 @@ uint64_t LoadPartialLe(const char* p, size_t n) {
 struct SipState {
   uint64_t v0, v1, v2, v3;
   void Round() {
-    v0 += v1; v1 = std::rotl(v1, 13); v1 ^= v0; v0 = std::rotl(v0, 32);
-    v2 += v3; v3 = std::rotl(v3, 16); v3 ^= v2;
-    v0 += v3; v3 = std::rotl(v3, 21); v3 ^= v0;
-    v2 += v1; v1 = std::rotl(v1, 17); v1 ^= v2; v2 = std::rotl(v2, 32);
+    v0 += v1;
+    v1 = std::rotl(v1, 13);
+    v1 ^= v0;
+    v0 = std::rotl(v0, 32);
+    v2 += v3;
+    v3 = std::rotl(v3, 16);
+    v3 ^= v2;
+    v0 += v3;
+    v3 = std::rotl(v3, 21);
+    v3 ^= v0;
+    v2 += v1;
+    v1 = std::rotl(v1, 17);
+    v1 ^= v2;
+    v2 = std::rotl(v2, 32);
   }
   void Compress(uint64_t m) {
     v3 ^= m;
@@ -113,8 +123,8 @@ uint64_t SipHash24(const uint8_t key[16], std::string_view data) {
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
-CustomerResolver::CustomerResolver(std::string_view secret, std::map<std::string, std::string> names,
-                                   size_t cache_entries)
+CustomerResolver::CustomerResolver(std::string_view secret,
+                                   std::map<std::string, std::string> names, size_t cache_entries)
     : seed_(0), max_entries_(cache_entries == 0 ? 1 : cache_entries) {
   DeriveKey(secret, key_);
   for (auto& [id, name] : names) names_.emplace(id, Sanitize(std::move(name)));

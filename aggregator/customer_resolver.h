@@ -64,7 +64,7 @@ class CustomerResolver {
 
  private:
   struct Slot {
-    uint64_t hash = 0;         // seeded hash of the raw key; 0 = empty slot
+    uint64_t hash = 0;  // seeded hash of the raw key; 0 = empty slot
     const char* data = nullptr;
     uint32_t size = 0;
   };

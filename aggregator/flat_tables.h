@@ -71,8 +71,7 @@ class NameTable {
   size_t size() const { return names_.size(); }
   void Clear() { *this = NameTable(); }
   size_t MemoryBytes() const {
-    return slots_.capacity() * sizeof(Slot) + names_.capacity() * sizeof(std::string) +
-           name_bytes_;
+    return slots_.capacity() * sizeof(Slot) + names_.capacity() * sizeof(std::string) + name_bytes_;
   }
 
  private:

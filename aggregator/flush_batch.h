@@ -21,7 +21,9 @@ constexpr int kTierCount = 3;
 constexpr int64_t TierSeconds(Tier t) {
   return t == Tier::kMinute ? 60 : t == Tier::kHour ? 3600 : 86400;
 }
-constexpr char TierLetter(Tier t) { return t == Tier::kMinute ? 'm' : t == Tier::kHour ? 'h' : 'd'; }
+constexpr char TierLetter(Tier t) {
+  return t == Tier::kMinute ? 'm' : t == Tier::kHour ? 'h' : 'd';
+}
 
 enum class SeriesKind : uint8_t { kAll, kHost, kEndpoint, kCustomer, kCustomerEndpoint };
 
@@ -30,9 +32,9 @@ constexpr char kNameSeparator = '\x1f';
 
 struct SeriesDelta {
   Tier tier = Tier::kMinute;
-  int64_t bucket = 0;   // epoch seconds / TierSeconds(tier)
+  int64_t bucket = 0;  // epoch seconds / TierSeconds(tier)
   SeriesKind kind = SeriesKind::kAll;
-  std::string name;     // "" for all; host; endpoint; customer; customer + '\x1f' + endpoint
+  std::string name;  // "" for all; host; endpoint; customer; customer + '\x1f' + endpoint
   Rollup rollup;
 };
 
@@ -62,7 +64,7 @@ struct FlushBatch {
   std::vector<SeriesDelta> series;
   std::vector<SlowRequest> slow;  // candidates; the sink keeps the top N per day
   std::vector<FileCheckpoint> checkpoints;
-  uint64_t lines = 0;             // lines (good and rejected) the batch covers
+  uint64_t lines = 0;  // lines (good and rejected) the batch covers
 
   bool Empty() const { return series.empty() && slow.empty() && checkpoints.empty(); }
 };

@@ -9,8 +9,8 @@
 namespace apimeter {
 namespace {
 
-constexpr double kGamma = (1.0 + LatencyHistogram::kRelativeAccuracy) /
-                          (1.0 - LatencyHistogram::kRelativeAccuracy);
+constexpr double kGamma =
+    (1.0 + LatencyHistogram::kRelativeAccuracy) / (1.0 - LatencyHistogram::kRelativeAccuracy);
 const double kLogGamma = std::log(kGamma);
 
 // Fast BucketIndex: values are split by their leading bit position e and the
@@ -22,8 +22,8 @@ constexpr int kSubBits = 6;
 constexpr int kSubCells = 1 << kSubBits;
 
 struct FastTables {
-  std::array<uint16_t, 64 * kSubCells> first{};                    // bucket of the cell's low end
-  std::array<uint64_t, LatencyHistogram::kMaxIndex + 1> upper{};   // largest x in bucket i
+  std::array<uint16_t, 64 * kSubCells> first{};                   // bucket of the cell's low end
+  std::array<uint64_t, LatencyHistogram::kMaxIndex + 1> upper{};  // largest x in bucket i
 
   FastTables() {
     for (int i = 0; i <= LatencyHistogram::kMaxIndex; ++i) upper[i] = LargestIn(i);
@@ -40,7 +40,10 @@ struct FastTables {
     int64_t lo = 0, hi = kMax;  // ref(lo) <= i < ref(hi)
     while (hi - lo > 1) {
       int64_t mid = lo + (hi - lo) / 2;
-      if (LatencyHistogram::BucketIndexReference(mid) <= i) lo = mid; else hi = mid;
+      if (LatencyHistogram::BucketIndexReference(mid) <= i)
+        lo = mid;
+      else
+        hi = mid;
     }
     return static_cast<uint64_t>(lo);
   }

@@ -79,7 +79,7 @@ class LatencyHistogram {
 
   std::vector<uint64_t> data_;
   uint64_t count_ = 0;
-  int base_ = 0;        // dense: index of data_[0]
+  int base_ = 0;  // dense: index of data_[0]
   bool dense_ = false;
 };
 

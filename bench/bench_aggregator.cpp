@@ -41,7 +41,8 @@ const Mix& RealisticMix() {
   static const Mix mix = [] {
     Mix m;
     std::mt19937_64 rng(1);
-    for (int i = 0; i < 300; ++i) m.endpoints.push_back("GET /v1/resource" + std::to_string(i) + "/:id");
+    for (int i = 0; i < 300; ++i)
+      m.endpoints.push_back("GET /v1/resource" + std::to_string(i) + "/:id");
     for (int i = 0; i < 5000; ++i) {
       m.keys.push_back("live_key_" + std::to_string(rng()));
       m.customers.push_back(CustomerResolver::IdFor("bench", m.keys.back()));
@@ -93,7 +94,8 @@ void BM_ResolveThenAdd(benchmark::State& state) {
   CustomerResolver resolver("bench", {});
   size_t i = 0;
   for (auto _ : state) {
-    agg.Add(m.records[i], m.endpoints[m.endpoint_of[i]], resolver.Resolve(m.keys[m.customer_of[i]]));
+    agg.Add(m.records[i], m.endpoints[m.endpoint_of[i]],
+            resolver.Resolve(m.keys[m.customer_of[i]]));
     if (++i == m.records.size()) {
       i = 0;
       state.PauseTiming();

@@ -26,9 +26,11 @@ constexpr int64_t kMsPerDay = 86400 * 1000LL;
 constexpr size_t kMinSecretBytes = 16;
 
 // Every key the top level accepts, in the order docs/config.md lists them.
-#define APIMETER_TOP_KEYS                                                                  \
-  {"sources", "customers_file", "customer_id_secret", "customer_id_secret_file", "routes", \
-   "limits", "redis", "retention", "aggregation", "agent"}
+#define APIMETER_TOP_KEYS                                                                   \
+  {                                                                                         \
+    "sources", "customers_file", "customer_id_secret", "customer_id_secret_file", "routes", \
+        "limits", "redis", "retention", "aggregation", "agent"                              \
+  }
 
 const YamlField* Find(const std::vector<YamlField>& fields, std::string_view key) {
   for (const YamlField& f : fields) {
@@ -73,21 +75,22 @@ class Loader {
     c.path = r_.file();
     APIMETER_ASSIGN_OR_RETURN(YAML::Node root, r_.Parse(text));
     if (!root.IsMap()) {
-      return r_.ErrorAt(root, root.IsNull() ? "the config is empty; it needs at least a "
-                                              "'sources:' list (see packaging/apimeter.example.yaml)"
-                                            : "the config must be a mapping of 'key: value' "
-                                              "lines; see docs/config.md");
+      return r_.ErrorAt(root, root.IsNull()
+                                  ? "the config is empty; it needs at least a "
+                                    "'sources:' list (see packaging/apimeter.example.yaml)"
+                                  : "the config must be a mapping of 'key: value' "
+                                    "lines; see docs/config.md");
     }
     APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> top, r_.OpenMap(root, "", APIMETER_TOP_KEYS));
     // Sections are read in a fixed order: sources need limits.max_line_bytes.
     if (auto f = Find(top, "limits")) APIMETER_RETURN_IF_ERROR(LoadLimits(*f, &c.limits));
     const YamlField* sources = Find(top, "sources");
     if (sources == nullptr) {
-      return r_.ErrorAtLine(1, "the config has no 'sources:' list; add one, e.g.\nsources:\n  - "
-                               "paths: [\"/var/log/nginx/access.log*\"]\n    log_format: combined");
+      return r_.ErrorAtLine(1,
+                            "the config has no 'sources:' list; add one, e.g.\nsources:\n  - "
+                            "paths: [\"/var/log/nginx/access.log*\"]\n    log_format: combined");
     }
-    APIMETER_RETURN_IF_ERROR(
-        LoadSources(r_, *sources, env_, c.limits.max_line_bytes, &c.sources));
+    APIMETER_RETURN_IF_ERROR(LoadSources(r_, *sources, env_, c.limits.max_line_bytes, &c.sources));
     if (auto f = Find(top, "routes")) APIMETER_RETURN_IF_ERROR(LoadRoutes(r_, *f, &c.routes));
     if (auto f = Find(top, "redis")) APIMETER_RETURN_IF_ERROR(LoadRedis(*f, &c.redis));
     if (auto f = Find(top, "retention")) APIMETER_RETURN_IF_ERROR(LoadRetention(*f, &c.retention));
@@ -144,7 +147,8 @@ class Loader {
           }
         }
       } else {
-        int64_t* out = x.key == "connect_timeout" ? &rc->connect_timeout_ms : &rc->command_timeout_ms;
+        int64_t* out =
+            x.key == "connect_timeout" ? &rc->connect_timeout_ms : &rc->command_timeout_ms;
         APIMETER_ASSIGN_OR_RETURN(*out, r_.DurationMs(x, name, 1, 600000, /*allow_ms=*/true));
       }
     }
@@ -153,10 +157,12 @@ class Loader {
 
   // The prefix starts every key; braces would change the Redis Cluster hash tag.
   Status CheckPrefix(const YamlField& x, const std::string& prefix) {
-    const bool bad_char = prefix.find_first_of("{} \t") != std::string::npos || HasControlChar(prefix);
+    const bool bad_char =
+        prefix.find_first_of("{} \t") != std::string::npos || HasControlChar(prefix);
     if (prefix.empty() || prefix.size() > 64 || bad_char) {
-      return r_.ErrorAt(x, "redis.prefix must be 1 to 64 characters without spaces, braces or "
-                           "control characters; write e.g. prefix: apimeter");
+      return r_.ErrorAt(x,
+                        "redis.prefix must be 1 to 64 characters without spaces, braces or "
+                        "control characters; write e.g. prefix: apimeter");
     }
     return Status::Ok();
   }
@@ -202,7 +208,8 @@ class Loader {
   Status LoadAgent(const YamlField& f, AgentConfig* a) {
     APIMETER_ASSIGN_OR_RETURN(
         std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "agent", {"flush_interval", "from_start", "state_dir", "metrics_listen"}));
+        r_.OpenMap(f.value, "agent",
+                   {"flush_interval", "from_start", "state_dir", "metrics_listen"}));
     for (const YamlField& x : fields) {
       const std::string name = "agent." + x.key;
       if (x.key == "flush_interval") {
@@ -213,8 +220,9 @@ class Loader {
       } else if (x.key == "state_dir") {
         APIMETER_ASSIGN_OR_RETURN(a->state_dir, r_.String(x, name));
         if (a->state_dir.empty() || a->state_dir[0] != '/' || HasControlChar(a->state_dir)) {
-          return r_.ErrorAt(x, "agent.state_dir must be an absolute directory path; write e.g. "
-                               "state_dir: /var/lib/apimeter");
+          return r_.ErrorAt(x,
+                            "agent.state_dir must be an absolute directory path; write e.g. "
+                            "state_dir: /var/lib/apimeter");
         }
       } else {
         APIMETER_ASSIGN_OR_RETURN(a->metrics_listen, r_.String(x, name));
@@ -233,8 +241,8 @@ class Loader {
     return (p.is_absolute() ? p : base_dir_ / p).lexically_normal().string();
   }
 
-  Result<std::string> ReadFile(const YamlField& x, const std::string& what,
-                               const std::string& path, size_t max_bytes) const {
+  Result<std::string> ReadFile(const YamlField& x, const std::string& what, const std::string& path,
+                               size_t max_bytes) const {
     Result<std::string> text =
         env_.read_file ? env_.read_file(path, max_bytes) : Status::Internal("no file reader");
     if (!text.ok()) {
@@ -250,8 +258,7 @@ class Loader {
     if (path.empty()) return Status::Ok();
     c->customers_file = Resolve(path);
     APIMETER_ASSIGN_OR_RETURN(
-        std::string text,
-        ReadFile(x, "customers file", c->customers_file, kMaxCustomersFileBytes));
+        std::string text, ReadFile(x, "customers file", c->customers_file, kMaxCustomersFileBytes));
     APIMETER_ASSIGN_OR_RETURN(c->customers,
                               config_internal::ParseCustomersYaml(text, c->customers_file));
     return Status::Ok();
@@ -259,23 +266,24 @@ class Loader {
 
   Status LoadSecret(const YamlField* inline_secret, const YamlField* file, Config* c) {
     if (inline_secret != nullptr && file != nullptr) {
-      return r_.ErrorAt(*file, "both customer_id_secret and customer_id_secret_file are set; "
-                               "keep only one");
+      return r_.ErrorAt(*file,
+                        "both customer_id_secret and customer_id_secret_file are set; "
+                        "keep only one");
     }
     if (inline_secret != nullptr) {
       APIMETER_ASSIGN_OR_RETURN(c->customer_id_secret,
                                 r_.String(*inline_secret, "customer_id_secret"));
       if (c->customer_id_secret.empty()) {
-        return r_.ErrorAt(*inline_secret, "customer_id_secret is empty; set a long random "
-                                          "string or remove the key");
+        return r_.ErrorAt(*inline_secret,
+                          "customer_id_secret is empty; set a long random "
+                          "string or remove the key");
       }
     } else if (file != nullptr) {
       APIMETER_ASSIGN_OR_RETURN(std::string path, r_.String(*file, "customer_id_secret_file"));
       c->customer_id_secret_file = Resolve(path);
       APIMETER_ASSIGN_OR_RETURN(
-          std::string text,
-          ReadFile(*file, "customer_id_secret_file", c->customer_id_secret_file,
-                   kMaxSecretFileBytes));
+          std::string text, ReadFile(*file, "customer_id_secret_file", c->customer_id_secret_file,
+                                     kMaxSecretFileBytes));
       // `echo secret > file` leaves a newline that is not part of the secret.
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       if (text.empty()) {
@@ -352,12 +360,12 @@ Result<Config> LoadConfigString(const std::string& yaml_text, const std::string&
 }
 
 Result<Config> LoadConfigFile(const std::string& path, const ConfigEnvironment& env) {
-  Result<std::string> text = env.read_file ? env.read_file(path, kMaxConfigFileBytes)
-                                           : Status::Internal("no file reader");
+  Result<std::string> text =
+      env.read_file ? env.read_file(path, kMaxConfigFileBytes) : Status::Internal("no file reader");
   if (!text.ok()) {
-    return Status(text.status().code(), path + ":1: cannot read the config file: " +
-                                            text.status().message() +
-                                            "; check the path given with --config");
+    return Status(text.status().code(),
+                  path + ":1: cannot read the config file: " + text.status().message() +
+                      "; check the path given with --config");
   }
   return LoadConfigString(*text, path, env);
 }

@@ -68,8 +68,8 @@ struct AggregationConfig {
 
 struct AgentConfig {
   int64_t flush_interval_ms = 2000;
-  bool from_start = false;   // read files present at first start from the beginning
-  std::string state_dir;     // for local state (optional)
+  bool from_start = false;  // read files present at first start from the beginning
+  std::string state_dir;    // for local state (optional)
   std::string metrics_listen = "127.0.0.1:9465";
 };
 

@@ -22,8 +22,7 @@ Status CheckName(const YamlReader& r, const YAML::Node& node, const std::string&
                                "; shorten or fill in the name");
   }
   if (HasControlChar(name)) {
-    return r.ErrorAt(node,
-                     "customer name contains a control character; use printable text only");
+    return r.ErrorAt(node, "customer name contains a control character; use printable text only");
   }
   return Status::Ok();
 }
@@ -45,8 +44,9 @@ Result<std::map<std::string, std::string>> ParseCustomersYaml(const std::string&
   APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> top, r.OpenMap(root, "", {"customers"}));
   std::map<std::string, std::string> out;
   if (top.empty()) {
-    return r.ErrorAtLine(1, "the customers file has no 'customers:' mapping; write "
-                            "customers: { \"k_3f9a1c2b7d4e\": \"Acme Corp\" }");
+    return r.ErrorAtLine(1,
+                         "the customers file has no 'customers:' mapping; write "
+                         "customers: { \"k_3f9a1c2b7d4e\": \"Acme Corp\" }");
   }
   APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> entries,
                             r.OpenMap(top[0].value, "customers", {}, /*any_key=*/true));

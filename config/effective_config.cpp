@@ -2,6 +2,8 @@
 // `apimeter check-config`. Every value is printed in the form the loader
 // reads, so the output loads again to the same Config (secrets aside: they
 // are printed as "****").
+#include <utility>
+
 #include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
@@ -21,19 +23,11 @@ void EmitSource(YAML::Emitter& out, const SourceConfig& s) {
   out << YAML::Key << "paths" << YAML::Value << YAML::Flow << s.paths;
   out << YAML::Key << "log_format" << YAML::Value << YAML::SingleQuoted << s.log_format;
   out << YAML::Key << "escape" << YAML::Value << s.escape;
-  const struct {
-    const char* key;
-    const std::string& var;
-    const char* unset;
-  } vars[] = {{"customer", s.customer_var, "not set: every request is anonymous"},
-              {"latency", s.latency_var, "not set: no latency"},
-              {"bytes_out", s.bytes_out_var, "not set: $bytes_sent if logged, else $body_bytes_sent"}};
-  for (const auto& v : vars) {
-    if (v.var.empty()) {
-      out << YAML::Comment(std::string(v.key) + ": " + v.unset);
-    } else {
-      out << YAML::Key << v.key << YAML::Value << "$" + v.var;
-    }
+  // Unset variables are left out: loading treats a missing key as unset.
+  const std::pair<const char*, const std::string&> vars[] = {
+      {"customer", s.customer_var}, {"latency", s.latency_var}, {"bytes_out", s.bytes_out_var}};
+  for (const auto& [key, var] : vars) {
+    if (!var.empty()) out << YAML::Key << key << YAML::Value << "$" + var;
   }
   out << YAML::Key << "host" << YAML::Value << s.host;
   out << YAML::EndMap;

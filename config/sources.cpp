@@ -24,12 +24,13 @@ bool HasControlChar(std::string_view s, bool allow_tab) {
 // bounded alphabet is accepted (what hostnames use anyway).
 bool IsValidHost(std::string_view h) {
   if (h.empty() || h.size() > 253) return false;
-  return std::all_of(h.begin(), h.end(), [](char c) { return IsVarChar(c) || c == '.' || c == '-'; });
+  return std::all_of(h.begin(), h.end(),
+                     [](char c) { return IsVarChar(c) || c == '.' || c == '-'; });
 }
 
 struct VarRole {
-  std::string_view key;                     // config key, e.g. "latency"
-  std::vector<std::string_view> allowed;    // empty = any variable in the format
+  std::string_view key;                   // config key, e.g. "latency"
+  std::vector<std::string_view> allowed;  // empty = any variable in the format
 };
 
 // Reads `customer: $http_x_api_key` style values: a '$' and a variable name
@@ -45,8 +46,8 @@ Result<std::string> ReadVariable(const YamlReader& r, const YamlField& f, const 
     var = var.substr(1);
   } else {
     return r.ErrorAt(f, "'" + std::string(role.key) + "' must be an nginx variable written with " +
-                            "'$', got '" + text + "'; write e.g. " + std::string(role.key) +
-                            ": $" + text);
+                            "'$', got '" + text + "'; write e.g. " + std::string(role.key) + ": $" +
+                            text);
   }
   if (var.empty() || var.size() > 64 ||
       !std::all_of(var.begin(), var.end(), [](char c) { return IsVarChar(c); })) {
@@ -86,8 +87,9 @@ Status CheckPath(const YamlReader& r, const YamlField& f, const std::string& pat
 Status ReadPaths(const YamlReader& r, const YamlField& f, SourceConfig* s) {
   APIMETER_ASSIGN_OR_RETURN(s->paths, r.StringList(f, "paths"));
   if (s->paths.empty()) {
-    return r.ErrorAt(f, "'paths' is empty; list at least one log file or glob, e.g. "
-                        "[\"/var/log/nginx/access.log*\"]");
+    return r.ErrorAt(f,
+                     "'paths' is empty; list at least one log file or glob, e.g. "
+                     "[\"/var/log/nginx/access.log*\"]");
   }
   for (const std::string& p : s->paths) APIMETER_RETURN_IF_ERROR(CheckPath(r, f, p));
   return Status::Ok();
@@ -106,11 +108,11 @@ Status ReadHost(const YamlReader& r, const YamlField* f, const ConfigEnvironment
   }
   Result<std::string> h = env.hostname ? env.hostname() : Status::NotFound("no hostname source");
   if (!h.ok() || !IsValidHost(*h)) {
-    return r.ErrorAtLine(source_line,
-                         "cannot use the machine's host name as this source's host (" +
-                             (h.ok() ? "'" + h->substr(0, 60) + "' has unusual characters"
-                                     : h.status().message()) +
-                             "); set host: explicitly, e.g. host: web-1");
+    return r.ErrorAtLine(
+        source_line,
+        "cannot use the machine's host name as this source's host (" +
+            (h.ok() ? "'" + h->substr(0, 60) + "' has unusual characters" : h.status().message()) +
+            "); set host: explicitly, e.g. host: web-1");
   }
   s->host = *h;
   return Status::Ok();
@@ -133,8 +135,9 @@ Result<SourceConfig> LoadSource(const YamlReader& r, const YAML::Node& node,
                 {"paths", "log_format", "escape", "customer", "latency", "bytes_out", "host"}));
   const YamlField* paths = Find(fields, "paths");
   if (paths == nullptr) {
-    return r.ErrorAtLine(s.line, "this source has no 'paths'; add e.g. paths: "
-                                 "[\"/var/log/nginx/access.log*\"]");
+    return r.ErrorAtLine(s.line,
+                         "this source has no 'paths'; add e.g. paths: "
+                         "[\"/var/log/nginx/access.log*\"]");
   }
   APIMETER_RETURN_IF_ERROR(ReadPaths(r, *paths, &s));
   s.log_format = "combined";
@@ -143,15 +146,17 @@ Result<SourceConfig> LoadSource(const YamlReader& r, const YAML::Node& node,
     APIMETER_ASSIGN_OR_RETURN(s.log_format, r.String(*f, "log_format"));
     format_line = YamlReader::LineOf(*f);
     if (s.log_format.empty() || s.log_format.size() > 8192 || HasControlChar(s.log_format, true)) {
-      return r.ErrorAt(*f, "log_format must be 1 to 8192 bytes of text; copy it from nginx's "
-                           "log_format directive, or write combined");
+      return r.ErrorAt(*f,
+                       "log_format must be 1 to 8192 bytes of text; copy it from nginx's "
+                       "log_format directive, or write combined");
     }
   }
   if (const YamlField* f = Find(fields, "escape")) {
     APIMETER_ASSIGN_OR_RETURN(s.escape, r.String(*f, "escape"));
     if (s.escape != "default" && s.escape != "json" && s.escape != "none") {
-      return r.ErrorAt(*f, "escape must be default, json or none, got '" + s.escape.substr(0, 60) +
-                               "'; use the escape= value of nginx's log_format (default if absent)");
+      return r.ErrorAt(*f,
+                       "escape must be default, json or none, got '" + s.escape.substr(0, 60) +
+                           "'; use the escape= value of nginx's log_format (default if absent)");
     }
   }
   const std::vector<std::string> vars = LogFormatVariables(s.log_format);
@@ -199,19 +204,22 @@ Result<RouteRule> LoadRoute(const YamlReader& r, const YAML::Node& node) {
       APIMETER_ASSIGN_OR_RETURN(*out, r.String(f, "routes[]." + f.key));
     }
     if (rule.template_path.empty() == rule.match.empty()) {
-      return r.ErrorAtLine(rule.line, "a route needs exactly one of 'template' and 'match'; write "
-                                      "\"/v1/orders/{id}\" or { match: '^/v2/x/[^/]+$', name: "
-                                      "'/v2/x/:id' }");
+      return r.ErrorAtLine(rule.line,
+                           "a route needs exactly one of 'template' and 'match'; write "
+                           "\"/v1/orders/{id}\" or { match: '^/v2/x/[^/]+$', name: "
+                           "'/v2/x/:id' }");
     }
     if (!rule.match.empty() && rule.name.empty()) {
-      return r.ErrorAtLine(rule.line, "a 'match' route needs a 'name' (the endpoint to count "
-                                      "matching paths as); add e.g. name: '/v2/geo/ip/:ip'");
+      return r.ErrorAtLine(rule.line,
+                           "a 'match' route needs a 'name' (the endpoint to count "
+                           "matching paths as); add e.g. name: '/v2/geo/ip/:ip'");
     }
     if (!rule.name.empty()) APIMETER_RETURN_IF_ERROR(CheckRouteName(r, node, rule.name));
     if (!rule.template_path.empty() && !rule.name.empty()) {
-      return r.ErrorAtLine(rule.line, "a template route takes no 'name' (it is counted as the "
-                                      "template with {x} written as :x); remove 'name', or use "
-                                      "'match' with a regex");
+      return r.ErrorAtLine(rule.line,
+                           "a template route takes no 'name' (it is counted as the "
+                           "template with {x} written as :x); remove 'name', or use "
+                           "'match' with a regex");
     }
   }
   if (!rule.template_path.empty() &&
@@ -276,8 +284,9 @@ Status CompileSource(const YamlReader& r, const SourceConfig& s, int format_line
 Status LoadSources(const YamlReader& r, const YamlField& f, const ConfigEnvironment& env,
                    int64_t max_line_bytes, std::vector<SourceConfig>* out) {
   if (!f.value.IsSequence() || f.value.size() == 0) {
-    return r.ErrorAt(f, "'sources' must be a non-empty list of log sources; add e.g.\n"
-                        "  - paths: [\"/var/log/nginx/access.log*\"]\n    log_format: combined");
+    return r.ErrorAt(f,
+                     "'sources' must be a non-empty list of log sources; add e.g.\n"
+                     "  - paths: [\"/var/log/nginx/access.log*\"]\n    log_format: combined");
   }
   if (f.value.size() > kMaxSources) {
     return r.ErrorAt(f, "too many sources (" + std::to_string(f.value.size()) + ", at most " +
@@ -298,8 +307,9 @@ Status LoadSources(const YamlReader& r, const YamlField& f, const ConfigEnvironm
 Status LoadRoutes(const YamlReader& r, const YamlField& f, std::vector<RouteRule>* out) {
   if (f.value.IsNull()) return Status::Ok();
   if (!f.value.IsSequence()) {
-    return r.ErrorAt(f, "'routes' must be a list of templates or {match, name} rules; write e.g. "
-                        "- \"/v1/orders/{id}\"");
+    return r.ErrorAt(f,
+                     "'routes' must be a list of templates or {match, name} rules; write e.g. "
+                     "- \"/v1/orders/{id}\"");
   }
   if (f.value.size() > kMaxRoutes) {
     return r.ErrorAt(f, "too many routes (at most " + std::to_string(kMaxRoutes) +
@@ -315,7 +325,8 @@ Status LoadRoutes(const YamlReader& r, const YamlField& f, std::vector<RouteRule
     APIMETER_ASSIGN_OR_RETURN(RouteRule rule, LoadRoute(r, item));
     // Each rule is compiled alone first so a problem is reported at its own line.
     Result<EndpointNormalizer> one = EndpointNormalizer::Create({ToSpec(rule)});
-    if (!one.ok()) return r.ErrorAtLine(rule.line, RenumberRoute(one.status().message(), specs.size() + 1));
+    if (!one.ok())
+      return r.ErrorAtLine(rule.line, RenumberRoute(one.status().message(), specs.size() + 1));
     specs.push_back(ToSpec(rule));
     out->push_back(std::move(rule));
   }

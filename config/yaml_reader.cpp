@@ -46,7 +46,8 @@ bool AllDigits(std::string_view s) {
 
 std::string Normalized(std::string_view key) {
   std::string out;
-  for (char c : key) out += c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : key)
+    out += c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -97,16 +98,17 @@ Result<YAML::Node> YamlReader::Parse(const std::string& text) const {
   }
 }
 
-Result<std::vector<YamlField>> YamlReader::OpenMap(
-    const YAML::Node& node, std::string_view section,
-    std::initializer_list<std::string_view> known, bool any_key) const {
+Result<std::vector<YamlField>> YamlReader::OpenMap(const YAML::Node& node, std::string_view section,
+                                                   std::initializer_list<std::string_view> known,
+                                                   bool any_key) const {
   std::vector<YamlField> fields;
   if (!node.IsDefined() || node.IsNull()) return fields;
   const std::string where = section.empty() ? "" : " in '" + std::string(section) + "'";
   if (!node.IsMap()) {
-    return ErrorAt(node, (section.empty() ? std::string("the file") : "'" + std::string(section) + "'") +
-                             " must be a mapping of 'key: value' lines, got " +
-                             std::string(TypeName(node)) + "; see docs/config.md");
+    return ErrorAt(
+        node, (section.empty() ? std::string("the file") : "'" + std::string(section) + "'") +
+                  " must be a mapping of 'key: value' lines, got " + std::string(TypeName(node)) +
+                  "; see docs/config.md");
   }
   std::map<std::string, int, std::less<>> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
@@ -140,7 +142,8 @@ Result<std::vector<YamlField>> YamlReader::OpenMap(
 
 Result<std::string> YamlReader::StringNode(const YAML::Node& node, std::string_view name) const {
   if (!node.IsDefined() || node.IsNull()) {
-    return ErrorAt(node, "'" + std::string(name) + "' has no value; write a value after the colon or remove the key");
+    return ErrorAt(node, "'" + std::string(name) +
+                             "' has no value; write a value after the colon or remove the key");
   }
   if (!node.IsScalar()) {
     return ErrorAt(node, "'" + std::string(name) + "' must be a single value, got " +
@@ -168,7 +171,9 @@ Result<bool> YamlReader::Bool(const YamlField& f, std::string_view name) const {
 
 Result<int64_t> YamlReader::Int(const YamlField& f, std::string_view name, int64_t min,
                                 int64_t max) const {
-  APIMETER_ASSIGN_OR_RETURN(std::string text, String(f, name));
+  const Result<std::string> read = String(f, name);
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   int64_t v = 0;
   std::string_view s = text;
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
@@ -319,9 +324,10 @@ std::string FormatDurationMs(int64_t ms) {
     int64_t ms;
     const char* suffix;
   };
-  static constexpr Unit kUnits[] = {
-      {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+  static constexpr Unit kUnits[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
   for (const Unit& u : kUnits) {
+    // Two days or less read better in hours ("48h", not "2d").
+    if (u.ms == 86400000 && ms <= 2 * u.ms) continue;
     if (ms % u.ms == 0) return std::to_string(ms / u.ms) + u.suffix;
   }
   return std::to_string(ms) + "ms";

@@ -33,8 +33,8 @@ enum class ValueClass : uint8_t {
 
 struct Token {
   bool is_var = false;
-  std::string text;  // literal bytes, or the variable name without '$'
-  size_t column = 0; // 1-based column in log_format
+  std::string text;   // literal bytes, or the variable name without '$'
+  size_t column = 0;  // 1-based column in log_format
   ValueClass cls = ValueClass::kGeneric;
   // Generic values only: bytes that end the value (up to two; 0 = unused), whether a
   // backslash escapes the next byte (escape=json inside quotes), and whether the value is
@@ -42,7 +42,8 @@ struct Token {
   std::array<char, 2> stop = {0, 0};
   bool json_escapes = false;
   bool lazy = false;
-  int slot = -1;     // capture slot, or -1 when the value is not used
+  int slot = -1;      // capture slot, or -1 when the value is not used
+  bool last = false;  // the final token of the format
 };
 
 enum class TimeKind : uint8_t { kLocal, kIso, kMsec };

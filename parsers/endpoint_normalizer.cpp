@@ -5,8 +5,8 @@
 namespace apimeter {
 namespace {
 
-constexpr std::string_view kMethods[] = {"GET",     "POST",    "PUT",   "PATCH", "DELETE",
-                                         "HEAD",    "OPTIONS", "CONNECT", "TRACE"};
+constexpr std::string_view kMethods[] = {"GET",  "POST",    "PUT",     "PATCH", "DELETE",
+                                         "HEAD", "OPTIONS", "CONNECT", "TRACE"};
 constexpr std::string_view kTruncated = "/\xE2\x80\xA6";  // "/…"
 constexpr std::string_view kId = ":id";
 
@@ -80,9 +80,12 @@ bool IsIpv6(std::string_view s) {
   int colons = 0;
   bool hex = false;
   for (char c : s) {
-    if (c == ':') ++colons;
-    else if (IsHex(c)) hex = true;
-    else if (c != '.') return false;
+    if (c == ':')
+      ++colons;
+    else if (IsHex(c))
+      hex = true;
+    else if (c != '.')
+      return false;
   }
   return colons >= 2 && (hex || s == "::");
 }
@@ -94,10 +97,14 @@ bool IsToken(std::string_view s) {
   bool digit = false, letter = false;
   int separators = 0;
   for (char c : s) {
-    if (IsDigit(c)) digit = true;
-    else if (IsLetter(c)) letter = true;
-    else if (c == '-' || c == '_') ++separators;
-    else if (c != '=' && c != '+') return false;
+    if (IsDigit(c))
+      digit = true;
+    else if (IsLetter(c))
+      letter = true;
+    else if (c == '-' || c == '_')
+      ++separators;
+    else if (c != '=' && c != '+')
+      return false;
   }
   return digit && letter && separators <= 2;
 }
@@ -126,8 +133,11 @@ void AppendBoundedPath(std::string_view path, bool builtin_ids, std::string* out
   const size_t start = out->size();
   while (NextSegment(&rest, &seg)) {
     const std::string_view shown = builtin_ids && IsIdSegment(seg) ? kId : seg;
-    const bool more_fits = out->size() + 1 + shown.size() + kTruncated.size() <= kMaxEndpointBytes;
-    if (++count > kMaxEndpointSegments || !more_fits) {
+    // Leave room for the marker unless this is the last segment.
+    std::string_view peek = rest, next;
+    const size_t reserve = NextSegment(&peek, &next) ? kTruncated.size() : 0;
+    const bool fits = out->size() + 1 + shown.size() + reserve <= kMaxEndpointBytes;
+    if (++count > kMaxEndpointSegments || !fits) {
       out->append(kTruncated);
       return;
     }

@@ -52,9 +52,9 @@ class EndpointNormalizer {
     bool param = false;
   };
   struct Route {
-    std::vector<Segment> segments;     // template routes
+    std::vector<Segment> segments;          // template routes
     std::shared_ptr<const re2::RE2> regex;  // regex routes
-    std::string output;                // path written when the route matches
+    std::string output;                     // path written when the route matches
   };
 
   bool MatchRoute(const Route& route, std::string_view path) const;

@@ -40,8 +40,8 @@ std::string Expected(const CompiledFormat& f, int token) {
   return "$" + t.text + " (" + std::string(parsers_internal::DescribeClass(t)) + ")";
 }
 
-void AppendValues(const CompiledFormat& f, const std::vector<std::string_view>& values,
-                  size_t upto, std::string* out) {
+void AppendValues(const CompiledFormat& f, const std::vector<std::string_view>& values, size_t upto,
+                  std::string* out) {
   for (size_t i = 0; i < upto && i < f.tokens.size(); ++i) {
     if (f.tokens[i].is_var) *out += "  $" + f.tokens[i].text + " = " + Show(values[i]) + "\n";
   }
@@ -58,7 +58,8 @@ void AppendRecord(const LogRecord& r, std::string* out) {
   *out += "  bytes_out = " + std::to_string(r.bytes_out) + "\n";
   *out += "  latency_us = " + std::to_string(r.latency_us) +
           (r.latency_us < 0 ? " (not logged)\n" : "\n");
-  *out += "  customer_key = " + (r.customer_key.empty() ? std::string("(none)") : Show(r.customer_key)) + "\n";
+  *out += "  customer_key = " +
+          (r.customer_key.empty() ? std::string("(none)") : Show(r.customer_key)) + "\n";
 }
 
 std::string Rejected(const ParseError& e, std::string_view line) {

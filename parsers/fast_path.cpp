@@ -84,6 +84,11 @@ const char* MatchTimeIso(const char* p, const char* e) {
 const char* MatchGeneric(const Token& t, const Token* next, const char* p, const char* e) {
   if (t.lazy) {  // shortest value after which the next literal follows
     const std::string_view rest(p, static_cast<size_t>(e - p));
+    if (next->last) {
+      // The literal must end the line, so only one split can succeed.
+      const size_t len = next->text.size();
+      return rest.size() >= len && rest.substr(rest.size() - len) == next->text ? e - len : nullptr;
+    }
     const size_t at = rest.find(next->text);
     return at == std::string_view::npos ? nullptr : p + at;
   }
@@ -118,18 +123,31 @@ const char* MatchValue(const Token& t, const Token* next, const char* p, const c
       if (q != p) return q;
       return p < e && *p == '-' ? p + 1 : nullptr;
     }
-    case ValueClass::kSeconds: return MatchSeconds(p, e);
-    case ValueClass::kSecondsList: return MatchSecondsList(p, e);
-    case ValueClass::kTimeLocal: return MatchShape(p, e, "dd/aaa/dddd:dd:dd:dd sdddd");
-    case ValueClass::kTimeIso: return MatchTimeIso(p, e);
+    case ValueClass::kSeconds:
+      return MatchSeconds(p, e);
+    case ValueClass::kSecondsList:
+      return MatchSecondsList(p, e);
+    case ValueClass::kTimeLocal:
+      return MatchShape(p, e, "dd/aaa/dddd:dd:dd:dd sdddd");
+    case ValueClass::kTimeIso:
+      return MatchTimeIso(p, e);
     case ValueClass::kMsec: {
       const char* d = SkipDigits(p, e);
       if (d == p) return nullptr;
       return MatchShape(d, e, ".ddd");
     }
-    case ValueClass::kGeneric: return MatchGeneric(t, next, p, e);
+    case ValueClass::kGeneric:
+      return MatchGeneric(t, next, p, e);
   }
   return nullptr;
+}
+
+// Literals are mostly 1-3 bytes: a byte loop beats a call to memcmp.
+inline bool LiteralAt(const char* p, const char* lit, size_t len) {
+  for (size_t i = 0; i < len; ++i) {
+    if (p[i] != lit[i]) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -145,8 +163,7 @@ bool Walk(const CompiledFormat& f, std::string_view line, std::string_view* caps
     const char* q;
     if (!t.is_var) {
       const size_t len = t.text.size();
-      q = static_cast<size_t>(e - p) >= len && std::memcmp(p, t.text.data(), len) == 0 ? p + len
-                                                                                      : nullptr;
+      q = static_cast<size_t>(e - p) >= len && LiteralAt(p, t.text.data(), len) ? p + len : nullptr;
     } else {
       q = MatchValue(t, i + 1 < n ? &f.tokens[i + 1] : nullptr, p, e);
       if (q != nullptr) {

@@ -18,25 +18,48 @@ constexpr std::string_view kCombined =
     "\"$http_referer\" \"$http_user_agent\"";
 
 constexpr std::string_view kPlainVariables[] = {
-    "remote_addr",      "remote_user",           "time_local",
-    "time_iso8601",     "msec",                  "request",
-    "request_method",   "request_uri",           "uri",
-    "args",             "query_string",          "status",
-    "body_bytes_sent",  "bytes_sent",            "request_length",
-    "request_time",     "upstream_response_time", "upstream_connect_time",
-    "upstream_header_time", "upstream_status",   "upstream_addr",
-    "host",             "server_name",           "server_port",
-    "server_protocol",  "scheme",                "connection",
-    "connection_requests", "pipe",               "gzip_ratio",
-    "request_id",       "ssl_protocol",          "ssl_cipher",
-    "hostname",         "remote_port",           "realip_remote_addr",
+    "remote_addr",
+    "remote_user",
+    "time_local",
+    "time_iso8601",
+    "msec",
+    "request",
+    "request_method",
+    "request_uri",
+    "uri",
+    "args",
+    "query_string",
+    "status",
+    "body_bytes_sent",
+    "bytes_sent",
+    "request_length",
+    "request_time",
+    "upstream_response_time",
+    "upstream_connect_time",
+    "upstream_header_time",
+    "upstream_status",
+    "upstream_addr",
+    "host",
+    "server_name",
+    "server_port",
+    "server_protocol",
+    "scheme",
+    "connection",
+    "connection_requests",
+    "pipe",
+    "gzip_ratio",
+    "request_id",
+    "ssl_protocol",
+    "ssl_cipher",
+    "hostname",
+    "remote_port",
+    "realip_remote_addr",
 };
 // Families: the prefix followed by a header or cookie name.
 constexpr std::string_view kPrefixVariables[] = {"http_", "upstream_http_", "cookie_"};
 
 constexpr std::string_view kLatencyVariables[] = {"request_time", "upstream_response_time",
-                                                  "upstream_connect_time",
-                                                  "upstream_header_time"};
+                                                  "upstream_connect_time", "upstream_header_time"};
 
 bool IsNameByte(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -116,6 +139,7 @@ Result<std::vector<Token>> Tokenize(std::string_view fmt) {
     i = braced ? end + 1 : end;
   }
   flush_literal();
+  if (!tokens.empty()) tokens.back().last = true;
   return tokens;
 }
 
@@ -157,17 +181,22 @@ void AppendByteClass(std::string* p, const Token& t) {
 std::string ClassRegex(const Token& t) {
   constexpr std::string_view kSec = "[0-9]+\\.[0-9]+";
   switch (t.cls) {
-    case ValueClass::kStatus: return "[0-9]{3}";
-    case ValueClass::kCount: return "[0-9]+|-";
-    case ValueClass::kSeconds: return std::string(kSec);
+    case ValueClass::kStatus:
+      return "[0-9]{3}";
+    case ValueClass::kCount:
+      return "[0-9]+|-";
+    case ValueClass::kSeconds:
+      return std::string(kSec);
     case ValueClass::kSecondsList:
       return "(?:" + std::string(kSec) + "|-)(?:(?:, | : )(?:" + std::string(kSec) + "|-))*";
     case ValueClass::kTimeLocal:
       return "[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}";
     case ValueClass::kTimeIso:
       return "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[+-][0-9]{2}:[0-9]{2}|Z)";
-    case ValueClass::kMsec: return "[0-9]+\\.[0-9]{3}";
-    case ValueClass::kGeneric: break;
+    case ValueClass::kMsec:
+      return "[0-9]+\\.[0-9]{3}";
+    case ValueClass::kGeneric:
+      break;
   }
   if (t.lazy) return ".*?";
   if (t.stop[0] == 0) return ".*";
@@ -223,10 +252,14 @@ Status AssignTimeAndRequest(CompiledFormat* f) {
   for (const Token& t : f->tokens) {
     if (!t.is_var) continue;
     using parsers_internal::TimeKind;
-    if (t.cls == ValueClass::kTimeLocal) f->time_kind = TimeKind::kLocal;
-    else if (t.cls == ValueClass::kTimeIso) f->time_kind = TimeKind::kIso;
-    else if (t.cls == ValueClass::kMsec) f->time_kind = TimeKind::kMsec;
-    else continue;
+    if (t.cls == ValueClass::kTimeLocal)
+      f->time_kind = TimeKind::kLocal;
+    else if (t.cls == ValueClass::kTimeIso)
+      f->time_kind = TimeKind::kIso;
+    else if (t.cls == ValueClass::kMsec)
+      f->time_kind = TimeKind::kMsec;
+    else
+      continue;
     f->time_slot = UseVar(f, t.text);
     break;
   }
@@ -299,6 +332,23 @@ Status AssignOptionalRoles(CompiledFormat* f, const FormatSpec& spec) {
   return Status::Ok();
 }
 
+// RE2 numbers groups in pattern order, so slots must follow token order.
+void RenumberSlots(CompiledFormat* f) {
+  std::vector<int> remap(f->slots, -1);
+  std::vector<std::string> names;
+  for (Token& t : f->tokens) {
+    if (t.slot < 0) continue;
+    remap[t.slot] = static_cast<int>(names.size());
+    names.push_back(f->slot_names[t.slot]);
+    t.slot = remap[t.slot];
+  }
+  f->slot_names = std::move(names);
+  for (int* role : {&f->time_slot, &f->request_slot, &f->method_slot, &f->status_slot,
+                    &f->bytes_out_slot, &f->bytes_in_slot, &f->latency_slot, &f->customer_slot}) {
+    if (*role >= 0) *role = remap[*role];
+  }
+}
+
 // The fast path walks tokens without backtracking; two variables with no literal between
 // them would need backtracking to split, so such formats use RE2 only.
 bool FastEligible(const std::vector<Token>& tokens) {
@@ -342,6 +392,7 @@ Result<std::shared_ptr<const CompiledFormat>> CompileFormat(const FormatSpec& sp
   ClassifyGenerics(&f->tokens, spec.escape);
   APIMETER_RETURN_IF_ERROR(AssignTimeAndRequest(f.get()));
   APIMETER_RETURN_IF_ERROR(AssignOptionalRoles(f.get(), spec));
+  RenumberSlots(f.get());
   f->max_line_bytes = spec.max_line_bytes;
   f->fast_eligible = FastEligible(f->tokens);
   f->pattern = BuildPattern(f->tokens);
@@ -362,14 +413,22 @@ Result<std::shared_ptr<const CompiledFormat>> CompileFormat(const FormatSpec& sp
 
 std::string_view DescribeClass(const Token& t) {
   switch (t.cls) {
-    case ValueClass::kStatus: return "a 3-digit status";
-    case ValueClass::kCount: return "a whole number or '-'";
-    case ValueClass::kSeconds: return "seconds like 0.123";
-    case ValueClass::kSecondsList: return "seconds like 0.123, a list like '0.003, 0.010', or '-'";
-    case ValueClass::kTimeLocal: return "a time like 10/Oct/2025:13:55:36 +0000";
-    case ValueClass::kTimeIso: return "a time like 2025-10-10T13:55:36+00:00";
-    case ValueClass::kMsec: return "epoch seconds with milliseconds like 1760104536.123";
-    case ValueClass::kGeneric: break;
+    case ValueClass::kStatus:
+      return "a 3-digit status";
+    case ValueClass::kCount:
+      return "a whole number or '-'";
+    case ValueClass::kSeconds:
+      return "seconds like 0.123";
+    case ValueClass::kSecondsList:
+      return "seconds like 0.123, a list like '0.003, 0.010', or '-'";
+    case ValueClass::kTimeLocal:
+      return "a time like 10/Oct/2025:13:55:36 +0000";
+    case ValueClass::kTimeIso:
+      return "a time like 2025-10-10T13:55:36+00:00";
+    case ValueClass::kMsec:
+      return "epoch seconds with milliseconds like 1760104536.123";
+    case ValueClass::kGeneric:
+      break;
   }
   return "text";
 }

@@ -4,8 +4,8 @@
 
 #include <cstring>
 
-#include "parsers/compiled_format.h"
 #include "common/time_util.h"
+#include "parsers/compiled_format.h"
 #include "parsers/nginx_time.h"
 
 namespace apimeter {
@@ -15,15 +15,24 @@ using parsers_internal::WalkFailure;
 
 std::string_view ParseErrorName(ParseErrorKind kind) {
   switch (kind) {
-    case ParseErrorKind::kEmpty: return "empty";
-    case ParseErrorKind::kTooLong: return "too_long";
-    case ParseErrorKind::kBinary: return "binary";
-    case ParseErrorKind::kNoMatch: return "no_match";
-    case ParseErrorKind::kBadTime: return "bad_time";
-    case ParseErrorKind::kBadStatus: return "bad_status";
-    case ParseErrorKind::kBadNumber: return "bad_number";
-    case ParseErrorKind::kEmptyRequest: return "empty_request";
-    case ParseErrorKind::kBadRequestLine: return "bad_request_line";
+    case ParseErrorKind::kEmpty:
+      return "empty";
+    case ParseErrorKind::kTooLong:
+      return "too_long";
+    case ParseErrorKind::kBinary:
+      return "binary";
+    case ParseErrorKind::kNoMatch:
+      return "no_match";
+    case ParseErrorKind::kBadTime:
+      return "bad_time";
+    case ParseErrorKind::kBadStatus:
+      return "bad_status";
+    case ParseErrorKind::kBadNumber:
+      return "bad_number";
+    case ParseErrorKind::kEmptyRequest:
+      return "empty_request";
+    case ParseErrorKind::kBadRequestLine:
+      return "bad_request_line";
   }
   return "unknown";
 }
@@ -39,7 +48,28 @@ bool Fail(ParseError* err, ParseErrorKind kind, size_t offset, std::string_view 
 // A valid nginx line never holds raw control bytes in escape=default; a line that has a
 // NUL, or one control byte in eight, is binary garbage (TLS to a plain port, a file
 // hole after a crash) rather than a malformed log line.
+// True when some byte is < 0x20 or == 0x7f (tabs included; the exact count follows).
+// Eight bytes at a time: the "has a byte less than n" and "has a zero byte" word tricks.
+bool MayHaveControlBytes(std::string_view line) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  uint64_t hit = 0;
+  for (; i + 8 <= line.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, line.data() + i, 8);
+    const uint64_t del = x ^ (kOnes * 0x7f);
+    hit |= ((x - kOnes * 0x20) & ~x & kHigh) | ((del - kOnes) & ~del & kHigh);
+  }
+  if (hit != 0) return true;
+  for (; i < line.size(); ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 bool LooksBinary(std::string_view line, size_t* first_bad) {
+  if (!MayHaveControlBytes(line)) return false;
   size_t control = 0;
   bool nul = false;
   for (char ch : line) {
@@ -120,12 +150,16 @@ bool ParseLatency(std::string_view v, int64_t* us) {
 }
 
 bool IsTokenByte(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_' || c == '.';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
 }
 
+// An HTTP token that starts with a letter ("-" is nginx's empty value, not a method).
 bool ValidMethod(std::string_view m) {
-  if (m.empty() || m.size() > 32) return false;
+  if (m.empty() || m.size() > 32 ||
+      !((m[0] >= 'A' && m[0] <= 'Z') || (m[0] >= 'a' && m[0] <= 'z'))) {
+    return false;
+  }
   for (char c : m) {
     if (!IsTokenByte(c)) return false;
   }
@@ -171,7 +205,8 @@ bool DeriveRequest(const CompiledFormat& f, std::string_view line, const std::st
   const std::string_view field = f.slot_names[f.request_slot];
   if (f.request_kind == RequestKind::kMethodAndUri) {
     const std::string_view method = caps[f.method_slot];
-    if (IsAbsent(method) && IsAbsent(req)) return Fail(err, ParseErrorKind::kEmptyRequest, at, field);
+    if (IsAbsent(method) && IsAbsent(req))
+      return Fail(err, ParseErrorKind::kEmptyRequest, at, field);
     if (!ValidMethod(method) || !TargetPath(method, req, &r->path)) {
       return Fail(err, ParseErrorKind::kBadRequestLine, at, field);
     }
@@ -200,9 +235,15 @@ bool DeriveTime(const CompiledFormat& f, std::string_view line, const std::strin
   const std::string_view v = caps[f.time_slot];
   bool ok = false;
   switch (f.time_kind) {
-    case TimeKind::kLocal: ok = ParseTimeLocal(v, &r->time_us); break;
-    case TimeKind::kIso: ok = ParseTimeIso8601(v, &r->time_us); break;
-    case TimeKind::kMsec: ok = ParseMsec(v, &r->time_us); break;
+    case TimeKind::kLocal:
+      ok = ParseTimeLocal(v, &r->time_us);
+      break;
+    case TimeKind::kIso:
+      ok = ParseTimeIso8601(v, &r->time_us);
+      break;
+    case TimeKind::kMsec:
+      ok = ParseMsec(v, &r->time_us);
+      break;
   }
   return ok || Fail(err, ParseErrorKind::kBadTime, static_cast<size_t>(v.data() - line.data()),
                     f.slot_names[f.time_slot]);
@@ -243,7 +284,8 @@ bool Re2Match(const CompiledFormat& f, std::string_view line, std::string_view* 
                     sub, f.slots + 1)) {
     return false;
   }
-  for (int i = 0; i < f.slots; ++i) caps[i] = std::string_view(sub[i + 1].data(), sub[i + 1].size());
+  for (int i = 0; i < f.slots; ++i)
+    caps[i] = std::string_view(sub[i + 1].data(), sub[i + 1].size());
   return true;
 }
 

@@ -21,7 +21,7 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 // nginx writes English month abbreviations with this exact capitalisation.
 int MonthFromName(std::string_view s) {
   static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   for (int i = 0; i < 12; ++i) {
     if (s == kMonths[i]) return i + 1;
   }
@@ -47,10 +47,10 @@ bool ToMicros(const Civil& c, int64_t* time_us) {
       c.offset_hours > 23 || c.offset_minutes > 59) {
     return false;
   }
-  const int64_t local = DaysFromCivil(c.year, static_cast<unsigned>(c.month),
-                                      static_cast<unsigned>(c.day)) *
-                            kSecondsPerDay +
-                        c.hour * 3600 + c.minute * 60 + c.second;
+  const int64_t local =
+      DaysFromCivil(c.year, static_cast<unsigned>(c.month), static_cast<unsigned>(c.day)) *
+          kSecondsPerDay +
+      c.hour * 3600 + c.minute * 60 + c.second;
   const int64_t utc = local - c.offset_sign * (c.offset_hours * 3600 + c.offset_minutes * 60);
   if (utc < 0) return false;
   *time_us = utc * kMicrosPerSecond;
@@ -82,8 +82,7 @@ bool ParseTimeIso8601(std::string_view s, int64_t* time_us) {
   // 0         1         2
   // 0123456789012345678901234
   // 2000-10-10T13:55:36-07:00
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-      s[16] != ':') {
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') {
     return false;
   }
   Civil c{};
@@ -97,8 +96,8 @@ bool ParseTimeIso8601(std::string_view s, int64_t* time_us) {
     }
   }
   return Digits(s, 0, 4, &c.year) && Digits(s, 5, 2, &c.month) && Digits(s, 8, 2, &c.day) &&
-         Digits(s, 11, 2, &c.hour) && Digits(s, 14, 2, &c.minute) &&
-         Digits(s, 17, 2, &c.second) && ToMicros(c, time_us);
+         Digits(s, 11, 2, &c.hour) && Digits(s, 14, 2, &c.minute) && Digits(s, 17, 2, &c.second) &&
+         ToMicros(c, time_us);
 }
 
 bool ParseMsec(std::string_view s, int64_t* time_us) {

@@ -31,8 +31,9 @@ nlohmann::json LatencyMs(const Rollup& r) {
   j["p90"] = OptionalMs(r.histogram.PercentileMicros(90));
   j["p95"] = OptionalMs(r.histogram.PercentileMicros(95));
   j["p99"] = OptionalMs(r.histogram.PercentileMicros(99));
-  j["max"] = r.latency_max_us < 0 ? nlohmann::json(nullptr)
-                                  : nlohmann::json(MicrosToMs(static_cast<double>(r.latency_max_us)));
+  j["max"] = r.latency_max_us < 0
+                 ? nlohmann::json(nullptr)
+                 : nlohmann::json(MicrosToMs(static_cast<double>(r.latency_max_us)));
   return j;
 }
 

@@ -208,8 +208,8 @@ Result<json> QueryEngine::Overview(const QueryParams& p) {
   j["requests"] = r.requests;
   j["errors_4xx"] = e4;
   j["errors_5xx"] = e5;
-  j["error_rate"] = query_json::Ratio(static_cast<double>(e4 + e5),
-                                      static_cast<double>(r.requests), 6);
+  j["error_rate"] =
+      query_json::Ratio(static_cast<double>(e4 + e5), static_cast<double>(r.requests), 6);
   j["status"] = query_json::StatusCodes(r);
   j["status_class"] = query_json::StatusClasses(r);
   j["latency_ms"] = query_json::LatencyMs(r);
@@ -225,8 +225,7 @@ Result<json> QueryEngine::Overview(const QueryParams& p) {
 }
 
 Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketRun>& runs,
-                                                       IndexKind index,
-                                                       const std::string& customer,
+                                                       IndexKind index, const std::string& customer,
                                                        int64_t limit) {
   // One key per bucket for a customer's endpoints (it lives in the customer's
   // shard); otherwise one per shard per bucket.
@@ -347,9 +346,8 @@ Result<json> QueryEngine::Customers(const QueryParams& p) { return TopList(p, tr
 
 Result<json> QueryEngine::Timeseries(const QueryParams& p) {
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
-  APIMETER_ASSIGN_OR_RETURN(
-      TimeseriesPlan plan,
-      PlanTimeseries(p.from_s, p.to_s, p.step_s, retention_, clock_->NowSeconds()));
+  APIMETER_ASSIGN_OR_RETURN(TimeseriesPlan plan, PlanTimeseries(p.from_s, p.to_s, p.step_s,
+                                                                retention_, clock_->NowSeconds()));
   std::vector<BucketRead> reads;
   for (size_t i = 0; i < plan.points.size(); ++i) AppendReads(i, 0, plan.points[i].runs, &reads);
   std::vector<Rollup> rollups(plan.points.size());
@@ -410,7 +408,8 @@ Result<json> QueryEngine::Slow(const QueryParams& p) {
         continue;
       }
       if (s.time_us < from_s * kMicrosPerSecond || s.time_us >= to_s * kMicrosPerSecond) continue;
-      if ((!f.host.empty() && s.host != f.host) || (!f.endpoint.empty() && s.endpoint != f.endpoint) ||
+      if ((!f.host.empty() && s.host != f.host) ||
+          (!f.endpoint.empty() && s.endpoint != f.endpoint) ||
           (!f.customer.empty() && s.customer != f.customer)) {
         continue;
       }
@@ -423,8 +422,8 @@ Result<json> QueryEngine::Slow(const QueryParams& p) {
     }
     return Status::Ok();
   };
-  APIMETER_RETURN_IF_ERROR(RunChunked(client_, static_cast<size_t>(last_day - first_day),
-                                      kPipelineChunk, make, handle));
+  APIMETER_RETURN_IF_ERROR(
+      RunChunked(client_, static_cast<size_t>(last_day - first_day), kPipelineChunk, make, handle));
   std::sort(top.begin(), top.end(), before);
 
   json rows = json::array();
@@ -437,8 +436,8 @@ Result<json> QueryEngine::Slow(const QueryParams& p) {
                     {"latency_ms", query_json::MicrosToMs(static_cast<double>(s.latency_us))},
                     {"host", Utf8(s.host)}});
   }
-  return json{{"from", Iso(from_s)},     {"to", Iso(to_s)},       {"filter", FilterJson(f)},
-              {"limit", p.limit},         {"malformed", malformed}, {"requests", std::move(rows)}};
+  return json{{"from", Iso(from_s)}, {"to", Iso(to_s)},        {"filter", FilterJson(f)},
+              {"limit", p.limit},    {"malformed", malformed}, {"requests", std::move(rows)}};
 }
 
 }  // namespace apimeter

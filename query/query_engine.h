@@ -70,8 +70,7 @@ class QueryEngine {
 
   // The merged Rollup of one series over the planned range (latency_max_us
   // included), for reports, alerts and the heatmap. name as in SeriesDelta.
-  Result<Rollup> SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s,
-                             int64_t to_s);
+  Result<Rollup> SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s, int64_t to_s);
 
  private:
   Result<RangePlan> Plan(const QueryParams& params) const;

@@ -19,7 +19,8 @@ int64_t FirstRetainedBucket(Tier tier, const RetentionSeconds& r, int64_t now_s)
 // ordering CheckRetention enforces).
 int64_t OldestRetainedSecond(const RetentionSeconds& r, int64_t now_s) {
   int64_t oldest = INT64_MAX;
-  for (Tier t : kTiers) oldest = std::min(oldest, FirstRetainedBucket(t, r, now_s) * TierSeconds(t));
+  for (Tier t : kTiers)
+    oldest = std::min(oldest, FirstRetainedBucket(t, r, now_s) * TierSeconds(t));
   return oldest;
 }
 
@@ -140,8 +141,8 @@ Result<RangePlan> PlanRange(int64_t from_s, int64_t to_s, const RetentionSeconds
       break;
     }
   }
-  return Status::Internal("range planning did not converge for [" + std::to_string(from_s) +
-                          ", " + std::to_string(to_s) + ")");
+  return Status::Internal("range planning did not converge for [" + std::to_string(from_s) + ", " +
+                          std::to_string(to_s) + ")");
 }
 
 int64_t ChooseStep(int64_t from_s, int64_t to_s, const RetentionSeconds& r, int64_t now_s) {
@@ -179,10 +180,9 @@ Result<TimeseriesPlan> PlanTimeseries(int64_t from_s, int64_t to_s, int64_t step
   plan.to_s = CeilDiv(to_s, step) * step;
   const int64_t count = (plan.to_s - plan.from_s) / step;
   if (count > kMaxTimeseriesPoints) {
-    return Status::InvalidArgument("step_s=" + std::to_string(step) + " gives " +
-                                   std::to_string(count) + " points; at most " +
-                                   std::to_string(kMaxTimeseriesPoints) +
-                                   " are allowed: use a larger step_s");
+    return Status::InvalidArgument(
+        "step_s=" + std::to_string(step) + " gives " + std::to_string(count) + " points; at most " +
+        std::to_string(kMaxTimeseriesPoints) + " are allowed: use a larger step_s");
   }
   plan.points.reserve(static_cast<size_t>(count));
   for (int64_t t = plan.from_s; t < plan.to_s; t += step) {
@@ -192,9 +192,8 @@ Result<TimeseriesPlan> PlanTimeseries(int64_t from_s, int64_t to_s, int64_t step
       return Status::InvalidArgument(
           "step_s=" + std::to_string(step) + " needs " + std::string(TierName(run.tier)) +
           " data from " + FormatIso8601(run.FromSeconds()) + ", which has expired (kept " +
-          std::to_string(r.For(run.tier) / 3600) +
-          "h): use a step that is a multiple of " + std::to_string(TierSeconds(Coarser(run.tier))) +
-          " or a later from");
+          std::to_string(r.For(run.tier) / 3600) + "h): use a step that is a multiple of " +
+          std::to_string(TierSeconds(Coarser(run.tier))) + " or a later from");
     }
     plan.points.push_back(std::move(point));
   }

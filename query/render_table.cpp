@@ -99,8 +99,8 @@ std::string RenderOverview(const json& j) {
   Table t({"range", RangeLine(j)}, {false, false});
   t.Add({"requests", Text(j, "requests")});
   t.Add({"rps", Text(j, "rps")});
-  t.Add({"errors", "4xx " + Text(j, "errors_4xx") + "  5xx " + Text(j, "errors_5xx") +
-                       "  rate " + Percent(j.at("error_rate"))});
+  t.Add({"errors", "4xx " + Text(j, "errors_4xx") + "  5xx " + Text(j, "errors_5xx") + "  rate " +
+                       Percent(j.at("error_rate"))});
   t.Add({"latency ms", latency});
   t.Add({"bytes", "in " + Text(j, "bytes_in") + "  out " + Text(j, "bytes_out")});
   t.Add({"status", Pairs(j.at("status"))});
@@ -117,10 +117,9 @@ std::string RenderTop(const json& j, const char* list, const char* name) {
   int rank = 0;
   for (const json& row : j.at(list)) {
     const json& lat = row.at("latency_ms");
-    t.Add({std::to_string(++rank), Text(row, name), Text(row, "requests"),
-           Percent(row.at("share")), Text(row, "errors_4xx"), Text(row, "errors_5xx"),
-           Text(lat, "avg"), Text(lat, "p50"), Text(lat, "p95"), Text(lat, "p99"),
-           Text(lat, "max"), Text(row, "bytes_out")});
+    t.Add({std::to_string(++rank), Text(row, name), Text(row, "requests"), Percent(row.at("share")),
+           Text(row, "errors_4xx"), Text(row, "errors_5xx"), Text(lat, "avg"), Text(lat, "p50"),
+           Text(lat, "p95"), Text(lat, "p99"), Text(lat, "max"), Text(row, "bytes_out")});
   }
   return RangeLine(j) + "\n" + t.Render();
 }

@@ -13,7 +13,7 @@ PACKAGES=(
   nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # services and tools the tests and benchmarks drive
-  redis-server redis-tools nginx-light logrotate goaccess python3
+  redis-server redis-tools nginx-light logrotate goaccess python3 bc
 )
 
 missing=()

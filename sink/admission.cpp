@@ -30,9 +30,7 @@ constexpr const char* kAdmitScript =
 // Names per EVAL: keeps each script call short so Redis stays responsive.
 constexpr size_t kNamesPerEval = 1000;
 
-bool AlwaysAdmitted(std::string_view name) {
-  return name == kOtherName || name == kAnonymousName;
-}
+bool AlwaysAdmitted(std::string_view name) { return name == kOtherName || name == kAnonymousName; }
 
 std::pair<std::string_view, std::string_view> SplitCustomerEndpoint(std::string_view name) {
   const size_t sep = name.find(kNameSeparator);
@@ -86,7 +84,8 @@ bool RedisSink::Admitted(const std::map<int64_t, DayNames>& fresh, int64_t day, 
 
 Status RedisSink::Admit(FlushBatch* batch) {
   for (const SeriesDelta& d : batch->series) {
-    if (d.kind == SeriesKind::kCustomerEndpoint && d.name.find(kNameSeparator) == std::string::npos) {
+    if (d.kind == SeriesKind::kCustomerEndpoint &&
+        d.name.find(kNameSeparator) == std::string::npos) {
       return Status::InvalidArgument("flush batch: customer x endpoint series '" + d.name +
                                      "' has no \\x1f separator");
     }
@@ -133,8 +132,12 @@ Status RedisSink::QueryRegistry(const std::map<int64_t, DayNames>& ask,
     const int64_t limit = c.kind == 'e' ? options_.endpoints_per_day : options_.customers_per_day;
     const int64_t expire_at =
         sink_internal::BucketEnd(Tier::kDay, c.day) + options_.day_retention_s;
-    RedisArgs a{"EVAL", kAdmitScript, "1", schema_.RegistryKey(c.day, c.kind),
-                std::to_string(limit), std::to_string(expire_at)};
+    RedisArgs a{"EVAL",
+                kAdmitScript,
+                "1",
+                schema_.RegistryKey(c.day, c.kind),
+                std::to_string(limit),
+                std::to_string(expire_at)};
     a.insert(a.end(), c.names.begin(), c.names.end());
     cmds.push_back(std::move(a));
   }
@@ -143,7 +146,8 @@ Status RedisSink::QueryRegistry(const std::map<int64_t, DayNames>& ask,
   for (size_t i = 0; i < calls.size(); ++i) {
     const RedisReply& r = (*replies)[i];
     if (r.type != RedisReply::Type::kArray || r.elements.size() != calls[i].names.size()) {
-      return Status::Internal("admission registry " + schema_.RegistryKey(calls[i].day, calls[i].kind) +
+      return Status::Internal("admission registry " +
+                              schema_.RegistryKey(calls[i].day, calls[i].kind) +
                               ": unexpected reply" + (r.is_error() ? ": " + r.str : std::string()));
     }
     DayNames& day = (*fresh)[calls[i].day];

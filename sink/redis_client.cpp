@@ -124,17 +124,28 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
 RedisReply CopyReply(const redisReply* r) {
   RedisReply out;
   switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = RedisReply::Type::kString; break;
-    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::kStatus; break;
-    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::kError; break;
-    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::kInteger; break;
-    case REDIS_REPLY_ARRAY: out.type = RedisReply::Type::kArray; break;
-    default: out.type = RedisReply::Type::kNil; break;
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::kString;
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::kStatus;
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::Type::kError;
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::kInteger;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::kArray;
+      break;
+    default:
+      out.type = RedisReply::Type::kNil;
+      break;
   }
   if (r->type == REDIS_REPLY_INTEGER) out.integer = r->integer;
-  if (r->str != nullptr &&
-      (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-       r->type == REDIS_REPLY_ERROR)) {
+  if (r->str != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+                            r->type == REDIS_REPLY_ERROR)) {
     out.str.assign(r->str, r->len);
   }
   if (r->type == REDIS_REPLY_ARRAY) {
@@ -211,8 +222,8 @@ Status RedisClient::Connect() {
                         : redisConnectUnixWithTimeout(endpoint_.unix_socket.c_str(), ctv);
   if (c == nullptr) return Status::Unavailable("redis " + Where(endpoint_) + ": out of memory");
   if (c->err != 0) {
-    Status s = Status::Unavailable("cannot connect to redis at " + Where(endpoint_) + ": " +
-                                   c->errstr);
+    Status s =
+        Status::Unavailable("cannot connect to redis at " + Where(endpoint_) + ": " + c->errstr);
     redisFree(c);
     return s;
   }
@@ -264,8 +275,8 @@ Result<std::vector<RedisReply>> RedisClient::RoundTrip(const std::vector<RedisAr
       argv.push_back(a.data());
       argvlen.push_back(a.size());
     }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(),
-                               argvlen.data()) != REDIS_OK) {
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), argvlen.data()) !=
+        REDIS_OK) {
       return IoFailure("queueing a command");
     }
   }

@@ -5,8 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "sink/sink_internal.h"
 
@@ -16,21 +18,29 @@ namespace {
 using sink_internal::BucketEnd;
 using sink_internal::DayOfMicros;
 
-// One call per (tier, bucket, series): all HINCRBYs of the hash, the max,
-// the index entries, and EXPIREAT on each. Sent as EVAL (full body) inside
-// MULTI: an EVALSHA hitting NOSCRIPT inside EXEC would apply the transaction
-// partially. All KEYS share one hash tag, so this is valid in Redis Cluster.
-// KEYS[1] series hash, KEYS[2] max zset, KEYS[3..] index zsets.
-// ARGV: expire-at, member id, max latency (-1: none), field count F,
-//       F (field, increment) pairs, then one (member, increment) per index key.
+// One call per (tier, bucket, shard) group of series (at most
+// kSeriesPerEval): all HINCRBYs of each series hash, its max, its index
+// entries, and EXPIREAT on each key. Sent as EVAL (full body) inside MULTI:
+// an EVALSHA hitting NOSCRIPT inside EXEC would apply the transaction
+// partially. Every key of a group carries the same hash tag
+// {<T><bucket>.<shard>}, so one script call is valid in Redis Cluster too.
+// KEYS[1] the shard's max zset, then per series: its hash, its index zsets.
+// ARGV[1] expire-at, then per series: member id, max latency (-1: none),
+//   field count F, index count I, F (field, increment), I (member, increment).
 constexpr const char* kSeriesScript =
-    "local n=tonumber(ARGV[4]) local i=5 "
-    "for _=1,n do redis.call('HINCRBY',KEYS[1],ARGV[i],ARGV[i+1]) i=i+2 end "
-    "redis.call('EXPIREAT',KEYS[1],ARGV[1]) "
-    "if tonumber(ARGV[3])>=0 then redis.call('ZADD',KEYS[2],'GT',ARGV[3],ARGV[2]) "
-    "redis.call('EXPIREAT',KEYS[2],ARGV[1]) end "
-    "for k=3,#KEYS do redis.call('ZINCRBY',KEYS[k],ARGV[i+1],ARGV[i]) "
-    "redis.call('EXPIREAT',KEYS[k],ARGV[1]) i=i+2 end return n";
+    "local e=ARGV[1] local a=2 local k=2 "
+    "while a<=#ARGV do "
+    "local m,mx,nf,ni=ARGV[a],ARGV[a+1],tonumber(ARGV[a+2]),tonumber(ARGV[a+3]) a=a+4 "
+    "local h=KEYS[k] k=k+1 "
+    "for _=1,nf do redis.call('HINCRBY',h,ARGV[a],ARGV[a+1]) a=a+2 end "
+    "redis.call('EXPIREAT',h,e) "
+    "if tonumber(mx)>=0 then redis.call('ZADD',KEYS[1],'GT',mx,m) end "
+    "for _=1,ni do redis.call('ZINCRBY',KEYS[k],ARGV[a+1],ARGV[a]) "
+    "redis.call('EXPIREAT',KEYS[k],e) k=k+1 a=a+2 end end "
+    "redis.call('EXPIREAT',KEYS[1],e) return k-2";
+
+// Bounds one script call (and so how long Redis is busy with it).
+constexpr size_t kSeriesPerEval = 200;
 
 struct IndexEntry {
   std::string key, member;
@@ -43,7 +53,8 @@ std::vector<IndexEntry> IndexEntries(const KeySchema& schema, const SeriesDelta&
   const int shard = KeySchema::ShardOf(d.kind, d.name);
   const uint64_t n = d.rollup.requests;
   switch (d.kind) {
-    case SeriesKind::kAll: break;
+    case SeriesKind::kAll:
+      break;
     case SeriesKind::kHost:
       out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kHosts), d.name, n});
       break;
@@ -52,8 +63,8 @@ std::vector<IndexEntry> IndexEntries(const KeySchema& schema, const SeriesDelta&
       break;
     case SeriesKind::kCustomer:
       out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kCustomers), d.name, n});
-      out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kCustomerBytesOut),
-                     d.name, d.rollup.bytes_out});
+      out.push_back({schema.IndexKey(d.tier, d.bucket, shard, IndexKind::kCustomerBytesOut), d.name,
+                     d.rollup.bytes_out});
       break;
     case SeriesKind::kCustomerEndpoint: {
       const size_t sep = d.name.find(kNameSeparator);
@@ -67,33 +78,28 @@ std::vector<IndexEntry> IndexEntries(const KeySchema& schema, const SeriesDelta&
   return out;
 }
 
-// The EVAL command for one series delta; empty when there is nothing to write.
-RedisArgs SeriesCommand(const KeySchema& schema, const SeriesDelta& d, int64_t expire_at) {
+// Adds one series delta to a group's EVAL command (keys and args kept
+// apart until the command is finished). Returns false when there is nothing to write.
+bool AppendSeriesArgs(const KeySchema& schema, const SeriesDelta& d, std::vector<std::string>* keys,
+                      std::vector<std::string>* args) {
   auto fields = EncodeRollupFields(d.rollup);
-  if (fields.empty() && d.rollup.latency_max_us < 0) return {};
+  if (fields.empty() && d.rollup.latency_max_us < 0) return false;
   const std::vector<IndexEntry> index = IndexEntries(schema, d);
-  const int shard = KeySchema::ShardOf(d.kind, d.name);
-  RedisArgs a;
-  a.reserve(8 + index.size() * 3 + fields.size() * 2);
-  a.push_back("EVAL");
-  a.push_back(kSeriesScript);
-  a.push_back(std::to_string(2 + index.size()));
-  a.push_back(schema.SeriesKey(d.tier, d.bucket, d.kind, d.name));
-  a.push_back(schema.MaxKey(d.tier, d.bucket, shard));
-  for (const IndexEntry& e : index) a.push_back(e.key);
-  a.push_back(std::to_string(expire_at));
-  a.push_back(KeySchema::MemberId(d.kind, d.name));
-  a.push_back(std::to_string(d.rollup.latency_max_us));
-  a.push_back(std::to_string(fields.size()));
+  keys->push_back(schema.SeriesKey(d.tier, d.bucket, d.kind, d.name));
+  for (const IndexEntry& e : index) keys->push_back(e.key);
+  args->push_back(KeySchema::MemberId(d.kind, d.name));
+  args->push_back(std::to_string(d.rollup.latency_max_us));
+  args->push_back(std::to_string(fields.size()));
+  args->push_back(std::to_string(index.size()));
   for (auto& [field, value] : fields) {
-    a.push_back(std::move(field));
-    a.push_back(std::to_string(value));
+    args->push_back(std::move(field));
+    args->push_back(std::to_string(value));
   }
   for (const IndexEntry& e : index) {
-    a.push_back(e.member);
-    a.push_back(std::to_string(e.increment));
+    args->push_back(e.member);
+    args->push_back(std::to_string(e.increment));
   }
-  return a;
+  return true;
 }
 
 std::string RandomToken() {
@@ -156,21 +162,22 @@ uint64_t ContentHash(const FlushBatch& b) {
 
 }  // namespace
 
-RedisSink::RedisSink(RedisClient* client, KeySchema schema, SinkOptions options,
-                     const Clock* clock)
+RedisSink::RedisSink(RedisClient* client, KeySchema schema, SinkOptions options, const Clock* clock)
     : client_(client), schema_(std::move(schema)), options_(options), clock_(clock) {}
 
 int64_t RedisSink::RetentionSeconds(Tier tier) const {
   switch (tier) {
-    case Tier::kMinute: return options_.minute_retention_s;
-    case Tier::kHour: return options_.hour_retention_s;
-    case Tier::kDay: return options_.day_retention_s;
+    case Tier::kMinute:
+      return options_.minute_retention_s;
+    case Tier::kHour:
+      return options_.hour_retention_s;
+    case Tier::kDay:
+      return options_.day_retention_s;
   }
   return 0;
 }
 
-Result<std::string> RedisSink::ReadCheckpoint(std::string_view host,
-                                              std::string_view fingerprint) {
+Result<std::string> RedisSink::ReadCheckpoint(std::string_view host, std::string_view fingerprint) {
   auto r = client_->Command({"GET", schema_.CheckpointKey(host, fingerprint)});
   if (!r.ok()) return r.status().WithContext("reading checkpoint");
   if (r->is_nil()) return std::string();
@@ -293,11 +300,7 @@ Status RedisSink::FlushOnce(const FlushBatch& input, const std::string& token) {
   std::vector<RedisArgs> tx;
   tx.reserve(batch.series.size() + batch.checkpoints.size() + 8);
   tx.push_back({"MULTI"});
-  for (const SeriesDelta& d : batch.series) {
-    RedisArgs cmd =
-        SeriesCommand(schema_, d, BucketEnd(d.tier, d.bucket) + RetentionSeconds(d.tier));
-    if (!cmd.empty()) tx.push_back(std::move(cmd));
-  }
+  AppendSeries(batch, &tx);
   AppendSlow(batch, &tx);
   for (size_t i = 0; i < ckpt_keys.size(); ++i) {
     tx.push_back({"SET", ckpt_keys[i], batch.checkpoints[i].updated, "EX",
@@ -308,6 +311,33 @@ Status RedisSink::FlushOnce(const FlushBatch& input, const std::string& token) {
   auto replies = client_->Pipeline(tx);
   if (!replies.ok()) return replies.status().WithContext("flush (outcome unknown)");
   return CheckExec(*replies, tx);
+}
+
+void RedisSink::AppendSeries(const FlushBatch& batch, std::vector<RedisArgs>* tx) const {
+  // (tier, bucket, shard) -> the deltas of that group, in batch order.
+  std::map<std::tuple<int, int64_t, int>, std::vector<const SeriesDelta*>> groups;
+  for (const SeriesDelta& d : batch.series) {
+    groups[{static_cast<int>(d.tier), d.bucket, KeySchema::ShardOf(d.kind, d.name)}].push_back(&d);
+  }
+  for (const auto& [group, deltas] : groups) {
+    const auto& [tier_int, bucket, shard] = group;
+    const Tier tier = static_cast<Tier>(tier_int);
+    const int64_t expire_at = BucketEnd(tier, bucket) + RetentionSeconds(tier);
+    for (size_t first = 0; first < deltas.size(); first += kSeriesPerEval) {
+      std::vector<std::string> keys{schema_.MaxKey(tier, bucket, shard)};
+      std::vector<std::string> args{std::to_string(expire_at)};
+      const size_t last = std::min(deltas.size(), first + kSeriesPerEval);
+      bool any = false;
+      for (size_t i = first; i < last; ++i)
+        any |= AppendSeriesArgs(schema_, *deltas[i], &keys, &args);
+      if (!any) continue;
+      RedisArgs cmd{"EVAL", kSeriesScript, std::to_string(keys.size())};
+      cmd.reserve(3 + keys.size() + args.size());
+      std::move(keys.begin(), keys.end(), std::back_inserter(cmd));
+      std::move(args.begin(), args.end(), std::back_inserter(cmd));
+      tx->push_back(std::move(cmd));
+    }
+  }
 }
 
 void RedisSink::AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) const {
@@ -325,8 +355,8 @@ void RedisSink::AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) 
     const std::string key = a[1];
     tx->push_back(std::move(a));
     tx->push_back({"ZREMRANGEBYRANK", key, "0", std::to_string(-(keep + 1))});
-    tx->push_back({"EXPIREAT", key,
-                   std::to_string(BucketEnd(Tier::kDay, day) + options_.day_retention_s)});
+    tx->push_back(
+        {"EXPIREAT", key, std::to_string(BucketEnd(Tier::kDay, day) + options_.day_retention_s)});
   }
 }
 
@@ -356,7 +386,10 @@ Status RedisSink::CheckExec(const std::vector<RedisReply>& replies,
   for (size_t i = 0; i < exec.elements.size(); ++i) {
     if (!exec.elements[i].is_error()) continue;
     const RedisArgs& cmd = tx[i + 1];
-    const std::string key = cmd[0] == "EVAL" && cmd.size() > 3 ? cmd[3] : cmd.size() > 1 ? cmd[1] : "";
+    // For a series EVAL, name its first series hash (cmd[3] is the shard's max key).
+    const std::string key = cmd[0] == "EVAL" && cmd.size() > 4 ? cmd[4]
+                            : cmd.size() > 1                   ? cmd[1]
+                                                               : "";
     spdlog::error("flush: Redis rejected {} on key '{}' inside EXEC: {}", cmd[0], key,
                   exec.elements[i].str);
     if (errors++ == 0) first = cmd[0] + " " + key + ": " + exec.elements[i].str;
@@ -364,7 +397,8 @@ Status RedisSink::CheckExec(const std::vector<RedisReply>& replies,
   if (errors > 0) {
     return Status::Internal("flush: " + std::to_string(errors) +
                             " command(s) failed inside EXEC; the rest of the transaction was "
-                            "applied. First: " + first);
+                            "applied. First: " +
+                            first);
   }
   return Status::Ok();
 }
@@ -388,11 +422,13 @@ Status FlushWithRetry(RedisSink& sink, const FlushBatch& batch, const RetryPolic
       return st;
     }
     const bool out_of_attempts = policy.max_attempts > 0 && attempt >= policy.max_attempts;
-    const bool out_of_time = policy.max_total_sleep.count() > 0 &&
-                             slept + delay > policy.max_total_sleep;
+    const bool out_of_time =
+        policy.max_total_sleep.count() > 0 && slept + delay > policy.max_total_sleep;
     if (out_of_attempts || out_of_time) {
-      spdlog::error("flush attempt {} failed: {}; giving up after {} attempt(s) and {} ms of "
-                    "waiting", attempt, st.ToString(), attempt, slept.count());
+      spdlog::error(
+          "flush attempt {} failed: {}; giving up after {} attempt(s) and {} ms of "
+          "waiting",
+          attempt, st.ToString(), attempt, slept.count());
       return st;
     }
     spdlog::warn("flush attempt {} failed: {}; retrying in {} ms", attempt, st.ToString(),

@@ -100,6 +100,7 @@ class RedisSink {
   bool Admitted(const std::map<int64_t, DayNames>& fresh, int64_t day, char kind,
                 const std::string& name) const;
   Status Rewrite(const std::map<int64_t, DayNames>& fresh, FlushBatch* batch) const;
+  void AppendSeries(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
   void AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
   // Turns the MULTI..EXEC replies into a Status (nil EXEC: aborted; errors: internal).
   Status CheckExec(const std::vector<RedisReply>& replies, const std::vector<RedisArgs>& tx) const;

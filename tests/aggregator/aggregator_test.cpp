@@ -34,11 +34,16 @@ LogRecord Rec(int64_t time_us, int status = 200, int64_t latency_us = 1000, uint
 
 const char* KindName(SeriesKind k) {
   switch (k) {
-    case SeriesKind::kAll: return "all";
-    case SeriesKind::kHost: return "h";
-    case SeriesKind::kEndpoint: return "e";
-    case SeriesKind::kCustomer: return "c";
-    case SeriesKind::kCustomerEndpoint: return "ce";
+    case SeriesKind::kAll:
+      return "all";
+    case SeriesKind::kHost:
+      return "h";
+    case SeriesKind::kEndpoint:
+      return "e";
+    case SeriesKind::kCustomer:
+      return "c";
+    case SeriesKind::kCustomerEndpoint:
+      return "ce";
   }
   return "?";
 }
@@ -95,7 +100,7 @@ Aggregator Make(int64_t max_endpoints = 2000, int64_t max_customers = 50000, int
 
 TEST(AggregatorTest, GoldenDump) {
   Aggregator agg = Make();
-  const int64_t t = (kNewYear2026 - 30) * kUs;  // 2025-12-31T23:59:30Z
+  const int64_t t = (kNewYear2026 - 30) * kUs;                              // 2025-12-31T23:59:30Z
   agg.Add(Rec(t + 40 * kUs, 500, -1, 5, 50), "POST /b", "k_0123456789ab");  // next day
   agg.Add(Rec(t, 200, 1000, 10, 100), "GET /a", "acme");
   agg.Add(Rec(t + 1, 404, 2000, 1, 2), "GET /a", "acme");
@@ -106,7 +111,8 @@ TEST(AggregatorTest, GoldenDump) {
       "m29453759 h:web1 n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
       "m29453759 e:GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
       "m29453759 c:acme n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
-      "m29453759 ce:acme|GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
+      "m29453759 ce:acme|GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 "
+      "h381=1\n"
       "m29453760 all: n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "m29453760 h:web1 n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "m29453760 e:POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
@@ -208,7 +214,8 @@ TEST(AggregatorTest, HourAndDayDeltasAreSumsOfMinutes) {
     if (rng() % 50 == 0) {
       agg.AddRejected(t);
     } else {
-      agg.Add(Rec(t, 200 + static_cast<int>(rng() % 3), static_cast<int64_t>(rng() % 100000)), e, c);
+      agg.Add(Rec(t, 200 + static_cast<int>(rng() % 3), static_cast<int64_t>(rng() % 100000)), e,
+              c);
       ++total;
     }
   }
@@ -285,9 +292,11 @@ TEST(AggregatorTest, OverflowGoesToOtherAtTheLimits) {
   }
   EXPECT_EQ(endpoints, (std::set<std::string>{"GET /a", "GET /b", "other"}));
   EXPECT_EQ(customers, (std::set<std::string>{"c1", "other"}));
-  EXPECT_EQ(pairs, (std::set<std::string>{"c1|GET /a", "other|GET /b", "c1|other", "other|GET /a"}));
-  EXPECT_EQ(Find(b, Tier::kMinute, kNewYear2026 / 60, SeriesKind::kCustomer, "other")
-                ->rollup.requests, 2u);
+  EXPECT_EQ(pairs,
+            (std::set<std::string>{"c1|GET /a", "other|GET /b", "c1|other", "other|GET /a"}));
+  EXPECT_EQ(
+      Find(b, Tier::kMinute, kNewYear2026 / 60, SeriesKind::kCustomer, "other")->rollup.requests,
+      2u);
 }
 
 TEST(AggregatorTest, CustomerEndpointPairsAreCapped) {
@@ -334,7 +343,8 @@ TEST(AggregatorTest, MemoryStaysBoundedUnderMillionRandomEndpoints) {
   EXPECT_LT(final_bytes, after_warmup * 2);  // flat after the cap is reached
   FlushBatch b = agg.TakeBatch();
   size_t endpoint_series = 0;
-  for (const auto& d : b.series) endpoint_series += d.tier == Tier::kMinute && d.kind == SeriesKind::kEndpoint;
+  for (const auto& d : b.series)
+    endpoint_series += d.tier == Tier::kMinute && d.kind == SeriesKind::kEndpoint;
   EXPECT_EQ(endpoint_series, 2001u);  // the cap plus "other"
   EXPECT_EQ(Find(b, Tier::kMinute, kNewYear2026 / 60, SeriesKind::kAll, "")->rollup.requests,
             1000000u);
@@ -342,7 +352,10 @@ TEST(AggregatorTest, MemoryStaysBoundedUnderMillionRandomEndpoints) {
 
 TEST(AggregatorTest, SlowTopNPerDayIsTheExactTopAndOrderIndependent) {
   std::mt19937_64 rng(13);
-  struct In { int64_t t, lat; std::string e; };
+  struct In {
+    int64_t t, lat;
+    std::string e;
+  };
   std::vector<In> in;
   const int64_t start = kNewYear2026 * kUs;
   for (int i = 0; i < 5000; ++i) {
@@ -421,7 +434,8 @@ TEST(AggregatorTest, MatchesSimpleModelOnManyCombinations) {
   }
   std::map<std::pair<int64_t, std::string>, uint64_t> got;
   for (const auto& d : agg.TakeBatch().series) {
-    if (d.tier != Tier::kMinute || d.kind == SeriesKind::kAll || d.kind == SeriesKind::kHost) continue;
+    if (d.tier != Tier::kMinute || d.kind == SeriesKind::kAll || d.kind == SeriesKind::kHost)
+      continue;
     got[{d.bucket, std::string(KindName(d.kind)) + ":" + Printable(d.name)}] = d.rollup.requests;
   }
   EXPECT_EQ(got, model);

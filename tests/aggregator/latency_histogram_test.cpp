@@ -58,7 +58,7 @@ TEST(BucketIndexTest, EdgeCases) {
   EXPECT_EQ(LatencyHistogram::BucketIndex(0), 0);
   EXPECT_EQ(LatencyHistogram::BucketIndex(-1), 0);
   EXPECT_EQ(LatencyHistogram::BucketIndex(std::numeric_limits<int64_t>::min()), 0);
-  EXPECT_EQ(LatencyHistogram::BucketIndex(1), 1);  // not the zero bucket
+  EXPECT_EQ(LatencyHistogram::BucketIndex(1), 1);   // not the zero bucket
   EXPECT_EQ(LatencyHistogram::BucketIndex(2), 35);  // ceil(ln 2 / ln γ) = ceil(34.66)
   EXPECT_EQ(LatencyHistogram::BucketIndex(kInt64Max), LatencyHistogram::kMaxIndex);
   EXPECT_EQ(LatencyHistogram::BucketIndex(int64_t{1} << 45), LatencyHistogram::kMaxIndex);
@@ -156,8 +156,8 @@ void ExpectAccurate(const LatencyHistogram& h, std::vector<int64_t> values, cons
   for (double p : {50.0, 90.0, 95.0, 99.0, 99.9}) {
     const double exact = ExactNearestRank(values, p);
     const double got = *h.PercentileMicros(p);
-    EXPECT_LE(std::abs(got - exact), 0.01 * exact) << what << " p" << p << " exact " << exact
-                                                   << " got " << got;
+    EXPECT_LE(std::abs(got - exact), 0.01 * exact)
+        << what << " p" << p << " exact " << exact << " got " << got;
   }
 }
 
@@ -171,10 +171,16 @@ std::vector<int64_t> Sample(Dist d, size_t n, uint64_t seed) {
   std::vector<int64_t> v(n);
   for (auto& x : v) {
     switch (d) {
-      case Dist::kUniform: x = uniform(rng); break;
-      case Dist::kLogNormal: x = static_cast<int64_t>(lognormal(rng)); break;
+      case Dist::kUniform:
+        x = uniform(rng);
+        break;
+      case Dist::kLogNormal:
+        x = static_cast<int64_t>(lognormal(rng));
+        break;
       // Pareto, x_m = 1 ms, alpha = 1.1: a heavy tail reaching minutes.
-      case Dist::kPareto: x = static_cast<int64_t>(1000.0 / std::pow(1.0 - u01(rng), 1.0 / 1.1)); break;
+      case Dist::kPareto:
+        x = static_cast<int64_t>(1000.0 / std::pow(1.0 - u01(rng), 1.0 / 1.1));
+        break;
     }
   }
   return v;

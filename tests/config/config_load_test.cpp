@@ -28,7 +28,9 @@ constexpr const char* kRedisPassword = "pa55w0rd-hunter2";
 std::string FullConfig() {
   return std::string("sources:\n") +
          "  - paths: [\"/var/log/nginx/api.access.log*\", \"/srv/logs/api-*.log\"]\n"
-         "    log_format: '" + kApiFormat + "'\n"
+         "    log_format: '" +
+         kApiFormat +
+         "'\n"
          "    escape: json\n"
          "    customer: $http_x_api_key\n"
          "    latency: $upstream_response_time\n"
@@ -37,14 +39,18 @@ std::string FullConfig() {
          "  - paths: /var/log/nginx/access.log\n"
          "    log_format: combined\n"
          "customers_file: customers.yaml\n"
-         "customer_id_secret: \"" + kSecret + "\"\n"
+         "customer_id_secret: \"" +
+         kSecret +
+         "\"\n"
          "routes:\n"
          "  - \"/v1/orders/{id}/items\"\n"
          "  - { match: '^/v2/geo/ip/[^/]+$', name: '/v2/geo/ip/:ip' }\n"
          "limits: { endpoints_per_day: 3000, customers_per_day: 60000, max_line_bytes: 1MiB, "
          "memory_mb: 512 }\n"
          "redis:\n"
-         "  url: \"redis://admin:" + kRedisPassword + "@redis.internal:6380/2\"\n"
+         "  url: \"redis://admin:" +
+         kRedisPassword +
+         "@redis.internal:6380/2\"\n"
          "  prefix: am\n"
          "  cluster: [\"10.0.0.1:6379\", \"10.0.0.2:6379\"]\n"
          "  connect_timeout: 1500ms\n"
@@ -301,13 +307,13 @@ class TempDir {
 TEST(ConfigFile, BadLineSevenIsReportedAsLineSeven) {
   TempDir dir;
   const std::string path = dir.Write("apimeter.yaml",
-                                     "# apimeter config\n"                     // 1
-                                     "sources:\n"                              // 2
+                                     "# apimeter config\n"                      // 1
+                                     "sources:\n"                               // 2
                                      "  - paths: [\"/var/log/nginx/a.log\"]\n"  // 3
-                                     "    log_format: combined\n"              // 4
-                                     "    host: web-1\n"                       // 5
-                                     "retention:\n"                            // 6
-                                     "  hour: 35\n");                          // 7: no unit
+                                     "    log_format: combined\n"               // 4
+                                     "    host: web-1\n"                        // 5
+                                     "retention:\n"                             // 6
+                                     "  hour: 35\n");                           // 7: no unit
   Result<Config> r = LoadConfigFile(path);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message().rfind(path + ":7:", 0), 0u) << r.status().message();
@@ -363,7 +369,8 @@ TEST(YamlReaderText, SizesDurationsAndSuggestions) {
   EXPECT_NE(ParseDurationMsText("15", true).status().message().find("needs a unit"),
             std::string::npos);
   EXPECT_EQ(FormatDurationMs(1500), "1500ms");
-  EXPECT_EQ(FormatDurationMs(172800000), "2d");
+  EXPECT_EQ(FormatDurationMs(172800000), "48h");
+  EXPECT_EQ(FormatDurationMs(3 * 86400000LL), "3d");
   EXPECT_EQ(FormatDurationMs(5400000), "90m");
   EXPECT_EQ(FormatSize(65536), "64KiB");
   EXPECT_EQ(FormatSize(1000), "1000");

@@ -34,7 +34,9 @@ struct FakeMachine {
     return env;
   }
 
-  Result<Config> Load(const std::string& yaml) { return LoadConfigString(yaml, kConfigName, Env()); }
+  Result<Config> Load(const std::string& yaml) {
+    return LoadConfigString(yaml, kConfigName, Env());
+  }
 };
 
 // The smallest valid config; tests append sections to it.
@@ -51,8 +53,8 @@ inline ::testing::AssertionResult FailsAt(const Result<Config>& r, int line,
   const std::string& msg = r.status().message();
   const std::string prefix = name + ":" + std::to_string(line) + ": ";
   if (msg.rfind(prefix, 0) != 0) {
-    return ::testing::AssertionFailure() << "message does not start with '" << prefix
-                                         << "': " << msg;
+    return ::testing::AssertionFailure()
+           << "message does not start with '" << prefix << "': " << msg;
   }
   if (msg.find(part) == std::string::npos) {
     return ::testing::AssertionFailure() << "message lacks '" << part << "': " << msg;

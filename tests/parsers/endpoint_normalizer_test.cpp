@@ -33,31 +33,33 @@ TEST(EndpointNormalizer, BuiltinRules) {
       {"/users/", "GET /users/"},
       {"/u/550e8400-e29b-41d4-a716-446655440000", "GET /u/:id"},
       {"/u/550E8400-E29B-41D4-A716-446655440000/x", "GET /u/:id/x"},
-      {"/blob/0123456789abcdef0123", "GET /blob/:id"},       // >= 16 hex
-      {"/blob/a1b2c3d4", "GET /blob/:id"},                   // >= 8 hex, digit and letter
-      {"/blob/deadbeef", "GET /blob/deadbeef"},              // hex letters only: a word
-      {"/blob/12ab", "GET /blob/12ab"},                      // too short
+      {"/blob/0123456789abcdef0123", "GET /blob/:id"},  // >= 16 hex
+      {"/blob/a1b2c3d4", "GET /blob/:id"},              // >= 8 hex, digit and letter
+      {"/blob/deadbeef", "GET /blob/deadbeef"},         // hex letters only: a word
+      {"/blob/12ab", "GET /blob/12ab"},                 // too short
       {"/ip/192.168.0.1", "GET /ip/:id"},
       {"/ip/256.1.1.1", "GET /ip/256.1.1.1"},
       {"/v/1.2.3", "GET /v/1.2.3"},
       {"/ip/2001:db8::1", "GET /ip/:id"},
       {"/ip/::1", "GET /ip/:id"},
-      {"/t/AbC123xyz789QWErty00", "GET /t/:id"},             // token-like
+      {"/t/AbC123xyz789QWErty00", "GET /t/:id"},  // token-like
       {"/t/dGhpcyBpcyBhIHRva2Vu_1", "GET /t/:id"},
       {"/blog/how-to-install-nginx-on-2024", "GET /blog/how-to-install-nginx-on-2024"},
       {"/t/abcdefghijklmnopqrstuvwxyz", "GET /t/abcdefghijklmnopqrstuvwxyz"},  // no digit
       {"/v1/users/me", "GET /v1/users/me"},
       {"/v2", "GET /v2"},
       {"*", "GET /*"},
-      {"/a\x01" "b/\x1f", "GET /a?b/?"},
+      {"/a\x01"
+       "b/\x1f",
+       "GET /a?b/?"},
   };
   for (const auto& [path, want] : cases) EXPECT_EQ(Norm(n, "GET", path), want) << path;
 }
 
 TEST(EndpointNormalizer, Methods) {
   const EndpointNormalizer n = Builtin();
-  for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT",
-                        "TRACE"}) {
+  for (const char* m :
+       {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"}) {
     EXPECT_EQ(Norm(n, m, "/x"), std::string(m) + " /x");
   }
   EXPECT_EQ(Norm(n, "get", "/x"), "OTHER /x");

@@ -80,6 +80,18 @@ TEST(LineParserCompile, UnknownVariableNamesColumnAndSupportedList) {
   EXPECT_NE(p.status().message().find("supported: $remote_addr"), std::string::npos);
 }
 
+FormatSpec Spec(std::string format, std::string escape = "default", std::string customer = "",
+                std::string latency = "", std::string bytes_out = "", size_t max_line = 65536) {
+  FormatSpec s;
+  s.log_format = std::move(format);
+  s.escape = std::move(escape);
+  s.customer_var = std::move(customer);
+  s.latency_var = std::move(latency);
+  s.bytes_out_var = std::move(bytes_out);
+  s.max_line_bytes = max_line;
+  return s;
+}
+
 TEST(LineParserCompile, ConfigErrorsAreClear) {
   struct Case {
     FormatSpec spec;
@@ -87,21 +99,23 @@ TEST(LineParserCompile, ConfigErrorsAreClear) {
   };
   const std::string ok = "[$time_local] \"$request\" $status $body_bytes_sent";
   const Case cases[] = {
-      {{"", "default"}, "log_format is empty"},
-      {{ok, "yaml"}, "escape 'yaml'"},
-      {{"\"$request\" $status"}, "no time variable"},
-      {{"[$time_local] \"$request\""}, "no $status"},
-      {{"[$time_local] $uri $status"}, "needs $request"},
-      {{ok, "default", "http_x_api_key"}, "customer variable '$http_x_api_key' is not in log_format"},
-      {{ok, "default", "nope"}, "customer variable '$nope' is not a supported"},
-      {{ok, "default", "", "request_time"}, "latency variable '$request_time' is not in log_format"},
-      {{ok, "default", "", "status"}, "latency variable '$status' must be one of"},
-      {{ok, "default", "", "", "bytes_sent"}, "bytes_out variable '$bytes_sent' is not in"},
-      {{ok, "default", "", "", "status"}, "must be bytes_sent or body_bytes_sent"},
-      {{"[${time_local] $status"}, "unterminated '${'"},
-      {{"[$time_local] $ $status"}, "'$' without a variable name at column 15"},
-      {{"[$time_local] $http_ $status"}, "unknown nginx variable '$http_'"},
-      {{ok, "default", "", "", "", 0}, "max_line_bytes"},
+      {Spec("", "default"), "log_format is empty"},
+      {Spec(ok, "yaml"), "escape 'yaml'"},
+      {Spec("\"$request\" $status"), "no time variable"},
+      {Spec("[$time_local] \"$request\""), "no $status"},
+      {Spec("[$time_local] $uri $status"), "needs $request"},
+      {Spec(ok, "default", "http_x_api_key"),
+       "customer variable '$http_x_api_key' is not in log_format"},
+      {Spec(ok, "default", "nope"), "customer variable '$nope' is not a supported"},
+      {Spec(ok, "default", "", "request_time"),
+       "latency variable '$request_time' is not in log_format"},
+      {Spec(ok, "default", "", "status"), "latency variable '$status' must be one of"},
+      {Spec(ok, "default", "", "", "bytes_sent"), "bytes_out variable '$bytes_sent' is not in"},
+      {Spec(ok, "default", "", "", "status"), "must be bytes_sent or body_bytes_sent"},
+      {Spec("[${time_local] $status"), "unterminated '${'"},
+      {Spec("[$time_local] $ $status"), "'$' without a variable name at column 15"},
+      {Spec("[$time_local] $http_ $status"), "unknown nginx variable '$http_'"},
+      {Spec(ok, "default", "", "", "", 0), "max_line_bytes"},
   };
   for (const Case& c : cases) {
     auto p = LineParser::Compile(c.spec);
@@ -202,12 +216,11 @@ TEST(LineParser, TimeZonesConvertToUtcExactly) {
 
 TEST(LineParser, BadTimes) {
   LineParser p = MustCompile("[$time_local] \"$request\" $status");
-  for (const char* t : {"29/Feb/2023:00:00:00 +0000", "31/Apr/2024:00:00:00 +0000",
-                        "00/Jan/2024:00:00:00 +0000", "10/Foo/2024:00:00:00 +0000",
-                        "10/oct/2024:00:00:00 +0000", "10/Oct/2024:24:00:00 +0000",
-                        "10/Oct/2024:23:60:00 +0000", "10/Oct/2024:23:00:61 +0000",
-                        "10/Oct/1969:23:00:00 +0000", "10/Oct/2024:23:00:00 +0099",
-                        "01/Jan/1970:00:00:00 +0100"}) {
+  for (const char* t :
+       {"29/Feb/2023:00:00:00 +0000", "31/Apr/2024:00:00:00 +0000", "00/Jan/2024:00:00:00 +0000",
+        "10/Foo/2024:00:00:00 +0000", "10/oct/2024:00:00:00 +0000", "10/Oct/2024:24:00:00 +0000",
+        "10/Oct/2024:23:60:00 +0000", "10/Oct/2024:23:00:61 +0000", "10/Oct/1969:23:00:00 +0000",
+        "10/Oct/2024:23:00:00 +0099", "01/Jan/1970:00:00:00 +0100"}) {
     ParseError e = MustReject(p, "[" + std::string(t) + "] \"GET / HTTP/1.1\" 200");
     EXPECT_EQ(e.kind, ParseErrorKind::kBadTime) << t;
     EXPECT_EQ(e.field, "time_local");
@@ -240,9 +253,9 @@ TEST(LineParser, Iso8601AndMsec) {
 
 TEST(LineParser, FirstTimeVariableWins) {
   LineParser p = MustCompile("$msec [$time_local] \"$request\" $status");
-  EXPECT_EQ(MustParse(p, "1760104536.500 [10/Oct/2000:00:00:00 +0000] \"GET / HTTP/1.1\" 200")
-                .time_us,
-            int64_t{1760104536500000});
+  EXPECT_EQ(
+      MustParse(p, "1760104536.500 [10/Oct/2000:00:00:00 +0000] \"GET / HTTP/1.1\" 200").time_us,
+      int64_t{1760104536500000});
 }
 
 TEST(LineParser, BracedVariablesAndAdjacentText) {
@@ -338,7 +351,8 @@ TEST(LineParser, EscapeJsonFormat) {
   s.log_format =
       "{\"time\":\"$time_iso8601\",\"remote\":\"$remote_addr\",\"request\":\"$request\","
       "\"status\":$status,\"bytes\":$body_bytes_sent,\"rt\":$request_time,"
-      "\"urt\":\"$upstream_response_time\",\"ua\":\"$http_user_agent\",\"key\":\"$http_x_api_key\"}";
+      "\"urt\":\"$upstream_response_time\",\"ua\":\"$http_user_agent\",\"key\":\"$http_x_api_"
+      "key\"}";
   s.escape = "json";
   s.customer_var = "http_x_api_key";
   s.latency_var = "request_time";
@@ -359,8 +373,8 @@ TEST(LineParser, EscapeJsonFormat) {
 
 TEST(LineParser, EscapeNoneAllowsRawQuotesInsideQuotedFields) {
   LineParser p = MustCompile("[$time_local] \"$request\" $status \"$http_user_agent\"", "none");
-  LogRecord r = MustParse(
-      p, "[10/Oct/2025:13:55:36 +0000] \"GET /a\"b HTTP/1.1\" 200 \"say \"hi\" there\"");
+  LogRecord r =
+      MustParse(p, "[10/Oct/2025:13:55:36 +0000] \"GET /a\"b HTTP/1.1\" 200 \"say \"hi\" there\"");
   EXPECT_EQ(r.path, "/a\"b");
   // The same line in escape=default is not an nginx line.
   LineParser d = MustCompile("[$time_local] \"$request\" $status \"$http_user_agent\"");
@@ -387,7 +401,7 @@ TEST(LineParser, RejectReasons) {
   EXPECT_EQ(MustReject(p, "\r").kind, ParseErrorKind::kEmpty);
   EXPECT_EQ(MustReject(p, std::string(301, 'a')).kind, ParseErrorKind::kTooLong);
   const std::string valid = kCombinedLine;
-  EXPECT_EQ(MustParse(p, valid + "\r").status, 200);  // CRLF tolerated
+  EXPECT_EQ(MustParse(p, valid + "\r").status, 200);                             // CRLF tolerated
   EXPECT_EQ(MustReject(p, valid.substr(0, 60)).kind, ParseErrorKind::kNoMatch);  // truncated
   EXPECT_EQ(MustReject(p, valid + valid).kind, ParseErrorKind::kNoMatch);        // merged
   EXPECT_EQ(MustReject(p, "2025/10/10 13:55:36 [error] 123#0: *1 open() failed").kind,

@@ -25,7 +25,9 @@ int main(int argc, char** argv) {
   const int hours = argc > 2 ? std::atoi(argv[2]) : 24;
   const int repeats = argc > 3 ? std::atoi(argv[3]) : 20;
   auto& redis = testing::TestRedis::Get();
-  RedisClient client(redis.endpoint());
+  RedisEndpoint ep = redis.endpoint();
+  ep.command_timeout = std::chrono::milliseconds(60000);  // large flushes while loading
+  RedisClient client(ep);
   if (!client.Connect().ok()) return 1;
   KeySchema schema(redis.UniquePrefix("bench"));
   const int64_t now = SystemClock().NowSeconds() / 60 * 60;
@@ -39,10 +41,12 @@ int main(int argc, char** argv) {
   RedisSink sink(&client, schema, options, &clock);
   const auto write_start = std::chrono::steady_clock::now();
   uint64_t total = 0;
-  for (int h = 0; h < hours; ++h) {
+  // One flush per 10 minutes of traffic keeps each transaction moderate.
+  for (int chunk = 0; chunk < hours * 6; ++chunk) {
     std::vector<testing::TestRequest> requests;
-    for (int m = 0; m < 60; ++m) {
-      const int64_t t = now - static_cast<int64_t>(hours) * 3600 + h * 3600 + m * 60;
+    for (int k = 0; k < 10; ++k) {
+      const int m = chunk * 10 + k;
+      const int64_t t = now - static_cast<int64_t>(hours) * 3600 + m * 60;
       for (int e = 0; e < endpoints; ++e) {
         testing::TestRequest r;
         r.time_us = t * 1000000 + e * 1000;

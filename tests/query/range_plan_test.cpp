@@ -13,9 +13,7 @@ constexpr int64_t kMin = 60, kHour = 3600, kDay = 86400;
 // 2026-11-20T00:00:00Z, a Friday; D(n) is n days later.
 const int64_t kDay0 = DaysFromCivil(2026, 11, 20) * kDay;
 int64_t D(int64_t n) { return kDay0 + n * kDay; }
-int64_t At(int64_t day, int h, int m = 0, int s = 0) {
-  return D(day) + h * kHour + m * kMin + s;
-}
+int64_t At(int64_t day, int h, int m = 0, int s = 0) { return D(day) + h * kHour + m * kMin + s; }
 
 BucketRun Min(int64_t from_s, int64_t to_s) { return {Tier::kMinute, from_s / kMin, to_s / kMin}; }
 BucketRun Hr(int64_t from_s, int64_t to_s) { return {Tier::kHour, from_s / kHour, to_s / kHour}; }
@@ -50,10 +48,10 @@ TEST(Decompose, AlignedHoursOnly) {
 }
 
 TEST(Decompose, SpansDaysWithWholeDayInTheMiddle) {
-  EXPECT_EQ(Decompose(At(0, 22, 30), At(2, 1, 15)),
-            (std::vector<BucketRun>{Min(At(0, 22, 30), At(0, 23)), Hr(At(0, 23), D(1)),
-                                    Dy(D(1), D(2)), Hr(D(2), At(2, 1)),
-                                    Min(At(2, 1), At(2, 1, 15))}));
+  EXPECT_EQ(
+      Decompose(At(0, 22, 30), At(2, 1, 15)),
+      (std::vector<BucketRun>{Min(At(0, 22, 30), At(0, 23)), Hr(At(0, 23), D(1)), Dy(D(1), D(2)),
+                              Hr(D(2), At(2, 1)), Min(At(2, 1), At(2, 1, 15))}));
 }
 
 TEST(Decompose, CrossesMidnightWithoutAWholeDayUsesHours) {
@@ -114,9 +112,9 @@ TEST(PlanRange, OnlyTheOldEdgeIsRoundedWhenTheRecentEdgeIsRetained) {
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->from_s, At(2, 10));
   EXPECT_EQ(plan->to_s, At(5, 11, 20));
-  EXPECT_EQ(plan->runs, (std::vector<BucketRun>{Hr(At(2, 10), D(3)), Dy(D(3), D(5)),
-                                                Hr(D(5), At(5, 11)),
-                                                Min(At(5, 11), At(5, 11, 20))}));
+  EXPECT_EQ(plan->runs,
+            (std::vector<BucketRun>{Hr(At(2, 10), D(3)), Dy(D(3), D(5)), Hr(D(5), At(5, 11)),
+                                    Min(At(5, 11), At(5, 11, 20))}));
 }
 
 TEST(PlanRange, MinuteEdgeJustInsideRetentionIsKept) {
@@ -202,7 +200,9 @@ TEST(PlanRange, RandomRangesAreCoveredExactlyByRetainedBuckets) {
       const BucketRun& run = plan->runs[k];
       EXPECT_LT(run.first, run.last);
       EXPECT_TRUE(BucketRetained(run.tier, run.first, kRetention, now));
-      if (k > 0) EXPECT_EQ(plan->runs[k - 1].ToSeconds(), run.FromSeconds());
+      if (k > 0) {
+        EXPECT_EQ(plan->runs[k - 1].ToSeconds(), run.FromSeconds());
+      }
     }
     EXPECT_GE(plan->to_s, to);
     EXPECT_LT(plan->to_s - to, kDay);
@@ -272,10 +272,10 @@ TEST(PlanTimeseries, OddExplicitStepMixesTiersExactly) {
   auto plan = PlanTimeseries(At(10, 0), At(10, 3), 5400, kRetention, now);
   ASSERT_TRUE(plan.ok());
   ASSERT_EQ(plan->points.size(), 2u);
-  EXPECT_EQ(plan->points[0].runs, (std::vector<BucketRun>{Hr(At(10, 0), At(10, 1)),
-                                                          Min(At(10, 1), At(10, 1, 30))}));
-  EXPECT_EQ(plan->points[1].runs, (std::vector<BucketRun>{Min(At(10, 1, 30), At(10, 2)),
-                                                          Hr(At(10, 2), At(10, 3))}));
+  EXPECT_EQ(plan->points[0].runs,
+            (std::vector<BucketRun>{Hr(At(10, 0), At(10, 1)), Min(At(10, 1), At(10, 1, 30))}));
+  EXPECT_EQ(plan->points[1].runs,
+            (std::vector<BucketRun>{Min(At(10, 1, 30), At(10, 2)), Hr(At(10, 2), At(10, 3))}));
 }
 
 TEST(PlanTimeseries, RejectsBadSteps) {

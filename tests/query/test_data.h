@@ -53,8 +53,8 @@ inline FlushBatch BatchFor(const std::vector<TestRequest>& requests, bool with_s
   batch.host = "query-test";
   for (auto& [key, rollup] : rollups) {
     const auto& [tier, bucket, kind, name] = key;
-    batch.series.push_back({static_cast<Tier>(tier), bucket, static_cast<SeriesKind>(kind), name,
-                            std::move(rollup)});
+    batch.series.push_back(
+        {static_cast<Tier>(tier), bucket, static_cast<SeriesKind>(kind), name, std::move(rollup)});
   }
   if (with_slow) {
     for (const TestRequest& r : requests) {

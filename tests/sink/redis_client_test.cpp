@@ -73,8 +73,8 @@ TEST(ParseRedisUrl, BadPortSaysWhatIsWrong) {
 
 TEST(ParseRedisUrl, Rejections) {
   for (const char* bad :
-       {"http://x", "redis://", "redis://:6379", "redis://h:0", "redis://h:65536", "redis://h:",
-        "redis://h/x", "redis://h/-1", "unix://relative.sock", "unix:///s?db=x",
+       {"http://x", "redis://", "redis://:6379", "redis://h:0", "redis://h:65536",
+        "redis://h:", "redis://h/x", "redis://h/-1", "unix://relative.sock", "unix:///s?db=x",
         "unix:///s?foo=1", "redis://[::1", "redis://u:%zz@h", "", "redis:/h"}) {
     auto ep = ParseRedisUrl(bad);
     EXPECT_FALSE(ep.ok()) << bad;

@@ -133,9 +133,8 @@ TEST_F(RedisSinkTest, WritesEverySeriesIndexAndExpiryAsTheSchemaSays) {
     EXPECT_EQ(ExpireTime(key), (m + 1) * 60 + 48 * 3600);
     const int shard = KeySchema::ShardOf(kind, name);
     auto max = ZRange(schema_.MaxKey(Tier::kMinute, m, shard));
-    auto it = std::find_if(max.begin(), max.end(), [&](auto& p) {
-      return p.first == KeySchema::MemberId(kind, name);
-    });
+    auto it = std::find_if(max.begin(), max.end(),
+                           [&](auto& p) { return p.first == KeySchema::MemberId(kind, name); });
     ASSERT_NE(it, max.end());
     EXPECT_EQ(it->second, "2500");
   }
@@ -465,8 +464,8 @@ TEST_F(RedisSinkTest, ExecReplyLostOnTheWireIsCountedOnce) {
   Status st2 = second.Flush(b);
   ASSERT_TRUE(st2.ok()) << st1.ToString() << " / " << st2.ToString();
   for (int i : {0, 1234, 2999}) {
-    EXPECT_EQ(ReadSeries(Tier::kMinute, kT0, SeriesKind::kHost, "host" + std::to_string(i)).requests,
-              1u);
+    EXPECT_EQ(
+        ReadSeries(Tier::kMinute, kT0, SeriesKind::kHost, "host" + std::to_string(i)).requests, 1u);
   }
   EXPECT_EQ(*second.ReadCheckpoint("web1", "f4"), "0-3000");
   if (st1.ok()) {
