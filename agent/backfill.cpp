@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 #include <regex>
 
 #include "agent/byte_intervals.h"
@@ -27,6 +29,14 @@ long RotationNumber(const std::string& path) {
 int64_t ModTime(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) : 0;
+}
+
+std::string NewBatchId() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
 }
 
 }  // namespace
@@ -65,6 +75,8 @@ void Backfiller::NoteNames(const FlushBatch& batch) {
 Status Backfiller::Flush(const std::string& fingerprint, std::string* committed,
                          const std::string& updated) {
   FlushBatch batch = aggregator_->TakeBatch();
+  // One id per batch: a retry after an unknown outcome is recognised by it.
+  batch.id = NewBatchId();
   if (updated != *committed) {
     batch.checkpoints.push_back(FileCheckpoint{fingerprint, *committed, updated});
   }

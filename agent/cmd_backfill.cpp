@@ -14,6 +14,8 @@
 namespace apimeter {
 namespace {
 
+constexpr size_t kMaxBackfillBatchBytes = size_t{48} << 20;
+
 // Redraws one status line on a terminal at most 5 times a second.
 class ProgressBar {
  public:
@@ -122,7 +124,10 @@ int RunBackfill(const BackfillArgs& args) {
     BackfillOptions bo;
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);
-    bo.memory_limit_bytes = static_cast<size_t>(runtime.config().limits.memory_mb) << 20;
+    // A flush is one Redis transaction: keeping batches to tens of MB keeps
+    // each EXEC well inside the command timeout.
+    bo.memory_limit_bytes = std::min<size_t>(
+        static_cast<size_t>(runtime.config().limits.memory_mb) << 20, kMaxBackfillBatchBytes);
     Backfiller backfiller(bo, &aggregator, &runtime.sink(), &sleeper);
     Status st = backfiller.RunFile(path, pipeline, [&](uint64_t disk_done, uint64_t lines) {
       bar.Update(disk_before + disk_done, totals.lines + lines, i + 1, work.size());

@@ -1,18 +1,25 @@
 #include "aggregator/aggregator.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <iterator>
+#include <numeric>
 #include <tuple>
 #include <utility>
 
 namespace apimeter {
 namespace {
 
+using aggregator_internal::CompactRollup;
 using aggregator_internal::HashName;
 using aggregator_internal::NameTable;
 
 constexpr int64_t kMicrosPerMinute = 60LL * 1000000;
 constexpr int64_t kMinutesPerHour = 60;
 constexpr int64_t kMinutesPerDay = 1440;
+// Name ids share a 64-bit minute key with a 32-bit slot and a 2-bit kind tag.
+constexpr int64_t kMaxNameId = (int64_t{1} << 30) - 2;
+constexpr uint64_t kIdMask = (uint64_t{1} << 30) - 1;
 
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -45,29 +52,224 @@ void ReleaseMemory(Container& c) {
   Container().swap(c);
 }
 
+// rank[id] = position of the name in byte order. Ranking once lets TakeBatch
+// sort integer keys instead of strings.
+std::vector<uint32_t> RanksByName(const NameTable& t) {
+  std::vector<uint32_t> ids(t.size());
+  std::iota(ids.begin(), ids.end(), 0u);
+  std::sort(ids.begin(), ids.end(), [&](uint32_t a, uint32_t b) { return t.Name(a) < t.Name(b); });
+  std::vector<uint32_t> rank(t.size());
+  for (uint32_t r = 0; r < ids.size(); ++r) rank[ids[r]] = r;
+  return rank;
+}
+
+// Sums of rollups per series ordinal within one hour (or day), handed out in
+// ordinal order, i.e. in (kind, name) order.
+class Accumulator {
+ public:
+  explicit Accumulator(size_t ordinals) : index_(ordinals, UINT32_MAX) {}
+
+  Rollup& At(uint32_t ordinal) {
+    uint32_t& i = index_[ordinal];
+    if (i == UINT32_MAX) {
+      i = static_cast<uint32_t>(rollups_.size());
+      rollups_.emplace_back();
+      ordinals_.push_back(ordinal);
+    }
+    return rollups_[i];
+  }
+  // Calls f(ordinal, Rollup&&) in ordinal order and empties the accumulator.
+  template <typename F>
+  void Drain(F&& f) {
+    std::sort(ordinals_.begin(), ordinals_.end());
+    for (uint32_t o : ordinals_) {
+      f(o, std::move(rollups_[index_[o]]));
+      index_[o] = UINT32_MAX;
+    }
+    ordinals_.clear();
+    rollups_.clear();
+  }
+
+ private:
+  std::vector<uint32_t> index_;  // ordinal -> index in rollups_
+  std::vector<Rollup> rollups_;
+  std::vector<uint32_t> ordinals_;
+};
+
 }  // namespace
+
+// Builds the batch's series in (tier, bucket, kind, name) order. Every series
+// gets an ordinal, its position in (kind, name) order (all, host, endpoints,
+// customers by rank), so each tier is sorted by integer keys. Minute cells are
+// visited in (minute, ordinal) order; hours and days are contiguous in that
+// order, so their sums are built in per-ordinal accumulators and closed when
+// the hour or day changes. Hour deltas are sums of minutes and day deltas sums
+// of hours, so all tiers agree exactly.
+class Aggregator::Emitter {
+ public:
+  explicit Emitter(Aggregator& a)
+      : a_(a),
+        endpoint_rank_(RanksByName(a.endpoints_.table)),
+        customer_rank_(RanksByName(a.customers_.table)),
+        first_customer_(2 + static_cast<uint32_t>(endpoint_rank_.size())),
+        names_(first_customer_ + customer_rank_.size(), nullptr),
+        hours_(names_.size()),
+        days_(names_.size()) {
+    static const std::string kEmpty;
+    names_[0] = &kEmpty;
+    names_[1] = &a.options_.host;
+    for (uint32_t id = 0; id < endpoint_rank_.size(); ++id)
+      names_[2 + endpoint_rank_[id]] = &a.endpoints_.table.Name(id);
+    for (uint32_t id = 0; id < customer_rank_.size(); ++id)
+      names_[first_customer_ + customer_rank_[id]] = &a.customers_.table.Name(id);
+  }
+
+  void Run(std::vector<SeriesDelta>* out) {
+    SortMinuteCells();
+    SortCeCells();
+    out->reserve(minute_order_.size() * 3 / 2 + ce_order_.size());
+    std::vector<SeriesDelta> hours, days;
+    bool open = false;
+    int64_t hour = 0, day = 0;
+    for (const auto& [key, cell] : minute_order_) {
+      const int64_t minute = sorted_minutes_[key >> 32];
+      const uint32_t ordinal = static_cast<uint32_t>(key);
+      const int64_t h = FloorDiv(minute, kMinutesPerHour), d = FloorDiv(minute, kMinutesPerDay);
+      if (open && h != hour) CloseHour(hour, &hours);
+      if (open && d != day) CloseDay(day, &days);
+      open = true;
+      hour = h;
+      day = d;
+      Rollup r = a_.minute_cells_[cell].TakeRollup();
+      hours_.At(ordinal).Merge(r);
+      out->push_back(Delta(Tier::kMinute, minute, ordinal, std::move(r)));
+    }
+    if (open) {
+      CloseHour(hour, &hours);
+      CloseDay(day, &days);
+    }
+    EmitCe(INT64_MAX, &days);  // none left: every ce cell's day has minute cells
+    for (auto* tier : {&hours, &days}) {
+      std::move(tier->begin(), tier->end(), std::back_inserter(*out));
+    }
+  }
+
+ private:
+  SeriesKind KindOf(uint32_t ordinal) const {
+    if (ordinal == 0) return SeriesKind::kAll;
+    if (ordinal == 1) return SeriesKind::kHost;
+    return ordinal < first_customer_ ? SeriesKind::kEndpoint : SeriesKind::kCustomer;
+  }
+  uint32_t Ordinal(uint64_t minute_key) const {
+    const uint32_t id = static_cast<uint32_t>(minute_key & kIdMask);
+    switch ((minute_key >> 30) & 3) {
+      case kTagAll:
+        return 0;
+      case kTagHost:
+        return 1;
+      case kTagEndpoint:
+        return 2 + endpoint_rank_[id];
+      default:
+        return first_customer_ + customer_rank_[id];
+    }
+  }
+  SeriesDelta Delta(Tier tier, int64_t bucket, uint32_t ordinal, Rollup&& r) const {
+    return SeriesDelta{tier, bucket, KindOf(ordinal), *names_[ordinal], std::move(r)};
+  }
+
+  // minute_order_: (minute rank << 32 | ordinal, cell), sorted.
+  void SortMinuteCells() {
+    std::vector<uint32_t> slots(a_.minutes_.size());
+    std::iota(slots.begin(), slots.end(), 0u);
+    std::sort(slots.begin(), slots.end(),
+              [&](uint32_t x, uint32_t y) { return a_.minutes_[x] < a_.minutes_[y]; });
+    std::vector<uint64_t> rank(slots.size());
+    for (uint32_t r = 0; r < slots.size(); ++r) {
+      rank[slots[r]] = r;
+      sorted_minutes_.push_back(a_.minutes_[slots[r]]);
+    }
+    minute_order_.reserve(a_.minute_cells_.size());
+    for (uint32_t cell = 0; cell < a_.minute_cells_.size(); ++cell) {
+      const uint64_t key = a_.minute_keys_[cell];
+      minute_order_.emplace_back(rank[key >> 32] << 32 | Ordinal(key), cell);
+    }
+    std::sort(minute_order_.begin(), minute_order_.end());
+  }
+
+  // ce_order_: (day, customer rank << 32 | endpoint rank, cell), sorted. Names
+  // hold no control characters, so ordering by (customer, endpoint) is the
+  // byte order of "customer\x1fendpoint".
+  void SortCeCells() {
+    ce_order_.reserve(a_.ce_cells_.size());
+    for (uint32_t cell = 0; cell < a_.ce_cells_.size(); ++cell) {
+      const CeKey& k = a_.ce_keys_[cell];
+      const uint64_t names =
+          uint64_t{customer_rank_[k.customer]} << 32 | endpoint_rank_[k.endpoint];
+      ce_order_.emplace_back(k.day, names, cell);
+    }
+    std::sort(ce_order_.begin(), ce_order_.end());
+  }
+
+  void CloseHour(int64_t hour, std::vector<SeriesDelta>* hours) {
+    hours_.Drain([&](uint32_t ordinal, Rollup&& r) {
+      days_.At(ordinal).Merge(r);
+      hours->push_back(Delta(Tier::kHour, hour, ordinal, std::move(r)));
+    });
+  }
+
+  void CloseDay(int64_t day, std::vector<SeriesDelta>* days) {
+    days_.Drain([&](uint32_t ordinal, Rollup&& r) {
+      days->push_back(Delta(Tier::kDay, day, ordinal, std::move(r)));
+    });
+    EmitCe(day, days);  // kind ce sorts after the other four kinds
+  }
+
+  // Day deltas of the ce cells of days <= `day` not emitted yet.
+  void EmitCe(int64_t day, std::vector<SeriesDelta>* days) {
+    for (; next_ce_ < ce_order_.size() && std::get<0>(ce_order_[next_ce_]) <= day; ++next_ce_) {
+      const auto& [d, names, cell] = ce_order_[next_ce_];
+      const CeKey& k = a_.ce_keys_[cell];
+      std::string name = a_.customers_.table.Name(k.customer);
+      name += kNameSeparator;
+      name += a_.endpoints_.table.Name(k.endpoint);
+      days->push_back(SeriesDelta{Tier::kDay, d, SeriesKind::kCustomerEndpoint, std::move(name),
+                                  a_.ce_cells_[cell].TakeRollup()});
+    }
+  }
+
+  Aggregator& a_;
+  std::vector<uint32_t> endpoint_rank_, customer_rank_;
+  uint32_t first_customer_;
+  std::vector<const std::string*> names_;  // by ordinal
+  Accumulator hours_, days_;
+  std::vector<int64_t> sorted_minutes_;  // by minute rank
+  std::vector<std::pair<uint64_t, uint32_t>> minute_order_;
+  std::vector<std::tuple<int64_t, uint64_t, uint32_t>> ce_order_;
+  size_t next_ce_ = 0;
+};
 
 Aggregator::Aggregator(AggregatorOptions options) : options_(std::move(options)) { Reset(); }
 
 void Aggregator::Reset() {
-  endpoints_.Clear();
-  customers_.Clear();
-  ReleaseMemory(endpoint_series_);
-  ReleaseMemory(customer_series_);
-  ce_series_.Clear();
-  ce_pairs_ = 0;
-  ReleaseMemory(series_);
-  series_.push_back(Series{SeriesKind::kAll, kNone, kNone});
-  series_.push_back(Series{SeriesKind::kHost, kNone, kNone});
+  endpoints_ = Names{};
+  endpoints_.cap = std::clamp<int64_t>(options_.max_endpoints, 0, kMaxNameId);
+  customers_ = Names{};
+  customers_.cap = std::clamp<int64_t>(options_.max_customers, 0, kMaxNameId);
+  all_last_ = host_last_ = LastCell{};
   ReleaseMemory(minutes_);
   ReleaseMemory(minute_slots_);
-  last_minute_ = INT64_MIN;
-  last_slot_ = 0;
-  rollup_index_.Clear();
-  ReleaseMemory(rollups_);
-  ReleaseMemory(rollup_keys_);
-  rollup_heap_bytes_ = 0;
-  ReleaseMemory(last_rollup_);
+  minute_first_us_ = 0;
+  minute_last_us_ = -1;
+  slot_ = kNone;
+  day_ = 0;
+  minute_index_.Clear();
+  minute_cells_.Clear();
+  ReleaseMemory(minute_keys_);
+  ce_index_.Clear();
+  ce_cells_.Clear();
+  ReleaseMemory(ce_keys_);
+  ce_admitted_ = 0;
+  heap_bytes_ = 0;
   slow_.clear();
   slow_day_ = INT64_MIN;
   slow_top_ = nullptr;
@@ -75,117 +277,109 @@ void Aggregator::Reset() {
   lines_ = 0;
 }
 
-uint32_t Aggregator::MinuteSlot(int64_t minute) {
-  if (minute == last_minute_) return last_slot_;
+// Sets slot_ and day_ for time_us; two comparisons when the minute is the
+// previous line's.
+void Aggregator::SetMinute(int64_t time_us) {
+  if (time_us >= minute_first_us_ && time_us <= minute_last_us_) return;
+  const int64_t minute = FloorDiv(time_us, kMicrosPerMinute);
   auto [it, inserted] = minute_slots_.try_emplace(minute, static_cast<uint32_t>(minutes_.size()));
   if (inserted) minutes_.push_back(minute);
-  last_minute_ = minute;
-  last_slot_ = it->second;
-  return last_slot_;
+  slot_ = it->second;
+  day_ = FloorDiv(minute, kMinutesPerDay);
+  // The first and last minutes of the int64 range are cut short.
+  if (__builtin_mul_overflow(minute, kMicrosPerMinute, &minute_first_us_)) {
+    minute_first_us_ = INT64_MIN;
+    minute_last_us_ = (minute + 1) * kMicrosPerMinute - 1;
+  } else if (__builtin_add_overflow(minute_first_us_, kMicrosPerMinute - 1, &minute_last_us_)) {
+    minute_last_us_ = INT64_MAX;
+  }
 }
 
-uint32_t Aggregator::NewSeries(SeriesKind kind, uint32_t customer, uint32_t endpoint) {
-  series_.push_back(Series{kind, customer, endpoint});
-  return static_cast<uint32_t>(series_.size() - 1);
-}
-
-uint32_t Aggregator::OtherId(NameTable& table, std::vector<uint32_t>& series, SeriesKind kind) {
+uint32_t Aggregator::InternOther(Names& names) {
+  if (names.other != kNone) return names.other;
   const uint64_t h = HashName(kOther);
-  uint32_t id = table.Find(kOther, h);
-  if (id != NameTable::kNone) return id;
-  id = table.Insert(kOther, h);  // "other" is admitted beyond the limit
-  const bool is_customer = kind == SeriesKind::kCustomer;
-  series.push_back(NewSeries(kind, is_customer ? id : kNone, is_customer ? kNone : id));
-  return id;
+  names.other = names.table.Find(kOther, h);
+  if (names.other == NameTable::kNone) {
+    names.other = names.table.Insert(kOther, h);  // admitted beyond the cap
+    names.last.emplace_back();
+  }
+  return names.other;
 }
 
-uint32_t Aggregator::InternName(NameTable& table, std::vector<uint32_t>& series, SeriesKind kind,
-                                int64_t limit, std::string_view name) {
+uint32_t Aggregator::Intern(Names& names, std::string_view name) {
   const uint64_t h = HashName(name);
-  uint32_t id = table.Find(name, h);
+  uint32_t id = names.table.Find(name, h);
   if (id != NameTable::kNone) return id;
-  if (!ValidName(name) || static_cast<int64_t>(table.size()) >= limit) {
-    return OtherId(table, series, kind);
-  }
-  id = table.Insert(name, h);
-  const bool is_customer = kind == SeriesKind::kCustomer;
-  series.push_back(NewSeries(kind, is_customer ? id : kNone, is_customer ? kNone : id));
+  // "other" does not use up the cap, whether it came first or not.
+  const int64_t held = static_cast<int64_t>(names.table.size()) - (names.other != kNone);
+  if (name == kOther || !ValidName(name) || held >= names.cap) return InternOther(names);
+  id = names.table.Insert(name, h);
+  names.last.emplace_back();
   return id;
 }
 
-uint32_t Aggregator::EndpointId(std::string_view name) {
-  return InternName(endpoints_, endpoint_series_, SeriesKind::kEndpoint, options_.max_endpoints,
-                    name);
-}
-
-uint32_t Aggregator::CustomerId(std::string_view name) {
-  return InternName(customers_, customer_series_, SeriesKind::kCustomer, options_.max_customers,
-                    name);
-}
-
-uint32_t Aggregator::CustomerEndpointSeries(uint32_t customer, uint32_t endpoint) {
-  const uint64_t key = (static_cast<uint64_t>(customer) << 32) | endpoint;
-  uint32_t series = ce_series_.Find(key);
-  if (series != kNone) return series;
-  const uint32_t other = OtherId(customers_, customer_series_, SeriesKind::kCustomer);
-  // Pairs of "other" are bounded by the endpoint cap, so only real customers
-  // count against the pair cap.
-  if (customer != other) {
-    if (static_cast<int64_t>(ce_pairs_) >= options_.max_customer_endpoints) {
-      return CustomerEndpointSeries(other, endpoint);
-    }
-    ++ce_pairs_;
+uint32_t Aggregator::MinuteCell(KindTag tag, uint32_t id, LastCell& last) {
+  if (last.slot == slot_) return last.cell;
+  const uint64_t key = (uint64_t{slot_} << 32) | (uint64_t{tag} << 30) | id;
+  uint32_t cell = minute_index_.Find(key);
+  if (cell == kNone) {
+    cell = minute_cells_.Add();
+    minute_keys_.push_back(key);
+    minute_index_.Insert(key, cell);
   }
-  series = NewSeries(SeriesKind::kCustomerEndpoint, customer, endpoint);
-  ce_series_.Insert(key, series);
-  return series;
+  last = LastCell{slot_, cell};
+  return cell;
 }
 
-uint32_t Aggregator::RollupFor(uint32_t slot, uint32_t series) {
-  const uint64_t key = (static_cast<uint64_t>(slot) << 32) | series;
-  uint32_t index = rollup_index_.Find(key);
-  if (index != kNone) return index;
-  index = static_cast<uint32_t>(rollups_.size());
-  rollups_.emplace_back();
-  rollup_keys_.push_back(key);
-  rollup_index_.Insert(key, index);
-  return index;
-}
-
-uint32_t Aggregator::CachedRollupFor(uint32_t slot, uint32_t series) {
-  if (series >= last_rollup_.size()) last_rollup_.resize(series_.size());
-  LastRollup& last = last_rollup_[series];
-  if (last.slot != slot) last = LastRollup{slot, RollupFor(slot, series)};
-  return last.rollup;
+uint32_t Aggregator::CeCell(uint32_t customer, uint32_t endpoint) {
+  const uint64_t pair = (uint64_t{customer} << 32) | endpoint;
+  uint32_t cell = ce_index_.Find(day_, pair);
+  if (cell != kNone) return cell;
+  // Cells of "other" are bounded by the endpoint cap, so only real customers
+  // count against the pair cap.
+  if (customer != customers_.other) {
+    if (static_cast<int64_t>(ce_admitted_) >= options_.max_customer_endpoints) {
+      return CeCell(InternOther(customers_), endpoint);
+    }
+    ++ce_admitted_;
+  }
+  cell = ce_cells_.Add();
+  ce_keys_.push_back(CeKey{day_, customer, endpoint});
+  ce_index_.Insert(day_, pair, cell);
+  return cell;
 }
 
 void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
                      std::string_view customer) {
   ++lines_;
-  const uint32_t slot = MinuteSlot(FloorDiv(record.time_us, kMicrosPerMinute));
-  const uint32_t e = EndpointId(endpoint);
-  const uint32_t c = CustomerId(customer);
-  const uint32_t rollups[5] = {
-      CachedRollupFor(slot, kAllSeries), CachedRollupFor(slot, kHostSeries),
-      CachedRollupFor(slot, endpoint_series_[e]), CachedRollupFor(slot, customer_series_[c]),
-      CachedRollupFor(slot, CustomerEndpointSeries(c, e))};
-  const bool has_latency = record.latency_us >= 0;
-  const int bucket = has_latency ? LatencyHistogram::BucketIndex(record.latency_us) : 0;
-  for (uint32_t index : rollups) {
-    Rollup& r = rollups_[index];
-    rollup_heap_bytes_ -= r.MemoryBytes();
-    r.AddRequestInBucket(record.status, record.bytes_in, record.bytes_out, record.latency_us,
-                         bucket);
-    rollup_heap_bytes_ += r.MemoryBytes();
+  SetMinute(record.time_us);
+  const uint32_t e = Intern(endpoints_, endpoint);
+  const uint32_t c = Intern(customers_, customer);
+  const int64_t latency = record.latency_us;
+  const int bucket = latency >= 0 ? LatencyHistogram::BucketIndex(latency) : 0;
+  // Braced lists evaluate in order; CeCell may intern "other" (growing
+  // customers_.last), so it runs after the last use of a LastCell reference.
+  CompactRollup* const cells[5] = {
+      &minute_cells_[MinuteCell(kTagAll, 0, all_last_)],
+      &minute_cells_[MinuteCell(kTagHost, 0, host_last_)],
+      &minute_cells_[MinuteCell(kTagEndpoint, e, endpoints_.last[e])],
+      &minute_cells_[MinuteCell(kTagCustomer, c, customers_.last[c])],
+      getenv("AGG2_EXP") && atoi(getenv("AGG2_EXP")) == 1 ? nullptr : &ce_cells_[CeCell(c, e)],
+  };
+  static const int exp = getenv("AGG2_EXP") ? atoi(getenv("AGG2_EXP")) : 0;
+  for (int k = 0; k < (exp == 1 ? 4 : 5); ++k) {
+    CompactRollup* cell = cells[k];
+    if (exp == 2 || (exp == 3 && k == 4)) { cell->Add(record.status, record.bytes_in, record.bytes_out, -1, bucket, &heap_bytes_); continue; }
+    cell->Add(record.status, record.bytes_in, record.bytes_out, latency, bucket, &heap_bytes_);
   }
-  if (has_latency && options_.slow_top_n > 0) OfferSlow(record, e, c);
+  if (latency >= 0 && options_.slow_top_n > 0) OfferSlow(record, e, c);
 }
 
 void Aggregator::AddRejected(int64_t time_us) {
   ++lines_;
-  const uint32_t slot = MinuteSlot(FloorDiv(time_us, kMicrosPerMinute));
-  ++rollups_[CachedRollupFor(slot, kAllSeries)].rejected;
-  ++rollups_[CachedRollupFor(slot, kHostSeries)].rejected;
+  SetMinute(time_us);
+  minute_cells_[MinuteCell(kTagAll, 0, all_last_)].AddRejected();
+  minute_cells_[MinuteCell(kTagHost, 0, host_last_)].AddRejected();
 }
 
 void Aggregator::OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer) {
@@ -198,8 +392,12 @@ void Aggregator::OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t 
   const size_t n = static_cast<size_t>(options_.slow_top_n);
   const bool full = top.heap.size() >= n;
   if (full && record.latency_us < top.threshold) return;  // the common case: not slow
-  SlowRequest candidate{record.time_us, record.latency_us,         record.status,
-                        options_.host,  endpoints_.Name(endpoint), customers_.Name(customer)};
+  SlowRequest candidate{record.time_us,
+                        record.latency_us,
+                        record.status,
+                        options_.host,
+                        endpoints_.table.Name(endpoint),
+                        customers_.table.Name(customer)};
   if (!full) {
     slow_bytes_ += SlowBytes(candidate);
     top.heap.push_back(std::move(candidate));
@@ -216,53 +414,11 @@ void Aggregator::OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t 
   if (top.heap.size() >= n) top.threshold = top.heap.front().latency_us;
 }
 
-std::string Aggregator::SeriesName(const Series& s) const {
-  switch (s.kind) {
-    case SeriesKind::kAll:
-      return "";
-    case SeriesKind::kHost:
-      return options_.host;
-    case SeriesKind::kEndpoint:
-      return endpoints_.Name(s.endpoint);
-    case SeriesKind::kCustomer:
-      return customers_.Name(s.customer);
-    case SeriesKind::kCustomerEndpoint:
-      return customers_.Name(s.customer) + kNameSeparator + endpoints_.Name(s.endpoint);
-  }
-  return "";
-}
-
 FlushBatch Aggregator::TakeBatch() {
   FlushBatch batch;
   batch.host = options_.host;
   batch.lines = lines_;
-  std::vector<std::string> names;
-  names.reserve(series_.size());
-  for (const Series& s : series_) names.push_back(SeriesName(s));
-
-  // Hour and day deltas are sums of the minute deltas, so all tiers agree.
-  std::map<std::pair<int64_t, uint32_t>, Rollup> hours, days;
-  batch.series.reserve(rollups_.size() * 3 / 2);
-  for (size_t i = 0; i < rollups_.size(); ++i) {
-    const int64_t minute = minutes_[rollup_keys_[i] >> 32];
-    const uint32_t series = static_cast<uint32_t>(rollup_keys_[i]);
-    hours[{FloorDiv(minute, kMinutesPerHour), series}].Merge(rollups_[i]);
-    days[{FloorDiv(minute, kMinutesPerDay), series}].Merge(rollups_[i]);
-    batch.series.push_back(SeriesDelta{Tier::kMinute, minute, series_[series].kind, names[series],
-                                       std::move(rollups_[i])});
-  }
-  for (auto* tier : {&hours, &days}) {
-    const Tier t = tier == &hours ? Tier::kHour : Tier::kDay;
-    for (auto& [key, rollup] : *tier) {
-      batch.series.push_back(SeriesDelta{t, key.first, series_[key.second].kind, names[key.second],
-                                         std::move(rollup)});
-    }
-  }
-  std::sort(batch.series.begin(), batch.series.end(),
-            [](const SeriesDelta& a, const SeriesDelta& b) {
-              return std::tie(a.tier, a.bucket, a.kind, a.name) <
-                     std::tie(b.tier, b.bucket, b.kind, b.name);
-            });
+  Emitter(*this).Run(&batch.series);
   for (auto& [day, top] : slow_) {
     std::sort(top.heap.begin(), top.heap.end(), Slower);
     for (SlowRequest& s : top.heap) batch.slow.push_back(std::move(s));
@@ -274,15 +430,15 @@ FlushBatch Aggregator::TakeBatch() {
 size_t Aggregator::MemoryBytes() const {
   constexpr size_t kMapNodeBytes = 48;  // std::unordered_map / std::map node overhead, approx.
   size_t bytes = sizeof(*this);
-  bytes += endpoints_.MemoryBytes() + customers_.MemoryBytes();
-  bytes += (endpoint_series_.capacity() + customer_series_.capacity()) * sizeof(uint32_t);
-  bytes += ce_series_.MemoryBytes() + series_.capacity() * sizeof(Series);
+  for (const Names* n : {&endpoints_, &customers_}) {
+    bytes += n->table.MemoryBytes() + n->last.capacity() * sizeof(LastCell);
+  }
   bytes += minutes_.capacity() * sizeof(int64_t) + minute_slots_.size() * kMapNodeBytes +
            minute_slots_.bucket_count() * sizeof(void*);
-  bytes += rollup_index_.MemoryBytes() + rollup_keys_.capacity() * sizeof(uint64_t);
-  // rollup_heap_bytes_ is the heap the rollups own beyond sizeof(Rollup).
-  bytes += rollups_.capacity() * sizeof(Rollup) + rollup_heap_bytes_;
-  bytes += last_rollup_.capacity() * sizeof(LastRollup);
+  bytes += minute_index_.MemoryBytes() + minute_cells_.MemoryBytes() +
+           minute_keys_.capacity() * sizeof(uint64_t);
+  bytes += ce_index_.MemoryBytes() + ce_cells_.MemoryBytes() + ce_keys_.capacity() * sizeof(CeKey);
+  bytes += heap_bytes_;  // spilled statuses and histograms
   bytes += slow_.size() * (sizeof(DayTop) + kMapNodeBytes) + slow_bytes_;
   return bytes;
 }

@@ -1,25 +1,32 @@
-// Aggregator: the in-memory per-minute pre-aggregator between the parser and
-// the sink.
+// Aggregator: the in-memory pre-aggregator between the parser and the sink.
 //
-// Promise: every request is counted in the minute of its own timestamp
-// (floor(time_us / 60 s), UTC; out-of-order lines are fine), in five series:
-// all, host (options.host), endpoint, customer and customer × endpoint (named
-// as in docs/redis-schema.md; the ce name is customer + '\x1f' + endpoint).
-// TakeBatch hands over deltas — minute rollups plus hour and day rollups that
-// are exact sums of those minutes — and the slowest requests of each UTC day
-// (at most slow_top_n per day), then leaves the aggregator empty. Output order
-// is deterministic: series sorted by (tier, bucket, kind, name), slow
-// requests by (day, latency desc, time, ...).
+// Promise: every request is counted at its own timestamp (UTC; out-of-order
+// lines are fine) in five series (named as in docs/redis-schema.md):
+//   - all, host (options.host), endpoint and customer: per minute
+//     (floor(time_us / 60 s)); TakeBatch hands over these minute deltas plus
+//     hour and day deltas that are exact sums of them;
+//   - customer × endpoint (name customer + '\x1f' + endpoint): per UTC day
+//     only (floor(time_us / 86400 s)); TakeBatch hands over only day deltas.
+//     Reports and cost attribution work per day, and per-minute pairs would
+//     be almost one new series per line.
+// TakeBatch also hands over the slowest requests of each UTC day (at most
+// slow_top_n per day), then leaves the aggregator empty. Output order is
+// deterministic: series sorted by (tier, bucket, kind, name), slow requests
+// by (day, latency desc, time, ...).
 //
-// Bounds: at most max_endpoints distinct endpoint names, max_customers
-// customers and max_customer_endpoints customer × endpoint pairs are held
-// between TakeBatch calls; further names are counted as "other" (for a pair:
-// customer "other" × that endpoint). A name that is empty, longer than
-// kMaxNameBytes or holds a control character is also counted as "other"
-// (the normalizer and resolver never produce one). MemoryBytes() is an honest
-// O(1) estimate of everything held, so callers can flush or pause when it
-// passes their limit (it grows with minutes × series, which the caps bound per
-// minute).
+// Bounds: at most max_endpoints distinct endpoint names and max_customers
+// customers are held between TakeBatch calls, and at most
+// max_customer_endpoints (day, customer, endpoint) series; further names are
+// counted as "other" (for a pair: customer "other" × that endpoint). A name
+// that is empty, longer than kMaxNameBytes or holds a control character is
+// also counted as "other" (the normalizer and resolver never produce one).
+// MemoryBytes() is an honest O(1) estimate of everything held, so callers can
+// flush or pause when it passes their limit (it grows with minutes × series,
+// which the caps bound per minute).
+//
+// Cost (docs/aggregation.md): Add is a few array lookups and two small
+// hash-table probes; each touched series is one 128-byte block until it gets
+// busy. TakeBatch sorts integer keys, not strings (names are ranked once).
 //
 // Not thread-safe: one aggregator per pipeline thread.
 #pragma once
@@ -31,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "aggregator/compact_rollup.h"
 #include "aggregator/flat_tables.h"
 #include "aggregator/flush_batch.h"
 #include "aggregator/rollup.h"
@@ -42,7 +50,7 @@ struct AggregatorOptions {
   std::string host;                         // this agent's host name
   int64_t max_endpoints = 2000;             // distinct endpoint names held between TakeBatch calls
   int64_t max_customers = 50000;            // same for customers
-  int64_t max_customer_endpoints = 200000;  // same for customer × endpoint pairs
+  int64_t max_customer_endpoints = 200000;  // (day, customer, endpoint) series held
   int64_t slow_top_n = 100;                 // slowest requests kept per UTC day
 };
 
@@ -53,8 +61,9 @@ class Aggregator {
 
   explicit Aggregator(AggregatorOptions options);
 
-  // Counts one parsed request in the minute of record.time_us and offers it as
-  // a slow-request candidate (when it has a latency).
+  // Counts one parsed request in the minute (and, for the pair, the day) of
+  // record.time_us and offers it as a slow-request candidate (when it has a
+  // latency).
   void Add(const LogRecord& record, std::string_view endpoint, std::string_view customer);
   // Counts a malformed line (field `rejected` of the all and host series).
   void AddRejected(int64_t time_us);
@@ -68,56 +77,61 @@ class Aggregator {
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
-  static constexpr uint32_t kAllSeries = 0;
-  static constexpr uint32_t kHostSeries = 1;
+  // Minute series are keyed by (minute slot, kind tag, name id); see MinuteKey.
+  enum KindTag : uint32_t { kTagAll = 0, kTagHost = 1, kTagEndpoint = 2, kTagCustomer = 3 };
 
-  struct Series {
-    SeriesKind kind;
-    uint32_t customer;  // customer id (customer and ce series)
-    uint32_t endpoint;  // endpoint id (endpoint and ce series)
-  };
-  // The rollup of a series in the minute slot it was last used in. Lines
-  // arrive mostly in time order, so this direct array (indexed by endpoint,
-  // customer or pair series id) answers most lookups without hashing.
-  struct LastRollup {
+  // The minute cell a series used last. Lines arrive mostly in time order,
+  // so this direct array (indexed by name id) answers most lookups without
+  // hashing.
+  struct LastCell {
     uint32_t slot = kNone;
-    uint32_t rollup = kNone;
+    uint32_t cell = kNone;
+  };
+  // Interned names of one kind, with the minute cell each used last.
+  struct Names {
+    aggregator_internal::NameTable table;
+    std::vector<LastCell> last;  // by name id
+    uint32_t other = kNone;      // id of "other", once interned
+    int64_t cap = 0;             // names other than "other" held at most
+  };
+  struct CeKey {
+    int64_t day;
+    uint32_t customer, endpoint;
   };
   struct DayTop {
     std::vector<SlowRequest> heap;  // min-heap by "slowness", size <= slow_top_n
     int64_t threshold = -1;         // when full, a candidate must beat this latency
   };
+  class Emitter;  // TakeBatch's ordering and hour/day accumulation (aggregator.cpp)
 
-  uint32_t MinuteSlot(int64_t minute);
-  uint32_t InternName(aggregator_internal::NameTable& table, std::vector<uint32_t>& series,
-                      SeriesKind kind, int64_t limit, std::string_view name);
-  uint32_t OtherId(aggregator_internal::NameTable& table, std::vector<uint32_t>& series,
-                   SeriesKind kind);
-  uint32_t EndpointId(std::string_view name);
-  uint32_t CustomerId(std::string_view name);
-  uint32_t CustomerEndpointSeries(uint32_t customer, uint32_t endpoint);
-  uint32_t NewSeries(SeriesKind kind, uint32_t customer, uint32_t endpoint);
-  uint32_t RollupFor(uint32_t slot, uint32_t series);
-  uint32_t CachedRollupFor(uint32_t slot, uint32_t series);
+  void SetMinute(int64_t time_us);
+  uint32_t Intern(Names& names, std::string_view name);
+  uint32_t InternOther(Names& names);
+  uint32_t MinuteCell(KindTag tag, uint32_t id, LastCell& last);
+  uint32_t CeCell(uint32_t customer, uint32_t endpoint);
   void OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer);
-  std::string SeriesName(const Series& s) const;
   void Reset();
 
   AggregatorOptions options_;
-  aggregator_internal::NameTable endpoints_, customers_;
-  std::vector<uint32_t> endpoint_series_, customer_series_;  // name id -> series id
-  aggregator_internal::U64Map ce_series_;  // (customer << 32 | endpoint) -> series
-  uint32_t ce_pairs_ = 0;                  // pairs admitted under the cap
-  std::vector<Series> series_;
-  std::vector<int64_t> minutes_;  // minute slot -> minute number
+  Names endpoints_, customers_;
+  LastCell all_last_, host_last_;
+  // Minutes seen in this batch: slot -> minute number, and back.
+  std::vector<int64_t> minutes_;
   std::unordered_map<int64_t, uint32_t> minute_slots_;
-  int64_t last_minute_ = INT64_MIN;
-  uint32_t last_slot_ = 0;
-  aggregator_internal::U64Map rollup_index_;  // (slot << 32 | series) -> index in rollups_
-  std::vector<Rollup> rollups_;
-  std::vector<uint64_t> rollup_keys_;
-  size_t rollup_heap_bytes_ = 0;         // heap owned by rollups (histograms, status lists)
-  std::vector<LastRollup> last_rollup_;  // series id -> rollup in its latest slot
+  // The current minute [minute_first_us_, minute_last_us_] (clamped to the
+  // int64 range) and its slot and UTC day, so
+  // a line in the same minute as the previous one costs one comparison.
+  int64_t minute_first_us_ = 0, minute_last_us_ = -1;
+  uint32_t slot_ = kNone;
+  int64_t day_ = 0;
+  aggregator_internal::U64Map minute_index_;  // MinuteKey -> cell
+  aggregator_internal::ChunkedPool<aggregator_internal::CompactRollup> minute_cells_;
+  std::vector<uint64_t> minute_keys_;         // cell -> MinuteKey
+  aggregator_internal::DayPairMap ce_index_;  // (day, customer << 32 | endpoint) -> cell
+  aggregator_internal::ChunkedPool<aggregator_internal::CompactRollup> ce_cells_;
+  std::vector<CeKey> ce_keys_;  // cell -> key
+  uint32_t ce_admitted_ = 0;    // ce cells of real customers, counted against the cap
+  size_t heap_bytes_ = 0;       // heap owned by cells (spilled statuses and histograms)
   std::map<int64_t, DayTop> slow_;
   int64_t slow_day_ = INT64_MIN;
   DayTop* slow_top_ = nullptr;

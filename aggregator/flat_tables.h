@@ -2,14 +2,19 @@
 //
 // Promise: NameTable interns strings into dense ids 0..size()-1 (names are
 // copied; ids stay valid until Clear). U64Map maps 64-bit keys to 32-bit
-// values. Both use open addressing with linear probing at load <= 1/2, grow
-// by doubling, and report their heap use in O(1). They exist because the
-// aggregator does several lookups per log line and std::unordered_map costs a
-// node allocation per entry and a pointer chase per lookup. Not thread-safe.
+// values, DayPairMap (day, 64-bit pair) keys to 32-bit values. All use open
+// addressing with linear probing at load <= 1/2, grow by doubling, and report
+// their heap use in O(1). ChunkedPool<T> hands out dense indexes of
+// value-initialized T in fixed-size chunks: elements never move (so a
+// reference stays valid across later Add calls), growth never copies, and
+// the spare capacity is under one chunk. They exist because the aggregator
+// does several lookups per log line and std::unordered_map costs a node
+// allocation per entry and a pointer chase per lookup. Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -144,6 +149,82 @@ class U64Map {
   size_t size_ = 0;
   size_t mask_ = 0;
   int shift_ = 64;
+};
+
+// Keys are (day, pair) with pair = customer id << 32 | endpoint id: the
+// customer × endpoint table of the aggregator. A day is any int64, so the key
+// is exact for every timestamp.
+class DayPairMap {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  uint32_t Find(int64_t day, uint64_t pair) const {
+    if (slots_.empty()) return kNone;
+    for (size_t i = Home(day, pair);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.value == kNone) return kNone;
+      if (s.pair == pair && s.day == day) return s.value;
+    }
+  }
+  // The key must not be present; value must not be kNone.
+  void Insert(int64_t day, uint64_t pair, uint32_t value) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    Place(Slot{day, pair, value});
+    ++size_;
+  }
+  size_t size() const { return size_; }
+  void Clear() { *this = DayPairMap(); }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    int64_t day = 0;
+    uint64_t pair = 0;
+    uint32_t value = kNone;
+  };
+  size_t Home(int64_t day, uint64_t pair) const {
+    return MixBits(pair ^ (static_cast<uint64_t>(day) * 0x9e3779b97f4a7c15ULL)) & mask_;
+  }
+  void Place(const Slot& slot) {
+    size_t i = Home(slot.day, slot.pair);
+    while (slots_[i].value != kNone) i = (i + 1) & mask_;
+    slots_[i] = slot;
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    const size_t n = old.empty() ? 64 : old.size() * 2;
+    slots_.assign(n, Slot{});
+    mask_ = n - 1;
+    for (const Slot& s : old) {
+      if (s.value != kNone) Place(s);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+  size_t mask_ = 0;
+};
+
+template <typename T>
+class ChunkedPool {
+ public:
+  static constexpr size_t kChunk = 512;
+
+  // Index of a new value-initialized element.
+  uint32_t Add() {
+    if (size_ % kChunk == 0) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    return static_cast<uint32_t>(size_++);
+  }
+  T& operator[](uint32_t i) { return chunks_[i / kChunk][i % kChunk]; }
+  const T& operator[](uint32_t i) const { return chunks_[i / kChunk][i % kChunk]; }
+  size_t size() const { return size_; }
+  void Clear() { *this = ChunkedPool(); }
+  size_t MemoryBytes() const {
+    return chunks_.size() * kChunk * sizeof(T) + chunks_.capacity() * sizeof(chunks_[0]);
+  }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  size_t size_ = 0;
 };
 
 }  // namespace apimeter::aggregator_internal

@@ -1,9 +1,11 @@
 // Benchmarks of the aggregator hot path: Aggregator::Add on a realistic mix
 // (300 endpoints, 5000 Zipf-distributed customers, log-normal latencies,
 // lines in time order), CustomerResolver::Resolve, LatencyHistogram::Add and
-// BucketIndex, and TakeBatch.
+// BucketIndex (the baseline to compare Add with in the same run), and
+// TakeBatch at 500 req/s for 2 s, one minute and 67 minutes.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -66,15 +68,21 @@ const Mix& RealisticMix() {
   return mix;
 }
 
+// Add on the realistic mix at range(0) lines per second (records in time
+// order; a TakeBatch, not timed, every 2^20 lines).
 void BM_AggregatorAdd(benchmark::State& state) {
   const Mix& m = RealisticMix();
   AggregatorOptions o;
   o.host = "web1";
   Aggregator agg(o);
+  std::vector<LogRecord> records = m.records;
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].time_us = kStartUs + static_cast<int64_t>(i) * (1000000 / state.range(0));
+  }
   size_t i = 0;
   for (auto _ : state) {
-    agg.Add(m.records[i], m.endpoints[m.endpoint_of[i]], m.customers[m.customer_of[i]]);
-    if (++i == m.records.size()) {
+    agg.Add(records[i], m.endpoints[m.endpoint_of[i]], m.customers[m.customer_of[i]]);
+    if (++i == records.size()) {
       i = 0;
       state.PauseTiming();
       benchmark::DoNotOptimize(agg.TakeBatch());
@@ -84,7 +92,7 @@ void BM_AggregatorAdd(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["bytes_held"] = static_cast<double>(agg.MemoryBytes());
 }
-BENCHMARK(BM_AggregatorAdd);
+BENCHMARK(BM_AggregatorAdd)->Arg(500)->Arg(10000);
 
 void BM_ResolveThenAdd(benchmark::State& state) {
   const Mix& m = RealisticMix();
@@ -161,32 +169,47 @@ void BM_HistogramAdd(benchmark::State& state) {
 }
 BENCHMARK(BM_HistogramAdd);
 
-// One flush of a minute of realistic traffic (range(0) lines in one minute).
+// One TakeBatch of range(0) lines of realistic traffic arriving at range(1)
+// lines per second (names and latencies cycle through the mix).
 void BM_TakeBatch(benchmark::State& state) {
   const Mix& m = RealisticMix();
   AggregatorOptions o;
   o.host = "web1";
   const size_t lines = static_cast<size_t>(state.range(0));
-  size_t series = 0, held = 0;
+  const int64_t step_us = 1000000 / state.range(1);
+  size_t series = 0, ce = 0, held = 0;
   for (auto _ : state) {
     state.PauseTiming();
     Aggregator agg(o);
     for (size_t i = 0; i < lines; ++i) {
-      LogRecord r = m.records[i];
-      r.time_us = kStartUs + static_cast<int64_t>(i % 60000000);
-      agg.Add(r, m.endpoints[m.endpoint_of[i]], m.customers[m.customer_of[i]]);
+      const size_t k = i % m.records.size();
+      LogRecord r = m.records[k];
+      r.time_us = kStartUs + static_cast<int64_t>(i) * step_us;
+      agg.Add(r, m.endpoints[m.endpoint_of[k]], m.customers[m.customer_of[k]]);
     }
     held = agg.MemoryBytes();
     state.ResumeTiming();
     FlushBatch b = agg.TakeBatch();
     series = b.series.size();
+    ce = static_cast<size_t>(std::count_if(b.series.begin(), b.series.end(), [](const auto& d) {
+      return d.kind == SeriesKind::kCustomerEndpoint;
+    }));
     benchmark::DoNotOptimize(b);
   }
   state.counters["series"] = static_cast<double>(series);
+  state.counters["ce_series"] = static_cast<double>(ce);
   state.counters["bytes_held"] = static_cast<double>(held);
-  state.counters["bytes_per_minute_series"] = static_cast<double>(held) / (series / 3.0);
+  state.counters["bytes_per_line"] = static_cast<double>(held) / static_cast<double>(lines);
 }
-BENCHMARK(BM_TakeBatch)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TakeBatch)
+    ->Args({1000, 500})     // the live agent's 2 s flush at 500 req/s
+    ->Args({30000, 500})    // one minute at 500 req/s
+    ->Args({100000, 1667})  // 100k lines in one minute
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TakeBatch)
+    ->Args({2010000, 500})  // 67 minutes at 500 req/s (the 2M-line log)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace apimeter

@@ -111,8 +111,9 @@ Result<std::vector<YamlField>> YamlReader::OpenMap(const YAML::Node& node, std::
                   "; see docs/config.md");
   }
   std::map<std::string, int, std::less<>> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+  for (const auto& entry : node) {
+    // Copies: yaml-cpp's iterator hands out temporaries, so a reference would dangle.
+    const YAML::Node key = entry.first;
     if (!key.IsScalar()) {
       return ErrorAt(key, "a key" + where + " must be a plain name, got " +
                               std::string(TypeName(key)) + "; write 'name: value'");
@@ -135,7 +136,7 @@ Result<std::vector<YamlField>> YamlReader::OpenMap(const YAML::Node& node, std::
       return ErrorAt(key, what + where + " appears twice (first on line " +
                               std::to_string(pos->second) + "); remove one of them");
     }
-    fields.push_back(YamlField{name, key, it->second});
+    fields.push_back(YamlField{name, key, entry.second});
   }
   return fields;
 }

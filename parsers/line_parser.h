@@ -2,7 +2,9 @@
 //
 // Promise: a LineParser is compiled once from an nginx `log_format` (see
 // docs/log-formats.md) and then maps any byte string to either a LogRecord or
-// a ParseError, never crashing and never allocating per call. RE2 is the
+// a ParseError, never crashing. Lines the fast path accepts (and lines rejected by the
+// pre-checks) cost no heap allocation; lines that fall back to RE2 may allocate inside RE2
+// (its matcher scratch space), never in apimeter code. RE2 is the
 // reference matcher; a hand-written fast path built from the same token list
 // is used when it is eligible, and whenever the fast path accepts a line its
 // record equals RE2's (when it does not accept, RE2 decides). Rejections are
@@ -67,8 +69,8 @@ class LineParser {
   // supported: ..." or "customer variable '$x' is not in log_format".
   static Result<LineParser> Compile(const FormatSpec& spec);
 
-  // Pure, no I/O, no heap allocation. On success fills *out (views into `line`) and returns
-  // true; otherwise fills *err and returns false.
+  // Pure, no I/O; no heap allocation on the fast path (see above). On success fills *out (views
+  // into `line`) and returns true; otherwise fills *err and returns false.
   bool Parse(std::string_view line, LogRecord* out, ParseError* err) const;
 
   // Human explanation for `apimeter test-format`: every variable and its value, the derived

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -96,6 +98,16 @@ json RangeHeader(const RangePlan& plan, const QueryFilter& filter) {
           {"filter", FilterJson(filter)}};
 }
 
+// Marks an answer that reads series kept only at a coarser tier than the
+// minute, and says why its range is wider. Minute answers stay unchanged.
+void AddResolution(Tier finest, json* j) {
+  if (finest == Tier::kMinute) return;
+  (*j)["resolution"] = std::string(TierName(finest));
+  (*j)["note"] =
+      "customer \u00d7 endpoint series are stored per UTC day only: the answer covers whole UTC "
+      "days";
+}
+
 struct BucketRead {
   size_t group;  // which output rollup the bucket adds into
   size_t series;
@@ -130,51 +142,109 @@ Result<FilterSeries> SeriesForFilter(const QueryFilter& f) {
   return FilterSeries{SeriesKind::kAll, ""};
 }
 
+Tier FinestTier(SeriesKind kind) {
+  return kind == SeriesKind::kCustomerEndpoint ? Tier::kDay : Tier::kMinute;
+}
+
 QueryEngine::QueryEngine(RedisClient* client, KeySchema schema, RetentionSeconds retention,
                          const Clock* clock)
     : client_(client), schema_(std::move(schema)), retention_(retention), clock_(clock) {}
 
-Result<RangePlan> QueryEngine::Plan(const QueryParams& p) const {
-  return PlanRange(p.from_s, p.to_s, retention_, clock_->NowSeconds());
+Result<RangePlan> QueryEngine::Plan(const QueryParams& p, Tier finest) const {
+  return PlanRange(p.from_s, p.to_s, retention_, clock_->NowSeconds(), finest);
 }
 
-// Reads HGETALL (and ZSCORE of the max set) for every (series, bucket) and
-// merges them per group.
+Result<RangePlan> QueryEngine::PlanSeries(SeriesKind kind, int64_t from_s, int64_t to_s) const {
+  return PlanRange(from_s, to_s, retention_, clock_->NowSeconds(), FinestTier(kind));
+}
+
+// One ZMSCORE: the max scores of several series in one (tier, bucket, shard)
+// max set. `reads` index the BucketReads whose series are asked, in order.
+struct MaxRead {
+  Tier tier;
+  int64_t bucket;
+  int shard;
+  std::vector<size_t> reads;
+};
+
+// Groups the (series, bucket) reads by the max set holding their score, at
+// most QueryEngine::kMaxScoresPerCommand members per command. Deterministic
+// order (tier, bucket, shard).
+static std::vector<MaxRead> GroupMaxReads(const std::vector<BucketRead>& reads,
+                                          const std::vector<int>& shard_of_series) {
+  std::map<std::tuple<int, int64_t, int>, std::vector<size_t>> by_set;
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const BucketRead& r = reads[i];
+    by_set[{static_cast<int>(r.tier), r.bucket, shard_of_series[r.series]}].push_back(i);
+  }
+  std::vector<MaxRead> out;
+  for (auto& [key, members] : by_set) {
+    const auto& [tier, bucket, shard] = key;
+    for (size_t k = 0; k < members.size(); k += QueryEngine::kMaxScoresPerCommand) {
+      const size_t end = std::min(members.size(), k + QueryEngine::kMaxScoresPerCommand);
+      out.push_back({static_cast<Tier>(tier), bucket, shard,
+                     std::vector<size_t>(members.begin() + static_cast<std::ptrdiff_t>(k),
+                                         members.begin() + static_cast<std::ptrdiff_t>(end))});
+    }
+  }
+  return out;
+}
+
+// Reads HGETALL of every (series, bucket) and, with_max, the max scores with
+// one ZMSCORE per (tier, bucket, shard) max set, all in the same pipelined
+// chunks; merges them per group.
 static Status ReadBuckets(RedisClient* client, const KeySchema& schema,
                           const std::vector<FilterSeries>& series,
                           const std::vector<BucketRead>& reads, bool with_max,
                           std::vector<Rollup>* groups) {
-  const size_t per_read = with_max ? 2 : 1;
   std::vector<std::string> members;
+  std::vector<int> shards;
   members.reserve(series.size());
-  for (const auto& s : series) members.push_back(KeySchema::MemberId(s.kind, s.name));
+  shards.reserve(series.size());
+  for (const auto& s : series) {
+    members.push_back(KeySchema::MemberId(s.kind, s.name));
+    shards.push_back(KeySchema::ShardOf(s.kind, s.name));
+  }
+  const std::vector<MaxRead> max_reads =
+      with_max ? GroupMaxReads(reads, shards) : std::vector<MaxRead>();
   auto make = [&](size_t i) -> RedisArgs {
-    const BucketRead& r = reads[i / per_read];
-    const FilterSeries& s = series[r.series];
-    if (i % per_read == 0) {
+    if (i < reads.size()) {
+      const BucketRead& r = reads[i];
+      const FilterSeries& s = series[r.series];
       return {"HGETALL", schema.SeriesKey(r.tier, r.bucket, s.kind, s.name)};
     }
-    return {"ZSCORE", schema.MaxKey(r.tier, r.bucket, KeySchema::ShardOf(s.kind, s.name)),
-            members[r.series]};
+    const MaxRead& m = max_reads[i - reads.size()];
+    RedisArgs args{"ZMSCORE", schema.MaxKey(m.tier, m.bucket, m.shard)};
+    for (size_t read : m.reads) args.push_back(members[reads[read].series]);
+    return args;
   };
-  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
-    const BucketRead& r = reads[i / per_read];
-    Rollup& out = (*groups)[r.group];
-    if (reply.is_error()) return ReplyError(reply, make(i));
-    if (i % per_read == 0) {
-      Status st = DecodeRollupFields(reply, &out);
-      return st.ok() ? st : st.WithContext(make(i)[1]);
+  auto handle_max = [&](const MaxRead& m, const RedisReply& reply) -> Status {
+    if (reply.type != RedisReply::Type::kArray || reply.elements.size() != m.reads.size()) {
+      return Status::ParseError("query: ZMSCORE " + schema.MaxKey(m.tier, m.bucket, m.shard) +
+                                " did not return one score per member");
     }
-    if (reply.is_nil()) return Status::Ok();
-    double score = 0;
-    if (!ParseScore(reply.str, &score) || score < 0) {
-      return Status::ParseError("query: max score '" + reply.str + "' of " + members[r.series] +
-                                " is not a latency");
+    for (size_t k = 0; k < m.reads.size(); ++k) {
+      const RedisReply& score_reply = reply.elements[k];
+      if (score_reply.is_nil()) continue;  // no latency logged for that series there
+      const BucketRead& r = reads[m.reads[k]];
+      double score = 0;
+      if (!ParseScore(score_reply.str, &score) || score < 0) {
+        return Status::ParseError("query: max score '" + score_reply.str + "' of " +
+                                  members[r.series] + " is not a latency");
+      }
+      Rollup& out = (*groups)[r.group];
+      out.latency_max_us = std::max<int64_t>(out.latency_max_us, std::llround(score));
     }
-    out.latency_max_us = std::max<int64_t>(out.latency_max_us, std::llround(score));
     return Status::Ok();
   };
-  return RunChunked(client, reads.size() * per_read, QueryEngine::kPipelineChunk, make, handle);
+  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
+    if (reply.is_error()) return ReplyError(reply, make(i));
+    if (i >= reads.size()) return handle_max(max_reads[i - reads.size()], reply);
+    Status st = DecodeRollupFields(reply, &(*groups)[reads[i].group]);
+    return st.ok() ? st : st.WithContext(make(i)[1]);
+  };
+  return RunChunked(client, reads.size() + max_reads.size(), QueryEngine::kPipelineChunk, make,
+                    handle);
 }
 
 Result<std::vector<Rollup>> QueryEngine::FetchSeries(const std::vector<FilterSeries>& series,
@@ -189,8 +259,7 @@ Result<std::vector<Rollup>> QueryEngine::FetchSeries(const std::vector<FilterSer
 
 Result<Rollup> QueryEngine::SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s,
                                         int64_t to_s) {
-  APIMETER_ASSIGN_OR_RETURN(RangePlan plan,
-                            PlanRange(from_s, to_s, retention_, clock_->NowSeconds()));
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, PlanSeries(kind, from_s, to_s));
   APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups,
                             FetchSeries({FilterSeries{kind, std::string(name)}}, plan.runs, true));
   return std::move(rollups[0]);
@@ -198,7 +267,8 @@ Result<Rollup> QueryEngine::SeriesTotal(SeriesKind kind, std::string_view name, 
 
 Result<json> QueryEngine::Overview(const QueryParams& p) {
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
-  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p));
+  const Tier finest = FinestTier(series.kind);
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, finest));
   APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups, FetchSeries({series}, plan.runs, true));
   const Rollup& r = rollups[0];
   const uint64_t e4 = r.StatusRange(400, 499), e5 = r.StatusRange(500, 599);
@@ -221,6 +291,7 @@ Result<json> QueryEngine::Overview(const QueryParams& p) {
                           : query_json::Ratio(static_cast<double>(r.requests),
                                               static_cast<double>(seconds), 3);
   j["rps_seconds"] = std::max<int64_t>(seconds, 0);
+  AddResolution(finest, &j);
   return j;
 }
 
@@ -286,7 +357,10 @@ Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
         "filter endpoint cannot be used with customers: there is no per-endpoint customer "
         "index; query endpoints with filter customer instead");
   }
-  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p));
+  // A customer's endpoints come from its ice index and ce series, which
+  // exist per UTC day only.
+  const Tier finest = !customers && !f.customer.empty() ? Tier::kDay : Tier::kMinute;
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, finest));
 
   // The share's denominator: the customer's own total when endpoints are
   // listed for one customer, else all requests.
@@ -338,6 +412,7 @@ Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
   j["total_requests"] = rollups[0].requests;
   j["limit"] = p.limit;
   j[what] = std::move(rows);
+  AddResolution(finest, &j);
   return j;
 }
 
@@ -346,8 +421,14 @@ Result<json> QueryEngine::Customers(const QueryParams& p) { return TopList(p, tr
 
 Result<json> QueryEngine::Timeseries(const QueryParams& p) {
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
-  APIMETER_ASSIGN_OR_RETURN(TimeseriesPlan plan, PlanTimeseries(p.from_s, p.to_s, p.step_s,
-                                                                retention_, clock_->NowSeconds()));
+  const Tier finest = FinestTier(series.kind);
+  Result<TimeseriesPlan> planned =
+      PlanTimeseries(p.from_s, p.to_s, p.step_s, retention_, clock_->NowSeconds(), finest);
+  if (!planned.ok() && finest != Tier::kMinute) {
+    return planned.status().WithContext(
+        "filter customer + endpoint (customer \u00d7 endpoint series)");
+  }
+  APIMETER_ASSIGN_OR_RETURN(TimeseriesPlan plan, std::move(planned));
   std::vector<BucketRead> reads;
   for (size_t i = 0; i < plan.points.size(); ++i) AppendReads(i, 0, plan.points[i].runs, &reads);
   std::vector<Rollup> rollups(plan.points.size());
@@ -365,19 +446,21 @@ Result<json> QueryEngine::Timeseries(const QueryParams& p) {
                       {"p95", query_json::OptionalMs(r.histogram.PercentileMicros(95))},
                       {"p99", query_json::OptionalMs(r.histogram.PercentileMicros(99))}});
   }
-  return json{{"from", Iso(plan.from_s)},
-              {"to", Iso(plan.to_s)},
-              {"requested_from", Iso(plan.requested_from_s)},
-              {"requested_to", Iso(plan.requested_to_s)},
-              {"step_s", plan.step_s},
-              {"step_chosen", plan.step_chosen},
-              {"filter", FilterJson(p.filter)},
-              {"points", std::move(points)}};
+  json j{{"from", Iso(plan.from_s)},
+         {"to", Iso(plan.to_s)},
+         {"requested_from", Iso(plan.requested_from_s)},
+         {"requested_to", Iso(plan.requested_to_s)},
+         {"step_s", plan.step_s},
+         {"step_chosen", plan.step_chosen},
+         {"filter", FilterJson(p.filter)},
+         {"points", std::move(points)}};
+  AddResolution(finest, &j);
+  return j;
 }
 
 Result<json> QueryEngine::Slow(const QueryParams& p) {
   APIMETER_RETURN_IF_ERROR(CheckLimit(p.limit));
-  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p));
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, Tier::kMinute));
   // Slow requests carry their exact time, so the requested range is applied
   // as is, only clipped to the oldest retained day.
   const int64_t from_s = std::max(p.from_s, plan.from_s);

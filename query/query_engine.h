@@ -12,6 +12,14 @@
 // are built only through KeySchema and never discovered with KEYS or SCAN.
 // Reads are pipelined in bounded chunks, so memory grows with the answer and
 // the number of distinct names in the range, not with the data stored.
+//
+// Day resolution: customer × endpoint series (and the per-customer endpoint
+// index) are written at the day tier only. Every answer that reads them —
+// overview/timeseries/SeriesTotal for customer + endpoint, endpoints with a
+// customer filter — covers whole UTC days: the range is rounded outward to
+// day boundaries (reported in from/to/adjusted/plan) and the JSON carries
+// "resolution": "day" and a "note" saying why. Other answers are unchanged
+// (no "resolution" field: minute resolution).
 // Thread-safety: not thread-safe (it drives one RedisClient); use one engine
 // per thread. The client and clock must outlive the engine.
 #pragma once
@@ -51,6 +59,10 @@ struct FilterSeries {
 };
 Result<FilterSeries> SeriesForFilter(const QueryFilter& filter);
 
+// The finest tier the writer keeps for a kind of series: kDay for customer ×
+// endpoint, kMinute for the others. (A schema fact; see docs/redis-schema.md.)
+Tier FinestTier(SeriesKind kind);
+
 class QueryEngine {
  public:
   // Commands per pipelined round trip for small replies (hashes, scores) and
@@ -70,12 +82,19 @@ class QueryEngine {
 
   // The merged Rollup of one series over the planned range (latency_max_us
   // included), for reports, alerts and the heatmap. name as in SeriesDelta.
+  // The range is PlanSeries(kind, from_s, to_s): for customer × endpoint it
+  // is rounded outward to whole UTC days.
   Result<Rollup> SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s, int64_t to_s);
+  // The plan SeriesTotal reads, so a caller can report the range it covers.
+  Result<RangePlan> PlanSeries(SeriesKind kind, int64_t from_s, int64_t to_s) const;
+
+  // Max scores per ZMSCORE: keeps each reply about the size of one hash.
+  static constexpr size_t kMaxScoresPerCommand = 128;
 
  private:
-  Result<RangePlan> Plan(const QueryParams& params) const;
+  Result<RangePlan> Plan(const QueryParams& params, Tier finest) const;
   // Merges each series over every bucket of `runs`; with_max also reads the
-  // max sorted sets.
+  // max sorted sets (one ZMSCORE per bucket and shard).
   Result<std::vector<Rollup>> FetchSeries(const std::vector<FilterSeries>& series,
                                           const std::vector<BucketRun>& runs, bool with_max);
   // Sums an index over the plan and returns the `limit` largest names.

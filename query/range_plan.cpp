@@ -103,13 +103,16 @@ std::vector<BucketRun> Decompose(int64_t from_s, int64_t to_s) {
 }
 
 Result<RangePlan> PlanRange(int64_t from_s, int64_t to_s, const RetentionSeconds& r,
-                            int64_t now_s) {
+                            int64_t now_s, Tier finest) {
   APIMETER_RETURN_IF_ERROR(CheckRange(from_s, to_s, r));
   RangePlan plan;
   plan.requested_from_s = from_s;
   plan.requested_to_s = to_s;
-  int64_t a = FloorDiv(from_s, 60) * 60;
-  int64_t b = CeilDiv(to_s, 60) * 60;
+  // Whole buckets of the finest tier the series exist in; Decompose then
+  // never picks a finer one.
+  const int64_t grain = TierSeconds(finest);
+  int64_t a = FloorDiv(from_s, grain) * grain;
+  int64_t b = CeilDiv(to_s, grain) * grain;
   const int64_t oldest = OldestRetainedSecond(r, now_s);
   if (b <= oldest) {
     return Status::InvalidArgument("range ends before the oldest retained data (" +
@@ -158,11 +161,18 @@ int64_t ChooseStep(int64_t from_s, int64_t to_s, const RetentionSeconds& r, int6
 }
 
 Result<TimeseriesPlan> PlanTimeseries(int64_t from_s, int64_t to_s, int64_t step_s,
-                                      const RetentionSeconds& r, int64_t now_s) {
+                                      const RetentionSeconds& r, int64_t now_s, Tier finest) {
   APIMETER_RETURN_IF_ERROR(CheckRange(from_s, to_s, r));
   if (step_s < 0 || step_s % 60 != 0) {
     return Status::InvalidArgument("step_s must be a positive multiple of 60 (got " +
                                    std::to_string(step_s) + ")");
+  }
+  const int64_t grain = TierSeconds(finest);
+  if (step_s % grain != 0) {
+    return Status::InvalidArgument("step_s must be a multiple of " + std::to_string(grain) +
+                                   " (got " + std::to_string(step_s) +
+                                   "): these series are stored per " +
+                                   std::string(TierName(finest)) + " only");
   }
   TimeseriesPlan plan;
   plan.requested_from_s = from_s;
@@ -174,7 +184,8 @@ Result<TimeseriesPlan> PlanTimeseries(int64_t from_s, int64_t to_s, int64_t step
   }
   from_s = std::max(from_s, oldest);
   plan.step_chosen = step_s == 0;
-  const int64_t step = plan.step_chosen ? ChooseStep(from_s, to_s, r, now_s) : step_s;
+  const int64_t step =
+      plan.step_chosen ? std::max(ChooseStep(from_s, to_s, r, now_s), grain) : step_s;
   plan.step_s = step;
   plan.from_s = FloorDiv(from_s, step) * step;
   plan.to_s = CeilDiv(to_s, step) * step;

@@ -16,6 +16,13 @@
 // contains the requested one and the numbers are exact for the reported range.
 // A start older than every tier is clipped inward to the oldest retained day.
 // RangePlan::from_s/to_s are always the range the buckets cover exactly.
+//
+// Finest tier: some series are written only at a coarser tier (customer ×
+// endpoint series only at the day tier, see docs/redis-schema.md). Planning
+// with `finest` = that tier first rounds the range OUTWARD to whole buckets
+// of it (from down, to up) and never uses a finer tier, so such a query is
+// exact for the reported, wider range. With the default (minute) the plans
+// are exactly as described above.
 #pragma once
 
 #include <cstdint>
@@ -71,11 +78,11 @@ bool BucketRetained(Tier tier, int64_t bucket, const RetentionSeconds& retention
 // ignoring retention. Exposed for tests and for timeseries points.
 std::vector<BucketRun> Decompose(int64_t from_s, int64_t to_s);
 
-// Validates and plans [from_s, to_s). Errors (InvalidArgument): from >= to,
-// a range longer than the day retention, a range that ends before the oldest
-// retained day.
+// Validates and plans [from_s, to_s), reading no tier finer than `finest`.
+// Errors (InvalidArgument): from >= to, a range longer than the day retention,
+// a range that ends before the oldest retained day.
 Result<RangePlan> PlanRange(int64_t from_s, int64_t to_s, const RetentionSeconds& retention,
-                            int64_t now_s);
+                            int64_t now_s, Tier finest = Tier::kMinute);
 
 // Timeseries: points [t, t + step) on a grid aligned to multiples of step_s
 // since the epoch (so hour and day steps fall on UTC boundaries).
@@ -101,11 +108,14 @@ constexpr int64_t kMaxTimeseriesPoints = 1500;
 // expired at the start of the range.
 int64_t ChooseStep(int64_t from_s, int64_t to_s, const RetentionSeconds& retention, int64_t now_s);
 
-// step_s == 0 chooses the step. An explicit step must be a positive multiple
-// of 60 giving at most kMaxTimeseriesPoints points, and every bucket it needs
-// must still be retained; otherwise InvalidArgument naming step_s.
+// step_s == 0 chooses the step (ChooseStep, but never finer than `finest`:
+// one point per UTC day for day-only series). An explicit step must be a
+// positive multiple of TierSeconds(finest) (60 by default) giving at most
+// kMaxTimeseriesPoints points, and every bucket it needs must still be
+// retained; otherwise InvalidArgument naming step_s.
 Result<TimeseriesPlan> PlanTimeseries(int64_t from_s, int64_t to_s, int64_t step_s,
-                                      const RetentionSeconds& retention, int64_t now_s);
+                                      const RetentionSeconds& retention, int64_t now_s,
+                                      Tier finest = Tier::kMinute);
 
 std::string_view TierName(Tier tier);  // "minute", "hour", "day"
 

@@ -77,6 +77,8 @@ std::string RangeLine(const json& j) {
   if (j.value("adjusted", false)) {
     s += "  (requested " + Text(j, "requested_from") + " .. " + Text(j, "requested_to") + ")";
   }
+  // Day-resolution answers say why their range is whole days.
+  if (j.contains("resolution")) s += "  [" + Text(j, "resolution") + " resolution]";
   return s;
 }
 

@@ -1,5 +1,6 @@
-// Aggregator: minute bucketing by the line's own time, the five series,
-// hour/day roll-ups equal to sums of minutes, rejected lines, caps with
+// Aggregator: minute bucketing by the line's own time, the five series (the
+// customer × endpoint one per day only), hour/day roll-ups equal to sums of
+// minutes, rejected lines, caps with
 // overflow to "other", bounded memory, slow top-N per day, TakeBatch empties,
 // and a golden dump of a fixed set of records.
 #include "aggregator/aggregator.h"
@@ -111,23 +112,18 @@ TEST(AggregatorTest, GoldenDump) {
       "m29453759 h:web1 n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
       "m29453759 e:GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
       "m29453759 c:acme n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
-      "m29453759 ce:acme|GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 "
-      "h381=1\n"
       "m29453760 all: n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "m29453760 h:web1 n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "m29453760 e:POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "m29453760 c:k_0123456789ab n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
-      "m29453760 ce:k_0123456789ab|POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "h490895 all: n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
       "h490895 h:web1 n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
       "h490895 e:GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
       "h490895 c:acme n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
-      "h490895 ce:acme|GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
       "h490896 all: n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "h490896 h:web1 n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "h490896 e:POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "h490896 c:k_0123456789ab n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
-      "h490896 ce:k_0123456789ab|POST /b n=1 s500=1 bi=5 bo=50 lc=0 ls=0 max=-1\n"
       "d20453 all: n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
       "d20453 h:web1 n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 rej=1 h346=1 h381=1\n"
       "d20453 e:GET /a n=2 s200=1 s404=1 bi=11 bo=102 lc=2 ls=3000 max=2000 h346=1 h381=1\n"
@@ -174,7 +170,7 @@ TEST(AggregatorTest, NegativeTimesFloorToTheEarlierMinute) {
   EXPECT_NE(Find(b, Tier::kDay, -1, SeriesKind::kAll, ""), nullptr);
 }
 
-TEST(AggregatorTest, CountsEachRequestInFiveSeries) {
+TEST(AggregatorTest, CountsEachRequestInFiveSeriesWithPairsPerDayOnly) {
   Aggregator agg = Make();
   const int64_t t = kNewYear2026 * kUs;
   agg.Add(Rec(t, 200), "GET /a", "acme");
@@ -192,10 +188,22 @@ TEST(AggregatorTest, CountsEachRequestInFiveSeries) {
   EXPECT_EQ(n(SeriesKind::kEndpoint, "GET /b"), 1u);
   EXPECT_EQ(n(SeriesKind::kCustomer, "acme"), 2u);
   EXPECT_EQ(n(SeriesKind::kCustomer, "beta"), 1u);
-  EXPECT_EQ(n(SeriesKind::kCustomerEndpoint, std::string("acme\x1fGET /a")), 1u);
-  EXPECT_EQ(n(SeriesKind::kCustomerEndpoint, std::string("acme\x1fGET /b")), 1u);
-  EXPECT_EQ(n(SeriesKind::kCustomerEndpoint, std::string("beta\x1fGET /a")), 1u);
-  EXPECT_EQ(b.series.size(), 3u * 9u);  // 9 series in each of three tiers
+  auto day = [&](const std::string& name) {
+    const SeriesDelta* d =
+        Find(b, Tier::kDay, kNewYear2026 / 86400, SeriesKind::kCustomerEndpoint, name);
+    return d ? d->rollup.requests : 0;
+  };
+  EXPECT_EQ(day(std::string("acme\x1fGET /a")), 1u);
+  EXPECT_EQ(day(std::string("acme\x1fGET /b")), 1u);
+  EXPECT_EQ(day(std::string("beta\x1fGET /a")), 1u);
+  // 6 series (all, host, 2 endpoints, 2 customers) in each of three tiers,
+  // plus the 3 pairs in the day tier only.
+  EXPECT_EQ(b.series.size(), 3u * 6u + 3u);
+  for (const auto& d : b.series) {
+    if (d.kind == SeriesKind::kCustomerEndpoint) {
+      EXPECT_EQ(d.tier, Tier::kDay);
+    }
+  }
   EXPECT_EQ(b.host, "web1");
   EXPECT_TRUE(b.checkpoints.empty());
 }
@@ -224,7 +232,14 @@ TEST(AggregatorTest, HourAndDayDeltasAreSumsOfMinutes) {
   using Key = std::tuple<Tier, int64_t, SeriesKind, std::string>;
   std::map<Key, Rollup> sums;
   std::map<Key, const Rollup*> reported;
+  // Customer × endpoint day deltas must add up to the customer's day delta.
+  std::map<std::pair<int64_t, std::string>, Rollup> pair_sums;
   for (const auto& d : b.series) {
+    if (d.kind == SeriesKind::kCustomerEndpoint) {
+      ASSERT_EQ(d.tier, Tier::kDay);
+      pair_sums[{d.bucket, d.name.substr(0, d.name.find(kNameSeparator))}].Merge(d.rollup);
+      continue;
+    }
     reported[{d.tier, d.bucket, d.kind, d.name}] = &d.rollup;
     if (d.tier != Tier::kMinute) continue;
     sums[{Tier::kHour, d.bucket / 60, d.kind, d.name}].Merge(d.rollup);
@@ -245,6 +260,14 @@ TEST(AggregatorTest, HourAndDayDeltasAreSumsOfMinutes) {
     EXPECT_EQ(*r->histogram.PercentileMicros(99), *s.histogram.PercentileMicros(99));
   }
   EXPECT_EQ(coarse, sums.size());
+  size_t customer_days = 0;
+  for (const auto& [key, r] : reported) {
+    if (std::get<0>(key) != Tier::kDay || std::get<2>(key) != SeriesKind::kCustomer) continue;
+    ++customer_days;
+    EXPECT_EQ(DumpRollup(pair_sums.at({std::get<1>(key), std::get<3>(key)})), DumpRollup(*r));
+  }
+  EXPECT_EQ(customer_days, pair_sums.size());
+  EXPECT_EQ(customer_days, 3u * 5u);  // 3 days x 5 customers
   uint64_t all_days = 0, endpoint_days = 0;
   for (const auto& d : b.series) {
     if (d.tier != Tier::kDay) continue;
@@ -285,7 +308,7 @@ TEST(AggregatorTest, OverflowGoesToOtherAtTheLimits) {
   FlushBatch b = agg.TakeBatch();
   std::set<std::string> endpoints, customers, pairs;
   for (const auto& d : b.series) {
-    if (d.tier != Tier::kMinute) continue;
+    if (d.tier != Tier::kDay) continue;
     if (d.kind == SeriesKind::kEndpoint) endpoints.insert(d.name);
     if (d.kind == SeriesKind::kCustomer) customers.insert(d.name);
     if (d.kind == SeriesKind::kCustomerEndpoint) pairs.insert(Printable(d.name));
@@ -309,9 +332,9 @@ TEST(AggregatorTest, CustomerEndpointPairsAreCapped) {
   agg.Add(Rec(t), "GET /b", "c1");
   agg.Add(Rec(t), "GET /a", "c2");  // third pair -> other × GET /a
   FlushBatch b = agg.TakeBatch();
-  const int64_t m = kNewYear2026 / 60;
-  EXPECT_NE(Find(b, Tier::kMinute, m, SeriesKind::kCustomerEndpoint, "other\x1fGET /a"), nullptr);
-  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kCustomerEndpoint, "c2\x1fGET /a"), nullptr);
+  const int64_t m = kNewYear2026 / 60, d = kNewYear2026 / 86400;
+  EXPECT_NE(Find(b, Tier::kDay, d, SeriesKind::kCustomerEndpoint, "other\x1fGET /a"), nullptr);
+  EXPECT_EQ(Find(b, Tier::kDay, d, SeriesKind::kCustomerEndpoint, "c2\x1fGET /a"), nullptr);
   EXPECT_NE(Find(b, Tier::kMinute, m, SeriesKind::kCustomer, "c2"), nullptr);
 }
 
@@ -417,28 +440,172 @@ TEST(AggregatorTest, TakeBatchEmptiesAndReleasesMemory) {
   EXPECT_NE(Find(agg.TakeBatch(), Tier::kMinute, 0, SeriesKind::kEndpoint, "GET /new"), nullptr);
 }
 
-// The hot-entry cache must never mix up rollups: compare against a plain
-// per-series model on many colliding (minute, endpoint, customer) combinations.
+// A plain model: every series of every tier built with Rollup::AddRequest.
+class Model {
+ public:
+  void Add(const LogRecord& r, const std::string& e, const std::string& c) {
+    for (Tier t : {Tier::kMinute, Tier::kHour, Tier::kDay}) {
+      const int64_t b = FloorDiv(r.time_us, TierSeconds(t) * kUs);
+      for (auto [kind, name] : {std::pair{SeriesKind::kAll, std::string()},
+                                {SeriesKind::kHost, std::string("web1")},
+                                {SeriesKind::kEndpoint, e},
+                                {SeriesKind::kCustomer, c}}) {
+        series_[{t, b, kind, name}].AddRequest(r.status, r.bytes_in, r.bytes_out, r.latency_us);
+      }
+    }
+    const int64_t day = FloorDiv(r.time_us, 86400 * kUs);
+    series_[{Tier::kDay, day, SeriesKind::kCustomerEndpoint, c + kNameSeparator + e}].AddRequest(
+        r.status, r.bytes_in, r.bytes_out, r.latency_us);
+  }
+  void AddRejected(int64_t time_us) {
+    for (Tier t : {Tier::kMinute, Tier::kHour, Tier::kDay}) {
+      const int64_t b = FloorDiv(time_us, TierSeconds(t) * kUs);
+      ++series_[{t, b, SeriesKind::kAll, ""}].rejected;
+      ++series_[{t, b, SeriesKind::kHost, "web1"}].rejected;
+    }
+  }
+  // Same format as Dump(), in (tier, bucket, kind, name) order.
+  std::string Dump() const {
+    std::ostringstream o;
+    for (const auto& [key, r] : series_) {
+      const auto& [t, b, kind, name] = key;
+      o << TierLetter(t) << b << " " << KindName(kind) << ":" << Printable(name) << " "
+        << DumpRollup(r) << "\n";
+    }
+    return o.str();
+  }
+
+ private:
+  static int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && a < 0); }
+  std::map<std::tuple<Tier, int64_t, SeriesKind, std::string>, Rollup> series_;
+};
+
+std::string DumpSeries(const FlushBatch& b) {
+  std::string all = Dump(b);
+  all.erase(0, all.find('\n') + 1);  // the header line
+  std::string out;
+  std::istringstream in(all);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("slow ", 0) != 0) out += line + "\n";
+  }
+  return out;
+}
+
+// The per-name caches and inline cells must never mix up series: compare
+// every delta of every tier with the plain model, on out-of-order minutes
+// across a day boundary, odd statuses (outside 100..599 too), missing
+// latencies and rejected lines.
 TEST(AggregatorTest, MatchesSimpleModelOnManyCombinations) {
   Aggregator agg = Make();
-  std::map<std::pair<int64_t, std::string>, uint64_t> model;  // (minute, member) -> requests
+  Model model;
   std::mt19937_64 rng(17);
+  const int statuses[] = {200, 200, 200, 201, 204, 301, 304, 400,   401,
+                          403, 404, 429, 500, 503, 0,   999, 70000, -3};
+  const int64_t first_minute = kNewYear2026 / 60 - 15;
   for (int i = 0; i < 200000; ++i) {
-    const int64_t minute = 29453760 + static_cast<int64_t>(rng() % 30);
+    const int64_t minute = first_minute + static_cast<int64_t>(rng() % 30);
+    const int64_t t = minute * 60 * kUs + static_cast<int64_t>(rng() % (60 * kUs));
+    if (rng() % 100 == 0) {
+      agg.AddRejected(t);
+      model.AddRejected(t);
+      continue;
+    }
     const std::string e = "e" + std::to_string(rng() % 40);
     const std::string c = "c" + std::to_string(rng() % 60);
-    agg.Add(Rec(minute * 60 * kUs + 5), e, c);
-    ++model[{minute, "e:" + e}];
-    ++model[{minute, "c:" + c}];
-    ++model[{minute, "ce:" + c + "|" + e}];
+    const int64_t latency = rng() % 10 == 0 ? -1 : static_cast<int64_t>(rng() % 3000000);
+    const LogRecord r =
+        Rec(t, statuses[rng() % std::size(statuses)], latency, rng() % 1000, rng() % 100000);
+    agg.Add(r, e, c);
+    model.Add(r, e, c);
   }
-  std::map<std::pair<int64_t, std::string>, uint64_t> got;
-  for (const auto& d : agg.TakeBatch().series) {
-    if (d.tier != Tier::kMinute || d.kind == SeriesKind::kAll || d.kind == SeriesKind::kHost)
-      continue;
-    got[{d.bucket, std::string(KindName(d.kind)) + ":" + Printable(d.name)}] = d.rollup.requests;
+  EXPECT_EQ(DumpSeries(agg.TakeBatch()), model.Dump());
+}
+
+// Inline counters are 16 bits: far more requests of one status and one
+// latency bucket in one series must still count exactly.
+TEST(AggregatorTest, ExactBeyondInlineCounterLimits) {
+  Aggregator agg = Make();
+  Model model;
+  const int64_t t = kNewYear2026 * kUs;
+  for (int i = 0; i < 150000; ++i) {
+    const LogRecord r = Rec(t + i, i % 1000 == 0 ? 500 : 200, i % 3 == 0 ? 1000 : 2000);
+    agg.Add(r, "GET /a", "acme");
+    model.Add(r, "GET /a", "acme");
   }
-  EXPECT_EQ(got, model);
+  const FlushBatch b = agg.TakeBatch();
+  EXPECT_EQ(DumpSeries(b), model.Dump());
+  const SeriesDelta* d = Find(b, Tier::kDay, kNewYear2026 / 86400, SeriesKind::kCustomerEndpoint,
+                              std::string("acme\x1fGET /a"));
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->rollup.StatusCount(200), 149850u);
+  EXPECT_EQ(d->rollup.histogram.Count(), 150000u);
+}
+
+// "other" (from an invalid name, or the literal name) does not use up a cap.
+TEST(AggregatorTest, OtherDoesNotUseUpTheCap) {
+  Aggregator agg = Make(/*max_endpoints=*/1, /*max_customers=*/1);
+  const int64_t t = kNewYear2026 * kUs;
+  agg.Add(Rec(t), "", std::string("bad\nname"));  // both -> other
+  agg.Add(Rec(t), "other", "other");
+  agg.Add(Rec(t), "GET /a", "c1");  // still admitted: the caps hold one real name each
+  agg.Add(Rec(t), "GET /b", "c2");  // over the caps
+  FlushBatch b = agg.TakeBatch();
+  const int64_t m = kNewYear2026 / 60, d = kNewYear2026 / 86400;
+  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kEndpoint, "GET /a")->rollup.requests, 1u);
+  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kEndpoint, "other")->rollup.requests, 3u);
+  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kCustomer, "c1")->rollup.requests, 1u);
+  EXPECT_EQ(Find(b, Tier::kMinute, m, SeriesKind::kCustomer, "other")->rollup.requests, 3u);
+  EXPECT_EQ(
+      Find(b, Tier::kDay, d, SeriesKind::kCustomerEndpoint, "other\x1fother")->rollup.requests, 3u);
+  EXPECT_EQ(Find(b, Tier::kDay, d, SeriesKind::kCustomerEndpoint, "c1\x1fGET /a")->rollup.requests,
+            1u);
+}
+
+// The pair cap counts (day, customer, endpoint) series: the same pair on two
+// days is two series.
+TEST(AggregatorTest, PairCapCountsDaySeries) {
+  AggregatorOptions o;
+  o.host = "h";
+  o.max_customer_endpoints = 2;
+  Aggregator agg(o);
+  const int64_t t = kNewYear2026 * kUs;
+  agg.Add(Rec(t - 1), "GET /a", "c1");  // day d-1
+  agg.Add(Rec(t), "GET /a", "c1");      // day d
+  agg.Add(Rec(t), "GET /b", "c1");      // third series -> other × GET /b
+  FlushBatch b = agg.TakeBatch();
+  const int64_t d = kNewYear2026 / 86400;
+  EXPECT_NE(Find(b, Tier::kDay, d - 1, SeriesKind::kCustomerEndpoint, "c1\x1fGET /a"), nullptr);
+  EXPECT_NE(Find(b, Tier::kDay, d, SeriesKind::kCustomerEndpoint, "c1\x1fGET /a"), nullptr);
+  EXPECT_NE(Find(b, Tier::kDay, d, SeriesKind::kCustomerEndpoint, "other\x1fGET /b"), nullptr);
+  EXPECT_EQ(Find(b, Tier::kDay, d, SeriesKind::kCustomerEndpoint, "c1\x1fGET /b"), nullptr);
+}
+
+// Times at the ends of the int64 range neither crash nor share a minute.
+TEST(AggregatorTest, ExtremeTimestamps) {
+  Aggregator agg = Make();
+  agg.Add(Rec(INT64_MIN), "GET /a", "c");
+  agg.Add(Rec(INT64_MAX), "GET /a", "c");
+  agg.Add(Rec(INT64_MIN + 1), "GET /a", "c");
+  FlushBatch b = agg.TakeBatch();
+  const int64_t lo = INT64_MIN / (60 * kUs) - 1, hi = INT64_MAX / (60 * kUs);
+  EXPECT_EQ(Find(b, Tier::kMinute, lo, SeriesKind::kAll, "")->rollup.requests, 2u);
+  EXPECT_EQ(Find(b, Tier::kMinute, hi, SeriesKind::kAll, "")->rollup.requests, 1u);
+}
+
+// Spilled histograms are part of MemoryBytes, and released by TakeBatch.
+TEST(AggregatorTest, MemoryBytesCountsSpilledHistograms) {
+  Aggregator agg = Make();
+  const size_t empty_bytes = agg.MemoryBytes();
+  agg.Add(Rec(kNewYear2026 * kUs, 200, 1), "GET /a", "c");
+  const size_t one_line = agg.MemoryBytes();
+  // 1 ms .. 1 s spread: every one of the five histograms goes dense (~345 buckets).
+  for (int64_t i = 0; i < 5000; ++i) {
+    agg.Add(Rec(kNewYear2026 * kUs, 200, 1000 + i * 200), "GET /a", "c");
+  }
+  EXPECT_GE(agg.MemoryBytes(), one_line + 5 * 300 * sizeof(uint64_t));
+  EXPECT_LT(agg.MemoryBytes(), one_line + 5 * 2000 * sizeof(uint64_t) + 100000);
+  agg.TakeBatch();
+  EXPECT_EQ(agg.MemoryBytes(), empty_bytes);
 }
 
 }  // namespace

@@ -1,10 +1,23 @@
 // Tests for the log_format compiler, record derivation and every reject reason.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <new>
 #include <string>
 
 #include "common/time_util.h"
 #include "parsers/line_parser.h"
+
+// Counts heap allocations made on this thread while `g_counting` is set.
+static thread_local bool g_counting = false;
+static thread_local int g_allocations = 0;
+void* operator new(size_t n) {
+  if (g_counting) ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace apimeter {
 namespace {
@@ -460,6 +473,25 @@ TEST(LineParser, ExplainShowsValuesRecordAndFailures) {
   EXPECT_NE(p.Explain(bt).find("rejected: bad_time at column 22 ($time_local)"), std::string::npos)
       << p.Explain(bt);
   EXPECT_NE(p.Explain("").find("rejected: empty"), std::string::npos);
+}
+
+TEST(LineParser, FastPathParseDoesNotAllocate) {
+  LineParser p = MustCompile("combined");
+  std::string bad_status = kCombinedLine;
+  bad_status.replace(bad_status.find("200"), 3, "000");
+  LogRecord r;
+  ParseError e;
+  g_counting = true;
+  g_allocations = 0;
+  bool ok = true;
+  for (int i = 0; i < 100; ++i) {
+    ok = ok && p.Parse(kCombinedLine, &r, &e);
+    ok = ok && !p.ParseFast(bad_status, &r, &e);
+    ok = ok && !p.Parse("", &r, &e);
+  }
+  g_counting = false;
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(g_allocations, 0);
 }
 
 TEST(LineParser, ParserIsMovableAndCopiesShareState) {
