@@ -1,7 +1,6 @@
 #include "aggregator/aggregator.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <iterator>
 #include <numeric>
 #include <tuple>
@@ -142,6 +141,12 @@ class Aggregator::Emitter {
       day = d;
       Rollup r = a_.minute_cells_[cell].TakeRollup();
       hours_.At(ordinal).Merge(r);
+      if (ordinal == 0) {  // the host series equals the all series (ordinal 1)
+        hours_.At(1).Merge(r);
+        out->push_back(Delta(Tier::kMinute, minute, 0, Rollup(r)));
+        out->push_back(Delta(Tier::kMinute, minute, 1, std::move(r)));
+        continue;
+      }
       out->push_back(Delta(Tier::kMinute, minute, ordinal, std::move(r)));
     }
     if (open) {
@@ -165,8 +170,6 @@ class Aggregator::Emitter {
     switch ((minute_key >> 30) & 3) {
       case kTagAll:
         return 0;
-      case kTagHost:
-        return 1;
       case kTagEndpoint:
         return 2 + endpoint_rank_[id];
       default:
@@ -255,7 +258,7 @@ void Aggregator::Reset() {
   endpoints_.cap = std::clamp<int64_t>(options_.max_endpoints, 0, kMaxNameId);
   customers_ = Names{};
   customers_.cap = std::clamp<int64_t>(options_.max_customers, 0, kMaxNameId);
-  all_last_ = host_last_ = LastCell{};
+  all_last_ = LastCell{};
   ReleaseMemory(minutes_);
   ReleaseMemory(minute_slots_);
   minute_first_us_ = 0;
@@ -275,6 +278,7 @@ void Aggregator::Reset() {
   slow_top_ = nullptr;
   slow_bytes_ = 0;
   lines_ = 0;
+  pushed_ = 0;
 }
 
 // Sets slot_ and day_ for time_us; two comparisons when the minute is the
@@ -318,34 +322,34 @@ uint32_t Aggregator::Intern(Names& names, std::string_view name) {
   return id;
 }
 
-uint32_t Aggregator::MinuteCell(KindTag tag, uint32_t id, LastCell& last) {
-  if (last.slot == slot_) return last.cell;
-  const uint64_t key = (uint64_t{slot_} << 32) | (uint64_t{tag} << 30) | id;
+uint32_t Aggregator::MinuteCell(KindTag tag, uint32_t id, LastCell& last, uint32_t slot) {
+  if (last.slot == slot) return last.cell;
+  const uint64_t key = (uint64_t{slot} << 32) | (uint64_t{tag} << 30) | id;
   uint32_t cell = minute_index_.Find(key);
   if (cell == kNone) {
     cell = minute_cells_.Add();
     minute_keys_.push_back(key);
     minute_index_.Insert(key, cell);
   }
-  last = LastCell{slot_, cell};
+  last = LastCell{slot, cell};
   return cell;
 }
 
-uint32_t Aggregator::CeCell(uint32_t customer, uint32_t endpoint) {
+uint32_t Aggregator::CeCell(int64_t day, uint32_t customer, uint32_t endpoint) {
   const uint64_t pair = (uint64_t{customer} << 32) | endpoint;
-  uint32_t cell = ce_index_.Find(day_, pair);
+  uint32_t cell = ce_index_.Find(day, pair);
   if (cell != kNone) return cell;
   // Cells of "other" are bounded by the endpoint cap, so only real customers
   // count against the pair cap.
   if (customer != customers_.other) {
     if (static_cast<int64_t>(ce_admitted_) >= options_.max_customer_endpoints) {
-      return CeCell(InternOther(customers_), endpoint);
+      return CeCell(day, InternOther(customers_), endpoint);
     }
     ++ce_admitted_;
   }
   cell = ce_cells_.Add();
-  ce_keys_.push_back(CeKey{day_, customer, endpoint});
-  ce_index_.Insert(day_, pair, cell);
+  ce_keys_.push_back(CeKey{day, customer, endpoint});
+  ce_index_.Insert(day, pair, cell);
   return cell;
 }
 
@@ -353,33 +357,80 @@ void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
                      std::string_view customer) {
   ++lines_;
   SetMinute(record.time_us);
-  const uint32_t e = Intern(endpoints_, endpoint);
-  const uint32_t c = Intern(customers_, customer);
-  const int64_t latency = record.latency_us;
-  const int bucket = latency >= 0 ? LatencyHistogram::BucketIndex(latency) : 0;
-  // Braced lists evaluate in order; CeCell may intern "other" (growing
-  // customers_.last), so it runs after the last use of a LastCell reference.
-  CompactRollup* const cells[5] = {
-      &minute_cells_[MinuteCell(kTagAll, 0, all_last_)],
-      &minute_cells_[MinuteCell(kTagHost, 0, host_last_)],
-      &minute_cells_[MinuteCell(kTagEndpoint, e, endpoints_.last[e])],
-      &minute_cells_[MinuteCell(kTagCustomer, c, customers_.last[c])],
-      getenv("AGG2_EXP") && atoi(getenv("AGG2_EXP")) == 1 ? nullptr : &ce_cells_[CeCell(c, e)],
-  };
-  static const int exp = getenv("AGG2_EXP") ? atoi(getenv("AGG2_EXP")) : 0;
-  for (int k = 0; k < (exp == 1 ? 4 : 5); ++k) {
-    CompactRollup* cell = cells[k];
-    if (exp == 2 || (exp == 3 && k == 4)) { cell->Add(record.status, record.bytes_in, record.bytes_out, -1, bucket, &heap_bytes_); continue; }
-    cell->Add(record.status, record.bytes_in, record.bytes_out, latency, bucket, &heap_bytes_);
+  PendingLine& p = Pending(pushed_);
+  p.latency_us = record.latency_us;
+  p.bytes_in = record.bytes_in;
+  p.bytes_out = record.bytes_out;
+  p.day = day_;
+  p.status = record.status;
+  p.bucket = record.latency_us >= 0 ? LatencyHistogram::BucketIndex(record.latency_us) : 0;
+  p.slot = slot_;
+  p.endpoint = Intern(endpoints_, endpoint);
+  p.customer = Intern(customers_, customer);
+  ce_index_.Prefetch(p.day, (uint64_t{p.customer} << 32) | p.endpoint);
+  if (record.latency_us >= 0 && options_.slow_top_n > 0) OfferSlow(record, p.endpoint, p.customer);
+  ++pushed_;
+  Advance();
+}
+
+// Runs the later stages of earlier lines (see PendingLine).
+void Aggregator::Advance() {
+  const uint64_t newest = pushed_ - 1;
+  if (newest >= kFindLag) FindCells(Pending(newest - kFindLag));
+  if (newest >= kSpillLag) {
+    const PendingLine& p = Pending(newest - kSpillLag);
+    minute_cells_[p.endpoint_cell].PrefetchSpill();
+    minute_cells_[p.customer_cell].PrefetchSpill();
+    ce_cells_[p.ce_cell].PrefetchSpill();
   }
-  if (latency >= 0 && options_.slow_top_n > 0) OfferSlow(record, e, c);
+  if (newest >= kBucketLag) {
+    const PendingLine& p = Pending(newest - kBucketLag);
+    if (p.latency_us >= 0) {
+      minute_cells_[p.endpoint_cell].PrefetchBucket(p.bucket);
+      minute_cells_[p.customer_cell].PrefetchBucket(p.bucket);
+      ce_cells_[p.ce_cell].PrefetchBucket(p.bucket);
+    }
+  }
+  if (newest >= kApplyLag) Apply(Pending(newest - kApplyLag));
+}
+
+// The cells that may be cold (endpoint and customer minute, customer ×
+// endpoint day); the all cell stays in cache.
+void Aggregator::FindCells(PendingLine& p) {
+  p.endpoint_cell = MinuteCell(kTagEndpoint, p.endpoint, endpoints_.last[p.endpoint], p.slot);
+  p.customer_cell = MinuteCell(kTagCustomer, p.customer, customers_.last[p.customer], p.slot);
+  p.ce_cell = CeCell(p.day, p.customer, p.endpoint);
+  minute_cells_[p.endpoint_cell].Prefetch();
+  minute_cells_[p.customer_cell].Prefetch();
+  ce_cells_[p.ce_cell].Prefetch();
+}
+
+void Aggregator::Apply(const PendingLine& p) {
+  CompactRollup* const cells[4] = {
+      &minute_cells_[MinuteCell(kTagAll, 0, all_last_, p.slot)],
+      &minute_cells_[p.endpoint_cell],
+      &minute_cells_[p.customer_cell],
+      &ce_cells_[p.ce_cell],
+  };
+  for (CompactRollup* cell : cells) {
+    cell->Add(p.status, p.bytes_in, p.bytes_out, p.latency_us, p.bucket, &heap_bytes_);
+  }
+}
+
+// Applies every line still in the pipeline, in order.
+void Aggregator::Drain() {
+  const uint64_t first = pushed_ > kApplyLag ? pushed_ - kApplyLag : 0;
+  for (uint64_t line = first; line < pushed_; ++line) {
+    if (line + kFindLag >= pushed_) FindCells(Pending(line));  // not found yet
+    Apply(Pending(line));
+  }
+  pushed_ = 0;
 }
 
 void Aggregator::AddRejected(int64_t time_us) {
   ++lines_;
   SetMinute(time_us);
-  minute_cells_[MinuteCell(kTagAll, 0, all_last_)].AddRejected();
-  minute_cells_[MinuteCell(kTagHost, 0, host_last_)].AddRejected();
+  minute_cells_[MinuteCell(kTagAll, 0, all_last_, slot_)].AddRejected();
 }
 
 void Aggregator::OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer) {
@@ -418,6 +469,7 @@ FlushBatch Aggregator::TakeBatch() {
   FlushBatch batch;
   batch.host = options_.host;
   batch.lines = lines_;
+  Drain();
   Emitter(*this).Run(&batch.series);
   for (auto& [day, top] : slow_) {
     std::sort(top.heap.begin(), top.heap.end(), Slower);

@@ -22,11 +22,13 @@
 // also counted as "other" (the normalizer and resolver never produce one).
 // MemoryBytes() is an honest O(1) estimate of everything held, so callers can
 // flush or pause when it passes their limit (it grows with minutes × series,
-// which the caps bound per minute).
+// which the caps bound per minute; the last few lines added may not be in it
+// yet, see PendingLine).
 //
-// Cost (docs/aggregation.md): Add is a few array lookups and two small
+// Cost (docs/aggregation.md): Add is a few array lookups and three small
 // hash-table probes; each touched series is one 128-byte block until it gets
-// busy. TakeBatch sorts integer keys, not strings (names are ranked once).
+// busy, and the loads of a line are started a few lines ahead. TakeBatch
+// sorts integer keys, not strings (names are ranked once).
 //
 // Not thread-safe: one aggregator per pipeline thread.
 #pragma once
@@ -78,7 +80,9 @@ class Aggregator {
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
   // Minute series are keyed by (minute slot, kind tag, name id); see MinuteKey.
-  enum KindTag : uint32_t { kTagAll = 0, kTagHost = 1, kTagEndpoint = 2, kTagCustomer = 3 };
+  // (The host series always equals the all series in one aggregator, so it
+  // has no cells of its own; TakeBatch emits a copy.)
+  enum KindTag : uint32_t { kTagAll = 0, kTagEndpoint = 2, kTagCustomer = 3 };
 
   // The minute cell a series used last. Lines arrive mostly in time order,
   // so this direct array (indexed by name id) answers most lookups without
@@ -104,17 +108,39 @@ class Aggregator {
   };
   class Emitter;  // TakeBatch's ordering and hour/day accumulation (aggregator.cpp)
 
+  // A line between Add and the update of its cells. Add runs a software
+  // pipeline: each call starts the memory loads a line will need (table
+  // slot, then cell, then heap part, then histogram memory) and applies the
+  // line kApplyLag calls later, so the cache misses of ~kApplyLag lines
+  // overlap instead of following each other. Cells are found in line order,
+  // so caps admit the same names as without the pipeline.
+  struct PendingLine {
+    int64_t latency_us;
+    uint64_t bytes_in, bytes_out;
+    int64_t day;
+    int status, bucket;
+    uint32_t slot, endpoint, customer;
+    uint32_t endpoint_cell, customer_cell, ce_cell;
+  };
+  static constexpr uint64_t kFindLag = 6, kSpillLag = 12, kBucketLag = 18, kApplyLag = 24;
+  static constexpr uint64_t kPipelineSlots = 32;  // > kApplyLag, power of two
+
   void SetMinute(int64_t time_us);
   uint32_t Intern(Names& names, std::string_view name);
   uint32_t InternOther(Names& names);
-  uint32_t MinuteCell(KindTag tag, uint32_t id, LastCell& last);
-  uint32_t CeCell(uint32_t customer, uint32_t endpoint);
+  uint32_t MinuteCell(KindTag tag, uint32_t id, LastCell& last, uint32_t slot);
+  uint32_t CeCell(int64_t day, uint32_t customer, uint32_t endpoint);
+  PendingLine& Pending(uint64_t line) { return pending_[line % kPipelineSlots]; }
+  void Advance();
+  void FindCells(PendingLine& p);
+  void Apply(const PendingLine& p);
+  void Drain();
   void OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer);
   void Reset();
 
   AggregatorOptions options_;
   Names endpoints_, customers_;
-  LastCell all_last_, host_last_;
+  LastCell all_last_;
   // Minutes seen in this batch: slot -> minute number, and back.
   std::vector<int64_t> minutes_;
   std::unordered_map<int64_t, uint32_t> minute_slots_;
@@ -137,6 +163,8 @@ class Aggregator {
   DayTop* slow_top_ = nullptr;
   size_t slow_bytes_ = 0;
   uint64_t lines_ = 0;
+  PendingLine pending_[kPipelineSlots] = {};
+  uint64_t pushed_ = 0;  // lines that entered the pipeline since the last TakeBatch
 };
 
 }  // namespace apimeter

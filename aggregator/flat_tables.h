@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "aggregator/prefetch.h"
+
 namespace apimeter::aggregator_internal {
 
 inline uint64_t MixBits(uint64_t h) {
@@ -32,20 +34,44 @@ inline uint64_t MixBits(uint64_t h) {
 
 // Fast hash of a short name, 8 bytes at a time. Names are aggregation keys
 // chosen by our own normalizer/resolver, and the tables bound their size, so
-// a non-keyed hash is enough here.
+// a non-keyed hash is enough here. The tail is read with fixed-size loads (an
+// overlapping last word, or 4/2/1-byte pieces): a variable-length memcpy
+// through the stack stalls store-to-load forwarding on every call.
 inline uint64_t HashName(std::string_view s) {
-  uint64_t h = 0x9e3779b97f4a7c15ULL ^ s.size();
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
+  const char* p = s.data();
+  const size_t n = s.size();
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+  auto mix = [&h](uint64_t w) {
     h = (h ^ w) * 0x9fb21c651e98df25ULL;
     h ^= h >> 29;
+  };
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    mix(w);
   }
-  if (i < s.size()) {
+  if (i < n) {
     uint64_t w = 0;
-    std::memcpy(&w, s.data() + i, s.size() - i);
-    h = (h ^ w) * 0x9fb21c651e98df25ULL;
+    if (n >= 8) {
+      std::memcpy(&w, p + n - 8, 8);  // overlaps bytes already mixed; still a function of s
+    } else {
+      size_t k = 0;
+      if (n - k >= 4) {
+        uint32_t v;
+        std::memcpy(&v, p + k, 4);
+        w = v;
+        k += 4;
+      }
+      if (n - k >= 2) {
+        uint16_t v;
+        std::memcpy(&v, p + k, 2);
+        w |= uint64_t{v} << (8 * k);
+        k += 2;
+      }
+      if (n - k >= 1) w |= uint64_t{static_cast<unsigned char>(p[k])} << (8 * k);
+    }
+    mix(w);
   }
   return MixBits(h);
 }
@@ -165,6 +191,13 @@ class DayPairMap {
       if (s.value == kNone) return kNone;
       if (s.pair == pair && s.day == day) return s.value;
     }
+  }
+  // A hint that Find(day, pair) follows soon.
+  void Prefetch(int64_t day, uint64_t pair) const {
+    if (slots_.empty()) return;
+    const Slot* s = slots_.data() + Home(day, pair);
+    PrefetchLine(s);
+    PrefetchLine(&s->value);  // a 24-byte slot may straddle two lines
   }
   // The key must not be present; value must not be kNone.
   void Insert(int64_t day, uint64_t pair, uint32_t value) {

@@ -91,7 +91,7 @@ double LatencyHistogram::BucketValue(int index) {
   return 2.0 * std::pow(kGamma, index) / (kGamma + 1.0);
 }
 
-void LatencyHistogram::AddBucket(int index, uint64_t count) {
+void LatencyHistogram::AddBucketSlow(int index, uint64_t count) {
   if (count == 0) return;
   index = std::clamp(index, 0, kMaxIndex);
   if (dense_) {

@@ -16,9 +16,12 @@
 // index, where an add is O(1). Both are one std::vector<uint64_t>.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
+
+#include "aggregator/prefetch.h"
 
 namespace apimeter {
 
@@ -39,7 +42,20 @@ class LatencyHistogram {
 
   void Add(int64_t micros, uint64_t count = 1) { AddBucket(BucketIndex(micros), count); }
   // index is clamped to [0, kMaxIndex] (indexes may come from Redis).
-  void AddBucket(int index, uint64_t count);
+  void AddBucket(int index, uint64_t count) {
+    // Fast path inline: a busy (dense) histogram whose window holds the index.
+    const size_t at = static_cast<size_t>(index - base_);
+    if (dense_ && index >= base_ && at < data_.size()) {
+      data_[at] += count;
+      count_ += count;
+      return;
+    }
+    AddBucketSlow(index, count);
+  }
+  // Makes room for `buckets` non-empty buckets without reallocating (a hint).
+  void Reserve(size_t buckets) {
+    if (!dense_) data_.reserve(buckets);
+  }
   void Merge(const LatencyHistogram& other);
   void Clear();
 
@@ -60,6 +76,14 @@ class LatencyHistogram {
     }
   }
 
+  // A hint that AddBucket(index) follows soon: starts loading the memory it
+  // will touch. No effect on the value.
+  void PrefetchBucket(int index) const {
+    if (data_.empty()) return;
+    const size_t at = dense_ && index >= base_ ? static_cast<size_t>(index - base_) : 0;
+    aggregator_internal::PrefetchLine(data_.data() + std::min(at, data_.size() - 1));
+  }
+
   // Heap bytes plus the object itself; O(1).
   size_t MemoryBytes() const { return sizeof(*this) + data_.capacity() * sizeof(uint64_t); }
   // Number of non-empty buckets (O(1) when sparse, O(span) when dense).
@@ -72,6 +96,7 @@ class LatencyHistogram {
   // Sparse lists longer than this become dense (insertion is O(length)).
   static constexpr size_t kSparseMax = 24;
 
+  void AddBucketSlow(int index, uint64_t count);
   void AddSparse(int index, uint64_t count);
   void AddDense(int index, uint64_t count);
   void MakeDense(int lo, int hi);

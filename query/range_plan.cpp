@@ -102,8 +102,8 @@ std::vector<BucketRun> Decompose(int64_t from_s, int64_t to_s) {
   return runs;
 }
 
-Result<RangePlan> PlanRange(int64_t from_s, int64_t to_s, const RetentionSeconds& r,
-                            int64_t now_s, Tier finest) {
+Result<RangePlan> PlanRange(int64_t from_s, int64_t to_s, const RetentionSeconds& r, int64_t now_s,
+                            Tier finest) {
   APIMETER_RETURN_IF_ERROR(CheckRange(from_s, to_s, r));
   RangePlan plan;
   plan.requested_from_s = from_s;

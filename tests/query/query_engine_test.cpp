@@ -4,6 +4,7 @@
 #include "query/query_engine.h"
 
 #include <functional>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -179,10 +180,14 @@ TEST_F(QueryEngineTest, FiltersReadTheMatchingSeries) {
     QueryParams p = Params(from, to);
     p.filter = c.filter;
     const json j = Ok(engine_.Overview(p));
-    const Expected e = Compute(requests, from, to, c.keep);
+    // Customer × endpoint series exist per UTC day only: the whole day.
+    const bool day_only = !c.filter.customer.empty() && !c.filter.endpoint.empty();
+    const Expected e = day_only ? Compute(requests, day_ * kDay, (day_ + 1) * kDay, c.keep)
+                                : Compute(requests, from, to, c.keep);
     SCOPED_TRACE(j["filter"].dump());
     ASSERT_GT(e.requests, 50u);
     ExpectMatches(j, e);
+    EXPECT_EQ(j.contains("resolution"), day_only);
     const json ts = Ok(engine_.Timeseries(p));
     uint64_t sum = 0;
     for (const json& point : ts["points"]) sum += point["requests"].get<uint64_t>();
@@ -476,6 +481,305 @@ TEST_F(QueryEngineTest, InvalidUtf8NamesStillDump) {
   EXPECT_NO_THROW((void)j.dump());
   EXPECT_EQ(j["endpoints"][0]["endpoint"], "GET /v1/\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_NO_THROW((void)RenderTable("endpoints", j));
+}
+
+// --- Customer × endpoint series: written per UTC day only ---
+
+// The data spans yesterday 20:00 .. today 04:00 (today = day_), so every
+// day-rounded answer differs from the requested range.
+class CustomerEndpointDayTest : public QueryEngineTest {
+ protected:
+  void SetUp() override {
+    QueryEngineTest::SetUp();
+    requests_ = testing::MixedRequests(At(-4), At(28), 6000, 11);
+    Write(requests_);
+  }
+  static bool AcmeUsers(const TestRequest& r) {
+    return r.customer == "acme" && r.endpoint == "GET /v1/users";
+  }
+  static void ExpectDayResolution(const json& j) {
+    EXPECT_EQ(j["resolution"], "day");
+    EXPECT_NE(j["note"].get<std::string>().find("per UTC day only"), std::string::npos);
+  }
+  std::vector<TestRequest> requests_;
+};
+
+TEST_F(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
+  QueryParams p = Params(At(10, 7, 30), At(13, 42, 10));
+  p.filter = {"", "GET /v1/users", "acme"};
+  const json j = Ok(engine_.Overview(p));
+  EXPECT_EQ(j["from"], FormatIso8601(day_ * kDay));
+  EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
+  EXPECT_EQ(j["requested_from"], FormatIso8601(At(10, 7, 30)));
+  EXPECT_EQ(j["requested_to"], FormatIso8601(At(13, 42, 10)));
+  EXPECT_EQ(j["adjusted"], true);
+  ASSERT_EQ(j["plan"].size(), 1u);
+  EXPECT_EQ(j["plan"][0]["tier"], "day");
+  EXPECT_EQ(j["plan"][0]["buckets"], 1);
+  ExpectDayResolution(j);
+  const Expected e = Compute(requests_, day_ * kDay, (day_ + 1) * kDay, AcmeUsers);
+  ASSERT_GT(e.requests, 100u);
+  ExpectMatches(j, e);
+  // Elapsed seconds of the reported day (now is the next day's noon).
+  EXPECT_EQ(j["rps_seconds"], kDay);
+
+  // The customer alone still has minutes: the request range as before.
+  p.filter = {"", "", "acme"};
+  const json c = Ok(engine_.Overview(p));
+  EXPECT_EQ(c["from"], FormatIso8601(At(10, 7)));
+  EXPECT_EQ(c["to"], FormatIso8601(At(13, 43)));
+  EXPECT_FALSE(c.contains("resolution"));
+  EXPECT_FALSE(c.contains("note"));
+}
+
+TEST_F(CustomerEndpointDayTest, RangeAcrossMidnightReadsBothDays) {
+  QueryParams p = Params(At(-2), At(2));
+  p.filter = {"", "GET /v1/users", "acme"};
+  const json j = Ok(engine_.Overview(p));
+  EXPECT_EQ(j["from"], FormatIso8601((day_ - 1) * kDay));
+  EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
+  ASSERT_EQ(j["plan"].size(), 1u);
+  EXPECT_EQ(j["plan"][0]["buckets"], 2);
+  ExpectMatches(j, Compute(requests_, (day_ - 1) * kDay, (day_ + 1) * kDay, AcmeUsers));
+  // Aligned days are not adjusted and still say why they are days.
+  const json aligned = Ok(engine_.Overview([&] {
+    QueryParams q = Params((day_ - 1) * kDay, (day_ + 1) * kDay);
+    q.filter = p.filter;
+    return q;
+  }()));
+  EXPECT_EQ(aligned["adjusted"], false);
+  ExpectDayResolution(aligned);
+  EXPECT_EQ(aligned["requests"], j["requests"]);
+}
+
+TEST_F(CustomerEndpointDayTest, TimeseriesHasOnePointPerDay) {
+  QueryParams p = Params(At(-2), At(2));
+  p.filter = {"", "GET /v1/users", "acme"};
+  const json j = Ok(engine_.Timeseries(p));
+  EXPECT_EQ(j["step_s"], kDay);
+  EXPECT_EQ(j["step_chosen"], true);
+  EXPECT_EQ(j["from"], FormatIso8601((day_ - 1) * kDay));
+  EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
+  ExpectDayResolution(j);
+  ASSERT_EQ(j["points"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const int64_t t = (day_ - 1 + i) * kDay;
+    EXPECT_EQ(j["points"][i]["t"], FormatIso8601(t));
+    const Expected e = Compute(requests_, t, t + kDay, AcmeUsers);
+    EXPECT_EQ(j["points"][i]["requests"], e.requests);
+    EXPECT_EQ(j["points"][i]["bytes_out"], e.bytes_out);
+    ExpectPercentile(j["points"][i]["p95"], e, 95);
+  }
+  // A 2-day step sits on the 2-day grid since the epoch.
+  p.step_s = 2 * kDay;
+  const json two = Ok(engine_.Timeseries(p));
+  const int64_t grid_from = FloorDiv(At(-2), 2 * kDay) * 2 * kDay;
+  const int64_t grid_to = CeilDiv(At(2), 2 * kDay) * 2 * kDay;
+  EXPECT_EQ(two["from"], FormatIso8601(grid_from));
+  EXPECT_EQ(two["to"], FormatIso8601(grid_to));
+  ASSERT_EQ(two["points"].size(), static_cast<size_t>((grid_to - grid_from) / (2 * kDay)));
+  uint64_t sum = 0;
+  for (const json& point : two["points"]) sum += point["requests"].get<uint64_t>();
+  EXPECT_EQ(sum, Compute(requests_, grid_from, grid_to, AcmeUsers).requests);
+
+  // Without the ce filter the same range keeps minute points.
+  p.step_s = 0;
+  p.filter = {"", "GET /v1/users", ""};
+  const json e = Ok(engine_.Timeseries(p));
+  EXPECT_EQ(e["step_s"], 60);
+  EXPECT_FALSE(e.contains("resolution"));
+}
+
+TEST_F(CustomerEndpointDayTest, TimeseriesStepFinerThanADayIsInvalid) {
+  QueryParams p = Params(At(10), At(12));
+  p.filter = {"", "GET /v1/users", "acme"};
+  for (int64_t step : {60, 3600, 43200}) {
+    p.step_s = step;
+    auto r = engine_.Timeseries(p);
+    ASSERT_FALSE(r.ok()) << step;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find("step_s must be a multiple of 86400 (got " + std::to_string(step) + ")"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("customer + endpoint"), std::string::npos) << m;
+  }
+}
+
+TEST_F(CustomerEndpointDayTest, EndpointsOfACustomerCoverWholeDays) {
+  QueryParams p = Params(At(1, 15), At(3, 10));
+  p.filter.customer = "globex";
+  const json j = Ok(engine_.Endpoints(p));
+  EXPECT_EQ(j["from"], FormatIso8601(day_ * kDay));
+  EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
+  EXPECT_EQ(j["adjusted"], true);
+  EXPECT_EQ(j["plan"][0]["tier"], "day");
+  ExpectDayResolution(j);
+  auto globex = [](const TestRequest& r) { return r.customer == "globex"; };
+  // The share's denominator covers the same whole day.
+  EXPECT_EQ(j["total_requests"],
+            Compute(requests_, day_ * kDay, (day_ + 1) * kDay, globex).requests);
+  ASSERT_EQ(j["endpoints"].size(), 4u);
+  for (const json& row : j["endpoints"]) {
+    const std::string ep = row["endpoint"];
+    SCOPED_TRACE(ep);
+    ExpectMatches(row,
+                  Compute(requests_, day_ * kDay, (day_ + 1) * kDay, [&](const TestRequest& r) {
+                    return r.customer == "globex" && r.endpoint == ep;
+                  }));
+  }
+  // One endpoint of the customer: also whole days.
+  p.filter.endpoint = "POST /v1/orders";
+  const json one = Ok(engine_.Endpoints(p));
+  ExpectDayResolution(one);
+  ASSERT_EQ(one["endpoints"].size(), 1u);
+  EXPECT_EQ(one["endpoints"][0]["requests"],
+            Compute(requests_, day_ * kDay, (day_ + 1) * kDay, [](const TestRequest& r) {
+              return r.customer == "globex" && r.endpoint == "POST /v1/orders";
+            }).requests);
+}
+
+TEST_F(CustomerEndpointDayTest, QueriesWithoutCustomerEndpointSeriesAreUnchanged) {
+  const QueryParams p = Params(At(1, 15), At(3, 10));
+  const json endpoints = Ok(engine_.Endpoints(p));
+  EXPECT_EQ(endpoints["from"], FormatIso8601(At(1, 15)));
+  EXPECT_EQ(endpoints["to"], FormatIso8601(At(3, 10)));
+  EXPECT_FALSE(endpoints.contains("resolution"));
+  const json customers = Ok(engine_.Customers(p));
+  EXPECT_EQ(customers["from"], FormatIso8601(At(1, 15)));
+  EXPECT_FALSE(customers.contains("resolution"));
+  QueryParams one = p;
+  one.filter.customer = "acme";
+  const json c = Ok(engine_.Customers(one));
+  EXPECT_EQ(c["from"], FormatIso8601(At(1, 15)));
+  EXPECT_EQ(c["customers"][0]["requests"],
+            Compute(requests_, At(1, 15), At(3, 10), [](const TestRequest& r) {
+              return r.customer == "acme";
+            }).requests);
+  const json slow = Ok(engine_.Slow(one));
+  EXPECT_EQ(slow["from"], FormatIso8601(At(1, 15)));
+  EXPECT_FALSE(slow.contains("resolution"));
+}
+
+TEST_F(CustomerEndpointDayTest, SeriesTotalAndPlanSeriesUseWholeDays) {
+  const std::string name = std::string("acme") + kNameSeparator + "GET /v1/users";
+  auto plan = engine_.PlanSeries(SeriesKind::kCustomerEndpoint, At(10), At(11));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->from_s, day_ * kDay);
+  EXPECT_EQ(plan->to_s, (day_ + 1) * kDay);
+  auto total = engine_.SeriesTotal(SeriesKind::kCustomerEndpoint, name, At(10), At(11));
+  ASSERT_TRUE(total.ok()) << total.status().ToString();
+  const Expected e = Compute(requests_, day_ * kDay, (day_ + 1) * kDay, AcmeUsers);
+  EXPECT_EQ(total->requests, e.requests);
+  EXPECT_EQ(total->latency_max_us, e.latencies.back());
+  // Other kinds keep minute plans.
+  auto customer_plan = engine_.PlanSeries(SeriesKind::kCustomer, At(10), At(11));
+  ASSERT_TRUE(customer_plan.ok());
+  EXPECT_EQ(customer_plan->from_s, At(10));
+  EXPECT_EQ(customer_plan->to_s, At(11));
+}
+
+TEST_F(CustomerEndpointDayTest, TheWriterKeepsNoMinuteOrHourCustomerEndpointSeries) {
+  // Guards the premise of this suite: a plan that used the minute or hour tier
+  // for ce series would read nothing.
+  const std::string name = std::string("acme") + kNameSeparator + "GET /v1/users";
+  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+    const int64_t bucket = At(1) / TierSeconds(tier);
+    auto r = client_.Command(
+        {"EXISTS", schema_.SeriesKey(tier, bucket, SeriesKind::kCustomerEndpoint, name)});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->integer, 0);
+  }
+  auto r = client_.Command(
+      {"EXISTS", schema_.SeriesKey(Tier::kDay, day_, SeriesKind::kCustomerEndpoint, name)});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->integer, 1);
+}
+
+// --- Max latencies: one ZMSCORE per (bucket, shard) ---
+
+TEST_F(QueryEngineTest, TopNReadsMaxScoresWithOneCommandPerBucketAndShard) {
+  const auto requests = testing::MixedRequests(At(10), At(11), 3000, 12);
+  Write(requests);
+  QueryParams p = Params(At(10), At(11));  // one hour bucket
+  p.limit = 4;
+  const uint64_t before = client_.commands_sent();
+  const json j = Ok(engine_.Endpoints(p));
+  const uint64_t commands = client_.commands_sent() - before;
+  ASSERT_EQ(j["endpoints"].size(), 4u);
+  std::set<int> shards = {KeySchema::ShardOf(SeriesKind::kAll, "")};
+  for (const json& row : j["endpoints"]) {
+    const std::string ep = row["endpoint"];
+    shards.insert(KeySchema::ShardOf(SeriesKind::kEndpoint, ep));
+    ExpectMatches(row, Compute(requests, At(10), At(11),
+                               [&](const TestRequest& r) { return r.endpoint == ep; }));
+  }
+  // 8 index reads, 5 hashes, one ZMSCORE per shard touched (not 5 ZSCOREs).
+  EXPECT_EQ(commands, 8u + 5u + shards.size());
+
+  // A customer's endpoints all live in its shard: one ZMSCORE for the day.
+  p.filter.customer = "acme";
+  const uint64_t before_ce = client_.commands_sent();
+  const json ce = Ok(engine_.Endpoints(p));
+  EXPECT_EQ(ce["endpoints"].size(), 4u);
+  EXPECT_EQ(client_.commands_sent() - before_ce, 1u + 5u + 1u);
+}
+
+TEST_F(QueryEngineTest, ManySeriesInOneShardSplitTheirMaxReadsAndStayExact) {
+  // 300 endpoints of one customer: more than kMaxScoresPerCommand members in
+  // the customer's shard; some endpoints log no latency (a nil score).
+  std::vector<TestRequest> requests;
+  for (int e = 0; e < 300; ++e) {
+    for (int k = 0; k < 1 + e % 3; ++k) {
+      TestRequest r;
+      r.time_us = (At(10, e % 60) + k) * 1000000;
+      r.endpoint = "GET /e" + std::to_string(e);
+      r.customer = "solo";
+      r.latency_us = e % 7 == 0 ? -1 : 1000 * (e + 1) + k;
+      requests.push_back(r);
+    }
+  }
+  Write(requests);
+  QueryParams p = Params(At(9), At(12));
+  p.limit = 1000;
+  p.filter.customer = "solo";
+  const json j = Ok(engine_.Endpoints(p));
+  ASSERT_EQ(j["endpoints"].size(), 300u);
+  for (const json& row : j["endpoints"]) {
+    const int e = std::stoi(row["endpoint"].get<std::string>().substr(6));
+    SCOPED_TRACE(e);
+    EXPECT_EQ(row["requests"], 1 + e % 3);
+    if (e % 7 == 0) {
+      EXPECT_TRUE(row["latency_ms"]["max"].is_null());
+    } else {
+      EXPECT_DOUBLE_EQ(row["latency_ms"]["max"].get<double>(), (1000.0 * (e + 1) + e % 3) / 1000);
+    }
+  }
+  // The same 300 endpoints without the customer filter (spread over shards).
+  QueryParams all = p;
+  all.filter.customer.clear();
+  const json j2 = Ok(engine_.Endpoints(all));
+  ASSERT_EQ(j2["endpoints"].size(), 300u);
+  for (size_t i = 0; i < 300; ++i)
+    EXPECT_EQ(j2["endpoints"][i]["latency_ms"], j["endpoints"][i]["latency_ms"]);
+}
+
+TEST_F(QueryEngineTest, AMaxScoreThatIsNotALatencyIsAParseError) {
+  TestRequest r;
+  r.time_us = At(10, 1) * 1000000;
+  r.endpoint = "GET /x";
+  r.latency_us = 100;
+  Write({r});
+  const int64_t minute = At(10, 1) / 60;
+  const std::string key =
+      schema_.MaxKey(Tier::kMinute, minute, KeySchema::ShardOf(SeriesKind::kEndpoint, "GET /x"));
+  ASSERT_TRUE(client_.Command({"ZADD", key, "-5", "e:GET /x"}).ok());
+  QueryParams p = Params(At(10), At(10, 5));
+  p.filter.endpoint = "GET /x";
+  auto o = engine_.Overview(p);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().code(), StatusCode::kParseError);
+  EXPECT_NE(o.status().message().find("not a latency"), std::string::npos);
 }
 
 }  // namespace

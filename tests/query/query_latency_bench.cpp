@@ -1,6 +1,8 @@
 // Query latency on a moderately large dataset: N endpoints x H hours of
-// per-minute traffic (default 300 x 24), written through RedisSink, then each
-// query kind run repeatedly; prints p50/p95 wall time in ms.
+// per-minute traffic (default 300 x 24), written through RedisSink (customer x
+// endpoint series at the day tier only, as the aggregator writes them), then
+// each query kind run repeatedly; prints p50/p95 wall time in ms and the
+// Redis commands one run sends.
 //   query_latency_bench [endpoints=300] [hours=24] [repeats=20]
 // Uses TestRedis (a private redis-server unless APIMETER_TEST_REDIS_URL is set).
 #include <algorithm>
@@ -78,6 +80,8 @@ int main(int argc, char** argv) {
   hour.from_s = now - 3600;
   QueryParams cust = day;
   cust.filter.customer = "customer3";
+  QueryParams pair = cust;  // customer x endpoint: whole UTC days
+  pair.filter.endpoint = "GET /v1/resource7/:id";
   struct Case {
     const char* name;
     std::function<Result<nlohmann::json>()> run;
@@ -88,6 +92,8 @@ int main(int argc, char** argv) {
       {"endpoints top20 24h", [&] { return engine.Endpoints(day); }},
       {"endpoints of customer 24h", [&] { return engine.Endpoints(cust); }},
       {"customers top20 24h", [&] { return engine.Customers(day); }},
+      {"overview cust x endpoint", [&] { return engine.Overview(pair); }},
+      {"timeseries cust x endpoint", [&] { return engine.Timeseries(pair); }},
       {"timeseries 24h (5m step)", [&] { return engine.Timeseries(day); }},
       {"timeseries 1h (1m step)", [&] { return engine.Timeseries(hour); }},
       {"slow 24h", [&] { return engine.Slow(day); }},

@@ -299,5 +299,126 @@ TEST(PlanTimeseries, RejectsBadSteps) {
   EXPECT_NE(expired.status().message().find("step_s"), std::string::npos);
 }
 
+// --- Series kept at the day tier only (customer × endpoint) ---
+
+TEST(PlanRangeDayOnly, UnalignedRangeWithinADayBecomesThatWholeDay) {
+  const int64_t now = At(10, 20);
+  auto plan = PlanRange(At(10, 10, 7, 30), At(10, 13, 42, 10), kRetention, now, Tier::kDay);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->from_s, D(10));
+  EXPECT_EQ(plan->to_s, D(11));  // the current day is read whole, even before it ends
+  EXPECT_EQ(plan->requested_from_s, At(10, 10, 7, 30));
+  EXPECT_EQ(plan->requested_to_s, At(10, 13, 42, 10));
+  EXPECT_TRUE(plan->Adjusted());
+  EXPECT_EQ(plan->runs, (std::vector<BucketRun>{Dy(D(10), D(11))}));
+}
+
+TEST(PlanRangeDayOnly, RangeAcrossMidnightCoversBothDays) {
+  auto plan = PlanRange(At(9, 22), At(10, 2), kRetention, At(10, 3), Tier::kDay);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->from_s, D(9));
+  EXPECT_EQ(plan->to_s, D(11));
+  EXPECT_EQ(plan->runs, (std::vector<BucketRun>{Dy(D(9), D(11))}));
+}
+
+TEST(PlanRangeDayOnly, AlignedDaysAreNotAdjusted) {
+  auto plan = PlanRange(D(3), D(7), kRetention, At(10, 3), Tier::kDay);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->Adjusted());
+  EXPECT_EQ(plan->runs, (std::vector<BucketRun>{Dy(D(3), D(7))}));
+  // The same range for minute-tier series is planned exactly as before.
+  auto minute = PlanRange(D(3), D(7), kRetention, At(10, 3));
+  ASSERT_TRUE(minute.ok());
+  EXPECT_EQ(minute->runs, plan->runs);
+  auto unaligned = PlanRange(At(9, 10, 7, 30), At(9, 13, 42, 10), kRetention, At(10, 3));
+  ASSERT_TRUE(unaligned.ok());
+  EXPECT_EQ(unaligned->from_s, At(9, 10, 7));
+  EXPECT_EQ(unaligned->to_s, At(9, 13, 43));
+}
+
+TEST(PlanRangeDayOnly, OneSecondRangeIsOneDay) {
+  auto plan = PlanRange(At(10, 23, 59, 59), At(10, 24), kRetention, At(11, 1), Tier::kDay);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->runs, (std::vector<BucketRun>{Dy(D(10), D(11))}));
+}
+
+TEST(PlanRangeDayOnly, RetentionClipsToTheOldestDayAndRejectsOlderRanges) {
+  const int64_t now = At(500, 6);
+  const int64_t oldest_day = FloorDiv(now - kRetention.day_s, kDay);
+  // The hour before the oldest retained day is gone: clipped inward to that day.
+  auto plan = PlanRange(oldest_day * kDay - kHour, At(300, 5), kRetention, now, Tier::kDay);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->from_s, oldest_day * kDay);
+  EXPECT_EQ(plan->to_s, D(301));
+  for (const BucketRun& run : plan->runs) EXPECT_EQ(run.tier, Tier::kDay);
+  auto old =
+      PlanRange(oldest_day * kDay - kDay, oldest_day * kDay - 1, kRetention, now, Tier::kDay);
+  // Rounded up, that range ends on the oldest retained day's start: nothing left.
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(old.status().message().find("oldest retained"), std::string::npos);
+}
+
+TEST(PlanRangeDayOnly, RandomRangesUseOnlyWholeRetainedDaysContainingTheRequest) {
+  std::mt19937_64 rng(7);
+  const int64_t now = At(100, 13, 27, 11);
+  std::uniform_int_distribution<int64_t> start(now - 420 * kDay, now + kDay);
+  std::uniform_int_distribution<int64_t> length(1, 60 * kDay);
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t from = start(rng);
+    int64_t len = length(rng);
+    if (i % 3 == 0) len %= 4 * kHour;
+    const int64_t to = from + std::max<int64_t>(len, 1);
+    auto plan = PlanRange(from, to, kRetention, now, Tier::kDay);
+    if (!plan.ok()) {
+      EXPECT_LE(to, FloorDiv(now - kRetention.day_s, kDay) * kDay) << from << " " << to;
+      continue;
+    }
+    ASSERT_EQ(plan->runs.size(), 1u);
+    const BucketRun& run = plan->runs[0];
+    EXPECT_EQ(run.tier, Tier::kDay);
+    EXPECT_EQ(run.FromSeconds(), plan->from_s);
+    EXPECT_EQ(run.ToSeconds(), plan->to_s);
+    EXPECT_TRUE(BucketRetained(Tier::kDay, run.first, kRetention, now));
+    EXPECT_EQ(plan->to_s, CeilDiv(to, kDay) * kDay);
+    EXPECT_EQ(plan->from_s,
+              std::max(FloorDiv(from, kDay) * kDay, FloorDiv(now - kRetention.day_s, kDay) * kDay));
+  }
+}
+
+TEST(PlanTimeseriesDayOnly, AutoStepIsOneDayEvenForAShortRange) {
+  const int64_t now = At(10, 12);
+  auto plan = PlanTimeseries(At(10, 9, 30), At(10, 11), 0, kRetention, now, Tier::kDay);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(plan->step_chosen);
+  EXPECT_EQ(plan->step_s, kDay);
+  EXPECT_EQ(plan->from_s, D(10));
+  EXPECT_EQ(plan->to_s, D(11));
+  ASSERT_EQ(plan->points.size(), 1u);
+  EXPECT_EQ(plan->points[0].runs, (std::vector<BucketRun>{Dy(D(10), D(11))}));
+  // The same range for minute series keeps its minute points.
+  auto minute = PlanTimeseries(At(10, 9, 30), At(10, 11), 0, kRetention, now);
+  ASSERT_TRUE(minute.ok());
+  EXPECT_EQ(minute->step_s, 60);
+}
+
+TEST(PlanTimeseriesDayOnly, StepsFinerThanADayAreRejectedNamingStep) {
+  const int64_t now = At(10, 12);
+  for (int64_t step : {60, 300, 3600, 43200, 86400 + 3600}) {
+    auto plan = PlanTimeseries(At(8, 0), At(10, 0), step, kRetention, now, Tier::kDay);
+    ASSERT_FALSE(plan.ok()) << step;
+    EXPECT_EQ(plan.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(plan.status().message().find("step_s must be a multiple of 86400"), std::string::npos)
+        << plan.status().message();
+    EXPECT_NE(plan.status().message().find("per day only"), std::string::npos);
+  }
+  auto two_days = PlanTimeseries(At(3, 5), At(9, 1), 2 * kDay, kRetention, now, Tier::kDay);
+  ASSERT_TRUE(two_days.ok()) << two_days.status().ToString();
+  EXPECT_EQ(two_days->from_s, FloorDiv(At(3, 5), 2 * kDay) * 2 * kDay);
+  for (const SeriesPoint& p : two_days->points) {
+    for (const BucketRun& run : p.runs) EXPECT_EQ(run.tier, Tier::kDay);
+  }
+}
+
 }  // namespace
 }  // namespace apimeter

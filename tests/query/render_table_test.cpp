@@ -51,6 +51,21 @@ TEST(RenderTable, OverviewWithNoDataShowsDashes) {
       << t;
 }
 
+TEST(RenderTable, DayResolutionAnswersSayWhyTheRangeIsWholeDays) {
+  json j = OverviewJson();
+  j["from"] = "2026-11-26T00:00:00Z";
+  j["to"] = "2026-11-27T00:00:00Z";
+  j["adjusted"] = true;
+  j["resolution"] = "day";
+  j["note"] = "customer x endpoint series are stored per UTC day only";
+  const std::string t = RenderTable("overview", j);
+  EXPECT_NE(t.find("2026-11-26T00:00:00Z .. 2026-11-27T00:00:00Z  (requested "
+                   "2026-11-26T10:00:00Z .. 2026-11-26T11:00:00Z)  [day resolution]\n"),
+            std::string::npos)
+      << t;
+  EXPECT_EQ(RenderTable("overview", OverviewJson()).find("resolution"), std::string::npos);
+}
+
 TEST(RenderTable, EndpointsAlignColumns) {
   json j = OverviewJson();
   j["endpoints"] = json::parse(R"([

@@ -31,7 +31,9 @@ struct TestRequest {
 };
 
 // The FlushBatch an aggregator would produce for `requests`: each request in
-// the minute, hour and day bucket of its own time, in all five series.
+// the minute, hour and day bucket of its own time in the all, host, endpoint
+// and customer series, and in the day bucket only of its customer × endpoint
+// series (the writer keeps those per UTC day only).
 inline FlushBatch BatchFor(const std::vector<TestRequest>& requests, bool with_slow = true) {
   std::map<std::tuple<int, int64_t, int, std::string>, Rollup> rollups;
   for (const TestRequest& r : requests) {
@@ -44,6 +46,7 @@ inline FlushBatch BatchFor(const std::vector<TestRequest>& requests, bool with_s
         {SeriesKind::kCustomerEndpoint, r.customer + std::string(1, kNameSeparator) + r.endpoint}};
     for (Tier tier : {Tier::kMinute, Tier::kHour, Tier::kDay}) {
       for (const auto& [kind, name] : series) {
+        if (kind == SeriesKind::kCustomerEndpoint && tier != Tier::kDay) continue;
         rollups[{static_cast<int>(tier), t / TierSeconds(tier), static_cast<int>(kind), name}]
             .AddRequest(r.status, r.bytes_in, r.bytes_out, r.latency_us);
       }
