@@ -20,9 +20,10 @@ Result<ByteIntervals> ByteIntervals::Parse(std::string_view text) {
     auto r1 = std::from_chars(item.data(), item.data() + dash, a);
     auto r2 = std::from_chars(item.data() + dash + 1, item.data() + item.size(), b);
     if (r1.ec != std::errc() || r1.ptr != item.data() + dash || r2.ec != std::errc() ||
-        r2.ptr != item.data() + item.size() || a >= b) {
+        r2.ptr != item.data() + item.size() || a > b || (a == b && a == 0)) {
       return bad();
     }
+    // Strictly after the previous interval: canonical form has no adjacency.
     if (!out.ranges_.empty() && a <= out.ranges_.back().second) return bad();
     out.ranges_.emplace_back(a, b);
     if (comma == std::string_view::npos) break;
@@ -41,6 +42,25 @@ std::string ByteIntervals::ToString() const {
     s += std::to_string(b);
   }
   return s;
+}
+
+void ByteIntervals::AddCursor(uint64_t pos) {
+  if (pos == 0 || Contains(pos)) return;
+  if (ranges_.empty() || pos > ranges_.back().second) {
+    ranges_.emplace_back(pos, pos);
+    return;
+  }
+  // Between intervals: sorted in; it touches nothing (Contains was false).
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), pos,
+                             [](uint64_t v, const auto& r) { return v < r.first; });
+  ranges_.insert(it, {pos, pos});
+}
+
+bool ByteIntervals::Contains(uint64_t pos) const {
+  for (const auto& [a, b] : ranges_) {
+    if (a <= pos && pos <= b) return true;
+  }
+  return false;
 }
 
 void ByteIntervals::Add(uint64_t begin, uint64_t end) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "agent/commands.h"
+#include "agent/live_agent.h"
 #include "agent/version.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,19 @@ int main(int argc, char** argv) {
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "debug logging");
   std::string config_default = "/etc/apimeter/apimeter.yaml";
+
+  LiveAgentArgs agent_args;
+  agent_args.config = config_default;
+  auto* ag = app.add_subcommand(
+      "agent",
+      "Tail the configured nginx access logs (following rotation), count every line once at "
+      "its own minute, and flush to Redis every few seconds. Runs until SIGTERM; SIGHUP "
+      "reloads the config.");
+  ag->add_option("-c,--config", agent_args.config, "config file")->capture_default_str();
+  ag->add_flag("--from-start", agent_args.from_start,
+               "on first start, read existing files from their beginning instead of their end");
+  ag->add_option("--metrics-listen", agent_args.metrics_listen,
+                 "host:port for /metrics (overrides agent.metrics_listen; port 0 = any)");
 
   BackfillArgs backfill;
   backfill.config = config_default;
@@ -81,6 +95,7 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   SetUpLogging(verbose);
+  if (*ag) return RunAgent(agent_args);
   if (*bf) return RunBackfill(backfill);
   if (*q) return RunQuery(query);
   if (*cc) return RunCheckConfig(check_config);

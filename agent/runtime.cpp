@@ -66,18 +66,13 @@ Result<SourceRuntime*> Runtime::SourceForFile(const std::string& path) {
                                  "pass files that match one");
 }
 
-Status Runtime::ConnectRedis() {
+Status Runtime::CreateRedis() {
   if (redis_) return Status::Ok();
   auto ep = ParseRedisUrl(config_.redis.url);
   if (!ep.ok()) return ep.status();
   ep->connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
   ep->command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
   redis_ = std::make_unique<RedisClient>(*ep);
-  Status st = redis_->Connect();
-  if (!st.ok()) {
-    redis_.reset();
-    return st.WithContext("redis " + MaskRedisUrl(config_.redis.url));
-  }
   SinkOptions so;
   so.minute_retention_s = config_.retention.minute_s;
   so.hour_retention_s = config_.retention.hour_s;
@@ -91,6 +86,13 @@ Status Runtime::ConnectRedis() {
   rs.hour_s = config_.retention.hour_s;
   rs.day_s = config_.retention.day_s;
   query_ = std::make_unique<QueryEngine>(redis_.get(), KeySchema(config_.redis.prefix), rs, clock_);
+  return Status::Ok();
+}
+
+Status Runtime::ConnectRedis() {
+  APIMETER_RETURN_IF_ERROR(CreateRedis());
+  Status st = redis_->Connect();
+  if (!st.ok()) return st.WithContext("redis " + MaskRedisUrl(config_.redis.url));
   return Status::Ok();
 }
 

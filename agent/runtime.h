@@ -45,6 +45,10 @@ class Runtime {
   // source. InvalidArgument naming the file otherwise.
   Result<SourceRuntime*> SourceForFile(const std::string& path);
 
+  // Builds the Redis client, sink and query engine without connecting (the
+  // client connects on first use and reconnects after failures).
+  Status CreateRedis();
+  // CreateRedis, then connects now so a wrong URL or password fails early.
   Status ConnectRedis();
   RedisClient& redis() { return *redis_; }
   RedisSink& sink() { return *sink_; }

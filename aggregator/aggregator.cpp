@@ -106,6 +106,8 @@ class Accumulator {
 // of hours, so all tiers agree exactly.
 class Aggregator::Emitter {
  public:
+  static constexpr size_t kLookahead = 8;
+
   explicit Emitter(Aggregator& a)
       : a_(a),
         endpoint_rank_(RanksByName(a.endpoints_.table)),
@@ -126,11 +128,18 @@ class Aggregator::Emitter {
   void Run(std::vector<SeriesDelta>* out) {
     SortMinuteCells();
     SortCeCells();
-    out->reserve(minute_order_.size() * 3 / 2 + ce_order_.size());
+    // Minute deltas (the all cell also yields host); hours and days follow.
+    out->reserve(minute_order_.size() + sorted_minutes_.size());
     std::vector<SeriesDelta> hours, days;
+    days.reserve(ce_order_.size());
     bool open = false;
     int64_t hour = 0, day = 0;
-    for (const auto& [key, cell] : minute_order_) {
+    for (size_t i = 0; i < minute_order_.size(); ++i) {
+      // Cells are visited in key order, not memory order: load ahead.
+      if (i + kLookahead < minute_order_.size()) {
+        a_.minute_cells_[minute_order_[i + kLookahead].second].Prefetch();
+      }
+      const auto [key, cell] = minute_order_[i];
       const int64_t minute = sorted_minutes_[key >> 32];
       const uint32_t ordinal = static_cast<uint32_t>(key);
       const int64_t h = FloorDiv(minute, kMinutesPerHour), d = FloorDiv(minute, kMinutesPerDay);
@@ -154,6 +163,7 @@ class Aggregator::Emitter {
       CloseDay(day, &days);
     }
     EmitCe(INT64_MAX, &days);  // none left: every ce cell's day has minute cells
+    out->reserve(out->size() + hours.size() + days.size());
     for (auto* tier : {&hours, &days}) {
       std::move(tier->begin(), tier->end(), std::back_inserter(*out));
     }
@@ -230,6 +240,9 @@ class Aggregator::Emitter {
   // Day deltas of the ce cells of days <= `day` not emitted yet.
   void EmitCe(int64_t day, std::vector<SeriesDelta>* days) {
     for (; next_ce_ < ce_order_.size() && std::get<0>(ce_order_[next_ce_]) <= day; ++next_ce_) {
+      if (next_ce_ + kLookahead < ce_order_.size()) {
+        a_.ce_cells_[std::get<2>(ce_order_[next_ce_ + kLookahead])].Prefetch();
+      }
       const auto& [d, names, cell] = ce_order_[next_ce_];
       const CeKey& k = a_.ce_keys_[cell];
       std::string name = a_.customers_.table.Name(k.customer);

@@ -79,9 +79,9 @@ class Aggregator {
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
-  // Minute series are keyed by (minute slot, kind tag, name id); see MinuteKey.
-  // (The host series always equals the all series in one aggregator, so it
-  // has no cells of its own; TakeBatch emits a copy.)
+  // A minute cell's key is slot << 32 | tag << 30 | name id (ids < 2^30).
+  // The host series always equals the all series in one aggregator, so it
+  // has no cells of its own; TakeBatch emits a copy.
   enum KindTag : uint32_t { kTagAll = 0, kTagEndpoint = 2, kTagCustomer = 3 };
 
   // The minute cell a series used last. Lines arrive mostly in time order,
@@ -145,14 +145,14 @@ class Aggregator {
   std::vector<int64_t> minutes_;
   std::unordered_map<int64_t, uint32_t> minute_slots_;
   // The current minute [minute_first_us_, minute_last_us_] (clamped to the
-  // int64 range) and its slot and UTC day, so
-  // a line in the same minute as the previous one costs one comparison.
+  // int64 range), its slot and its UTC day: a line in the same minute as the
+  // previous one costs two comparisons.
   int64_t minute_first_us_ = 0, minute_last_us_ = -1;
   uint32_t slot_ = kNone;
   int64_t day_ = 0;
-  aggregator_internal::U64Map minute_index_;  // MinuteKey -> cell
+  aggregator_internal::U64Map minute_index_;  // minute cell key -> cell
   aggregator_internal::ChunkedPool<aggregator_internal::CompactRollup> minute_cells_;
-  std::vector<uint64_t> minute_keys_;         // cell -> MinuteKey
+  std::vector<uint64_t> minute_keys_;         // cell -> minute cell key
   aggregator_internal::DayPairMap ce_index_;  // (day, customer << 32 | endpoint) -> cell
   aggregator_internal::ChunkedPool<aggregator_internal::CompactRollup> ce_cells_;
   std::vector<CeKey> ce_keys_;  // cell -> key

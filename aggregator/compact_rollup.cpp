@@ -51,10 +51,15 @@ Rollup CompactRollup::TakeRollup() {
   r.latency_sum_us = latency_sum_us_;
   r.latency_max_us = latency_max_us_;
   r.rejected = rejected_;
+  // One allocation each for statuses and buckets, not one per growth step.
+  r.status_counts.reserve(r.status_counts.size() + statuses_);
   for (int i = 0; i < statuses_; ++i) {
     if (status_count_[i] != 0) r.AddStatus(status_[i], status_count_[i]);
   }
-  for (int i = 0; i < buckets_; ++i) r.histogram.AddBucket(bucket_[i], bucket_count_[i]);
+  if (buckets_ > 0) {
+    r.histogram.Reserve(static_cast<size_t>(buckets_));
+    for (int i = 0; i < buckets_; ++i) r.histogram.AddBucket(bucket_[i], bucket_count_[i]);
+  }
   *this = CompactRollup();
   return r;
 }

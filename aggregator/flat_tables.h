@@ -76,6 +76,23 @@ inline uint64_t HashName(std::string_view s) {
   return MixBits(h);
 }
 
+// a == b for names already known to have equal length and hash: fixed-size
+// loads instead of a memcmp call (this runs twice per log line).
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  auto load8 = [](const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  };
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (load8(a + i) != load8(b + i)) return false;
+    }
+    return load8(a + n - 8) == load8(b + n - 8);  // the last word may overlap
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
 class NameTable {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
@@ -86,7 +103,12 @@ class NameTable {
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
       if (s.id == kNone) return kNone;
-      if (s.hash == hash && names_[s.id] == name) return s.id;
+      if (s.hash == hash) {
+        const std::string& held = names_[s.id];
+        if (held.size() == name.size() && SameBytes(held.data(), name.data(), name.size())) {
+          return s.id;
+        }
+      }
     }
   }
   // The name must not be present.

@@ -521,6 +521,49 @@ TEST(AggregatorTest, MatchesSimpleModelOnManyCombinations) {
   EXPECT_EQ(DumpSeries(agg.TakeBatch()), model.Dump());
 }
 
+// Add applies a line some calls later (a prefetch pipeline); TakeBatch must
+// apply what is still in flight, for every number of lines in flight.
+TEST(AggregatorTest, TakeBatchAppliesLinesStillInThePipeline) {
+  Aggregator agg = Make();
+  for (int n = 0; n <= 70; ++n) {
+    Model model;
+    const int64_t t = kNewYear2026 * kUs;
+    for (int i = 0; i < n; ++i) {
+      const LogRecord r = Rec(t + i * 7 * kUs, 200 + i % 3, i * 997);
+      if (i % 11 == 5) {
+        agg.AddRejected(r.time_us);
+        model.AddRejected(r.time_us);
+        continue;
+      }
+      const std::string e = "e" + std::to_string(i % 4), c = "c" + std::to_string(i % 5);
+      agg.Add(r, e, c);
+      model.Add(r, e, c);
+    }
+    EXPECT_EQ(agg.lines(), static_cast<uint64_t>(n));
+    EXPECT_EQ(DumpSeries(agg.TakeBatch()), model.Dump()) << n << " lines";
+  }
+}
+
+// With the pipeline in flight, the pair cap still admits the first pairs in
+// line order.
+TEST(AggregatorTest, PairCapAdmitsTheFirstPairsInLineOrder) {
+  AggregatorOptions o;
+  o.host = "h";
+  o.max_customer_endpoints = 25;
+  Aggregator agg(o);
+  const int64_t t = kNewYear2026 * kUs;
+  for (int i = 0; i < 60; ++i) agg.Add(Rec(t + i), "GET /e" + std::to_string(i), "c");
+  std::set<std::string> pairs;
+  for (const auto& d : agg.TakeBatch().series) {
+    if (d.kind == SeriesKind::kCustomerEndpoint) pairs.insert(Printable(d.name));
+  }
+  ASSERT_EQ(pairs.size(), 60u);
+  for (int i = 0; i < 60; ++i) {
+    const std::string e = "GET /e" + std::to_string(i);
+    EXPECT_EQ(pairs.count((i < 25 ? "c|" : "other|") + e), 1u) << e;
+  }
+}
+
 // Inline counters are 16 bits: far more requests of one status and one
 // latency bucket in one series must still count exactly.
 TEST(AggregatorTest, ExactBeyondInlineCounterLimits) {

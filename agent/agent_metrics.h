@@ -1,0 +1,49 @@
+// AgentMetrics: the live agent's own counters, rendered in the Prometheus
+// text exposition format and summarised in the log once a minute.
+//
+// Promise: plain counters and gauges updated by the agent's single event-loop
+// thread; Render() produces valid text format (HELP/TYPE lines, one sample per
+// line, host label escaped). Not thread-safe: render on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace apimeter {
+
+struct AgentMetrics {
+  std::string host;
+  // Counters
+  uint64_t lines_read = 0;
+  uint64_t lines_parsed = 0;
+  uint64_t lines_rejected = 0;
+  std::map<std::string, uint64_t> rejected_by_reason;
+  uint64_t bytes_read = 0;
+  uint64_t rotations = 0;
+  uint64_t truncations = 0;
+  uint64_t flushes = 0;
+  uint64_t flush_failures = 0;
+  uint64_t read_errors = 0;
+  uint64_t reloads = 0;
+  uint64_t reload_failures = 0;
+  double flush_seconds_sum = 0;
+  // Gauges
+  double last_flush_seconds = 0;
+  uint64_t files_open = 0;
+  uint64_t bytes_behind = 0;       // unread bytes in the files being tailed
+  double seconds_behind = 0;       // now minus the newest line's timestamp
+  uint64_t aggregator_bytes = 0;   // in-memory aggregates not yet in Redis
+  uint64_t rss_bytes = 0;
+  bool paused = false;             // reading paused: memory bound hit while Redis is down
+  bool redis_up = true;
+  int64_t last_success_flush_s = 0;
+
+  std::string Render() const;
+  std::string Summary() const;  // one log line
+};
+
+// Resident set size of this process, from /proc/self/statm (0 if unknown).
+uint64_t ReadRssBytes();
+
+}  // namespace apimeter

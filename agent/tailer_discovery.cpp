@@ -1,0 +1,385 @@
+// Discovery and the rotation rules of agent/tailer.h (rules 1-9).
+#include <fnmatch.h>
+
+#include <algorithm>
+
+#include "agent/log_file_reader.h"
+#include "agent/tailer.h"
+#include "agent/tailer_file.h"
+
+namespace apimeter {
+
+Result<std::unique_ptr<Tailer::File>> Tailer::OpenFileAt(const std::string& path) {
+  auto opened = fs_->Open(path);
+  if (!opened.ok()) return opened.status();
+  auto info = (*opened)->Stat();
+  if (!info.ok()) return info.status();
+  auto stream = FileStream::Open(std::move(*opened), path);
+  if (!stream.ok()) return stream.status();
+  auto f = std::make_unique<File>();
+  f->path = path;
+  f->stream = std::move(*stream);
+  f->dev = info->dev;
+  f->ino = info->ino;
+  f->mtime_s = info->mtime_s;
+  f->known_size = info->size;
+  f->last_growth_us = clock_->NowMicros();
+  APIMETER_RETURN_IF_ERROR(ReadHead(*f->stream, &f->head));
+  f->Reposition(options_.max_line_bytes, 0);
+  return f;
+}
+
+// Rule 3 (and the short-file rule in the header): the newest committed
+// checkpoint of this content, longest fingerprint first.
+Result<bool> Tailer::ResumeFromCheckpoint(File& f) {
+  std::vector<std::string> keys;
+  if (f.head.size() >= kFingerprintBytes) keys.push_back(ContentFingerprint(f.head));
+  const size_t short_limit = std::min(f.head.size(), kFingerprintBytes - 1);
+  for (size_t i = short_limit; i-- > 0;) {
+    if (f.head[i] == '\n') keys.push_back(ContentFingerprint(std::string_view(f.head).substr(0, i + 1)));
+  }
+  for (const auto& key : keys) {
+    auto value = lookup_->Read(key);
+    if (!value.ok()) return value.status();
+    if (value->empty()) continue;
+    auto parsed = ByteIntervals::Parse(*value);
+    if (!parsed.ok()) return parsed.status().WithContext(f.path);
+    f.counted = *parsed;
+    f.baseline = *parsed;
+    f.committed_key = key;
+    f.committed_value = *value;
+    f.Reposition(options_.max_line_bytes, parsed->End());
+    return true;
+  }
+  return false;
+}
+
+// Rule 2: just after the last newline within max_line_bytes of the end.
+Status Tailer::StartAtEnd(File& f) {
+  const uint64_t size = f.known_size;
+  const uint64_t window_begin = size > options_.max_line_bytes + 1 ? size - options_.max_line_bytes - 1 : 0;
+  uint64_t pos = size;
+  bool found = false;
+  while (pos > window_begin && !found) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(pos - window_begin, chunk_.size()));
+    auto got = f.stream->Read(pos - n, chunk_.data(), n);
+    if (!got.ok()) return got.status();
+    if (*got < n) return Status::Unavailable(f.path + " shrank while finding its end");
+    std::string_view view(chunk_.data(), n);
+    const size_t nl = view.rfind('\n');
+    if (nl != std::string_view::npos) {
+      pos = pos - n + nl + 1;
+      found = true;
+    } else {
+      pos -= n;
+    }
+  }
+  uint64_t start = found ? pos : (window_begin == 0 ? 0 : size);
+  f.Reposition(options_.max_line_bytes, start);
+  f.skip_fragment = !found && window_begin > 0;
+  f.counted.AddCursor(start);
+  f.baseline = f.counted;
+  f.baseline_skip = f.skip_fragment;
+  return Status::Ok();
+}
+
+Tailer::File* Tailer::FindByIdentity(uint64_t dev, uint64_t ino) {
+  for (auto& f : files_) {
+    if (f->stream && f->dev == dev && f->ino == ino) return f.get();
+  }
+  return nullptr;
+}
+
+bool Tailer::FollowsContent(const std::string& head) const {
+  return std::any_of(files_.begin(), files_.end(),
+                     [&](const auto& f) { return !head.empty() && f->head == head; });
+}
+
+bool Tailer::TrackPath(const std::string& path, bool initial) {
+  auto st = fs_->Stat(path);
+  if (!st.ok()) {
+    if (st.status().code() != StatusCode::kNotFound) ++stats_.read_errors;
+    return false;
+  }
+  if (File* known = FindByIdentity(st->dev, st->ino)) {
+    if (!known->live && !known->finished) {  // moved back to a live path
+      known->live = true;
+      known->path = path;
+    }
+    return true;
+  }
+  auto opened = OpenFileAt(path);
+  if (!opened.ok()) {
+    ++stats_.read_errors;
+    return false;
+  }
+  File& f = **opened;
+  auto resumed = ResumeFromCheckpoint(f);
+  if (!resumed.ok()) {
+    ++stats_.lookup_errors;
+    return false;
+  }
+  if (!*resumed && initial && options_.first_start && !options_.from_start) {
+    if (!StartAtEnd(f).ok()) {
+      ++stats_.read_errors;
+      return false;
+    }
+  }
+  files_.push_back(std::move(*opened));
+  return true;
+}
+
+bool Tailer::MatchesLiveGlob(const std::string& path) const {
+  return std::any_of(options_.paths.begin(), options_.paths.end(), [&](const std::string& p) {
+    return ::fnmatch(p.c_str(), path.c_str(), FNM_PATHNAME) == 0;
+  });
+}
+
+std::vector<std::string> Tailer::GlobAll() {
+  std::set<std::string> all;
+  for (const auto& pattern : options_.paths) {
+    auto matches = fs_->Glob(pattern);
+    if (!matches.ok()) {
+      ++stats_.read_errors;
+      continue;
+    }
+    all.insert(matches->begin(), matches->end());
+  }
+  return {all.begin(), all.end()};
+}
+
+void Tailer::Start() {
+  started_ = true;
+  scan_after_s_ = options_.first_start ? clock_->NowSeconds() : options_.last_alive_s;
+  const auto matches = GlobAll();
+  for (const auto& p : matches) {
+    if (!TrackPath(p, true)) initial_paths_.insert(p);
+  }
+  if (!options_.first_start) sibling_scans_.insert(options_.paths.begin(), options_.paths.end());
+}
+
+void Tailer::Discover() {
+  const auto matches = GlobAll();
+  const uint64_t rotations_before = stats_.rotations + stats_.deletions;
+  for (size_t i = 0; i < files_.size(); ++i) {
+    File& f = *files_[i];
+    if (f.stream && !f.finished) CheckFile(f);
+  }
+  if (stats_.rotations + stats_.deletions != rotations_before) {
+    // A file created and rotated again between two polls was never seen at
+    // its live path: look among the rotated files, as at start (rule 9).
+    sibling_scans_.insert(options_.paths.begin(), options_.paths.end());
+  }
+  for (const auto& p : matches) {
+    const bool followed = std::any_of(files_.begin(), files_.end(), [&](const auto& f) {
+      return f->live && f->stream && f->path == p;
+    });
+    if (followed) continue;
+    const bool initial = initial_paths_.count(p) > 0;
+    if (TrackPath(p, initial)) initial_paths_.erase(p);
+  }
+}
+
+// --- rotation rules ------------------------------------------------------------
+
+void Tailer::Detach(File& f, bool deleted) {
+  f.live = false;
+  f.last_growth_us = clock_->NowMicros();
+  if (deleted) {
+    ++stats_.deletions;
+  } else {
+    ++stats_.rotations;
+  }
+}
+
+bool Tailer::HeadChanged(File& f, uint64_t size) {
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(f.head.size(), size));
+  if (n == 0) return false;
+  std::string now(n, '\0');
+  auto got = f.stream->Read(0, now.data(), n);
+  if (!got.ok()) return false;  // unreadable now: judged on a later poll
+  return *got == n && std::string_view(f.head).substr(0, n) != now;
+}
+
+void Tailer::CheckFile(File& f) {
+  auto handle = f.stream->Stat();
+  if (!handle.ok()) {
+    ++stats_.read_errors;
+    return;
+  }
+  // Through the handle, before any rename is looked at: a file may be
+  // truncated and renamed between two polls. The head is compared on every
+  // poll (one pread of <= 1 KiB) because after a copytruncate the file may
+  // already have regrown to any size. A .gz cannot be truncated in place.
+  if (!f.stream->compressed()) {
+    const uint64_t size = handle->size;
+    if (size < f.read_pos || size < f.known_size || size < f.head.size() || HeadChanged(f, size)) {
+      HandleTruncation(f, *handle);  // rules 5 and 7
+    } else if (f.head.size() < kFingerprintBytes && size > f.head.size()) {
+      // Know the first bytes even of a file not read yet, so that a
+      // truncation before we reach it still finds its copy.
+      std::string head;
+      if (ReadHead(*f.stream, &head).ok() && head.compare(0, f.head.size(), f.head) == 0) {
+        f.head = std::move(head);
+      }
+    }
+    f.known_size = size;
+  }
+  if (!f.live) return;
+  auto st = fs_->Stat(f.path);
+  if (!st.ok()) {
+    if (st.status().code() == StatusCode::kNotFound) {
+      Detach(f, handle->nlink == 0);  // rules 4 and 6
+    } else {
+      ++stats_.read_errors;
+    }
+    return;
+  }
+  if (st->dev != f.dev || st->ino != f.ino) Detach(f, false);  // rules 4 and 8
+}
+
+// Rules 5 and 7. The live file's old state moves to the copy logrotate made
+// (if any); the live file starts again at 0 as new content.
+void Tailer::HandleTruncation(File& f, const FileInfo& info) {
+  ++stats_.truncations;
+  std::string new_head;
+  if (!ReadHead(*f.stream, &new_head).ok()) {
+    ++stats_.read_errors;
+    return;  // judged again on the next poll
+  }
+  if (new_head.size() >= kFingerprintBytes && new_head == f.head) {
+    // Rule 7, same first KiB: the same content for checkpoints; keep its state.
+    f.Reposition(options_.max_line_bytes, std::min(f.read_pos, info.size));
+    return;
+  }
+  auto moved = std::make_unique<File>();
+  moved->path = f.path;
+  moved->head = f.head;
+  moved->read_pos = f.read_pos;
+  moved->line_begin = f.line_begin;
+  moved->splitter = f.splitter;
+  moved->skip_fragment = f.skip_fragment;
+  moved->counted = f.counted;
+  moved->baseline = f.baseline;
+  moved->baseline_skip = f.baseline_skip;
+  moved->committed_key = f.committed_key;
+  moved->committed_value = f.committed_value;
+  moved->live = false;
+  moved->finished = true;
+  moved->last_growth_us = clock_->NowMicros();
+  if (!AdoptCopy(*moved)) {
+    stats_.lost_bytes += f.known_size > f.read_pos ? f.known_size - f.read_pos : 0;
+  }
+  files_.push_back(std::move(moved));
+  // The live file: new content from 0, nothing counted, nothing committed.
+  f.head = std::move(new_head);
+  f.counted = ByteIntervals();
+  f.baseline = ByteIntervals();
+  f.baseline_skip = false;
+  f.skip_fragment = false;
+  f.committed_key.clear();
+  f.committed_value.clear();
+  f.Reposition(options_.max_line_bytes, 0);
+}
+
+// Finds the sibling whose content starts with `moved.head` and lets `moved`
+// read it from its position. False when there is none.
+bool Tailer::AdoptCopy(File& moved) {
+  if (moved.head.empty()) return false;
+  for (const auto& path : SiblingsOf(moved.path)) {
+    auto copy = OpenFileAt(path);
+    if (!copy.ok()) continue;
+    File& c = **copy;
+    if (c.head.compare(0, moved.head.size(), moved.head) != 0) continue;
+    if (FindByIdentity(c.dev, c.ino)) continue;
+    moved.path = path;
+    moved.stream = std::move(c.stream);
+    moved.dev = c.dev;
+    moved.ino = c.ino;
+    moved.known_size = c.known_size;
+    moved.head = std::move(c.head);  // may complete a short head: its key becomes the full one
+    moved.finished = false;
+    return true;
+  }
+  return false;
+}
+
+Status Tailer::ReadHead(FileStream& stream, std::string* head) {
+  head->assign(kFingerprintBytes, '\0');
+  size_t have = 0;
+  while (have < kFingerprintBytes) {
+    auto got = stream.Read(have, head->data() + have, kFingerprintBytes - have);
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    have += *got;
+  }
+  head->resize(have);
+  return Status::Ok();
+}
+
+// Rotated siblings: "<path>*" next to the glob path and next to the symlink
+// target, except the live paths themselves.
+std::vector<std::string> Tailer::SiblingsOf(const std::string& path) {
+  std::vector<std::string> bases{path};
+  auto real = fs_->RealPath(path);
+  if (real.ok() && *real != path) bases.push_back(*real);
+  std::set<std::string> out;
+  for (const auto& base : bases) {
+    auto matches = fs_->Glob(base + "*");
+    if (!matches.ok()) {
+      ++stats_.read_errors;
+      continue;
+    }
+    for (auto& m : *matches) {
+      if (m != path && (!real.ok() || m != *real) && !MatchesLiveGlob(m)) out.insert(m);
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
+// Rule 9: rotated versions of any live file the pattern matches (also when
+// the live file itself is missing at start, between rename and create).
+std::vector<std::string> Tailer::RotatedCandidates(const std::string& pattern) {
+  std::set<std::string> out;
+  auto rotated = fs_->Glob(pattern + "*");
+  if (rotated.ok()) {
+    for (auto& m : *rotated) {
+      if (!MatchesLiveGlob(m)) out.insert(m);
+    }
+  } else {
+    ++stats_.read_errors;
+  }
+  auto live = fs_->Glob(pattern);
+  if (live.ok()) {
+    for (const auto& m : *live) {
+      for (auto& s : SiblingsOf(m)) out.insert(std::move(s));
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
+// Rule 9. False when a lookup failed and the scan must be retried.
+bool Tailer::ScanSiblings(const std::string& pattern) {
+  bool complete = true;
+  for (const auto& path : RotatedCandidates(pattern)) {
+    auto opened = OpenFileAt(path);
+    if (!opened.ok()) {
+      ++stats_.read_errors;  // e.g. not a regular file: nothing to tail there
+      continue;
+    }
+    File& f = **opened;
+    if (FindByIdentity(f.dev, f.ino) || FollowsContent(f.head)) continue;
+    auto resumed = ResumeFromCheckpoint(f);
+    if (!resumed.ok()) {
+      ++stats_.lookup_errors;
+      complete = false;
+      continue;
+    }
+    if (!*resumed && f.mtime_s <= scan_after_s_) continue;  // left to backfill
+    f.live = false;
+    files_.push_back(std::move(*opened));
+  }
+  return complete;
+}
+
+}  // namespace apimeter
