@@ -21,6 +21,7 @@ FileInfo FromStat(const struct stat& st) {
   info.ino = static_cast<uint64_t>(st.st_ino);
   info.size = static_cast<uint64_t>(st.st_size);
   info.mtime_s = static_cast<int64_t>(st.st_mtime);
+  info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   info.nlink = static_cast<uint64_t>(st.st_nlink);
   return info;
 }
@@ -106,8 +107,8 @@ Result<std::string> RealFileSystem::RealPath(const std::string& path) {
 struct FileStream::Inflater {
   z_stream z{};
   bool initialised = false;
-  uint64_t in_pos = 0;          // compressed offset of the next byte to read
-  std::string in;               // compressed input buffer
+  uint64_t in_pos = 0;  // compressed offset of the next byte to read
+  std::string in;       // compressed input buffer
   bool end_of_input = false;
   ~Inflater() {
     if (initialised) ::inflateEnd(&z);

@@ -31,7 +31,8 @@ struct FileInfo {
   uint64_t ino = 0;
   uint64_t size = 0;
   int64_t mtime_s = 0;
-  uint64_t nlink = 1;  // 0: deleted while open
+  int64_t mtime_ns = 0;  // full modification time in ns: tells a rewrite that kept the size
+  uint64_t nlink = 1;    // 0: deleted while open
 };
 
 class OpenFile {
@@ -65,8 +66,7 @@ class RealFileSystem final : public FileSystem {
 // Reads one opened file, plain or gzip, by decompressed offset.
 class FileStream {
  public:
-  static Result<std::unique_ptr<FileStream>> Open(std::unique_ptr<OpenFile> file,
-                                                  std::string path);
+  static Result<std::unique_ptr<FileStream>> Open(std::unique_ptr<OpenFile> file, std::string path);
   ~FileStream();
   FileStream(const FileStream&) = delete;
   FileStream& operator=(const FileStream&) = delete;

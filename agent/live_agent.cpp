@@ -88,6 +88,7 @@ struct SourceTail {
 
 struct InFlight {
   FlushBatch batch;
+  bool caught_up = false;  // every tailer had read to the end of its files
   std::vector<std::vector<FileCheckpoint>> per_tail;  // to MarkCommitted on success
 };
 
@@ -203,6 +204,18 @@ class Agent {
     }
   }
 
+  // A fresh aggregator and pipelines; the tailers keep their positions.
+  void ResetAggregation() {
+    aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
+    for (auto& t : tails_) {
+      t.pipeline = std::make_unique<LinePipeline>(&t.source->parser, &rt_->normalizer(),
+                                                  &rt_->customers(), aggregator_.get(),
+                                                  &rejected_, &clock_);
+      t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
+      t.parsed_before = t.rejected_before = 0;
+    }
+  }
+
   // --- reading ---
   void SchedulePoll(milliseconds after) {
     poll_timer_.expires_after(after);
@@ -301,6 +314,8 @@ class Agent {
       any = any || !f.per_tail.back().empty();
     }
     if (!any && aggregator_->Empty()) return false;
+    f.caught_up = true;
+    for (auto& t : tails_) f.caught_up = f.caught_up && t.tailer->stats().bytes_behind == 0;
     f.batch = aggregator_->TakeBatch();
     f.batch.id = NewBatchId();
     for (const auto& cps : f.per_tail) {
@@ -321,6 +336,9 @@ class Agent {
       for (size_t i = 0; i < tails_.size() && i < in_flight_->per_tail.size(); ++i) {
         tails_[i].tailer->MarkCommitted(in_flight_->per_tail[i]);
       }
+      // last_alive: the last commit made while caught up; a rotated file
+      // modified after it was not fully read (docs/tailer.md).
+      const bool caught_up = in_flight_->caught_up;
       in_flight_.reset();
       ++metrics_.flushes;
       metrics_.flush_seconds_sum += secs;
@@ -330,20 +348,29 @@ class Agent {
       if (metrics_.paused) spdlog::info("Redis accepted the pending counts; reading resumes");
       metrics_.paused = false;
       flush_backoff_ = milliseconds(0);
-      const std::string state_key = rt_->config().redis.prefix + ":agent:" + rt_->host();
-      (void)rt_->redis().Command(
-          {"HSET", state_key, "last_alive", std::to_string(clock_.NowSeconds())});
+      // The first commit also ends the first start (its cursors are stored).
+      if (caught_up || first_start_) {
+        const std::string state_key = rt_->config().redis.prefix + ":agent:" + rt_->host();
+        (void)rt_->redis().Command({caught_up ? "HSET" : "HSETNX", state_key, "last_alive",
+                                    std::to_string(clock_.NowSeconds())});
+        first_start_ = false;
+      }
       if (reload_requested_) Reload();
       return st;
     }
     ++metrics_.flush_failures;
     if (st.code() == StatusCode::kAborted) {
       // Another process (a backfill of a live file?) advanced a checkpoint we
-      // hold: drop our uncommitted work and resume from Redis's checkpoints.
+      // hold: drop every uncommitted count and let the tailers re-deliver the
+      // lines that no committed checkpoint covers.
       spdlog::error("flush refused: {}; re-reading from the stored checkpoints", st.message());
+      const std::vector<std::vector<FileCheckpoint>> aborted = in_flight_->per_tail;
       in_flight_.reset();
-      FoldTailerStats();
-      BuildTails(false, {});
+      ResetAggregation();
+      for (size_t i = 0; i < tails_.size() && i < aborted.size(); ++i) {
+        Status rw = tails_[i].tailer->Rewind(aborted[i]);
+        if (!rw.ok()) spdlog::error("re-reading after a refused flush: {}", rw.message());
+      }
       return st;
     }
     metrics_.redis_up = st.code() != StatusCode::kUnavailable ? metrics_.redis_up : false;

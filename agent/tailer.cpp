@@ -5,15 +5,10 @@
 
 #include "agent/log_file_reader.h"
 #include "agent/tailer_file.h"
-#include "sink/redis_sink.h"
 
 // Polling, reading, delivering lines and the checkpoint hand-over of
 // agent/tailer.h. Discovery and rotation live in agent/tailer_discovery.cpp.
 namespace apimeter {
-
-Result<std::string> SinkCheckpointLookup::Read(std::string_view fingerprint) {
-  return sink_->ReadCheckpoint(host_, fingerprint);
-}
 
 std::string CheckpointKey(const ByteIntervals& counted, const std::string& head) {
   if (head.size() >= kFingerprintBytes) return ContentFingerprint(head);
@@ -35,8 +30,7 @@ bool CheckpointKeyMatches(const std::string& key, const std::string& head) {
   return ContentFingerprint(std::string_view(head).substr(0, n)) == key;
 }
 
-Tailer::Tailer(TailerOptions options, FileSystem* fs, const Clock* clock,
-               CheckpointLookup* lookup)
+Tailer::Tailer(TailerOptions options, FileSystem* fs, const Clock* clock, CheckpointLookup* lookup)
     : options_(std::move(options)), fs_(fs), clock_(clock), lookup_(lookup) {
   options_.read_chunk_bytes = std::max<size_t>(options_.read_chunk_bytes, 1);
   options_.max_line_bytes = std::max<size_t>(options_.max_line_bytes, 1);

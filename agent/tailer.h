@@ -92,9 +92,8 @@
 
 namespace apimeter {
 
-class RedisSink;
-
-// Where the tailer learns what was already counted.
+// Where the tailer learns what was already counted (RedisSink::ReadCheckpoint
+// for this host in production; agent/live_agent.cpp adapts it).
 class CheckpointLookup {
  public:
   virtual ~CheckpointLookup() = default;
@@ -102,24 +101,13 @@ class CheckpointLookup {
   virtual Result<std::string> Read(std::string_view fingerprint) = 0;
 };
 
-// Production lookup: RedisSink::ReadCheckpoint for one host.
-class SinkCheckpointLookup final : public CheckpointLookup {
- public:
-  SinkCheckpointLookup(RedisSink* sink, std::string host) : sink_(sink), host_(std::move(host)) {}
-  Result<std::string> Read(std::string_view fingerprint) override;
-
- private:
-  RedisSink* sink_;
-  std::string host_;
-};
-
 class LineConsumer {
  public:
   virtual ~LineConsumer() = default;
   // A complete line of `path` spanning [begin, end) in that file (too_long:
   // over max_line_bytes, its bytes dropped, `line` empty).
-  virtual void OnLine(std::string_view path, std::string_view line, uint64_t begin,
-                      uint64_t end, bool too_long) = 0;
+  virtual void OnLine(std::string_view path, std::string_view line, uint64_t begin, uint64_t end,
+                      bool too_long) = 0;
 };
 
 struct TailerOptions {
@@ -137,14 +125,14 @@ class Tailer {
   struct Stats {
     uint64_t bytes_read = 0;
     uint64_t lines = 0;
-    uint64_t rotations = 0;    // renamed/retargeted files detected
-    uint64_t truncations = 0;  // copytruncate or shrink
-    uint64_t deletions = 0;    // live files unlinked while open
-    uint64_t files_open = 0;   // handles held now
-    uint64_t read_errors = 0;  // failed stat/open/read/glob calls
+    uint64_t rotations = 0;      // renamed/retargeted files detected
+    uint64_t truncations = 0;    // copytruncate or shrink
+    uint64_t deletions = 0;      // live files unlinked while open
+    uint64_t files_open = 0;     // handles held now
+    uint64_t read_errors = 0;    // failed stat/open/read/glob calls
     uint64_t lookup_errors = 0;  // failed checkpoint lookups (file retried later)
-    uint64_t lost_bytes = 0;   // truncated away before being read, no copy found
-    uint64_t bytes_behind = 0; // known file bytes not read yet
+    uint64_t lost_bytes = 0;     // truncated away before being read, no copy found
+    uint64_t bytes_behind = 0;   // known file bytes not read yet
   };
 
   Tailer(TailerOptions options, FileSystem* fs, const Clock* clock, CheckpointLookup* lookup);
@@ -190,6 +178,7 @@ class Tailer {
   void HandleTruncation(File& f, const FileInfo& info);
   bool AdoptCopy(File& moved);
   std::vector<std::string> SiblingsOf(const std::string& path);
+  void RescanRotated();
   std::vector<std::string> RotatedCandidates(const std::string& pattern);
   bool ScanSiblings(const std::string& pattern);
   File* FindByIdentity(uint64_t dev, uint64_t ino);
@@ -198,8 +187,7 @@ class Tailer {
   // Reading and checkpoints (agent/tailer.cpp).
   size_t ReadFile(File& f, LineConsumer& consumer, size_t budget);
   static void ExtendHead(File& f, uint64_t at, std::string_view chunk);
-  void Deliver(File& f, LineConsumer& consumer, std::string_view line, uint64_t end,
-               bool too_long);
+  void Deliver(File& f, LineConsumer& consumer, std::string_view line, uint64_t end, bool too_long);
   void LetGo(File& f, LineConsumer& consumer);
   bool HasPendingCheckpoint(const File& f) const;
   void DropCommittedRetired();
@@ -215,7 +203,7 @@ class Tailer {
   std::set<std::string> sibling_scans_;       // glob patterns whose rule-9 scan is still due
   std::string chunk_;
   int64_t scan_after_s_ = 0;  // rule 9: unknown rotated files modified after this are read
-  size_t next_live_ = 0;  // round-robin start among live files
+  size_t next_live_ = 0;      // round-robin start among live files
   Stats stats_;
 };
 

@@ -22,6 +22,7 @@ Result<std::unique_ptr<Tailer::File>> Tailer::OpenFileAt(const std::string& path
   f->dev = info->dev;
   f->ino = info->ino;
   f->mtime_s = info->mtime_s;
+  f->mtime_ns = info->mtime_ns;
   f->known_size = info->size;
   f->last_growth_us = clock_->NowMicros();
   APIMETER_RETURN_IF_ERROR(ReadHead(*f->stream, &f->head));
@@ -36,7 +37,8 @@ Result<bool> Tailer::ResumeFromCheckpoint(File& f) {
   if (f.head.size() >= kFingerprintBytes) keys.push_back(ContentFingerprint(f.head));
   const size_t short_limit = std::min(f.head.size(), kFingerprintBytes - 1);
   for (size_t i = short_limit; i-- > 0;) {
-    if (f.head[i] == '\n') keys.push_back(ContentFingerprint(std::string_view(f.head).substr(0, i + 1)));
+    if (f.head[i] == '\n')
+      keys.push_back(ContentFingerprint(std::string_view(f.head).substr(0, i + 1)));
   }
   for (const auto& key : keys) {
     auto value = lookup_->Read(key);
@@ -57,7 +59,8 @@ Result<bool> Tailer::ResumeFromCheckpoint(File& f) {
 // Rule 2: just after the last newline within max_line_bytes of the end.
 Status Tailer::StartAtEnd(File& f) {
   const uint64_t size = f.known_size;
-  const uint64_t window_begin = size > options_.max_line_bytes + 1 ? size - options_.max_line_bytes - 1 : 0;
+  const uint64_t window_begin =
+      size > options_.max_line_bytes + 1 ? size - options_.max_line_bytes - 1 : 0;
   uint64_t pos = size;
   bool found = false;
   while (pos > window_begin && !found) {
@@ -165,19 +168,21 @@ void Tailer::Discover() {
     File& f = *files_[i];
     if (f.stream && !f.finished) CheckFile(f);
   }
-  if (stats_.rotations + stats_.deletions != rotations_before) {
-    // A file created and rotated again between two polls was never seen at
-    // its live path: look among the rotated files, as at start (rule 9).
-    sibling_scans_.insert(options_.paths.begin(), options_.paths.end());
-  }
+  bool new_live_file = false;
   for (const auto& p : matches) {
     const bool followed = std::any_of(files_.begin(), files_.end(), [&](const auto& f) {
       return f->live && f->stream && f->path == p;
     });
     if (followed) continue;
     const bool initial = initial_paths_.count(p) > 0;
-    if (TrackPath(p, initial)) initial_paths_.erase(p);
+    if (TrackPath(p, initial)) {
+      initial_paths_.erase(p);
+      new_live_file = true;
+    }
   }
+  // A file created and rotated again between two polls was never seen at
+  // its live path: look among the rotated files, as at start (rule 9).
+  if (new_live_file || stats_.rotations + stats_.deletions != rotations_before) RescanRotated();
 }
 
 // --- rotation rules ------------------------------------------------------------
@@ -215,7 +220,16 @@ void Tailer::CheckFile(File& f) {
     const uint64_t size = handle->size;
     if (size < f.read_pos || size < f.known_size || size < f.head.size() || HeadChanged(f, size)) {
       HandleTruncation(f, *handle);  // rules 5 and 7
-    } else if (f.head.size() < kFingerprintBytes && size > f.head.size()) {
+      RescanRotated();               // it may have been truncated more than once since we looked
+    } else if ((f.head.empty() && size > 0) ||
+               (handle->mtime_ns != f.mtime_ns && size <= f.known_size)) {
+      // Changed without visible growth (e.g. empty when we last looked, then
+      // written and copied away by copytruncate): the copy is among the
+      // rotated files, which nothing else would show.
+      RescanRotated();
+    }
+    f.mtime_ns = handle->mtime_ns;
+    if (f.head.size() < kFingerprintBytes && size > f.head.size()) {
       // Know the first bytes even of a file not read yet, so that a
       // truncation before we reach it still finds its copy.
       std::string head;
@@ -335,6 +349,11 @@ std::vector<std::string> Tailer::SiblingsOf(const std::string& path) {
     }
   }
   return {out.begin(), out.end()};
+}
+
+// Rule 9 again at the next Poll: cheap unless files were rotated.
+void Tailer::RescanRotated() {
+  sibling_scans_.insert(options_.paths.begin(), options_.paths.end());
 }
 
 // Rule 9: rotated versions of any live file the pattern matches (also when

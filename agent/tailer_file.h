@@ -23,6 +23,7 @@ struct Tailer::File {
   bool finished = false;  // let go: not read any more; kept until committed
   bool at_eof = false;
   int64_t mtime_s = 0;
+  int64_t mtime_ns = 0;  // as last seen through the handle
   uint64_t known_size = 0;
   uint64_t read_pos = 0;    // next byte to read
   uint64_t line_begin = 0;  // where the line being split began

@@ -28,6 +28,7 @@ class FakeFileSystem final : public FileSystem {
     std::string data;
     int64_t mtime_s = 0;
     uint64_t nlink = 0;
+    int64_t mtime_ns = 0;  // a counter bumped by every change
   };
 
   // --- changing the tree -----------------------------------------------------
@@ -40,18 +41,18 @@ class FakeFileSystem final : public FileSystem {
       files_[path] = node;
     }
     node->data = data;
-    node->mtime_s = now_s_;
+    Touch(*node);
   }
   void Append(const std::string& path, const std::string& data) {
     auto node = Resolve(path);
     if (!node) return Write(path, data);
     node->data += data;
-    node->mtime_s = now_s_;
+    Touch(*node);
   }
   void Truncate(const std::string& path, size_t size) {
     auto node = Resolve(path);
     node->data.resize(std::min(size, node->data.size()));
-    node->mtime_s = now_s_;
+    Touch(*node);
   }
   void Rename(const std::string& from, const std::string& to) {
     auto it = files_.find(from);
@@ -136,12 +137,17 @@ class FakeFileSystem final : public FileSystem {
     std::string path_;
   };
 
+  void Touch(Inode& n) {
+    n.mtime_s = now_s_;
+    n.mtime_ns = ++change_counter_;
+  }
   static FileInfo Info(const Inode& n) {
     FileInfo info;
     info.dev = 1;
     info.ino = n.ino;
     info.size = n.data.size();
     info.mtime_s = n.mtime_s;
+    info.mtime_ns = n.mtime_ns;
     info.nlink = n.nlink;
     return info;
   }
@@ -157,6 +163,7 @@ class FakeFileSystem final : public FileSystem {
   uint64_t next_ino_ = 100;
   int64_t now_s_ = 1000;
   size_t open_handles_ = 0;
+  int64_t change_counter_ = 0;
 };
 
 }  // namespace apimeter::testing
