@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The README's first command: on a fresh Debian 12 machine, install what is
-# missing, build apimeter, start a private redis-server, generate a day of
-# realistic nginx API traffic, backfill it, and show what apimeter answers.
-# Everything lives in .demo/ and the private Redis is stopped on exit.
+# The README's first command. On a fresh Debian 12 machine: install what is
+# missing, build apimeter, start a private redis-server, backfill a day of
+# realistic nginx API traffic, then run the live agent on a log that a
+# generator keeps writing, and print what apimeter sees every 10 seconds.
+# Ctrl-C stops everything this script started. State lives in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -12,11 +13,22 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target apimeter apimeter-loggen
 
 demo="$root/.demo"
+rm -rf "$demo"
 mkdir -p "$demo/logs"
 port=${APIMETER_DEMO_REDIS_PORT:-6391}
+metrics=${APIMETER_DEMO_METRICS_PORT:-9465}
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "demo: stopping"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -f "$demo/redis.pid" ] && kill "$(cat "$demo/redis.pid")" 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
 redis-server --port "$port" --bind 127.0.0.1 --dir "$demo" --save "" --appendonly no \
   --daemonize yes --pidfile "$demo/redis.pid" --logfile "$demo/redis.log"
-trap 'kill "$(cat "$demo/redis.pid")" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 cat > "$demo/apimeter.yaml" <<YAML
@@ -27,26 +39,31 @@ sources:
     customer: \$http_x_api_key
     latency: \$request_time
     host: demo-host
-customer_id_secret: "demo-secret-change-me"
+customer_id_secret: "demo-secret-change-me-0123456789"
 redis: { url: "redis://127.0.0.1:$port/0", prefix: demo }
+agent: { flush_interval: 2s, metrics_listen: "127.0.0.1:$metrics" }
 YAML
 
-if [ ! -s "$demo/logs/api.access.log.1.gz" ]; then
-  echo "demo: generating 24 h of API traffic (300 endpoints, 5000 customers)..."
-  ./build/bench/apimeter-loggen --lines 400000 --start 24h --rps 4.63 --bad-ratio 0.001 \
-    --out "$demo/logs/api.access.log.1"
-  gzip -f "$demo/logs/api.access.log.1"
-  ./build/bench/apimeter-loggen --lines 20000 --start 1h --rps 5.5 --seed 9 \
-    --out "$demo/logs/api.access.log"
-fi
-
 a=./build/agent/apimeter
-$a check-config --config "$demo/apimeter.yaml" | head -3
-$a backfill --config "$demo/apimeter.yaml"
-echo; echo "== overview, last 24 h";   $a query overview   --config "$demo/apimeter.yaml" --from 24h
-echo; echo "== top endpoints";          $a query endpoints  --config "$demo/apimeter.yaml" --from 24h --limit 10
-echo; echo "== top customers";          $a query customers  --config "$demo/apimeter.yaml" --from 24h --limit 5
-echo; echo "== last 6 hours";           $a query timeseries --config "$demo/apimeter.yaml" --from 6h --step 1h
-echo; echo "== slowest requests";       $a query slow       --config "$demo/apimeter.yaml" --from 24h --limit 5
-echo
-echo "demo: config in $demo/apimeter.yaml; try: $a query --help"
+gen=./build/bench/apimeter-loggen
+echo "demo: generating yesterday's rotated log (24 h, 300 endpoints, 5000 customers)..."
+$gen --lines 150000 --start 25h --rps 1.74 --bad-ratio 0.001 --out "$demo/logs/api.access.log.1"
+gzip -f "$demo/logs/api.access.log.1"
+$a check-config --config "$demo/apimeter.yaml" | head -1
+$a backfill --config "$demo/apimeter.yaml" "$demo/logs/api.access.log.1.gz"
+
+echo "demo: starting live traffic (50 req/s) and the agent"
+$gen --follow --rps 50 --seed 11 --bad-ratio 0.001 --out "$demo/logs/api.access.log" &
+pids+=($!)
+$a agent --config "$demo/apimeter.yaml" 2> "$demo/agent.log" &
+pids+=($!)
+echo "demo: agent metrics at http://127.0.0.1:$metrics/metrics, agent log in $demo/agent.log"
+echo "demo: try  $a query endpoints --config $demo/apimeter.yaml --from 1h"
+echo "demo: Ctrl-C to stop"
+while true; do
+  sleep 10
+  echo; echo "== $(date -u +%H:%M:%S) last 5 minutes (live)"
+  $a query overview --config "$demo/apimeter.yaml" --from 5m 2>/dev/null | head -5 || true
+  echo "== top endpoints, last 24 h"
+  $a query endpoints --config "$demo/apimeter.yaml" --from 24h --limit 5 2>/dev/null || true
+done
