@@ -324,14 +324,17 @@ TEST(LineParser, RequestLines) {
   auto line = [](const std::string& req) {
     return "1.2.3.4 - - [10/Oct/2025:13:55:36 +0000] \"" + req + "\" 400 0 \"-\" \"-\"";
   };
-  LogRecord r = MustParse(p, line("GET http://example.com/a/b?c HTTP/1.1"));
+  // The record's views point into the line: keep each line alive while it is read.
+  const std::string absolute = line("GET http://example.com/a/b?c HTTP/1.1");
+  LogRecord r = MustParse(p, absolute);
   EXPECT_EQ(r.path, "/a/b");
   EXPECT_EQ(MustParse(p, line("GET https://example.com HTTP/1.1")).path, "/");
   EXPECT_EQ(MustParse(p, line("GET https://example.com?x HTTP/1.1")).path, "/");
   EXPECT_EQ(MustParse(p, line("GET /")).path, "/");  // HTTP/0.9
   EXPECT_EQ(MustParse(p, line("GET /a b HTTP/1.1")).path, "/a b");
   EXPECT_EQ(MustParse(p, line("OPTIONS * HTTP/1.1")).path, "*");
-  r = MustParse(p, line("CONNECT example.com:443 HTTP/1.1"));
+  const std::string connect = line("CONNECT example.com:443 HTTP/1.1");
+  r = MustParse(p, connect);
   EXPECT_EQ(r.method, "CONNECT");
   EXPECT_EQ(r.path, "example.com:443");
   EXPECT_EQ(MustParse(p, line("PROPFIND /dav HTTP/1.1")).method, "PROPFIND");
@@ -351,7 +354,8 @@ TEST(LineParser, RequestLines) {
 TEST(LineParser, MethodAndUriVariables) {
   LineParser p = MustCompile("[$time_local] $request_method \"$request_uri\" $status");
   const std::string t = "[10/Oct/2025:13:55:36 +0000] ";
-  LogRecord r = MustParse(p, t + "PUT \"/v1/x?y=1\" 204");
+  const std::string put = t + "PUT \"/v1/x?y=1\" 204";
+  LogRecord r = MustParse(p, put);
   EXPECT_EQ(r.method, "PUT");
   EXPECT_EQ(r.path, "/v1/x");
   EXPECT_EQ(MustReject(p, t + "- \"-\" 400").kind, ParseErrorKind::kEmptyRequest);
