@@ -53,6 +53,6 @@ calls=$(redis-cli -p "$port" info stats | awk -F: '/^total_commands_processed/ {
 mem=$(redis-cli -p "$port" info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')
 keys=$(redis-cli -p "$port" dbsize)
 printf "backfill wall time incl. flush: %.2f s\n" "$(echo "$end - $start" | bc -l)"
-printf "redis commands processed (server-side, incl. scripts' inner calls not counted): %s = %.0f per 1M lines\n" \
+printf "redis commands executed server-side (INFO total_commands_processed, includes the HINCRBYs run inside the flush scripts): %s = %.0f per 1M lines\n" \
   "$calls" "$(echo "$calls * 1000000 / $lines" | bc -l)"
 echo "redis memory after backfill: $mem, keys: $keys"
