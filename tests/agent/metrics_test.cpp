@@ -1,0 +1,86 @@
+// The agent's self-metrics: Prometheus text rendering, and the HTTP endpoint
+// (real loopback socket, port chosen by the kernel).
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <thread>
+
+#include "agent/agent_metrics.h"
+#include "agent/metrics_server.h"
+
+namespace apimeter {
+namespace {
+
+TEST(AgentMetricsTest, RendersPrometheusTextWithEscapedHost) {
+  AgentMetrics m;
+  m.host = "web-\"1\"";
+  m.lines_read = 42;
+  m.rejected_by_reason["no_match"] = 3;
+  m.paused = true;
+  const std::string text = m.Render();
+  EXPECT_NE(text.find("# TYPE apimeter_agent_lines_read_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("apimeter_agent_lines_read_total{host=\"web-\\\"1\\\"\"} 42\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("reason=\"no_match\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("apimeter_agent_reading_paused{host=\"web-\\\"1\\\"\"} 1\n"),
+            std::string::npos);
+  // Every non-comment line is "name{labels} value".
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("# ", 0) == 0) continue;
+    EXPECT_NE(line.find("} "), std::string::npos) << line;
+  }
+}
+
+std::string Get(uint16_t port, const std::string& request) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock(io);
+  sock.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(sock, boost::asio::buffer(request));
+  std::string out;
+  boost::system::error_code ec;
+  char buf[4096];
+  for (;;) {
+    size_t n = sock.read_some(boost::asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+TEST(MetricsServerTest, ServesMetricsAndHealthAnd404) {
+  boost::asio::io_context io;
+  auto server = MetricsServer::Start(io, "127.0.0.1:0", [] { return std::string("m 1\n"); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  std::thread loop([&] { io.run(); });
+  const std::string metrics = Get(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string health = Get(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string missing = Get(port, "GET /secret HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string garbage = Get(port, std::string(20000, 'A') + "\r\n\r\n");
+  boost::asio::post(io, [&] { (*server)->Stop(); });
+  loop.join();
+  EXPECT_NE(metrics.find("200 OK"), std::string::npos);
+  EXPECT_NE(metrics.find("text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_NE(metrics.find("\r\n\r\nm 1\n"), std::string::npos);
+  EXPECT_NE(health.find("200 OK"), std::string::npos);
+  EXPECT_NE(missing.find("404 Not Found"), std::string::npos);
+  EXPECT_EQ(garbage.find("200 OK"), std::string::npos);  // oversized header: no answer
+}
+
+TEST(MetricsServerTest, RefusesBadListenAddress) {
+  boost::asio::io_context io;
+  EXPECT_FALSE(MetricsServer::Start(io, "nonsense", [] { return std::string(); }).ok());
+  EXPECT_FALSE(MetricsServer::Start(io, "127.0.0.1:99999", [] { return std::string(); }).ok());
+  EXPECT_FALSE(MetricsServer::Start(io, "not-an-ip:80", [] { return std::string(); }).ok());
+}
+
+}  // namespace
+}  // namespace apimeter
