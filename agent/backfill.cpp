@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "agent/byte_intervals.h"
+#include "agent/batch_id.h"
 #include "agent/line_splitter.h"
 #include "agent/log_file_reader.h"
 
@@ -31,13 +32,6 @@ int64_t ModTime(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) : 0;
 }
 
-std::string NewBatchId() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
 
 }  // namespace
 

@@ -61,18 +61,10 @@ std::string TimeOrDash(int64_t us, bool valid) {
 }  // namespace
 
 int RunBackfill(const BackfillArgs& args) {
-  auto config = LoadConfigFile(args.config);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
-    return kExitConfig;
-  }
   SystemClock clock;
-  auto rt = Runtime::Create(*config, &clock);
-  if (!rt.ok()) {
-    spdlog::error("{}", rt.status().message());
-    return kExitConfig;
-  }
-  Runtime& runtime = **rt;
+  auto rt = LoadRuntimeOrLog(args.config, &clock);
+  if (!rt) return kExitConfig;
+  Runtime& runtime = *rt;
 
   // Which files, and which source reads each.
   std::vector<std::pair<std::string, SourceRuntime*>> work;

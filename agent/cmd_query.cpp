@@ -11,11 +11,6 @@
 namespace apimeter {
 
 int RunQuery(const QueryArgs& args) {
-  auto config = LoadConfigFile(args.config);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
-    return kExitConfig;
-  }
   SystemClock clock;
   const int64_t now = clock.NowSeconds();
   QueryParams params;
@@ -39,16 +34,13 @@ int RunQuery(const QueryArgs& args) {
   }
   params.filter = QueryFilter{args.host, args.endpoint, args.customer};
 
-  auto rt = Runtime::Create(*config, &clock);
-  if (!rt.ok()) {
-    spdlog::error("{}", rt.status().message());
-    return kExitConfig;
-  }
-  if (Status st = (*rt)->ConnectRedis(); !st.ok()) {
+  auto rt = LoadRuntimeOrLog(args.config, &clock);
+  if (!rt) return kExitConfig;
+  if (Status st = rt->ConnectRedis(); !st.ok()) {
     spdlog::error("{}", st.message());
     return kExitRuntime;
   }
-  QueryEngine& q = (*rt)->query();
+  QueryEngine& q = rt->query();
   Result<nlohmann::json> result = Status::InvalidArgument("unknown query kind '" + args.kind + "'");
   if (args.kind == "overview") result = q.Overview(params);
   if (args.kind == "endpoints") result = q.Endpoints(params);

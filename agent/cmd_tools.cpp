@@ -28,43 +28,28 @@ void SetUpLogging(bool verbose) {
 }
 
 int RunCheckConfig(const std::string& path) {
-  auto config = LoadConfigFile(path);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
-    return kExitConfig;
-  }
   SystemClock clock;
-  auto rt = Runtime::Create(*config, &clock);
-  if (!rt.ok()) {
-    spdlog::error("{}", rt.status().message());
-    return kExitConfig;
-  }
-  std::cout << "# " << path << ": OK\n" << EffectiveConfigYaml(*config);
+  auto rt = LoadRuntimeOrLog(path, &clock);
+  if (!rt) return kExitConfig;
+  std::cout << "# " << path << ": OK\n" << EffectiveConfigYaml(rt->config());
   return kExitOk;
 }
 
 int RunTestFormat(const TestFormatArgs& args) {
-  auto config = LoadConfigFile(args.config);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
-    return kExitConfig;
-  }
   SystemClock clock;
-  auto rt = Runtime::Create(*config, &clock);
-  if (!rt.ok()) {
-    spdlog::error("{}", rt.status().message());
-    return kExitConfig;
-  }
+  auto rt = LoadRuntimeOrLog(args.config, &clock);
+  if (!rt) return kExitConfig;
+  const Config* config = &rt->config();
   SourceRuntime* src = nullptr;
   if (args.source >= 0) {
-    if (args.source >= static_cast<int64_t>((*rt)->sources().size())) {
+    if (args.source >= static_cast<int64_t>(rt->sources().size())) {
       spdlog::error("--source {}: the config has {} sources (0-based)", args.source,
-                    (*rt)->sources().size());
+                    rt->sources().size());
       return kExitConfig;
     }
-    src = &(*rt)->sources()[static_cast<size_t>(args.source)];
+    src = &rt->sources()[static_cast<size_t>(args.source)];
   } else {
-    auto found = (*rt)->SourceForFile(args.file);
+    auto found = rt->SourceForFile(args.file);
     if (!found.ok()) {
       spdlog::error("{}", found.status().message());
       return kExitConfig;
@@ -96,9 +81,9 @@ int RunTestFormat(const TestFormatArgs& args) {
     std::cout << src->parser.Explain(line);
     if (ok) {
       std::string endpoint;
-      (*rt)->normalizer().Normalize(rec.method, rec.path, &endpoint);
+      rt->normalizer().Normalize(rec.method, rec.path, &endpoint);
       std::cout << "  => endpoint " << endpoint << ", customer "
-                << (*rt)->customers().Resolve(rec.customer_key) << "\n";
+                << rt->customers().Resolve(rec.customer_key) << "\n";
     }
   };
   char buf[64 * 1024];

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "agent/agent_metrics.h"
+#include "agent/batch_id.h"
 #include "agent/commands.h"
 #include "agent/file_system.h"
 #include "agent/line_pipeline.h"
@@ -37,13 +38,6 @@ constexpr milliseconds kShutdownFlushBudget{10000};
 constexpr std::chrono::seconds kSummaryInterval{60};
 constexpr milliseconds kInotifyCoalesce{100};
 
-std::string NewBatchId() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
 
 // Reads checkpoints for one host through the sink.
 class SinkCheckpointLookup final : public CheckpointLookup {

@@ -96,6 +96,20 @@ Status Runtime::ConnectRedis() {
   return Status::Ok();
 }
 
+std::unique_ptr<Runtime> LoadRuntimeOrLog(const std::string& config_path, const Clock* clock) {
+  auto config = LoadConfigFile(config_path);
+  if (!config.ok()) {
+    spdlog::error("{}", config.status().message());
+    return nullptr;
+  }
+  auto rt = Runtime::Create(*config, clock);
+  if (!rt.ok()) {
+    spdlog::error("{}", rt.status().message());
+    return nullptr;
+  }
+  return std::move(rt).value();
+}
+
 std::vector<std::string> ExpandSourcePaths(const SourceConfig& source) {
   std::set<std::string> found;
   for (const auto& pattern : source.paths) {

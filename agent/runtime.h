@@ -68,6 +68,11 @@ class Runtime {
   std::unique_ptr<QueryEngine> query_;
 };
 
+// Loads and validates `config_path` and builds a Runtime from it; on failure
+// logs the file:line message and returns nullptr (the caller exits with
+// kExitConfig). The shared first step of every subcommand.
+std::unique_ptr<Runtime> LoadRuntimeOrLog(const std::string& config_path, const Clock* clock);
+
 // Expands a source's globs (rotated and .gz files included); sorted oldest first.
 std::vector<std::string> ExpandSourcePaths(const SourceConfig& source);
 
