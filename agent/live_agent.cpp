@@ -270,9 +270,10 @@ class Agent {
     metrics_.bytes_read = bytes_base_ + bytes;
     metrics_.files_open = files;
     metrics_.bytes_behind = behind;
-    if (newest != INT64_MIN) {
-      metrics_.seconds_behind = static_cast<double>(clock_.NowMicros() - newest) / 1e6;
-    }
+    // Seconds behind: how old the newest line read is, while unread bytes
+    // remain; a quiet log that has been read to its end is not behind.
+    metrics_.seconds_behind =
+        behind > 0 && newest != INT64_MIN ? static_cast<double>(clock_.NowMicros() - newest) / 1e6 : 0;
     for (int k = 0; k < RejectedLines::kKinds; ++k) {
       const auto kind = static_cast<ParseErrorKind>(k);
       if (uint64_t n = rejected_.count(kind)) metrics_.rejected_by_reason[std::string(ParseErrorName(kind))] = n;
@@ -290,8 +291,16 @@ class Agent {
   }
 
   // --- flushing ---
+  // Fixed rate: the next tick is due one interval after the previous one was
+  // due, not after the flush finished, so a slow flush does not stretch the
+  // period (a tick that is already late fires at once).
   void ScheduleFlush() {
-    flush_timer_.expires_after(milliseconds(rt_->config().agent.flush_interval_ms));
+    const auto interval = milliseconds(rt_->config().agent.flush_interval_ms);
+    const auto now = std::chrono::steady_clock::now();
+    next_tick_ = next_tick_ == std::chrono::steady_clock::time_point{} ? now + interval
+                                                                        : next_tick_ + interval;
+    if (next_tick_ < now) next_tick_ = now;
+    flush_timer_.expires_at(next_tick_);
     flush_timer_.async_wait([this](auto ec) {
       if (ec || stopping_) return;
       FlushTick();
@@ -321,7 +330,10 @@ class Agent {
 
   // One attempt to commit what has been read. Returns the attempt's status.
   Status FlushOnce() {
-    if (!TakeInFlight()) return Status::Ok();
+    if (!TakeInFlight()) {
+      Heartbeat();
+      return Status::Ok();
+    }
     const auto t0 = std::chrono::steady_clock::now();
     Status st = rt_->sink().Flush(in_flight_->batch);
     const double secs =
@@ -374,6 +386,22 @@ class Agent {
                  in_flight_->batch.lines + aggregator_->lines(), aggregator_->MemoryBytes() >> 10,
                  st.message(), flush_backoff_.count());
     return st;
+  }
+
+  // While idle and caught up, keep last_alive fresh (every 30 s) so a
+  // restart knows which rotated files appeared while it was stopped.
+  void Heartbeat() {
+    const int64_t now = clock_.NowSeconds();
+    if (now - last_heartbeat_s_ < 30) return;
+    for (auto& t : tails_) {
+      if (t.tailer->stats().bytes_behind != 0) return;
+    }
+    last_heartbeat_s_ = now;
+    const std::string state_key = rt_->config().redis.prefix + ":agent:" + rt_->host();
+    auto r = rt_->redis().Command({first_start_ ? "HSETNX" : "HSET", state_key, "last_alive",
+                                   std::to_string(now)});
+    metrics_.redis_up = r.ok() && !r->is_error();
+    if (metrics_.redis_up) first_start_ = false;
   }
 
   void FlushTick() {
@@ -555,6 +583,8 @@ class Agent {
   milliseconds start_backoff_{500};
   milliseconds flush_backoff_{0};
   std::chrono::steady_clock::time_point next_flush_{};
+  std::chrono::steady_clock::time_point next_tick_{};
+  int64_t last_heartbeat_s_ = 0;
   int exit_code_ = kExitOk;
 };
 

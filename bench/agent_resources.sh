@@ -7,7 +7,10 @@
 #   - steady RSS (median of per-second VmRSS samples) and peak RSS (VmHWM);
 #   - the rate it actually counted (lines_read_total delta from /metrics) and
 #     its lag at the end of the window;
-# and, as a reference measured the same way in the same run, the loggen's CPU %.
+# (RSS 1st->last: the first and last per-second sample, to see growth)
+# and, as references measured the same way in the same run, the loggen's and
+# redis-server's CPU %, and the flushes in the window with their mean duration
+# (from apimeter_agent_flushes_total / _flush_seconds_sum).
 # Usage: bench/agent_resources.sh [RATE...]   env: BUILD (default build),
 #        WINDOW (measured seconds, default 20), WARMUP (default 3).
 set -euo pipefail
@@ -35,8 +38,9 @@ cleanup() {
 trap cleanup EXIT
 
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-  --dir "$work" --logfile "$work/redis.log"
+  --dir "$work" --logfile "$work/redis.log" --pidfile "$work/redis.pid"
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis_pid=$(cat "$work/redis.pid")
 
 # utime+stime of a pid, in clock ticks (fields 14 and 15; the comm field may
 # hold spaces, so count from the closing parenthesis).
@@ -70,7 +74,8 @@ YAML
   sleep "$warmup"  # warm-up before the measured window (a measurement interval, not a sync)
 
   t0=$(date +%s.%N)
-  a0=$(ticks $agent_pid); g0=$(ticks $loggen_pid)
+  a0=$(ticks $agent_pid); g0=$(ticks $loggen_pid); s0=$(ticks $redis_pid)
+  f0=$(metric "$mport" apimeter_agent_flushes_total); fs0=$(metric "$mport" apimeter_agent_flush_seconds_sum)
   r0=$(metric "$mport" apimeter_agent_lines_read_total); w0=$(wc -l < "$log")
   rss_samples=()
   for _ in $(seq 1 "$window"); do
@@ -78,11 +83,13 @@ YAML
     rss_samples+=("$(status_kb $agent_pid VmRSS)")
   done
   t1=$(date +%s.%N)
-  a1=$(ticks $agent_pid); g1=$(ticks $loggen_pid)
+  a1=$(ticks $agent_pid); g1=$(ticks $loggen_pid); s1=$(ticks $redis_pid)
+  f1=$(metric "$mport" apimeter_agent_flushes_total); fs1=$(metric "$mport" apimeter_agent_flush_seconds_sum)
   r1=$(metric "$mport" apimeter_agent_lines_read_total); w1=$(wc -l < "$log")
   lag=$(metric "$mport" apimeter_agent_lag_bytes)
   hwm=$(status_kb $agent_pid VmHWM)
   steady=$(printf '%s\n' "${rss_samples[@]}" | median)
+  first=${rss_samples[0]} last=${rss_samples[-1]}
   el=$(echo "$t1 - $t0" | bc -l)
 
   kill "$loggen_pid"; wait "$loggen_pid" 2>/dev/null || true; loggen_pid=""
@@ -90,13 +97,16 @@ YAML
   [ "$code" = 0 ] || { echo "agent exited $code at $rate lines/s:"; tail -5 "$dir/agent.out"; }
 
   results+=("$(awk -v rate="$rate" -v el="$el" -v tck="$tck" -v a="$((a1 - a0))" -v g="$((g1 - g0))" \
-    -v w="$((w1 - w0))" -v r="${r1:-0}" -v r0="${r0:-0}" -v steady="$steady" -v hwm="$hwm" -v lag="${lag:-?}" \
-    'BEGIN {printf "%9d  %10.0f  %10.0f  %9.1f  %10.1f  %10.1f  %9s  %9.1f\n",
-            rate, w/el, (r-r0)/el, 100*a/tck/el, steady/1024, hwm/1024, lag, 100*g/tck/el}')")
+    -v w="$((w1 - w0))" -v r="${r1:-0}" -v r0="${r0:-0}" -v steady="$steady" -v hwm="$hwm" -v first="$first" -v last="$last" -v lag="${lag:-?}" -v s="$((s1 - s0))" \
+    -v f="$(echo "${f1:-0} - ${f0:-0}" | bc -l)" -v fs="$(echo "${fs1:-0} - ${fs0:-0}" | bc -l)" \
+    'BEGIN {printf "%9d  %10.0f  %10.0f  %9.1f  %10.1f  %13s  %10.1f  %9s  %9.1f  %9.1f  %11s\n",
+            rate, w/el, (r-r0)/el, 100*a/tck/el, steady/1024,
+            sprintf("%.0f->%.0f", first/1024, last/1024), hwm/1024, lag, 100*g/tck/el, 100*s/tck/el,
+            (f > 0 ? sprintf("%.0f/%.2f", f, fs/f) : "0/-")}')")
 done
 
 echo
 echo "agent resources over a ${window}s window (after ${warmup}s warm-up); CPU % of one core; RSS in MiB"
-printf "%9s  %10s  %10s  %9s  %10s  %10s  %9s  %9s\n" "target/s" "written/s" "counted/s" "agent CPU" \
-  "RSS steady" "RSS peak" "lag bytes" "loggen CPU"
+printf "%9s  %10s  %10s  %9s  %10s  %13s  %10s  %9s  %9s  %9s  %11s\n" "target/s" "written/s" "counted/s" "agent CPU" \
+  "RSS steady" "RSS 1st->last" "RSS peak" "lag bytes" "loggen CPU" "redis CPU" "flushes/avg s"
 printf '%s\n' "${results[@]}"

@@ -148,9 +148,12 @@ agent:
             flush_s = int(args.flush[:len(args.flush) - len(unit)]) * {"ms": 0.001, "s": 1, "m": 60}[unit]
 
         def visible(endpoint):
-            r = subprocess.run([BIN, "query", "overview", "--config", config, "--json", "--from", "10m",
-                                "--to", "now", "--endpoint", endpoint], capture_output=True, text=True)
-            return r.returncode == 0 and json.loads(r.stdout).get("requests", 0) >= 1
+            try:
+                r = subprocess.run([BIN, "query", "overview", "--config", config, "--json", "--from", "10m",
+                                    "--to", "now", "--endpoint", endpoint], capture_output=True, text=True)
+                return r.returncode == 0 and json.loads(r.stdout).get("requests", 0) >= 1
+            except (OSError, ValueError):  # binary being rebuilt, odd output: not visible yet
+                return False
 
         rng = random.Random(7)
         tag = letters(rng.randrange(26 ** 4), 4)
