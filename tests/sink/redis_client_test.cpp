@@ -102,7 +102,7 @@ TEST(MaskRedisUrl, MasksPasswordOnly) {
 
 class RedisClientTest : public ::testing::Test {
  protected:
-  TestRedis& redis_ = TestRedis::Get();
+  TestRedis& redis_ = TestRedis::Private();
   std::string prefix_ = redis_.UniquePrefix("client");
 };
 

@@ -40,7 +40,7 @@ SeriesDelta Delta(Tier tier, int64_t t, SeriesKind kind, std::string name, Rollu
 class RedisSinkTest : public ::testing::Test {
  protected:
   RedisSinkTest()
-      : redis_(TestRedis::Get()),
+      : redis_(TestRedis::Private()),
         schema_(redis_.UniquePrefix("sink")),
         client_(redis_.endpoint()),
         reader_(redis_.endpoint()),

@@ -47,12 +47,18 @@ bool WaitForPing(const RedisEndpoint& ep, std::chrono::seconds deadline) {
 }  // namespace
 
 TestRedis& TestRedis::Get() {
-  static TestRedis instance;
+  static TestRedis instance(true);
   return instance;
 }
 
-TestRedis::TestRedis() {
-  if (const char* env = std::getenv("APIMETER_TEST_REDIS_URL"); env && *env) {
+TestRedis& TestRedis::Private() {
+  static TestRedis instance(false);
+  return instance;
+}
+
+TestRedis::TestRedis(bool allow_environment) {
+  const char* env = allow_environment ? std::getenv("APIMETER_TEST_REDIS_URL") : nullptr;
+  if (env && *env) {
     url_ = env;
     auto ep = ParseRedisUrl(url_);
     if (!ep.ok() || !WaitForPing(*ep, std::chrono::seconds(10))) {

@@ -17,6 +17,10 @@ namespace apimeter::testing {
 class TestRedis {
  public:
   static TestRedis& Get();
+  // A private redis-server for this test binary even when
+  // APIMETER_TEST_REDIS_URL is set: for tests that stop and restart the
+  // server (outages), which must never stop a server other tests share.
+  static TestRedis& Private();
 
   const std::string& url() const { return url_; }
   RedisEndpoint endpoint() const;
@@ -31,7 +35,7 @@ class TestRedis {
   ~TestRedis();
 
  private:
-  TestRedis();
+  explicit TestRedis(bool allow_environment);
   std::string url_;
   int port_ = 0;
   int pid_ = -1;
