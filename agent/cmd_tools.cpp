@@ -78,7 +78,17 @@ int RunTestFormat(const TestFormatArgs& args) {
     ParseError err{};
     const bool ok = src->parser.Parse(line, &rec, &err);
     ok ? ++good : ++bad;
-    std::cout << src->parser.Explain(line);
+    std::string explained = src->parser.Explain(line);
+    if (ok && !rec.customer_key.empty()) {
+      // API keys are never shown raw: every occurrence becomes its id.
+      const std::string key(rec.customer_key);
+      const std::string masked = "<key " + CustomerResolver::IdFor(rt->config().customer_id_secret, key) + ">";
+      for (size_t at = explained.find(key); at != std::string::npos;
+           at = explained.find(key, at + masked.size())) {
+        explained.replace(at, key.size(), masked);
+      }
+    }
+    std::cout << explained;
     if (ok) {
       std::string endpoint;
       rt->normalizer().Normalize(rec.method, rec.path, &endpoint);

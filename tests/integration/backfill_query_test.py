@@ -170,6 +170,15 @@ redis:
         want = sorted((r.latency_ms for r in reqs), reverse=True)[:10]
         self.assertEqual([round(r["latency_ms"]) for r in got["requests"]], want)
 
+    def test_test_format_never_shows_raw_keys(self):
+        r = h.run([h.BIN, "test-format", "--config", self.config, "--lines", "40",
+                   os.path.join(self.logs, "api.access.log.1")], check=False)
+        self.assertIn(r.returncode, (0, 3))  # 3: some sampled lines are malformed on purpose
+        self.assertIn("<key k_", r.stdout)
+        keys = {req.key for req in self.requests if req.key}
+        leaked = [k for k in keys if k in r.stdout]
+        self.assertEqual(leaked, [])
+
     def test_second_run_adds_nothing_and_gzip_of_counted_file_is_known(self):
         before = self.query("overview", "--from", h.iso(self.end - 4 * 86400), "--to", "now")
         again = h.run([h.BIN, "backfill", "--config", self.config, "--no-progress"])
