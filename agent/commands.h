@@ -53,6 +53,15 @@ struct CustomerIdArgs {
 };
 int RunCustomerId(const CustomerIdArgs& args);
 
+struct ServeArgs {
+  std::string config;
+  std::string listen;  // overrides server.listen when set
+};
+// `apimeter serve`: the HTTP API until SIGTERM/SIGINT.
+int RunServe(const ServeArgs& args);
+// `apimeter hash-token`: one token on stdin → "sha256:<hex>" on stdout.
+int RunHashToken();
+
 // Logging set-up shared by all commands: to stderr; without timestamps when
 // running under systemd (journald adds its own).
 void SetUpLogging(bool verbose);

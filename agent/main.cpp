@@ -88,6 +88,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ci->add_option("keys", cid.keys, "keys (prefer standard input: arguments land in shell history)");
 
+  ServeArgs serve;
+  serve.config = config_default;
+  auto* sv = app.add_subcommand(
+      "serve",
+      "Serve the HTTP API (docs/api.md) and the dashboard over the aggregates in Redis. "
+      "Needs server.tokens in the config. Runs until SIGTERM.");
+  sv->add_option("-c,--config", serve.config, "config file")->capture_default_str();
+  sv->add_option("--listen", serve.listen, "host:port (overrides server.listen; port 0 = any)");
+
+  auto* ht = app.add_subcommand(
+      "hash-token",
+      "Read an API token on standard input and print its sha256:<hex> hash for server.tokens.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -101,5 +114,7 @@ int main(int argc, char** argv) {
   if (*cc) return RunCheckConfig(check_config);
   if (*tfc) return RunTestFormat(tf);
   if (*ci) return RunCustomerId(cid);
+  if (*sv) return RunServe(serve);
+  if (*ht) return RunHashToken();
   return kExitUsage;
 }

@@ -29,7 +29,7 @@ constexpr size_t kMinSecretBytes = 16;
 #define APIMETER_TOP_KEYS                                                                   \
   {                                                                                         \
     "sources", "customers_file", "customer_id_secret", "customer_id_secret_file", "routes", \
-        "limits", "redis", "retention", "aggregation", "agent"                              \
+        "limits", "redis", "retention", "aggregation", "agent", "server"                    \
   }
 
 const YamlField* Find(const std::vector<YamlField>& fields, std::string_view key) {
@@ -60,6 +60,13 @@ bool IsHostPort(std::string_view s) {
   const std::string_view host = s.substr(0, colon);
   return p >= 1 && p <= 65535 && host.find_first_of(" \t") == std::string_view::npos &&
          !HasControlChar(host);
+}
+
+// "sha256:" and 64 lower-case hex digits: a token hash from apimeter hash-token.
+bool IsTokenHashText(std::string_view s) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (s.size() != kPrefix.size() + 64 || s.substr(0, kPrefix.size()) != kPrefix) return false;
+  return s.substr(kPrefix.size()).find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 class Loader {
@@ -96,6 +103,7 @@ class Loader {
     if (auto f = Find(top, "retention")) APIMETER_RETURN_IF_ERROR(LoadRetention(*f, &c.retention));
     if (auto f = Find(top, "aggregation")) APIMETER_RETURN_IF_ERROR(LoadAggregation(*f, &c));
     if (auto f = Find(top, "agent")) APIMETER_RETURN_IF_ERROR(LoadAgent(*f, &c.agent));
+    if (auto f = Find(top, "server")) APIMETER_RETURN_IF_ERROR(LoadServer(*f, &c.server));
     if (auto f = Find(top, "customers_file")) APIMETER_RETURN_IF_ERROR(LoadCustomers(*f, &c));
     APIMETER_RETURN_IF_ERROR(
         LoadSecret(Find(top, "customer_id_secret"), Find(top, "customer_id_secret_file"), &c));
@@ -230,6 +238,44 @@ class Loader {
           return r_.ErrorAt(x, "agent.metrics_listen '" + a->metrics_listen.substr(0, 60) +
                                    "' is not host:port; write e.g. 127.0.0.1:9465, or \"\" to "
                                    "turn the metrics endpoint off");
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  // server: for `apimeter serve`. Tokens are hashes only, so a leaked config
+  // does not leak access; an empty list is valid here (only serve needs one).
+  Status LoadServer(const YamlField& f, ServerConfig* s) {
+    APIMETER_ASSIGN_OR_RETURN(
+        std::vector<YamlField> fields,
+        r_.OpenMap(f.value, "server", {"listen", "tokens", "session_ttl", "session_secret"}));
+    for (const YamlField& x : fields) {
+      const std::string name = "server." + x.key;
+      if (x.key == "listen") {
+        APIMETER_ASSIGN_OR_RETURN(s->listen, r_.String(x, name));
+        if (!IsHostPort(s->listen)) {
+          return r_.ErrorAt(x, "server.listen '" + s->listen.substr(0, 60) +
+                                   "' is not host:port; write e.g. 127.0.0.1:8080");
+        }
+      } else if (x.key == "tokens") {
+        APIMETER_ASSIGN_OR_RETURN(s->tokens, r_.StringList(x, name));
+        if (s->tokens.size() > 1000) return r_.ErrorAt(x, "server.tokens: at most 1000 tokens");
+        for (const std::string& t : s->tokens) {
+          if (!IsTokenHashText(t)) {
+            return r_.ErrorAt(x, "server.tokens: each entry must be \"sha256:<64 hex digits>\" "
+                                 "(never the token itself); create one with apimeter hash-token");
+          }
+        }
+      } else if (x.key == "session_ttl") {
+        APIMETER_ASSIGN_OR_RETURN(s->session_ttl_s,
+                                  r_.DurationMs(x, name, 60000, 30 * kMsPerDay, /*allow_ms=*/false));
+        s->session_ttl_s /= 1000;
+      } else {
+        APIMETER_ASSIGN_OR_RETURN(s->session_secret, r_.String(x, name));
+        if (s->session_secret.size() < kMinSecretBytes) {
+          return r_.ErrorAt(x, "server.session_secret must be at least 16 bytes; generate one "
+                               "with: openssl rand -hex 32");
         }
       }
     }

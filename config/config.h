@@ -73,6 +73,13 @@ struct AgentConfig {
   std::string metrics_listen = "127.0.0.1:9465";
 };
 
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";  // `apimeter serve`; loopback unless configured
+  std::vector<std::string> tokens;         // "sha256:<64 hex>" hashes only, never raw tokens
+  int64_t session_ttl_s = 12 * 3600;
+  std::string session_secret;  // HMAC key for session cookies; secret; "" = from token hashes
+};
+
 struct Config {
   std::string path;  // file it was loaded from
   std::vector<SourceConfig> sources;
@@ -87,6 +94,7 @@ struct Config {
   RetentionConfig retention;
   AggregationConfig aggregation;
   AgentConfig agent;
+  ServerConfig server;
   // Things that are valid but probably not what the operator wants (e.g. no
   // customer_id_secret). check-config prints them; loading still succeeds.
   std::vector<std::string> warnings;

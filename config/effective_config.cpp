@@ -99,6 +99,19 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "metrics_listen" << YAML::Value << YAML::DoubleQuoted
       << c.agent.metrics_listen;
   out << YAML::EndMap;
+
+  // Token hashes are not secrets (they cannot be turned back into tokens);
+  // the session secret is.
+  out << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << YAML::DoubleQuoted << c.server.listen;
+  out << YAML::Key << "tokens" << YAML::Value << YAML::BeginSeq;
+  for (const std::string& t : c.server.tokens) out << YAML::DoubleQuoted << t;
+  out << YAML::EndSeq;
+  out << YAML::Key << "session_ttl" << YAML::Value << FormatDurationMs(c.server.session_ttl_s * 1000);
+  if (!c.server.session_secret.empty()) {
+    out << YAML::Key << "session_secret" << YAML::Value << kMasked;
+  }
+  out << YAML::EndMap;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/time_util.h"
+#include "query/heatmap.h"
 #include "query/json_format.h"
 
 namespace apimeter {
@@ -456,6 +457,29 @@ Result<json> QueryEngine::Timeseries(const QueryParams& p) {
          {"points", std::move(points)}};
   AddResolution(finest, &j);
   return j;
+}
+
+Result<json> QueryEngine::Heatmap(const QueryParams& p, std::string_view metric) {
+  HeatmapReader reader;
+  reader.top_endpoints = [this](const std::vector<BucketRun>& runs, int64_t limit) {
+    return TopNames(runs, IndexKind::kEndpoints, "", limit);
+  };
+  reader.read_cells = [this](
+                          const std::vector<std::string>& endpoints,
+                          const std::vector<SeriesPoint>& points) -> Result<std::vector<Rollup>> {
+    std::vector<FilterSeries> series;
+    std::vector<BucketRead> reads;
+    for (size_t e = 0; e < endpoints.size(); ++e) {
+      series.push_back({SeriesKind::kEndpoint, endpoints[e]});
+      for (size_t i = 0; i < points.size(); ++i) {
+        AppendReads(e * points.size() + i, e, points[i].runs, &reads);
+      }
+    }
+    std::vector<Rollup> cells(endpoints.size() * points.size());
+    APIMETER_RETURN_IF_ERROR(ReadBuckets(client_, schema_, series, reads, false, &cells));
+    return cells;
+  };
+  return BuildHeatmap(p, metric, retention_, clock_->NowSeconds(), reader);
 }
 
 Result<json> QueryEngine::Slow(const QueryParams& p) {

@@ -79,6 +79,9 @@ class QueryEngine {
   Result<nlohmann::json> Customers(const QueryParams& params);
   Result<nlohmann::json> Timeseries(const QueryParams& params);
   Result<nlohmann::json> Slow(const QueryParams& params);
+  // Endpoint × hour/day grid of one metric (query/heatmap.h): metric is p99,
+  // p95, p50, requests or error_rate.
+  Result<nlohmann::json> Heatmap(const QueryParams& params, std::string_view metric);
 
   // The merged Rollup of one series over the planned range (latency_max_us
   // included), for reports, alerts and the heatmap. name as in SeriesDelta.

@@ -10,19 +10,37 @@ PACKAGES=(
   # libraries from the design card (and Debian-packaged additions)
   libboost-dev libboost-system-dev
   libre2-dev libhiredis-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev zlib1g-dev
+  nlohmann-json3-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # services and tools the tests and benchmarks drive
   redis-server redis-tools nginx-light logrotate goaccess python3 bc
+  # headless browser for the dashboard test (tests/web, driven by playwright-core from npm)
+  chromium
 )
+# Node.js and npm: any install will do (some images ship NodeSource's nodejs,
+# which bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
+# npm packages of the browser test (playwright-core drives Debian's chromium;
+# it never downloads a browser of its own).
+web_tests() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/web"
+  if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules/playwright-core" ]; then
+    echo "setup: npm install in tests/web"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages already installed"
+  web_tests
   exit 0
 fi
 
@@ -38,3 +56,4 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   $SUDO systemctl disable --now redis-server nginx 2>/dev/null || true
 fi
 echo "setup: done"
+web_tests

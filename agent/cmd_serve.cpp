@@ -1,0 +1,91 @@
+// `apimeter serve`: the HTTP API and dashboard over the aggregates in Redis,
+// and `apimeter hash-token`. Wires config → AuthConfig, QueryEngine →
+// QueryBackend and the embedded web files → StaticAssets; the server itself
+// lives in server/.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+
+#include "agent/commands.h"
+#include "agent/runtime.h"
+#include "server/http_server.h"
+#include "web/web_assets.h"
+
+namespace apimeter {
+namespace {
+
+class EmbeddedWebAssets final : public StaticAssets {
+ public:
+  std::optional<StaticAsset> Find(std::string_view path) const override {
+    const WebAsset* a = FindWebAsset(path);
+    if (a == nullptr) return std::nullopt;
+    return StaticAsset{std::string(a->content_type), std::string(a->body)};
+  }
+};
+
+}  // namespace
+
+int RunServe(const ServeArgs& args) {
+  SystemClock clock;
+  auto rt = LoadRuntimeOrLog(args.config, &clock);
+  if (!rt) return kExitConfig;
+  const ServerConfig& sc = rt->config().server;
+  if (sc.tokens.empty()) {
+    spdlog::error(
+        "{}: server.tokens: at least one token hash is required; create one with "
+        "apimeter hash-token",
+        args.config);
+    return kExitConfig;
+  }
+  if (Status st = rt->CreateRedis(); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitRuntime;
+  }
+  HttpServerOptions options;
+  options.listen = args.listen.empty() ? sc.listen : args.listen;
+  options.auth.token_hashes = sc.tokens;
+  options.auth.session_key = DeriveSessionKey(sc.session_secret, sc.tokens);
+  options.auth.session_ttl_s = sc.session_ttl_s;
+  EmbeddedWebAssets assets;
+  options.assets = &assets;
+  QueryEngineBackend backend(&rt->query());
+
+  boost::asio::io_context io(1);
+  auto server = HttpServer::Start(io, options, &backend, &clock);
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().message());
+    return server.status().code() == StatusCode::kInvalidArgument ? kExitConfig : kExitRuntime;
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    spdlog::info("signal {}: stopping", sig);
+    (*server)->Stop();
+    io.stop();
+  });
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  std::cout << "serving on http://" << host << ":" << (*server)->port() << std::endl;
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    spdlog::error("server stopped: {}", e.what());
+    return kExitRuntime;
+  }
+  return kExitOk;
+}
+
+int RunHashToken() {
+  std::string token;
+  if (!std::getline(std::cin, token) || token.empty()) {
+    spdlog::error(
+        "hash-token: give the token on standard input, e.g. "
+        "openssl rand -hex 32 | tee token.txt | apimeter hash-token");
+    return kExitUsage;
+  }
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  std::cout << HashToken(token) << "\n";
+  return kExitOk;
+}
+
+}  // namespace apimeter

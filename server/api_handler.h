@@ -1,0 +1,104 @@
+// ApiHandler: the HTTP API of `apimeter serve` as a pure function from a
+// request to a response (docs/api.md, "HTTP API").
+//
+// Promise: Handle() never throws and never touches a socket; all it reads is
+// the request, the QueryBackend, the auth config, the clock and the static
+// assets. Every request parameter is validated before any query runs: a bad
+// one gives 400 with {"error":{"parameter":..., "message":...}}; backend
+// InvalidArgument → 400, Unavailable → 503, other errors → 500. Ranges over
+// 400 days and limits over 1000 are refused. Everything except /healthz,
+// /login and the login page's assets (/assets/login*) needs a Bearer token or
+// a valid session cookie: API paths answer 401 JSON, pages redirect (303) to
+// /login. Responses never contain the presented token or cookie (except the
+// Set-Cookie that creates a session).
+// Thread-safety: Handle is reentrant; the QueryBackend it is given must not be
+// shared between threads unless it is itself thread-safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "query/query_engine.h"
+#include "server/auth.h"
+
+namespace apimeter {
+
+struct HttpRequest {
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // path and query, e.g. "/api/v1/overview?from=1h"
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::map<std::string, std::string> headers;  // names as sent
+  std::string body;
+};
+
+// The five (six) questions the API asks; production wraps QueryEngine.
+class QueryBackend {
+ public:
+  virtual ~QueryBackend() = default;
+  virtual Result<nlohmann::json> Overview(const QueryParams& p) = 0;
+  virtual Result<nlohmann::json> Endpoints(const QueryParams& p) = 0;
+  virtual Result<nlohmann::json> Customers(const QueryParams& p) = 0;
+  virtual Result<nlohmann::json> Timeseries(const QueryParams& p) = 0;
+  virtual Result<nlohmann::json> Slow(const QueryParams& p) = 0;
+  // Optional: backends without a heatmap answer NotFound, served as 501.
+  virtual Result<nlohmann::json> Heatmap(const QueryParams& p, const std::string& metric);
+};
+
+// QueryBackend over a QueryEngine (which must outlive it).
+class QueryEngineBackend final : public QueryBackend {
+ public:
+  explicit QueryEngineBackend(QueryEngine* engine) : engine_(engine) {}
+  Result<nlohmann::json> Overview(const QueryParams& p) override { return engine_->Overview(p); }
+  Result<nlohmann::json> Endpoints(const QueryParams& p) override { return engine_->Endpoints(p); }
+  Result<nlohmann::json> Customers(const QueryParams& p) override { return engine_->Customers(p); }
+  Result<nlohmann::json> Timeseries(const QueryParams& p) override {
+    return engine_->Timeseries(p);
+  }
+  Result<nlohmann::json> Slow(const QueryParams& p) override { return engine_->Slow(p); }
+  Result<nlohmann::json> Heatmap(const QueryParams& p, const std::string& metric) override {
+    return engine_->Heatmap(p, metric);
+  }
+
+ private:
+  QueryEngine* engine_;
+};
+
+// The web page's files, filled in by web/. path is "/" or "/assets/...".
+struct StaticAsset {
+  std::string content_type;
+  std::string bytes;
+};
+class StaticAssets {
+ public:
+  virtual ~StaticAssets() = default;
+  virtual std::optional<StaticAsset> Find(std::string_view path) const = 0;
+};
+
+inline constexpr int64_t kMaxRangeSeconds = 400 * 86400;
+inline constexpr int64_t kMaxResultLimit = 1000;
+inline constexpr std::string_view kSessionCookie = "apimeter_session";
+
+HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthConfig& auth,
+                    const Clock& clock, const StaticAssets* assets = nullptr);
+
+// True when the request carries a valid Bearer token or session cookie.
+bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock);
+
+// A bounded label for metrics: "overview", ..., "static", "login", "other".
+std::string RouteLabel(std::string_view target);
+
+// The hand-written OpenAPI 3 document served at /api/v1/openapi.json.
+std::string_view OpenApiDocument();
+
+}  // namespace apimeter

@@ -1,0 +1,231 @@
+#include "server/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <optional>
+#include <sstream>
+
+namespace apimeter {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(asio::io_context& io_context, HttpServerOptions o, QueryBackend* b, const Clock* c)
+      : io(io_context), acceptor(io_context), options(std::move(o)), backend(b), clock(c) {}
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  HttpServerOptions options;
+  QueryBackend* backend;
+  const Clock* clock;
+  int active = 0;
+  bool stopped = false;
+  // Bounded: labels come from RouteLabel (a fixed set) and 3-digit statuses.
+  std::map<std::pair<std::string, int>, uint64_t> requests;
+  uint64_t refused_connections = 0, bad_requests = 0;
+
+  struct Session {
+    explicit Session(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    std::optional<http::request_parser<http::string_body>> parser;
+    http::response<http::string_body> response;
+  };
+
+  void Accept() {
+    if (stopped) return;
+    acceptor.async_accept(asio::make_strand(io),
+                          [self = shared_from_this()](beast::error_code ec, tcp::socket sock) {
+                            if (ec) {
+                              if (!self->stopped && ec != asio::error::operation_aborted)
+                                self->Accept();
+                              return;
+                            }
+                            if (self->active >= kMaxConnections) {
+                              ++self->refused_connections;
+                              beast::error_code ignored;
+                              sock.close(ignored);  // over the limit: refuse rather than queue
+                            } else {
+                              ++self->active;
+                              self->Read(std::make_shared<Session>(std::move(sock)));
+                            }
+                            self->Accept();
+                          });
+  }
+
+  void Read(const std::shared_ptr<Session>& s) {
+    s->parser.emplace();
+    s->parser->header_limit(kHeaderLimit);
+    s->parser->body_limit(kBodyLimit);
+    s->stream.expires_after(std::chrono::seconds(kDeadlineSeconds));
+    http::async_read(s->stream, s->buffer, *s->parser,
+                     [self = shared_from_this(), s](beast::error_code ec, size_t) {
+                       if (ec) {
+                         self->ReadFailed(s, ec);
+                       } else {
+                         self->Respond(s);
+                       }
+                     });
+  }
+
+  // A request that broke a limit or the protocol gets a short answer and the
+  // connection is closed; a timeout or a closed socket just closes.
+  void ReadFailed(const std::shared_ptr<Session>& s, beast::error_code ec) {
+    int status = 0;
+    if (ec == http::error::body_limit) status = 413;
+    if (ec == http::error::header_limit) status = 431;
+    if (status == 0 && ec.category() == beast::error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      status = 400;
+    }
+    if (status == 0 || stopped) return Close(s);
+    ++bad_requests;
+    HttpResponse r;
+    r.status = status;
+    r.headers["Content-Type"] = "application/json";
+    r.body = status == 413   ? "{\"error\":{\"message\":\"request body over 4 KiB\"}}\n"
+             : status == 431 ? "{\"error\":{\"message\":\"request headers over 16 KiB\"}}\n"
+                             : "{\"error\":{\"message\":\"malformed HTTP request\"}}\n";
+    Write(s, r, 11, /*keep_alive=*/false, "other");
+  }
+
+  HttpRequest ToRequest(const http::request<http::string_body>& req) const {
+    HttpRequest out;
+    out.method = std::string(req.method_string());
+    out.target = std::string(req.target());
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(field.value());
+    }
+    out.body = req.body();
+    return out;
+  }
+
+  void Respond(const std::shared_ptr<Session>& s) {
+    const auto& req = s->parser->get();
+    HttpRequest request = ToRequest(req);
+    const std::string label = RouteLabel(request.target);
+    HttpResponse r;
+    if (label == "metrics" && request.method == "GET" &&
+        Authenticated(request, options.auth, *clock)) {
+      r.status = 200;
+      r.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = RenderMetrics();
+    } else {
+      r = Handle(request, *backend, options.auth, *clock, options.assets);
+    }
+    Write(s, r, req.version(), req.keep_alive(), label);
+  }
+
+  void Write(const std::shared_ptr<Session>& s, const HttpResponse& r, unsigned version,
+             bool keep_alive, const std::string& label) {
+    ++requests[{label, r.status}];
+    auto& res = s->response;
+    res = {};
+    res.version(version);
+    res.result(static_cast<unsigned>(r.status));
+    res.set(http::field::server, "apimeter");
+    res.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [k, v] : r.headers) res.set(k, v);
+    res.body() = r.body;
+    res.keep_alive(keep_alive && !stopped);
+    res.prepare_payload();
+    s->stream.expires_after(std::chrono::seconds(kDeadlineSeconds));
+    http::async_write(s->stream, res, [self = shared_from_this(), s](beast::error_code ec, size_t) {
+      if (ec || !s->response.keep_alive()) return self->Close(s);
+      self->Read(s);
+    });
+  }
+
+  void Close(const std::shared_ptr<Session>& s) {
+    beast::error_code ignored;
+    s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    s->stream.close();
+    --active;
+  }
+
+  std::string RenderMetrics() const {
+    std::ostringstream out;
+    out << "# HELP apimeter_http_requests_total HTTP requests answered, by route and status.\n"
+           "# TYPE apimeter_http_requests_total counter\n";
+    for (const auto& [key, n] : requests) {
+      out << "apimeter_http_requests_total{route=\"" << key.first << "\",status=\"" << key.second
+          << "\"} " << n << "\n";
+    }
+    out << "# HELP apimeter_http_refused_connections_total Connections closed over the limit.\n"
+           "# TYPE apimeter_http_refused_connections_total counter\n"
+           "apimeter_http_refused_connections_total "
+        << refused_connections
+        << "\n# HELP apimeter_http_bad_requests_total Requests over a size limit or malformed.\n"
+           "# TYPE apimeter_http_bad_requests_total counter\n"
+           "apimeter_http_bad_requests_total "
+        << bad_requests << "\n# HELP apimeter_http_open_connections Connections open now.\n"
+        << "# TYPE apimeter_http_open_connections gauge\napimeter_http_open_connections " << active
+        << "\n";
+    return out.str();
+  }
+};
+
+Result<ListenAddress> ParseListen(const std::string& listen, const std::string& what) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument(what + " '" + listen + "' must be host:port");
+  }
+  ListenAddress out;
+  out.host = listen.substr(0, colon);
+  if (out.host.size() > 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return Status::InvalidArgument(what + " '" + listen + "' has a bad port");
+  }
+  out.port = static_cast<uint16_t>(std::stoi(port));
+  return out;
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(asio::io_context& io,
+                                                      HttpServerOptions options,
+                                                      QueryBackend* backend, const Clock* clock) {
+  const std::string listen = options.listen;
+  APIMETER_ASSIGN_OR_RETURN(ListenAddress where, ParseListen(listen, "server.listen"));
+  beast::error_code ec;
+  auto address = asio::ip::make_address(where.host, ec);
+  if (ec) {
+    return Status::InvalidArgument("server.listen '" + listen + "': bad address '" + where.host +
+                                   "' (use an IP address, e.g. 127.0.0.1)");
+  }
+  auto impl = std::make_shared<Impl>(io, std::move(options), backend, clock);
+  tcp::endpoint ep(address, where.port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + listen + ": " + ec.message());
+  impl->Accept();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void HttpServer::Stop() {
+  impl_->stopped = true;
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
+}
+
+std::string HttpServer::MetricsText() const { return impl_->RenderMetrics(); }
+
+HttpServer::~HttpServer() { Stop(); }
+
+}  // namespace apimeter

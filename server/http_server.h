@@ -1,0 +1,62 @@
+// HttpServer: `apimeter serve`'s socket side, around the pure Handle().
+//
+// Promise: listens only where told (host:port; port 0 = any, for tests).
+// Requests are bounded: 16 KiB of headers, 4 KiB of body (413/431 otherwise),
+// a 10 s deadline for each request to arrive and each response to be sent, at
+// most 64 open connections (more are closed at once), one request in flight
+// per connection (keep-alive allowed). GET /metrics (auth required) shows
+// request counts by route and status in Prometheus text format. Tokens and
+// cookies are never logged. Runs on the caller's io_context; with one thread
+// running it, the QueryBackend is only ever called from that thread.
+// Thread-safety: Start/Stop/port from the io_context's thread (or before it runs).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "server/api_handler.h"
+#include "server/auth.h"
+
+namespace apimeter {
+
+struct HttpServerOptions {
+  std::string listen = "127.0.0.1:8080";
+  AuthConfig auth;
+  const StaticAssets* assets = nullptr;  // may be null: "/" shows a placeholder
+};
+
+class HttpServer {
+ public:
+  static constexpr size_t kHeaderLimit = 16 * 1024;
+  static constexpr size_t kBodyLimit = 4 * 1024;
+  static constexpr int kMaxConnections = 64;
+  static constexpr int kDeadlineSeconds = 10;
+
+  // backend and clock must outlive the server.
+  static Result<std::unique_ptr<HttpServer>> Start(boost::asio::io_context& io,
+                                                   HttpServerOptions options, QueryBackend* backend,
+                                                   const Clock* clock);
+  ~HttpServer();
+  uint16_t port() const;
+  void Stop();
+  std::string MetricsText() const;
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+// "host:port" → address and port; InvalidArgument naming `what` otherwise.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ListenAddress> ParseListen(const std::string& listen, const std::string& what);
+
+}  // namespace apimeter

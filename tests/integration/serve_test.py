@@ -1,0 +1,138 @@
+"""End to end: `apimeter serve` against a real redis-server holding a small
+backfilled log. The API must answer with exactly the JSON `apimeter query
+--json` prints for the same range, and must refuse requests without a token."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+
+TOKEN = "integration-serve-token-0123456789"
+
+
+class ServeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = h.Redis()
+        cls.dir = tempfile.mkdtemp(prefix="apimeter-it-serve-")
+        now = int(time.time())
+        cls.end = now - 3600
+        cls.start = cls.end - 3 * 3600
+        log = os.path.join(cls.dir, "api.access.log")
+        h.run([h.LOGGEN, "--lines", "6000", "--start", str(cls.start), "--rps", f"{6000 / (3 * 3600):.6f}",
+               "--seed", "11", "--out", log])
+        token_hash = h.run([h.BIN, "hash-token"], input=TOKEN + "\n").stdout.strip()
+        cls.prefix = f"itserve{os.getpid()}"
+        cls.config = os.path.join(cls.dir, "apimeter.yaml")
+        base = f"""
+sources:
+  - paths: ["{log}"]
+    log_format: '{h.API_FORMAT}'
+    customer: $http_x_api_key
+    latency: $request_time
+    host: it-host
+customer_id_secret: "integration-test-secret"
+redis:
+  url: "{cls.redis.url}"
+  prefix: "{cls.prefix}"
+"""
+        with open(cls.config, "w") as f:
+            f.write(base + f'server:\n  tokens: ["{token_hash}"]\n')
+        cls.no_tokens = os.path.join(cls.dir, "no-tokens.yaml")
+        with open(cls.no_tokens, "w") as f:
+            f.write(base)
+        h.run([h.BIN, "backfill", "--config", cls.config, "--no-progress"])
+        cls.proc = subprocess.Popen([h.BIN, "serve", "--config", cls.config, "--listen", "127.0.0.1:0"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = cls.proc.stdout.readline()  # blocks until listening (or exit: empty line)
+        if not line.startswith("serving on http://"):
+            cls.proc.kill()
+            raise RuntimeError("serve did not start: " + line + cls.proc.stderr.read())
+        cls.base = line.split("serving on ")[1].strip()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.proc.poll() is None:
+            cls.proc.kill()
+            cls.proc.wait()
+        cls.redis.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def get(self, path, token=TOKEN, headers=None):
+        req = urllib.request.Request(self.base + path, headers=dict(headers or {}))
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(), dict(e.headers)
+
+    def cli_json(self, kind, *args):
+        return json.loads(h.run([h.BIN, "query", kind, "--config", self.config, "--json", *args]).stdout)
+
+    def test_api_numbers_equal_cli(self):
+        frm, to = str(self.start), str(self.end + 60)
+        for kind in ("overview", "endpoints", "customers", "timeseries", "slow"):
+            status, body, _ = self.get(f"/api/v1/{kind}?from={frm}&to={to}&limit=5")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body), self.cli_json(kind, "--from", frm, "--to", to, "--limit", "5"),
+                             kind)
+        status, body, _ = self.get(f"/api/v1/overview?from={frm}&to={to}")
+        self.assertGreater(json.loads(body)["requests"], 5000)
+
+    def test_without_token_401(self):
+        status, body, headers = self.get("/api/v1/overview", token=None)
+        self.assertEqual(status, 401)
+        self.assertIn("message", json.loads(body)["error"])
+        self.assertEqual(self.get("/api/v1/overview", token="wrong")[0], 401)
+        self.assertEqual(self.get("/healthz", token=None)[0], 200)
+
+    def test_bad_parameter_400(self):
+        status, body, _ = self.get("/api/v1/overview?from=yesterday")
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(body)["error"]["parameter"], "from")
+
+    def test_login_cookie_then_metrics(self):
+        data = ("token=" + TOKEN).encode()
+        req = urllib.request.Request(self.base + "/login", data=data, method="POST")
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+        opener = urllib.request.build_opener(NoRedirect)
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            opener.open(req, timeout=30)
+        self.assertEqual(ctx.exception.code, 303)
+        cookie = ctx.exception.headers["Set-Cookie"]
+        self.assertIn("HttpOnly", cookie)
+        status, _, _ = self.get("/api/v1/overview", token=None, headers={"Cookie": cookie.split(";")[0]})
+        self.assertEqual(status, 200)
+        status, body, _ = self.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn('apimeter_http_requests_total{route="login",status="303"}', body)
+        self.assertNotIn(TOKEN, body)
+
+    def test_refuses_to_start_without_tokens(self):
+        r = subprocess.run([h.BIN, "serve", "--config", self.no_tokens, "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("server.tokens: at least one token hash is required", r.stderr)
+
+    def test_zz_sigterm_stops(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=30), 0)
+        self.assertNotIn(TOKEN, self.proc.stderr.read())
+
+
+if __name__ == "__main__":
+    unittest.main()

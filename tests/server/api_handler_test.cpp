@@ -1,0 +1,288 @@
+#include "server/api_handler.h"
+
+#include <gtest/gtest.h>
+
+namespace apimeter {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kNow = 1764000000;  // 2025-11-24T16:00:00Z
+constexpr char kToken[] = "s3cret-token-value";
+
+// Records the last call and answers with a JSON naming the route.
+class FakeBackend : public QueryBackend {
+ public:
+  Result<json> Overview(const QueryParams& p) override { return Answer("overview", p); }
+  Result<json> Endpoints(const QueryParams& p) override { return Answer("endpoints", p); }
+  Result<json> Customers(const QueryParams& p) override { return Answer("customers", p); }
+  Result<json> Timeseries(const QueryParams& p) override { return Answer("timeseries", p); }
+  Result<json> Slow(const QueryParams& p) override { return Answer("slow", p); }
+
+  std::string last_route;
+  QueryParams last;
+  Status next_error;
+
+ private:
+  Result<json> Answer(const std::string& route, const QueryParams& p) {
+    last_route = route;
+    last = p;
+    if (!next_error.ok()) return next_error;
+    return json{{"route", route}, {"requests", 42}};
+  }
+};
+
+class FakeAssets : public StaticAssets {
+ public:
+  std::optional<StaticAsset> Find(std::string_view path) const override {
+    if (path == "/") return StaticAsset{"text/html", "<html>dashboard</html>"};
+    if (path == "/assets/app.js") return StaticAsset{"text/javascript", "app()"};
+    if (path == "/assets/login.css") return StaticAsset{"text/css", "body{}"};
+    return std::nullopt;
+  }
+};
+
+class ApiHandlerTest : public ::testing::Test {
+ protected:
+  ApiHandlerTest() : clock_(kNow * 1000000) {
+    auth_.token_hashes = {HashToken(kToken)};
+    auth_.session_key = DeriveSessionKey("", auth_.token_hashes);
+    auth_.session_ttl_s = 3600;
+  }
+
+  HttpResponse Get(const std::string& target, bool with_token = true) {
+    HttpRequest req{"GET", target, {}, ""};
+    if (with_token) req.headers["authorization"] = std::string("Bearer ") + kToken;
+    return Send(req);
+  }
+  HttpResponse Send(const HttpRequest& req) {
+    HttpResponse r = Handle(req, backend_, auth_, clock_, &assets_);
+    EXPECT_EQ(r.body.find(kToken), std::string::npos) << "token leaked into a response";
+    for (const auto& [k, v] : r.headers) EXPECT_EQ(v.find(kToken), std::string::npos);
+    return r;
+  }
+  static json Body(const HttpResponse& r) { return json::parse(r.body); }
+
+  FakeBackend backend_;
+  FakeAssets assets_;
+  AuthConfig auth_;
+  ManualClock clock_;
+};
+
+TEST_F(ApiHandlerTest, EveryQueryRouteReachesItsBackendCall) {
+  for (const std::string route : {"overview", "endpoints", "customers", "timeseries", "slow"}) {
+    HttpResponse r = Get("/api/v1/" + route);
+    ASSERT_EQ(r.status, 200) << route << ": " << r.body;
+    EXPECT_EQ(r.headers["Content-Type"], "application/json");
+    EXPECT_EQ(Body(r)["route"], route);
+    EXPECT_EQ(backend_.last_route, route);
+  }
+}
+
+TEST_F(ApiHandlerTest, DefaultsAreLastDayToNow) {
+  ASSERT_EQ(Get("/api/v1/overview").status, 200);
+  EXPECT_EQ(backend_.last.from_s, kNow - 86400);
+  EXPECT_EQ(backend_.last.to_s, kNow);
+  EXPECT_EQ(backend_.last.limit, 20);
+  EXPECT_EQ(backend_.last.step_s, 0);
+}
+
+TEST_F(ApiHandlerTest, ParametersArePassedDecoded) {
+  HttpResponse r = Get(
+      "/api/v1/timeseries?from=2025-11-24T10:00Z&to=1764003600&step=5m&endpoint=GET+%2Fv1%2Forders"
+      "%2F%3Aid&customer=acme");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_.last.from_s, 1763978400);
+  EXPECT_EQ(backend_.last.to_s, 1764003600);
+  EXPECT_EQ(backend_.last.step_s, 300);
+  EXPECT_EQ(backend_.last.filter.endpoint, "GET /v1/orders/:id");
+  EXPECT_EQ(backend_.last.filter.customer, "acme");
+  ASSERT_EQ(Get("/api/v1/endpoints?from=7d&limit=1000&step=3600&host=web1").status, 200);
+  EXPECT_EQ(backend_.last.from_s, kNow - 7 * 86400);
+  EXPECT_EQ(backend_.last.limit, 1000);
+  EXPECT_EQ(backend_.last.step_s, 3600);
+  EXPECT_EQ(backend_.last.filter.host, "web1");
+}
+
+struct BadParam {
+  std::string query, parameter;
+};
+
+TEST_F(ApiHandlerTest, BadParametersGive400NamingTheParameter) {
+  const std::vector<BadParam> cases = {
+      {"from=yesterday", "from"}, {"to=2025-13-01", "to"},  {"from=1h&to=2h", "from"},
+      {"from=500d", "from"},      {"limit=0", "limit"},     {"limit=1001", "limit"},
+      {"limit=ten", "limit"},     {"limit=5x", "limit"},    {"step=fast", "step"},
+      {"step=-60", "step"},       {"colour=red", "colour"}, {"limit=1&limit=2", "limit"},
+      {"host=%zz", ""},           {"from=", "from"},
+  };
+  for (const auto& c : cases) {
+    backend_.last_route.clear();
+    HttpResponse r = Get("/api/v1/endpoints?" + c.query);
+    EXPECT_EQ(r.status, 400) << c.query;
+    json body = Body(r);
+    ASSERT_TRUE(body["error"].contains("message")) << c.query;
+    if (!c.parameter.empty()) {
+      EXPECT_EQ(body["error"]["parameter"], c.parameter) << c.query;
+    }
+    EXPECT_TRUE(backend_.last_route.empty()) << "backend called for " << c.query;
+  }
+}
+
+TEST_F(ApiHandlerTest, RangeOfExactly400DaysIsAccepted) {
+  EXPECT_EQ(Get("/api/v1/overview?from=400d").status, 200);
+  EXPECT_EQ(Get("/api/v1/overview?from=401d").status, 400);
+}
+
+TEST_F(ApiHandlerTest, BackendErrorsMapToStatuses) {
+  backend_.next_error =
+      Status::InvalidArgument("step_s must be a positive multiple of 60 (got 90)");
+  HttpResponse r = Get("/api/v1/timeseries?step=90");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"]["parameter"], "step");
+  backend_.next_error = Status::Unavailable("connection refused");
+  r = Get("/api/v1/overview");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Body(r)["error"]["message"], "Redis unavailable: connection refused");
+  backend_.next_error = Status::ParseError("bad hash");
+  EXPECT_EQ(Get("/api/v1/overview").status, 500);
+}
+
+TEST_F(ApiHandlerTest, HeatmapWithoutBackendSupportIs501) {
+  HttpResponse r = Get("/api/v1/heatmap?metric=requests");
+  EXPECT_EQ(r.status, 501);
+  EXPECT_TRUE(Body(r)["error"].contains("message"));
+}
+
+TEST_F(ApiHandlerTest, UnknownApiPathIs404Json) {
+  HttpResponse r = Get("/api/v1/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(Body(r)["error"].contains("message"));
+  EXPECT_EQ(Get("/nope").status, 404);
+}
+
+TEST_F(ApiHandlerTest, NonGetOnApiIs405) {
+  HttpRequest req{
+      "POST", "/api/v1/overview", {{"authorization", std::string("Bearer ") + kToken}}, ""};
+  HttpResponse r = Send(req);
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers["Allow"], "GET");
+  req.method = "DELETE";
+  EXPECT_EQ(Send(req).status, 405);
+  EXPECT_TRUE(backend_.last_route.empty());
+}
+
+TEST_F(ApiHandlerTest, OpenApiIsValidJsonListingEveryRoute) {
+  HttpResponse r = Get("/api/v1/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  json doc = Body(r);
+  EXPECT_EQ(doc["openapi"], "3.0.3");
+  for (const std::string route :
+       {"overview", "endpoints", "customers", "timeseries", "slow", "heatmap"}) {
+    EXPECT_TRUE(doc["paths"].contains("/api/v1/" + route)) << route;
+  }
+}
+
+TEST_F(ApiHandlerTest, HealthzNeedsNoAuth) {
+  HttpResponse r = Get("/healthz", /*with_token=*/false);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+}
+
+TEST_F(ApiHandlerTest, ApiWithoutOrWithWrongTokenIs401) {
+  HttpResponse r = Get("/api/v1/overview", /*with_token=*/false);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_TRUE(Body(r)["error"].contains("message"));
+  HttpRequest req{"GET", "/api/v1/overview", {{"authorization", "Bearer wrong"}}, ""};
+  EXPECT_EQ(Send(req).status, 401);
+  req.headers["authorization"] = std::string("Basic ") + kToken;
+  EXPECT_EQ(Send(req).status, 401);
+  req.headers["authorization"] = "Bearer " + HashToken(kToken);  // the hash is not the token
+  EXPECT_EQ(Send(req).status, 401);
+  EXPECT_TRUE(backend_.last_route.empty());
+  EXPECT_EQ(Get("/api/v1/openapi.json", false).status, 401);
+}
+
+TEST_F(ApiHandlerTest, PagesWithoutAuthRedirectToLogin) {
+  for (const std::string path : {"/", "/assets/app.js"}) {
+    HttpResponse r = Get(path, /*with_token=*/false);
+    EXPECT_EQ(r.status, 303) << path;
+    EXPECT_EQ(r.headers["Location"], "/login");
+  }
+  // The login page and its own assets are public.
+  EXPECT_EQ(Get("/login", false).status, 200);
+  EXPECT_EQ(Get("/assets/login.css", false).status, 200);
+}
+
+TEST_F(ApiHandlerTest, StaticAssetsServedWithAuth) {
+  HttpResponse r = Get("/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "<html>dashboard</html>");
+  r = Get("/assets/app.js");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["Content-Type"], "text/javascript");
+  EXPECT_EQ(Get("/assets/missing.js").status, 404);
+}
+
+TEST_F(ApiHandlerTest, CookieLoginFlow) {
+  // Bad token: the form again, 401, no cookie.
+  HttpResponse bad = Send({"POST", "/login", {}, "token=wrong"});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(bad.headers.count("Set-Cookie"), 0u);
+  EXPECT_NE(bad.body.find("not valid"), std::string::npos);
+
+  HttpResponse ok = Send({"POST", "/login", {}, std::string("token=") + kToken});
+  ASSERT_EQ(ok.status, 303);
+  EXPECT_EQ(ok.headers["Location"], "/");
+  const std::string cookie = ok.headers["Set-Cookie"];
+  EXPECT_EQ(cookie.rfind("apimeter_session=", 0), 0u);
+  EXPECT_NE(cookie.find("; HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("; SameSite=Strict"), std::string::npos);
+  EXPECT_NE(cookie.find("; Path=/"), std::string::npos);
+  EXPECT_NE(cookie.find("; Max-Age=3600"), std::string::npos);
+  const std::string value = cookie.substr(0, cookie.find(';'));
+
+  HttpRequest page{"GET", "/", {{"cookie", "other=1; " + value}}, ""};
+  EXPECT_EQ(Send(page).status, 200);
+  HttpRequest api{"GET", "/api/v1/overview", {{"cookie", value}}, ""};
+  EXPECT_EQ(Send(api).status, 200);
+
+  // The session expires with the clock.
+  clock_.Advance(3600LL * 1000000);
+  EXPECT_EQ(Send(page).status, 303);
+  EXPECT_EQ(Send(api).status, 401);
+}
+
+TEST_F(ApiHandlerTest, ForgedCookieIsRejected) {
+  HttpRequest page{"GET", "/", {{"cookie", "apimeter_session=99999999999.abc.def"}}, ""};
+  EXPECT_EQ(Send(page).status, 303);
+}
+
+TEST_F(ApiHandlerTest, LogoutClearsCookie) {
+  HttpResponse r = Send({"POST", "/logout", {}, ""});
+  EXPECT_EQ(r.status, 303);
+  EXPECT_EQ(r.headers["Location"], "/login");
+  EXPECT_NE(r.headers["Set-Cookie"].find("apimeter_session=;"), std::string::npos);
+  EXPECT_NE(r.headers["Set-Cookie"].find("Max-Age=0"), std::string::npos);
+}
+
+TEST_F(ApiHandlerTest, HostileInputGivesBoundedAnswers) {
+  EXPECT_EQ(Get("/api/v1/overview?" + std::string(5000, '&')).status, 200);
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += "p" + std::to_string(i) + "=1&";
+  EXPECT_EQ(Get("/api/v1/overview?" + many).status, 400);
+  EXPECT_EQ(Get("/api/v1/overview?from=%").status, 400);
+  EXPECT_EQ(Get("/api/v1/overview?from=%4").status, 400);
+  EXPECT_EQ(Send({"POST", "/login", {}, "token=%"}).status, 401);
+  EXPECT_EQ(Get("/api/v1/overview?endpoint=%ff%fe").status, 200);
+}
+
+TEST_F(ApiHandlerTest, RouteLabelsAreBounded) {
+  EXPECT_EQ(RouteLabel("/api/v1/overview?from=1h"), "overview");
+  EXPECT_EQ(RouteLabel("/assets/x.js"), "static");
+  EXPECT_EQ(RouteLabel("/random/thing"), "other");
+  EXPECT_EQ(RouteLabel("/api/v1/random"), "other");
+}
+
+}  // namespace
+}  // namespace apimeter

@@ -1,0 +1,346 @@
+// Browser test for the dashboard (web/), runnable on its own: a tiny node
+// server serves web/ exactly as apimeter_web maps it ("/" → index.html,
+// "/assets/<file>") plus a fake /api/v1 answering JSON shaped per docs/api.md.
+// Headless Chromium (system /usr/bin/chromium) drives the page.
+//
+//   cd tests/web && npm install && node dashboard.spec.mjs
+//
+// Exits non-zero on the first failed check. Screenshots go to artifacts/.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const webDir = path.join(root, 'web');
+const artifacts = process.env.APIMETER_ARTIFACTS || path.join(root, 'artifacts');
+const TIMEOUT = 15000;
+
+// ---------- fake API ----------
+const ENDPOINTS = [
+  ['GET /v1/orders/:id', 500, 18], ['POST /v1/orders', 210, 45], ['GET /v1/users/:id', 160, 12],
+  ['GET /v1/search', 90, 420], ['DELETE /v1/orders/:id', 25, 30], ['GET /healthz', 15, 1],
+];
+const CUSTOMERS = [['acme', 0.46], ['globex', 0.27], ['k_3fa85f6457b2', 0.17], ['anonymous', 0.10]];
+const iso = (s) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
+const r3 = (x) => Math.round(x * 1000) / 1000;
+const r6 = (x) => Math.round(x * 1e6) / 1e6;
+
+const mode = { api: 'ok' }; // 'ok' | 'empty' | 'unavailable' | 'unauthorized' | 'noheatmap'
+const log = []; // every API request: {path, params}
+
+function rangeOf(q) {
+  const from = Number(q.get('from')); const to = Number(q.get('to'));
+  return { from: Math.floor(from / 60) * 60, to: Math.ceil(to / 60) * 60, rf: from, rt: to };
+}
+function filterOf(q) {
+  const f = {};
+  for (const k of ['host', 'endpoint', 'customer']) if (q.get(k)) f[k] = q.get(k);
+  return f;
+}
+// Requests per minute of the whole service, scaled by the filter.
+function perMinute(f) {
+  let n = 1010;
+  if (f.endpoint) n = (ENDPOINTS.find((e) => e[0] === f.endpoint) || [0, 0])[1];
+  if (f.customer) n = Math.round(n * ((CUSTOMERS.find((c) => c[0] === f.customer) || [0, 0])[1]));
+  if (f.host) n = Math.round(n / 2);
+  return mode.api === 'empty' ? 0 : n;
+}
+function latency(base, n) {
+  if (n === 0) return { avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  return { avg: r3(base * 1.3), p50: r3(base), p90: r3(base * 3.1), p95: r3(base * 4.2), p99: r3(base * 9.7), max: r3(base * 40) };
+}
+function rangeHeader(q) {
+  const { from, to, rf, rt } = rangeOf(q);
+  return { from: iso(from), to: iso(to), requested_from: iso(rf), requested_to: iso(rt), adjusted: from !== rf || to !== rt,
+    plan: [{ tier: 'minute', from: iso(from), to: iso(to), buckets: (to - from) / 60 }], filter: filterOf(q) };
+}
+function overview(q) {
+  const { from, to } = rangeOf(q);
+  const f = filterOf(q); const minutes = (to - from) / 60;
+  const requests = perMinute(f) * minutes;
+  const e4 = Math.floor(requests * 0.031); const e5 = Math.floor(requests * 0.012);
+  const s304 = Math.floor(requests * 0.05); const s201 = Math.floor(requests * 0.2);
+  const status = requests ? { 200: requests - e4 - e5 - s304 - s201, 201: s201, 304: s304, 404: e4 - Math.floor(e4 / 3), 429: Math.floor(e4 / 3), 500: e5 - Math.floor(e5 / 4), 503: Math.floor(e5 / 4) } : {};
+  const rpsSeconds = to - from;
+  return { ...rangeHeader(q), requests, errors_4xx: e4, errors_5xx: e5, error_rate: requests ? r6((e4 + e5) / requests) : null,
+    status, status_class: { '1xx': 0, '2xx': requests - e4 - e5 - s304, '3xx': s304, '4xx': e4, '5xx': e5 },
+    latency_ms: latency(f.endpoint ? (ENDPOINTS.find((e) => e[0] === f.endpoint) || [0, 0, 20])[2] : 21.4, requests),
+    latency_count: requests, bytes_in: requests * 310, bytes_out: requests * 2048, rejected: f.customer || f.endpoint ? 0 : 3,
+    rps: rpsSeconds > 0 ? r3(requests / rpsSeconds) : null, rps_seconds: rpsSeconds };
+}
+function timeseries(q) {
+  const { from, to } = rangeOf(q); const span = to - from; const f = filterOf(q);
+  const step = span <= 21600 ? 60 : span <= 86400 ? 300 : span <= 14 * 86400 ? 3600 : 86400;
+  const start = Math.floor(from / step) * step; const end = Math.ceil(to / step) * step;
+  const points = [];
+  for (let t = start; t < end; t += step) {
+    const wave = 1 + 0.35 * Math.sin(t / 1800);
+    const requests = Math.round(perMinute(f) * (step / 60) * wave);
+    points.push({ t: iso(t), requests, errors_4xx: Math.floor(requests * 0.031), errors_5xx: Math.floor(requests * 0.012 * (t % 7 === 0 ? 5 : 1)), bytes_out: requests * 2048,
+      p50: requests ? r3(20 * wave) : null, p95: requests ? r3(85 * wave) : null, p99: requests ? r3(210 * wave) : null });
+  }
+  return { from: iso(start), to: iso(end), requested_from: iso(rangeOf(q).rf), requested_to: iso(rangeOf(q).rt), step_s: step, step_chosen: true, filter: f, points };
+}
+function endpoints(q) {
+  const { from, to } = rangeOf(q); const f = filterOf(q); const minutes = (to - from) / 60;
+  const total = perMinute({ customer: f.customer }) * minutes;
+  const rows = ENDPOINTS.filter((e) => !f.endpoint || e[0] === f.endpoint).map(([name, rate, lat], i) => {
+    const requests = Math.round(rate * minutes * (f.customer ? (CUSTOMERS.find((c) => c[0] === f.customer) || [0, 0])[1] : 1));
+    const e4 = Math.floor(requests * (0.01 + 0.02 * i)); const e5 = Math.floor(requests * (i === 4 ? 0.2 : 0.005));
+    return { endpoint: name, requests, share: total ? r6(requests / total) : null, errors_4xx: e4, errors_5xx: e5, error_rate: requests ? r6((e4 + e5) / requests) : null,
+      latency_ms: latency(lat, requests), bytes_in: requests * 300, bytes_out: requests * 2000 };
+  }).filter((r) => r.requests > 0).sort((a, b) => b.requests - a.requests);
+  return { ...rangeHeader(q), limit: Number(q.get('limit') || 20), total_requests: total, endpoints: rows.slice(0, Number(q.get('limit') || 20)) };
+}
+function customers(q) {
+  const { from, to } = rangeOf(q); const f = filterOf(q); const minutes = (to - from) / 60;
+  const total = perMinute({}) * minutes;
+  const rows = CUSTOMERS.filter((c) => !f.customer || c[0] === f.customer).map(([name, share]) => {
+    const requests = Math.round(total * share);
+    return { customer: name, requests, share: total ? r6(requests / total) : null, errors_4xx: 0, errors_5xx: 0, error_rate: requests ? 0 : null,
+      latency_ms: latency(20, requests), bytes_in: requests * 310, bytes_out: Math.round(total * 2048 * share * (name === 'acme' ? 1.2 : 0.83)) };
+  }).filter((r) => r.requests > 0);
+  return { ...rangeHeader(q), limit: Number(q.get('limit') || 20), total_requests: total, customers: rows };
+}
+function slow(q) {
+  const { rf, rt } = rangeOf(q); const f = filterOf(q);
+  const rows = mode.api === 'empty' ? [] : [0, 1, 2, 3, 4].map((i) => ({ time: iso(rt - 600 * (i + 1)), time_us: (rt - 600 * (i + 1)) * 1e6 + 123456,
+    endpoint: f.endpoint || ENDPOINTS[i % 4][0], customer: f.customer || CUSTOMERS[i % 4][0], status: i === 2 ? 504 : 200, latency_ms: r3(2400 - i * 310.5), host: f.host || 'web' + (i % 2 + 1) }));
+  return { from: iso(rf), to: iso(rt), filter: f, limit: Number(q.get('limit') || 20), malformed: 0, requests: rows };
+}
+function heatmap(q) {
+  const { from, to } = rangeOf(q);
+  const start = Math.floor(from / 3600) * 3600; const cols = [];
+  for (let t = start; t < to; t += 3600) cols.push(iso(t));
+  // Shaped as docs/api.md's heatmap: endpoints × times, cells[endpoint][time].
+  return { from: iso(start), to: iso(Math.ceil(to / 3600) * 3600), metric: 'p99', step_s: 3600, limit: 20,
+    endpoints: ENDPOINTS.map(([name]) => name), times: cols,
+    cells: ENDPOINTS.map(([, , lat], i) => cols.map((c, j) => (i === 5 && j % 3 === 1 ? null : r3(lat * 9.7 * (1 + 0.3 * Math.sin(j + i)))))) };
+}
+const HANDLERS = { overview, timeseries, endpoints, customers, slow, heatmap };
+
+function sendJson(res, code, body) {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+function serveApi(res, name, q) {
+  log.push({ name, params: Object.fromEntries(q) });
+  if (mode.api === 'unavailable') return sendJson(res, 503, { error: 'unavailable', message: 'redis: connection refused' });
+  if (mode.api === 'unauthorized') return sendJson(res, 401, { error: 'unauthorized', message: 'session expired' });
+  if (name === 'heatmap' && mode.api === 'noheatmap') return sendJson(res, 501, { error: 'not_implemented', message: 'heatmap not implemented' });
+  const h = HANDLERS[name];
+  if (!h) return sendJson(res, 404, { error: 'not_found', message: 'no such API' });
+  if (!(Number(q.get('from')) < Number(q.get('to')))) return sendJson(res, 400, { error: 'invalid_argument', message: 'from must be before to' });
+  return sendJson(res, 200, h(q));
+}
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+function serveFile(res, rel) {
+  const file = path.join(webDir, rel);
+  if (!file.startsWith(webDir + path.sep) || !fs.existsSync(file)) { res.writeHead(404); return res.end('not found'); }
+  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'text/plain; charset=utf-8' });
+  res.end(fs.readFileSync(file));
+}
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  if (url.pathname.startsWith('/api/v1/')) return serveApi(res, url.pathname.slice(8), url.searchParams);
+  if (url.pathname === '/' || url.pathname === '/index.html') return serveFile(res, 'index.html');
+  if (url.pathname === '/login') { res.writeHead(200, { 'content-type': 'text/html' }); return res.end('<!doctype html><title>login</title><h1>Sign in</h1>'); }
+  if (url.pathname === '/favicon.ico') { res.writeHead(204); return res.end(); }
+  if (url.pathname.startsWith('/assets/')) return serveFile(res, url.pathname.slice(8));
+  res.writeHead(404); res.end('not found');
+});
+
+// ---------- helpers ----------
+const nf = new Intl.NumberFormat('en-US');
+let step = 0;
+async function check(name, fn) {
+  step++;
+  try { await fn(); console.log(`ok ${step} - ${name}`); } catch (e) { console.log(`not ok ${step} - ${name}`); throw e; }
+}
+const lastCall = (name) => [...log].reverse().find((c) => c.name === name);
+async function waitForLoad(page, prevGen) {
+  await page.waitForFunction((g) => Number(document.body.dataset.loaded || 0) > g, prevGen, { timeout: TIMEOUT });
+  return page.evaluate(() => Number(document.body.dataset.loaded));
+}
+async function tile(page, id) {
+  return page.$eval('#' + id, (e) => ({ text: e.textContent, value: e.dataset.value }));
+}
+
+// ---------- the test ----------
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const base = `http://127.0.0.1:${server.address().port}`;
+fs.mkdirSync(artifacts, { recursive: true });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+let failed = false;
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push('pageerror: ' + e.message));
+
+  await page.goto(base + '/?range=1h&live=0');
+  let gen = await waitForLoad(page, 0);
+
+  await check('overview tiles equal the API answer', async () => {
+    const ov = overview(new URLSearchParams(lastCall('overview').params));
+    assert.equal((await tile(page, 'tile-requests')).value, String(ov.requests));
+    assert.equal((await tile(page, 'tile-requests')).text, nf.format(ov.requests));
+    assert.equal((await tile(page, 'tile-4xx')).text, nf.format(ov.errors_4xx));
+    assert.equal((await tile(page, 'tile-5xx')).text, nf.format(ov.errors_5xx));
+    assert.equal((await tile(page, 'tile-error-rate')).value, String(ov.error_rate));
+    assert.equal((await tile(page, 'tile-rps')).value, String(ov.rps));
+    for (const p of ['p50', 'p95', 'p99']) assert.equal((await tile(page, 'tile-' + p)).value, String(ov.latency_ms[p]));
+    assert.equal((await tile(page, 'tile-p99')).text, ov.latency_ms.p99.toFixed(1) + ' ms');
+  });
+
+  await check('all six questions are asked for the 1 h range; endpoints/customers limit=50, slow 20, heatmap p99', async () => {
+    for (const n of ['overview', 'timeseries', 'endpoints', 'customers', 'slow', 'heatmap']) assert.ok(lastCall(n), n + ' not called');
+    assert.equal(lastCall('endpoints').params.limit, '50');
+    assert.equal(lastCall('customers').params.limit, '50');
+    assert.equal(lastCall('slow').params.limit, '20');
+    assert.equal(lastCall('heatmap').params.metric, 'p99');
+    const p = lastCall('overview').params;
+    assert.equal(Number(p.to) - Number(p.from), 3600);
+  });
+
+  await check('tables and heatmap are rendered', async () => {
+    assert.equal(await page.locator('#endpoints-table tbody tr').count(), ENDPOINTS.length);
+    assert.equal(await page.locator('#customers-table tbody tr').count(), CUSTOMERS.length);
+    assert.equal(await page.locator('#slow-table tbody tr').count(), 5);
+    assert.equal(await page.locator('#heatmap .hm-row').count(), ENDPOINTS.length);
+    assert.ok(await page.locator('.hm-legend').isVisible());
+  });
+
+  await check('endpoints sort client-side by p99 and error rate', async () => {
+    const before = log.length;
+    await page.getByRole('button', { name: 'p99' }).click();
+    assert.equal(await page.locator('#endpoints-table tbody tr:first-child .name').textContent(), 'GET /v1/search');
+    await page.getByRole('button', { name: 'Error rate' }).click();
+    assert.equal(await page.locator('#endpoints-table tbody tr:first-child .name').textContent(), 'DELETE /v1/orders/:id');
+    assert.equal(log.length, before, 'sorting must not refetch');
+    assert.match(page.url(), /sort=error_rate/);
+    await page.getByRole('button', { name: 'Requests' }).click();
+  });
+
+  await page.screenshot({ path: path.join(artifacts, 'dashboard-1280.png'), fullPage: true });
+
+  await check('changing the range to 24h refetches and updates the chart', async () => {
+    const pointsBefore = await page.$eval('#charts', (e) => e.dataset.points);
+    await page.getByRole('button', { name: '24h', exact: true }).click();
+    gen = await waitForLoad(page, gen);
+    const p = lastCall('timeseries').params;
+    assert.equal(Number(p.to) - Number(p.from), 86400);
+    const ts = timeseries(new URLSearchParams(p));
+    const pointsAfter = await page.$eval('#charts', (e) => e.dataset.points);
+    assert.equal(pointsAfter, String(ts.points.length));
+    assert.notEqual(pointsAfter, pointsBefore);
+    assert.match(page.url(), /range=24h/);
+    const ov = overview(new URLSearchParams(lastCall('overview').params));
+    assert.equal((await tile(page, 'tile-requests')).value, String(ov.requests));
+  });
+
+  await check('clicking an endpoint row adds a removable filter chip and refetches with it', async () => {
+    await page.getByRole('button', { name: 'Filter to endpoint GET /v1/search' }).first().click();
+    gen = await waitForLoad(page, gen);
+    assert.equal(lastCall('overview').params.endpoint, 'GET /v1/search');
+    assert.equal(lastCall('timeseries').params.endpoint, 'GET /v1/search');
+    assert.match(page.url(), /endpoint=GET\+%2Fv1%2Fsearch/);
+    assert.equal(await page.locator('.chip[data-kind="endpoint"] strong').textContent(), 'GET /v1/search');
+    const ov = overview(new URLSearchParams(lastCall('overview').params));
+    assert.equal((await tile(page, 'tile-requests')).text, nf.format(ov.requests));
+    assert.ok(await page.locator('#customers-note').isVisible(), 'customers with endpoint filter must be explained, not requested');
+    await page.getByRole('button', { name: 'Remove filter endpoint GET /v1/search' }).click();
+    gen = await waitForLoad(page, gen);
+    assert.equal(lastCall('overview').params.endpoint, undefined);
+    assert.equal(await page.locator('.chip').count(), 0);
+  });
+
+  await check('clicking a customer filters to it; state survives a reload from the URL', async () => {
+    await page.getByRole('button', { name: 'Filter to customer globex' }).click();
+    gen = await waitForLoad(page, gen);
+    assert.equal(lastCall('endpoints').params.customer, 'globex');
+    await page.reload();
+    gen = await waitForLoad(page, 0);
+    assert.equal(lastCall('overview').params.customer, 'globex');
+    assert.equal(Number(lastCall('overview').params.to) - Number(lastCall('overview').params.from), 86400);
+    assert.equal(await page.locator('[data-range="24h"]').getAttribute('aria-pressed'), 'true');
+    await page.getByRole('button', { name: 'Remove filter customer globex' }).click();
+    gen = await waitForLoad(page, gen);
+  });
+
+  await check('live refresh: when ticked, the 5 s timer refetches by itself; disabled for 7d', async () => {
+    await page.getByRole('checkbox', { name: /Live/ }).check();
+    gen = await waitForLoad(page, gen); // the 5 s timer fires a new load without any click
+    await page.getByRole('button', { name: '7d', exact: true }).click();
+    gen = await waitForLoad(page, gen);
+    assert.equal(await page.locator('#live').isDisabled(), true);
+  });
+
+  await check('no console errors or warnings', async () => {
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const pp = await phone.newPage();
+  const phoneErrors = [];
+  pp.on('console', (m) => { if (m.type() === 'error') phoneErrors.push(m.text()); });
+  pp.on('pageerror', (e) => phoneErrors.push(e.message));
+  await pp.goto(base + '/?range=6h&live=0');
+  await waitForLoad(pp, 0);
+  await check('390 px: no horizontal page overflow, no errors', async () => {
+    const overflow = await pp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, 'page is ' + overflow + ' px wider than the phone');
+    assert.deepEqual(phoneErrors, []);
+  });
+  await pp.screenshot({ path: path.join(artifacts, 'dashboard-390.png'), fullPage: true });
+
+  // Error and empty states. The browser logs failed HTTP statuses itself
+  // ("Failed to load resource"), so only page errors are collected here.
+  const ep = await ctx.newPage();
+  const stateErrors = [];
+  ep.on('pageerror', (e) => stateErrors.push(e.message));
+  await check('empty range shows "No data in this range yet" and dashes, not zeros, for percentiles', async () => {
+    mode.api = 'empty';
+    await ep.goto(base + '/?range=1h&live=0');
+    await waitForLoad(ep, 0);
+    assert.ok(await ep.getByText('No data in this range yet').isVisible());
+    assert.equal((await tile(ep, 'tile-p99')).text, '—');
+    assert.equal((await tile(ep, 'tile-error-rate')).text, '—');
+    assert.equal((await tile(ep, 'tile-requests')).text, '0');
+    await ep.screenshot({ path: path.join(artifacts, 'dashboard-empty.png') });
+  });
+  await check('heatmap 501 shows "heatmap unavailable", the rest still loads', async () => {
+    mode.api = 'noheatmap';
+    await ep.goto(base + '/?range=1h&live=0');
+    await waitForLoad(ep, 0);
+    assert.match(await ep.locator('#heatmap').textContent(), /Heatmap unavailable/);
+    assert.equal(await ep.locator('#endpoints-table tbody tr').count(), ENDPOINTS.length);
+  });
+  await check('API 503 shows "Redis unavailable"', async () => {
+    mode.api = 'unavailable';
+    await ep.goto(base + '/?range=1h&live=0');
+    await ep.waitForFunction(() => document.body.dataset.error === '503', null, { timeout: TIMEOUT });
+    assert.match(await ep.locator('#banner').textContent(), /Redis unavailable/);
+  });
+  await check('API 401 redirects to /login', async () => {
+    mode.api = 'unauthorized';
+    await ep.goto(base + '/?range=1h&live=0');
+    await ep.waitForURL(/\/login/, { timeout: TIMEOUT });
+    assert.deepEqual(stateErrors, []);
+  });
+  mode.api = 'ok';
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(failed ? 'FAIL' : `PASS (${step} checks); screenshots in ${artifacts}`);
+process.exit(failed ? 1 : 0);
