@@ -2,7 +2,8 @@
 # The README's first command. On a fresh Debian 12 machine: install what is
 # missing, build apimeter, start a private redis-server, backfill a day of
 # realistic nginx API traffic, then run the live agent on a log that a
-# generator keeps writing, and print what apimeter sees every 10 seconds.
+# generator keeps writing, serve the dashboard (its URL and login token are
+# printed), and print what apimeter sees every 10 seconds.
 # Ctrl-C stops everything this script started. State lives in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ rm -rf "$demo"
 mkdir -p "$demo/logs"
 port=${APIMETER_DEMO_REDIS_PORT:-6391}
 metrics=${APIMETER_DEMO_METRICS_PORT:-9465}
+web=${APIMETER_DEMO_WEB_PORT:-8080}
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -31,6 +33,12 @@ redis-server --port "$port" --bind 127.0.0.1 --dir "$demo" --save "" --appendonl
   --daemonize yes --pidfile "$demo/redis.pid" --logfile "$demo/redis.log"
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
+# A fresh access token for the dashboard; only its hash goes in the config.
+token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+token_hash=$(printf '%s' "$token" | ./build/agent/apimeter hash-token 2>/dev/null || true)
+echo "$token" > "$demo/token.txt"
+chmod 600 "$demo/token.txt"
+
 cat > "$demo/apimeter.yaml" <<YAML
 # Demo config: see docs/config.md for every key.
 sources:
@@ -42,6 +50,7 @@ sources:
 customer_id_secret: "demo-secret-change-me-0123456789"
 redis: { url: "redis://127.0.0.1:$port/0", prefix: demo }
 agent: { flush_interval: 2s, metrics_listen: "127.0.0.1:$metrics" }
+server: { listen: "127.0.0.1:$web", tokens: ["$token_hash"] }
 YAML
 
 a=./build/agent/apimeter
@@ -57,6 +66,10 @@ $gen --follow --rps 50 --seed 11 --bad-ratio 0.001 --out "$demo/logs/api.access.
 pids+=($!)
 $a agent --config "$demo/apimeter.yaml" 2> "$demo/agent.log" &
 pids+=($!)
+$a serve --config "$demo/apimeter.yaml" 2> "$demo/serve.log" &
+pids+=($!)
+echo
+echo "demo: dashboard at http://127.0.0.1:$web/  (log in with the token in $demo/token.txt: $token)"
 echo "demo: agent metrics at http://127.0.0.1:$metrics/metrics, agent log in $demo/agent.log"
 echo "demo: try  $a query endpoints --config $demo/apimeter.yaml --from 1h"
 echo "demo: Ctrl-C to stop"

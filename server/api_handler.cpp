@@ -224,7 +224,7 @@ std::string SessionCookie(const std::string& value, int64_t max_age) {
 }
 
 constexpr std::string_view kLoginPage = R"(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>apimeter: sign in</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>apimeter: sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
 input{width:100%;padding:.5rem;margin:.5rem 0;box-sizing:border-box}.err{color:#b00}</style>
