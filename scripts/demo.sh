@@ -19,13 +19,17 @@ mkdir -p "$demo/logs"
 port=${APIMETER_DEMO_REDIS_PORT:-6391}
 metrics=${APIMETER_DEMO_METRICS_PORT:-9465}
 web=${APIMETER_DEMO_WEB_PORT:-8080}
+if redis-cli -p "$port" ping >/dev/null 2>&1; then
+  echo "demo: port $port already has a Redis (another demo?); stop it or set APIMETER_DEMO_REDIS_PORT" >&2
+  exit 1
+fi
 pids=()
 cleanup() {
   trap - INT TERM EXIT
   echo; echo "demo: stopping"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -f "$demo/redis.pid" ] && kill "$(cat "$demo/redis.pid")" 2>/dev/null || true
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 }
 trap cleanup INT TERM EXIT
 
