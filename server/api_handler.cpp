@@ -288,11 +288,7 @@ HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBack
   if (name == "customers") return FromResult(backend.Customers(params));
   if (name == "timeseries") return FromResult(backend.Timeseries(params));
   if (name == "slow") return FromResult(backend.Slow(params));
-  auto heat = backend.Heatmap(params, Get(*q, "metric", "requests"));
-  if (!heat.ok() && heat.status().code() == StatusCode::kNotFound) {
-    return ErrorResponse(501, heat.status().message());
-  }
-  return FromResult(heat);
+  return FromResult(backend.Heatmap(params, Get(*q, "metric", "requests")));
 }
 
 bool IsPublicAsset(std::string_view path) { return path.rfind("/assets/login", 0) == 0; }
@@ -302,23 +298,12 @@ HttpResponse StaticRoute(std::string_view path, const StaticAssets* assets) {
     return TextResponse(404, "text/plain", "not found\n");
   }
   std::optional<StaticAsset> asset = assets ? assets->Find(path) : std::nullopt;
-  if (!asset) {
-    if (path == "/") {
-      return TextResponse(200, "text/html; charset=utf-8",
-                          "<!doctype html><title>apimeter</title><p>The dashboard is not built "
-                          "into this binary. The API is at <a href=\"/api/v1/openapi.json\">"
-                          "/api/v1/openapi.json</a>.</p>\n");
-    }
-    return TextResponse(404, "text/plain", "not found\n");
-  }
+  if (!asset) return TextResponse(404, "text/plain", "not found\n");
   return TextResponse(200, asset->content_type, std::move(asset->bytes));
 }
 
 }  // namespace
 
-Result<json> QueryBackend::Heatmap(const QueryParams&, const std::string&) {
-  return Status::NotFound("heatmap is not implemented in this build");
-}
 
 bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock) {
   const std::string authz = Header(req, "authorization");

@@ -51,8 +51,7 @@ class QueryBackend {
   virtual Result<nlohmann::json> Customers(const QueryParams& p) = 0;
   virtual Result<nlohmann::json> Timeseries(const QueryParams& p) = 0;
   virtual Result<nlohmann::json> Slow(const QueryParams& p) = 0;
-  // Optional: backends without a heatmap answer NotFound, served as 501.
-  virtual Result<nlohmann::json> Heatmap(const QueryParams& p, const std::string& metric);
+  virtual Result<nlohmann::json> Heatmap(const QueryParams& p, const std::string& metric) = 0;
 };
 
 // QueryBackend over a QueryEngine (which must outlive it).

@@ -26,7 +26,7 @@ namespace apimeter {
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:8080";
   AuthConfig auth;
-  const StaticAssets* assets = nullptr;  // may be null: "/" shows a placeholder
+  const StaticAssets* assets = nullptr;  // the dashboard's files; null serves none (404)
 };
 
 class HttpServer {

@@ -73,7 +73,7 @@ std::string_view OpenApiDocument() {
         {"name": "metric", "in": "query", "schema": {"type": "string", "default": "requests",
           "enum": ["p99", "p95", "p50", "requests", "error_rate"]}}],
       "responses": {"200": {"$ref": "#/components/responses/Answer"}, "400": {"$ref": "#/components/responses/BadRequest"},
-        "401": {"$ref": "#/components/responses/Unauthorized"}, "501": {"description": "not implemented in this build"}}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"}}}},
     "/healthz": {"get": {"summary": "liveness; no auth", "security": [],
       "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}}
   }

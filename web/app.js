@@ -280,7 +280,7 @@
     const box = $('heatmap');
     box.textContent = '';
     if (err) {
-      box.append(el('p', { class: 'muted', id: 'heatmap-unavailable' }, err.status === 501 ? 'Heatmap unavailable (not supported by this server yet).' : 'Heatmap unavailable: ' + err.message));
+      box.append(el('p', { class: 'muted', id: 'heatmap-unavailable' }, 'Heatmap unavailable: ' + err.message));
       return;
     }
     const cols = Array.isArray(ans.times) ? ans.times : [];

@@ -18,6 +18,11 @@ class FakeBackend : public QueryBackend {
   Result<json> Customers(const QueryParams& p) override { return Answer("customers", p); }
   Result<json> Timeseries(const QueryParams& p) override { return Answer("timeseries", p); }
   Result<json> Slow(const QueryParams& p) override { return Answer("slow", p); }
+  Result<json> Heatmap(const QueryParams& p, const std::string& metric) override {
+    last_metric = metric;
+    return Answer("heatmap", p);
+  }
+  std::string last_metric;
 
   std::string last_route;
   QueryParams last;
@@ -148,10 +153,17 @@ TEST_F(ApiHandlerTest, BackendErrorsMapToStatuses) {
   EXPECT_EQ(Get("/api/v1/overview").status, 500);
 }
 
-TEST_F(ApiHandlerTest, HeatmapWithoutBackendSupportIs501) {
-  HttpResponse r = Get("/api/v1/heatmap?metric=requests");
-  EXPECT_EQ(r.status, 501);
-  EXPECT_TRUE(Body(r)["error"].contains("message"));
+TEST_F(ApiHandlerTest, HeatmapPassesMetricAndDefaultsToRequests) {
+  HttpResponse r = Get("/api/v1/heatmap?metric=p99&limit=5");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(backend_.last_route, "heatmap");
+  EXPECT_EQ(backend_.last_metric, "p99");
+  EXPECT_EQ(backend_.last.limit, 5);
+  EXPECT_EQ(Get("/api/v1/heatmap").status, 200);
+  EXPECT_EQ(backend_.last_metric, "requests");
+  backend_.next_error = Status::InvalidArgument("metric 'p42' is not one of p99, p95, p50");
+  r = Get("/api/v1/heatmap?metric=p42");
+  EXPECT_EQ(r.status, 400);
 }
 
 TEST_F(ApiHandlerTest, UnknownApiPathIs404Json) {
