@@ -3,10 +3,23 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace apimeter {
+
+// A subcommand defined in its own file (cmd_<name>.cpp): its Add<Name>Command
+// registers the subcommand and its options on the app (config_default is the
+// default --config) and returns the runner main() calls when it was chosen.
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
 
 // Documented in docs/cli.md.
 enum ExitCode : int {

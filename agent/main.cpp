@@ -2,6 +2,7 @@
 // its runner (agent/commands.h). The only place CLI11's exceptions are caught.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <vector>
 
 #include "agent/commands.h"
 #include "agent/live_agent.h"
@@ -101,6 +102,9 @@ int main(int argc, char** argv) {
       "hash-token",
       "Read an API token on standard input and print its sha256:<hex> hash for server.tokens.");
 
+  // Subcommands defined in their own files: one line each.
+  std::vector<Subcommand> more;
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -116,5 +120,8 @@ int main(int argc, char** argv) {
   if (*ci) return RunCustomerId(cid);
   if (*sv) return RunServe(serve);
   if (*ht) return RunHashToken();
+  for (const Subcommand& s : more) {
+    if (*s.app) return s.run();
+  }
   return kExitUsage;
 }

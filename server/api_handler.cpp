@@ -12,115 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxParams = 32;
 constexpr std::string_view kApiPrefix = "/api/";
-
-struct ParamError {
-  std::string parameter, message;
-};
-
-HttpResponse JsonResponse(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.headers["Content-Type"] = "application/json";
-  r.headers["Cache-Control"] = "no-store";
-  // dump with replace: engine strings come from logs and may hold bad UTF-8.
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  return r;
-}
-
-HttpResponse ErrorResponse(int status, const std::string& message,
-                           const std::string& parameter = "") {
-  json err = {{"message", message}};
-  if (!parameter.empty()) err["parameter"] = parameter;
-  return JsonResponse(status, json{{"error", err}});
-}
-
-HttpResponse TextResponse(int status, std::string content_type, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.headers["Content-Type"] = std::move(content_type);
-  r.body = std::move(body);
-  return r;
-}
-
-HttpResponse Redirect(const std::string& location) {
-  HttpResponse r;
-  r.status = 303;
-  r.headers["Location"] = location;
-  r.headers["Content-Type"] = "text/plain";
-  r.body = "see " + location + "\n";
-  return r;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding; nullopt on a broken %XX.
-std::optional<std::string> FormDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// "a=1&b=2" → map. Duplicate or undecodable parameters are errors, so a
-// request never silently means something other than what was sent.
-Result<std::map<std::string, std::string>> ParseForm(std::string_view text, ParamError* err) {
-  std::map<std::string, std::string> out;
-  size_t count = 0;
-  while (!text.empty()) {
-    const size_t amp = text.find('&');
-    const std::string_view part = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (part.empty()) continue;
-    if (++count > kMaxParams) {
-      *err = {"", "too many parameters (at most " + std::to_string(kMaxParams) + ")"};
-      return Status::InvalidArgument(err->message);
-    }
-    const size_t eq = part.find('=');
-    auto key = FormDecode(part.substr(0, eq));
-    auto value = FormDecode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
-    if (!key || !value) {
-      *err = {key ? *key : "", "bad percent-encoding"};
-      return Status::InvalidArgument(err->message);
-    }
-    if (!out.emplace(*key, *value).second) {
-      *err = {*key, "given more than once"};
-      return Status::InvalidArgument(err->message);
-    }
-  }
-  return out;
-}
-
-std::optional<int64_t> ParseInt(std::string_view s) {
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
-std::string Get(const std::map<std::string, std::string>& m, const std::string& k,
-                const std::string& fallback = "") {
-  auto it = m.find(k);
-  return it == m.end() ? fallback : it->second;
-}
 
 // Query parameters → QueryParams, or the first bad parameter.
 std::optional<ParamError> BuildParams(const std::map<std::string, std::string>& q, int64_t now,
@@ -137,16 +29,10 @@ std::optional<ParamError> BuildParams(const std::map<std::string, std::string>& 
                             std::string(with_metric ? ", metric" : "")};
     }
   }
-  auto from = ParseTimePoint(Get(q, "from", "24h"), now);
-  if (!from.ok()) return ParamError{"from", from.status().message()};
-  auto to = ParseTimePoint(Get(q, "to", "now"), now);
-  if (!to.ok()) return ParamError{"to", to.status().message()};
-  if (*from >= *to) return ParamError{"from", "from must be before to"};
-  if (*to - *from > kMaxRangeSeconds) {
-    return ParamError{"from", "range longer than 400 days; ask for a shorter range"};
-  }
-  p->from_s = *from;
-  p->to_s = *to;
+  TimeRange range;
+  if (auto bad = ParseRangeParams(q, now, &range)) return bad;
+  p->from_s = range.from_s;
+  p->to_s = range.to_s;
   if (q.count("limit")) {
     auto limit = ParseInt(Get(q, "limit"));
     if (!limit || *limit < 1 || *limit > kMaxResultLimit) {
@@ -167,34 +53,6 @@ std::optional<ParamError> BuildParams(const std::map<std::string, std::string>& 
   }
   p->filter = QueryFilter{Get(q, "host"), Get(q, "endpoint"), Get(q, "customer")};
   return std::nullopt;
-}
-
-// Which parameter an engine InvalidArgument is about, from its wording
-// (the engine's messages start with the parameter; see docs/api.md).
-std::string ParameterOf(const std::string& message) {
-  for (const char* p : {"limit", "step", "from", "to", "metric"}) {
-    if (message.rfind(p, 0) == 0) return p;
-  }
-  if (message.rfind("range", 0) == 0) return "from";
-  for (const char* p : {"host", "endpoint", "customer"}) {
-    if (message.find(std::string("filter ") + p) != std::string::npos) return p;
-  }
-  return "";
-}
-
-HttpResponse FromResult(const Result<json>& r) {
-  if (r.ok()) return JsonResponse(200, *r);
-  const Status& st = r.status();
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument:
-      return ErrorResponse(400, st.message(), ParameterOf(st.message()));
-    case StatusCode::kUnavailable:
-      return ErrorResponse(503, "Redis unavailable: " + st.message());
-    case StatusCode::kNotFound:
-      return ErrorResponse(404, st.message());
-    default:
-      return ErrorResponse(500, st.message());
-  }
 }
 
 std::string Header(const HttpRequest& req, const std::string& name) {
@@ -265,7 +123,7 @@ HttpResponse Logout() {
 }
 
 HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBackend& backend,
-                      const Clock& clock) {
+                      const Clock& clock, const std::vector<ApiExtension*>& extensions) {
   if (path == "/api/v1/openapi.json") {
     return TextResponse(200, "application/json", std::string(OpenApiDocument()));
   }
@@ -275,10 +133,15 @@ HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBack
   for (const auto& r : kRoutes) {
     if (path == "/api/v1/" + r) name = r;
   }
-  if (name.empty()) return ErrorResponse(404, "no such API route; see /api/v1/openapi.json");
   ParamError perr;
   auto q = ParseForm(query, &perr);
   if (!q.ok()) return ErrorResponse(400, perr.message, perr.parameter);
+  if (name.empty()) {
+    for (ApiExtension* ext : extensions) {
+      if (auto r = ext->Route(path, *q, clock)) return std::move(*r);
+    }
+    return ErrorResponse(404, "no such API route; see /api/v1/openapi.json");
+  }
   QueryParams params;
   if (auto bad = BuildParams(*q, clock.NowSeconds(), name == "heatmap", &params)) {
     return ErrorResponse(400, bad->message, bad->parameter);
@@ -317,9 +180,10 @@ bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& 
 
 std::string RouteLabel(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
-  for (const char* r :
-       {"overview", "endpoints", "customers", "timeseries", "slow", "heatmap", "openapi.json"}) {
-    if (path == std::string("/api/v1/") + r) return r;
+  for (const char* r : {"overview", "endpoints", "customers", "timeseries", "slow", "heatmap",
+                        "openapi.json", "live", "report", "attribution", "alerts"}) {
+    const std::string route = std::string("/api/v1/") + r;
+    if (path == route || path.rfind(route + "/", 0) == 0) return r;
   }
   if (path == "/healthz" || path == "/login" || path == "/logout" || path == "/metrics") {
     return std::string(path.substr(1));
@@ -329,7 +193,8 @@ std::string RouteLabel(std::string_view target) {
 }
 
 HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthConfig& auth,
-                    const Clock& clock, const StaticAssets* assets) {
+                    const Clock& clock, const StaticAssets* assets,
+                    const std::vector<ApiExtension*>& extensions) {
   const std::string_view target = req.target;
   const size_t qmark = target.find('?');
   const std::string_view path = target.substr(0, qmark);
@@ -361,7 +226,7 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
     }
     return Redirect("/login");
   }
-  if (api) return ApiRoute(path, query, backend, clock);
+  if (api) return ApiRoute(path, query, backend, clock, extensions);
   return StaticRoute(path, assets);
 }
 

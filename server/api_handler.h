@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,21 +27,10 @@
 #include "common/result.h"
 #include "query/query_engine.h"
 #include "server/auth.h"
+#include "server/http_types.h"
+#include "server/http_util.h"
 
 namespace apimeter {
-
-struct HttpRequest {
-  std::string method;                          // "GET", "POST", ...
-  std::string target;                          // path and query, e.g. "/api/v1/overview?from=1h"
-  std::map<std::string, std::string> headers;  // names lower-case
-  std::string body;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::map<std::string, std::string> headers;  // names as sent
-  std::string body;
-};
 
 // The five (six) questions the API asks; production wraps QueryEngine.
 class QueryBackend {
@@ -84,12 +74,23 @@ class StaticAssets {
   virtual std::optional<StaticAsset> Find(std::string_view path) const = 0;
 };
 
-inline constexpr int64_t kMaxRangeSeconds = 400 * 86400;
-inline constexpr int64_t kMaxResultLimit = 1000;
 inline constexpr std::string_view kSessionCookie = "apimeter_session";
 
+// Routes that other modules add under /api/v1/ (reports, attribution,
+// alerts). Handle() asks each extension, in order, only for authenticated GET
+// requests whose path no core route serves; an extension returns nullopt for
+// a path it does not own. Build responses with server/http_util.h so errors
+// keep the contract's shape.
+class ApiExtension {
+ public:
+  virtual ~ApiExtension() = default;
+  virtual std::optional<HttpResponse> Route(std::string_view path, const FormParams& params,
+                                            const Clock& clock) = 0;
+};
+
 HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthConfig& auth,
-                    const Clock& clock, const StaticAssets* assets = nullptr);
+                    const Clock& clock, const StaticAssets* assets = nullptr,
+                    const std::vector<ApiExtension*>& extensions = {});
 
 // True when the request carries a valid Bearer token or session cookie.
 bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock);

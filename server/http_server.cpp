@@ -118,7 +118,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       r.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8";
       r.body = RenderMetrics();
     } else {
-      r = Handle(request, *backend, options.auth, *clock, options.assets);
+      r = Handle(request, *backend, options.auth, *clock, options.assets, options.extensions);
     }
     Write(s, r, req.version(), req.keep_alive(), label);
   }

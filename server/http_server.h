@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -27,6 +28,7 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:8080";
   AuthConfig auth;
   const StaticAssets* assets = nullptr;  // the dashboard's files; null serves none (404)
+  std::vector<ApiExtension*> extensions;  // extra /api/v1/ routes; must outlive the server
 };
 
 class HttpServer {
