@@ -1,12 +1,17 @@
 #include "server/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
+
+#include "server/live_stream.h"
 
 namespace apimeter {
 
@@ -28,6 +33,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // Bounded: labels come from RouteLabel (a fixed set) and 3-digit statuses.
   std::map<std::pair<std::string, int>, uint64_t> requests;
   uint64_t refused_connections = 0, bad_requests = 0;
+  int live_streams = 0;
 
   struct Session {
     explicit Session(tcp::socket s) : stream(std::move(s)) {}
@@ -36,6 +42,22 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::optional<http::request_parser<http::string_body>> parser;
     http::response<http::string_body> response;
   };
+
+  // One open /api/v1/live stream: an event now, then one per interval until
+  // the client goes away, a write stalls past the deadline, the stream's
+  // lifetime ends (the browser's EventSource reconnects) or the server stops.
+  struct LiveStream {
+    LiveStream(std::shared_ptr<Session> sess, LiveParams p, int64_t ends)
+        : session(std::move(sess)), timer(session->stream.get_executor()), params(p),
+          ends_at(ends) {}
+    std::shared_ptr<Session> session;
+    asio::steady_timer timer;
+    LiveParams params;
+    int64_t ends_at;
+    int64_t next_id = 1;
+    std::string pending;  // the bytes being written
+  };
+  std::set<std::shared_ptr<LiveStream>> lives;
 
   void Accept() {
     if (stopped) return;
@@ -112,6 +134,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     HttpRequest request = ToRequest(req);
     const std::string label = RouteLabel(request.target);
     HttpResponse r;
+    const std::string_view path = std::string_view(request.target).substr(
+        0, std::string_view(request.target).find('?'));
+    if (path == "/api/v1/live" && request.method == "GET" &&
+        Authenticated(request, options.auth, *clock)) {
+      return StartLive(s, request, req.version());
+    }
     if (label == "metrics" && request.method == "GET" &&
         Authenticated(request, options.auth, *clock)) {
       r.status = 200;
@@ -121,6 +149,80 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       r = Handle(request, *backend, options.auth, *clock, options.assets, options.extensions);
     }
     Write(s, r, req.version(), req.keep_alive(), label);
+  }
+
+  void StartLive(const std::shared_ptr<Session>& s, const HttpRequest& request, unsigned version) {
+    const size_t qmark = request.target.find('?');
+    const std::string query = qmark == std::string::npos ? "" : request.target.substr(qmark + 1);
+    ParamError perr;
+    auto form = ParseForm(query, &perr);
+    LiveParams params;
+    std::optional<ParamError> bad;
+    if (!form.ok()) {
+      bad = perr;
+    } else {
+      bad = ParseLiveParams(*form, &params);
+    }
+    if (bad) return Write(s, ErrorResponse(400, bad->message, bad->parameter), version, true, "live");
+    if (live_streams >= kMaxLiveStreams) {
+      return Write(s,
+                   ErrorResponse(503, "too many live streams open (at most " +
+                                          std::to_string(kMaxLiveStreams) + "); retry later"),
+                   version, false, "live");
+    }
+    const int64_t now = clock->NowSeconds();
+    auto first = LiveSnapshot(*backend, params, now);
+    if (!first.ok()) return Write(s, FromResult(first), version, true, "live");
+    ++requests[{"live", 200}];
+    ++live_streams;
+    auto live = std::make_shared<LiveStream>(s, params, now + kLiveLifetimeSeconds);
+    lives.insert(live);
+    live->pending =
+        "HTTP/1.1 200 OK\r\nServer: apimeter\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+        "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
+        "retry: 5000\n\n" +
+        SseEvent("live", live->next_id++, *first);
+    WriteLive(live);
+  }
+
+  void WriteLive(const std::shared_ptr<LiveStream>& live) {
+    auto& stream = live->session->stream;
+    stream.expires_after(std::chrono::seconds(kDeadlineSeconds));
+    asio::async_write(stream, asio::buffer(live->pending),
+                      [self = shared_from_this(), live](beast::error_code ec, size_t) {
+                        live->session->stream.expires_never();
+                        if (ec || self->stopped || self->clock->NowSeconds() >= live->ends_at) {
+                          return self->EndLive(live);
+                        }
+                        live->timer.expires_after(std::chrono::seconds(live->params.interval_s));
+                        live->timer.async_wait([self, live](beast::error_code wait_ec) {
+                          if (wait_ec || self->stopped) return self->EndLive(live);
+                          self->NextLiveEvent(live);
+                        });
+                      });
+  }
+
+  void NextLiveEvent(const std::shared_ptr<LiveStream>& live) {
+    auto snap = LiveSnapshot(*backend, live->params, clock->NowSeconds());
+    if (snap.ok()) {
+      live->pending = SseEvent("live", live->next_id++, *snap);
+    } else {
+      // Redis trouble is reported in the stream and the stream goes on.
+      const bool unavailable = snap.status().code() == StatusCode::kUnavailable;
+      live->pending = SseEvent(
+          "error", live->next_id++,
+          nlohmann::json{{"error",
+                          {{"message", (unavailable ? "Redis unavailable: " : "") +
+                                           snap.status().message()}}}});
+    }
+    WriteLive(live);
+  }
+
+  void EndLive(const std::shared_ptr<LiveStream>& live) {
+    if (lives.erase(live) == 0) return;
+    --live_streams;
+    Close(live->session);
   }
 
   void Write(const std::shared_ptr<Session>& s, const HttpResponse& r, unsigned version,
@@ -222,6 +324,7 @@ void HttpServer::Stop() {
   impl_->stopped = true;
   beast::error_code ignored;
   impl_->acceptor.close(ignored);
+  for (const auto& live : impl_->lives) live->timer.cancel();  // each ends in its handler
 }
 
 std::string HttpServer::MetricsText() const { return impl_->RenderMetrics(); }

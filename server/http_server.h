@@ -37,6 +37,11 @@ class HttpServer {
   static constexpr size_t kBodyLimit = 4 * 1024;
   static constexpr int kMaxConnections = 64;
   static constexpr int kDeadlineSeconds = 10;
+  // GET /api/v1/live (server/live_stream.h): at most this many streams at
+  // once (more get 503), each closed after kLiveLifetimeSeconds (EventSource
+  // reconnects by itself). A stream counts as one of kMaxConnections.
+  static constexpr int kMaxLiveStreams = 16;
+  static constexpr int64_t kLiveLifetimeSeconds = 30 * 60;
 
   // backend and clock must outlive the server.
   static Result<std::unique_ptr<HttpServer>> Start(boost::asio::io_context& io,

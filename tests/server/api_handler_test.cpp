@@ -296,5 +296,34 @@ TEST_F(ApiHandlerTest, RouteLabelsAreBounded) {
   EXPECT_EQ(RouteLabel("/api/v1/random"), "other");
 }
 
+// An extension that owns /api/v1/echo and echoes its parameters.
+class EchoExtension : public ApiExtension {
+ public:
+  std::optional<HttpResponse> Route(std::string_view path, const FormParams& params,
+                                    const Clock&) override {
+    ++calls;
+    if (path != "/api/v1/echo") return std::nullopt;
+    return JsonResponse(200, json(params));
+  }
+  int calls = 0;
+};
+
+TEST_F(ApiHandlerTest, ExtensionsServeTheirRoutesAfterAuth) {
+  EchoExtension echo;
+  auto send = [&](const std::string& target, bool token) {
+    HttpRequest req{"GET", target, {}, ""};
+    if (token) req.headers["authorization"] = std::string("Bearer ") + kToken;
+    return Handle(req, backend_, auth_, clock_, &assets_, {&echo});
+  };
+  HttpResponse r = send("/api/v1/echo?a=1&b=x%20y", true);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r), (json{{"a", "1"}, {"b", "x y"}}));
+  EXPECT_EQ(send("/api/v1/echo", false).status, 401);
+  EXPECT_EQ(send("/api/v1/nothing", true).status, 404);
+  EXPECT_EQ(send("/api/v1/echo?a=1&a=2", true).status, 400);
+  EXPECT_EQ(echo.calls, 2);  // neither the unauthenticated nor the malformed request got through
+  EXPECT_EQ(backend_.last_route, "");  // core routes were not involved
+}
+
 }  // namespace
 }  // namespace apimeter
