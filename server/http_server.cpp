@@ -211,7 +211,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       // Redis trouble is reported in the stream and the stream goes on.
       const bool unavailable = snap.status().code() == StatusCode::kUnavailable;
       live->pending = SseEvent(
-          "error", live->next_id++,
+          "live-error", live->next_id++,
           nlohmann::json{{"error",
                           {{"message", (unavailable ? "Redis unavailable: " : "") +
                                            snap.status().message()}}}});

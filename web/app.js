@@ -357,16 +357,44 @@
     }
   }
 
-  // ---------- live refresh ----------
-  let timer = null;
+  // ---------- live updates ----------
+  // /api/v1/live (Server-Sent Events) pushes the newest minutes every 5 s:
+  // each event shows the last closed minute's rates and reloads the views.
+  // EventSource reconnects by itself when the stream ends or the server restarts.
+  let live = null;
   function liveAllowed() { return state.range !== 'custom' && RANGES[state.range] <= LIVE_MAX_SPAN; }
+  function renderNow(m) {
+    const box = $('live-now');
+    box.hidden = !m;
+    if (!m) return;
+    box.textContent = 'Last minute (' + fmtTime(m.t).slice(11, 16) + ' UTC): ' + fmtRps(m.rps) + ' req/s · ' +
+      fmtPct(m.error_rate) + ' errors · p99 ' + fmtMs(m.p99);
+    box.dataset.requests = String(m.requests);
+  }
   function scheduleLive() {
-    clearInterval(timer); timer = null;
+    if (live) { live.close(); live = null; }
     const box = $('live');
     box.disabled = !liveAllowed();
     box.checked = state.live && liveAllowed();
-    box.parentElement.title = liveAllowed() ? 'Refresh every 5 seconds' : 'Live updates are for ranges up to 24 h';
-    if (box.checked) timer = setInterval(() => { if (!document.hidden) load(); }, REFRESH_MS);
+    box.parentElement.title = liveAllowed() ? 'Updates pushed every 5 seconds' : 'Live updates are for ranges up to 24 h';
+    if (!box.checked) { renderNow(null); return; }
+    const q = new URLSearchParams({ interval: String(REFRESH_MS / 1000) });
+    const f = filtersFor('timeseries').params;
+    for (const k of FILTER_KINDS) if (f[k]) q.set(k, f[k]);
+    live = new EventSource('/api/v1/live?' + q.toString());
+    let first = true;
+    live.addEventListener('live', (ev) => {
+      const d = JSON.parse(ev.data);
+      renderNow(d.last_minute);
+      document.body.dataset.liveEvents = String(Number(document.body.dataset.liveEvents || 0) + 1);
+      // The first event arrives as the view has just been loaded.
+      if (!first && !document.hidden) load();
+      first = false;
+    });
+    live.addEventListener('live-error', (ev) => {
+      const d = JSON.parse(ev.data);
+      showBanner((d.error && d.error.message) || 'Live update failed', 'error');
+    });
   }
 
   // ---------- controls ----------

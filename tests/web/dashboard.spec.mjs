@@ -144,8 +144,26 @@ function serveFile(res, rel) {
   res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'text/plain; charset=utf-8' });
   res.end(fs.readFileSync(file));
 }
+// /api/v1/live as Server-Sent Events (server/live_stream.h): one event at
+// once, then one a second (faster than the real 5 s, to keep the test short).
+const liveStreams = new Set();
+function liveEvent(res, id) {
+  const t = Math.floor(Date.now() / 60000) * 60 - 60;
+  const last = { t: iso(t), requests: 1010, rps: r6(1010 / 60), errors_4xx: 31, errors_5xx: 12, error_rate: r6(43 / 1010), p99: 210.5 };
+  res.write(`event: live\nid: ${id}\ndata: ${JSON.stringify({ window_s: 900, interval_s: 5, last_minute: last, points: [] })}\n\n`);
+}
+function serveLive(res, q) {
+  log.push({ name: 'live', params: Object.fromEntries(q) });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+  let id = 1;
+  liveEvent(res, id++);
+  const timer = setInterval(() => liveEvent(res, id++), 1000);
+  liveStreams.add(res);
+  res.on('close', () => { clearInterval(timer); liveStreams.delete(res); });
+}
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/api/v1/live') return serveLive(res, url.searchParams);
   if (url.pathname.startsWith('/api/v1/')) return serveApi(res, url.pathname.slice(8), url.searchParams);
   if (url.pathname === '/' || url.pathname === '/index.html') return serveFile(res, 'index.html');
   if (url.pathname === '/login') { res.writeHead(200, { 'content-type': 'text/html' }); return res.end('<!doctype html><title>login</title><h1>Sign in</h1>'); }
@@ -274,9 +292,12 @@ try {
     gen = await waitForLoad(page, gen);
   });
 
-  await check('live refresh: when ticked, the 5 s timer refetches by itself; disabled for 7d', async () => {
+  await check('live: ticking it opens /api/v1/live, shows the last minute, and each pushed event reloads; disabled for 7d', async () => {
     await page.getByRole('checkbox', { name: /Live/ }).check();
-    gen = await waitForLoad(page, gen); // the 5 s timer fires a new load without any click
+    await page.waitForFunction(() => !document.getElementById('live-now').hidden, null, { timeout: TIMEOUT });
+    assert.match(await page.locator('#live-now').textContent(), /16\.8 req\/s · 4\.26% errors · p99 210\.5 ms/);
+    assert.equal(lastCall('live').params.interval, '5');
+    gen = await waitForLoad(page, gen); // the next pushed event reloads the views without any click
     await page.getByRole('button', { name: '7d', exact: true }).click();
     gen = await waitForLoad(page, gen);
     assert.equal(await page.locator('#live').isDisabled(), true);
@@ -340,6 +361,7 @@ try {
   console.error(e);
 } finally {
   await browser.close();
+  for (const res of liveStreams) res.end();
   server.close();
 }
 console.log(failed ? 'FAIL' : `PASS (${step} checks); screenshots in ${artifacts}`);
