@@ -150,7 +150,7 @@ Result<RangePlan> PlanRange(int64_t from_s, int64_t to_s, const RetentionSeconds
 
 int64_t ChooseStep(int64_t from_s, int64_t to_s, const RetentionSeconds& r, int64_t now_s) {
   const int64_t span = CeilDiv(to_s, 60) * 60 - FloorDiv(from_s, 60) * 60;
-  int64_t step = span <= 6 * 3600 ? 60 : span <= 86400 ? 300 : span <= 14 * 86400 ? 3600 : 86400;
+  int64_t step = span <= 6 * 3600 ? 60 : span <= 14 * 86400 ? 3600 : 86400;
   while (step < 86400) {
     const Tier tier = StepTier(step);
     const int64_t first = FloorDiv(FloorDiv(from_s, step) * step, TierSeconds(tier));

@@ -74,6 +74,15 @@ std::string_view OpenApiDocument() {
           "enum": ["p99", "p95", "p50", "requests", "error_rate"]}}],
       "responses": {"200": {"$ref": "#/components/responses/Answer"}, "400": {"$ref": "#/components/responses/BadRequest"},
         "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/api/v1/live": {"get": {"summary": "Server-Sent Events: the last window per minute, pushed every interval seconds",
+      "parameters": [{"$ref": "#/components/parameters/host"}, {"$ref": "#/components/parameters/endpoint"},
+        {"$ref": "#/components/parameters/customer"},
+        {"name": "window", "in": "query", "schema": {"type": "string", "default": "15m"}, "description": "1m..6h, whole minutes"},
+        {"name": "interval", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 60, "default": 5}}],
+      "responses": {"200": {"description": "event stream: 'live' events (JSON data), 'live-error' when Redis cannot be read",
+          "content": {"text/event-stream": {}}},
+        "400": {"$ref": "#/components/responses/BadRequest"},
+        "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/healthz": {"get": {"summary": "liveness; no auth", "security": [],
       "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}}
   }

@@ -122,6 +122,49 @@ redis:
         self.assertIn('apimeter_http_requests_total{route="login",status="303"}', body)
         self.assertNotIn(TOKEN, body)
 
+    def read_event(self, resp):
+        """One Server-Sent Event from a streaming response: (name, data)."""
+        name, data = None, None
+        while True:
+            line = resp.readline().decode()
+            self.assertTrue(line, "stream ended before an event")
+            line = line.rstrip("\n")
+            if line.startswith("event: "):
+                name = line[len("event: "):]
+            elif line.startswith("data: "):
+                data = json.loads(line[len("data: "):])
+            elif line == "" and name:
+                return name, data
+
+    def test_live_stream_points_equal_timeseries(self):
+        req = urllib.request.Request(self.base + "/api/v1/live?window=6h&interval=1",
+                                     headers={"Authorization": "Bearer " + TOKEN})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            self.assertEqual(resp.headers["Content-Type"], "text/event-stream")
+            name, first = self.read_event(resp)
+            self.assertEqual(name, "live")
+            name, second = self.read_event(resp)  # the next one, an interval later
+            self.assertEqual(name, "live")
+        self.assertEqual(len(first["points"]), 360)
+        status, body, _ = self.get(f"/api/v1/timeseries?from={first['from']}&to={first['to']}&step=60")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(first["points"], json.loads(body)["points"])
+        self.assertGreater(sum(p["requests"] for p in first["points"]), 0)
+        self.assertEqual(self.get("/api/v1/live", token=None)[0], 401)
+        status, body, _ = self.get("/api/v1/live?customer=x&endpoint=GET%20%2Fa")
+        self.assertEqual(status, 400, body)
+        self.assertEqual(self.get("/api/v1/live?interval=0")[0], 400)
+
+    def test_browser_against_real_server(self):
+        web = os.path.join(os.path.dirname(__file__), "..", "web")
+        env = dict(os.environ, APIMETER_BASE=self.base, APIMETER_TOKEN=TOKEN,
+                   APIMETER_FROM=str(self.start), APIMETER_TO=str(self.end + 60))
+        r = subprocess.run([os.environ.get("APIMETER_NODE", "node"), "real_server.spec.mjs"], cwd=web, env=env,
+                           capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("PASS", r.stdout)
+        self.assertNotIn(TOKEN, r.stdout + r.stderr)
+
     def test_refuses_to_start_without_tokens(self):
         r = subprocess.run([h.BIN, "serve", "--config", self.no_tokens, "--listen", "127.0.0.1:0"],
                            capture_output=True, text=True, timeout=30)

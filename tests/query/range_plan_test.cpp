@@ -221,9 +221,8 @@ TEST(ChooseStep, FollowsTheDocumentedRule) {
   const int64_t to = At(29, 23);
   EXPECT_EQ(ChooseStep(to - kHour, to, kRetention, now), 60);
   EXPECT_EQ(ChooseStep(to - 6 * kHour, to, kRetention, now), 60);
-  EXPECT_EQ(ChooseStep(to - 6 * kHour - kMin, to, kRetention, now), 300);
-  EXPECT_EQ(ChooseStep(to - kDay, to, kRetention, now), 300);
-  EXPECT_EQ(ChooseStep(to - kDay - kMin, to, kRetention, now), 3600);
+  EXPECT_EQ(ChooseStep(to - 6 * kHour - kMin, to, kRetention, now), 3600);
+  EXPECT_EQ(ChooseStep(to - kDay, to, kRetention, now), 3600);
   EXPECT_EQ(ChooseStep(to - 14 * kDay, to, kRetention, now), 3600);
   EXPECT_EQ(ChooseStep(to - 14 * kDay - kMin, to, kRetention, now), 86400);
 }
@@ -241,14 +240,18 @@ TEST(PlanTimeseries, AutoStepPointsAreWholeBucketsOfOneTier) {
   auto plan = PlanTimeseries(At(9, 12, 0, 30), At(10, 12), 0, kRetention, now);
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   EXPECT_TRUE(plan->step_chosen);
-  EXPECT_EQ(plan->step_s, 300);
+  EXPECT_EQ(plan->step_s, 3600);
   EXPECT_EQ(plan->from_s, At(9, 12));
   EXPECT_EQ(plan->to_s, At(10, 12));
-  ASSERT_EQ(plan->points.size(), 288u);
+  ASSERT_EQ(plan->points.size(), 24u);
   for (const SeriesPoint& p : plan->points) {
     ASSERT_EQ(p.runs.size(), 1u);
-    EXPECT_EQ(p.runs[0], Min(p.t, p.t + 300));
+    EXPECT_EQ(p.runs[0], Hr(p.t, p.t + 3600));
   }
+  auto minutes = PlanTimeseries(At(10, 6, 0, 30), At(10, 12), 0, kRetention, now);
+  ASSERT_TRUE(minutes.ok());
+  EXPECT_EQ(minutes->step_s, 60);
+  for (const SeriesPoint& p : minutes->points) EXPECT_EQ(p.runs[0], Min(p.t, p.t + 60));
 }
 
 TEST(PlanTimeseries, HourAndDayStepsAlignToUtcBoundaries) {

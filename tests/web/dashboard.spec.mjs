@@ -74,7 +74,7 @@ function overview(q) {
 }
 function timeseries(q) {
   const { from, to } = rangeOf(q); const span = to - from; const f = filterOf(q);
-  const step = span <= 21600 ? 60 : span <= 86400 ? 300 : span <= 14 * 86400 ? 3600 : 86400;
+  const step = span <= 21600 ? 60 : span <= 14 * 86400 ? 3600 : 86400;
   const start = Math.floor(from / step) * step; const end = Math.ceil(to / step) * step;
   const points = [];
   for (let t = start; t < end; t += step) {
