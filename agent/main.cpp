@@ -15,6 +15,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("apimeter ") + APIMETER_VERSION + " (commit " +
                                         APIMETER_GIT_COMMIT + ")");
   app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok; 1 runtime failure (Redis unreachable, unreadable file); 2 invalid "
+      "config or option value (the message says file:line); 3 ran but found bad input "
+      "(test-format: rejected lines; report: unknown customer); 64 bad command line.\n"
+      "Docs: man apimeter, /usr/share/doc/apimeter (installed) or docs/ (source): cli.md, "
+      "config.md, operations.md.");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "debug logging");
   std::string config_default = "/etc/apimeter/apimeter.yaml";

@@ -14,6 +14,10 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # services and tools the tests and benchmarks drive
   redis-server redis-tools nginx-light logrotate goaccess python3 bc
+  # the .deb: cpack's dependency scan, lintian, systemd-analyze (tests/packaging)
+  dpkg-dev file lintian systemd
+  # customer reports: PDF with cairo; pdftotext/pdftoppm check it in tests/report
+  libcairo2-dev poppler-utils
   # headless browser for the dashboard test (tests/web, driven by playwright-core from npm)
   chromium
 )
