@@ -1,0 +1,206 @@
+// Customer usage report model (see report_model.h).
+#include "report/report_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "common/time_util.h"
+
+namespace apimeter {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kDay = 86400;
+
+int64_t FloorDay(int64_t t) { return (t >= 0 ? t / kDay : (t - kDay + 1) / kDay) * kDay; }
+
+json Ratio(uint64_t num, uint64_t den) {
+  if (den == 0) return nullptr;
+  return std::round(static_cast<double>(num) / static_cast<double>(den) * 1e6) / 1e6;
+}
+
+// The highest point of a timeseries answer (earliest on ties); null when no
+// point has requests.
+json PeakPoint(const json& series, const char* key, bool date_only) {
+  const json* best = nullptr;
+  for (const json& p : series.at("points")) {
+    if (p.at("requests").get<uint64_t>() == 0) continue;
+    if (best == nullptr ||
+        p.at("requests").get<uint64_t>() > best->at("requests").get<uint64_t>()) {
+      best = &p;
+    }
+  }
+  if (best == nullptr) return nullptr;
+  std::string t = best->at("t").get<std::string>();
+  if (date_only) t = t.substr(0, 10);
+  return {{key, t}, {"requests", best->at("requests")}};
+}
+
+json Totals(const json& ov, int64_t days) {
+  const uint64_t n = ov.at("requests").get<uint64_t>();
+  const uint64_t e4 = ov.at("errors_4xx").get<uint64_t>(), e5 = ov.at("errors_5xx").get<uint64_t>();
+  const json& lat = ov.at("latency_ms");
+  json per_day = nullptr;
+  if (days > 0) per_day = std::round(static_cast<double>(n) / static_cast<double>(days) * 10) / 10;
+  return {{"requests", n},
+          {"requests_per_day", per_day},
+          {"errors_4xx", e4},
+          {"errors_5xx", e5},
+          {"rate_4xx", Ratio(e4, n)},
+          {"rate_5xx", Ratio(e5, n)},
+          {"error_rate", ov.at("error_rate")},
+          {"bytes_in", ov.at("bytes_in")},
+          {"bytes_out", ov.at("bytes_out")},
+          {"latency_count", ov.at("latency_count")},
+          {"latency_ms",
+           {{"avg", lat.at("avg")},
+            {"p50", lat.at("p50")},
+            {"p95", lat.at("p95")},
+            {"p99", lat.at("p99")},
+            {"max", lat.at("max")}}}};
+}
+
+json EndpointRows(const json& eps, uint64_t customer_requests, int64_t limit) {
+  json rows = json::array();
+  uint64_t listed = 0;
+  for (const json& e : eps.at("endpoints")) {
+    const uint64_t n = e.at("requests").get<uint64_t>();
+    const uint64_t e4 = e.at("errors_4xx").get<uint64_t>(), e5 = e.at("errors_5xx").get<uint64_t>();
+    listed += n;
+    const json& lat = e.at("latency_ms");
+    rows.push_back({{"endpoint", e.at("endpoint")},
+                    {"requests", n},
+                    {"share", e.at("share")},
+                    {"errors_4xx", e4},
+                    {"errors_5xx", e5},
+                    {"rate_4xx", Ratio(e4, n)},
+                    {"rate_5xx", Ratio(e5, n)},
+                    {"bytes_in", e.at("bytes_in")},
+                    {"bytes_out", e.at("bytes_out")},
+                    {"latency_ms",
+                     {{"avg", lat.at("avg")},
+                      {"p50", lat.at("p50")},
+                      {"p95", lat.at("p95")},
+                      {"p99", lat.at("p99")}}}});
+  }
+  // The rest of the customer's calls, exact by difference (the same days).
+  const uint64_t rest = customer_requests > listed ? customer_requests - listed : 0;
+  return {{"limit", limit},
+          {"rows", std::move(rows)},
+          {"other_requests", rest},
+          {"other_share", Ratio(rest, customer_requests)}};
+}
+
+}  // namespace
+
+CustomerDirectory::CustomerDirectory(std::map<std::string, std::string> id_to_name)
+    : id_to_name_(std::move(id_to_name)) {
+  for (const auto& [id, name] : id_to_name_) name_to_id_.emplace(name, id);
+}
+
+CustomerDirectory::Resolved CustomerDirectory::Resolve(const std::string& asked) const {
+  if (auto it = id_to_name_.find(asked); it != id_to_name_.end())
+    return {it->second, it->first, true};
+  if (auto it = name_to_id_.find(asked); it != name_to_id_.end())
+    return {it->first, it->second, true};
+  const bool is_id = asked.size() == 14 && asked.rfind("k_", 0) == 0;
+  return {asked, is_id ? asked : "", false};
+}
+
+Result<std::pair<int64_t, int64_t>> ReportDays(int64_t from_s, int64_t to_s) {
+  if (from_s >= to_s) {
+    return Status::InvalidArgument("from must be before to (the range [" + FormatIso8601(from_s) +
+                                   ", " + FormatIso8601(to_s) + ") is empty)");
+  }
+  const int64_t to_day = FloorDay(to_s) == to_s ? to_s : FloorDay(to_s) + kDay;
+  return std::make_pair(FloorDay(from_s), to_day);
+}
+
+std::pair<int64_t, int64_t> LastFullDays(int64_t now_s, int64_t days) {
+  const int64_t today = FloorDay(now_s);
+  return {today - days * kDay, today};
+}
+
+Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& customers,
+                                 const ReportRequest& request, int64_t now_s) {
+  if (request.customer.empty()) return Status::InvalidArgument("customer is required");
+  if (request.top_endpoints < 1 || request.top_endpoints > kReportMaxTopEndpoints) {
+    return Status::InvalidArgument("top must be between 1 and " +
+                                   std::to_string(kReportMaxTopEndpoints));
+  }
+  APIMETER_ASSIGN_OR_RETURN(auto days, ReportDays(request.from_s, request.to_s));
+  const CustomerDirectory::Resolved who = customers.Resolve(request.customer);
+
+  QueryParams p;
+  p.from_s = days.first;
+  p.to_s = days.second;
+  p.filter.customer = who.name;
+  APIMETER_ASSIGN_OR_RETURN(json ov, engine.Overview(p));
+  const uint64_t requests = ov.at("requests").get<uint64_t>();
+  if (!who.listed && requests == 0) {
+    return Status::NotFound("customer '" + request.customer +
+                            "' is not in the customers file and has no requests in [" +
+                            ov.at("from").get<std::string>() + ", " +
+                            ov.at("to").get<std::string>() + ")");
+  }
+  p.step_s = kDay;
+  APIMETER_ASSIGN_OR_RETURN(json daily, engine.Timeseries(p));
+  p.step_s = 0;
+  p.limit = request.top_endpoints;
+  APIMETER_ASSIGN_OR_RETURN(json eps, engine.Endpoints(p));
+
+  json notes = json::array();
+  json peak_hour = nullptr;
+  p.step_s = 3600;
+  Result<json> hourly = engine.Timeseries(p);
+  if (hourly.ok()) {
+    peak_hour = PeakPoint(*hourly, "hour", false);
+  } else if (hourly.status().code() == StatusCode::kInvalidArgument) {
+    notes.push_back("peak hour not available for this period: " + hourly.status().message());
+  } else {
+    return hourly.status();
+  }
+
+  const std::string from = ov.at("from").get<std::string>(), to = ov.at("to").get<std::string>();
+  const int64_t n_days = static_cast<int64_t>(daily.at("points").size());
+  json day_rows = json::array();
+  for (const json& pt : daily.at("points")) {
+    day_rows.push_back({{"date", pt.at("t").get<std::string>().substr(0, 10)},
+                        {"requests", pt.at("requests")},
+                        {"errors_4xx", pt.at("errors_4xx")},
+                        {"errors_5xx", pt.at("errors_5xx")},
+                        {"bytes_out", pt.at("bytes_out")},
+                        {"p50", pt.at("p50")},
+                        {"p95", pt.at("p95")},
+                        {"p99", pt.at("p99")}});
+  }
+  json j{{"report", "customer_usage"},
+         {"format_version", 1},
+         {"customer",
+          {{"name", who.name},
+           {"id", who.id.empty() ? json(nullptr) : json(who.id)},
+           {"in_customers_file", who.listed}}},
+         {"generated_at", FormatIso8601(now_s)},
+         {"period",
+          {{"from", from},
+           {"to", to},
+           {"days", n_days},
+           {"requested_from", FormatIso8601(request.from_s)},
+           {"requested_to", FormatIso8601(request.to_s)},
+           {"adjusted", ov.at("adjusted").get<bool>() || days.first != request.from_s ||
+                            days.second != request.to_s}}},
+         {"totals", Totals(ov, n_days)},
+         {"daily", std::move(day_rows)},
+         {"peak_day", PeakPoint(daily, "date", true)},
+         {"peak_hour", std::move(peak_hour)},
+         {"endpoints", EndpointRows(eps, requests, request.top_endpoints)},
+         {"notes", std::move(notes)}};
+  if (days.second > FloorDay(now_s)) {
+    j["notes"].push_back("the period includes today (UTC), which is not over yet");
+  }
+  return j;
+}
+
+}  // namespace apimeter
