@@ -61,6 +61,12 @@ std::string AgentMetrics::Render() const {
   w.Metric("apimeter_agent_read_errors_total", "counter", "Failed reads of log files.", read_errors);
   w.Metric("apimeter_agent_flushes_total", "counter", "Flushes committed to Redis.", flushes);
   w.Metric("apimeter_agent_flush_failures_total", "counter", "Flush attempts that failed.", flush_failures);
+  w.Metric("apimeter_agent_redis_cluster_moved_total", "counter",
+           "Redis Cluster MOVED redirects followed.", cluster_moved);
+  w.Metric("apimeter_agent_redis_cluster_ask_total", "counter",
+           "Redis Cluster ASK redirects followed.", cluster_ask);
+  w.Metric("apimeter_agent_redis_cluster_topology_reloads_total", "counter",
+           "Redis Cluster topology reloads (CLUSTER SLOTS).", cluster_refreshes);
   w.Metric("apimeter_agent_flush_seconds_sum", "counter", "Time spent in committed flushes.", flush_seconds_sum);
   w.Metric("apimeter_agent_last_flush_seconds", "gauge", "Duration of the last committed flush.", last_flush_seconds);
   w.Metric("apimeter_agent_last_flush_timestamp_seconds", "gauge", "When the last flush committed.", static_cast<double>(last_success_flush_s));

@@ -28,6 +28,10 @@ struct AgentMetrics {
   uint64_t reloads = 0;
   uint64_t reload_failures = 0;
   double flush_seconds_sum = 0;
+  // Redis Cluster only (sink/cluster_client.h): redirects followed, topology reloads.
+  uint64_t cluster_moved = 0;
+  uint64_t cluster_ask = 0;
+  uint64_t cluster_refreshes = 0;
   // Gauges
   double last_flush_seconds = 0;
   uint64_t files_open = 0;

@@ -174,6 +174,16 @@ int RunBackfill(const BackfillArgs& args) {
                 static_cast<unsigned long long>(sink_stats.dropped_expired_deltas));
   }
   std::printf("\n");
+  if (ClusterClient* cluster = runtime.redis().AsCluster()) {
+    const auto& cs = cluster->stats();
+    std::printf("  redis cluster:    %zu masters, %llu MOVED, %llu ASK, %llu topology reloads, "
+                "%llu retries, %llu journals recovered\n",
+                cluster->Masters().size(), static_cast<unsigned long long>(cs.moved),
+                static_cast<unsigned long long>(cs.ask),
+                static_cast<unsigned long long>(cs.refreshes),
+                static_cast<unsigned long long>(cs.retries),
+                static_cast<unsigned long long>(sink_stats.journals_recovered));
+  }
   for (const auto& t : totals.truncated_files) {
     std::printf("  warning: %s ends early (truncated .gz); the readable part was counted\n",
                 t.c_str());

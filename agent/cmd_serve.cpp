@@ -10,6 +10,7 @@
 
 #include "agent/commands.h"
 #include "agent/runtime.h"
+#include "report/report_routes.h"
 #include "server/http_server.h"
 #include "web/web_assets.h"
 
@@ -51,6 +52,9 @@ int RunServe(const ServeArgs& args) {
   EmbeddedWebAssets assets;
   options.assets = &assets;
   QueryEngineBackend backend(&rt->query());
+  auto alerts = StartServeAlerts(rt->config(), &clock, &options.extensions);
+  ReportRoutes report_routes(&rt->query(), CustomerDirectory(rt->config().customers));
+  options.extensions.push_back(&report_routes);
 
   boost::asio::io_context io(1);
   auto server = HttpServer::Start(io, options, &backend, &clock);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,10 @@ class App;
 
 namespace apimeter {
 
+class ApiExtension;
+class Clock;
+struct Config;
+
 // A subcommand defined in its own file (cmd_<name>.cpp): its Add<Name>Command
 // registers the subcommand and its options on the app (config_default is the
 // default --config) and returns the runner main() calls when it was chosen.
@@ -20,6 +25,17 @@ struct Subcommand {
   CLI::App* app = nullptr;
   std::function<int()> run;
 };
+
+// `apimeter alerts` (agent/cmd_alerts.cpp).
+Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);
+// Alerts inside `apimeter serve`: adds GET /api/v1/alerts to *extensions and,
+// with alerts.evaluate_in_serve, runs the evaluator until the handle is destroyed.
+class ServeAlertsHandle {
+ public:
+  virtual ~ServeAlertsHandle() = default;
+};
+std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock,
+                                                    std::vector<ApiExtension*>* extensions);
 
 // Documented in docs/cli.md.
 enum ExitCode : int {
@@ -74,6 +90,9 @@ struct ServeArgs {
 int RunServe(const ServeArgs& args);
 // `apimeter hash-token`: one token on stdin → "sha256:<hex>" on stdout.
 int RunHashToken();
+
+// `apimeter report` (cmd_report.cpp): customer usage reports, docs/reports.md.
+Subcommand AddReportCommand(CLI::App& app, const std::string& config_default);
 
 // Logging set-up shared by all commands: to stderr; without timestamps when
 // running under systemd (journald adds its own).

@@ -541,6 +541,11 @@ class Agent {
 
   // --- metrics ---
   std::string RenderMetrics() {
+    if (ClusterClient* cluster = rt_->redis().AsCluster()) {
+      metrics_.cluster_moved = cluster->stats().moved;
+      metrics_.cluster_ask = cluster->stats().ask;
+      metrics_.cluster_refreshes = cluster->stats().refreshes;
+    }
     metrics_.aggregator_bytes = aggregator_ ? aggregator_->MemoryBytes() : 0;
     metrics_.rss_bytes = ReadRssBytes();
     return metrics_.Render();

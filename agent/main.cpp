@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
 
   // Subcommands defined in their own files: one line each.
   std::vector<Subcommand> more;
+  more.push_back(AddAlertsCommand(app, config_default));
+  more.push_back(AddReportCommand(app, config_default));
 
   try {
     app.parse(argc, argv);

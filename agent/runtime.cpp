@@ -72,7 +72,17 @@ Status Runtime::CreateRedis() {
   if (!ep.ok()) return ep.status();
   ep->connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
   ep->command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
-  redis_ = std::make_unique<RedisClient>(*ep);
+  if (config_.redis.cluster.empty()) {
+    redis_ = std::make_unique<RedisClient>(*ep);
+  } else {
+    ClusterOptions co;
+    co.seeds = config_.redis.cluster;
+    co.node = *ep;
+    // Retries inside one call stay short: the agent's own backoff (which
+    // does not block its loop) takes over for longer outages.
+    co.max_wait = ep->command_timeout;
+    redis_ = std::make_unique<ClusterClient>(std::move(co));
+  }
   SinkOptions so;
   so.minute_retention_s = config_.retention.minute_s;
   so.hour_retention_s = config_.retention.hour_s;
@@ -92,7 +102,10 @@ Status Runtime::CreateRedis() {
 Status Runtime::ConnectRedis() {
   APIMETER_RETURN_IF_ERROR(CreateRedis());
   Status st = redis_->Connect();
-  if (!st.ok()) return st.WithContext("redis " + MaskRedisUrl(config_.redis.url));
+  if (!st.ok()) {
+    if (!config_.redis.cluster.empty()) return st.WithContext("redis.cluster");
+    return st.WithContext("redis " + MaskRedisUrl(config_.redis.url));
+  }
   return Status::Ok();
 }
 

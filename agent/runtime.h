@@ -18,6 +18,7 @@
 #include "parsers/endpoint_normalizer.h"
 #include "parsers/line_parser.h"
 #include "query/query_engine.h"
+#include "sink/cluster_client.h"
 #include "sink/redis_client.h"
 #include "sink/redis_sink.h"
 
@@ -49,8 +50,9 @@ class Runtime {
   // client connects on first use and reconnects after failures).
   Status CreateRedis();
   // CreateRedis, then connects now so a wrong URL or password fails early.
+  // With redis.cluster set, the client is a ClusterClient (sink/cluster_client.h).
   Status ConnectRedis();
-  RedisClient& redis() { return *redis_; }
+  RedisCommands& redis() { return *redis_; }
   RedisSink& sink() { return *sink_; }
   QueryEngine& query() { return *query_; }
 
@@ -63,7 +65,7 @@ class Runtime {
   std::vector<SourceRuntime> sources_;
   std::unique_ptr<EndpointNormalizer> normalizer_;
   std::unique_ptr<CustomerResolver> customers_;
-  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<RedisCommands> redis_;
   std::unique_ptr<RedisSink> sink_;
   std::unique_ptr<QueryEngine> query_;
 };

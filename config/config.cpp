@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "config/alerts_section.h"
 #include "config/customers_file.h"
 #include "config/sections.h"
 #include "config/yaml_reader.h"
@@ -29,7 +30,7 @@ constexpr size_t kMinSecretBytes = 16;
 #define APIMETER_TOP_KEYS                                                                   \
   {                                                                                         \
     "sources", "customers_file", "customer_id_secret", "customer_id_secret_file", "routes", \
-        "limits", "redis", "retention", "aggregation", "agent", "server"                    \
+        "limits", "redis", "retention", "aggregation", "agent", "server", "alerts"          \
   }
 
 const YamlField* Find(const std::vector<YamlField>& fields, std::string_view key) {
@@ -104,6 +105,7 @@ class Loader {
     if (auto f = Find(top, "aggregation")) APIMETER_RETURN_IF_ERROR(LoadAggregation(*f, &c));
     if (auto f = Find(top, "agent")) APIMETER_RETURN_IF_ERROR(LoadAgent(*f, &c.agent));
     if (auto f = Find(top, "server")) APIMETER_RETURN_IF_ERROR(LoadServer(*f, &c.server));
+    if (auto f = Find(top, "alerts")) APIMETER_RETURN_IF_ERROR(LoadAlerts(r_, *f, &c.alerts));
     if (auto f = Find(top, "customers_file")) APIMETER_RETURN_IF_ERROR(LoadCustomers(*f, &c));
     APIMETER_RETURN_IF_ERROR(
         LoadSecret(Find(top, "customer_id_secret"), Find(top, "customer_id_secret_file"), &c));
@@ -136,8 +138,12 @@ class Loader {
         std::vector<YamlField> fields,
         r_.OpenMap(f.value, "redis",
                    {"url", "prefix", "cluster", "connect_timeout", "command_timeout"}));
+    const YamlField* url = nullptr;
+    const YamlField* cluster = nullptr;
     for (const YamlField& x : fields) {
       const std::string name = "redis." + x.key;
+      if (x.key == "url") url = &x;
+      if (x.key == "cluster") cluster = &x;
       if (x.key == "url") {
         APIMETER_ASSIGN_OR_RETURN(rc->url, r_.String(x, name));
         Result<RedisEndpoint> ep = ParseRedisUrl(rc->url);
@@ -159,6 +165,11 @@ class Loader {
             x.key == "connect_timeout" ? &rc->connect_timeout_ms : &rc->command_timeout_ms;
         APIMETER_ASSIGN_OR_RETURN(*out, r_.DurationMs(x, name, 1, 600000, /*allow_ms=*/true));
       }
+    }
+    if (url != nullptr && cluster != nullptr && !rc->cluster.empty()) {
+      return r_.ErrorAt(*cluster,
+                        "redis.cluster and redis.url are mutually exclusive: write either url "
+                        "(one Redis) or cluster (seed nodes of a Redis Cluster), not both");
     }
     return Status::Ok();
   }

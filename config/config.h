@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/alerts_config.h"
 
 namespace apimeter {
 
@@ -95,6 +96,7 @@ struct Config {
   AggregationConfig aggregation;
   AgentConfig agent;
   ServerConfig server;
+  AlertsConfig alerts;  // docs/alerts.md
   // Things that are valid but probably not what the operator wants (e.g. no
   // customer_id_secret). check-config prints them; loading still succeeds.
   std::vector<std::string> warnings;

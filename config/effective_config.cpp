@@ -70,9 +70,14 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
   out << YAML::EndMap;
 
   out << YAML::Key << "redis" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "url" << YAML::Value << MaskRedisUrl(c.redis.url);
+  // url and cluster are mutually exclusive: show the one in use.
+  if (c.redis.cluster.empty()) {
+    out << YAML::Key << "url" << YAML::Value << MaskRedisUrl(c.redis.url);
+  }
   out << YAML::Key << "prefix" << YAML::Value << c.redis.prefix;
-  out << YAML::Key << "cluster" << YAML::Value << YAML::Flow << c.redis.cluster;
+  if (!c.redis.cluster.empty()) {
+    out << YAML::Key << "cluster" << YAML::Value << YAML::Flow << c.redis.cluster;
+  }
   out << YAML::Key << "connect_timeout" << YAML::Value
       << FormatDurationMs(c.redis.connect_timeout_ms);
   out << YAML::Key << "command_timeout" << YAML::Value

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -28,7 +29,7 @@ constexpr int64_t kMaxSlowPerDay = 10000;
 // Builds commands chunk by chunk, so at most `chunk` commands and their
 // replies are held at once. make(i) builds command i; handle(i, reply)
 // consumes its reply.
-Status RunChunked(RedisClient* client, size_t total, size_t chunk,
+Status RunChunked(RedisCommands* client, size_t total, size_t chunk,
                   const std::function<RedisArgs(size_t)>& make,
                   const std::function<Status(size_t, const RedisReply&)>& handle) {
   std::vector<RedisArgs> commands;
@@ -147,7 +148,7 @@ Tier FinestTier(SeriesKind kind) {
   return kind == SeriesKind::kCustomerEndpoint ? Tier::kDay : Tier::kMinute;
 }
 
-QueryEngine::QueryEngine(RedisClient* client, KeySchema schema, RetentionSeconds retention,
+QueryEngine::QueryEngine(RedisCommands* client, KeySchema schema, RetentionSeconds retention,
                          const Clock* clock)
     : client_(client), schema_(std::move(schema)), retention_(retention), clock_(clock) {}
 
@@ -194,7 +195,7 @@ static std::vector<MaxRead> GroupMaxReads(const std::vector<BucketRead>& reads,
 // Reads HGETALL of every (series, bucket) and, with_max, the max scores with
 // one ZMSCORE per (tier, bucket, shard) max set, all in the same pipelined
 // chunks; merges them per group.
-static Status ReadBuckets(RedisClient* client, const KeySchema& schema,
+static Status ReadBuckets(RedisCommands* client, const KeySchema& schema,
                           const std::vector<FilterSeries>& series,
                           const std::vector<BucketRead>& reads, bool with_max,
                           std::vector<Rollup>* groups) {
@@ -415,6 +416,11 @@ Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
   j[what] = std::move(rows);
   AddResolution(finest, &j);
   return j;
+}
+
+Result<std::vector<std::string>> QueryEngine::CustomerNames(const QueryParams& p) {
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, Tier::kMinute));
+  return TopNames(plan.runs, IndexKind::kCustomers, "", std::numeric_limits<int64_t>::max());
 }
 
 Result<json> QueryEngine::Endpoints(const QueryParams& p) { return TopList(p, false); }

@@ -20,13 +20,14 @@
 // day boundaries (reported in from/to/adjusted/plan) and the JSON carries
 // "resolution": "day" and a "note" saying why. Other answers are unchanged
 // (no "resolution" field: minute resolution).
-// Thread-safety: not thread-safe (it drives one RedisClient); use one engine
+// Thread-safety: not thread-safe (it drives one Redis client); use one engine
 // per thread. The client and clock must outlive the engine.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -71,7 +72,7 @@ class QueryEngine {
   static constexpr size_t kIndexPipelineChunk = 64;
   static constexpr int64_t kMaxLimit = 1000;
 
-  QueryEngine(RedisClient* client, KeySchema schema, RetentionSeconds retention,
+  QueryEngine(RedisCommands* client, KeySchema schema, RetentionSeconds retention,
               const Clock* clock);
 
   Result<nlohmann::json> Overview(const QueryParams& params);
@@ -82,6 +83,11 @@ class QueryEngine {
   // Endpoint × hour/day grid of one metric (query/heatmap.h): metric is p99,
   // p95, p50, requests or error_rate.
   Result<nlohmann::json> Heatmap(const QueryParams& params, std::string_view metric);
+
+  // Every customer with requests in the planned range, most requests first
+  // (ties by name): the customers answer without its top-N limit, names only.
+  // For reports over all customers and cost attribution.
+  Result<std::vector<std::string>> CustomerNames(const QueryParams& params);
 
   // The merged Rollup of one series over the planned range (latency_max_us
   // included), for reports, alerts and the heatmap. name as in SeriesDelta.
@@ -105,7 +111,7 @@ class QueryEngine {
                                             const std::string& customer, int64_t limit);
   Result<nlohmann::json> TopList(const QueryParams& params, bool customers);
 
-  RedisClient* client_;
+  RedisCommands* client_;
   KeySchema schema_;
   RetentionSeconds retention_;
   const Clock* clock_;

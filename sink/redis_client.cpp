@@ -261,6 +261,22 @@ Status RedisClient::Handshake() {
 }
 
 Result<std::vector<RedisReply>> RedisClient::RoundTrip(const std::vector<RedisArgs>& commands) {
+  APIMETER_RETURN_IF_ERROR(Append(commands));
+  return Receive(commands.size());
+}
+
+Status RedisClient::Send(const std::vector<RedisArgs>& commands) {
+  if (commands.empty()) return Status::Ok();
+  APIMETER_RETURN_IF_ERROR(Connect());
+  APIMETER_RETURN_IF_ERROR(Append(commands));
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) return IoFailure("sending a pipeline");
+  }
+  return Status::Ok();
+}
+
+Status RedisClient::Append(const std::vector<RedisArgs>& commands) {
   std::vector<const char*> argv;
   std::vector<size_t> argvlen;
   for (const RedisArgs& cmd : commands) {
@@ -281,13 +297,17 @@ Result<std::vector<RedisReply>> RedisClient::RoundTrip(const std::vector<RedisAr
     }
   }
   commands_sent_ += commands.size();
+  return Status::Ok();
+}
+
+Result<std::vector<RedisReply>> RedisClient::Receive(size_t n) {
+  if (ctx_ == nullptr) return Status::Unavailable("redis " + Where(endpoint_) + ": not connected");
   std::vector<RedisReply> out;
-  out.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
     if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
-      return IoFailure("reading reply " + std::to_string(i + 1) + " of " +
-                       std::to_string(commands.size()));
+      return IoFailure("reading reply " + std::to_string(i + 1) + " of " + std::to_string(n));
     }
     out.push_back(CopyReply(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);

@@ -51,7 +51,25 @@ struct RedisReply {
 
 using RedisArgs = std::vector<std::string>;
 
-class RedisClient {
+class ClusterClient;
+
+// What the sink and the query layer need from Redis: implemented by
+// RedisClient (one server) and ClusterClient (Redis Cluster, sink/cluster_client.h).
+class RedisCommands {
+ public:
+  virtual ~RedisCommands() = default;
+  virtual Status Connect() = 0;
+  // A Redis error reply is a RedisReply of type kError; I/O problems are a failed Result.
+  virtual Result<RedisReply> Command(const RedisArgs& args) = 0;
+  // Replies in the order of `commands`.
+  virtual Result<std::vector<RedisReply>> Pipeline(const std::vector<RedisArgs>& commands) = 0;
+  // Commands sent since construction (a pipeline of N counts N).
+  virtual uint64_t commands_sent() const = 0;
+  // Non-null when this is a cluster client (the sink then uses its per-slot flush).
+  virtual ClusterClient* AsCluster() { return nullptr; }
+};
+
+class RedisClient final : public RedisCommands {
  public:
   explicit RedisClient(RedisEndpoint endpoint);
   ~RedisClient();
@@ -59,25 +77,33 @@ class RedisClient {
   RedisClient& operator=(const RedisClient&) = delete;
 
   // Connects (AUTH and SELECT included). Idempotent while connected.
-  Status Connect();
+  Status Connect() override;
   bool connected() const;
 
   // One command. A Redis error reply is returned as a RedisReply of type
   // kError, not as a failed Result; I/O problems are a failed Result.
-  Result<RedisReply> Command(const RedisArgs& args);
+  Result<RedisReply> Command(const RedisArgs& args) override;
 
   // Sends all commands in one write and reads all replies, in order.
-  Result<std::vector<RedisReply>> Pipeline(const std::vector<RedisArgs>& commands);
+  Result<std::vector<RedisReply>> Pipeline(const std::vector<RedisArgs>& commands) override;
+
+  // Pipeline in two halves, so a caller can have several servers work at
+  // once (ClusterClient): Send writes the commands (connecting first if
+  // needed) without reading; Receive reads the next n replies, in order.
+  // Every Send must be followed by a Receive of as many replies.
+  Status Send(const std::vector<RedisArgs>& commands);
+  Result<std::vector<RedisReply>> Receive(size_t n);
 
   const RedisEndpoint& endpoint() const { return endpoint_; }
   // Commands sent since construction (a pipeline of N counts N).
-  uint64_t commands_sent() const { return commands_sent_; }
+  uint64_t commands_sent() const override { return commands_sent_; }
 
  private:
   void Disconnect();
   Status Handshake();  // AUTH and SELECT on a fresh connection
   // Sends and reads on the current context; any I/O failure disconnects.
   Result<std::vector<RedisReply>> RoundTrip(const std::vector<RedisArgs>& commands);
+  Status Append(const std::vector<RedisArgs>& commands);  // into hiredis' output buffer
   Status IoFailure(const std::string& doing);
 
   RedisEndpoint endpoint_;

@@ -162,8 +162,13 @@ uint64_t ContentHash(const FlushBatch& b) {
 
 }  // namespace
 
-RedisSink::RedisSink(RedisClient* client, KeySchema schema, SinkOptions options, const Clock* clock)
-    : client_(client), schema_(std::move(schema)), options_(options), clock_(clock) {}
+RedisSink::RedisSink(RedisCommands* client, KeySchema schema, SinkOptions options,
+                     const Clock* clock)
+    : client_(client),
+      schema_(std::move(schema)),
+      options_(options),
+      clock_(clock),
+      writer_id_(RandomToken().substr(0, 16)) {}
 
 int64_t RedisSink::RetentionSeconds(Tier tier) const {
   switch (tier) {
@@ -178,12 +183,14 @@ int64_t RedisSink::RetentionSeconds(Tier tier) const {
 }
 
 Result<std::string> RedisSink::ReadCheckpoint(std::string_view host, std::string_view fingerprint) {
-  auto r = client_->Command({"GET", schema_.CheckpointKey(host, fingerprint)});
+  const std::string key = client_->AsCluster() != nullptr
+                              ? schema_.ClusterCheckpointKey(host, fingerprint)
+                              : schema_.CheckpointKey(host, fingerprint);
+  auto r = client_->Command({"GET", key});
   if (!r.ok()) return r.status().WithContext("reading checkpoint");
   if (r->is_nil()) return std::string();
   if (r->type != RedisReply::Type::kString) {
-    return Status::Internal("checkpoint " + schema_.CheckpointKey(host, fingerprint) +
-                            " is not a string: " + r->str);
+    return Status::Internal("checkpoint " + key + " is not a string: " + r->str);
   }
   return std::move(r->str);
 }
@@ -226,7 +233,8 @@ std::string RedisSink::TokenFor(const FlushBatch& batch) {
 Status RedisSink::Flush(const FlushBatch& batch) {
   const uint64_t sent_before = client_->commands_sent();
   const std::string token = TokenFor(batch);
-  Status st = FlushOnce(batch, token);
+  ClusterClient* cluster = client_->AsCluster();
+  Status st = cluster != nullptr ? FlushCluster(*cluster, batch, token) : FlushOnce(batch, token);
   stats_.commands += client_->commands_sent() - sent_before;
   if (st.ok()) {
     ++stats_.flushes;
@@ -239,14 +247,7 @@ Status RedisSink::Flush(const FlushBatch& batch) {
 }
 
 Status RedisSink::FlushOnce(const FlushBatch& input, const std::string& token) {
-  for (size_t i = 0; i < input.checkpoints.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (input.checkpoints[i].fingerprint == input.checkpoints[j].fingerprint) {
-        return Status::InvalidArgument("flush batch lists the checkpoint of file " +
-                                       input.checkpoints[i].fingerprint + " twice");
-      }
-    }
-  }
+  APIMETER_RETURN_IF_ERROR(sink_internal::CheckDistinctCheckpoints(input));
   FlushBatch batch = DropExpired(input);
   APIMETER_RETURN_IF_ERROR(Admit(&batch));
 
@@ -257,19 +258,7 @@ Status RedisSink::FlushOnce(const FlushBatch& input, const std::string& token) {
   for (const FileCheckpoint& c : batch.checkpoints) {
     ckpt_keys.push_back(schema_.CheckpointKey(batch.host, c.fingerprint));
   }
-  std::vector<RedisArgs> check;
-  if (!ckpt_keys.empty()) {
-    RedisArgs watch{"WATCH"};
-    watch.insert(watch.end(), ckpt_keys.begin(), ckpt_keys.end());
-    check.push_back(std::move(watch));
-  }
-  check.push_back({"EXISTS", token_key});
-  if (!ckpt_keys.empty()) {
-    RedisArgs mget{"MGET"};
-    mget.insert(mget.end(), ckpt_keys.begin(), ckpt_keys.end());
-    check.push_back(std::move(mget));
-  }
-  auto checked = client_->Pipeline(check);
+  auto checked = client_->Pipeline(sink_internal::CheckCommands(ckpt_keys, token_key));
   if (!checked.ok()) return checked.status().WithContext("flush");
   for (const RedisReply& r : *checked) {
     if (r.is_error()) return Status::Internal("flush: checkpoint check failed: " + r.str);
@@ -283,17 +272,8 @@ Status RedisSink::FlushOnce(const FlushBatch& input, const std::string& token) {
     return Status::Ok();
   }
   if (!ckpt_keys.empty()) {
-    const RedisReply& values = checked->back();
-    for (size_t i = 0; i < ckpt_keys.size(); ++i) {
-      const RedisReply& v = values.elements.at(i);
-      const std::string stored = v.is_nil() ? std::string() : v.str;
-      if (stored != batch.checkpoints[i].expected) {
-        (void)client_->Command({"UNWATCH"});
-        return Status::Aborted("checkpoint " + ckpt_keys[i] + " is '" + stored +
-                               "' but this writer expected '" + batch.checkpoints[i].expected +
-                               "': another apimeter process advanced the file; nothing written");
-      }
-    }
+    APIMETER_RETURN_IF_ERROR(
+        sink_internal::CompareCheckpoints(*client_, checked->back(), ckpt_keys, batch));
   }
 
   // Round trip 2: the whole transaction in one pipeline.
@@ -402,6 +382,42 @@ Status RedisSink::CheckExec(const std::vector<RedisReply>& replies,
   }
   return Status::Ok();
 }
+
+namespace sink_internal {
+
+std::vector<RedisArgs> CheckCommands(const std::vector<std::string>& ckpt_keys,
+                                     const std::string& token_key) {
+  std::vector<RedisArgs> check;
+  if (!ckpt_keys.empty()) {
+    RedisArgs watch{"WATCH"};
+    watch.insert(watch.end(), ckpt_keys.begin(), ckpt_keys.end());
+    check.push_back(std::move(watch));
+  }
+  check.push_back({"EXISTS", token_key});
+  if (!ckpt_keys.empty()) {
+    RedisArgs mget{"MGET"};
+    mget.insert(mget.end(), ckpt_keys.begin(), ckpt_keys.end());
+    check.push_back(std::move(mget));
+  }
+  return check;
+}
+
+Status CompareCheckpoints(RedisCommands& conn, const RedisReply& values,
+                          const std::vector<std::string>& ckpt_keys, const FlushBatch& batch) {
+  for (size_t i = 0; i < ckpt_keys.size(); ++i) {
+    const RedisReply& v = values.elements.at(i);
+    const std::string stored = v.is_nil() ? std::string() : v.str;
+    if (stored != batch.checkpoints[i].expected) {
+      (void)conn.Command({"UNWATCH"});
+      return Status::Aborted("checkpoint " + ckpt_keys[i] + " is '" + stored +
+                             "' but this writer expected '" + batch.checkpoints[i].expected +
+                             "': another apimeter process advanced the file; nothing written");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace sink_internal
 
 void RealSleeper::SleepFor(std::chrono::milliseconds duration) {
   std::this_thread::sleep_for(duration);

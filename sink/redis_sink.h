@@ -15,7 +15,11 @@
 //   names not admitted are written as "other" (rollups that collide merge).
 // - Memory: the admitted-name cache holds at most kMaxCachedDays days, each at
 //   most the per-day limits.
-// Thread-safety: not thread-safe (it drives one RedisClient). One sink per thread.
+// - On a ClusterClient the flush is per slot (sink/cluster_flush.cpp): the
+//   checkpoints and a journal of the batch commit first in the host's slot,
+//   then each (tier, bucket, shard) group applies under a dedupe marker in
+//   its own slot; the same guarantees hold (docs/redis-schema.md, "Redis Cluster").
+// Thread-safety: not thread-safe (it drives one client). One sink per thread.
 #pragma once
 
 #include <chrono>
@@ -55,7 +59,7 @@ class RedisSink {
  public:
   static constexpr size_t kMaxCachedDays = 4;
 
-  RedisSink(RedisClient* client, KeySchema schema, SinkOptions options, const Clock* clock);
+  RedisSink(RedisCommands* client, KeySchema schema, SinkOptions options, const Clock* clock);
 
   // The stored checkpoint value of one file ("" when none).
   Result<std::string> ReadCheckpoint(std::string_view host, std::string_view fingerprint);
@@ -79,6 +83,10 @@ class RedisSink {
     uint64_t other_endpoints = 0;         // endpoint names rewritten to "other" (per flush)
     uint64_t other_customers = 0;         // customer names rewritten to "other" (per flush)
     uint64_t already_applied = 0;         // retries whose token showed an earlier commit
+    // Cluster mode: slot groups found applied by an earlier attempt (marker
+    // present), and journaled batches finished after a crash or failure.
+    uint64_t groups_already_applied = 0;
+    uint64_t journals_recovered = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -88,6 +96,12 @@ class RedisSink {
   };
 
   Status FlushOnce(const FlushBatch& batch, const std::string& token);
+  // Cluster mode (sink/cluster_flush.cpp).
+  Status FlushCluster(ClusterClient& cluster, const FlushBatch& batch, const std::string& token);
+  Status ApplyJournal(ClusterClient& cluster, const std::string& host, const std::string& id,
+                      const std::vector<RedisArgs>& commands);
+  Status RollForward(ClusterClient& cluster, const std::string& host, const std::string& id);
+  Status RecoverJournals(ClusterClient& cluster, const std::string& host);
   int64_t RetentionSeconds(Tier tier) const;
   // Copies the batch without expired entries.
   FlushBatch DropExpired(const FlushBatch& batch);
@@ -107,7 +121,7 @@ class RedisSink {
   // Token of this batch: its id, or a remembered one for a retried content.
   std::string TokenFor(const FlushBatch& batch);
 
-  RedisClient* client_;
+  RedisCommands* client_;
   KeySchema schema_;
   SinkOptions options_;
   const Clock* clock_;
@@ -115,6 +129,14 @@ class RedisSink {
   std::map<int64_t, DayNames> admitted_;  // day -> names known to be admitted
   uint64_t pending_hash_ = 0;             // content hash of a batch whose flush failed
   std::string pending_token_;
+  // Cluster mode: hosts whose journals were recovered; this writer's id and
+  // batch sequence number (the token it was given to); its own journal not
+  // yet fully applied (finished before any newer batch).
+  std::unordered_set<std::string> recovered_hosts_;
+  std::string writer_id_;
+  uint64_t writer_seq_ = 0;
+  std::string seq_token_;
+  std::string own_pending_, own_pending_host_;
 };
 
 // Retry schedule for FlushWithRetry. Delays double from `initial` up to `max`.

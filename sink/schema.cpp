@@ -96,6 +96,15 @@ std::string KeySchema::CheckpointKey(std::string_view host, std::string_view fin
   return prefix_ + ":ckpt:" + std::string(host) + ":" + std::string(fingerprint);
 }
 
+std::string KeySchema::HostTag(std::string_view host) const {
+  return prefix_ + ":{ckpt:" + std::string(host) + "}";
+}
+
+std::string KeySchema::ClusterCheckpointKey(std::string_view host,
+                                            std::string_view fingerprint) const {
+  return HostTag(host) + ":" + std::string(fingerprint);
+}
+
 std::vector<std::pair<std::string, int64_t>> EncodeRollupFields(const Rollup& r) {
   std::vector<std::pair<std::string, int64_t>> f;
   f.reserve(8 + r.status_counts.size());

@@ -53,6 +53,11 @@ class KeySchema {
   // kind: 'e' endpoints, 'c' customers.
   std::string RegistryKey(int64_t day, char kind) const;
   std::string CheckpointKey(std::string_view host, std::string_view fingerprint) const;
+  // Redis Cluster only: P:{ckpt:<host>}, the hash tag that puts a host's
+  // checkpoints, flush journal and tokens in one slot; and the checkpoint
+  // key under it (docs/redis-schema.md, "Redis Cluster").
+  std::string HostTag(std::string_view host) const;
+  std::string ClusterCheckpointKey(std::string_view host, std::string_view fingerprint) const;
 
  private:
   std::string prefix_;

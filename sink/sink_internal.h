@@ -4,8 +4,13 @@
 
 #include <cstdint>
 
+#include <string>
+#include <vector>
+
 #include "aggregator/flush_batch.h"
+#include "common/status.h"
 #include "common/time_util.h"
+#include "sink/redis_client.h"
 
 namespace apimeter::sink_internal {
 
@@ -25,5 +30,28 @@ constexpr int64_t DayOfBucket(Tier tier, int64_t bucket) {
 constexpr int64_t DayOfMicros(int64_t time_us) {
   return FloorDiv(FloorDiv(time_us, kMicrosPerSecond), kSecondsPerDay);
 }
+
+// InvalidArgument when the batch lists the checkpoint of one file twice.
+inline Status CheckDistinctCheckpoints(const FlushBatch& batch) {
+  for (size_t i = 0; i < batch.checkpoints.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (batch.checkpoints[i].fingerprint == batch.checkpoints[j].fingerprint) {
+        return Status::InvalidArgument("flush batch lists the checkpoint of file " +
+                                       batch.checkpoints[i].fingerprint + " twice");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// Round trip 1 of a flush: WATCH the checkpoint keys, EXISTS the token, MGET
+// the checkpoints (WATCH and MGET only when there are checkpoints).
+std::vector<RedisArgs> CheckCommands(const std::vector<std::string>& ckpt_keys,
+                                     const std::string& token_key);
+
+// Compares the MGET reply with what the batch expects; on a mismatch sends
+// UNWATCH on `conn` and returns Aborted naming the key.
+Status CompareCheckpoints(RedisCommands& conn, const RedisReply& values,
+                          const std::vector<std::string>& ckpt_keys, const FlushBatch& batch);
 
 }  // namespace apimeter::sink_internal

@@ -246,9 +246,10 @@
     const allBytes = overview && overview.filter && Object.keys(overview.filter).length === 0 ? overview.bytes_out : null;
     for (const r of rows) {
       body.append(el('tr', {}, el('td', { class: 'name' }, filterButton('customer', r.customer)), el('td', { class: 'num' }, fmtInt(r.requests)), el('td', { class: 'num' }, fmtPct(r.share)),
-        el('td', { class: 'num' }, fmtBytes(r.bytes_out)), el('td', { class: 'num' }, fmtPct(allBytes > 0 ? r.bytes_out / allBytes : null))));
+        el('td', { class: 'num' }, fmtBytes(r.bytes_out)), el('td', { class: 'num' }, fmtPct(allBytes > 0 ? r.bytes_out / allBytes : null)),
+        window.apimeterReport ? window.apimeterReport.customerCell(r.customer, effectiveRange()) : null));
     }
-    if (!rows.length) body.append(el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'No customers in this range')));
+    if (!rows.length) body.append(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No customers in this range')));
   }
 
   function renderSlow(ans) {
@@ -344,6 +345,7 @@
       renderCustomers(cus || { customers: [] }, ov);
       renderSlow(slow);
       renderHeatmap(hm.v, hm.e);
+      if (window.apimeterReport) window.apimeterReport.onLoad(state, { from, to }); // web/report.js
       document.body.dataset.loaded = String(gen);
     } catch (e) {
       if (e.name === 'AbortError' || gen !== generation) return;

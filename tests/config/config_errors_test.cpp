@@ -166,6 +166,9 @@ TEST_F(ConfigErrors, RedisPrefixAndClusterSeeds) {
                       "redis.prefix must be"));
   EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) + "redis:\n  cluster: [\"h1:6379\", h2]\n"),
                       5, "redis.cluster entry 'h2' is not host:port"));
+  EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) +
+                           "redis:\n  url: redis://h:6379\n  cluster: [\"h1:6379\"]\n"),
+                      6, "redis.cluster and redis.url are mutually exclusive"));
 }
 
 TEST_F(ConfigErrors, BadRouteRegex) {

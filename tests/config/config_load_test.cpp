@@ -52,7 +52,6 @@ std::string FullConfig() {
          kRedisPassword +
          "@redis.internal:6380/2\"\n"
          "  prefix: am\n"
-         "  cluster: [\"10.0.0.1:6379\", \"10.0.0.2:6379\"]\n"
          "  connect_timeout: 1500ms\n"
          "  command_timeout: 10s\n"
          "retention: { minute: 72h, hour: 60d, day: 800d }\n"
@@ -158,7 +157,7 @@ TEST_F(ConfigLoad, EveryKeyIsRead) {
   EXPECT_EQ(c.limits.memory_mb, 512);
   EXPECT_EQ(c.redis.url, std::string("redis://admin:") + kRedisPassword + "@redis.internal:6380/2");
   EXPECT_EQ(c.redis.prefix, "am");
-  EXPECT_EQ(c.redis.cluster, (std::vector<std::string>{"10.0.0.1:6379", "10.0.0.2:6379"}));
+  EXPECT_TRUE(c.redis.cluster.empty());  // mutually exclusive with url
   EXPECT_EQ(c.redis.connect_timeout_ms, 1500);
   EXPECT_EQ(c.redis.command_timeout_ms, 10000);
   EXPECT_EQ(c.retention.minute_s, 72 * 3600);
@@ -225,6 +224,18 @@ TEST_F(ConfigLoad, EffectiveConfigRoundTripsAndMasksSecrets) {
   EXPECT_EQ(b.agent.metrics_listen, a.agent.metrics_listen);
   // ...and printing again gives the same text: the output is a fixed point.
   EXPECT_EQ(EffectiveConfigYaml(b), effective);
+}
+
+TEST_F(ConfigLoad, ClusterSeedsInsteadOfUrlRoundTrip) {
+  Result<Config> first = machine_.Load(std::string(kMinimalSources) +
+                                       "redis:\n  cluster: [\"10.0.0.1:6379\", \"10.0.0.2:6379\"]\n");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->redis.cluster, (std::vector<std::string>{"10.0.0.1:6379", "10.0.0.2:6379"}));
+  const std::string effective = EffectiveConfigYaml(*first);
+  EXPECT_EQ(effective.find("url:"), std::string::npos) << effective;
+  Result<Config> second = machine_.Load(effective);
+  ASSERT_TRUE(second.ok()) << second.status().message() << "\n" << effective;
+  EXPECT_EQ(second->redis.cluster, first->redis.cluster);
 }
 
 TEST_F(ConfigLoad, EffectiveConfigOfDefaultsRoundTrips) {

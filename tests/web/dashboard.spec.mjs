@@ -121,14 +121,38 @@ function heatmap(q) {
     endpoints: ENDPOINTS.map(([name]) => name), times: cols,
     cells: ENDPOINTS.map(([, , lat], i) => cols.map((c, j) => (i === 5 && j % 3 === 1 ? null : r3(lat * 9.7 * (1 + 0.3 * Math.sin(j + i)))))) };
 }
-const HANDLERS = { overview, timeseries, endpoints, customers, slow, heatmap };
+// web/report.js asks these (docs/reports.md); tests/web/report.spec.mjs checks them in depth.
+function report(q) {
+  const ov = overview(q);
+  return { customer: { name: q.get('customer'), id: null, in_customers_file: false }, period: { from: ov.from, to: ov.to, days: 1 },
+    totals: { requests: ov.requests, errors_4xx: ov.errors_4xx, errors_5xx: ov.errors_5xx, rate_4xx: null, rate_5xx: null, bytes_in: ov.bytes_in, bytes_out: ov.bytes_out, latency_ms: ov.latency_ms },
+    daily: [], peak_day: null, peak_hour: null, endpoints: { rows: [] }, notes: [] };
+}
+function attribution(q) {
+  const cus = customers(q).customers; let cum = 0;
+  const rows = cus.map((c, i) => { cum += c.share; return { rank: i + 1, customer: c.customer, requests: c.requests, share_calls: c.share, cumulative_share_calls: r6(cum), bytes: c.bytes_out, share_bytes: null }; });
+  return { from: iso(rangeOf(q).from), to: iso(rangeOf(q).to), total: { requests: perMinute({}) }, active_customers: rows.length, customers: rows,
+    others: { customers: 0, requests: 0, share_calls: 0, bytes: 0, share_bytes: null }, curve: rows.map((r) => ({ customers: r.rank, share_calls: r.cumulative_share_calls })),
+    highlights: [], matrix: { customers: [], endpoints: [], cells: [], other_endpoints: [] } };
+}
+const HANDLERS = { overview, timeseries, endpoints, customers, slow, heatmap, report, attribution };
 
 function sendJson(res, code, body) {
   res.writeHead(code, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 }
+// GET /api/v1/alerts (web/alerts.js): one alert firing now, one resolved.
+const ALERT_MINUTE = 1795730400;
+const ALERTS = {
+  evaluated_minute: '2026-11-26T22:05:00Z', rules: 2,
+  active: [{ rule: 'orders-p99', scope: 'endpoint', name: 'GET /v1/orders/:id', state: 'firing', since: ALERT_MINUTE,
+    value: 812.4, baseline: null, requests: 1200, severity: 'critical', metric: 'p99', threshold: '500ms' }],
+  history: [{ kind: 'resolved', rule: 'api-5xx', scope: 'all', name: '', minute: ALERT_MINUTE - 600, since: ALERT_MINUTE - 900,
+    metric: 'error_rate', condition: '5xx above 2%', value: 0.004, limit: 0.02, baseline: null, requests: 9000, window_s: 60, severity: 'warning', labels: {} }],
+};
 function serveApi(res, name, q) {
   log.push({ name, params: Object.fromEntries(q) });
+  if (name === 'alerts') return sendJson(res, 200, ALERTS); // no range parameters
   if (mode.api === 'unavailable') return sendJson(res, 503, { error: 'unavailable', message: 'redis: connection refused' });
   if (mode.api === 'unauthorized') return sendJson(res, 401, { error: 'unauthorized', message: 'session expired' });
   if (name === 'heatmap' && mode.api === 'heatmaperror') return sendJson(res, 400, { error: { parameter: 'from', message: 'range too long for the heatmap' } });
@@ -301,6 +325,23 @@ try {
     await page.getByRole('button', { name: '7d', exact: true }).click();
     gen = await waitForLoad(page, gen);
     assert.equal(await page.locator('#live').isDisabled(), true);
+  });
+
+  await check('alerts panel: firing now and recent, each linking to the view at the alert time', async () => {
+    await page.waitForFunction(() => !document.getElementById('alerts-panel').hidden, null, { timeout: TIMEOUT });
+    const now = page.locator('#alerts-now tbody tr');
+    assert.equal(await now.count(), 1);
+    assert.match(await now.first().textContent(), /firing.*orders-p99.*GET \/v1\/orders\/:id.*812 ms \(500ms\).*critical/);
+    const recent = page.locator('#alerts-recent tbody tr');
+    assert.match(await recent.first().textContent(), /resolved.*api-5xx.*all traffic.*0\.40% \(5xx above 2%\)/);
+    const link = now.first().locator('a');
+    assert.equal(await link.getAttribute('href'),
+      `/?range=custom&from=${ALERT_MINUTE - 1800}&to=${ALERT_MINUTE + 60 + 1800}&endpoint=GET+%2Fv1%2Forders%2F%3Aid`);
+    await link.click();
+    gen = await waitForLoad(page, 0);
+    assert.equal(await page.locator('.chip[data-kind="endpoint"] strong').textContent(), 'GET /v1/orders/:id');
+    assert.equal(lastCall('overview').params.endpoint, 'GET /v1/orders/:id');
+    assert.equal(Number(lastCall('overview').params.from), ALERT_MINUTE - 1800);
   });
 
   await check('no console errors or warnings', async () => {

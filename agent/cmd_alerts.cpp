@@ -1,0 +1,266 @@
+// `apimeter alerts`: the alert evaluator (docs/alerts.md). Without a
+// subcommand it runs until SIGTERM (or one pass with --once, at --at);
+// `apimeter alerts test` replays the rules over a past range and prints
+// when each would have fired and resolved, with no notifications and no
+// writes. Also wires alerts into `apimeter serve` (StartServeAlerts).
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <thread>
+
+#include "agent/commands.h"
+#include "agent/runtime.h"
+#include "alerts/alerts_routes.h"
+#include "alerts/engine.h"
+#include "alerts/notifier.h"
+#include "alerts/runner.h"
+#include "alerts/service.h"
+#include "alerts/store.h"
+#include "common/time_util.h"
+
+namespace apimeter {
+namespace {
+
+constexpr int64_t kMaxReplayMinutes = 31 * 24 * 60;
+
+struct AlertsArgs {
+  std::string config;
+  bool once = false;
+  std::string at;
+  std::string from, to = "now";
+  bool json = false;
+};
+
+RedisEndpoint EndpointOf(const Config& c) {
+  RedisEndpoint ep = *ParseRedisUrl(c.redis.url);  // validated when the config loaded
+  ep.connect_timeout = std::chrono::milliseconds(c.redis.connect_timeout_ms);
+  ep.command_timeout = std::chrono::milliseconds(c.redis.command_timeout_ms);
+  return ep;
+}
+
+RetentionSeconds RetentionOf(const Config& c) {
+  RetentionSeconds r;
+  r.minute_s = c.retention.minute_s;
+  r.hour_s = c.retention.hour_s;
+  r.day_s = c.retention.day_s;
+  return r;
+}
+
+// The config, refused when it has no rules (nothing to evaluate).
+const Config* RulesOrLog(const Runtime* rt, const std::string& path) {
+  if (!rt) return nullptr;
+  if (rt->config().alerts.rules.empty()) {
+    spdlog::error("{}: alerts.rules is empty: nothing to evaluate; see docs/alerts.md", path);
+    return nullptr;
+  }
+  return &rt->config();
+}
+
+std::string EventLine(const AlertEvent& e) {
+  std::string s = FormatIso8601(e.minute_s + 60) + "  " +
+                  (e.kind == "firing" ? "FIRING  " : "RESOLVED") + "  " + e.rule + "  " +
+                  (e.scope == "all" ? std::string("all") : e.scope + " " + e.name) + "  " +
+                  e.metric + " = " + FormatMetricValue(e.metric, e.value) + " (" + e.condition;
+  if (e.limit) s += ", limit " + FormatMetricValue(e.metric, e.limit);
+  return s + ")";
+}
+
+int RunOnce(const AlertsArgs& args) {
+  SystemClock system;
+  ManualClock manual;
+  const Clock* clock = &system;
+  if (!args.at.empty()) {
+    Result<int64_t> at = ParseTimePoint(args.at, system.NowSeconds());
+    if (!at.ok()) {
+      spdlog::error("--at: {}", at.status().message());
+      return kExitConfig;
+    }
+    manual.Set(*at * kMicrosPerSecond);
+    clock = &manual;
+  }
+  auto rt = LoadRuntimeOrLog(args.config, clock);
+  const Config* c = RulesOrLog(rt.get(), args.config);
+  if (c == nullptr) return kExitConfig;
+  RedisClient redis(EndpointOf(*c));
+  if (Status st = redis.Connect(); !st.ok()) {
+    spdlog::error("redis {}: {}", MaskRedisUrl(c->redis.url), st.message());
+    return kExitRuntime;
+  }
+  QueryEngine query(&redis, KeySchema(c->redis.prefix), RetentionOf(*c), clock);
+  QueryEngineSource source(&query);
+  AlertEngine engine(c->alerts, &source);
+  AlertStore store(&redis, c->redis.prefix, NewLeaseOwner(), c->alerts.history);
+  Notifier notifier(c->alerts, HttpPostJson, [](int64_t ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // backoff between attempts
+    return true;
+  });
+  AlertRunner runner(c->alerts, &engine, &store, &notifier, clock);
+  Result<TickResult> r = runner.Tick();
+  if (!r.ok()) {
+    spdlog::error("{}", r.status().message());
+    return kExitRuntime;
+  }
+  if (!r->leader) {
+    std::cout << "another evaluator holds the lease: nothing evaluated\n";
+    return kExitOk;
+  }
+  Result<int64_t> sent = DrainOutbox(&store, notifier);
+  if (Status st = store.ReleaseLease(); !st.ok()) spdlog::warn("{}", st.message());
+  std::cout << "evaluated " << r->minutes << " minutes"
+            << (r->last_minute >= 0 ? " up to " + FormatIso8601(r->last_minute + 60) : "") << "; "
+            << r->events << " alert events";
+  if (sent.ok()) std::cout << "; " << *sent << " notifications handled";
+  std::cout << "\n";
+  if (!sent.ok()) {
+    spdlog::error("delivering notifications: {}", sent.status().message());
+    return kExitRuntime;
+  }
+  return kExitOk;
+}
+
+int RunDaemon(const AlertsArgs& args) {
+  SystemClock clock;
+  auto rt = LoadRuntimeOrLog(args.config, &clock);
+  const Config* c = RulesOrLog(rt.get(), args.config);
+  if (c == nullptr) return kExitConfig;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the threads start: they inherit it
+  AlertServiceOptions o{c->alerts, EndpointOf(*c), c->redis.prefix, RetentionOf(*c)};
+  AlertService service(std::move(o), &clock);
+  service.Start();
+  spdlog::info("alerts: evaluating {} rules every minute (grace {} s)", c->alerts.rules.size(),
+               c->alerts.grace_s);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: stopping", sig);
+  service.Stop();
+  return kExitOk;
+}
+
+int RunReplay(const AlertsArgs& args) {
+  SystemClock clock;
+  const int64_t now = clock.NowSeconds();
+  Result<int64_t> from = ParseTimePoint(args.from, now);
+  Result<int64_t> to = ParseTimePoint(args.to, now);
+  if (!from.ok() || !to.ok()) {
+    spdlog::error("--{}: {}", from.ok() ? "to" : "from",
+                  (from.ok() ? to.status() : from.status()).message());
+    return kExitConfig;
+  }
+  auto rt = LoadRuntimeOrLog(args.config, &clock);
+  const Config* c = RulesOrLog(rt.get(), args.config);
+  if (c == nullptr) return kExitConfig;
+  const int64_t first = *from / 60 * 60;
+  const int64_t last = std::min((*to - 1) / 60 * 60, LatestClosedMinute(now, c->alerts.grace_s));
+  if (last < first || (last - first) / 60 + 1 > kMaxReplayMinutes) {
+    spdlog::error("--from/--to: give a past range of 1 minute to 31 days (closed minutes only)");
+    return kExitConfig;
+  }
+  RedisClient redis(EndpointOf(*c));
+  QueryEngine query(&redis, KeySchema(c->redis.prefix), RetentionOf(*c), &clock);
+  QueryEngineSource source(&query);
+  AlertEngine engine(c->alerts, &source);
+  AlertState state;
+  nlohmann::json events = nlohmann::json::array();
+  for (int64_t m = first; m <= last; m += 60) {
+    Result<std::vector<AlertEvent>> ev = engine.EvaluateMinute(m, &state);
+    if (!ev.ok()) {
+      spdlog::error("evaluating {}: {}", FormatIso8601(m), ev.status().message());
+      return kExitRuntime;
+    }
+    for (const AlertEvent& e : *ev) {
+      if (!args.json) std::cout << EventLine(e) << "\n";
+      events.push_back(AlertEventToJson(e));
+    }
+  }
+  nlohmann::json still = nlohmann::json::array();
+  for (const auto& [key, inst] : state.instances) {
+    if (inst.state.phase != AlertPhase::kFiring) continue;
+    still.push_back({{"rule", inst.rule},
+                     {"scope", inst.scope},
+                     {"name", inst.name},
+                     {"since", inst.state.firing_since}});
+    if (!args.json) {
+      std::cout << "still firing at the end: " << inst.rule << "  " << inst.scope << " "
+                << inst.name << " (since " << FormatIso8601(inst.state.firing_since + 60) << ")\n";
+    }
+  }
+  if (args.json) {
+    std::cout << nlohmann::json{{"from", FormatIso8601(first)},
+                                {"to", FormatIso8601(last + 60)},
+                                {"events", events},
+                                {"firing_at_end", still}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << (last - first) / 60 + 1 << " minutes replayed from " << FormatIso8601(first)
+              << " to " << FormatIso8601(last + 60) << ": " << events.size()
+              << " events (no notifications sent)\n";
+  }
+  return kExitOk;
+}
+
+class ServeAlertsImpl final : public ServeAlertsHandle {
+ public:
+  ServeAlertsImpl(const Config& c, const Clock* clock)
+      : routes_(c.alerts, EndpointOf(c), c.redis.prefix) {
+    if (c.alerts.evaluate_in_serve && !c.alerts.rules.empty()) {
+      service_ = std::make_unique<AlertService>(
+          AlertServiceOptions{c.alerts, EndpointOf(c), c.redis.prefix, RetentionOf(c)}, clock);
+      service_->Start();
+      spdlog::info("alerts: evaluating {} rules in serve", c.alerts.rules.size());
+    }
+  }
+  ApiExtension* routes() { return &routes_; }
+
+ private:
+  AlertsRoutes routes_;
+  std::unique_ptr<AlertService> service_;
+};
+
+}  // namespace
+
+std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock,
+                                                    std::vector<ApiExtension*>* extensions) {
+  auto impl = std::make_unique<ServeAlertsImpl>(config, clock);
+  extensions->push_back(impl->routes());
+  return impl;
+}
+
+Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default) {
+  auto args = std::make_shared<AlertsArgs>();
+  args->config = config_default;
+  auto* al = app.add_subcommand(
+      "alerts",
+      "Evaluate the alert rules (alerts: in the config) every minute on closed minutes and "
+      "send webhook notifications; one evaluator at a time holds a lease in Redis. Runs until "
+      "SIGTERM, or one pass with --once. docs/alerts.md");
+  al->add_option("-c,--config", args->config, "config file")->capture_default_str();
+  al->add_flag("--once", args->once,
+               "one pass: evaluate the closed minutes not yet evaluated, deliver, exit");
+  al->add_option("--at", args->at, "with --once: evaluate as if now were this time");
+  auto* test = al->add_subcommand(
+      "test",
+      "Replay the rules over a past range and print when each would have fired and resolved "
+      "(nothing is sent or stored).");
+  test->add_option("-c,--config", args->config, "config file")->capture_default_str();
+  test->add_option("--from", args->from, "start: ISO-8601, epoch seconds, or 1h, 24h, 7d ago")
+      ->required();
+  test->add_option("--to", args->to, "end (exclusive), same forms")->capture_default_str();
+  test->add_flag("--json", args->json, "print the events as JSON");
+  return Subcommand{al, [args, test] {
+                      if (*test) return RunReplay(*args);
+                      if (!args->at.empty() && !args->once) {
+                        spdlog::error("--at needs --once");
+                        return static_cast<int>(kExitUsage);
+                      }
+                      return args->once ? RunOnce(*args) : RunDaemon(*args);
+                    }};
+}
+
+}  // namespace apimeter

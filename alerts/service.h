@@ -1,0 +1,61 @@
+// AlertService: the evaluator and the notification deliverer as two
+// background threads, for `apimeter alerts` and `apimeter serve` (with
+// alerts.evaluate_in_serve).
+//
+// Promise: the evaluation thread runs AlertRunner::Tick shortly after each
+// minute closes and often enough to renew the lease (every lease_ttl / 3);
+// the delivery thread drains the outbox every second. Each thread has its own
+// Redis connection and QueryEngine, so a slow or failing webhook never delays
+// evaluation, and evaluation never touches the connections of the caller.
+// Errors are logged and retried on the next pass. Stop() (also run by the
+// destructor) wakes both threads, waits for them and releases the lease so
+// another evaluator takes over at once. Thread-safety: Start/Stop from one
+// thread.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "config/alerts_config.h"
+#include "query/range_plan.h"
+#include "sink/redis_client.h"
+
+namespace apimeter {
+
+struct AlertServiceOptions {
+  AlertsConfig config;
+  RedisEndpoint redis;
+  std::string prefix;
+  RetentionSeconds retention;
+};
+
+class AlertService {
+ public:
+  AlertService(AlertServiceOptions options, const Clock* clock);
+  ~AlertService();
+  AlertService(const AlertService&) = delete;
+  AlertService& operator=(const AlertService&) = delete;
+
+  void Start();
+  void Stop();
+
+ private:
+  void EvaluateLoop();
+  void DeliverLoop();
+  // Waits up to ms or until Stop; true when stopping.
+  bool WaitOrStop(int64_t ms);
+
+  AlertServiceOptions options_;
+  const Clock* clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::string owner_;
+  std::thread evaluator_, deliverer_;
+};
+
+}  // namespace apimeter

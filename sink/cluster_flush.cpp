@@ -1,0 +1,280 @@
+// RedisSink in cluster mode (docs/redis-schema.md, "Redis Cluster"): a
+// transaction cannot span slots, so a flush
+//   1. commits, in the host's slot {ckpt:<host>}, the checkpoints
+//      (compare-and-set under WATCH), a journal of every data command of the
+//      batch, the journal's id in the pending set and the batch token, in one
+//      MULTI/EXEC, then WAITs for a replica;
+//   2. applies the journaled commands, one pipeline per master: each group's
+//      script call is guarded by a marker (writer id -> last batch sequence
+//      number) in its own slot, so it applies at most once however often it
+//      is sent; then WAITs for a replica;
+//   3. deletes the journal. A journal left by a crash or a failed step 2 is
+//      re-applied by the next flush of the same host (RecoverJournals) or by
+//      the retry of the same batch (its token is found in step 1).
+#include "sink/cluster_flush.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "sink/cluster_client.h"
+#include "sink/crc16.h"
+#include "sink/redis_sink.h"
+#include "sink/sink_internal.h"
+
+namespace apimeter {
+
+std::string EncodeJournalCommand(const RedisArgs& args) {
+  std::string out = std::to_string(args.size()) + "\n";
+  for (const std::string& a : args) {
+    out += std::to_string(a.size());
+    out += ':';
+    out += a;
+  }
+  return out;
+}
+
+Result<RedisArgs> DecodeJournalCommand(std::string_view text) {
+  auto number = [&](char end, size_t* n) {
+    const size_t stop = text.find(end);
+    if (stop == std::string_view::npos) return false;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + stop, *n);
+    if (ec != std::errc() || p != text.data() + stop) return false;
+    text.remove_prefix(stop + 1);
+    return true;
+  };
+  size_t argc = 0;
+  if (!number('\n', &argc) || argc == 0 || argc > text.size()) {
+    return Status::ParseError("flush journal: bad command header");
+  }
+  RedisArgs args;
+  args.reserve(argc);
+  for (size_t i = 0; i < argc; ++i) {
+    size_t len = 0;
+    if (!number(':', &len) || len > text.size()) {
+      return Status::ParseError("flush journal: bad argument " + std::to_string(i));
+    }
+    args.emplace_back(text.substr(0, len));
+    text.remove_prefix(len);
+  }
+  if (!text.empty()) return Status::ParseError("flush journal: trailing bytes after a command");
+  return args;
+}
+
+std::string MarkerKey(std::string_view key) {
+  const std::string_view tag = HashTagOf(key);
+  // The key up to the end of its hash tag (or the whole key without one).
+  const size_t end =
+      tag.data() == key.data() ? key.size() : (tag.data() - key.data()) + tag.size() + 1;
+  return std::string(key.substr(0, end)) + ":done";
+}
+
+RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std::string& writer,
+                    uint64_t seq) {
+  const int numkeys = std::stoi(eval.at(2));
+  RedisArgs out;
+  out.reserve(eval.size() + 3);
+  out.push_back("EVAL");
+  out.push_back(
+      "local seq=tonumber(table.remove(ARGV)) local w=table.remove(ARGV) "
+      "local mk=table.remove(KEYS) "
+      "if tonumber(redis.call('HGET',mk,w) or '0')>=seq then return -1 end "
+      "redis.call('HSET',mk,w,seq) redis.call('EXPIREAT',mk,ARGV[1]) " +
+      eval.at(1));
+  out.push_back(std::to_string(numkeys + 1));
+  out.insert(out.end(), eval.begin() + 3, eval.begin() + 3 + numkeys);
+  out.push_back(marker);
+  out.insert(out.end(), eval.begin() + 3 + numkeys, eval.end());
+  out.push_back(writer);
+  out.push_back(std::to_string(seq));
+  return out;
+}
+
+namespace {
+
+struct HostKeys {
+  std::string token, journal, pending;
+};
+
+HostKeys KeysOf(const KeySchema& schema, const std::string& host, const std::string& id) {
+  const std::string tag = schema.HostTag(host);
+  return {tag + ":flush:" + id, tag + ":j:" + id, tag + ":journal"};
+}
+
+// Whether any reply asks to retry elsewhere or later (nothing was applied).
+bool AnyRetriable(ClusterClient& cluster, const std::vector<RedisReply>& replies) {
+  bool any = false;
+  for (const RedisReply& r : replies) any = cluster.NoteRetriable(r) || any;
+  return any;
+}
+
+}  // namespace
+
+Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
+                               const std::string& token) {
+  APIMETER_RETURN_IF_ERROR(sink_internal::CheckDistinctCheckpoints(input));
+  // This writer's batches apply in order: finish its own unfinished one first.
+  if (!own_pending_.empty()) {
+    APIMETER_RETURN_IF_ERROR(RollForward(cluster, own_pending_host_, own_pending_));
+  }
+  if (recovered_hosts_.count(input.host) == 0) {
+    APIMETER_RETURN_IF_ERROR(RecoverJournals(cluster, input.host));
+    recovered_hosts_.insert(input.host);
+  }
+  if (token != seq_token_) {
+    seq_token_ = token;
+    ++writer_seq_;
+  }
+  FlushBatch batch = DropExpired(input);
+  APIMETER_RETURN_IF_ERROR(Admit(&batch));
+
+  std::vector<RedisArgs> data;
+  AppendSeries(batch, &data);
+  AppendSlow(batch, &data);
+  for (RedisArgs& cmd : data) {
+    // Series scripts add (not idempotent): guarded. Slow-request ZADD,
+    // trim and EXPIREAT give the same result when repeated: sent as they are.
+    if (cmd[0] == "EVAL") cmd = GuardEval(cmd, MarkerKey(cmd[3]), writer_id_, writer_seq_);
+  }
+
+  const HostKeys hk = KeysOf(schema_, batch.host, token);
+  std::vector<std::string> ckpt_keys;
+  for (const FileCheckpoint& c : batch.checkpoints) {
+    ckpt_keys.push_back(schema_.ClusterCheckpointKey(batch.host, c.fingerprint));
+  }
+  const int slot = HashSlot(hk.token);
+  const std::string ttl = std::to_string(options_.token_ttl_s);
+  // A journal may wait for its host's next writer: kept as long as the data.
+  const std::string journal_ttl = std::to_string(options_.day_retention_s);
+  ClusterClient::Backoff backoff = cluster.NewBackoff();
+  for (;;) {
+    auto node = cluster.NodeForSlot(slot);
+    if (!node.ok()) {
+      if (backoff.Wait()) continue;
+      return node.status().WithContext("flush");
+    }
+    RedisClient* c = *node;
+    // Round trip 1 (reads only, safe to repeat): WATCH, token, checkpoints.
+    auto checked = c->Pipeline(sink_internal::CheckCommands(ckpt_keys, hk.token));
+    if (!checked.ok()) {
+      (void)cluster.RefreshTopology();
+      if (backoff.Wait()) continue;
+      return checked.status().WithContext("flush");
+    }
+    if (AnyRetriable(cluster, *checked)) {
+      (void)c->Command({"UNWATCH"});
+      if (backoff.Wait()) continue;
+      return Status::Unavailable("flush: the host's slot kept moving or was down");
+    }
+    for (const RedisReply& r : *checked) {
+      if (r.is_error()) return Status::Internal("flush: checkpoint check failed: " + r.str);
+    }
+    if ((*checked)[ckpt_keys.empty() ? 0 : 1].integer == 1) {
+      if (!ckpt_keys.empty()) (void)c->Command({"UNWATCH"});
+      ++stats_.already_applied;
+      spdlog::info("flush {}: committed by an earlier attempt; finishing its journal", token);
+      return RollForward(cluster, batch.host, token);
+    }
+    if (!ckpt_keys.empty()) {
+      APIMETER_RETURN_IF_ERROR(
+          sink_internal::CompareCheckpoints(*c, checked->back(), ckpt_keys, batch));
+    }
+    // Round trip 2: checkpoints + journal + token, atomically in this slot.
+    std::vector<RedisArgs> tx{{"MULTI"}};
+    for (size_t i = 0; i < ckpt_keys.size(); ++i) {
+      tx.push_back({"SET", ckpt_keys[i], batch.checkpoints[i].updated, "EX",
+                    std::to_string(options_.day_retention_s)});
+    }
+    if (!data.empty()) {
+      RedisArgs push{"RPUSH", hk.journal};
+      for (const RedisArgs& cmd : data) push.push_back(EncodeJournalCommand(cmd));
+      tx.push_back(std::move(push));
+      tx.push_back({"EXPIRE", hk.journal, journal_ttl});
+      tx.push_back({"SADD", hk.pending, token});
+      tx.push_back({"EXPIRE", hk.pending, journal_ttl});
+    }
+    tx.push_back({"SET", hk.token, "1", "EX", ttl});
+    tx.push_back({"EXEC"});
+    const int replicas = std::min(1, cluster.ReplicasOfSlot(slot));
+    std::vector<RedisArgs> send = tx;
+    if (replicas > 0) send.push_back({"WAIT", "1", "2000"});
+    auto replies = c->Pipeline(send);
+    if (!replies.ok()) return replies.status().WithContext("flush (outcome unknown)");
+    if (replicas > 0) replies->pop_back();
+    if (replies->back().is_error() && AnyRetriable(cluster, *replies)) {
+      // EXECABORT because the slot moved while queuing: nothing was applied.
+      if (backoff.Wait()) continue;
+      return Status::Unavailable("flush: the host's slot kept moving");
+    }
+    APIMETER_RETURN_IF_ERROR(CheckExec(*replies, tx));
+    break;
+  }
+  own_pending_ = token;
+  own_pending_host_ = batch.host;
+  return ApplyJournal(cluster, batch.host, token, data);
+}
+
+Status RedisSink::ApplyJournal(ClusterClient& cluster, const std::string& host,
+                               const std::string& id, const std::vector<RedisArgs>& commands) {
+  const HostKeys hk = KeysOf(schema_, host, id);
+  if (!commands.empty()) {
+    auto replies = cluster.PipelineDurable(commands);
+    if (!replies.ok()) {
+      return replies.status().WithContext("flush " + id +
+                                          ": committed, applying it (it stays journaled and is "
+                                          "finished by the next attempt)");
+    }
+    for (size_t i = 0; i < replies->size(); ++i) {
+      const RedisReply& r = (*replies)[i];
+      if (r.is_error()) {
+        spdlog::error("flush {}: Redis rejected {} on key '{}': {}", id, commands[i][0],
+                      commands[i].size() > 3 ? commands[i][3] : "", r.str);
+        return Status::Internal("flush " + id + ": " + commands[i][0] + ": " + r.str);
+      }
+      if (commands[i][0] == "EVAL" && r.type == RedisReply::Type::kInteger && r.integer == -1) {
+        ++stats_.groups_already_applied;
+      }
+    }
+  }
+  if (id == own_pending_) own_pending_.clear();
+  auto done = cluster.Pipeline({{"DEL", hk.journal}, {"SREM", hk.pending, id}});
+  if (!done.ok()) {
+    // Harmless: re-applying finds every marker; the journal expires anyway.
+    spdlog::warn("flush {}: applied, but its journal was not deleted: {}", id,
+                 done.status().message());
+  }
+  return Status::Ok();
+}
+
+Status RedisSink::RollForward(ClusterClient& cluster, const std::string& host,
+                              const std::string& id) {
+  const HostKeys hk = KeysOf(schema_, host, id);
+  auto list = cluster.Command({"LRANGE", hk.journal, "0", "-1"});
+  if (!list.ok()) return list.status().WithContext("flush journal " + id);
+  if (list->is_error()) return Status::Internal("flush journal " + id + ": " + list->str);
+  std::vector<RedisArgs> commands;
+  for (const RedisReply& e : list->elements) {
+    auto cmd = DecodeJournalCommand(e.str);
+    if (!cmd.ok()) return cmd.status().WithContext("flush journal " + hk.journal);
+    commands.push_back(std::move(*cmd));
+  }
+  return ApplyJournal(cluster, host, id, commands);
+}
+
+Status RedisSink::RecoverJournals(ClusterClient& cluster, const std::string& host) {
+  const HostKeys hk = KeysOf(schema_, host, "");
+  auto ids = cluster.Command({"SMEMBERS", hk.pending});
+  if (!ids.ok()) return ids.status().WithContext("flush journal recovery");
+  if (ids->is_error()) return Status::Internal("flush journal recovery: " + ids->str);
+  for (const RedisReply& id : ids->elements) {
+    spdlog::warn(
+        "flush {} of host {} was committed but not fully applied (a crash or a node "
+        "failure); applying the rest now",
+        id.str, host);
+    APIMETER_RETURN_IF_ERROR(RollForward(cluster, host, id.str));
+    ++stats_.journals_recovered;
+  }
+  return Status::Ok();
+}
+
+}  // namespace apimeter

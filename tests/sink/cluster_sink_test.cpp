@@ -1,0 +1,217 @@
+// ClusterClient and the cluster flush against a real Redis Cluster
+// (tests/support/test_cluster.h, 3 masters): routing and order of pipelined
+// replies, ASK and MOVED during a hand-made slot migration, the same query
+// answers as a single Redis, and exactly-once when a flush stops between the
+// commits of two slots (one master paused) and is finished by another writer.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/time_util.h"
+#include "query/query_engine.h"
+#include "sink/cluster_client.h"
+#include "sink/crc16.h"
+#include "sink/redis_sink.h"
+#include "sink/sink_internal.h"
+#include "tests/query/test_data.h"
+#include "tests/support/test_cluster.h"
+#include "tests/support/test_redis.h"
+
+namespace apimeter {
+namespace {
+
+using testing::TestCluster;
+using testing::TestRedis;
+
+constexpr int64_t kHour = 3600, kDay = 86400;
+
+TestCluster& Cluster() {
+  static TestCluster cluster(3, 0);
+  return cluster;
+}
+
+std::string MasterOfSlot(ClusterClient& c, int slot) {
+  auto node = c.NodeForSlot(slot);
+  return node.ok() ? (*node)->endpoint().host + ":" + std::to_string((*node)->endpoint().port)
+                   : std::string();
+}
+
+TEST(ClusterClient, RoutesPipelinesAndKeepsReplyOrder) {
+  ClusterClient c(Cluster().Options());
+  ASSERT_TRUE(c.Connect().ok());
+  EXPECT_EQ(c.Masters().size(), 3u);
+  const std::string p = TestRedis::Get().UniquePrefix("route");
+  std::vector<RedisArgs> sets, gets;
+  std::set<std::string> nodes;
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = p + ":k" + std::to_string(i);
+    nodes.insert(MasterOfSlot(c, HashSlot(key)));
+    sets.push_back({"SET", key, std::to_string(i * 7), "EX", "600"});
+    gets.push_back({"GET", key});
+  }
+  EXPECT_EQ(nodes.size(), 3u);  // the keys really are spread over every master
+  ASSERT_TRUE(c.Pipeline(sets).ok());
+  auto got = c.Pipeline(gets);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (int i = 0; i < 300; ++i) EXPECT_EQ((*got)[i].str, std::to_string(i * 7));
+  auto ping = c.Command({"PING"});
+  ASSERT_TRUE(ping.ok());
+  EXPECT_EQ(ping->str, "PONG");
+  EXPECT_EQ(c.stats().moved + c.stats().ask, 0u);
+}
+
+TEST(ClusterClient, FollowsAskDuringMigrationAndMovedAfterIt) {
+  ClusterClient c(Cluster().Options());
+  ASSERT_TRUE(c.Connect().ok());
+  const std::string tag = "{" + TestRedis::Get().UniquePrefix("mig") + "}";
+  const std::string present = tag + ":present", absent = tag + ":absent";
+  const int slot = HashSlot(present);
+  ASSERT_TRUE(c.Command({"SET", present, "v1"}).ok());
+  const std::string from = MasterOfSlot(c, slot);
+  std::string to;
+  for (const std::string& m : c.Masters()) {
+    if (m != from) to = m;
+  }
+  RedisClient src(Cluster().NodeEndpoint(from)), dst(Cluster().NodeEndpoint(to));
+  const std::string from_id = Cluster().NodeId(from), to_id = Cluster().NodeId(to);
+  const std::string s = std::to_string(slot);
+  ASSERT_FALSE(dst.Command({"CLUSTER", "SETSLOT", s, "IMPORTING", from_id})->is_error());
+  ASSERT_FALSE(src.Command({"CLUSTER", "SETSLOT", s, "MIGRATING", to_id})->is_error());
+
+  // A key the source does not have: ASK to the target, which accepts it after ASKING.
+  auto set = c.Command({"SET", absent, "v2"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_FALSE(set->is_error()) << set->str;
+  EXPECT_GE(c.stats().ask, 1u);
+  EXPECT_EQ(c.Command({"GET", present})->str, "v1");  // still on the source
+
+  // Move the remaining key, then give the slot to the target everywhere.
+  std::string host;
+  int port = 0;
+  SplitHostPort(to, &host, &port);
+  auto mig = src.Command({"MIGRATE", host, std::to_string(port), "", "0", "5000", "KEYS", present});
+  ASSERT_TRUE(mig.ok());
+  ASSERT_FALSE(mig->is_error()) << mig->str;
+  for (const std::string& m : c.Masters()) {
+    RedisClient node(Cluster().NodeEndpoint(m));
+    ASSERT_FALSE(node.Command({"CLUSTER", "SETSLOT", s, "NODE", to_id})->is_error());
+  }
+  const uint64_t moved_before = c.stats().moved;
+  auto got = c.Pipeline({{"GET", present}, {"GET", absent}});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ((*got)[0].str, "v1");
+  EXPECT_EQ((*got)[1].str, "v2");
+  EXPECT_GT(c.stats().moved, moved_before);
+  EXPECT_EQ(MasterOfSlot(c, slot), to);
+}
+
+class ClusterSinkTest : public ::testing::Test {
+ protected:
+  ClusterSinkTest()
+      : day_(sink_internal::FloorDiv(SystemClock().NowSeconds(), kDay) - 1),
+        clock_((day_ + 1) * kDay * 1000000 + 12 * kHour * 1000000LL) {}
+
+  static QueryParams Params(int64_t from, int64_t to) { return QueryParams{from, to}; }
+
+  int64_t day_;
+  ManualClock clock_;
+};
+
+TEST_F(ClusterSinkTest, SameAnswersAsASingleRedis) {
+  const std::string prefix = TestRedis::Get().UniquePrefix("same");
+  const int64_t from = day_ * kDay, to = from + kDay;
+  const auto requests = testing::MixedRequests(from, to, 4000, 17);
+  FlushBatch batch = testing::BatchFor(requests);
+
+  RedisClient single(TestRedis::Get().endpoint());
+  RedisSink single_sink(&single, KeySchema(prefix), SinkOptions{}, &clock_);
+  ASSERT_TRUE(single_sink.Flush(batch).ok());
+  ClusterClient cluster(Cluster().Options());
+  RedisSink cluster_sink(&cluster, KeySchema(prefix), SinkOptions{}, &clock_);
+  Status st = cluster_sink.Flush(batch);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+
+  QueryEngine a(&single, KeySchema(prefix), RetentionSeconds{}, &clock_);
+  QueryEngine b(&cluster, KeySchema(prefix), RetentionSeconds{}, &clock_);
+  for (auto [f, t] :
+       {std::pair{from, to}, std::pair{from + 3 * kHour + 17 * 60, from + 9 * kHour}}) {
+    QueryParams p = Params(f, t);
+    EXPECT_EQ(*b.Overview(p), *a.Overview(p));
+    EXPECT_EQ(*b.Endpoints(p), *a.Endpoints(p));
+    EXPECT_EQ(*b.Customers(p), *a.Customers(p));
+    EXPECT_EQ(*b.Timeseries(p), *a.Timeseries(p));
+    EXPECT_EQ(*b.Slow(p), *a.Slow(p));
+  }
+  const auto want = testing::Compute(requests, from, to);
+  EXPECT_EQ(b.Overview(Params(from, to))->at("requests").get<uint64_t>(), want.requests);
+}
+
+TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
+  const std::string prefix = TestRedis::Get().UniquePrefix("crash");
+  const int64_t from = day_ * kDay, to = from + kDay;
+  const auto first = testing::MixedRequests(from, to, 2000, 5);
+  const auto second = testing::MixedRequests(from, to, 500, 6);
+  FlushBatch a = testing::BatchFor(first);
+  a.id = "batch-a";
+  a.checkpoints.push_back({"file1", "", "0-1000"});
+  FlushBatch b = testing::BatchFor(second);
+  b.id = "batch-b";
+  b.checkpoints.push_back({"file1", "0-1000", "0-2000"});
+
+  ClusterOptions quick = Cluster().Options();
+  quick.node.command_timeout = std::chrono::milliseconds(300);
+  quick.max_wait = std::chrono::milliseconds(200);
+  ClusterClient writer1(quick);
+  ASSERT_TRUE(writer1.Connect().ok());
+  KeySchema schema(prefix);
+  // Pause writes on a master that does not hold the host's slot: the commit
+  // point succeeds, the groups on that master do not.
+  const std::string host_node = MasterOfSlot(writer1, HashSlot(schema.HostTag(a.host)));
+  std::string paused;
+  for (const std::string& m : writer1.Masters()) {
+    if (m != host_node) paused = m;
+  }
+  RedisClient pauser(Cluster().NodeEndpoint(paused));
+  ASSERT_FALSE(pauser.Command({"CLIENT", "PAUSE", "1500", "WRITE"})->is_error());
+  RedisSink sink1(&writer1, schema, SinkOptions{}, &clock_);
+  Status st = sink1.Flush(a);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  ASSERT_FALSE(pauser.Command({"CLIENT", "UNPAUSE"})->is_error());
+
+  // The checkpoint moved with the commit point: a second process sees it.
+  ClusterClient writer2(Cluster().Options());
+  RedisSink sink2(&writer2, schema, SinkOptions{}, &clock_);
+  EXPECT_EQ(*sink2.ReadCheckpoint(a.host, "file1"), "0-1000");
+  // Its first flush finishes batch a (journal), then writes batch b.
+  st = sink2.Flush(b);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(sink2.stats().journals_recovered, 1u);
+  EXPECT_GT(sink2.stats().groups_already_applied, 0u);  // the groups a applied itself
+
+  QueryEngine q(&writer2, schema, RetentionSeconds{}, &clock_);
+  const uint64_t want = first.size() + second.size();
+  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), want);
+  // Writer 1 retries its batch (outcome unknown to it): nothing counted twice.
+  st = sink1.Flush(a);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), want);
+  auto endpoints = q.Endpoints(Params(from, to));
+  ASSERT_TRUE(endpoints.ok());
+  std::vector<testing::TestRequest> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  for (const auto& e : endpoints->at("endpoints")) {
+    const std::string name = e.at("endpoint").get<std::string>();
+    const auto exp = testing::Compute(
+        all, from, to, [&](const testing::TestRequest& r) { return r.endpoint == name; });
+    EXPECT_EQ(e.at("requests").get<uint64_t>(), exp.requests) << name;
+  }
+  // A stale checkpoint is still refused (compare-and-set in the host's slot).
+  FlushBatch stale = testing::BatchFor(second);
+  stale.id = "batch-stale";
+  stale.checkpoints.push_back({"file1", "0-1000", "0-3000"});
+  EXPECT_EQ(sink2.Flush(stale).code(), StatusCode::kAborted);
+  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), want);
+}
+
+}  // namespace
+}  // namespace apimeter
