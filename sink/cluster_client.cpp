@@ -186,6 +186,19 @@ Status ClusterClient::RefreshTopology() {
   return Status::Unavailable("Redis Cluster: no node answered CLUSTER SLOTS (last: " + last + ")");
 }
 
+void ClusterClient::RecheckReplicas() {
+  if (loaded_ &&
+      std::find(slot_replicas_.begin(), slot_replicas_.end(), 0) == slot_replicas_.end()) {
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - replicas_checked_at_ < std::chrono::seconds(1)) return;
+  replicas_checked_at_ = now;
+  if (Status st = RefreshTopology(); !st.ok()) {
+    spdlog::warn("Redis Cluster: topology reload failed: {}", st.message());
+  }
+}
+
 std::vector<std::string> ClusterClient::Masters() const {
   std::vector<bool> used(nodes_.size(), false);
   for (int16_t i : slot_node_) {

@@ -124,6 +124,11 @@ class ClusterClient final : public RedisCommands {
   Backoff NewBackoff() { return Backoff(this); }
 
   Status RefreshTopology();
+  // A node may report a master's replica only after gossip has reached it,
+  // so a topology read at start can show none: while some slot has no known
+  // replica, reload the topology at most once a second (writers call this
+  // before each flush, so durable writes WAIT as soon as a replica is known).
+  void RecheckReplicas();
   const Stats& stats() const { return stats_; }
   // "host:port" of the masters that own at least one slot.
   std::vector<std::string> Masters() const;
@@ -140,6 +145,7 @@ class ClusterClient final : public RedisCommands {
   std::vector<int16_t> slot_node_;                               // slot -> index, -1 unknown
   std::vector<uint8_t> slot_replicas_;
   bool loaded_ = false;
+  std::chrono::steady_clock::time_point replicas_checked_at_{};
   uint64_t commands_sent_ = 0;
   Stats stats_;
 };

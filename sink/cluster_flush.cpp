@@ -113,6 +113,7 @@ bool AnyRetriable(ClusterClient& cluster, const std::vector<RedisReply>& replies
 Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
                                const std::string& token) {
   APIMETER_RETURN_IF_ERROR(sink_internal::CheckDistinctCheckpoints(input));
+  cluster.RecheckReplicas();
   // This writer's batches apply in order: finish its own unfinished one first.
   if (!own_pending_.empty()) {
     APIMETER_RETURN_IF_ERROR(RollForward(cluster, own_pending_host_, own_pending_));
@@ -200,13 +201,29 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
     if (replicas > 0) send.push_back({"WAIT", "1", "2000"});
     auto replies = c->Pipeline(send);
     if (!replies.ok()) return replies.status().WithContext("flush (outcome unknown)");
-    if (replicas > 0) replies->pop_back();
+    RedisReply wait;
+    if (replicas > 0) {
+      wait = std::move(replies->back());
+      replies->pop_back();
+    }
     if (replies->back().is_error() && AnyRetriable(cluster, *replies)) {
       // EXECABORT because the slot moved while queuing: nothing was applied.
       if (backoff.Wait()) continue;
       return Status::Unavailable("flush: the host's slot kept moving");
     }
     APIMETER_RETURN_IF_ERROR(CheckExec(*replies, tx));
+    // The commit point must survive a failover before anything is applied:
+    // a commit only the master holds could vanish with it while the applied
+    // increments (in other slots) stay, and the lines would be read again.
+    if (replicas > 0 && (wait.is_error() || wait.integer < 1)) {
+      own_pending_ = token;  // the next flush rolls it forward if it is still there
+      own_pending_host_ = batch.host;
+      return Status::Unavailable(
+          "flush " + token +
+          ": committed, but no replica acknowledged it within 2 s; nothing applied yet (the "
+          "next attempt finds the commit and applies it, or, if it was lost in a failover, "
+          "reads the lines again)");
+    }
     break;
   }
   own_pending_ = token;
@@ -218,7 +235,16 @@ Status RedisSink::ApplyJournal(ClusterClient& cluster, const std::string& host,
                                const std::string& id, const std::vector<RedisArgs>& commands) {
   const HostKeys hk = KeysOf(schema_, host, id);
   if (!commands.empty()) {
+    const uint64_t unreplicated_before = cluster.stats().unreplicated;
     auto replies = cluster.PipelineDurable(commands);
+    if (replies.ok() && cluster.stats().unreplicated != unreplicated_before) {
+      // Applied, but a master may hold increments no replica has: keep the
+      // journal, so that if they are lost in a failover (their markers with
+      // them) the next flush's recovery applies them again.
+      return Status::Unavailable("flush " + id +
+                                 ": applied, but not yet acknowledged by a replica; it stays "
+                                 "journaled and is finished by the next attempt");
+    }
     if (!replies.ok()) {
       return replies.status().WithContext("flush " + id +
                                           ": committed, applying it (it stays journaled and is "

@@ -238,7 +238,7 @@
     }
   }
 
-  function renderCustomers(ans, overview) {
+  function renderCustomers(ans, overview, range) {
     const body = $('customers-table').tBodies[0];
     body.textContent = '';
     const rows = Array.isArray(ans.customers) ? ans.customers : [];
@@ -247,7 +247,7 @@
     for (const r of rows) {
       body.append(el('tr', {}, el('td', { class: 'name' }, filterButton('customer', r.customer)), el('td', { class: 'num' }, fmtInt(r.requests)), el('td', { class: 'num' }, fmtPct(r.share)),
         el('td', { class: 'num' }, fmtBytes(r.bytes_out)), el('td', { class: 'num' }, fmtPct(allBytes > 0 ? r.bytes_out / allBytes : null)),
-        window.apimeterReport ? window.apimeterReport.customerCell(r.customer, effectiveRange()) : null));
+        window.apimeterReport ? window.apimeterReport.customerCell(r.customer, range) : null));
     }
     if (!rows.length) body.append(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No customers in this range')));
   }
@@ -342,7 +342,7 @@
       showTableNote('endpoints-note', ep.refused);
       renderEndpoints(eps || { endpoints: [] });
       showTableNote('customers-note', cu.refused);
-      renderCustomers(cus || { customers: [] }, ov);
+      renderCustomers(cus || { customers: [] }, ov, { from, to });
       renderSlow(slow);
       renderHeatmap(hm.v, hm.e);
       if (window.apimeterReport) window.apimeterReport.onLoad(state, { from, to }); // web/report.js

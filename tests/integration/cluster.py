@@ -2,6 +2,7 @@
 replica each) as redis-server processes on free loopback ports, each with its
 own directory, created with `redis-cli --cluster create`. Readiness is awaited
 by polling against deadlines; close() stops every process it started."""
+import json
 import os
 import random
 import shutil
@@ -61,6 +62,7 @@ class RedisCluster:
             wait_for(self.healthy, "cluster_state:ok on every node", 30)
             if replicas:
                 wait_for(self.replicas_synced, "replicas in sync", 30)
+                wait_for(self.slots_list_replicas, "every node's CLUSTER SLOTS to list replicas", 30)
         except BaseException:
             self.close()
             raise
@@ -118,6 +120,19 @@ class RedisCluster:
                 port = int(addr.split(":")[1])
                 if self.info(port, ["INFO", "replication"]).get("master_link_status") != "up":
                     return False
+        return True
+
+    def slots_list_replicas(self):
+        """Every node reports a replica for every slot range (gossip has converged)."""
+        for p in self.alive_ports():
+            out = subprocess.run(["redis-cli", "-p", str(p), "--json", "CLUSTER", "SLOTS"],
+                                 capture_output=True, text=True, timeout=30).stdout
+            try:
+                ranges = json.loads(out)
+            except ValueError:
+                return False
+            if not ranges or any(len(r) < 4 for r in ranges):
+                return False
         return True
 
     def seeds(self):

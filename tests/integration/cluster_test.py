@@ -180,10 +180,13 @@ class Feeder:
     """Appends pre-generated lines to the agents' logs in small chunks while
     the test does something to the cluster, then finishes the files."""
 
-    def __init__(self, sources, chunks=60, pause=0.05):
+    def __init__(self, sources, chunks=60, pause=0.05, gate_at=None):
         self.sources, self.chunks, self.pause = sources, chunks, pause
         self.thread = threading.Thread(target=self.run)
         self.done = threading.Event()
+        # With gate_at, the writer stops before that chunk until gate is set,
+        # so the rest of the lines arrive only after the test's disruption.
+        self.gate_at, self.gate = gate_at, threading.Event()
 
     def run(self):
         data = {}
@@ -191,6 +194,8 @@ class Feeder:
             with open(src, "rb") as f:
                 data[dst] = f.readlines()
         for i in range(self.chunks):
+            if i == self.gate_at and not self.gate.wait(timeout=120):
+                raise RuntimeError("feeder gate never opened")
             for dst, lines in data.items():
                 n = len(lines)
                 part = lines[i * n // self.chunks:(i + 1) * n // self.chunks]
@@ -235,6 +240,13 @@ class AgentsBase(unittest.TestCase):
             if a.poll() is None:
                 a.kill()
                 a.wait()
+        outcome = getattr(self, "_outcome", None)
+        if outcome is not None and any(e for _, e in getattr(outcome.result, "errors", [])[-1:]) \
+                or outcome is not None and getattr(outcome.result, "failures", []):
+            for i in range(len(self.agents)):  # the agents' logs, to see why
+                with open(os.path.join(self.dir, f"agent{i}.log")) as f:
+                    print(f"--- agent{i}.log (last lines)\n" + "".join(f.readlines()[-15:]),
+                          file=sys.stderr)
         self.cluster.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -295,13 +307,15 @@ class ClusterAgentsTest(AgentsBase):
 class ClusterFailoverTest(AgentsBase):
     def test_master_killed_mid_flush_counts_stay_exact(self):
         self.start_agents()
-        feeder = Feeder(self.sources)
+        feeder = Feeder(self.sources, gate_at=30)
         feeder.thread.start()
         wait_for(lambda: self.requests_seen() > 0, "first flushes", 30)
         # kill -9 a master while the agents flush every 100 ms; its replica
-        # is promoted after cluster-node-timeout.
+        # is promoted after cluster-node-timeout. The second half of the lines
+        # is written only now, so the agents flush while it is down.
         victim = int(self.cluster.masters()[0][1].split(":")[1])
         self.cluster.kill(victim)
+        feeder.gate.set()
         wait_for(lambda: len(self.cluster.masters()) == 3 and self.cluster.healthy(),
                  "a replica promoted", 30)
         # Each agent loaded the topology once at start; more means it met the
