@@ -103,18 +103,7 @@ class AlertsTest(unittest.TestCase):
         hook = f"http://127.0.0.1:{cls.receiver.port}"
         cls.config = os.path.join(cls.dir, "apimeter.yaml")
         with open(cls.config, "w") as f:
-            f.write(f"""
-sources:
-  - paths: ["{log}"]
-    log_format: '{h.API_FORMAT}'
-    customer: $http_x_api_key
-    latency: $request_time
-    host: it-host
-customer_id_secret: "integration-test-secret"
-redis:
-  url: "{cls.redis.url}"
-  prefix: "italerts{os.getpid()}"
-server:
+            f.write(h.config_yaml([log], cls.redis.url, f"italerts{os.getpid()}") + f"""server:
   tokens: ["{token_hash}"]
 alerts:
   catch_up: 2h

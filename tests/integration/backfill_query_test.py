@@ -44,18 +44,7 @@ class BackfillQueryTest(unittest.TestCase):
         cls.prefix = f"it{os.getpid()}"
         cls.config = os.path.join(cls.dir, "apimeter.yaml")
         with open(cls.config, "w") as f:
-            f.write(f"""
-sources:
-  - paths: ["{cls.logs}/api.access.log"]
-    log_format: '{h.API_FORMAT}'
-    customer: $http_x_api_key
-    latency: $request_time
-    host: it-host
-customer_id_secret: "integration-test-secret"
-redis:
-  url: "{cls.redis.url}"
-  prefix: "{cls.prefix}"
-""")
+            f.write(h.config_yaml([f"{cls.logs}/api.access.log"], cls.redis.url, cls.prefix))
         cls.files = [os.path.join(cls.logs, n) for n in
                      ("api.access.log.2.gz", "api.access.log.1", "api.access.log")]
         cls.requests, cls.rejected = h.parse_logs(cls.files)

@@ -170,3 +170,22 @@ def within_1pct(got, want):
 def write_gzip(path, data):
     with gzip.open(path, "wb") as f:
         f.write(data)
+
+
+def config_yaml(log_paths, redis_url, prefix, host="it-host", secret="integration-test-secret"):
+    """An integration test's config: one source of log_paths in API_FORMAT
+    (customer from $http_x_api_key, latency from $request_time), its Redis
+    and key prefix. Tests append their own sections (server:, alerts:, ...)."""
+    paths = ", ".join(f'"{p}"' for p in log_paths)
+    return f"""
+sources:
+  - paths: [{paths}]
+    log_format: '{API_FORMAT}'
+    customer: $http_x_api_key
+    latency: $request_time
+    host: {host}
+customer_id_secret: "{secret}"
+redis:
+  url: "{redis_url}"
+  prefix: "{prefix}"
+"""

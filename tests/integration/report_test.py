@@ -42,18 +42,7 @@ class ReportTest(unittest.TestCase):
         cls.requests, _ = h.parse_logs([log])
         secret = "integration-test-secret"
         keys = sorted({r.key for r in cls.requests if r.key})
-        base = f"""
-sources:
-  - paths: ["{log}"]
-    log_format: '{h.API_FORMAT}'
-    customer: $http_x_api_key
-    latency: $request_time
-    host: it-host
-customer_id_secret: "{secret}"
-redis:
-  url: "{cls.redis.url}"
-  prefix: "itreport{os.getpid()}"
-"""
+        base = h.config_yaml([log], cls.redis.url, f"itreport{os.getpid()}", secret=secret)
         cls.config = os.path.join(cls.dir, "apimeter.yaml")
         with open(cls.config, "w") as f:
             f.write(base)

@@ -33,18 +33,7 @@ class ServeTest(unittest.TestCase):
         token_hash = h.run([h.BIN, "hash-token"], input=TOKEN + "\n").stdout.strip()
         cls.prefix = f"itserve{os.getpid()}"
         cls.config = os.path.join(cls.dir, "apimeter.yaml")
-        base = f"""
-sources:
-  - paths: ["{log}"]
-    log_format: '{h.API_FORMAT}'
-    customer: $http_x_api_key
-    latency: $request_time
-    host: it-host
-customer_id_secret: "integration-test-secret"
-redis:
-  url: "{cls.redis.url}"
-  prefix: "{cls.prefix}"
-"""
+        base = h.config_yaml([log], cls.redis.url, cls.prefix)
         with open(cls.config, "w") as f:
             f.write(base + f'server:\n  tokens: ["{token_hash}"]\n')
         cls.no_tokens = os.path.join(cls.dir, "no-tokens.yaml")
