@@ -165,14 +165,15 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   ASSERT_TRUE(writer1.Connect().ok());
   KeySchema schema(prefix);
   // Pause writes on a master that does not hold the host's slot: the commit
-  // point succeeds, the groups on that master do not.
+  // point succeeds, the groups on that master do not. The pause lasts until
+  // the UNPAUSE below (10 s only bounds it), however slow the build is.
   const std::string host_node = MasterOfSlot(writer1, HashSlot(schema.HostTag(a.host)));
   std::string paused;
   for (const std::string& m : writer1.Masters()) {
     if (m != host_node) paused = m;
   }
   RedisClient pauser(Cluster().NodeEndpoint(paused));
-  ASSERT_FALSE(pauser.Command({"CLIENT", "PAUSE", "1500", "WRITE"})->is_error());
+  ASSERT_FALSE(pauser.Command({"CLIENT", "PAUSE", "10000", "WRITE"})->is_error());
   RedisSink sink1(&writer1, schema, SinkOptions{}, &clock_);
   Status st = sink1.Flush(a);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
