@@ -277,7 +277,8 @@ Status Bench(const SeedOptions& o, Runtime& rt, int64_t end_s) {
       {"timeseries", [&](const QueryParams& p) { return q.Timeseries(p); }},
       {"heatmap p99", [&](const QueryParams& p) { return q.Heatmap(p, "p99"); }},
   };
-  std::printf("%-22s %-5s %9s %9s %9s\n", "query", "range", "p50_ms", "p95_ms", "commands");
+  std::printf("%-22s %-5s %9s %9s %9s  %s\n", "query", "range", "p50_ms", "p95_ms", "commands",
+              "top-N path");
   for (int64_t days : {1, 30}) {
     QueryParams p;
     p.to_s = end_s;
@@ -299,8 +300,17 @@ Status Bench(const SeedOptions& o, Runtime& rt, int64_t end_s) {
       const auto at = [&](double f) {
         return ms[std::min(ms.size() - 1, static_cast<size_t>(f * static_cast<double>(ms.size())))];
       };
-      std::printf("%-22s %-5s %9.1f %9.1f %9llu\n", c.name.c_str(), days == 1 ? "24h" : "30d",
-                  at(0.5), at(0.95), static_cast<unsigned long long>(commands));
+      std::string path;
+      if (c.name == "endpoints" || c.name == "customers") {
+        const TopNStats& t = q.last_top_n();
+        path = t.path == TopNPath::kHeads     ? "heads"
+               : t.path == TopNPath::kBounded ? "bounded, " + std::to_string(t.candidates) +
+                                                    " candidates"
+                                              : "full";
+      }
+      std::printf("%-22s %-5s %9.1f %9.1f %9llu  %s\n", c.name.c_str(),
+                  days == 1 ? "24h" : "30d", at(0.5), at(0.95),
+                  static_cast<unsigned long long>(commands), path.c_str());
     }
   }
   auto info = rt.redis().Command({"INFO", "memory"});

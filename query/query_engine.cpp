@@ -13,53 +13,23 @@
 #include "common/time_util.h"
 #include "query/heatmap.h"
 #include "query/json_format.h"
+#include "query/redis_reads.h"
+#include "query/top_n.h"
 
 namespace apimeter {
 
 using nlohmann::json;
 using query_json::Iso;
 using query_json::Utf8;
+using query_reads::ParseScore;
+using query_reads::ReplyError;
+using query_reads::RunChunked;
 
 namespace {
 
 // Slow-request sets are trimmed to slow_top_n by the writer; this caps what a
 // reader takes from one day even if a set was never trimmed.
 constexpr int64_t kMaxSlowPerDay = 10000;
-
-// Builds commands chunk by chunk, so at most `chunk` commands and their
-// replies are held at once. make(i) builds command i; handle(i, reply)
-// consumes its reply.
-Status RunChunked(RedisCommands* client, size_t total, size_t chunk,
-                  const std::function<RedisArgs(size_t)>& make,
-                  const std::function<Status(size_t, const RedisReply&)>& handle) {
-  std::vector<RedisArgs> commands;
-  for (size_t start = 0; start < total; start += chunk) {
-    const size_t end = std::min(total, start + chunk);
-    commands.clear();
-    for (size_t i = start; i < end; ++i) commands.push_back(make(i));
-    auto replies = client->Pipeline(commands);
-    if (!replies.ok()) return replies.status().WithContext("query");
-    if (replies->size() != commands.size()) {
-      return Status::Internal("query: pipeline returned " + std::to_string(replies->size()) +
-                              " replies for " + std::to_string(commands.size()) + " commands");
-    }
-    for (size_t i = start; i < end; ++i) {
-      APIMETER_RETURN_IF_ERROR(handle(i, (*replies)[i - start]));
-    }
-  }
-  return Status::Ok();
-}
-
-Status ReplyError(const RedisReply& reply, const RedisArgs& command) {
-  return Status::ParseError("query: " + command[0] + " " + command[1] + ": " + reply.str);
-}
-
-// Redis formats integral scores as integers ("123"); from_chars on double
-// accepts both that and "1.5e3".
-bool ParseScore(const std::string& text, double* out) {
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && p == text.data() + text.size() && std::isfinite(*out);
-}
 
 Status CheckLimit(int64_t limit) {
   if (limit < 1 || limit > QueryEngine::kMaxLimit) {
@@ -303,46 +273,23 @@ Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketR
   // One key per bucket for a customer's endpoints (it lives in the customer's
   // shard); otherwise one per shard per bucket.
   const size_t per_bucket = customer.empty() ? KeySchema::kShards : 1;
-  std::vector<std::pair<Tier, int64_t>> buckets;
+  std::vector<std::vector<std::string>> groups(per_bucket);
   for (const BucketRun& run : runs) {
-    for (int64_t b = run.first; b < run.last; ++b) buckets.emplace_back(run.tier, b);
-  }
-  auto make = [&](size_t i) -> RedisArgs {
-    const auto& [tier, bucket] = buckets[i / per_bucket];
-    std::string key = customer.empty()
-                          ? schema_.IndexKey(tier, bucket, static_cast<int>(i % per_bucket), index)
-                          : schema_.CustomerEndpointIndexKey(tier, bucket, customer);
-    return {"ZRANGE", std::move(key), "0", "-1", "WITHSCORES"};
-  };
-  std::unordered_map<std::string, uint64_t> sums;
-  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
-    if (reply.is_error()) return ReplyError(reply, make(i));
-    if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0) {
-      return Status::ParseError("query: index " + make(i)[1] + " is not a sorted set");
-    }
-    for (size_t k = 0; k + 1 < reply.elements.size(); k += 2) {
-      double score = 0;
-      if (!ParseScore(reply.elements[k + 1].str, &score) || score < 0) {
-        return Status::ParseError("query: index " + make(i)[1] + " has a bad score");
+    for (int64_t b = run.first; b < run.last; ++b) {
+      for (size_t g = 0; g < per_bucket; ++g) {
+        groups[g].push_back(customer.empty()
+                                ? schema_.IndexKey(run.tier, b, static_cast<int>(g), index)
+                                : schema_.CustomerEndpointIndexKey(run.tier, b, customer));
       }
-      sums[reply.elements[k].str] += static_cast<uint64_t>(std::llround(score));
     }
-    return Status::Ok();
-  };
-  APIMETER_RETURN_IF_ERROR(
-      RunChunked(client_, buckets.size() * per_bucket, kIndexPipelineChunk, make, handle));
-
-  std::vector<std::pair<std::string, uint64_t>> ranked(sums.begin(), sums.end());
-  sums.clear();
-  auto before = [](const auto& x, const auto& y) {
-    return x.second != y.second ? x.second > y.second : x.first < y.first;
-  };
-  const size_t n = std::min(ranked.size(), static_cast<size_t>(limit));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), ranked.end(),
-                    before);
+  }
+  const size_t n = limit == std::numeric_limits<int64_t>::max() ? SIZE_MAX
+                                                                : static_cast<size_t>(limit);
+  APIMETER_ASSIGN_OR_RETURN(std::vector<ScoredName> top,
+                            SummedTopN(client_, groups, n, &last_top_n_));
   std::vector<std::string> names;
-  names.reserve(n);
-  for (size_t i = 0; i < n; ++i) names.push_back(std::move(ranked[i].first));
+  names.reserve(top.size());
+  for (ScoredName& s : top) names.push_back(std::move(s.name));
   return names;
 }
 

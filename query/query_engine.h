@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "query/range_plan.h"
+#include "query/top_n.h"
 #include "sink/redis_client.h"
 #include "sink/schema.h"
 
@@ -66,10 +67,8 @@ Tier FinestTier(SeriesKind kind);
 
 class QueryEngine {
  public:
-  // Commands per pipelined round trip for small replies (hashes, scores) and
-  // for index reads, whose replies can hold thousands of names each.
+  // Commands per pipelined round trip for small replies (hashes, scores).
   static constexpr size_t kPipelineChunk = 1000;
-  static constexpr size_t kIndexPipelineChunk = 64;
   static constexpr int64_t kMaxLimit = 1000;
 
   QueryEngine(RedisCommands* client, KeySchema schema, RetentionSeconds retention,
@@ -97,6 +96,10 @@ class QueryEngine {
   // The plan SeriesTotal reads, so a caller can report the range it covers.
   Result<RangePlan> PlanSeries(SeriesKind kind, int64_t from_s, int64_t to_s) const;
 
+  // How the last endpoints/customers answer found its names (query/top_n.h):
+  // which path, and how many index commands it took.
+  const TopNStats& last_top_n() const { return last_top_n_; }
+
   // Max scores per ZMSCORE: keeps each reply about the size of one hash.
   static constexpr size_t kMaxScoresPerCommand = 128;
 
@@ -106,7 +109,7 @@ class QueryEngine {
   // max sorted sets (one ZMSCORE per bucket and shard).
   Result<std::vector<Rollup>> FetchSeries(const std::vector<FilterSeries>& series,
                                           const std::vector<BucketRun>& runs, bool with_max);
-  // Sums an index over the plan and returns the `limit` largest names.
+  // The `limit` largest names of an index summed over the plan (SummedTopN).
   Result<std::vector<std::string>> TopNames(const std::vector<BucketRun>& runs, IndexKind index,
                                             const std::string& customer, int64_t limit);
   Result<nlohmann::json> TopList(const QueryParams& params, bool customers);
@@ -115,6 +118,7 @@ class QueryEngine {
   KeySchema schema_;
   RetentionSeconds retention_;
   const Clock* clock_;
+  TopNStats last_top_n_;
 };
 
 // Human-readable tables for `apimeter query`, from the JSON above. kind is

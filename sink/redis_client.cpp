@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <cstring>
+#include <memory>
+#include <new>
 
 namespace apimeter {
 namespace {
@@ -121,39 +123,56 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-RedisReply CopyReply(const redisReply* r) {
-  RedisReply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::kString;
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::kStatus;
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::kError;
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = RedisReply::Type::kInteger;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::kArray;
-      break;
-    default:
-      out.type = RedisReply::Type::kNil;
-      break;
+// hiredis builds each reply through these functions, straight into
+// RedisReply objects: one allocation per array instead of a hiredis object
+// per element that would then be copied (and short strings stay inline).
+// A root object is heap-allocated and handed to Receive, which owns it; an
+// element lives in its parent's `elements`, sized when the array is created.
+RedisReply* NewReplyObject(const redisReadTask* task, RedisReply::Type type) {
+  if (task->parent == nullptr) {
+    auto* root = new (std::nothrow) RedisReply;
+    if (root != nullptr) root->type = type;
+    return root;
   }
-  if (r->type == REDIS_REPLY_INTEGER) out.integer = r->integer;
-  if (r->str != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-                            r->type == REDIS_REPLY_ERROR)) {
-    out.str.assign(r->str, r->len);
-  }
-  if (r->type == REDIS_REPLY_ARRAY) {
-    out.elements.reserve(r->elements);
-    for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(CopyReply(r->element[i]));
+  auto* parent = static_cast<RedisReply*>(task->parent->obj);
+  RedisReply* out = &parent->elements[static_cast<size_t>(task->idx)];
+  out->type = type;
+  return out;
+}
+
+void* CreateString(const redisReadTask* task, char* str, size_t len) {
+  const RedisReply::Type type = task->type == REDIS_REPLY_ERROR    ? RedisReply::Type::kError
+                                : task->type == REDIS_REPLY_STATUS ? RedisReply::Type::kStatus
+                                                                   : RedisReply::Type::kString;
+  RedisReply* out = NewReplyObject(task, type);
+  if (out != nullptr) out->str.assign(str, len);
+  return out;
+}
+
+void* CreateArray(const redisReadTask* task, int elements) {
+  RedisReply* out = NewReplyObject(task, RedisReply::Type::kArray);
+  if (out == nullptr || elements <= 0) return out;
+  try {  // no exception may cross hiredis's C frames; nullptr makes it an OOM error
+    out->elements.resize(static_cast<size_t>(elements));
+  } catch (const std::bad_alloc&) {
+    if (task->parent == nullptr) delete out;
+    return nullptr;
   }
   return out;
 }
+
+void* CreateInteger(const redisReadTask* task, long long value) {
+  RedisReply* out = NewReplyObject(task, RedisReply::Type::kInteger);
+  if (out != nullptr) out->integer = value;
+  return out;
+}
+
+void* CreateNil(const redisReadTask* task) { return NewReplyObject(task, RedisReply::Type::kNil); }
+
+void FreeReplyObject(void* reply) { delete static_cast<RedisReply*>(reply); }
+
+redisReplyObjectFunctions kReplyFunctions = {CreateString, CreateArray, CreateInteger, CreateNil,
+                                             FreeReplyObject};
 
 std::string Where(const RedisEndpoint& ep) {
   if (!ep.unix_socket.empty()) return "unix:" + ep.unix_socket;
@@ -231,6 +250,7 @@ Status RedisClient::Connect() {
     redisFree(c);
     return Status::Unavailable("redis " + Where(endpoint_) + ": cannot set command timeout");
   }
+  c->reader->fn = &kReplyFunctions;
   ctx_ = c;
   return Handshake();
 }
@@ -309,8 +329,8 @@ Result<std::vector<RedisReply>> RedisClient::Receive(size_t n) {
     if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
       return IoFailure("reading reply " + std::to_string(i + 1) + " of " + std::to_string(n));
     }
-    out.push_back(CopyReply(static_cast<redisReply*>(raw)));
-    freeReplyObject(raw);
+    std::unique_ptr<RedisReply> reply(static_cast<RedisReply*>(raw));
+    out.push_back(std::move(*reply));
   }
   return out;
 }

@@ -135,7 +135,16 @@ Status DecodeRollupFields(const RedisReply& reply, Rollup* out) {
     }
     const uint64_t n = static_cast<uint64_t>(v);
     int64_t num = 0;
-    if (field == "n") {
+    // Histogram buckets are most of the fields: test for them first.
+    if (field.size() > 1 && field[0] == 'h') {
+      if (!ToInt(std::string_view(field).substr(1), &num) || num < 0 ||
+          num > LatencyHistogram::kMaxIndex) {
+        return Status::ParseError("series hash: unknown field '" + field + "'");
+      }
+      out->histogram.AddBucket(static_cast<int>(num), n);
+    } else if (field.size() > 1 && field[0] == 's' && ToInt(std::string_view(field).substr(1), &num)) {
+      out->AddStatus(static_cast<int>(num), n);
+    } else if (field == "n") {
       out->requests += n;
     } else if (field == "bi") {
       out->bytes_in += n;
@@ -147,11 +156,6 @@ Status DecodeRollupFields(const RedisReply& reply, Rollup* out) {
       out->latency_sum_us += n;
     } else if (field == "rej") {
       out->rejected += n;
-    } else if (field.size() > 1 && field[0] == 's' && ToInt(std::string_view(field).substr(1), &num)) {
-      out->AddStatus(static_cast<int>(num), n);
-    } else if (field.size() > 1 && field[0] == 'h' && ToInt(std::string_view(field).substr(1), &num) &&
-               num >= 0 && num <= LatencyHistogram::kMaxIndex) {
-      out->histogram.AddBucket(static_cast<int>(num), n);
     } else {
       return Status::ParseError("series hash: unknown field '" + field + "'");
     }
