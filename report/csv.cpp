@@ -16,7 +16,12 @@ std::string Field(std::string_view value) {
 
 std::string Value(const nlohmann::json& value) {
   if (value.is_null()) return "";
-  if (value.is_string()) return value.get<std::string>();
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    const bool formula = !text.empty() && std::string_view("=+-@\t\r").find(text[0]) !=
+                                              std::string_view::npos;
+    return formula ? "'" + text : text;
+  }
   if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
   return value.dump();
 }

@@ -1,7 +1,10 @@
 // CSV as RFC 4180 says: fields separated by commas, records ended by CRLF, a
 // field quoted (with inner quotes doubled) when it holds a comma, a quote, CR
-// or LF. Values come from the report JSON: null is an empty field, strings as
-// they are, numbers as JSON writes them. Pure functions, thread-safe.
+// or LF. Values come from the report JSON: null is an empty field, numbers as
+// JSON writes them, strings as they are except that a string starting with
+// = + - @ TAB or CR gets a leading ' so a spreadsheet shows it as text instead
+// of running it as a formula (endpoint and customer names come from logs,
+// which anyone who can send a request writes into). Pure, thread-safe.
 #pragma once
 
 #include <string>
@@ -13,7 +16,8 @@
 namespace apimeter::csv {
 
 std::string Field(std::string_view value);
-std::string Value(const nlohmann::json& value);  // null → "", string unquoted, number as JSON
+// null → "", string unquoted (formula-like ones prefixed with '), number as JSON.
+std::string Value(const nlohmann::json& value);
 // One record: the fields (already converted with Value) joined, CRLF at the end.
 std::string Row(const std::vector<std::string>& fields);
 

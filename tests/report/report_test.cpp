@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "report/csv.h"
+
 #include "common/time_util.h"
 #include "report/attribution.h"
 #include "report/report_model.h"
@@ -328,6 +330,16 @@ TEST(ReportCsvTest, QuotesFieldsAsRfc4180Says) {
   EXPECT_EQ(rows[1][14], "1.5");
   EXPECT_EQ(rows[1][15], "");  // null p50
   EXPECT_FALSE(ReportCsv(json{{"x", 1}}).ok());
+}
+
+TEST(ReportCsvTest, NamesThatLookLikeFormulasStayText) {
+  // Endpoint and customer names come from logs: a spreadsheet must not run them.
+  for (const char* name : {"=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"}) {
+    EXPECT_EQ(csv::Value(json(name)), std::string("'") + name) << name;
+  }
+  EXPECT_EQ(csv::Value(json("GET /a=b")), "GET /a=b");
+  EXPECT_EQ(csv::Value(json(-5)), "-5");  // numbers are numbers
+  EXPECT_EQ(csv::Value(json("")), "");
 }
 
 TEST_F(ReportTest, PdfHasTheNumbersAndRendersToPng) {
