@@ -207,8 +207,7 @@ int RunReplay(const AlertsArgs& args) {
 
 class ServeAlertsImpl final : public ServeAlertsHandle {
  public:
-  ServeAlertsImpl(const Config& c, const Clock* clock)
-      : routes_(c.alerts, EndpointOf(c), c.redis.prefix) {
+  ServeAlertsImpl(const Config& c, const Clock* clock) : config_(c) {
     if (c.alerts.evaluate_in_serve && !c.alerts.rules.empty()) {
       service_ = std::make_unique<AlertService>(
           AlertServiceOptions{c.alerts, EndpointOf(c), c.redis.prefix, RetentionOf(c)}, clock);
@@ -216,20 +215,22 @@ class ServeAlertsImpl final : public ServeAlertsHandle {
       spdlog::info("alerts: evaluating {} rules in serve", c.alerts.rules.size());
     }
   }
-  ApiExtension* routes() { return &routes_; }
+  ApiExtension* NewRoutes() override {
+    routes_.push_back(
+        std::make_unique<AlertsRoutes>(config_.alerts, EndpointOf(config_), config_.redis.prefix));
+    return routes_.back().get();
+  }
 
  private:
-  AlertsRoutes routes_;
+  const Config& config_;
+  std::vector<std::unique_ptr<AlertsRoutes>> routes_;
   std::unique_ptr<AlertService> service_;
 };
 
 }  // namespace
 
-std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock,
-                                                    std::vector<ApiExtension*>* extensions) {
-  auto impl = std::make_unique<ServeAlertsImpl>(config, clock);
-  extensions->push_back(impl->routes());
-  return impl;
+std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock) {
+  return std::make_unique<ServeAlertsImpl>(config, clock);
 }
 
 Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default) {

@@ -51,10 +51,28 @@ int RunServe(const ServeArgs& args) {
   options.auth.session_ttl_s = sc.session_ttl_s;
   EmbeddedWebAssets assets;
   options.assets = &assets;
-  QueryEngineBackend backend(&rt->query());
-  auto alerts = StartServeAlerts(rt->config(), &clock, &options.extensions);
-  ReportRoutes report_routes(&rt->query(), CustomerDirectory(rt->config().customers));
-  options.extensions.push_back(&report_routes);
+  // One query engine, Redis connection and set of routes per worker thread.
+  struct Worker {
+    Runtime::QueryConnection connection;
+    std::unique_ptr<QueryEngineBackend> backend;
+    std::unique_ptr<ReportRoutes> reports;
+  };
+  auto alerts = StartServeAlerts(rt->config(), &clock);
+  std::vector<Worker> workers;
+  for (int64_t i = 0; i < sc.workers; ++i) {
+    auto connection = rt->NewQueryConnection();
+    if (!connection.ok()) {
+      spdlog::error("{}", connection.status().message());
+      return kExitRuntime;
+    }
+    Worker w{std::move(*connection), nullptr, nullptr};
+    w.backend = std::make_unique<QueryEngineBackend>(w.connection.query.get());
+    w.reports = std::make_unique<ReportRoutes>(w.connection.query.get(),
+                                               CustomerDirectory(rt->config().customers));
+    options.workers.push_back({w.backend.get(), {alerts->NewRoutes(), w.reports.get()}});
+    workers.push_back(std::move(w));
+  }
+  QueryEngineBackend backend(&rt->query());  // unused while there are workers
 
   boost::asio::io_context io(1);
   auto server = HttpServer::Start(io, options, &backend, &clock);

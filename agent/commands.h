@@ -33,9 +33,11 @@ Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);
 class ServeAlertsHandle {
  public:
   virtual ~ServeAlertsHandle() = default;
+  // The /api/v1/alerts routes for one more serve worker: each has its own
+  // Redis connection, so no two workers share one. Owned by the handle.
+  virtual ApiExtension* NewRoutes() = 0;
 };
-std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock,
-                                                    std::vector<ApiExtension*>* extensions);
+std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock);
 
 // Documented in docs/cli.md.
 enum ExitCode : int {

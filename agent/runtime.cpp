@@ -66,23 +66,40 @@ Result<SourceRuntime*> Runtime::SourceForFile(const std::string& path) {
                                  "pass files that match one");
 }
 
-Status Runtime::CreateRedis() {
-  if (redis_) return Status::Ok();
+Result<std::unique_ptr<RedisCommands>> Runtime::NewRedisClient() const {
   auto ep = ParseRedisUrl(config_.redis.url);
   if (!ep.ok()) return ep.status();
   ep->connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
   ep->command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
-  if (config_.redis.cluster.empty()) {
-    redis_ = std::make_unique<RedisClient>(*ep);
-  } else {
-    ClusterOptions co;
-    co.seeds = config_.redis.cluster;
-    co.node = *ep;
-    // Retries inside one call stay short: the agent's own backoff (which
-    // does not block its loop) takes over for longer outages.
-    co.max_wait = ep->command_timeout;
-    redis_ = std::make_unique<ClusterClient>(std::move(co));
-  }
+  if (config_.redis.cluster.empty()) return std::unique_ptr<RedisCommands>(new RedisClient(*ep));
+  ClusterOptions co;
+  co.seeds = config_.redis.cluster;
+  co.node = *ep;
+  // Retries inside one call stay short: the agent's own backoff (which
+  // does not block its loop) takes over for longer outages.
+  co.max_wait = ep->command_timeout;
+  return std::unique_ptr<RedisCommands>(new ClusterClient(std::move(co)));
+}
+
+RetentionSeconds Runtime::Retention() const {
+  RetentionSeconds rs;
+  rs.minute_s = config_.retention.minute_s;
+  rs.hour_s = config_.retention.hour_s;
+  rs.day_s = config_.retention.day_s;
+  return rs;
+}
+
+Result<Runtime::QueryConnection> Runtime::NewQueryConnection() const {
+  QueryConnection c;
+  APIMETER_ASSIGN_OR_RETURN(c.redis, NewRedisClient());
+  c.query = std::make_unique<QueryEngine>(c.redis.get(), KeySchema(config_.redis.prefix),
+                                          Retention(), clock_);
+  return c;
+}
+
+Status Runtime::CreateRedis() {
+  if (redis_) return Status::Ok();
+  APIMETER_ASSIGN_OR_RETURN(redis_, NewRedisClient());
   SinkOptions so;
   so.minute_retention_s = config_.retention.minute_s;
   so.hour_retention_s = config_.retention.hour_s;
@@ -91,11 +108,8 @@ Status Runtime::CreateRedis() {
   so.customers_per_day = config_.limits.customers_per_day;
   so.slow_top_n = config_.aggregation.slow_top_n;
   sink_ = std::make_unique<RedisSink>(redis_.get(), KeySchema(config_.redis.prefix), so, clock_);
-  RetentionSeconds rs;
-  rs.minute_s = config_.retention.minute_s;
-  rs.hour_s = config_.retention.hour_s;
-  rs.day_s = config_.retention.day_s;
-  query_ = std::make_unique<QueryEngine>(redis_.get(), KeySchema(config_.redis.prefix), rs, clock_);
+  query_ = std::make_unique<QueryEngine>(redis_.get(), KeySchema(config_.redis.prefix),
+                                         Retention(), clock_);
   return Status::Ok();
 }
 

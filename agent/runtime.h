@@ -56,8 +56,18 @@ class Runtime {
   RedisSink& sink() { return *sink_; }
   QueryEngine& query() { return *query_; }
 
+  // Another Redis client (not connected yet) and a QueryEngine on it, for a
+  // thread of its own (serve's workers); the engine points at the client.
+  struct QueryConnection {
+    std::unique_ptr<RedisCommands> redis;
+    std::unique_ptr<QueryEngine> query;
+  };
+  Result<QueryConnection> NewQueryConnection() const;
+
  private:
   Runtime() = default;
+  Result<std::unique_ptr<RedisCommands>> NewRedisClient() const;
+  RetentionSeconds Retention() const;
 
   Config config_;
   const Clock* clock_ = nullptr;

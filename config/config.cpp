@@ -260,7 +260,8 @@ class Loader {
   Status LoadServer(const YamlField& f, ServerConfig* s) {
     APIMETER_ASSIGN_OR_RETURN(
         std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "server", {"listen", "tokens", "session_ttl", "session_secret"}));
+        r_.OpenMap(f.value, "server",
+                   {"listen", "tokens", "session_ttl", "session_secret", "workers"}));
     for (const YamlField& x : fields) {
       const std::string name = "server." + x.key;
       if (x.key == "listen") {
@@ -278,6 +279,8 @@ class Loader {
                                  "(never the token itself); create one with apimeter hash-token");
           }
         }
+      } else if (x.key == "workers") {
+        APIMETER_ASSIGN_OR_RETURN(s->workers, r_.Int(x, name, 1, 64));
       } else if (x.key == "session_ttl") {
         APIMETER_ASSIGN_OR_RETURN(s->session_ttl_s,
                                   r_.DurationMs(x, name, 60000, 30 * kMsPerDay, /*allow_ms=*/false));

@@ -113,6 +113,7 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
   for (const std::string& t : c.server.tokens) out << YAML::DoubleQuoted << t;
   out << YAML::EndSeq;
   out << YAML::Key << "session_ttl" << YAML::Value << FormatDurationMs(c.server.session_ttl_s * 1000);
+  out << YAML::Key << "workers" << YAML::Value << c.server.workers;
   if (!c.server.session_secret.empty()) {
     out << YAML::Key << "session_secret" << YAML::Value << kMasked;
   }

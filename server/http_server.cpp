@@ -2,11 +2,14 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -22,7 +25,13 @@ using tcp = asio::ip::tcp;
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& io_context, HttpServerOptions o, QueryBackend* b, const Clock* c)
-      : io(io_context), acceptor(io_context), options(std::move(o)), backend(b), clock(c) {}
+      : io(io_context), acceptor(io_context), options(std::move(o)), backend(b), clock(c) {
+    inline_worker = {backend, options.extensions};
+    if (!options.workers.empty()) {
+      pool = std::make_unique<asio::thread_pool>(options.workers.size());
+      for (const RequestWorker& w : options.workers) idle.push_back(&w);
+    }
+  }
   asio::io_context& io;
   tcp::acceptor acceptor;
   HttpServerOptions options;
@@ -34,6 +43,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::map<std::pair<std::string, int>, uint64_t> requests;
   uint64_t refused_connections = 0, bad_requests = 0;
   int live_streams = 0;
+
+  // Where answers are computed (see the header): the pool's threads, each
+  // taking an idle worker; or this thread with inline_worker.
+  RequestWorker inline_worker;
+  std::unique_ptr<asio::thread_pool> pool;
+  bool joined = false;
+  std::mutex idle_mu;
+  std::vector<const RequestWorker*> idle;  // guarded by idle_mu
 
   struct Session {
     explicit Session(tcp::socket s) : stream(std::move(s)) {}
@@ -78,6 +95,31 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                             }
                             self->Accept();
                           });
+  }
+
+  // Runs work(worker) off this thread, then done(result) back on the
+  // session's executor. With as many threads as workers, a thread always
+  // finds an idle worker.
+  template <typename Work, typename Done>
+  void Answer(const std::shared_ptr<Session>& s, Work work, Done done) {
+    if (!pool) return done(work(inline_worker));
+    asio::post(*pool, [self = shared_from_this(), ex = s->stream.get_executor(),
+                        work = std::move(work), done = std::move(done)]() mutable {
+      const RequestWorker* worker = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(self->idle_mu);
+        worker = self->idle.back();
+        self->idle.pop_back();
+      }
+      auto result = work(*worker);
+      {
+        std::lock_guard<std::mutex> lock(self->idle_mu);
+        self->idle.push_back(worker);
+      }
+      asio::post(ex, [done = std::move(done), result = std::move(result)]() mutable {
+        done(std::move(result));
+      });
+    });
   }
 
   void Read(const std::shared_ptr<Session>& s) {
@@ -145,10 +187,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       r.status = 200;
       r.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8";
       r.body = RenderMetrics();
-    } else {
-      r = Handle(request, *backend, options.auth, *clock, options.assets, options.extensions);
+      return Write(s, r, req.version(), req.keep_alive(), label);
     }
-    Write(s, r, req.version(), req.keep_alive(), label);
+    Answer(
+        s,
+        [self = shared_from_this(), request = std::move(request)](const RequestWorker& w) {
+          return Handle(request, *w.backend, self->options.auth, *self->clock,
+                        self->options.assets, w.extensions);
+        },
+        [self = shared_from_this(), s, version = req.version(), keep_alive = req.keep_alive(),
+         label](const HttpResponse& answer) { self->Write(s, answer, version, keep_alive, label); });
   }
 
   void StartLive(const std::shared_ptr<Session>& s, const HttpRequest& request, unsigned version) {
@@ -171,10 +219,21 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                    version, false, "live");
     }
     const int64_t now = clock->NowSeconds();
-    auto first = LiveSnapshot(*backend, params, now);
-    if (!first.ok()) return Write(s, FromResult(first), version, true, "live");
+    ++live_streams;  // held while the first event is computed
+    Answer(
+        s, [params, now](const RequestWorker& w) { return LiveSnapshot(*w.backend, params, now); },
+        [self = shared_from_this(), s, params, now, version](Result<nlohmann::json> first) {
+          self->OpenLive(s, params, now, version, std::move(first));
+        });
+  }
+
+  void OpenLive(const std::shared_ptr<Session>& s, const LiveParams& params, int64_t now,
+                unsigned version, Result<nlohmann::json> first) {
+    if (!first.ok()) {
+      --live_streams;
+      return Write(s, FromResult(first), version, true, "live");
+    }
     ++requests[{"live", 200}];
-    ++live_streams;
     auto live = std::make_shared<LiveStream>(s, params, now + kLiveLifetimeSeconds);
     lives.insert(live);
     live->pending =
@@ -204,7 +263,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   void NextLiveEvent(const std::shared_ptr<LiveStream>& live) {
-    auto snap = LiveSnapshot(*backend, live->params, clock->NowSeconds());
+    Answer(
+        live->session,
+        [params = live->params, now = clock->NowSeconds()](const RequestWorker& w) {
+          return LiveSnapshot(*w.backend, params, now);
+        },
+        [self = shared_from_this(), live](Result<nlohmann::json> snap) {
+          if (self->stopped) return self->EndLive(live);
+          self->SendLiveEvent(live, snap);
+        });
+  }
+
+  void SendLiveEvent(const std::shared_ptr<LiveStream>& live, const Result<nlohmann::json>& snap) {
     if (snap.ok()) {
       live->pending = SseEvent("live", live->next_id++, *snap);
     } else {
@@ -325,6 +395,10 @@ void HttpServer::Stop() {
   beast::error_code ignored;
   impl_->acceptor.close(ignored);
   for (const auto& live : impl_->lives) live->timer.cancel();  // each ends in its handler
+  if (impl_->pool && !impl_->joined) {
+    impl_->joined = true;
+    impl_->pool->join();  // the answers in progress finish; their replies are not sent
+  }
 }
 
 std::string HttpServer::MetricsText() const { return impl_->RenderMetrics(); }

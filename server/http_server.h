@@ -6,9 +6,14 @@
 // most 64 open connections (more are closed at once), one request in flight
 // per connection (keep-alive allowed). GET /metrics (auth required) shows
 // request counts by route and status in Prometheus text format. Tokens and
-// cookies are never logged. Runs on the caller's io_context; with one thread
-// running it, the QueryBackend is only ever called from that thread.
-// Thread-safety: Start/Stop/port from the io_context's thread (or before it runs).
+// cookies are never logged. Sockets, limits and metrics live on the caller's
+// io_context, which one thread must run. Answering a request (Handle(), and
+// each live event) runs on `workers`: one thread per worker, each using only
+// its own backend and extensions, so a slow query holds one worker and never
+// the sockets; with no workers it runs on the io_context's thread, with
+// `backend` and `extensions`.
+// Thread-safety: Start/Stop/port from the io_context's thread (or before it
+// runs). Stop waits for the answers being computed.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -24,11 +29,19 @@
 
 namespace apimeter {
 
+// What one worker thread answers with: never shared with another worker.
+struct RequestWorker {
+  QueryBackend* backend = nullptr;
+  std::vector<ApiExtension*> extensions;  // extra /api/v1/ routes
+};
+
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:8080";
   AuthConfig auth;
   const StaticAssets* assets = nullptr;  // the dashboard's files; null serves none (404)
   std::vector<ApiExtension*> extensions;  // extra /api/v1/ routes; must outlive the server
+  // One thread each; empty: answer on the io_context's thread. Must outlive the server.
+  std::vector<RequestWorker> workers;
 };
 
 class HttpServer {

@@ -3,15 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-#include <thread>
-
 #include "common/time_util.h"
 #include "server/http_server.h"
+#include "tests/server/test_http.h"
 
 namespace apimeter {
 namespace {
@@ -128,56 +122,18 @@ TEST(SseEventTest, OneLineOfJsonPerEvent) {
 class LiveServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    HttpServerOptions options;
-    options.listen = "127.0.0.1:0";
-    options.auth.token_hashes = {HashToken(kToken)};
-    options.auth.session_key = DeriveSessionKey("", options.auth.token_hashes);
-    auto server = HttpServer::Start(io_, options, &backend_, &clock_);
-    ASSERT_TRUE(server.ok()) << server.status().message();
-    server_ = std::move(*server);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  void TearDown() override {
-    boost::asio::post(io_, [this] {
-      server_->Stop();
-      io_.stop();
-    });
-    thread_.join();
+    // As serve runs it: events computed on a worker.
+    Status st = server_.Start(kToken, {{&backend_, {}}}, &inline_backend_, &clock_);
+    ASSERT_TRUE(st.ok()) << st.message();
   }
 
-  // Sends a GET and reads until `until` appears `times` times in the reply or
-  // the server closes; a 10 s socket deadline bounds the wait.
   std::string Fetch(const std::string& target, bool token, const std::string& until, int times) {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket sock(io);
-    sock.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
-    timeval tv{10, 0};
-    setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n";
-    if (token) req += std::string("Authorization: Bearer ") + kToken + "\r\n";
-    req += "\r\n";
-    boost::asio::write(sock, boost::asio::buffer(req));
-    std::string got;
-    char buf[4096];
-    auto count = [&] {
-      int n = 0;
-      for (size_t at = got.find(until); at != std::string::npos; at = got.find(until, at + 1)) ++n;
-      return n;
-    };
-    while (count() < times) {
-      boost::system::error_code ec;
-      const size_t n = sock.read_some(boost::asio::buffer(buf), ec);
-      if (ec) break;
-      got.append(buf, n);
-    }
-    return got;
+    return testing::HttpGet(server_.port(), target, token ? kToken : "", until, times);
   }
 
-  boost::asio::io_context io_{1};
-  MinuteBackend backend_;
+  MinuteBackend backend_, inline_backend_;
   ManualClock clock_{kNow * 1000000};
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  testing::LoopbackServer server_;  // last: stopped before the backends go
 };
 
 TEST_F(LiveServerTest, StreamsEventsEveryInterval) {
