@@ -2,6 +2,7 @@
 // `apimeter check-config`. Every value is printed in the form the loader
 // reads, so the output loads again to the same Config (secrets aside: they
 // are printed as "****").
+#include <cstdio>
 #include <utility>
 
 #include <yaml-cpp/yaml.h>
@@ -120,6 +121,65 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
   out << YAML::EndMap;
 }
 
+void EmitRule(YAML::Emitter& out, const AlertRuleConfig& r) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << r.name;
+  out << YAML::Key << "severity" << YAML::Value << r.severity;
+  if (!r.labels.empty()) out << YAML::Key << "labels" << YAML::Value << YAML::Flow << r.labels;
+  out << YAML::Key << "metric" << YAML::Value << r.metric_text;
+  if (r.metric == AlertMetric::kErrorRate) {
+    out << YAML::Key << "status" << YAML::Value << YAML::DoubleQuoted << r.status_text;
+  }
+  const std::string side = std::string(r.above ? "above" : "below") + (r.baseline ? "_baseline" : "");
+  out << YAML::Key << side << YAML::Value << YAML::DoubleQuoted << r.threshold_text;
+  for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"host", r.host},
+                                   {"endpoint", r.endpoint},
+                                   {"customer", r.customer},
+                                   {"endpoint_match", r.endpoint_match},
+                                   {"customer_match", r.customer_match}}) {
+    if (!value.empty()) out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
+  }
+  out << YAML::Key << "window" << YAML::Value << FormatDurationMs(r.window_s * 1000);
+  out << YAML::Key << "for" << YAML::Value << FormatDurationMs(r.for_s * 1000);
+  out << YAML::Key << "resolve_for" << YAML::Value << FormatDurationMs(r.resolve_for_s * 1000);
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%g%%", r.hysteresis * 100);
+  out << YAML::Key << "hysteresis" << YAML::Value << pct;
+  out << YAML::Key << "min_requests" << YAML::Value << r.min_requests;
+  if (!r.webhooks.empty()) out << YAML::Key << "webhooks" << YAML::Value << YAML::Flow << r.webhooks;
+  out << YAML::EndMap;
+}
+
+// Webhook URLs are secrets: shown as scheme://host[:port] only.
+void EmitAlerts(YAML::Emitter& out, const AlertsConfig& a) {
+  out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "evaluate_in_serve" << YAML::Value << a.evaluate_in_serve;
+  if (!a.dashboard_url.empty()) {
+    out << YAML::Key << "dashboard_url" << YAML::Value << a.dashboard_url;
+  }
+  out << YAML::Key << "grace" << YAML::Value << FormatDurationMs(a.grace_s * 1000);
+  out << YAML::Key << "lease_ttl" << YAML::Value << FormatDurationMs(a.lease_ttl_ms);
+  out << YAML::Key << "catch_up" << YAML::Value << FormatDurationMs(a.catch_up_s * 1000);
+  out << YAML::Key << "history" << YAML::Value << a.history;
+  out << YAML::Key << "max_instances" << YAML::Value << a.max_instances;
+  out << YAML::Key << "webhooks" << YAML::Value << YAML::BeginSeq;
+  for (const WebhookConfig& w : a.webhooks) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << w.name;
+    out << YAML::Key << "url" << YAML::Value << MaskWebhookUrl(w.url);
+    out << YAML::Key << "format" << YAML::Value << w.format;
+    out << YAML::Key << "timeout" << YAML::Value << FormatDurationMs(w.timeout_ms);
+    out << YAML::Key << "retries" << YAML::Value << w.retries;
+    out << YAML::Key << "backoff" << YAML::Value << FormatDurationMs(w.backoff_ms);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  for (const AlertRuleConfig& r : a.rules) EmitRule(out, r);
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 std::string EffectiveConfigYaml(const Config& config) {
@@ -137,6 +197,9 @@ std::string EffectiveConfigYaml(const Config& config) {
     out << YAML::EndSeq;
   }
   EmitSettings(out, config);
+  if (!config.alerts.rules.empty() || !config.alerts.webhooks.empty()) {
+    EmitAlerts(out, config.alerts);
+  }
   out << YAML::EndMap;
   std::string text = out.c_str();
   text += '\n';

@@ -19,10 +19,8 @@ constexpr const char* kHead =
     "      format: slack\n"                            // 8
     "  rules:\n";                                      // 9
 
-TEST(AlertsConfig, FullExampleLoads) {
-  FakeMachine m;
-  auto c =
-      m.Load(WithAlerts(std::string(kHead) + "    - name: orders-p99\n"
+// Every kind of rule, after kHead.
+const std::string kFullExample = std::string(kHead) + "    - name: orders-p99\n"
                                              "      severity: critical\n"
                                              "      labels: {team: payments}\n"
                                              "      metric: p99\n"
@@ -46,7 +44,11 @@ TEST(AlertsConfig, FullExampleLoads) {
                                              "      above_baseline: 2x\n"
                                              "  evaluate_in_serve: true\n"
                                              "  grace: 45s\n"
-                                             "  dashboard_url: https://apimeter.example.com/\n"));
+                                             "  dashboard_url: https://apimeter.example.com/\n";
+
+TEST(AlertsConfig, FullExampleLoads) {
+  FakeMachine m;
+  auto c = m.Load(WithAlerts(kFullExample));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const AlertsConfig& a = c->alerts;
   ASSERT_EQ(a.rules.size(), 4u);
@@ -71,6 +73,46 @@ TEST(AlertsConfig, FullExampleLoads) {
   EXPECT_DOUBLE_EQ(a.rules[2].threshold, 0.3);
   EXPECT_DOUBLE_EQ(a.rules[2].hysteresis, 0.2);
   EXPECT_DOUBLE_EQ(a.rules[3].threshold, 2.0);
+}
+
+TEST(AlertsConfig, EffectiveConfigShowsEveryRuleAndLoadsBack) {
+  FakeMachine m;
+  auto first = m.Load(WithAlerts(kFullExample));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const std::string effective = EffectiveConfigYaml(*first);
+  EXPECT_EQ(effective.find("SECRET"), std::string::npos) << effective;  // webhook URLs masked
+  EXPECT_NE(effective.find("above_baseline"), std::string::npos) << effective;
+  auto second = m.Load(effective);
+  ASSERT_TRUE(second.ok()) << second.status().ToString() << "\n" << effective;
+  const AlertsConfig& a = first->alerts;
+  const AlertsConfig& b = second->alerts;
+  ASSERT_EQ(b.rules.size(), a.rules.size());
+  for (size_t i = 0; i < a.rules.size(); ++i) {
+    const AlertRuleConfig &x = a.rules[i], &y = b.rules[i];
+    EXPECT_EQ(y.name, x.name);
+    EXPECT_EQ(y.severity, x.severity);
+    EXPECT_EQ(y.labels, x.labels);
+    EXPECT_EQ(y.metric, x.metric);
+    EXPECT_EQ(y.status_lo, x.status_lo);
+    EXPECT_EQ(y.status_hi, x.status_hi);
+    EXPECT_EQ(y.above, x.above);
+    EXPECT_EQ(y.baseline, x.baseline);
+    EXPECT_DOUBLE_EQ(y.threshold, x.threshold);
+    EXPECT_EQ(y.window_s, x.window_s);
+    EXPECT_EQ(y.for_s, x.for_s);
+    EXPECT_EQ(y.resolve_for_s, x.resolve_for_s);
+    EXPECT_DOUBLE_EQ(y.hysteresis, x.hysteresis);
+    EXPECT_EQ(y.min_requests, x.min_requests);
+    EXPECT_EQ(y.endpoint, x.endpoint);
+    EXPECT_EQ(y.customer_match, x.customer_match);
+    EXPECT_EQ(y.webhooks, x.webhooks);
+  }
+  EXPECT_EQ(b.evaluate_in_serve, a.evaluate_in_serve);
+  EXPECT_EQ(b.grace_s, a.grace_s);
+  EXPECT_EQ(b.dashboard_url, a.dashboard_url);
+  ASSERT_EQ(b.webhooks.size(), 1u);
+  EXPECT_EQ(b.webhooks[0].url, "https://hooks.example.com");
+  EXPECT_EQ(EffectiveConfigYaml(*second), effective);  // a fixed point
 }
 
 Result<Config> LoadRule(const std::string& rule_lines) {
