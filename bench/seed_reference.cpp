@@ -47,6 +47,7 @@ struct SeedOptions {
   bool bench = false;
   bool skip_seed = false;
   int repeats = 20;
+  std::string only;  // one query kind (e.g. "customers"); "" = all
 };
 
 // Inverse-CDF sampling over precomputed cumulative weights 1/k^s.
@@ -284,6 +285,7 @@ Status Bench(const SeedOptions& o, Runtime& rt, int64_t end_s) {
     p.to_s = end_s;
     p.from_s = end_s - days * 86400 + 37;  // unaligned start: every tier used
     for (const Case& c : kinds) {
+      if (!o.only.empty() && c.name.rfind(o.only, 0) != 0) continue;
       std::vector<double> ms;
       uint64_t commands = 0;
       for (int i = 0; i < o.repeats; ++i) {
@@ -342,6 +344,7 @@ int Main(int argc, char** argv) {
   app.add_flag("--bench", o.bench, "measure query latency and Redis memory afterwards");
   app.add_flag("--skip-seed", o.skip_seed, "only --bench (data already seeded)");
   app.add_option("--repeats", o.repeats, "runs per query for --bench")->check(CLI::Range(1, 1000));
+  app.add_option("--only", o.only, "with --bench: only this query kind (overview, customers, ...)");
   CLI11_PARSE(app, argc, argv);
 
   SystemClock clock;

@@ -147,6 +147,7 @@ static std::vector<MaxRead> GroupMaxReads(const std::vector<BucketRead>& reads,
   std::map<std::tuple<int, int64_t, int>, std::vector<size_t>> by_set;
   for (size_t i = 0; i < reads.size(); ++i) {
     const BucketRead& r = reads[i];
+    if (shard_of_series[r.series] < 0) continue;  // requests only: no max
     by_set[{static_cast<int>(r.tier), r.bucket, shard_of_series[r.series]}].push_back(i);
   }
   std::vector<MaxRead> out;
@@ -175,7 +176,7 @@ static Status ReadBuckets(RedisCommands* client, const KeySchema& schema,
   shards.reserve(series.size());
   for (const auto& s : series) {
     members.push_back(KeySchema::MemberId(s.kind, s.name));
-    shards.push_back(KeySchema::ShardOf(s.kind, s.name));
+    shards.push_back(s.requests_only ? -1 : KeySchema::ShardOf(s.kind, s.name));
   }
   const std::vector<MaxRead> max_reads =
       with_max ? GroupMaxReads(reads, shards) : std::vector<MaxRead>();
@@ -183,7 +184,9 @@ static Status ReadBuckets(RedisCommands* client, const KeySchema& schema,
     if (i < reads.size()) {
       const BucketRead& r = reads[i];
       const FilterSeries& s = series[r.series];
-      return {"HGETALL", schema.SeriesKey(r.tier, r.bucket, s.kind, s.name)};
+      std::string key = schema.SeriesKey(r.tier, r.bucket, s.kind, s.name);
+      if (s.requests_only) return {"HGET", std::move(key), "n"};
+      return {"HGETALL", std::move(key)};
     }
     const MaxRead& m = max_reads[i - reads.size()];
     RedisArgs args{"ZMSCORE", schema.MaxKey(m.tier, m.bucket, m.shard)};
@@ -212,6 +215,15 @@ static Status ReadBuckets(RedisCommands* client, const KeySchema& schema,
   auto handle = [&](size_t i, const RedisReply& reply) -> Status {
     if (reply.is_error()) return ReplyError(reply, make(i));
     if (i >= reads.size()) return handle_max(max_reads[i - reads.size()], reply);
+    if (series[reads[i].series].requests_only) {
+      if (reply.is_nil()) return Status::Ok();
+      double n = 0;
+      if (!ParseScore(reply.str, &n) || n < 0 || n != std::floor(n)) {
+        return Status::ParseError("query: field n of " + make(i)[1] + " is not a count");
+      }
+      (*groups)[reads[i].group].requests += static_cast<uint64_t>(n);
+      return Status::Ok();
+    }
     Status st = DecodeRollupFields(reply, &(*groups)[reads[i].group]);
     return st.ok() ? st : st.WithContext(make(i)[1]);
   };
@@ -315,9 +327,9 @@ Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
   // listed for one customer, else all requests.
   std::vector<FilterSeries> series;
   if (!customers && !f.customer.empty()) {
-    series.push_back({SeriesKind::kCustomer, f.customer});
+    series.push_back({SeriesKind::kCustomer, f.customer, /*requests_only=*/true});
   } else {
-    series.push_back({SeriesKind::kAll, ""});
+    series.push_back({SeriesKind::kAll, "", /*requests_only=*/true});
   }
   std::vector<std::string> names;
   if (customers && !f.customer.empty()) {

@@ -58,6 +58,9 @@ struct QueryParams {
 struct FilterSeries {
   SeriesKind kind;
   std::string name;
+  // Read only the request count (HGET n), not the whole hash: for totals
+  // that are only a denominator. The other fields of its Rollup stay 0.
+  bool requests_only = false;
 };
 Result<FilterSeries> SeriesForFilter(const QueryFilter& filter);
 

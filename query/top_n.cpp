@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -88,27 +89,22 @@ struct Candidate {
   size_t group = 0;
   uint64_t sum = 0;                // scores read so far
   std::vector<bool> seen;          // per key of the group: score already in `sum`
-  bool consistent = true;          // false if the name showed up in two groups
 };
 
 }  // namespace
 
-size_t TopNHeadSize(size_t limit) { return 2 * limit + 32; }
+std::vector<size_t> TopNHeadSizes(size_t limit) { return {limit + 8, 4 * limit + 32}; }
 
-Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
-                                           const std::vector<std::vector<std::string>>& groups,
-                                           size_t limit, TopNStats* stats,
-                                           const TopNOptions& options) {
-  TopNStats local;
-  if (stats == nullptr) stats = &local;
-  *stats = TopNStats{};
-  if (limit == 0) return std::vector<ScoredName>();
-  if (limit > options.max_bounded_limit) {
-    return FullSum(client, groups, limit, options.chunk, stats);
-  }
+namespace {
 
+// Steps 1-3 with heads of `head` names: the answer, or nullopt when the
+// bound does not prove it.
+const std::optional<std::vector<ScoredName>> kUnproven;
+
+Result<std::optional<std::vector<ScoredName>>> FromHeads(
+    RedisCommands* client, const std::vector<std::vector<std::string>>& groups, size_t limit,
+    size_t head, const TopNOptions& options, TopNStats* stats) {
   // Step 1: the head of every set.
-  const size_t head = TopNHeadSize(limit);
   const std::vector<KeyRef> keys = Flatten(groups);
   std::vector<std::vector<uint64_t>> threshold(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) threshold[g].assign(groups[g].size(), 0);
@@ -145,7 +141,7 @@ Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
   };
   APIMETER_RETURN_IF_ERROR(RunChunked(client, keys.size(), options.chunk, make_head, handle_head));
   stats->commands += keys.size();
-  if (mixed_groups) return FullSum(client, groups, limit, options.chunk, stats);
+  if (mixed_groups) return kUnproven;
 
   // A name seen in no head sums to at most the unseen bound.
   uint64_t unseen_bound = 0;
@@ -159,7 +155,7 @@ Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
     std::vector<ScoredName> all;
     all.reserve(cands.size());
     for (Candidate& c : cands) all.push_back({std::move(c.name), c.sum});
-    return TakeTop(std::move(all), limit);
+    return std::optional(TakeTop(std::move(all), limit));
   }
 
   // Step 2: candidates whose upper bound reaches the limit-th largest lower
@@ -175,7 +171,7 @@ Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
     upper[c] = cands[c].sum + missing;
     lower.push_back(cands[c].sum);
   }
-  if (cands.size() < limit) return FullSum(client, groups, limit, options.chunk, stats);
+  if (cands.size() < limit) return kUnproven;
   std::nth_element(lower.begin(), lower.begin() + static_cast<std::ptrdiff_t>(limit - 1),
                    lower.end(), std::greater<>());
   const uint64_t floor = lower[limit - 1];
@@ -191,7 +187,7 @@ Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
     for (size_t c : needed) ub.push_back(upper[c]);
     std::nth_element(ub.begin(), ub.begin() + static_cast<std::ptrdiff_t>(limit - 1), ub.end(),
                      std::greater<>());
-    if (ub[limit - 1] <= unseen_bound) return FullSum(client, groups, limit, options.chunk, stats);
+    if (ub[limit - 1] <= unseen_bound) return kUnproven;
   }
   struct ScoreRead {
     KeyRef key;
@@ -246,11 +242,29 @@ Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
   exact.reserve(needed.size());
   for (size_t c : needed) exact.push_back({cands[c].name, cands[c].sum});
   std::vector<ScoredName> top = TakeTop(std::move(exact), limit);
-  if (top.size() < limit || top.back().total <= unseen_bound) {
-    return FullSum(client, groups, limit, options.chunk, stats);
-  }
+  if (top.size() < limit || top.back().total <= unseen_bound) return kUnproven;
   stats->path = TopNPath::kBounded;
-  return top;
+  return std::optional(std::move(top));
+}
+
+}  // namespace
+
+Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
+                                           const std::vector<std::vector<std::string>>& groups,
+                                           size_t limit, TopNStats* stats,
+                                           const TopNOptions& options) {
+  TopNStats local;
+  if (stats == nullptr) stats = &local;
+  *stats = TopNStats{};
+  if (limit == 0) return std::vector<ScoredName>();
+  if (limit <= options.max_bounded_limit) {
+    for (size_t head : TopNHeadSizes(limit)) {
+      ++stats->head_rounds;
+      APIMETER_ASSIGN_OR_RETURN(auto top, FromHeads(client, groups, limit, head, options, stats));
+      if (top) return std::move(*top);
+    }
+  }
+  return FullSum(client, groups, limit, options.chunk, stats);
 }
 
 }  // namespace apimeter

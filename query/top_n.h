@@ -15,10 +15,13 @@
 //   2. Names whose upper bound can still reach the top get their missing
 //      scores exactly (ZMSCORE on the sets where they were not in the head).
 //   3. If the limit-th exact sum is strictly above the unseen bound, no name
-//      outside the candidates can enter the top: done. Otherwise, and for
-//      large limits, every set is read in full, as a plain sum would.
-// Skewed (Zipf-like) traffic, the usual case, ends at step 3 with a few
-// percent of the reads of a full sum; flat traffic costs one extra head read.
+//      outside the candidates can enter the top: done. Otherwise steps 1-3
+//      run again with longer heads (TopNHeadSizes), and if that does not
+//      prove it either, or for large limits, every set is read in full, as
+//      a plain sum would.
+// Skewed (Zipf-like) traffic, the usual case, ends at the first step 3 with
+// a few percent of the reads of a full sum; flat traffic costs two extra
+// head reads.
 // Errors: Redis trouble gives Unavailable; a reply that is not a sorted set
 // with non-negative scores gives ParseError. Not thread-safe (one client).
 #pragma once
@@ -49,6 +52,7 @@ struct TopNStats {
   TopNPath path = TopNPath::kFull;
   size_t commands = 0;    // Redis commands sent
   size_t candidates = 0;  // names whose missing scores were read (kBounded)
+  size_t head_rounds = 0; // how many head sizes were tried
 };
 
 struct TopNOptions {
@@ -65,7 +69,7 @@ Result<std::vector<ScoredName>> SummedTopN(RedisCommands* client,
                                            size_t limit, TopNStats* stats = nullptr,
                                            const TopNOptions& options = {});
 
-// Names read per set in step 1 for a given limit.
-size_t TopNHeadSize(size_t limit);
+// The head lengths tried in turn for a given limit: short first.
+std::vector<size_t> TopNHeadSizes(size_t limit);
 
 }  // namespace apimeter

@@ -95,11 +95,28 @@ Sets Zipf(size_t groups, size_t sets_per_group, size_t names, double s, uint32_t
   return sets;
 }
 
+// Nearly flat traffic: 4 groups x 10 sets, `names` names per set, each
+// scoring 90..110.
+Sets Flat(size_t names) {
+  Sets sets(4, std::vector<std::map<std::string, uint64_t>>(10));
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<uint64_t> score(90, 110);
+  for (size_t g = 0; g < 4; ++g) {
+    for (size_t j = 0; j < 10; ++j) {
+      for (size_t n = 0; n < names; ++n) {
+        sets[g][j]["g" + std::to_string(g) + "n" + std::to_string(n)] = score(rng);
+      }
+    }
+  }
+  return sets;
+}
+
 TEST_F(TopNTest, ZipfTrafficIsAnsweredFromTheHeadsAndIsExact) {
   const Sets sets = Zipf(8, 24, 3000, 1.1, 1);
   TopNStats stats;
   EXPECT_EQ(Top(sets, 20, &stats), Truth(sets, 20));
   EXPECT_EQ(stats.path, TopNPath::kBounded);
+  EXPECT_EQ(stats.head_rounds, 1u);  // the short heads were enough
   // The heads (8 x 24 ZREVRANGE) and a few score reads, not 8 x 24 full sets.
   EXPECT_GE(stats.commands, 8u * 24u);
   EXPECT_LT(stats.commands, 2u * 8u * 24u);
@@ -117,7 +134,7 @@ TEST_F(TopNTest, ANameThatNeverReachesAHeadButWinsOnTheSumIsFound) {
   // Per set: `head` names score 100 each, a different crowd in every set;
   // "steady" scores 99 everywhere, just below every head. It wins overall
   // (24 x 99) though no head ever shows it.
-  const size_t limit = 3, head = TopNHeadSize(limit);
+  const size_t limit = 3, head = TopNHeadSizes(limit).back();
   Sets sets(1, std::vector<std::map<std::string, uint64_t>>(24));
   for (size_t j = 0; j < 24; ++j) {
     for (size_t n = 0; n < head; ++n) sets[0][j]["b" + std::to_string(j) + "_" + std::to_string(n)] = 100;
@@ -132,17 +149,22 @@ TEST_F(TopNTest, ANameThatNeverReachesAHeadButWinsOnTheSumIsFound) {
 }
 
 TEST_F(TopNTest, FlatTrafficFallsBackToTheFullSumAndIsExact) {
-  Sets sets(4, std::vector<std::map<std::string, uint64_t>>(10));
-  std::mt19937 rng(3);
-  std::uniform_int_distribution<uint64_t> score(90, 110);
-  for (size_t g = 0; g < 4; ++g) {
-    for (size_t j = 0; j < 10; ++j) {
-      for (size_t n = 0; n < 200; ++n) sets[g][j]["g" + std::to_string(g) + "n" + std::to_string(n)] = score(rng);
-    }
-  }
+  // 1,000 names per set with nearly equal scores: no head can bound the rest.
+  const Sets sets = Flat(1000);
   TopNStats stats;
   EXPECT_EQ(Top(sets, 10, &stats), Truth(sets, 10));
   EXPECT_EQ(stats.path, TopNPath::kFull);
+  EXPECT_EQ(stats.head_rounds, TopNHeadSizes(10).size());  // both head sizes were tried
+}
+
+TEST_F(TopNTest, ShortHeadsThatCannotProveItAreFollowedByLongerOnes) {
+  // 200 names per set, nearly flat: the short heads (limit + 8) cannot
+  // bound the rest, the long ones can.
+  const Sets sets = Flat(200);
+  TopNStats stats;
+  EXPECT_EQ(Top(sets, 10, &stats), Truth(sets, 10));
+  EXPECT_EQ(stats.path, TopNPath::kBounded);
+  EXPECT_EQ(stats.head_rounds, 2u);
 }
 
 TEST_F(TopNTest, TiesAtTheCutAreBrokenByName) {
