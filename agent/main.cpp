@@ -1,6 +1,7 @@
 // apimeter: entry point. Parses the command line and hands each subcommand to
 // its runner (agent/commands.h). The only place CLI11's exceptions are caught.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 #include <vector>
 
@@ -10,6 +11,10 @@
 
 int main(int argc, char** argv) {
   using namespace apimeter;
+  // A write to a socket whose peer is gone (a Redis node killed mid-pipeline:
+  // hiredis writes with plain write()) must be an EPIPE error that the
+  // caller retries, not a SIGPIPE that silently ends the process.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"apimeter: API usage analytics from nginx access logs.\n"
                "Docs: docs/cli.md, docs/config.md, docs/api.md."};
   app.set_version_flag("--version", std::string("apimeter ") + APIMETER_VERSION + " (commit " +

@@ -111,6 +111,9 @@ ClusterClient::ClusterClient(ClusterOptions options, SleepFn sleep)
       slot_node_(kClusterSlots, -1),
       slot_replicas_(kClusterSlots, 0) {
   if (!sleep_) sleep_ = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  options_.wait_timeout =
+      std::max(std::chrono::milliseconds(1),
+               std::min(options_.wait_timeout, options_.node.command_timeout / 2));
 }
 
 ClusterClient::~ClusterClient() = default;
@@ -180,6 +183,7 @@ Status ClusterClient::RefreshTopology() {
       }
     }
     loaded_ = true;
+    replicas_suspect_ = false;
     ++stats_.refreshes;
     return Status::Ok();
   }
@@ -187,7 +191,7 @@ Status ClusterClient::RefreshTopology() {
 }
 
 void ClusterClient::RecheckReplicas() {
-  if (loaded_ &&
+  if (loaded_ && !replicas_suspect_ &&
       std::find(slot_replicas_.begin(), slot_replicas_.end(), 0) == slot_replicas_.end()) {
     return;
   }
@@ -197,6 +201,15 @@ void ClusterClient::RecheckReplicas() {
   if (Status st = RefreshTopology(); !st.ok()) {
     spdlog::warn("Redis Cluster: topology reload failed: {}", st.message());
   }
+}
+
+void ClusterClient::NoteShortWait(const std::string& node) {
+  ++stats_.unreplicated;
+  replicas_suspect_ = true;
+  spdlog::warn(
+      "Redis Cluster node {}: no replica acknowledged the writes within {} ms; the topology "
+      "is read again before the next flush",
+      node, options_.wait_timeout.count());
 }
 
 std::vector<std::string> ClusterClient::Masters() const {
@@ -386,11 +399,7 @@ Result<std::vector<RedisReply>> ClusterClient::Run(const std::vector<RedisArgs>&
       }
       if (g.want_replicas > 0) {
         const RedisReply& w = replies->back();
-        if (w.is_error() || w.integer < g.want_replicas) {
-          ++stats_.unreplicated;
-          spdlog::warn("Redis Cluster node {}: no replica acknowledged the writes within {} ms",
-                       *g.node, options_.wait_timeout.count());
-        }
+        if (w.is_error() || w.integer < g.want_replicas) NoteShortWait(*g.node);
       }
     }
     pending = std::move(next);

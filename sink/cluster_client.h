@@ -40,8 +40,11 @@ struct ClusterOptions {
   std::chrono::milliseconds max_wait{20000};  // backoff budget of one call
   std::chrono::milliseconds initial_backoff{50};
   std::chrono::milliseconds max_backoff{1000};
-  std::chrono::milliseconds wait_timeout{2000};  // WAIT for a replica in PipelineDurable
-  int max_redirect_rounds = 16;                  // rounds that only followed redirects
+  // WAIT for a replica (PipelineDurable and the flush's commit); capped at
+  // half of node.command_timeout so that WAIT answers before the socket
+  // read times out.
+  std::chrono::milliseconds wait_timeout{2000};
+  int max_redirect_rounds = 16;  // rounds that only followed redirects
 };
 
 struct SlotRange {
@@ -124,11 +127,18 @@ class ClusterClient final : public RedisCommands {
   Backoff NewBackoff() { return Backoff(this); }
 
   Status RefreshTopology();
-  // A node may report a master's replica only after gossip has reached it,
-  // so a topology read at start can show none: while some slot has no known
-  // replica, reload the topology at most once a second (writers call this
-  // before each flush, so durable writes WAIT as soon as a replica is known).
+  // The replica counts can be stale both ways: a node may report a master's
+  // replica only after gossip has reached it (a topology read at start shows
+  // none), and a replica that died or stopped replicating is still listed
+  // until the topology is read again (every WAIT then comes back short, and
+  // no I/O error ever forces a reload). So while some slot has no known
+  // replica, or after a WAIT came back short (NoteShortWait), reload the
+  // topology, at most once a second. Writers call this before each flush.
   void RecheckReplicas();
+  // A WAIT answered fewer replicas than asked: counts it (stats().unreplicated)
+  // and makes the next RecheckReplicas reload the topology.
+  void NoteShortWait(const std::string& node);
+  std::chrono::milliseconds wait_timeout() const { return options_.wait_timeout; }
   const Stats& stats() const { return stats_; }
   // "host:port" of the masters that own at least one slot.
   std::vector<std::string> Masters() const;
@@ -146,6 +156,7 @@ class ClusterClient final : public RedisCommands {
   std::vector<uint8_t> slot_replicas_;
   bool loaded_ = false;
   std::chrono::steady_clock::time_point replicas_checked_at_{};
+  bool replicas_suspect_ = false;  // a WAIT came back short since the last reload
   uint64_t commands_sent_ = 0;
   Stats stats_;
 };

@@ -198,7 +198,8 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
     tx.push_back({"EXEC"});
     const int replicas = std::min(1, cluster.ReplicasOfSlot(slot));
     std::vector<RedisArgs> send = tx;
-    if (replicas > 0) send.push_back({"WAIT", "1", "2000"});
+    const std::string wait_ms = std::to_string(cluster.wait_timeout().count());
+    if (replicas > 0) send.push_back({"WAIT", "1", wait_ms});
     auto replies = c->Pipeline(send);
     if (!replies.ok()) return replies.status().WithContext("flush (outcome unknown)");
     RedisReply wait;
@@ -218,11 +219,11 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
     if (replicas > 0 && (wait.is_error() || wait.integer < 1)) {
       own_pending_ = token;  // the next flush rolls it forward if it is still there
       own_pending_host_ = batch.host;
+      cluster.NoteShortWait(c->endpoint().host + ":" + std::to_string(c->endpoint().port));
       return Status::Unavailable(
-          "flush " + token +
-          ": committed, but no replica acknowledged it within 2 s; nothing applied yet (the "
-          "next attempt finds the commit and applies it, or, if it was lost in a failover, "
-          "reads the lines again)");
+          "flush " + token + ": committed, but no replica acknowledged it within " + wait_ms +
+          " ms; nothing applied yet (the next attempt finds the commit and applies it, or, if "
+          "it was lost in a failover, reads the lines again)");
     }
     break;
   }

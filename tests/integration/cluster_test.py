@@ -3,11 +3,15 @@ tests/integration/cluster.py): backfill and live agents give the same answers
 as a single Redis and exact counts against truth computed from the log files;
 three agents with different host names merge exactly; a master killed while
 agents write (its replica promoted) and slots moved while agents write lose
-and double-count nothing. Run one class: cluster_test.py <ClassName>."""
+and double-count nothing; a cluster whose port was taken at start is started
+again on other ports. Run one class: cluster_test.py <ClassName>. With
+APIMETER_TEST_KEEP_LOGS=<dir>, the agent tests copy every agent's and node's
+whole log there."""
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +21,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+import cluster  # noqa: E402
 import harness as h  # noqa: E402
 from cluster import RedisCluster, wait_for  # noqa: E402
 
@@ -115,10 +120,13 @@ class ClusterBackfillTest(unittest.TestCase):
 
     def test_second_backfill_adds_nothing(self):
         self.assertIn("redis cluster:    3 masters", self.out)
-        before = query(self.multi, "overview", "--from", "7d")
+        # A fixed range: a relative one ("7d") ends at now, which moves while
+        # the second backfill runs.
+        week = ("--from", h.iso(self.end - 7 * 86400), "--to", h.iso(self.end + 3600))
+        before = query(self.multi, "overview", *week)
         again = h.run([h.BIN, "backfill", "--config", self.multi, "--no-progress"])
         self.assertIn("lines:            0 ", again.stdout)
-        self.assertEqual(query(self.multi, "overview", "--from", "7d"), before)
+        self.assertEqual(query(self.multi, "overview", *week), before)
 
     def test_keys_spread_over_every_master(self):
         sizes = [int(self.cluster.cli(int(a.split(":")[1]), "DBSIZE").strip())
@@ -247,6 +255,14 @@ class AgentsBase(unittest.TestCase):
                 with open(os.path.join(self.dir, f"agent{i}.log")) as f:
                     print(f"--- agent{i}.log (last lines)\n" + "".join(f.readlines()[-15:]),
                           file=sys.stderr)
+        keep = os.environ.get("APIMETER_TEST_KEEP_LOGS")
+        if keep:  # investigating: keep the agents' and the nodes' whole logs
+            dst = os.path.join(keep, f"{self.id()}-{os.getpid()}")
+            os.makedirs(dst, exist_ok=True)
+            for i in range(len(self.agents)):
+                shutil.copy(os.path.join(self.dir, f"agent{i}.log"), dst)
+            for p in self.cluster.ports:
+                shutil.copy(self.cluster.log_path(p), os.path.join(dst, f"node{p}.log"))
         self.cluster.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -260,6 +276,12 @@ class AgentsBase(unittest.TestCase):
         return query(self.configs[0], "overview", "--from", "3h")
 
     def requests_seen(self):
+        """The cluster's request count; fails at once if an agent has exited
+        (a dead agent would otherwise show up only as a timeout)."""
+        for i, a in enumerate(self.agents):
+            if a.poll() is not None:
+                raise AssertionError(f"agent{i} ({HOSTS[i]}) exited with {a.returncode} "
+                                     "while the test was waiting for it")
         try:
             return self.overview()["requests"]
         except AssertionError:
@@ -278,7 +300,15 @@ class AgentsBase(unittest.TestCase):
 
     def finish_and_check(self, timeout=45):
         total = len(self.truth)
-        wait_for(lambda: self.requests_seen() >= total, f"{total} requests counted", timeout)
+        try:
+            wait_for(lambda: self.requests_seen() >= total, f"{total} requests counted", timeout)
+        except AssertionError:
+            for i, port in enumerate(self.metrics):  # where each agent stands, to see why
+                got = {k: self.metric(port, f"apimeter_agent_{k}") for k in
+                       ("lines_read_total", "flushes_total", "flush_failures_total", "redis_up",
+                        "redis_cluster_topology_reloads_total")}
+                print(f"agent{i} ({HOSTS[i]}): {got}", file=sys.stderr)
+            raise
         for a in self.agents:
             a.send_signal(signal.SIGTERM)
         for a in self.agents:
@@ -351,6 +381,37 @@ class ClusterReshardTest(AgentsBase):
         moved, ask = redirects()
         print(f"redirects followed: {moved:.0f} MOVED, {ask:.0f} ASK", file=sys.stderr)
         self.finish_and_check()
+
+
+class ClusterPortsTest(unittest.TestCase):
+    """A node whose bus port is taken between the free-port check and its
+    bind exits with "Address already in use"; the start tries other ports."""
+
+    def test_taken_port_is_retried_on_other_ports(self):
+        held = []
+        real = cluster._free_cluster_ports
+
+        def then_taken(n, rng, avoid=()):
+            ports = real(n, rng, avoid)
+            if not held:  # first attempt: someone binds a bus port after the check
+                s = socket.socket()
+                s.bind(("127.0.0.1", ports[1] + cluster.BUS_OFFSET))
+                s.listen()
+                held.append(s)
+            return ports
+
+        cluster._free_cluster_ports = then_taken
+        try:
+            c = RedisCluster(masters=3, replicas=0)
+        finally:
+            cluster._free_cluster_ports = real
+        try:
+            self.assertEqual(c.port_retries, 1)
+            self.assertNotIn(held[0].getsockname()[1] - cluster.BUS_OFFSET, c.ports)
+            self.assertTrue(c.healthy())
+        finally:
+            c.close()
+            held[0].close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // Flush throughput and query latency: a single redis-server vs a 3-master
-// and a 6-master Redis Cluster, in one run, on the same data; and how keys
-// spread over masters and slots. docs/benchmarks.md, "Redis Cluster".
+// and a 6-master Redis Cluster (no replicas) and a 3-master cluster with one
+// replica per master (the flush WAITs for it), in one run, on the same data;
+// and how keys spread over masters and slots. docs/benchmarks.md, "Redis Cluster".
 //   cluster_bench [requests=300000] [repeats=15]
 // A realistic day: `requests` over 24 h, 300 endpoints and 5,000 customers
 // (Zipf-like weights), 4 hosts, written as one flush per 10 minutes (what an
@@ -171,13 +172,19 @@ int main(int argc, char** argv) {
   RedisClient standalone(ep);
   std::vector<std::pair<std::string, Figures>> rows;
   rows.emplace_back("standalone", Run(&standalone, "cb", clock, batches, from, to, repeats));
-  for (int masters : {3, 6}) {
-    testing::TestCluster tc(masters, 0);
+  // Without replicas no WAIT is sent; the last row has one replica per
+  // master, so every commit and every apply pipeline waits for a replica.
+  for (auto [masters, replicas] : {std::pair{3, 0}, std::pair{6, 0}, std::pair{3, 1}}) {
+    testing::TestCluster tc(masters, replicas);
     ClusterOptions o = tc.Options();
     o.node.command_timeout = std::chrono::milliseconds(60000);
     ClusterClient cc(o);
-    rows.emplace_back("cluster " + std::to_string(masters) + " masters",
+    rows.emplace_back("cluster " + std::to_string(masters) + " masters" +
+                          (replicas > 0 ? " + " + std::to_string(masters * replicas) + " replicas"
+                                        : std::string()),
                       Run(&cc, "cb", clock, batches, from, to, repeats));
+    std::printf("%s: %llu WAITs short of a replica\n", rows.back().first.c_str(),
+                static_cast<unsigned long long>(cc.stats().unreplicated));
     std::printf("%s:\n", rows.back().first.c_str());
     KeySpread(tc, cc, "cb");
   }

@@ -145,6 +145,15 @@ TEST(ParseClusterSlots, MastersAndReplicaCounts) {
   EXPECT_FALSE(ParseClusterSlots(Str("x"), "h").ok());
 }
 
+TEST(ClusterClientOptions, WaitAnswersBeforeTheSocketTimesOut) {
+  ClusterOptions o;
+  o.node.command_timeout = std::chrono::milliseconds(1000);
+  o.wait_timeout = std::chrono::milliseconds(2000);
+  EXPECT_EQ(ClusterClient(o).wait_timeout(), std::chrono::milliseconds(500));
+  o.node.command_timeout = std::chrono::milliseconds(5000);
+  EXPECT_EQ(ClusterClient(o).wait_timeout(), std::chrono::milliseconds(2000));
+}
+
 TEST(SplitHostPort, Bounds) {
   std::string host;
   int port = 0;

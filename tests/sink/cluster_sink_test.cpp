@@ -5,6 +5,8 @@
 // commits of two slots (one master paused) and is finished by another writer.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <set>
 
 #include "common/time_util.h"
@@ -212,6 +214,55 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   stale.checkpoints.push_back({"file1", "0-1000", "0-3000"});
   EXPECT_EQ(sink2.Flush(stale).code(), StatusCode::kAborted);
   EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), want);
+}
+
+// A replica that died is still listed by a topology read before its death,
+// so every WAIT for it comes back short and no I/O error ever forces a
+// reload. The flush that meets the short WAIT fails (nothing applied); the
+// next one reads the topology again, which no longer lists the replica, and
+// goes through: the writer is not stuck, and nothing is counted twice.
+TEST_F(ClusterSinkTest, ShortWaitReloadsTheTopologySoADeadReplicaDoesNotStallFlushes) {
+  TestCluster replicated(3, 1, /*node_timeout_ms=*/500);
+  const std::string prefix = TestRedis::Get().UniquePrefix("replica");
+  const int64_t from = day_ * kDay, to = from + kDay;
+  const auto requests = testing::MixedRequests(from, to, 1000, 8);
+  FlushBatch batch = testing::BatchFor(requests);
+  batch.id = "batch-r";
+  batch.checkpoints.push_back({"file1", "", "0-1000"});
+
+  ClusterOptions o = replicated.Options();
+  o.wait_timeout = std::chrono::milliseconds(300);
+  ClusterClient client(o);
+  ASSERT_TRUE(client.Connect().ok());
+  KeySchema schema(prefix);
+  const int slot = HashSlot(schema.HostTag(batch.host));
+  ASSERT_EQ(client.ReplicasOfSlot(slot), 1);
+  const std::string master = MasterOfSlot(client, slot);
+  const std::vector<std::string> replicas = replicated.ReplicasOf(master);
+  ASSERT_EQ(replicas.size(), 1u) << master;
+  replicated.Kill(replicas[0]);
+  // The cluster drops it from CLUSTER SLOTS once it is marked failed (node
+  // timeout 0.5 s); this client's topology still lists it.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!replicated.ReplicasOf(master).empty() && std::chrono::steady_clock::now() < until) {
+    ::usleep(20000);  // polling a condition against a deadline
+  }
+  ASSERT_TRUE(replicated.ReplicasOf(master).empty());
+  ASSERT_EQ(client.ReplicasOfSlot(slot), 1);
+
+  RedisSink sink(&client, schema, SinkOptions{}, &clock_);
+  Status st = sink.Flush(batch);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_GE(client.stats().unreplicated, 1u);
+  const uint64_t refreshes = client.stats().refreshes;
+  st = sink.Flush(batch);  // the agent's retry of the same batch
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_GT(client.stats().refreshes, refreshes);
+  EXPECT_EQ(client.ReplicasOfSlot(slot), 0);
+
+  QueryEngine q(&client, schema, RetentionSeconds{}, &clock_);
+  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), requests.size());
+  EXPECT_EQ(*sink.ReadCheckpoint(batch.host, "file1"), "0-1000");
 }
 
 }  // namespace

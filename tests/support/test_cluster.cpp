@@ -7,8 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 
@@ -52,6 +55,18 @@ bool Healthy(const RedisEndpoint& ep) {
          r->str.find("cluster_slots_ok:16384") != std::string::npos;
 }
 
+void KillAndReap(int pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 template <typename F>
 bool PollUntil(F&& f, std::chrono::seconds deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
@@ -64,34 +79,96 @@ bool PollUntil(F&& f, std::chrono::seconds deadline) {
 
 }  // namespace
 
-TestCluster::TestCluster(int masters, int replicas) {
-  char tmpl[] = "/tmp/apimeter-test-cluster-XXXXXX";
-  dir_ = ::mkdtemp(tmpl);
+bool TestCluster::StartNodes(int count) {
   std::mt19937 rng(
       static_cast<unsigned>(::getpid()) ^
       static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  while (static_cast<int>(ports_.size()) < masters * (1 + replicas)) {
-    const int p = 20000 + static_cast<int>(rng() % 20000);
-    if (std::find(ports_.begin(), ports_.end(), p) == ports_.end() && PortFree(p) &&
+  std::vector<int> ports;
+  // Base ports 20000..22699, bus ports 30000..32699: below the ephemeral range.
+  for (int tries = 0; static_cast<int>(ports.size()) < count; ++tries) {
+    if (tries > 100 * count) throw std::runtime_error("no free ports for a test cluster");
+    const int p = 20000 + static_cast<int>(rng() % 2700);
+    if (std::find(ports.begin(), ports.end(), p) == ports.end() &&
+        std::find(ports_.begin(), ports_.end(), p) == ports_.end() && PortFree(p) &&
         PortFree(p + 10000)) {
-      ports_.push_back(p);
+      ports.push_back(p);
     }
   }
-  for (int p : ports_) {
+  const size_t first = pids_.size();
+  for (int p : ports) {
     const std::string d = dir_ + "/" + std::to_string(p);
     std::filesystem::create_directories(d);
-    pids_.push_back(Spawn({"redis-server", "--port", std::to_string(p), "--bind", "127.0.0.1",
-                           "--dir", d, "--cluster-enabled", "yes", "--cluster-config-file",
-                           "nodes.conf", "--cluster-node-timeout", "2000", "--save", "",
-                           "--appendonly", "no", "--loglevel", "warning"},
+    pids_.push_back(Spawn({"redis-server",
+                           "--port",
+                           std::to_string(p),
+                           "--bind",
+                           "127.0.0.1",
+                           "--dir",
+                           d,
+                           "--cluster-enabled",
+                           "yes",
+                           "--cluster-config-file",
+                           "nodes.conf",
+                           "--cluster-node-timeout",
+                           std::to_string(node_timeout_ms_),
+                           "--save",
+                           "",
+                           "--appendonly",
+                           "no",
+                           "--repl-diskless-sync-delay",
+                           "0",
+                           "--loglevel",
+                           "warning",
+                           "--logfile",
+                           d + "/redis.log"},
                           /*quiet=*/true));
   }
-  for (int p : ports_) {
-    RedisEndpoint ep = NodeEndpoint("127.0.0.1:" + std::to_string(p));
-    if (!PollUntil([&] { return RedisClient(ep).Command({"PING"}).ok(); },
-                   std::chrono::seconds(10))) {
-      throw std::runtime_error("redis-server on port " + std::to_string(p) + " did not start");
+  bool taken = false;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    RedisEndpoint ep = NodeEndpoint("127.0.0.1:" + std::to_string(ports[i]));
+    bool exited = false;
+    const bool up = PollUntil(
+        [&] {
+          int status = 0;
+          exited = ::waitpid(pids_[first + i], &status, WNOHANG) == pids_[first + i];
+          return exited || RedisClient(ep).Command({"PING"}).ok();
+        },
+        std::chrono::seconds(10));
+    const std::string log = ReadFile(dir_ + "/" + std::to_string(ports[i]) + "/redis.log");
+    if (exited && log.find("Address already in use") != std::string::npos) {
+      pids_[first + i] = -1;  // reaped
+      taken = true;
+    } else if (!up || exited) {
+      if (exited) pids_[first + i] = -1;  // reaped
+      throw std::runtime_error("redis-server on port " + std::to_string(ports[i]) +
+                               " did not start: " + log.substr(0, 2000));
     }
+  }
+  if (taken) {
+    for (size_t i = first; i < pids_.size(); ++i) KillAndReap(pids_[i]);
+    pids_.resize(first);
+    return false;
+  }
+  ports_.insert(ports_.end(), ports.begin(), ports.end());
+  return true;
+}
+
+TestCluster::TestCluster(int masters, int replicas, int node_timeout_ms)
+    : node_timeout_ms_(node_timeout_ms) {
+  char tmpl[] = "/tmp/apimeter-test-cluster-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  try {
+    Start(masters, replicas);
+  } catch (...) {
+    StopAll();  // a throwing constructor runs no destructor: stop what started
+    throw;
+  }
+}
+
+void TestCluster::Start(int masters, int replicas) {
+  int attempts = 0;
+  while (!StartNodes(masters * (1 + replicas))) {
+    if (++attempts == 5) throw std::runtime_error("test cluster ports were taken 5 times");
   }
   std::vector<std::string> create{"redis-cli", "--cluster", "create"};
   for (const std::string& s : seeds()) create.push_back(s);
@@ -108,14 +185,56 @@ TestCluster::TestCluster(int masters, int replicas) {
       throw std::runtime_error("Redis Cluster node " + s + " never reported cluster_state:ok");
     }
   }
+  if (replicas > 0 &&
+      !PollUntil([&] { return ReplicasListed(replicas); }, std::chrono::seconds(30))) {
+    throw std::runtime_error("Redis Cluster nodes never listed every master's replicas");
+  }
 }
 
-TestCluster::~TestCluster() {
-  for (int pid : pids_) {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+bool TestCluster::ReplicasListed(int per_master) const {
+  for (const std::string& s : seeds()) {
+    RedisClient c(NodeEndpoint(s));
+    auto r = c.Command({"CLUSTER", "SLOTS"});
+    if (!r.ok() || r->elements.empty()) return false;
+    for (const RedisReply& range : r->elements) {
+      if (static_cast<int>(range.elements.size()) < 3 + per_master) return false;
+    }
   }
+  return true;
+}
+
+std::vector<std::string> TestCluster::ReplicasOf(const std::string& master) const {
+  std::vector<std::string> out;
+  RedisClient c(NodeEndpoint(master));
+  auto r = c.Command({"CLUSTER", "SLOTS"});
+  if (!r.ok()) return out;
+  for (const RedisReply& range : r->elements) {
+    if (range.elements.size() < 3 || range.elements[2].elements.size() < 2) continue;
+    const RedisReply& m = range.elements[2];
+    if (m.elements[0].str + ":" + std::to_string(m.elements[1].integer) != master) continue;
+    for (size_t i = 3; i < range.elements.size(); ++i) {
+      const RedisReply& rep = range.elements[i];
+      const std::string node = rep.elements[0].str + ":" + std::to_string(rep.elements[1].integer);
+      if (std::find(out.begin(), out.end(), node) == out.end()) out.push_back(node);
+    }
+  }
+  return out;
+}
+
+void TestCluster::Kill(const std::string& host_port) {
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    if ("127.0.0.1:" + std::to_string(ports_[i]) == host_port) {
+      KillAndReap(pids_[i]);
+      pids_[i] = -1;
+    }
+  }
+}
+
+TestCluster::~TestCluster() { StopAll(); }
+
+void TestCluster::StopAll() {
+  for (int pid : pids_) KillAndReap(pid);
+  pids_.clear();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }

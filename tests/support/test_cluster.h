@@ -1,11 +1,15 @@
 // TestCluster: a private Redis Cluster for integration tests: `masters`
 // redis-server processes (plus `replicas` per master) with cluster-enabled,
-// each in its own temporary directory on free loopback ports (the port and
-// its bus port +10000 both free), joined with `redis-cli --cluster create`.
+// each in its own temporary directory, joined with `redis-cli --cluster
+// create`. Ports: the port and its bus port +10000 both free and both below
+// Linux's ephemeral range (32768+); a node that exits at start because one
+// was taken meanwhile ("Address already in use" in its log) makes the start
+// try other ports, at most 5 times.
 //
 // Promise: the constructor returns once every node reports cluster_state:ok
-// with all 16384 slots (polled against a deadline), or throws. The destructor
-// kills every process it started and removes the directories.
+// with all 16384 slots and, with replicas, once every node's CLUSTER SLOTS
+// lists a replica for every range (polled against deadlines), or throws. The
+// destructor kills every process it started and removes the directories.
 #pragma once
 
 #include <string>
@@ -17,7 +21,8 @@ namespace apimeter::testing {
 
 class TestCluster {
  public:
-  explicit TestCluster(int masters = 3, int replicas = 0);
+  // node_timeout_ms: cluster-node-timeout (how soon a dead node is marked failed).
+  explicit TestCluster(int masters = 3, int replicas = 0, int node_timeout_ms = 2000);
   ~TestCluster();
   TestCluster(const TestCluster&) = delete;
   TestCluster& operator=(const TestCluster&) = delete;
@@ -28,8 +33,18 @@ class TestCluster {
   RedisEndpoint NodeEndpoint(const std::string& host_port) const;
   // CLUSTER MYID of a node.
   std::string NodeId(const std::string& host_port) const;
+  // "host:port" of the replicas that `master`'s CLUSTER SLOTS lists for it.
+  std::vector<std::string> ReplicasOf(const std::string& master) const;
+  // kill -9 one node.
+  void Kill(const std::string& host_port);
 
  private:
+  void Start(int masters, int replicas);
+  int node_timeout_ms_;
+  void StopAll();
+  bool StartNodes(int count);  // false: a port was taken; throws on other failures
+  bool ReplicasListed(int per_master) const;
+
   std::string dir_;
   std::vector<int> ports_;
   std::vector<int> pids_;
