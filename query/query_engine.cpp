@@ -249,6 +249,22 @@ Result<Rollup> QueryEngine::SeriesTotal(SeriesKind kind, std::string_view name, 
   return std::move(rollups[0]);
 }
 
+Result<std::vector<uint64_t>> QueryEngine::SeriesRequests(std::vector<FilterSeries> series,
+                                                         int64_t from_s, int64_t to_s) {
+  Tier finest = Tier::kMinute;
+  for (FilterSeries& s : series) {
+    s.requests_only = true;
+    if (FinestTier(s.kind) == Tier::kDay) finest = Tier::kDay;
+  }
+  APIMETER_ASSIGN_OR_RETURN(RangePlan plan,
+                            PlanRange(from_s, to_s, retention_, clock_->NowSeconds(), finest));
+  APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups, FetchSeries(series, plan.runs, false));
+  std::vector<uint64_t> out;
+  out.reserve(rollups.size());
+  for (const Rollup& r : rollups) out.push_back(r.requests);
+  return out;
+}
+
 Result<json> QueryEngine::Overview(const QueryParams& p) {
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
   const Tier finest = FinestTier(series.kind);

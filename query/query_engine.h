@@ -96,6 +96,11 @@ class QueryEngine {
   // The range is PlanSeries(kind, from_s, to_s): for customer × endpoint it
   // is rounded outward to whole UTC days.
   Result<Rollup> SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s, int64_t to_s);
+  // The request counts of several series over one range (HGET n per bucket,
+  // nothing else): planned once at the finest tier all of them have, so for
+  // any customer × endpoint series the range is rounded out to whole UTC days.
+  Result<std::vector<uint64_t>> SeriesRequests(std::vector<FilterSeries> series, int64_t from_s,
+                                               int64_t to_s);
   // The plan SeriesTotal reads, so a caller can report the range it covers.
   Result<RangePlan> PlanSeries(SeriesKind kind, int64_t from_s, int64_t to_s) const;
 

@@ -7,9 +7,10 @@
 // (ties by name) with their share of calls and of bytes (in + out); the
 // customers beyond `limit` are summed exactly into "others" by difference
 // from the overview. The cumulative-share curve is exact for every listed
-// rank. A matrix cell is null when it cannot be known exactly (a customer
-// with more endpoints than one answer lists). Memory: one name per active
-// customer (CustomerNames), rows only for `limit` customers.
+// rank. A matrix cell is the request count of that customer × endpoint
+// series; the customer's other endpoints are its total minus its cells.
+// Memory: one name per active customer (CustomerNames), rows only for
+// `limit` customers.
 // Thread-safety: as the QueryEngine (not thread-safe).
 #pragma once
 

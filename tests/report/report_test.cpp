@@ -448,6 +448,22 @@ TEST_F(ReportTest, AttributionSharesCurveAndMatrixAreExact) {
   EXPECT_EQ(rows[0].back(), "total");
   EXPECT_EQ(rows[1][0], "acme");
   EXPECT_EQ(ParseCsv(*AttributionCsv(*a, "curve")).size(), 4u);
+
+  // Fewer columns than the customers' endpoints: the rest is exact too.
+  req.matrix_endpoints = 2;
+  Result<json> narrow = BuildAttribution(engine_, req, clock_.NowSeconds());
+  ASSERT_TRUE(narrow.ok()) << narrow.status().ToString();
+  const json& nm = (*narrow)["matrix"];
+  ASSERT_EQ(nm["endpoints"].size(), 2u);
+  for (size_t i = 0; i < nm["customers"].size(); ++i) {
+    const std::string c = nm["customers"][i];
+    const std::string e0 = nm["endpoints"][0], e1 = nm["endpoints"][1];
+    const uint64_t elsewhere = Truth(From(), To(), [&](const TestRequest& q) {
+                                 return q.customer == c && q.endpoint != e0 && q.endpoint != e1;
+                               }).requests;
+    EXPECT_EQ(nm["other_endpoints"][i], elsewhere) << c;
+    EXPECT_GT(elsewhere, 0u) << c;  // the test data gives each customer more endpoints
+  }
   EXPECT_FALSE(AttributionCsv(*a, "bogus").ok());
 }
 
