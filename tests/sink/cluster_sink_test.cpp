@@ -113,7 +113,12 @@ class ClusterSinkTest : public ::testing::Test {
       : day_(sink_internal::FloorDiv(SystemClock().NowSeconds(), kDay) - 1),
         clock_((day_ + 1) * kDay * 1000000 + 12 * kHour * 1000000LL) {}
 
-  static QueryParams Params(int64_t from, int64_t to) { return QueryParams{from, to}; }
+  static QueryParams Params(int64_t from, int64_t to) {
+    QueryParams p;
+    p.from_s = from;
+    p.to_s = to;
+    return p;
+  }
 
   int64_t day_;
   ManualClock clock_;
