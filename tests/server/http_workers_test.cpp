@@ -42,7 +42,7 @@ struct Gate {
 };
 
 // Answers overview with its own id and the thread it ran on.
-class TaggedBackend : public QueryBackend {
+class TaggedBackend : public testing::UnusedQueries {
  public:
   TaggedBackend(int id, Gate* gate) : id_(id), gate_(gate) {}
   Result<json> Overview(const QueryParams& p) override {
@@ -52,13 +52,6 @@ class TaggedBackend : public QueryBackend {
     }
     if (p.filter.endpoint == "slow") gate_->Pass();
     return json{{"backend", id_}};
-  }
-  Result<json> Endpoints(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Customers(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Timeseries(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Slow(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Heatmap(const QueryParams&, const std::string&) override {
-    return Status::Internal("unused");
   }
   std::set<std::thread::id> threads() {
     std::lock_guard<std::mutex> lock(mu_);

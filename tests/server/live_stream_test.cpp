@@ -17,15 +17,8 @@ constexpr char kToken[] = "live-token-value";
 
 // Timeseries answers with one point per minute of the asked range; the minute
 // starting at 16:00 has 120 requests (6 4xx, 3 5xx, p99 250 ms).
-class MinuteBackend : public QueryBackend {
+class MinuteBackend : public testing::UnusedQueries {
  public:
-  Result<json> Overview(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Endpoints(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Customers(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Slow(const QueryParams&) override { return Status::Internal("unused"); }
-  Result<json> Heatmap(const QueryParams&, const std::string&) override {
-    return Status::Internal("unused");
-  }
   Result<json> Timeseries(const QueryParams& p) override {
     ++calls;
     last = p;

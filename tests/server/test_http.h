@@ -49,6 +49,23 @@ inline std::string HttpGet(uint16_t port, const std::string& target, const std::
   return got;
 }
 
+// A QueryBackend whose every question fails with Internal("unused"): fakes
+// derive from it and answer only the questions their test asks.
+class UnusedQueries : public QueryBackend {
+ public:
+  Result<nlohmann::json> Overview(const QueryParams&) override { return Unused(); }
+  Result<nlohmann::json> Endpoints(const QueryParams&) override { return Unused(); }
+  Result<nlohmann::json> Customers(const QueryParams&) override { return Unused(); }
+  Result<nlohmann::json> Timeseries(const QueryParams&) override { return Unused(); }
+  Result<nlohmann::json> Slow(const QueryParams&) override { return Unused(); }
+  Result<nlohmann::json> Heatmap(const QueryParams&, const std::string&) override {
+    return Unused();
+  }
+
+ private:
+  static Status Unused() { return Status::Internal("unused"); }
+};
+
 class LoopbackServer {
  public:
   // Starts on 127.0.0.1:<any port>, accepting `token`.
