@@ -1,0 +1,412 @@
+#include "sink/block_codec.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <new>
+
+#include "sink/varint.h"
+
+namespace apimeter {
+namespace {
+
+// Header layout (docs/storage-v2.md): byte offsets of the fields.
+constexpr size_t kMagicAt = 0, kVersionAt = 4, kKindAt = 5, kTierAt = 6, kFlagsAt = 7,
+                 kBucketAt = 8, kShardAt = 16, kReservedAt = 18, kSeriesAt = 20,
+                 kPayloadBytesAt = 24, kRawBytesAt = 28, kPayloadCrcAt = 32, kHeaderCrcAt = 36;
+constexpr char kMagic[4] = {'A', 'M', 'B', '2'};
+constexpr uint8_t kFlagCompressed = 1, kFlagBase = 2;
+
+// The decoder drops a scratch buffer larger than this after use, so one huge
+// block does not pin its size for the life of the thread.
+constexpr size_t kKeepScratchBytes = size_t{4} << 20;
+
+uint32_t Crc32(const void* data, size_t n) {
+  return static_cast<uint32_t>(crc32(0L, static_cast<const Bytef*>(data), static_cast<uInt>(n)));
+}
+
+void Put16(uint8_t* p, uint16_t v) {
+  for (int i = 0; i < 2; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void Put32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void Put64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+uint64_t GetLE(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t{p[i]} << (8 * i);
+  return v;
+}
+
+Status Damaged(const std::string& what) { return Status::ParseError("block: " + what); }
+
+// Fewest payload bytes one series takes: its key (two varints for kind x),
+// six counter columns, rejected (kind a), and the status and bucket counts.
+size_t MinSeriesBytes(BlockKind kind) {
+  return kind == BlockKind::kAll || kind == BlockKind::kCustomerEndpoint ? 10 : 9;
+}
+
+// A status or histogram list: its length, then (id delta, count) pairs.
+uint8_t* PutPairList(uint8_t* p, std::span<const uint16_t> ids, std::span<const uint64_t> counts) {
+  p = PutVarint(p, ids.size());
+  uint16_t prev = 0;
+  for (size_t j = 0; j < ids.size(); ++j) {
+    p = PutVarint(p, ids[j] - prev);
+    p = PutVarint(p, counts[j]);
+    prev = ids[j];
+  }
+  return p;
+}
+
+}  // namespace
+
+Result<BlockHeader> ParseBlockHeader(std::string_view block) {
+  if (block.size() < kBlockHeaderBytes) {
+    return Damaged("truncated: " + std::to_string(block.size()) + " bytes, the header alone is " +
+                   std::to_string(kBlockHeaderBytes));
+  }
+  const auto* h = reinterpret_cast<const uint8_t*>(block.data());
+  if (std::memcmp(h + kMagicAt, kMagic, sizeof(kMagic)) != 0) return Damaged("bad magic");
+  if (h[kVersionAt] != kBlockFormatVersion) {
+    return Damaged("format version " + std::to_string(h[kVersionAt]) + " (this binary reads " +
+                   std::to_string(kBlockFormatVersion) + ")");
+  }
+  BlockHeader out;
+  out.header_crc = static_cast<uint32_t>(GetLE(h + kHeaderCrcAt, 4));
+  if (Crc32(h, kHeaderCrcAt) != out.header_crc) return Damaged("header checksum mismatch");
+  const auto kind = BlockKindFromLetter(static_cast<char>(h[kKindAt]));
+  if (!kind) return Damaged("unknown kind byte " + std::to_string(h[kKindAt]));
+  const auto tier = TierFromLetter(static_cast<char>(h[kTierAt]));
+  if (!tier) return Damaged("unknown tier byte " + std::to_string(h[kTierAt]));
+  const uint8_t flags = h[kFlagsAt];
+  if ((flags & ~(kFlagCompressed | kFlagBase)) != 0) {
+    return Damaged("unknown flags " + std::to_string(flags));
+  }
+  if (GetLE(h + kReservedAt, 2) != 0) return Damaged("reserved bytes not zero");
+  out.group.kind = *kind;
+  out.group.tier = *tier;
+  out.group.bucket = static_cast<int64_t>(GetLE(h + kBucketAt, 8));
+  out.group.shard = static_cast<uint16_t>(GetLE(h + kShardAt, 2));
+  out.compressed = (flags & kFlagCompressed) != 0;
+  out.base = (flags & kFlagBase) != 0;
+  out.series = static_cast<uint32_t>(GetLE(h + kSeriesAt, 4));
+  out.payload_bytes = static_cast<uint32_t>(GetLE(h + kPayloadBytesAt, 4));
+  out.raw_payload_bytes = static_cast<uint32_t>(GetLE(h + kRawBytesAt, 4));
+  out.payload_crc = static_cast<uint32_t>(GetLE(h + kPayloadCrcAt, 4));
+  const size_t have = block.size() - kBlockHeaderBytes;
+  if (have != out.payload_bytes) {
+    return Damaged((have < out.payload_bytes ? "truncated: " : "trailing bytes: ") +
+                   std::to_string(have) + " payload bytes, the header says " +
+                   std::to_string(out.payload_bytes));
+  }
+  if (out.raw_payload_bytes > kMaxBlockPayloadBytes) {
+    return Damaged("uncompressed payload of " + std::to_string(out.raw_payload_bytes) +
+                   " bytes is over the limit of " + std::to_string(kMaxBlockPayloadBytes));
+  }
+  if (!out.compressed && out.raw_payload_bytes != out.payload_bytes) {
+    return Damaged("raw payload of " + std::to_string(out.payload_bytes) +
+                   " bytes, the header says " + std::to_string(out.raw_payload_bytes));
+  }
+  return out;
+}
+
+// ---- encoding ----
+
+uint8_t* BlockEncoder::Buffer::Ensure(size_t n) {
+  if (n > capacity) {
+    data.reset(new uint8_t[n]);
+    capacity = n;
+  }
+  return data.get();
+}
+
+BlockEncoder::BlockEncoder() : cctx_(ZSTD_createCCtx()) {
+  if (cctx_ == nullptr) throw std::bad_alloc();
+}
+BlockEncoder::~BlockEncoder() { ZSTD_freeCCtx(cctx_); }
+
+size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
+  const size_t n = b.size();
+  // Per series at most: two key varints, seven counters, two list lengths.
+  const size_t bound =
+      n * 11 * kMaxVarintBytes + (b.total_statuses() + b.total_buckets()) * 2 * kMaxVarintBytes;
+  uint8_t* const start = raw_.Ensure(bound);
+  uint8_t* p = start;
+  const auto keys = b.keys();
+  if (b.group().kind == BlockKind::kCustomerEndpoint) {
+    uint32_t prev_c = 0, prev_e = 0;
+    for (SeriesKey key : keys) {
+      const uint32_t c = PairCustomer(key), e = PairEndpoint(key);
+      p = PutVarint(p, c - prev_c);
+      p = PutVarint(p, c == prev_c ? e - prev_e : e);
+      prev_c = c;
+      prev_e = e;
+    }
+  } else {
+    SeriesKey prev = 0;
+    for (SeriesKey key : keys) {
+      p = PutVarint(p, key - prev);
+      prev = key;
+    }
+  }
+  for (auto column :
+       {b.requests(), b.bytes_in(), b.bytes_out(), b.latency_count(), b.latency_sum_us()}) {
+    for (uint64_t v : column) p = PutVarint(p, v);
+  }
+  // Latency max + 1, so that -1 (none) is 0.
+  for (int64_t max : b.latency_max_us()) p = PutVarint(p, static_cast<uint64_t>(max) + 1);
+  if (b.group().kind == BlockKind::kAll) {
+    for (size_t i = 0; i < n; ++i) p = PutVarint(p, b.rejected(i));
+  }
+  for (size_t i = 0; i < n; ++i) p = PutPairList(p, b.StatusCodes(i), b.StatusCounts(i));
+  for (size_t i = 0; i < n; ++i) p = PutPairList(p, b.BucketIndexes(i), b.BucketCounts(i));
+  return static_cast<size_t>(p - start);
+}
+
+Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
+  if (Status st = block.Validate(); !st.ok()) return Status::InvalidArgument(st.message());
+  const size_t raw = WritePayload(block);
+  if (raw > kMaxBlockPayloadBytes) {
+    return Status::ResourceExhausted("block " + DescribeGroup(block.group()) + ": payload of " +
+                                     std::to_string(raw) + " bytes is over the limit of " +
+                                     std::to_string(kMaxBlockPayloadBytes));
+  }
+  const uint8_t* payload = raw_.data.get();
+  size_t stored = raw;
+  bool compressed = false;
+  if (raw > kRawPayloadMaxBytes) {
+    const size_t bound = ZSTD_compressBound(raw);
+    uint8_t* dst = packed_.Ensure(bound);
+    const int level = block.base() ? kBaseZstdLevel : kDeltaZstdLevel;
+    const size_t got = ZSTD_compressCCtx(cctx_, dst, bound, payload, raw, level);
+    if (ZSTD_isError(got)) {
+      return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(got));
+    }
+    if (got < raw) {
+      payload = dst;
+      stored = got;
+      compressed = true;
+    }
+  }
+  std::string out(kBlockHeaderBytes + stored, '\0');
+  auto* h = reinterpret_cast<uint8_t*>(out.data());
+  std::memcpy(h + kMagicAt, kMagic, sizeof(kMagic));
+  h[kVersionAt] = kBlockFormatVersion;
+  h[kKindAt] = static_cast<uint8_t>(BlockKindLetter(block.group().kind));
+  h[kTierAt] = static_cast<uint8_t>(TierLetter(block.group().tier));
+  h[kFlagsAt] = (compressed ? kFlagCompressed : 0) | (block.base() ? kFlagBase : 0);
+  Put64(h + kBucketAt, static_cast<uint64_t>(block.group().bucket));
+  Put16(h + kShardAt, block.group().shard);
+  Put32(h + kSeriesAt, static_cast<uint32_t>(block.size()));
+  Put32(h + kPayloadBytesAt, static_cast<uint32_t>(stored));
+  Put32(h + kRawBytesAt, static_cast<uint32_t>(raw));
+  Put32(h + kPayloadCrcAt, Crc32(payload, stored));
+  Put32(h + kHeaderCrcAt, Crc32(h, kHeaderCrcAt));
+  if (stored > 0) std::memcpy(h + kBlockHeaderBytes, payload, stored);
+  return out;
+}
+
+Result<std::string> BlockEncoder::Encode(const BlockGroup& group, bool base,
+                                         std::span<const KeyedRollup> series) {
+  APIMETER_RETURN_IF_ERROR(BuildBlock(group, base, series, &built_));
+  return Encode(built_);
+}
+
+// ---- decoding ----
+
+BlockDecoder::BlockDecoder() : dctx_(ZSTD_createDCtx()) {
+  if (dctx_ == nullptr) throw std::bad_alloc();
+}
+BlockDecoder::~BlockDecoder() { ZSTD_freeDCtx(dctx_); }
+
+Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
+  APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
+  const auto* payload = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
+  if (Crc32(payload, h.payload_bytes) != h.payload_crc) {
+    return Damaged("payload checksum mismatch");
+  }
+  const uint8_t* data = payload;
+  const size_t size = h.raw_payload_bytes;
+  if (h.compressed) {
+    const unsigned long long declared = ZSTD_getFrameContentSize(payload, h.payload_bytes);
+    if (declared == ZSTD_CONTENTSIZE_ERROR) return Damaged("payload is not a zstd frame");
+    if (declared != h.raw_payload_bytes) {
+      return Damaged("zstd frame declares " + std::to_string(declared) +
+                     " bytes, the header says " + std::to_string(h.raw_payload_bytes));
+    }
+    const size_t frame = ZSTD_findFrameCompressedSize(payload, h.payload_bytes);
+    if (ZSTD_isError(frame) || frame != h.payload_bytes) {
+      return Damaged("zstd frame does not span the payload exactly");
+    }
+    if (size + 1 > raw_capacity_) {
+      raw_.reset(new uint8_t[size + 1]);
+      raw_capacity_ = size + 1;
+    }
+    const size_t got = ZSTD_decompressDCtx(dctx_, raw_.get(), size, payload, h.payload_bytes);
+    if (ZSTD_isError(got)) {
+      return Damaged(std::string("zstd: ") + ZSTD_getErrorName(got));
+    }
+    if (got != size) {
+      return Damaged("zstd frame holds " + std::to_string(got) + " bytes, the header says " +
+                     std::to_string(size));
+    }
+    data = raw_.get();
+  }
+  Status st;
+  if (h.series > size / MinSeriesBytes(h.group.kind)) {
+    st = Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
+                 " payload bytes");
+  } else {
+    out->Reset(h.group, h.base);
+    st = ReadColumns(data, data + size, h.series, out);
+  }
+  if (raw_capacity_ > kKeepScratchBytes) {
+    raw_.reset();
+    raw_capacity_ = 0;
+  }
+  return st;
+}
+
+Status BlockDecoder::Decode(std::string_view block, const BlockGroup& expected, DecodedBlock* out) {
+  APIMETER_RETURN_IF_ERROR(Decode(block, out));
+  if (!(out->group() == expected)) {
+    return Damaged("holds group " + DescribeGroup(out->group()) + ", read from group " +
+                   DescribeGroup(expected));
+  }
+  return Status::Ok();
+}
+
+Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uint32_t n,
+                                 DecodedBlock* b) {
+  const BlockKind kind = b->group_.kind;
+  auto fail = [&](const char* column, size_t i, const std::string& what) {
+    return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + column + " of series " +
+                              std::to_string(i) + ": " + what);
+  };
+  static const std::string kBadVarint = "truncated or over-long varint";
+
+  b->keys_.resize(n);
+  if (kind == BlockKind::kCustomerEndpoint) {
+    uint64_t c = 0, e = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t dc, de;
+      if (!ReadVarint(p, end, &dc) || !ReadVarint(p, end, &de)) return fail("key", i, kBadVarint);
+      if (dc > kMaxIdKey - c) return fail("key", i, "customer id above 2^32 - 1");
+      c += dc;
+      if (dc != 0) e = 0;
+      if (de > kMaxIdKey - e) return fail("key", i, "endpoint id above 2^32 - 1");
+      e += de;
+      b->keys_[i] = c << 32 | e;
+    }
+  } else {
+    uint64_t k = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t d;
+      if (!ReadVarint(p, end, &d)) return fail("key", i, kBadVarint);
+      if (d > kMaxIdKey - k) return fail("key", i, "id above 2^32 - 1");
+      b->keys_[i] = k += d;
+    }
+  }
+
+  struct Column {
+    std::vector<uint64_t>* values;
+    const char* name;
+  };
+  const Column columns[] = {{&b->requests_, "requests"},
+                            {&b->bytes_in_, "bytes in"},
+                            {&b->bytes_out_, "bytes out"},
+                            {&b->latency_count_, "latency count"},
+                            {&b->latency_sum_us_, "latency sum"}};
+  for (const Column& col : columns) {
+    col.values->resize(n);
+    uint64_t* v = col.values->data();
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!ReadVarint(p, end, &v[i])) return fail(col.name, i, kBadVarint);
+    }
+  }
+  b->latency_max_us_.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t v;
+    if (!ReadVarint(p, end, &v)) return fail("latency max", i, kBadVarint);
+    if (v > uint64_t{1} << 63) return fail("latency max", i, "above 2^63 - 1");
+    b->latency_max_us_[i] = v == 0 ? -1 : static_cast<int64_t>(v - 1);
+  }
+  if (kind == BlockKind::kAll) {
+    b->rejected_.resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!ReadVarint(p, end, &b->rejected_[i])) return fail("rejected", i, kBadVarint);
+    }
+  }
+
+  // Statuses, then histograms: per series a count, then (delta, count) pairs.
+  struct PairList {
+    std::vector<uint32_t>* offsets;
+    std::vector<uint16_t>* ids;
+    std::vector<uint64_t>* counts;
+    uint64_t max_id;
+    const char* name;
+  };
+  const PairList lists[] = {
+      {&b->status_offsets_, &b->status_codes_, &b->status_counts_, kMaxStatusCode, "statuses"},
+      {&b->bucket_offsets_, &b->bucket_indexes_, &b->bucket_counts_, LatencyHistogram::kMaxIndex,
+       "histogram"}};
+  for (const PairList& list : lists) {
+    list.offsets->resize(n + 1);
+    uint32_t* offsets = list.offsets->data();
+    offsets[0] = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t k;
+      if (!ReadVarint(p, end, &k)) return fail(list.name, i, kBadVarint);
+      // Each pair takes two bytes at least; ids are distinct and at most max_id.
+      if (k > list.max_id + 1 || k > static_cast<uint64_t>(end - p) / 2) {
+        return fail(list.name, i, std::to_string(k) + " entries cannot fit");
+      }
+      uint64_t id = 0;
+      for (uint64_t j = 0; j < k; ++j) {
+        uint64_t delta, count;
+        if (!ReadVarint(p, end, &delta) || !ReadVarint(p, end, &count)) {
+          return fail(list.name, i, kBadVarint);
+        }
+        if (delta > list.max_id - id)
+          return fail(list.name, i, "id above " + std::to_string(list.max_id));
+        id += delta;
+        list.ids->push_back(static_cast<uint16_t>(id));
+        list.counts->push_back(count);
+      }
+      offsets[i + 1] = offsets[i] + static_cast<uint32_t>(k);
+    }
+  }
+  if (p != end) {
+    return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + std::to_string(end - p) +
+                              " bytes after the last column");
+  }
+  return b->Validate();
+}
+
+// ---- one per thread ----
+
+namespace {
+BlockEncoder& ThreadEncoder() {
+  thread_local BlockEncoder encoder;
+  return encoder;
+}
+}  // namespace
+
+Result<std::string> EncodeBlock(const DecodedBlock& block) { return ThreadEncoder().Encode(block); }
+
+Result<std::string> EncodeBlock(const BlockGroup& group, bool base,
+                                std::span<const KeyedRollup> series) {
+  return ThreadEncoder().Encode(group, base, series);
+}
+
+Result<DecodedBlock> DecodeBlock(std::string_view block) {
+  thread_local BlockDecoder decoder;
+  DecodedBlock out;
+  APIMETER_RETURN_IF_ERROR(decoder.Decode(block, &out));
+  return out;
+}
+
+}  // namespace apimeter
