@@ -220,6 +220,10 @@ Status DecodedBlock::ValidateSeries(size_t i) const {
   if (latency_count_[i] == 0 && latency_sum_us_[i] != 0) {
     return fail("latency sum without latency count");
   }
+  if (latency_max_us_[i] >= 0 && latency_sum_us_[i] < static_cast<uint64_t>(latency_max_us_[i])) {
+    return fail("latency sum " + std::to_string(latency_sum_us_[i]) + " below latency max " +
+                std::to_string(latency_max_us_[i]));
+  }
   return Status::Ok();
 }
 

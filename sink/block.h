@@ -160,8 +160,9 @@ class DecodedBlock {
   // ascending in [0, kMaxStatusCode] with counts > 0 summing to requests;
   // bucket indexes strictly ascending in [0, LatencyHistogram::kMaxIndex]
   // with counts > 0 summing to latency_count; no latency (count 0) exactly
-  // when latency max is -1, and then latency sum is 0. The error names the
-  // series (by index and key) and what failed.
+  // when latency max is -1, and then latency sum is 0; else latency sum >=
+  // latency max. The error names the series (by index and key) and what
+  // failed.
   Status Validate() const;
 
   // Same group, flag and series (capacity aside).

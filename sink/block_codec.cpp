@@ -41,6 +41,8 @@ uint64_t GetLE(const uint8_t* p, int bytes) {
   return v;
 }
 
+constexpr const char* kBadVarint = "truncated or over-long varint";
+
 Status Damaged(const std::string& what) { return Status::ParseError("block: " + what); }
 
 // Fewest payload bytes one series takes: its key (two varints for kind x),
@@ -49,16 +51,68 @@ size_t MinSeriesBytes(BlockKind kind) {
   return kind == BlockKind::kAll || kind == BlockKind::kCustomerEndpoint ? 10 : 9;
 }
 
-// A status or histogram list: its length, then (id delta, count) pairs.
-uint8_t* PutPairList(uint8_t* p, std::span<const uint16_t> ids, std::span<const uint64_t> counts) {
-  p = PutVarint(p, ids.size());
-  uint16_t prev = 0;
-  for (size_t j = 0; j < ids.size(); ++j) {
-    p = PutVarint(p, ids[j] - prev);
-    p = PutVarint(p, counts[j]);
-    prev = ids[j];
+// The statuses (or histograms) of n series: every series' list length, then
+// every id delta (ids restart from 0 per series), then every count.
+template <typename Ids, typename Counts>
+uint8_t* PutPairLists(uint8_t* p, size_t n, Ids ids_of, Counts counts_of) {
+  for (size_t i = 0; i < n; ++i) p = PutVarint(p, ids_of(i).size());
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t prev = 0;
+    for (uint16_t id : ids_of(i)) {
+      p = PutVarint(p, id - prev);
+      prev = id;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    for (uint64_t count : counts_of(i)) p = PutVarint(p, count);
   }
   return p;
+}
+
+// Reads what PutPairLists wrote, advancing p: lengths into offsets (n + 1
+// prefix sums), ids (each at most max_id) and counts.
+Status ReadPairLists(const uint8_t*& p, const uint8_t* end, uint32_t n, uint64_t max_id,
+                     const char* name, std::vector<uint32_t>* offsets, std::vector<uint16_t>* ids,
+                     std::vector<uint64_t>* counts, const BlockGroup& group) {
+  auto fail = [&](size_t i, const std::string& what) {
+    return Status::ParseError("block " + DescribeGroup(group) + ": " + name + " of series " +
+                              std::to_string(i) + ": " + what);
+  };
+  offsets->resize(n + 1);
+  uint32_t* at = offsets->data();
+  at[0] = 0;
+  // Every entry takes two bytes at least (its id delta and its count).
+  uint64_t total = 0;
+  const uint64_t room = static_cast<uint64_t>(end - p) / 2;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t k;
+    if (!ReadVarint(p, end, &k)) return fail(i, kBadVarint);
+    if (k > max_id + 1 || k > room - total) {
+      return fail(i, std::to_string(k) + " entries cannot fit");
+    }
+    total += k;
+    at[i + 1] = static_cast<uint32_t>(total);
+  }
+  ids->resize(total);
+  uint16_t* id = ids->data();
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t value = 0;
+    for (uint32_t j = at[i]; j < at[i + 1]; ++j) {
+      uint64_t delta;
+      if (!ReadVarint(p, end, &delta)) return fail(i, kBadVarint);
+      if (delta > max_id - value) return fail(i, "id above " + std::to_string(max_id));
+      value += delta;
+      id[j] = static_cast<uint16_t>(value);
+    }
+  }
+  counts->resize(total);
+  uint64_t* count = counts->data();
+  for (uint32_t i = 0; i < n; ++i) {
+    for (uint32_t j = at[i]; j < at[i + 1]; ++j) {
+      if (!ReadVarint(p, end, &count[j])) return fail(i, kBadVarint);
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -152,17 +206,26 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
       prev = key;
     }
   }
-  for (auto column :
-       {b.requests(), b.bytes_in(), b.bytes_out(), b.latency_count(), b.latency_sum_us()}) {
+  for (auto column : {b.requests(), b.bytes_in(), b.bytes_out(), b.latency_count()}) {
     for (uint64_t v : column) p = PutVarint(p, v);
   }
-  // Latency max + 1, so that -1 (none) is 0.
-  for (int64_t max : b.latency_max_us()) p = PutVarint(p, static_cast<uint64_t>(max) + 1);
+  // Latency max + 1 (so that -1, none, is 0), then latency sum - max (the
+  // sum of a single request is its max: 0, one byte).
+  const auto max = b.latency_max_us();
+  for (int64_t m : max) p = PutVarint(p, static_cast<uint64_t>(m) + 1);
+  const auto sum = b.latency_sum_us();
+  for (size_t i = 0; i < n; ++i) {
+    p = PutVarint(p, sum[i] - (max[i] < 0 ? 0 : static_cast<uint64_t>(max[i])));
+  }
   if (b.group().kind == BlockKind::kAll) {
     for (size_t i = 0; i < n; ++i) p = PutVarint(p, b.rejected(i));
   }
-  for (size_t i = 0; i < n; ++i) p = PutPairList(p, b.StatusCodes(i), b.StatusCounts(i));
-  for (size_t i = 0; i < n; ++i) p = PutPairList(p, b.BucketIndexes(i), b.BucketCounts(i));
+  p = PutPairLists(
+      p, n, [&](size_t i) { return b.StatusCodes(i); },
+      [&](size_t i) { return b.StatusCounts(i); });
+  p = PutPairLists(
+      p, n, [&](size_t i) { return b.BucketIndexes(i); },
+      [&](size_t i) { return b.BucketCounts(i); });
   return static_cast<size_t>(p - start);
 }
 
@@ -286,7 +349,6 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
     return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + column + " of series " +
                               std::to_string(i) + ": " + what);
   };
-  static const std::string kBadVarint = "truncated or over-long varint";
 
   b->keys_.resize(n);
   if (kind == BlockKind::kCustomerEndpoint) {
@@ -318,8 +380,7 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
   const Column columns[] = {{&b->requests_, "requests"},
                             {&b->bytes_in_, "bytes in"},
                             {&b->bytes_out_, "bytes out"},
-                            {&b->latency_count_, "latency count"},
-                            {&b->latency_sum_us_, "latency sum"}};
+                            {&b->latency_count_, "latency count"}};
   for (const Column& col : columns) {
     col.values->resize(n);
     uint64_t* v = col.values->data();
@@ -334,51 +395,27 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
     if (v > uint64_t{1} << 63) return fail("latency max", i, "above 2^63 - 1");
     b->latency_max_us_[i] = v == 0 ? -1 : static_cast<int64_t>(v - 1);
   }
+  b->latency_sum_us_.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t v;
+    if (!ReadVarint(p, end, &v)) return fail("latency sum", i, kBadVarint);
+    const int64_t max = b->latency_max_us_[i];
+    if (max > 0 && v > ~uint64_t{0} - static_cast<uint64_t>(max)) {
+      return fail("latency sum", i, "above 2^64 - 1");
+    }
+    b->latency_sum_us_[i] = v + (max > 0 ? static_cast<uint64_t>(max) : 0);
+  }
   if (kind == BlockKind::kAll) {
     b->rejected_.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
       if (!ReadVarint(p, end, &b->rejected_[i])) return fail("rejected", i, kBadVarint);
     }
   }
-
-  // Statuses, then histograms: per series a count, then (delta, count) pairs.
-  struct PairList {
-    std::vector<uint32_t>* offsets;
-    std::vector<uint16_t>* ids;
-    std::vector<uint64_t>* counts;
-    uint64_t max_id;
-    const char* name;
-  };
-  const PairList lists[] = {
-      {&b->status_offsets_, &b->status_codes_, &b->status_counts_, kMaxStatusCode, "statuses"},
-      {&b->bucket_offsets_, &b->bucket_indexes_, &b->bucket_counts_, LatencyHistogram::kMaxIndex,
-       "histogram"}};
-  for (const PairList& list : lists) {
-    list.offsets->resize(n + 1);
-    uint32_t* offsets = list.offsets->data();
-    offsets[0] = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      uint64_t k;
-      if (!ReadVarint(p, end, &k)) return fail(list.name, i, kBadVarint);
-      // Each pair takes two bytes at least; ids are distinct and at most max_id.
-      if (k > list.max_id + 1 || k > static_cast<uint64_t>(end - p) / 2) {
-        return fail(list.name, i, std::to_string(k) + " entries cannot fit");
-      }
-      uint64_t id = 0;
-      for (uint64_t j = 0; j < k; ++j) {
-        uint64_t delta, count;
-        if (!ReadVarint(p, end, &delta) || !ReadVarint(p, end, &count)) {
-          return fail(list.name, i, kBadVarint);
-        }
-        if (delta > list.max_id - id)
-          return fail(list.name, i, "id above " + std::to_string(list.max_id));
-        id += delta;
-        list.ids->push_back(static_cast<uint16_t>(id));
-        list.counts->push_back(count);
-      }
-      offsets[i + 1] = offsets[i] + static_cast<uint32_t>(k);
-    }
-  }
+  APIMETER_RETURN_IF_ERROR(ReadPairLists(p, end, n, kMaxStatusCode, "statuses", &b->status_offsets_,
+                                         &b->status_codes_, &b->status_counts_, b->group_));
+  APIMETER_RETURN_IF_ERROR(ReadPairLists(p, end, n, LatencyHistogram::kMaxIndex, "histogram",
+                                         &b->bucket_offsets_, &b->bucket_indexes_,
+                                         &b->bucket_counts_, b->group_));
   if (p != end) {
     return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + std::to_string(end - p) +
                               " bytes after the last column");

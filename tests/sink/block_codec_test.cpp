@@ -77,17 +77,20 @@ TEST(BlockCodec, WritesTheBytesTheDocDescribes) {
   ASSERT_TRUE(block.ok()) << block.status().ToString();
 
   const std::string payload = Bytes({
-      0x05, 0x04,                                // keys 5, 9 (delta)
-      0x01, 0x02,                                // requests
-      0x0A, 0x00,                                // bytes in
-      0x14, 0x00,                                // bytes out
-      0x01, 0x00,                                // latency count
-      0xAC, 0x02, 0x00,                          // latency sum 300, 0
-      0xAD, 0x02, 0x00,                          // latency max + 1: 301, none
-      0x01, 0xC8, 0x01, 0x01,                    // statuses: {200: 1}
-      0x02, 0xC8, 0x01, 0x01, 0xCC, 0x01, 0x01,  // {200: 1, 404 (+204): 1}
-      0x01, 0x9E, 0x02, 0x01,                    // histogram: {286: 1}
-      0x00,                                      // empty histogram
+      0x05, 0x04,              // keys 5, 9 (delta)
+      0x01, 0x02,              // requests
+      0x0A, 0x00,              // bytes in
+      0x14, 0x00,              // bytes out
+      0x01, 0x00,              // latency count
+      0xAD, 0x02, 0x00,        // latency max + 1: 301, none
+      0x00, 0x00,              // latency sum - max: 300 - 300, none
+      0x01, 0x02,              // statuses: list lengths
+      0xC8, 0x01,              //   codes of series 5: 200
+      0xC8, 0x01, 0xCC, 0x01,  //   codes of series 9: 200, 404 (+204)
+      0x01, 0x01, 0x01,        //   counts
+      0x01, 0x00,              // histogram: list lengths
+      0x9E, 0x02,              //   indexes of series 5: 286
+      0x01,                    //   counts
   });
   const std::string& b = *block;
   ASSERT_EQ(b.size(), kBlockHeaderBytes + payload.size());
@@ -154,22 +157,29 @@ TEST(BlockCodec, CompressesLargePayloadsOnlyWhenSmaller) {
   EXPECT_TRUE(header->compressed);
   EXPECT_LT(header->payload_bytes, header->raw_payload_bytes);
 
-  // Incompressible: every varint two bytes, values uniform in [128, 16384),
-  // so the bytes are close to uniform and zstd cannot win.
+  // Incompressible: six series of varints of two bytes or more (values
+  // uniform in [128, 16384), so the bytes are close to uniform), each with
+  // 3-4 statuses and 4-5 buckets spaced 128+ apart: zstd cannot win.
   auto two_bytes = [&] { return 128 + rng() % (16384 - 128); };
-  std::vector<Rollup> noise(12);
+  std::vector<Rollup> noise(6);
   std::vector<KeyedRollup> noisy;
   SeriesKey key = 0;
   for (size_t i = 0; i < noise.size(); ++i) {
     Rollup& r = noise[i];
-    r.requests = two_bytes();
-    r.AddStatus(static_cast<int>(128 + rng() % 872), r.requests);
+    for (int j = static_cast<int>(rng() % 2); j < 4; ++j) {
+      const uint64_t n = two_bytes();
+      r.AddStatus(128 + j * 256 + static_cast<int>(rng() % 100), n);
+      r.requests += n;
+    }
+    for (int j = static_cast<int>(rng() % 2); j < 5; ++j) {
+      const uint64_t n = two_bytes();
+      r.histogram.AddBucket(128 + j * 256 + static_cast<int>(rng() % 128), n);
+      r.latency_count += n;
+    }
     r.bytes_in = two_bytes();
     r.bytes_out = two_bytes();
-    r.latency_count = two_bytes();
-    r.latency_sum_us = two_bytes();
     r.latency_max_us = static_cast<int64_t>(two_bytes());
-    r.histogram.AddBucket(static_cast<int>(128 + rng() % 1273), r.latency_count);
+    r.latency_sum_us = static_cast<uint64_t>(r.latency_max_us) + two_bytes();
     noisy.push_back({key += two_bytes(), &r});
   }
   block = EncodeBlock({BlockKind::kEndpoint, Tier::kMinute, 1, 0}, false, noisy);
@@ -266,6 +276,10 @@ TEST(BlockCodec, RefusesSeriesTheFormatCannotHold) {
   Rollup no_max = ok;
   no_max.latency_max_us = -1;
   EXPECT_NE(refuse(e, 1, no_max).find("latency max"), std::string::npos);
+  Rollup max_over_sum = ok;
+  max_over_sum.latency_max_us = 6;
+  EXPECT_NE(refuse(e, 1, max_over_sum).find("latency sum 5 below latency max 6"),
+            std::string::npos);
   Rollup lost_bucket = ok;
   lost_bucket.latency_count = 2;
   lost_bucket.requests = 2;
