@@ -23,7 +23,7 @@ Status SeriesError(StatusCode code, const BlockGroup& group, size_t i, SeriesKey
 bool AddTo(uint64_t& a, uint64_t b) { return !__builtin_add_overflow(a, b, &a); }
 
 template <typename T>
-size_t CapacityBytes(const std::vector<T>& v) {
+size_t CapacityBytes(const block_internal::Column<T>& v) {
   return v.capacity() * sizeof(T);
 }
 
@@ -176,64 +176,87 @@ size_t DecodedBlock::MemoryBytes() const {
          CapacityBytes(bucket_indexes_) + CapacityBytes(bucket_counts_);
 }
 
-Status DecodedBlock::ValidateSeries(size_t i) const {
-  const SeriesKey key = keys_[i];
-  auto fail = [&](const std::string& what) {
-    return SeriesError(StatusCode::kParseError, group_, i, key, what);
-  };
-  if (i > 0 && key <= keys_[i - 1]) return fail("keys not strictly ascending");
-  if (group_.kind != BlockKind::kCustomerEndpoint && key > kMaxIdKey) {
-    return fail("key above 2^32 - 1");
-  }
-  const auto codes = StatusCodes(i);
-  const auto counts = StatusCounts(i);
-  uint64_t total = 0;
-  for (size_t j = 0; j < codes.size(); ++j) {
-    if (codes[j] > kMaxStatusCode) return fail("status code " + std::to_string(codes[j]));
-    if (j > 0 && codes[j] <= codes[j - 1]) return fail("status codes not strictly ascending");
-    if (counts[j] == 0) return fail("status " + std::to_string(codes[j]) + " with count 0");
-    if (!AddTo(total, counts[j])) return fail("status counts overflow");
-  }
-  if (total != requests_[i]) {
-    return fail("status counts sum to " + std::to_string(total) + ", requests are " +
-                std::to_string(requests_[i]));
-  }
-  const auto indexes = BucketIndexes(i);
-  const auto bcounts = BucketCounts(i);
-  total = 0;
-  for (size_t j = 0; j < indexes.size(); ++j) {
-    if (indexes[j] > LatencyHistogram::kMaxIndex) {
-      return fail("histogram index " + std::to_string(indexes[j]));
+namespace {
+
+// Checks the status (or histogram) lists of every series: ids strictly
+// ascending and at most max_id, counts > 0 summing to totals[i]. A tight
+// pass; the message is worked out only for a series that fails.
+template <typename Offsets, typename Ids, typename Counts, typename Totals>
+Status ValidateLists(const BlockGroup& group, std::span<const SeriesKey> keys,
+                     const Offsets& offsets, const Ids& ids, const Counts& counts,
+                     const Totals& totals, int max_id, const char* item, const char* list,
+                     const char* total_name) {
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    uint64_t total = 0;
+    bool bad = false;
+    int prev = -1;
+    for (uint32_t j = offsets[i], end = offsets[i + 1]; j < end; ++j) {
+      const int id = ids[j];
+      const uint64_t count = counts[j];
+      total += count;
+      bad |= (id > max_id) | (id <= prev) | (count == 0) | (total < count);  // no branches
+      prev = id;
     }
-    if (j > 0 && indexes[j] <= indexes[j - 1]) return fail("histogram not strictly ascending");
-    if (bcounts[j] == 0) return fail("histogram bucket " + std::to_string(indexes[j]) + " empty");
-    if (!AddTo(total, bcounts[j])) return fail("histogram counts overflow");
-  }
-  if (total != latency_count_[i]) {
-    return fail("histogram counts sum to " + std::to_string(total) + ", latency count is " +
-                std::to_string(latency_count_[i]));
-  }
-  if ((latency_count_[i] == 0) != (latency_max_us_[i] < 0)) {
-    return fail("latency max " + std::to_string(latency_max_us_[i]) + " with latency count " +
-                std::to_string(latency_count_[i]));
-  }
-  if (latency_count_[i] == 0 && latency_sum_us_[i] != 0) {
-    return fail("latency sum without latency count");
-  }
-  if (latency_max_us_[i] >= 0 && latency_sum_us_[i] < static_cast<uint64_t>(latency_max_us_[i])) {
-    return fail("latency sum " + std::to_string(latency_sum_us_[i]) + " below latency max " +
-                std::to_string(latency_max_us_[i]));
+    if (!bad && total == totals[i]) continue;
+    std::string why;
+    total = 0;
+    prev = -1;
+    for (uint32_t j = offsets[i]; j < offsets[i + 1] && why.empty(); ++j) {
+      const std::string id = std::to_string(ids[j]);
+      if (ids[j] > max_id) {
+        why = std::string(item) + " " + id + " out of range";
+      } else if (ids[j] <= prev) {
+        why = std::string(list) + " entries not strictly ascending";
+      } else if (counts[j] == 0) {
+        why = std::string(item) + " " + id + " with count 0";
+      } else if (!AddTo(total, counts[j])) {
+        why = std::string(list) + " counts overflow";
+      }
+      prev = ids[j];
+    }
+    if (why.empty()) {
+      why = std::string(list) + " counts sum to " + std::to_string(total) + ", " + total_name +
+            " " + std::to_string(totals[i]);
+    }
+    return SeriesError(StatusCode::kParseError, group, i, keys[i], why);
   }
   return Status::Ok();
 }
+
+}  // namespace
 
 Status DecodedBlock::Validate() const {
   if (stray_rejected_) {
     return Status::ParseError("block " + DescribeGroup(group_) +
                               ": rejected lines in a series of kind other than a");
   }
-  for (size_t i = 0; i < keys_.size(); ++i) APIMETER_RETURN_IF_ERROR(ValidateSeries(i));
-  return Status::Ok();
+  auto fail = [&](size_t i, const std::string& what) {
+    return SeriesError(StatusCode::kParseError, group_, i, keys_[i], what);
+  };
+  const SeriesKey max_key = group_.kind == BlockKind::kCustomerEndpoint ? ~SeriesKey{0} : kMaxIdKey;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (i > 0 && keys_[i] <= keys_[i - 1]) return fail(i, "keys not strictly ascending");
+    if (keys_[i] > max_key) return fail(i, "key above 2^32 - 1");
+  }
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    const uint64_t count = latency_count_[i], sum = latency_sum_us_[i];
+    const int64_t max = latency_max_us_[i];
+    if ((count == 0) != (max < 0)) {
+      return fail(
+          i, "latency max " + std::to_string(max) + " with latency count " + std::to_string(count));
+    }
+    if (count == 0 && sum != 0) return fail(i, "latency sum without latency count");
+    if (max >= 0 && sum < static_cast<uint64_t>(max)) {
+      return fail(
+          i, "latency sum " + std::to_string(sum) + " below latency max " + std::to_string(max));
+    }
+  }
+  APIMETER_RETURN_IF_ERROR(ValidateLists(group_, keys_, status_offsets_, status_codes_,
+                                         status_counts_, requests_, kMaxStatusCode, "status code",
+                                         "status", "requests are"));
+  return ValidateLists(group_, keys_, bucket_offsets_, bucket_indexes_, bucket_counts_,
+                       latency_count_, LatencyHistogram::kMaxIndex, "histogram index", "histogram",
+                       "latency count is");
 }
 
 bool operator==(const DecodedBlock& a, const DecodedBlock& b) {

@@ -17,9 +17,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aggregator/flush_batch.h"
@@ -27,6 +30,34 @@
 #include "common/status.h"
 
 namespace apimeter {
+
+namespace block_internal {
+
+// A std::allocator whose value-less construct() default-initializes, so that
+// resize() leaves new integers unwritten: the decoder sizes each column once
+// and overwrites every element (writing zeros first cost ~10% of a decode).
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <typename U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}  // NOLINT: rebinding
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+template <typename T>
+using Column = std::vector<T, DefaultInitAllocator<T>>;
+
+}  // namespace block_internal
 
 // The kind of series a block holds; the value is the letter in keys and headers.
 enum class BlockKind : uint8_t {
@@ -173,22 +204,23 @@ class DecodedBlock {
 
   size_t StatusEnd(size_t i) const { return status_offsets_[i + 1]; }
   size_t BucketEnd(size_t i) const { return bucket_offsets_[i + 1]; }
-  Status ValidateSeries(size_t i) const;
 
   BlockGroup group_;
   bool base_ = false;
   bool stray_rejected_ = false;  // a non-a series was appended with rejected != 0
-  std::vector<SeriesKey> keys_;
-  std::vector<uint64_t> requests_, bytes_in_, bytes_out_, latency_count_, latency_sum_us_;
-  std::vector<int64_t> latency_max_us_;
-  std::vector<uint64_t> rejected_;  // kind a only; empty otherwise
+  template <typename T>
+  using Column = block_internal::Column<T>;
+  Column<SeriesKey> keys_;
+  Column<uint64_t> requests_, bytes_in_, bytes_out_, latency_count_, latency_sum_us_;
+  Column<int64_t> latency_max_us_;
+  Column<uint64_t> rejected_;  // kind a only; empty otherwise
   // Series i's statuses are [status_offsets_[i], status_offsets_[i + 1]).
-  std::vector<uint32_t> status_offsets_;
-  std::vector<uint16_t> status_codes_;
-  std::vector<uint64_t> status_counts_;
-  std::vector<uint32_t> bucket_offsets_;
-  std::vector<uint16_t> bucket_indexes_;
-  std::vector<uint64_t> bucket_counts_;
+  Column<uint32_t> status_offsets_;
+  Column<uint16_t> status_codes_;
+  Column<uint64_t> status_counts_;
+  Column<uint32_t> bucket_offsets_;
+  Column<uint16_t> bucket_indexes_;
+  Column<uint64_t> bucket_counts_;
 };
 
 // Builds the block of `series` (any order; equal keys are summed exactly).

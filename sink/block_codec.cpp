@@ -71,13 +71,15 @@ uint8_t* PutPairLists(uint8_t* p, size_t n, Ids ids_of, Counts counts_of) {
 
 // Reads what PutPairLists wrote, advancing p: lengths into offsets (n + 1
 // prefix sums), ids (each at most max_id) and counts.
-Status ReadPairLists(const uint8_t*& p, const uint8_t* end, uint32_t n, uint64_t max_id,
-                     const char* name, std::vector<uint32_t>* offsets, std::vector<uint16_t>* ids,
-                     std::vector<uint64_t>* counts, const BlockGroup& group) {
+Status ReadPairLists(const uint8_t*& cursor, const uint8_t* end, uint32_t n, uint64_t max_id,
+                     const char* name, block_internal::Column<uint32_t>* offsets,
+                     block_internal::Column<uint16_t>* ids,
+                     block_internal::Column<uint64_t>* counts, const BlockGroup& group) {
   auto fail = [&](size_t i, const std::string& what) {
     return Status::ParseError("block " + DescribeGroup(group) + ": " + name + " of series " +
                               std::to_string(i) + ": " + what);
   };
+  const uint8_t* p = cursor;  // a local, so it stays in a register
   offsets->resize(n + 1);
   uint32_t* at = offsets->data();
   at[0] = 0;
@@ -112,6 +114,7 @@ Status ReadPairLists(const uint8_t*& p, const uint8_t* end, uint32_t n, uint64_t
       if (!ReadVarint(p, end, &count[j])) return fail(i, kBadVarint);
     }
   }
+  cursor = p;
   return Status::Ok();
 }
 
@@ -325,6 +328,7 @@ Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
   } else {
     out->Reset(h.group, h.base);
     st = ReadColumns(data, data + size, h.series, out);
+    if (!st.ok()) out->Reset(h.group, h.base);  // no half-read columns
   }
   if (raw_capacity_ > kKeepScratchBytes) {
     raw_.reset();
@@ -374,7 +378,7 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
   }
 
   struct Column {
-    std::vector<uint64_t>* values;
+    block_internal::Column<uint64_t>* values;
     const char* name;
   };
   const Column columns[] = {{&b->requests_, "requests"},

@@ -96,7 +96,8 @@ class BlockDecoder {
   BlockDecoder(const BlockDecoder&) = delete;
   BlockDecoder& operator=(const BlockDecoder&) = delete;
 
-  // Decodes into *out (reusing its capacity). On error *out is unspecified.
+  // Decodes into *out (reusing its capacity). On error *out is left empty
+  // or unchanged.
   Status Decode(std::string_view block, DecodedBlock* out);
   // Decode, then check that the block belongs to `expected` (a block found
   // in another group's list must not be counted there).

@@ -40,9 +40,20 @@ inline bool ReadVarintSlow(const uint8_t*& p, const uint8_t* end, uint64_t* out)
 }
 
 inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* out) {
-  if (p != end && *p < 0x80) {  // most values of a block take one byte
-    *out = *p++;
-    return true;
+  // Most values of a block take one or two bytes: one bounds check for both.
+  if (end - p >= 2) [[likely]] {
+    const uint64_t b0 = p[0];
+    if (b0 < 0x80) {
+      *out = b0;
+      p += 1;
+      return true;
+    }
+    const uint64_t b1 = p[1];
+    if (b1 < 0x80) {
+      *out = (b0 & 0x7F) | b1 << 7;
+      p += 2;
+      return true;
+    }
   }
   return ReadVarintSlow(p, end, out);
 }

@@ -99,7 +99,7 @@ TEST(BlockCache, DoesNotKeepABlockLargerThanTheCapacity) {
 // Several threads read and fill one cache: every block returned is the one
 // stored for that key and version, the counters add up, the bound holds.
 TEST(BlockCache, ManyThreadsReadAndFill) {
-  constexpr int kKeys = 64, kThreads = 4, kOps = 20000;
+  constexpr int kKeys = 64, kThreads = 4, kOps = 5000;
   const size_t one = Charge("key00", *MakeBlock(0));
   BlockCache cache(20 * one);  // a third of the keys fit
   std::atomic<uint64_t> wrong{0}, gets{0};
