@@ -172,6 +172,14 @@ Result<BlockHeader> ParseBlockHeader(std::string_view block) {
 
 // ---- encoding ----
 
+namespace {
+Status TooLarge(const DecodedBlock& block, size_t bytes) {
+  return Status::ResourceExhausted("block " + DescribeGroup(block.group()) + ": payload of " +
+                                   std::to_string(bytes) + " bytes or more is over the limit of " +
+                                   std::to_string(kMaxBlockPayloadBytes));
+}
+}  // namespace
+
 uint8_t* BlockEncoder::Buffer::Ensure(size_t n) {
   if (n > capacity) {
     data.reset(new uint8_t[n]);
@@ -234,12 +242,10 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
 
 Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
   if (Status st = block.Validate(); !st.ok()) return Status::InvalidArgument(st.message());
+  // Every series takes 9 bytes at least: refuse before sizing a buffer.
+  if (block.size() > kMaxBlockPayloadBytes / 9) return TooLarge(block, block.size() * 9);
   const size_t raw = WritePayload(block);
-  if (raw > kMaxBlockPayloadBytes) {
-    return Status::ResourceExhausted("block " + DescribeGroup(block.group()) + ": payload of " +
-                                     std::to_string(raw) + " bytes is over the limit of " +
-                                     std::to_string(kMaxBlockPayloadBytes));
-  }
+  if (raw > kMaxBlockPayloadBytes) return TooLarge(block, raw);
   const uint8_t* payload = raw_.data.get();
   size_t stored = raw;
   bool compressed = false;
@@ -340,7 +346,9 @@ Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
 Status BlockDecoder::Decode(std::string_view block, const BlockGroup& expected, DecodedBlock* out) {
   APIMETER_RETURN_IF_ERROR(Decode(block, out));
   if (!(out->group() == expected)) {
-    return Damaged("holds group " + DescribeGroup(out->group()) + ", read from group " +
+    const BlockGroup found = out->group();
+    out->Reset(expected, false);
+    return Damaged("holds group " + DescribeGroup(found) + ", read from group " +
                    DescribeGroup(expected));
   }
   return Status::Ok();

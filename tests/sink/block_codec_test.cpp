@@ -311,6 +311,7 @@ TEST(BlockCodec, DecodeChecksTheGroupItWasReadFrom) {
                            BlockGroup{BlockKind::kCustomer, Tier::kDay, 20000, 4}}) {
     Status st = decoder.Decode(*bytes, other, &out);
     EXPECT_FALSE(st.ok());
+    EXPECT_TRUE(out.empty());
     EXPECT_NE(st.message().find("d20000.5:c"), std::string::npos) << st.message();
   }
 }
