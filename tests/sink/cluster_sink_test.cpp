@@ -171,14 +171,18 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   ClusterClient writer1(quick);
   ASSERT_TRUE(writer1.Connect().ok());
   KeySchema schema(prefix);
-  // Pause writes on a master that does not hold the host's slot: the commit
-  // point succeeds, the groups on that master do not. The pause lasts until
-  // the UNPAUSE below (10 s only bounds it), however slow the build is.
+  // Pause writes on a master that holds neither the host's slot nor the
+  // day's admission registry (whose slot changes with the date): admission
+  // and the commit point succeed, the groups on that master do not. The
+  // pause lasts until the UNPAUSE below (10 s only bounds it), however slow
+  // the build is.
   const std::string host_node = MasterOfSlot(writer1, HashSlot(schema.HostTag(a.host)));
+  const std::string registry_node = MasterOfSlot(writer1, HashSlot(schema.RegistryKey(day_, 'e')));
   std::string paused;
   for (const std::string& m : writer1.Masters()) {
-    if (m != host_node) paused = m;
+    if (m != host_node && m != registry_node) paused = m;
   }
+  ASSERT_FALSE(paused.empty());
   RedisClient pauser(Cluster().NodeEndpoint(paused));
   ASSERT_FALSE(pauser.Command({"CLIENT", "PAUSE", "10000", "WRITE"})->is_error());
   RedisSink sink1(&writer1, schema, SinkOptions{}, &clock_);
