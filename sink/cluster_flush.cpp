@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
 
 #include "sink/cluster_client.h"
 #include "sink/crc16.h"
@@ -69,23 +70,38 @@ std::string MarkerKey(std::string_view key) {
   return std::string(key.substr(0, end)) + ":done";
 }
 
-RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std::string& writer,
+std::string MarkerField(std::string_view writer, size_t call) {
+  return std::string(writer) + "." + std::to_string(call);
+}
+
+RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std::string& field,
                     uint64_t seq) {
   const int numkeys = std::stoi(eval.at(2));
   RedisArgs out;
   out.reserve(eval.size() + 3);
   out.push_back("EVAL");
+  // The marker is checked (type included) and set before the body runs, and
+  // restored if the body fails, so marker and increments change together.
   out.push_back(
       "local seq=tonumber(table.remove(ARGV)) local w=table.remove(ARGV) "
       "local mk=table.remove(KEYS) "
-      "if tonumber(redis.call('HGET',mk,w) or '0')>=seq then return -1 end "
-      "redis.call('HSET',mk,w,seq) redis.call('EXPIREAT',mk,ARGV[1]) " +
-      eval.at(1));
+      "local t=redis.call('TYPE',mk)['ok'] "
+      "if t~='none' and t~='hash' then "
+      "return redis.error_reply('WRONGTYPE marker '..mk..' holds a '..t..', not a hash') end "
+      "local old=redis.call('HGET',mk,w) "
+      "if tonumber(old or '0')>=seq then return -1 end "
+      "redis.call('HSET',mk,w,seq) redis.call('EXPIREAT',mk,ARGV[1]) "
+      "local ok,r=pcall(function() " +
+      eval.at(1) +
+      " end) "
+      "if ok then return r end "
+      "if old then redis.call('HSET',mk,w,old) else redis.call('HDEL',mk,w) end "
+      "if type(r)=='table' then return r end return redis.error_reply(tostring(r))");
   out.push_back(std::to_string(numkeys + 1));
   out.insert(out.end(), eval.begin() + 3, eval.begin() + 3 + numkeys);
   out.push_back(marker);
   out.insert(out.end(), eval.begin() + 3 + numkeys, eval.end());
-  out.push_back(writer);
+  out.push_back(field);
   out.push_back(std::to_string(seq));
   return out;
 }
@@ -132,10 +148,17 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
   std::vector<RedisArgs> data;
   AppendSeries(batch, &data);
   AppendSlow(batch, &data);
+  // Series scripts add (not idempotent): guarded, each call of a group by
+  // a marker field of its own (a big group takes several calls: with one
+  // field for all, the first call's mark made the others look applied, and
+  // they were skipped). Slow-request ZADD, trim and EXPIREAT give the same
+  // result when repeated: sent as they are.
+  std::map<std::string, size_t> calls;  // marker -> calls of this batch to its group
   for (RedisArgs& cmd : data) {
-    // Series scripts add (not idempotent): guarded. Slow-request ZADD,
-    // trim and EXPIREAT give the same result when repeated: sent as they are.
-    if (cmd[0] == "EVAL") cmd = GuardEval(cmd, MarkerKey(cmd[3]), writer_id_, writer_seq_);
+    if (cmd[0] != "EVAL") continue;
+    std::string marker = MarkerKey(cmd[3]);
+    const size_t call = calls[marker]++;
+    cmd = GuardEval(cmd, marker, MarkerField(writer_id_, call), writer_seq_);
   }
 
   const HostKeys hk = KeysOf(schema_, batch.host, token);

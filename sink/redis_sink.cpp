@@ -27,8 +27,20 @@ using sink_internal::DayOfMicros;
 // KEYS[1] the shard's max zset, then per series: its hash, its index zsets.
 // ARGV[1] expire-at, then per series: member id, max latency (-1: none),
 //   field count F, index count I, F (field, increment), I (member, increment).
+// The type of every key is checked before the first write: a key of the
+// wrong type fails the call with nothing of the group written (Redis does
+// not roll a script back, and a half-applied group could not be retried
+// without counting its first half twice).
 constexpr const char* kSeriesScript =
-    "local e=ARGV[1] local a=2 local k=2 "
+    "local function want(key,t) local g=redis.call('TYPE',key)['ok'] "
+    "if g~='none' and g~=t then "
+    "error({err='WRONGTYPE '..key..' holds a '..g..', not a '..t}) end end "
+    "want(KEYS[1],'zset') local a=2 local k=2 "
+    "while a<=#ARGV do "
+    "local nf,ni=tonumber(ARGV[a+2]),tonumber(ARGV[a+3]) a=a+4+2*nf+2*ni "
+    "want(KEYS[k],'hash') k=k+1 "
+    "for _=1,ni do want(KEYS[k],'zset') k=k+1 end end "
+    "local e=ARGV[1] a=2 k=2 "
     "while a<=#ARGV do "
     "local m,mx,nf,ni=ARGV[a],ARGV[a+1],tonumber(ARGV[a+2]),tonumber(ARGV[a+3]) a=a+4 "
     "local h=KEYS[k] k=k+1 "
