@@ -190,8 +190,8 @@ class BackfillClusterTest : public ::testing::Test {
       Aggregator aggregator(run.rt->aggregator_options());
       RejectedLines rejected;
       SourceRuntime& src = run.rt->sources().front();
-      LinePipeline pipeline(&src.parser, &run.rt->normalizer(), &run.rt->customers(),
-                            &aggregator, &rejected, &clock_);
+      LinePipeline pipeline(&src.parser, &run.rt->normalizer(), &run.rt->customers(), &aggregator,
+                            &rejected, &clock_);
       BackfillOptions options;
       options.host = kHost;
       options.flush_every_lines = shape.flush_every_lines;
@@ -217,7 +217,8 @@ class BackfillClusterTest : public ::testing::Test {
     Run single = Backfill("url: \"" + TestRedis::Get().url() + "\"", shape);
     std::printf("standalone backfill: %.1f s\n", lap());
     std::string seeds;
-    for (const std::string& s : Cluster().seeds()) seeds += (seeds.empty() ? "\"" : ", \"") + s + "\"";
+    for (const std::string& s : Cluster().seeds())
+      seeds += (seeds.empty() ? "\"" : ", \"") + s + "\"";
     Run cluster = Backfill("cluster: [" + seeds + "]", shape);
     std::printf("cluster backfill: %.1f s\n", lap());
     ASSERT_TRUE(single.rt && cluster.rt);
@@ -266,11 +267,11 @@ class BackfillClusterTest : public ::testing::Test {
     EXPECT_EQ(tokens["standalone"], single.flushes);
     EXPECT_EQ(tokens["cluster"], cluster.flushes);
     // The data set covers every tier and every series kind written.
-    for (const char* cat : {"m:all", "m:h", "m:e", "m:c", "m:max", "m:ie", "m:ic", "m:icb",
-                            "m:ih", "h:all", "h:h", "h:e", "h:c", "h:max", "h:ie", "h:ic",
-                            "h:icb", "h:ih", "d:all", "d:h", "d:e", "d:c", "d:ce", "d:max",
-                            "d:ie", "d:ic", "d:icb", "d:ih", "d:ice", "slow", "registry",
-                            "checkpoint"}) {
+    for (const char* cat :
+         {"m:all", "m:h",   "m:e",   "m:c",  "m:max", "m:ie",  "m:ic",     "m:icb",
+          "m:ih",  "h:all", "h:h",   "h:e",  "h:c",   "h:max", "h:ie",     "h:ic",
+          "h:icb", "h:ih",  "d:all", "d:h",  "d:e",   "d:c",   "d:ce",     "d:max",
+          "d:ie",  "d:ic",  "d:icb", "d:ih", "d:ice", "slow",  "registry", "checkpoint"}) {
       EXPECT_GT(count_a[cat], 0u) << cat;
     }
     EXPECT_EQ(count_a["m:ce"] + count_a["h:ce"] + count_a["m:ice"] + count_a["h:ice"], 0u);
@@ -323,11 +324,12 @@ class BackfillClusterTest : public ::testing::Test {
     const uint64_t malformed = (kDayLines - 500 + 996) / 997;
     EXPECT_EQ(total->requests, static_cast<uint64_t>(kDayLines) - malformed);
     EXPECT_EQ(total->rejected, malformed);
-    std::printf("day-tier keys: standalone %zu, cluster %zu; %zu keys compared; %llu flushes; "
-                "%.1f s\n",
-                KeysOfTier(*a, 'd'), KeysOfTier(*b, 'd'), want.size(),
-                static_cast<unsigned long long>(cluster.flushes),
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    std::printf(
+        "day-tier keys: standalone %zu, cluster %zu; %zu keys compared; %llu flushes; "
+        "%.1f s\n",
+        KeysOfTier(*a, 'd'), KeysOfTier(*b, 'd'), want.size(),
+        static_cast<unsigned long long>(cluster.flushes),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 
   size_t KeysOfTier(const StoreDump& dump, char tier) const {

@@ -153,6 +153,44 @@ TEST_F(ClusterSinkTest, SameAnswersAsASingleRedis) {
   EXPECT_EQ(b.Overview(Params(from, to))->at("requests").get<uint64_t>(), want.requests);
 }
 
+// Issue 14.1: a (tier, bucket, shard) group of more than 200 series takes
+// several script calls; each call must apply, not only the first (they once
+// shared one dedupe marker field, and the later calls were skipped).
+TEST_F(ClusterSinkTest, GroupOfMoreThan200SeriesIsWrittenWhole) {
+  const std::string prefix = TestRedis::Get().UniquePrefix("biggroup");
+  const KeySchema schema(prefix);
+  FlushBatch batch;
+  batch.host = "web1";
+  const std::string sep(1, kNameSeparator);
+  for (int i = 0; i < 650; ++i) {
+    Rollup r;
+    r.AddRequest(200, 10, 100, 1000 + i);
+    batch.series.push_back({Tier::kDay, day_, SeriesKind::kCustomerEndpoint,
+                            "acme" + sep + "GET /v1/e" + std::to_string(i), r});
+  }
+  ClusterClient cluster(Cluster().Options());
+  RedisSink sink(&cluster, schema, SinkOptions{}, &clock_);
+  Status st = sink.Flush(batch);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(sink.stats().groups_already_applied, 0u);
+  std::vector<RedisArgs> reads;
+  for (int i = 0; i < 650; ++i) {
+    reads.push_back({"HGET",
+                     schema.SeriesKey(Tier::kDay, day_, SeriesKind::kCustomerEndpoint,
+                                      "acme" + sep + "GET /v1/e" + std::to_string(i)),
+                     "n"});
+  }
+  auto got = cluster.Pipeline(reads);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  size_t written = 0;
+  for (const RedisReply& r : *got) written += r.str == "1" ? 1 : 0;
+  EXPECT_EQ(written, 650u);
+  auto index =
+      cluster.Command({"ZCARD", schema.CustomerEndpointIndexKey(Tier::kDay, day_, "acme")});
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(index->integer, 650);
+}
+
 TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   const std::string prefix = TestRedis::Get().UniquePrefix("crash");
   const int64_t from = day_ * kDay, to = from + kDay;
