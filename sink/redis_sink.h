@@ -71,8 +71,13 @@ class RedisSink {
   //   and calling Flush again with the same batch is safe.
   // kInvalidArgument: the batch is malformed (e.g. a customer × endpoint name
   //   without the separator, a checkpoint listed twice); nothing written.
-  // kInternal: Redis rejected a command inside EXEC (logged); other commands
-  //   of the transaction may have been applied.
+  // kInternal: Redis answered an error reply (or a reply of the wrong shape)
+  //   anywhere in the flush; the message gives the command and Redis's reason
+  //   (logged). Before the transaction (or, in cluster mode, the commit
+  //   point) nothing was written. An error among EXEC's results leaves the
+  //   other commands of a standalone transaction applied; in cluster mode
+  //   after the commit point, the batch stays journaled and the next flush
+  //   finishes it.
   Status Flush(const FlushBatch& batch);
 
   struct Stats {
