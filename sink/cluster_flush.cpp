@@ -146,7 +146,7 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
   APIMETER_RETURN_IF_ERROR(Admit(&batch));
 
   std::vector<RedisArgs> data;
-  AppendSeries(batch, &data);
+  AppendSeries(batch, /*check_types=*/true, &data);
   AppendSlow(batch, &data);
   // Series scripts add (not idempotent): guarded, each call of a group by
   // a marker field of its own (a big group takes several calls: with one

@@ -119,7 +119,9 @@ class RedisSink {
   bool Admitted(const std::map<int64_t, DayNames>& fresh, int64_t day, char kind,
                 const std::string& name) const;
   Status Rewrite(const std::map<int64_t, DayNames>& fresh, FlushBatch* batch) const;
-  void AppendSeries(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
+  // check_types: the script checks every key's type before its first write
+  // (cluster mode, where a failed call is retried).
+  void AppendSeries(const FlushBatch& batch, bool check_types, std::vector<RedisArgs>* tx) const;
   void AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
   // Turns the MULTI..EXEC replies into a Status (nil EXEC: aborted; errors: internal).
   Status CheckExec(const std::vector<RedisReply>& replies, const std::vector<RedisArgs>& tx) const;
