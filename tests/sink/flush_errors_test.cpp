@@ -41,11 +41,13 @@ bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-// Yesterday's traffic, plus one customer with 450 endpoints: its day-tier
-// customer x endpoint series make a group of more than 200 series, written
-// by three script calls.
+// An hour of yesterday's traffic (every tier, series kind and slow
+// requests), plus one customer with 450 endpoints: its day-tier customer x
+// endpoint series make a group of more than 200 series, written by three
+// script calls.
 FlushBatch MakeBatch(int64_t day, const std::string& id) {
-  FlushBatch b = testing::BatchFor(testing::MixedRequests(day * kDay, (day + 1) * kDay, 600, 3));
+  const int64_t from = day * kDay + 10 * 3600;
+  FlushBatch b = testing::BatchFor(testing::MixedRequests(from, from + 3600, 300, 3));
   for (int i = 0; i < 450; ++i) {
     Rollup r;
     r.AddRequest(200, 10, 100 + i, 1000 + i);
