@@ -176,13 +176,15 @@ int RunBackfill(const BackfillArgs& args) {
   std::printf("\n");
   if (ClusterClient* cluster = runtime.redis().AsCluster()) {
     const auto& cs = cluster->stats();
+    // Groups found applied: only a retry (or a recovered journal) has any.
     std::printf("  redis cluster:    %zu masters, %llu MOVED, %llu ASK, %llu topology reloads, "
-                "%llu retries, %llu journals recovered\n",
+                "%llu retries, %llu journals recovered, %llu groups found already applied\n",
                 cluster->Masters().size(), static_cast<unsigned long long>(cs.moved),
                 static_cast<unsigned long long>(cs.ask),
                 static_cast<unsigned long long>(cs.refreshes),
                 static_cast<unsigned long long>(cs.retries),
-                static_cast<unsigned long long>(sink_stats.journals_recovered));
+                static_cast<unsigned long long>(sink_stats.journals_recovered),
+                static_cast<unsigned long long>(sink_stats.groups_already_applied));
   }
   for (const auto& t : totals.truncated_files) {
     std::printf("  warning: %s ends early (truncated .gz); the readable part was counted\n",

@@ -357,8 +357,14 @@ class Agent {
       // The first commit also ends the first start (its cursors are stored).
       if (caught_up || first_start_) {
         const std::string state_key = rt_->config().redis.prefix + ":agent:" + rt_->host();
-        (void)rt_->redis().Command({caught_up ? "HSET" : "HSETNX", state_key, "last_alive",
-                                    std::to_string(clock_.NowSeconds())});
+        // The counts are committed either way; a failed write is said, not
+        // dropped (the next commit or heartbeat writes it again).
+        auto r = rt_->redis().Command({caught_up ? "HSET" : "HSETNX", state_key, "last_alive",
+                                       std::to_string(clock_.NowSeconds())});
+        if (!r.ok() || r->is_error()) {
+          spdlog::warn("writing {} last_alive failed: {}", state_key,
+                       r.ok() ? r->str : r.status().message());
+        }
         first_start_ = false;
       }
       if (reload_requested_) Reload();

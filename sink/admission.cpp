@@ -152,7 +152,13 @@ Status RedisSink::QueryRegistry(const std::map<int64_t, DayNames>& ask,
     }
     DayNames& day = (*fresh)[calls[i].day];
     for (size_t j = 0; j < r.elements.size(); ++j) {
-      if (r.elements[j].integer == 1) {
+      const RedisReply& e = r.elements[j];
+      if (e.type != RedisReply::Type::kInteger || (e.integer != 0 && e.integer != 1)) {
+        return Status::Internal("admission registry " +
+                                schema_.RegistryKey(calls[i].day, calls[i].kind) +
+                                ": unexpected answer for '" + calls[i].names[j] + "'");
+      }
+      if (e.integer == 1) {
         (calls[i].kind == 'e' ? day.endpoints : day.customers).insert(calls[i].names[j]);
       } else {
         ++(calls[i].kind == 'e' ? stats_.other_endpoints : stats_.other_customers);

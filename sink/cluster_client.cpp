@@ -203,13 +203,19 @@ void ClusterClient::RecheckReplicas() {
   }
 }
 
-void ClusterClient::NoteShortWait(const std::string& node) {
+void ClusterClient::NoteShortWait(const std::string& node, const RedisReply& wait) {
   ++stats_.unreplicated;
   replicas_suspect_ = true;
-  spdlog::warn(
-      "Redis Cluster node {}: no replica acknowledged the writes within {} ms; the topology "
-      "is read again before the next flush",
-      node, options_.wait_timeout.count());
+  if (wait.is_error()) {
+    last_short_wait_ = node + ": WAIT failed: " + wait.str;
+  } else if (wait.type != RedisReply::Type::kInteger) {
+    last_short_wait_ = node + ": WAIT gave an unexpected reply";
+  } else {
+    last_short_wait_ = node + ": no replica acknowledged the writes within " +
+                       std::to_string(options_.wait_timeout.count()) + " ms";
+  }
+  spdlog::warn("Redis Cluster node {}; the topology is read again before the next flush",
+               last_short_wait_);
 }
 
 std::vector<std::string> ClusterClient::Masters() const {
@@ -399,7 +405,9 @@ Result<std::vector<RedisReply>> ClusterClient::Run(const std::vector<RedisArgs>&
       }
       if (g.want_replicas > 0) {
         const RedisReply& w = replies->back();
-        if (w.is_error() || w.integer < g.want_replicas) NoteShortWait(*g.node);
+        if (w.is_error() || w.type != RedisReply::Type::kInteger || w.integer < g.want_replicas) {
+          NoteShortWait(*g.node, w);
+        }
       }
     }
     pending = std::move(next);

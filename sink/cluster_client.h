@@ -135,9 +135,12 @@ class ClusterClient final : public RedisCommands {
   // replica, or after a WAIT came back short (NoteShortWait), reload the
   // topology, at most once a second. Writers call this before each flush.
   void RecheckReplicas();
-  // A WAIT answered fewer replicas than asked: counts it (stats().unreplicated)
-  // and makes the next RecheckReplicas reload the topology.
-  void NoteShortWait(const std::string& node);
+  // A WAIT answered fewer replicas than asked, or an error: counts it
+  // (stats().unreplicated), remembers why (last_short_wait) and makes the
+  // next RecheckReplicas reload the topology.
+  void NoteShortWait(const std::string& node, const RedisReply& wait);
+  // "<node>: <what WAIT answered>" of the last short WAIT, for error messages.
+  const std::string& last_short_wait() const { return last_short_wait_; }
   std::chrono::milliseconds wait_timeout() const { return options_.wait_timeout; }
   const Stats& stats() const { return stats_; }
   // "host:port" of the masters that own at least one slot.
@@ -157,6 +160,7 @@ class ClusterClient final : public RedisCommands {
   bool loaded_ = false;
   std::chrono::steady_clock::time_point replicas_checked_at_{};
   bool replicas_suspect_ = false;  // a WAIT came back short since the last reload
+  std::string last_short_wait_;
   uint64_t commands_sent_ = 0;
   Stats stats_;
 };

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
 
 #include "sink/cluster_client.h"
 #include "sink/crc16.h"
@@ -69,23 +70,38 @@ std::string MarkerKey(std::string_view key) {
   return std::string(key.substr(0, end)) + ":done";
 }
 
-RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std::string& writer,
+std::string MarkerField(std::string_view writer, size_t call) {
+  return std::string(writer) + "." + std::to_string(call);
+}
+
+RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std::string& field,
                     uint64_t seq) {
   const int numkeys = std::stoi(eval.at(2));
   RedisArgs out;
   out.reserve(eval.size() + 3);
   out.push_back("EVAL");
+  // The marker is checked (type included) and set before the body runs, and
+  // restored if the body fails, so marker and increments change together.
   out.push_back(
       "local seq=tonumber(table.remove(ARGV)) local w=table.remove(ARGV) "
       "local mk=table.remove(KEYS) "
-      "if tonumber(redis.call('HGET',mk,w) or '0')>=seq then return -1 end "
-      "redis.call('HSET',mk,w,seq) redis.call('EXPIREAT',mk,ARGV[1]) " +
-      eval.at(1));
+      "local t=redis.call('TYPE',mk)['ok'] "
+      "if t~='none' and t~='hash' then "
+      "return redis.error_reply('WRONGTYPE marker '..mk..' holds a '..t..', not a hash') end "
+      "local old=redis.call('HGET',mk,w) "
+      "if tonumber(old or '0')>=seq then return -1 end "
+      "redis.call('HSET',mk,w,seq) redis.call('EXPIREAT',mk,ARGV[1]) "
+      "local ok,r=pcall(function() " +
+      eval.at(1) +
+      " end) "
+      "if ok then return r end "
+      "if old then redis.call('HSET',mk,w,old) else redis.call('HDEL',mk,w) end "
+      "if type(r)=='table' then return r end return redis.error_reply(tostring(r))");
   out.push_back(std::to_string(numkeys + 1));
   out.insert(out.end(), eval.begin() + 3, eval.begin() + 3 + numkeys);
   out.push_back(marker);
   out.insert(out.end(), eval.begin() + 3 + numkeys, eval.end());
-  out.push_back(writer);
+  out.push_back(field);
   out.push_back(std::to_string(seq));
   return out;
 }
@@ -130,12 +146,19 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
   APIMETER_RETURN_IF_ERROR(Admit(&batch));
 
   std::vector<RedisArgs> data;
-  AppendSeries(batch, &data);
+  AppendSeries(batch, /*check_types=*/true, &data);
   AppendSlow(batch, &data);
+  // Series scripts add (not idempotent): guarded, each call of a group by
+  // a marker field of its own (a big group takes several calls: with one
+  // field for all, the first call's mark made the others look applied, and
+  // they were skipped). Slow-request ZADD, trim and EXPIREAT give the same
+  // result when repeated: sent as they are.
+  std::map<std::string, size_t> calls;  // marker -> calls of this batch to its group
   for (RedisArgs& cmd : data) {
-    // Series scripts add (not idempotent): guarded. Slow-request ZADD,
-    // trim and EXPIREAT give the same result when repeated: sent as they are.
-    if (cmd[0] == "EVAL") cmd = GuardEval(cmd, MarkerKey(cmd[3]), writer_id_, writer_seq_);
+    if (cmd[0] != "EVAL") continue;
+    std::string marker = MarkerKey(cmd[3]);
+    const size_t call = calls[marker]++;
+    cmd = GuardEval(cmd, marker, MarkerField(writer_id_, call), writer_seq_);
   }
 
   const HostKeys hk = KeysOf(schema_, batch.host, token);
@@ -163,15 +186,15 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
       return checked.status().WithContext("flush");
     }
     if (AnyRetriable(cluster, *checked)) {
-      (void)c->Command({"UNWATCH"});
+      APIMETER_RETURN_IF_ERROR(sink_internal::Unwatch(*c));
       if (backoff.Wait()) continue;
       return Status::Unavailable("flush: the host's slot kept moving or was down");
     }
-    for (const RedisReply& r : *checked) {
-      if (r.is_error()) return Status::Internal("flush: checkpoint check failed: " + r.str);
+    if (Status st = sink_internal::CheckCheckReplies(*checked, ckpt_keys.size()); !st.ok()) {
+      return ckpt_keys.empty() ? st : sink_internal::FailAfterWatch(*c, st);
     }
     if ((*checked)[ckpt_keys.empty() ? 0 : 1].integer == 1) {
-      if (!ckpt_keys.empty()) (void)c->Command({"UNWATCH"});
+      if (!ckpt_keys.empty()) APIMETER_RETURN_IF_ERROR(sink_internal::Unwatch(*c));
       ++stats_.already_applied;
       spdlog::info("flush {}: committed by an earlier attempt; finishing its journal", token);
       return RollForward(cluster, batch.host, token);
@@ -216,13 +239,15 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
     // The commit point must survive a failover before anything is applied:
     // a commit only the master holds could vanish with it while the applied
     // increments (in other slots) stay, and the lines would be read again.
-    if (replicas > 0 && (wait.is_error() || wait.integer < 1)) {
+    if (replicas > 0 &&
+        (wait.is_error() || wait.type != RedisReply::Type::kInteger || wait.integer < 1)) {
       own_pending_ = token;  // the next flush rolls it forward if it is still there
       own_pending_host_ = batch.host;
-      cluster.NoteShortWait(c->endpoint().host + ":" + std::to_string(c->endpoint().port));
+      cluster.NoteShortWait(c->endpoint().host + ":" + std::to_string(c->endpoint().port), wait);
       return Status::Unavailable(
-          "flush " + token + ": committed, but no replica acknowledged it within " + wait_ms +
-          " ms; nothing applied yet (the next attempt finds the commit and applies it, or, if "
+          "flush " + token + ": committed, but no replica acknowledged it (" +
+          cluster.last_short_wait() +
+          "); nothing applied yet (the next attempt finds the commit and applies it, or, if "
           "it was lost in a failover, reads the lines again)");
     }
     break;
@@ -238,38 +263,58 @@ Status RedisSink::ApplyJournal(ClusterClient& cluster, const std::string& host,
   if (!commands.empty()) {
     const uint64_t unreplicated_before = cluster.stats().unreplicated;
     auto replies = cluster.PipelineDurable(commands);
-    if (replies.ok() && cluster.stats().unreplicated != unreplicated_before) {
-      // Applied, but a master may hold increments no replica has: keep the
-      // journal, so that if they are lost in a failover (their markers with
-      // them) the next flush's recovery applies them again.
-      return Status::Unavailable("flush " + id +
-                                 ": applied, but not yet acknowledged by a replica; it stays "
-                                 "journaled and is finished by the next attempt");
-    }
     if (!replies.ok()) {
       return replies.status().WithContext("flush " + id +
                                           ": committed, applying it (it stays journaled and is "
                                           "finished by the next attempt)");
     }
+    // Every reply is read: one error fails the flush with its reason (the
+    // journal stays, and the next attempt applies what is still missing).
+    size_t errors = 0;
+    std::string first;
     for (size_t i = 0; i < replies->size(); ++i) {
       const RedisReply& r = (*replies)[i];
-      if (r.is_error()) {
-        spdlog::error("flush {}: Redis rejected {} on key '{}': {}", id, commands[i][0],
-                      commands[i].size() > 3 ? commands[i][3] : "", r.str);
-        return Status::Internal("flush " + id + ": " + commands[i][0] + ": " + r.str);
+      const RedisArgs& cmd = commands[i];
+      const bool series = cmd[0] == "EVAL";
+      if (!r.is_error() && (!series || r.type == RedisReply::Type::kInteger)) {
+        if (series && r.integer == -1) ++stats_.groups_already_applied;
+        continue;
       }
-      if (commands[i][0] == "EVAL" && r.type == RedisReply::Type::kInteger && r.integer == -1) {
-        ++stats_.groups_already_applied;
-      }
+      // A series call names its group's max key (the first key), others their key.
+      const std::string key = series ? cmd.at(3) : cmd.size() > 1 ? cmd[1] : "";
+      const std::string why = r.is_error() ? r.str : "unexpected reply to a series script";
+      spdlog::error("flush {}: Redis rejected {} on key '{}': {}", id, cmd[0], key, why);
+      if (errors++ == 0) first = cmd[0] + " " + key + ": " + why;
+    }
+    if (errors > 0) {
+      return Status::Internal("flush " + id + ": " + std::to_string(errors) + " of " +
+                              std::to_string(commands.size()) +
+                              " command(s) failed while applying it (it stays journaled; the "
+                              "next attempt applies what is missing). First: " +
+                              first);
+    }
+    if (cluster.stats().unreplicated != unreplicated_before) {
+      // Applied, but a master may hold increments no replica has: keep the
+      // journal, so that if they are lost in a failover (their markers with
+      // them) the next flush's recovery applies them again.
+      return Status::Unavailable("flush " + id + ": applied, but not yet acknowledged by a " +
+                                 "replica (" + cluster.last_short_wait() +
+                                 "); it stays journaled and is finished by the next attempt");
+    }
+  }
+  // Close: only now is the batch fully applied. A failure here fails the
+  // flush too; the retry finds every marker set and closes it then.
+  auto done = cluster.Pipeline({{"DEL", hk.journal}, {"SREM", hk.pending, id}});
+  if (!done.ok()) {
+    return done.status().WithContext("flush " + id + ": applied, closing its journal");
+  }
+  for (const RedisReply& r : *done) {
+    if (r.is_error()) {
+      return Status::Internal("flush " + id +
+                              ": applied, but closing its journal failed: " + r.str);
     }
   }
   if (id == own_pending_) own_pending_.clear();
-  auto done = cluster.Pipeline({{"DEL", hk.journal}, {"SREM", hk.pending, id}});
-  if (!done.ok()) {
-    // Harmless: re-applying finds every marker; the journal expires anyway.
-    spdlog::warn("flush {}: applied, but its journal was not deleted: {}", id,
-                 done.status().message());
-  }
   return Status::Ok();
 }
 
@@ -279,6 +324,9 @@ Status RedisSink::RollForward(ClusterClient& cluster, const std::string& host,
   auto list = cluster.Command({"LRANGE", hk.journal, "0", "-1"});
   if (!list.ok()) return list.status().WithContext("flush journal " + id);
   if (list->is_error()) return Status::Internal("flush journal " + id + ": " + list->str);
+  if (list->type != RedisReply::Type::kArray) {
+    return Status::Internal("flush journal " + id + ": LRANGE did not answer a list");
+  }
   std::vector<RedisArgs> commands;
   for (const RedisReply& e : list->elements) {
     auto cmd = DecodeJournalCommand(e.str);
@@ -293,6 +341,9 @@ Status RedisSink::RecoverJournals(ClusterClient& cluster, const std::string& hos
   auto ids = cluster.Command({"SMEMBERS", hk.pending});
   if (!ids.ok()) return ids.status().WithContext("flush journal recovery");
   if (ids->is_error()) return Status::Internal("flush journal recovery: " + ids->str);
+  if (ids->type != RedisReply::Type::kArray) {
+    return Status::Internal("flush journal recovery: SMEMBERS did not answer a set");
+  }
   for (const RedisReply& id : ids->elements) {
     spdlog::warn(
         "flush {} of host {} was committed but not fully applied (a crash or a node "

@@ -71,8 +71,13 @@ class RedisSink {
   //   and calling Flush again with the same batch is safe.
   // kInvalidArgument: the batch is malformed (e.g. a customer × endpoint name
   //   without the separator, a checkpoint listed twice); nothing written.
-  // kInternal: Redis rejected a command inside EXEC (logged); other commands
-  //   of the transaction may have been applied.
+  // kInternal: Redis answered an error reply (or a reply of the wrong shape)
+  //   anywhere in the flush; the message gives the command and Redis's reason
+  //   (logged). Before the transaction (or, in cluster mode, the commit
+  //   point) nothing was written. An error among EXEC's results leaves the
+  //   other commands of a standalone transaction applied; in cluster mode
+  //   after the commit point, the batch stays journaled and the next flush
+  //   finishes it.
   Status Flush(const FlushBatch& batch);
 
   struct Stats {
@@ -114,7 +119,9 @@ class RedisSink {
   bool Admitted(const std::map<int64_t, DayNames>& fresh, int64_t day, char kind,
                 const std::string& name) const;
   Status Rewrite(const std::map<int64_t, DayNames>& fresh, FlushBatch* batch) const;
-  void AppendSeries(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
+  // check_types: the script checks every key's type before its first write
+  // (cluster mode, where a failed call is retried).
+  void AppendSeries(const FlushBatch& batch, bool check_types, std::vector<RedisArgs>* tx) const;
   void AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
   // Turns the MULTI..EXEC replies into a Status (nil EXEC: aborted; errors: internal).
   Status CheckExec(const std::vector<RedisReply>& replies, const std::vector<RedisArgs>& tx) const;

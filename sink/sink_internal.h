@@ -49,8 +49,21 @@ inline Status CheckDistinctCheckpoints(const FlushBatch& batch) {
 std::vector<RedisArgs> CheckCommands(const std::vector<std::string>& ckpt_keys,
                                      const std::string& token_key);
 
-// Compares the MGET reply with what the batch expects; on a mismatch sends
-// UNWATCH on `conn` and returns Aborted naming the key.
+// Checks the replies of CheckCommands: no error, as many as sent, EXISTS an
+// integer and MGET one value per checkpoint. Internal with the reason otherwise.
+Status CheckCheckReplies(const std::vector<RedisReply>& replies, size_t checkpoints);
+
+// UNWATCH on `conn`; its failure is returned, not ignored.
+Status Unwatch(RedisCommands& conn);
+
+// `failure` after a check round trip that sent WATCH: UNWATCH first, so a
+// stale WATCH cannot abort a later transaction on this connection; a failed
+// UNWATCH is added to the reason.
+Status FailAfterWatch(RedisCommands& conn, const Status& failure);
+
+// Compares the MGET reply (checked by CheckCheckReplies) with what the batch
+// expects; on a mismatch sends UNWATCH on `conn` and returns Aborted naming
+// the key (and UNWATCH's failure, if any).
 Status CompareCheckpoints(RedisCommands& conn, const RedisReply& values,
                           const std::vector<std::string>& ckpt_keys, const FlushBatch& batch);
 

@@ -118,6 +118,12 @@ class ClusterBackfillTest(unittest.TestCase):
         self.assertEqual(got["bytes_out"], want["bytes_out"])
         self.assertEqual(got["requests"], len(self.requests))
 
+    def test_no_script_call_skipped(self):
+        """A backfill without failures applies every series script call: none
+        is found already applied (issue 14.1: calls past a group's first 200
+        series were skipped that way, silently)."""
+        self.assertEqual(cluster_summary(self.out, "groups found already applied"), 0, self.out)
+
     def test_second_backfill_adds_nothing(self):
         self.assertIn("redis cluster:    3 masters", self.out)
         # A fixed range: a relative one ("7d") ends at now, which moves while
@@ -136,12 +142,18 @@ class ClusterBackfillTest(unittest.TestCase):
         self.assertLess(max(sizes), 1.5 * mean, sizes)
 
 
-def journals_recovered(summary):
-    """From backfill's "redis cluster: ..., N journals recovered" line (0 if absent)."""
+def cluster_summary(summary, what):
+    """N from backfill's "redis cluster: ..., N <what>, ..." line (0 if absent)."""
     for line in summary.splitlines():
-        if line.strip().startswith("redis cluster:") and "journals recovered" in line:
-            return int(line.split(",")[-1].split()[0])
+        if line.strip().startswith("redis cluster:"):
+            for part in line.split(","):
+                if part.strip().endswith(what):
+                    return int(part.split()[-len(what.split()) - 1])
     return 0
+
+
+def journals_recovered(summary):
+    return cluster_summary(summary, "journals recovered")
 
 
 class ClusterCrashTest(unittest.TestCase):

@@ -153,6 +153,44 @@ TEST_F(ClusterSinkTest, SameAnswersAsASingleRedis) {
   EXPECT_EQ(b.Overview(Params(from, to))->at("requests").get<uint64_t>(), want.requests);
 }
 
+// Issue 14.1: a (tier, bucket, shard) group of more than 200 series takes
+// several script calls; each call must apply, not only the first (they once
+// shared one dedupe marker field, and the later calls were skipped).
+TEST_F(ClusterSinkTest, GroupOfMoreThan200SeriesIsWrittenWhole) {
+  const std::string prefix = TestRedis::Get().UniquePrefix("biggroup");
+  const KeySchema schema(prefix);
+  FlushBatch batch;
+  batch.host = "web1";
+  const std::string sep(1, kNameSeparator);
+  for (int i = 0; i < 650; ++i) {
+    Rollup r;
+    r.AddRequest(200, 10, 100, 1000 + i);
+    batch.series.push_back({Tier::kDay, day_, SeriesKind::kCustomerEndpoint,
+                            "acme" + sep + "GET /v1/e" + std::to_string(i), r});
+  }
+  ClusterClient cluster(Cluster().Options());
+  RedisSink sink(&cluster, schema, SinkOptions{}, &clock_);
+  Status st = sink.Flush(batch);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(sink.stats().groups_already_applied, 0u);
+  std::vector<RedisArgs> reads;
+  for (int i = 0; i < 650; ++i) {
+    reads.push_back({"HGET",
+                     schema.SeriesKey(Tier::kDay, day_, SeriesKind::kCustomerEndpoint,
+                                      "acme" + sep + "GET /v1/e" + std::to_string(i)),
+                     "n"});
+  }
+  auto got = cluster.Pipeline(reads);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  size_t written = 0;
+  for (const RedisReply& r : *got) written += r.str == "1" ? 1 : 0;
+  EXPECT_EQ(written, 650u);
+  auto index =
+      cluster.Command({"ZCARD", schema.CustomerEndpointIndexKey(Tier::kDay, day_, "acme")});
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(index->integer, 650);
+}
+
 TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   const std::string prefix = TestRedis::Get().UniquePrefix("crash");
   const int64_t from = day_ * kDay, to = from + kDay;
@@ -165,25 +203,33 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   b.id = "batch-b";
   b.checkpoints.push_back({"file1", "0-1000", "0-2000"});
 
+  // Short enough that the paused master's writes time out quickly, long
+  // enough that the other masters answer on a busy machine (the groups they
+  // hold must be applied by this first attempt).
   ClusterOptions quick = Cluster().Options();
-  quick.node.command_timeout = std::chrono::milliseconds(300);
+  quick.node.command_timeout = std::chrono::milliseconds(1500);
   quick.max_wait = std::chrono::milliseconds(200);
   ClusterClient writer1(quick);
   ASSERT_TRUE(writer1.Connect().ok());
   KeySchema schema(prefix);
-  // Pause writes on a master that does not hold the host's slot: the commit
-  // point succeeds, the groups on that master do not. The pause lasts until
-  // the UNPAUSE below (10 s only bounds it), however slow the build is.
+  // Pause writes on a master that holds neither the host's slot nor the
+  // day's admission registry (whose slot changes with the date): admission
+  // and the commit point succeed, the groups on that master do not. The
+  // pause lasts until the UNPAUSE below (10 s only bounds it), however slow
+  // the build is.
   const std::string host_node = MasterOfSlot(writer1, HashSlot(schema.HostTag(a.host)));
+  const std::string registry_node = MasterOfSlot(writer1, HashSlot(schema.RegistryKey(day_, 'e')));
   std::string paused;
   for (const std::string& m : writer1.Masters()) {
-    if (m != host_node) paused = m;
+    if (m != host_node && m != registry_node) paused = m;
   }
+  ASSERT_FALSE(paused.empty());
   RedisClient pauser(Cluster().NodeEndpoint(paused));
   ASSERT_FALSE(pauser.Command({"CLIENT", "PAUSE", "10000", "WRITE"})->is_error());
   RedisSink sink1(&writer1, schema, SinkOptions{}, &clock_);
   Status st = sink1.Flush(a);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("committed, applying it"), std::string::npos) << st.ToString();
   ASSERT_FALSE(pauser.Command({"CLIENT", "UNPAUSE"})->is_error());
 
   // The checkpoint moved with the commit point: a second process sees it.
