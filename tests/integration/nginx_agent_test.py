@@ -218,6 +218,11 @@ class Traffic:
 
 
 RID = re.compile(rb"[?&]rid=(\d+)[ &]")
+# Lines the size real ones have (a browser's user agent, a referer with a
+# query): about 600 bytes, so that rotated files take gzip a while to write.
+BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/124.0.0.0 Safari/537.36")
+REFERER_QUERY = "&".join(f"utm_{k}=campaign-{k}-2026-spring-launch" for k in range(8))
 
 
 class FastTraffic:
@@ -234,6 +239,7 @@ class FastTraffic:
         self.next_rid = 0
         self.answered = 0
         self.answered_rids = set()
+        self.times = {}  # rid -> (sent, answered), time.monotonic()
         self.transport_errors = []  # (rid, error): nginx may or may not have logged these
         self.threads = [threading.Thread(target=self._run, args=(seed + i,), daemon=True)
                         for i in range(clients)]
@@ -269,10 +275,15 @@ class FastTraffic:
                 self.next_rid += 1
             method, target, body, key = self._request(rng, rid)
             error = None
+            sent = time.monotonic()
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.request(method, target, body=body, headers={"X-API-Key": key} if key else {})
+                headers = {"User-Agent": BROWSER_UA,
+                           "Referer": f"https://app.example.com/{rid}?{REFERER_QUERY}"}
+                if key:
+                    headers["X-API-Key"] = key
+                conn.request(method, target, body=body, headers=headers)
                 conn.getresponse().read()
             except (OSError, http.client.HTTPException) as e:
                 error = repr(e)
@@ -282,6 +293,7 @@ class FastTraffic:
                 if error is None:
                     self.answered += 1
                     self.answered_rids.add(rid)
+                    self.times[rid] = (sent, time.monotonic())
                 else:
                     self.transport_errors.append((rid, error))
                 self.cv.notify_all()
@@ -454,7 +466,7 @@ http {{
     @classmethod
     def agent_log(cls):
         try:
-            with open(cls.agent_out) as f:
+            with open(cls.agent_out, errors="replace") as f:  # may quote a binary line
                 return "agent output (tail):\n" + f.read()[-4000:]
         except OSError:
             return ""
@@ -497,16 +509,19 @@ http {{
         needle = f'"GET {target} HTTP/1.1"'.encode()
         wait_for(lambda: needle in read_bytes(self.log), 20, f"sentinel {name} in the log")
 
-    def logrotate(self, mode):
-        conf = os.path.join(self.dir, f"logrotate-{mode}.conf")
+    def logrotate(self, mode, delaycompress=True):
+        """One logrotate run: mode "create" (postrotate USR1) or
+        "copytruncate"; always compress, by default delayed to the next run."""
+        conf = os.path.join(self.dir, f"logrotate-{mode}-{delaycompress}.conf")
         extra = ("create 0644 root root\n    postrotate\n"
                  f"        kill -USR1 $(cat {self.nginx_pid_file})\n    endscript"
                  if mode == "create" else "copytruncate")
+        delay = "delaycompress" if delaycompress else ""
         with open(conf, "w") as f:
             f.write(f"""{self.log} {{
     rotate 5
     compress
-    delaycompress
+    {delay}
     missingok
     notifempty
     {extra}
@@ -625,28 +640,33 @@ class FullSpeedRotation(NginxAgentStack):
     copytruncate's loss is measured, not assumed: every request carries a
     unique id, so destroyed = answered requests whose line is in no file. They
     are the lines nginx wrote between logrotate's last read of the log (the
-    copy) and its ftruncate. The agent may have read some of them before the
-    truncate (they were real requests) and may not have; so
+    end of its copy) and its ftruncate (it fsyncs the copy in between), so
+    each was sent before a copytruncate run ended and answered after it
+    began. The agent may have read some of them before the truncate (they
+    were real requests) and may not have; so
         lines in files <= agent's count <= lines in files + destroyed,
     and with nothing destroyed the count is exact. Rejected lines must be
     lines that are in a file: the agent's rejects equal the malformed lines in
-    the files (none; nginx writes whole lines)."""
+    the files (none; nginx writes whole lines). Lines are the size real ones
+    are (~600 bytes), so gzip takes a while on rotated files."""
 
     def run_full_speed(self, total, rotate_after):
         """Starts the agent, sends `total` requests at full speed, runs
-        logrotate in mode m once `n` were answered for each (n, m) in
-        rotate_after, and checks the counts. Returns the figures."""
+        logrotate(mode, delaycompress) once n were answered for each
+        (n, mode, delaycompress) in rotate_after, and checks the counts.
+        Returns the figures."""
         cls = type(self)
         t0 = time.monotonic()
         cls.start_agent()
         traffic = FastTraffic(self.nginx_port, total)
         traffic.start()
         windows = []
-        for n, mode in rotate_after:
+        for n, mode, delaycompress in rotate_after:
             traffic.wait_answered(n)
             w0 = time.monotonic()
-            self.logrotate(mode)
-            windows.append((mode, traffic.answered, round(time.monotonic() - w0, 3)))
+            self.logrotate(mode, delaycompress)
+            name = mode + (" delaycompress" if delaycompress else " compress")
+            windows.append((name, traffic.answered, w0, time.monotonic()))
         traffic.join()
         traffic_s = time.monotonic() - t0
         self.assertEqual(traffic.transport_errors, [], "every request answered: the truth is exact")
@@ -659,7 +679,12 @@ class FullSpeedRotation(NginxAgentStack):
         self.assertEqual(rejected, malformed)
         self.assertEqual(len(requests), lines - malformed)
         self.assertTrue(on_disk <= traffic.answered_rids, "no line in a file that nginx did not answer")
-        destroyed = len(traffic.answered_rids - on_disk)
+        destroyed = traffic.answered_rids - on_disk
+        truncations = [(w0, w1) for name, _, w0, w1 in windows if name.startswith("copytruncate")]
+        for rid in destroyed:  # lost in a copytruncate's own window, nowhere else
+            sent, answered = traffic.times[rid]
+            self.assertTrue(any(sent < w1 and answered > w0 for w0, w1 in truncations),
+                            f"request {rid} is in no file, but not from a copytruncate window")
         frm, to = self.t_start - 120, t_end + 120
 
         def counted():
@@ -677,18 +702,22 @@ class FullSpeedRotation(NginxAgentStack):
         got = counted()
         figures = {
             "sent": total, "answered": traffic.answered, "lines in files": lines,
-            "destroyed by copytruncate": destroyed, "agent counted": got,
+            "destroyed by copytruncate": len(destroyed), "agent counted": got,
             "agent lines read": int(m["apimeter_agent_lines_read_total"]),
             "agent rejected": int(m["apimeter_agent_lines_rejected_total"]),
-            "malformed in files": malformed, "rotations": windows,
+            "malformed in files": malformed,
+            "agent rotations": int(m["apimeter_agent_rotations_total"]),
+            "agent truncations": int(m["apimeter_agent_truncations_total"]),
+            "logrotate runs": [(name, n, round(w1 - w0, 3)) for name, n, w0, w1 in windows],
             "files": [os.path.basename(f) for f in files],
             "seconds": round(time.monotonic() - t0, 1), "traffic seconds": round(traffic_s, 1),
         }
         print(f"\n{self.id()}: {figures}")
         self.assertEqual(figures["agent rejected"], malformed, f"phantom rejects: {figures}")
         self.assertGreaterEqual(got, len(requests), f"lines in files not counted: {figures}")
-        self.assertLessEqual(got, len(requests) + destroyed, f"counted twice: {figures}")
-        self.assertLessEqual(figures["agent lines read"], lines + destroyed, f"read twice: {figures}")
+        self.assertLessEqual(got, len(requests) + len(destroyed), f"counted twice: {figures}")
+        self.assertLessEqual(figures["agent lines read"], lines + len(destroyed),
+                             f"read twice: {figures}")
         self.assertEqual(m.get("apimeter_agent_read_errors_total", 0), 0, self.agent_log())
         return figures
 
@@ -711,21 +740,25 @@ class FullSpeedRotation(NginxAgentStack):
         return rids, lines, malformed
 
 
-
 class NginxCopytruncateFullSpeedTest(FullSpeedRotation):
     def test_copytruncate_at_full_speed(self):
-        f = self.run_full_speed(4000, [(2000, "copytruncate")])
-        self.assertEqual(len(f["rotations"]), 1)
-
+        # compress at once: gzip writes .1.gz while the agent takes over .1.
+        f = self.run_full_speed(4000, [(2000, "copytruncate", False)])
+        self.assertGreaterEqual(f["agent truncations"], 1, f)
+        self.assertIn("api.access.log.1.gz", f["files"])
 
 
 class NginxEveryRotationFullSpeedTest(FullSpeedRotation):
     def test_every_rotation_mode_in_one_run(self):
-        # create + USR1, copytruncate, then create twice (compress +
-        # delaycompress throughout: .1 becomes .2.gz from the second on).
-        f = self.run_full_speed(6000, [(1200, "create"), (2400, "copytruncate"),
-                                       (3600, "create"), (4800, "create")])
-        self.assertTrue(any(n.endswith(".gz") for n in f["files"]), f["files"])
+        # create + USR1 and copytruncate, each compressed at once (.1.gz),
+        # then create + USR1 twice with delaycompress (.1 stays plain until
+        # the next run compresses it).
+        f = self.run_full_speed(6000, [(1200, "create", False), (2400, "copytruncate", False),
+                                       (3600, "create", True), (4800, "create", True)])
+        self.assertGreaterEqual(f["agent rotations"], 3, f)
+        self.assertGreaterEqual(f["agent truncations"], 1, f)
+        self.assertIn("api.access.log.1", f["files"])  # delaycompress: the last one stays plain
+        self.assertIn("api.access.log.4.gz", f["files"])
 
 
 if __name__ == "__main__":
