@@ -10,15 +10,20 @@
 // Lines nginx writes to the log after logrotate's copy read its end and
 // before the truncate are in no file: copytruncate destroyed them.
 //
-// Checked for every history: every line that is in a file is delivered and
-// committed exactly once; a destroyed line at most once; nothing else is ever
-// delivered (no line that was never written, no piece of one, no gzip bytes).
+// The agent's side: polls with any byte budget, commits, crashes and
+// restarts from what was committed, and flushes refused (Rewind), as
+// agent/live_agent.cpp does. Checked for every history: every line that is
+// in a file is delivered and committed exactly once; a destroyed line at
+// most once; nothing else is ever delivered (no line that was never written,
+// no piece of one, no gzip bytes); no flush is refused (the tailer's own
+// checkpoints never disagree). One documented limit is not generated (see
+// CopyChunk). TAILER_SEEDS / TAILER_SEED_FROM run more histories,
+// TAILER_TRACE_SEED=<n> prints one.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <random>
 #include <set>
