@@ -56,6 +56,13 @@ void ByteIntervals::AddCursor(uint64_t pos) {
   ranges_.insert(it, {pos, pos});
 }
 
+void ByteIntervals::ClipTo(uint64_t end) {
+  while (!ranges_.empty() && ranges_.back().first > end) ranges_.pop_back();
+  if (ranges_.empty()) return;
+  ranges_.back().second = std::min(ranges_.back().second, end);
+  if (ranges_.back().second == 0) ranges_.pop_back();  // no cursor at 0 (AddCursor)
+}
+
 bool ByteIntervals::Contains(uint64_t pos) const {
   for (const auto& [a, b] : ranges_) {
     if (a <= pos && pos <= b) return true;

@@ -30,6 +30,9 @@ class ByteIntervals {
   // Records `pos` as a cursor (a zero-length interval) unless it is already
   // inside or at the end of an interval. AddCursor(0) records nothing.
   void AddCursor(uint64_t pos);
+  // Forgets every byte at or past `end` (a file now shorter than what was
+  // counted in it); an interval cut to nothing at `end` stays as a cursor.
+  void ClipTo(uint64_t end);
   // The resume position: the end of the last interval (0 when empty).
   uint64_t End() const { return ranges_.empty() ? 0 : ranges_.back().second; }
   // True when [begin, end) overlaps a counted interval at all. Checkpoints are

@@ -121,15 +121,25 @@ constexpr size_t kCompressedChunk = 64 * 1024;
 
 Result<std::unique_ptr<FileStream>> FileStream::Open(std::unique_ptr<OpenFile> file,
                                                      std::string path) {
-  unsigned char magic[2] = {0, 0};
-  auto got = file->ReadAt(0, reinterpret_cast<char*>(magic), 2);
-  if (!got.ok()) return got.status();
   std::unique_ptr<FileStream> s(new FileStream(std::move(file), std::move(path)));
-  if (*got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-    s->gz_ = std::make_unique<Inflater>();
-    APIMETER_RETURN_IF_ERROR(s->RestartInflate());
-  }
+  APIMETER_RETURN_IF_ERROR(s->DetectKind());
   return s;
+}
+
+// gzip or plain, by the magic bytes. A file with fewer than 2 bytes is not
+// decided yet (gzip creates its output empty and writes it afterwards): it
+// reads as empty until it has 2 bytes, then is decided for good.
+Status FileStream::DetectKind() {
+  unsigned char magic[2] = {0, 0};
+  auto got = file_->ReadAt(0, reinterpret_cast<char*>(magic), 2);
+  if (!got.ok()) return got.status();
+  if (*got < 2) return Status::Ok();
+  decided_ = true;
+  if (magic[0] == 0x1f && magic[1] == 0x8b) {
+    gz_ = std::make_unique<Inflater>();
+    APIMETER_RETURN_IF_ERROR(RestartInflate());
+  }
+  return Status::Ok();
 }
 
 FileStream::FileStream(std::unique_ptr<OpenFile> file, std::string path)
@@ -191,6 +201,10 @@ Result<size_t> FileStream::Inflate(char* buf, size_t n) {
 }
 
 Result<size_t> FileStream::Read(uint64_t offset, char* buf, size_t n) {
+  if (!decided_) {
+    APIMETER_RETURN_IF_ERROR(DetectKind());
+    if (!decided_) return size_t{0};
+  }
   if (!gz_) return file_->ReadAt(offset, buf, n);
   if (offset < out_pos_) APIMETER_RETURN_IF_ERROR(RestartInflate());
   // Skip forward by inflating into the caller's buffer and discarding.

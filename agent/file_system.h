@@ -10,8 +10,9 @@
 // - FileStream reads one opened file as a byte stream addressed by offset in
 //   the *decompressed* content: gzip is detected by its magic bytes (not the
 //   name) and inflated with zlib, so a file and its later .gz share offsets and
-//   fingerprint. A cut-short .gz yields what could be inflated and says so in
-//   truncated().
+//   fingerprint. A file of fewer than 2 bytes is not decided yet and reads as
+//   empty until it has 2 (gzip creates its output empty, then writes it). A
+//   cut-short .gz yields what could be inflated and says so in truncated().
 // - Errors are Status values naming the path; nothing throws.
 // Thread-safety: RealFileSystem is stateless and thread-safe; an OpenFile or
 // FileStream is used by one thread at a time.
@@ -78,18 +79,23 @@ class FileStream {
   Result<size_t> Read(uint64_t offset, char* buf, size_t n);
   Result<FileInfo> Stat() { return file_->Stat(); }
   bool compressed() const { return gz_ != nullptr; }
+  // For a .gz: how far it has been inflated (after a Read that returned 0,
+  // the length of its content).
+  uint64_t inflated() const { return out_pos_; }
   bool truncated() const { return truncated_; }
   const std::string& path() const { return path_; }
 
  private:
   struct Inflater;
   FileStream(std::unique_ptr<OpenFile> file, std::string path);
+  Status DetectKind();
   Status RestartInflate();
   Result<size_t> Inflate(char* buf, size_t n);
 
   std::unique_ptr<OpenFile> file_;
   std::string path_;
   std::unique_ptr<Inflater> gz_;  // null for plain files
+  bool decided_ = false;          // plain or gzip known (the file had 2 bytes)
   uint64_t out_pos_ = 0;          // decompressed offset of the next inflated byte
   bool truncated_ = false;
 };

@@ -34,7 +34,7 @@ Tailer::Tailer(TailerOptions options, FileSystem* fs, const Clock* clock, Checkp
     : options_(std::move(options)), fs_(fs), clock_(clock), lookup_(lookup) {
   options_.read_chunk_bytes = std::max<size_t>(options_.read_chunk_bytes, 1);
   options_.max_line_bytes = std::max<size_t>(options_.max_line_bytes, 1);
-  chunk_.resize(options_.read_chunk_bytes);
+  chunk_.resize(options_.read_chunk_bytes + kTailBytes);
 }
 
 Tailer::~Tailer() = default;
@@ -76,34 +76,76 @@ Result<size_t> Tailer::Poll(LineConsumer& consumer, size_t byte_budget) {
   return total;
 }
 
+// Reads a plain file from kTailBytes before its position and checks those
+// bytes are the ones read last: a file truncated and written again between
+// our fstat and this pread (or between two preads) has other bytes there,
+// and what it holds at our position is not the continuation of what we
+// delivered. Such bytes are not delivered; the file is marked rewritten and
+// handled as a truncation (rule 5) by the next CheckFile. A .gz cannot be
+// rewritten in place and is read forwards only.
 size_t Tailer::ReadFile(File& f, LineConsumer& consumer, size_t budget) {
   size_t total = 0;
   auto on_line = [&](std::string_view line, uint64_t end, bool too_long) {
     Deliver(f, consumer, line, end, too_long);
   };
-  while (total < budget) {
-    const size_t want = std::min(chunk_.size(), budget - total);
+  while (total < budget && !f.rewritten) {
+    const size_t want = std::min(options_.read_chunk_bytes, budget - total);
     const uint64_t at = f.read_pos;
-    auto got = f.stream->Read(at, chunk_.data(), want);
+    const std::string_view expect = f.stream->compressed() ? std::string_view() : f.tail;
+    const size_t overlap = expect.size();
+    auto got = f.stream->Read(at - overlap, chunk_.data(), overlap + want);
     if (!got.ok()) {
       ++stats_.read_errors;  // retried on the next poll from the same position
       break;
     }
-    if (*got == 0) {
+    if (*got < overlap || std::string_view(chunk_.data(), overlap) != expect) {
+      f.rewritten = true;  // shorter than our position, or other bytes before it
+      break;
+    }
+    const size_t fresh = *got - overlap;
+    if (fresh == 0) {
       f.at_eof = true;
       break;
     }
+    if (overlap == 0 && !f.stream->compressed() && !SameHead(f, at, chunk_.data(), fresh)) {
+      f.rewritten = true;
+      break;
+    }
     f.at_eof = false;
-    f.read_pos += *got;
+    f.read_pos += fresh;
     f.known_size = std::max(f.known_size, f.read_pos);
     f.last_growth_us = clock_->NowMicros();
-    total += *got;
-    std::string_view chunk(chunk_.data(), *got);
+    total += fresh;
+    std::string_view chunk(chunk_.data() + overlap, fresh);
     ExtendHead(f, at, chunk);
+    KeepTail(f, chunk);
     f.splitter.Feed(chunk, on_line);
   }
   stats_.bytes_read += total;
   return total;
+}
+
+// The first read since a Reposition has no bytes before it to compare: the
+// file's first bytes are compared instead, with those just read where they
+// overlap, else read again after the data (a truncation before our read of
+// the data shows there as well).
+bool Tailer::SameHead(File& f, uint64_t at, const char* data, size_t n) {
+  const uint64_t known = f.head.size();
+  if (at < known) {
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(known - at, n));
+    return std::string_view(data, k) == std::string_view(f.head).substr(static_cast<size_t>(at), k);
+  }
+  return !HeadChanged(f, known);
+}
+
+void Tailer::KeepTail(File& f, std::string_view chunk) {
+  if (f.stream->compressed()) return;
+  if (chunk.size() >= kTailBytes) {
+    f.tail.assign(chunk.substr(chunk.size() - kTailBytes));
+    return;
+  }
+  f.tail.append(chunk);
+  if (f.tail.size() > kTailBytes) f.tail.erase(0, f.tail.size() - kTailBytes);
 }
 
 // Keeps `head` = the first min(1024, read) bytes while a file is short.
@@ -160,7 +202,9 @@ std::vector<FileCheckpoint> Tailer::PendingCheckpoints() const {
     if (!HasPendingCheckpoint(*f)) continue;
     FileCheckpoint cp;
     cp.fingerprint = CheckpointKey(f->counted, f->head);
-    cp.expected = cp.fingerprint == f->committed_key ? f->committed_value : "";
+    cp.expected = cp.fingerprint == f->committed_key ? f->committed_value
+                  : cp.fingerprint == f->stored_key  ? f->stored_value
+                                                     : "";
     cp.updated = f->counted.ToString();
     // One entry per key: the sink refuses a batch listing a checkpoint twice.
     const bool dup = std::any_of(out.begin(), out.end(), [&](const FileCheckpoint& o) {

@@ -6,7 +6,8 @@
 // through the Clock. Poll never loses or skips bytes between calls, whatever
 // byte_budget it is given: a file's read position and its held partial line
 // persist. Memory is bounded: one read chunk, and per followed file one
-// partial line (<= max_line_bytes), 1 KiB of head bytes and its intervals.
+// partial line (<= max_line_bytes), 1 KiB of head bytes, the 64 bytes read
+// last and its intervals.
 // Never throws; an unreadable file or a failed checkpoint lookup is counted in
 // stats() and retried on the next Poll.
 // Thread-safety: not thread-safe; one owner (the agent's event loop) calls it.
@@ -41,19 +42,26 @@
 //     end and has not grown for rotated_idle_grace_us (nginx writes to it until
 //     it reopens on USR1). The new file at the path is read from its start.
 //  5. copytruncate: same inode, and size < read position, or the first bytes
-//     changed: truncated. The bytes between our position and the truncation
-//     were copied to a sibling whose first bytes equal ours (same
-//     fingerprint): the sibling (path*, i.e. path.1, path-DATE, path.1.gz, in
-//     the glob path's and the symlink target's directory) takes over our
-//     state and is read from our position to its end, under the same
-//     checkpoint. The live file restarts at 0 as new content. With no such
-//     sibling the tail is lost and counted in stats().lost_bytes.
+//     changed, or the bytes just before our position changed (Reading,
+//     below): truncated. The bytes between our position and the truncation
+//     were copied to a sibling (path*, i.e. path.1, path-DATE, path.1.gz, in
+//     the glob path's and the symlink target's directory) whose first bytes
+//     equal ours (or, a copy shorter than 1 KiB, are all the start of ours)
+//     and which holds the bytes we read last before our position when it
+//     reaches that far: it takes over our state and is read from our position
+//     to its end, under the same checkpoint. A copy ending before our
+//     position lacks lines copytruncate destroyed after we read them: they
+//     stay counted once, the state is cut back to the copy's end (a partial
+//     line held from them is dropped) and keyed by the copy's first bytes.
+//     The live file restarts at 0 as new content. With no such sibling the
+//     tail is lost and counted in stats().lost_bytes.
 //  6. Deletion while open: the handle is read to its end and let go like a
 //     renamed file (same grace: nginx may still be writing to it).
 //  7. A file that shrinks but not to 0: like copytruncate. If its first 1024
 //     bytes are unchanged it is the same content for checkpoints: the state
-//     is kept and reading resumes at the new end; a line rewritten inside an
-//     already counted range is not delivered (never twice, possibly lost).
+//     is kept and reading resumes at the new end (also when only the bytes
+//     before our position changed); a line rewritten inside an already
+//     counted range is not delivered (never twice, possibly lost).
 //  8. Symlinks: a glob path may be a symlink; Stat follows it, so identity is
 //     the target's; retargeting the link is rename + create.
 //  9. Rotated while stopped (not first_start): at the first Poll, siblings of
@@ -61,11 +69,23 @@
 //     whose fingerprint has a checkpoint are read from their resume position
 //     to their end; siblings without one but modified after last_alive_s are
 //     read from their start (written while the agent was down); older ones
-//     are left to `apimeter backfill`. Siblings with the same content (x.1 and
-//     x.1.gz during compression) are read once.
+//     are left to `apimeter backfill`. A sibling whose first bytes agree with
+//     a followed file's as far as both go is that content and is not read
+//     again (x.1 and x.1.gz during compression, logrotate's copy while it is
+//     written, a followed file known only in part); an empty one is not
+//     followed (gzip creates its output empty). The scan runs again after a
+//     rotation, truncation, deletion or new live file.
 // 10. A partial last line is held until its newline. A rotated file's final
 //     line without a newline is delivered when the file is let go (unless it
-//     is a cut-short .gz).
+//     is a cut-short .gz, or was read from bytes copytruncate destroyed).
+//
+// Reading: a plain file is read from 64 bytes before its position, which
+// must be the bytes read last (the first read after the position was set
+// compares the first KiB instead); otherwise it was truncated and written
+// again, maybe between our fstat and this read: nothing of it is delivered
+// and it is handled as rule 5. A file opened with fewer than 2 bytes is
+// decided plain or gzip once it has them. docs/tailer.md says what
+// copytruncate can and cannot guarantee.
 //
 // Exactly once with the sink: PendingCheckpoints() lists the files whose
 // counted intervals changed since they were last committed; the agent adds
@@ -173,10 +193,14 @@ class Tailer {
   Result<bool> ResumeFromCheckpoint(File& f);
   Status StartAtEnd(File& f);
   void CheckFile(File& f);
-  bool HeadChanged(File& f, uint64_t size);
+  static bool HeadChanged(File& f, uint64_t size);
   void Detach(File& f, bool deleted);
+  void CompleteHead(File& f);
   void HandleTruncation(File& f, const FileInfo& info);
   bool AdoptCopy(File& moved);
+  static bool HoldsTail(File& copy, const File& moved);
+  static uint64_t ContentEnd(File& f);
+  static void ClipCommitted(File& f, uint64_t end);
   std::vector<std::string> SiblingsOf(const std::string& path);
   void RescanRotated();
   std::vector<std::string> RotatedCandidates(const std::string& pattern);
@@ -187,6 +211,8 @@ class Tailer {
   // Reading and checkpoints (agent/tailer.cpp).
   size_t ReadFile(File& f, LineConsumer& consumer, size_t budget);
   static void ExtendHead(File& f, uint64_t at, std::string_view chunk);
+  static void KeepTail(File& f, std::string_view chunk);
+  static bool SameHead(File& f, uint64_t at, const char* data, size_t n);
   void Deliver(File& f, LineConsumer& consumer, std::string_view line, uint64_t end, bool too_long);
   void LetGo(File& f, LineConsumer& consumer);
   bool HasPendingCheckpoint(const File& f) const;

@@ -21,11 +21,19 @@ Result<std::unique_ptr<Tailer::File>> Tailer::OpenFileAt(const std::string& path
   f->stream = std::move(*stream);
   f->dev = info->dev;
   f->ino = info->ino;
-  f->mtime_s = info->mtime_s;
-  f->mtime_ns = info->mtime_ns;
-  f->known_size = info->size;
   f->last_growth_us = clock_->NowMicros();
-  APIMETER_RETURN_IF_ERROR(ReadHead(*f->stream, &f->head));
+  // Its size as of after the head was read: a file truncated meanwhile must
+  // not look as long as before (that would read as a truncation to come).
+  for (int attempt = 0;; ++attempt) {
+    APIMETER_RETURN_IF_ERROR(ReadHead(*f->stream, &f->head));
+    auto after = f->stream->Stat();
+    if (!after.ok()) return after.status();
+    f->known_size = after->size;
+    f->mtime_s = after->mtime_s;
+    f->mtime_ns = after->mtime_ns;
+    if (f->stream->compressed() || after->size >= f->head.size()) break;
+    if (attempt == 2) return Status::Unavailable(path + " keeps shrinking while opened");
+  }
   f->Reposition(options_.max_line_bytes, 0);
   return f;
 }
@@ -93,9 +101,20 @@ Tailer::File* Tailer::FindByIdentity(uint64_t dev, uint64_t ino) {
   return nullptr;
 }
 
+// True when `head` (a rotated file's first bytes) and a followed file's
+// first bytes agree as far as both go: the same content, as far as can be
+// told. A rotated file caught while logrotate or gzip is still writing it
+// shows only part of its content (an empty .gz, the start of a copy), and a
+// followed file may know only the few bytes it had when we looked; either
+// way, taken for new content it would be read again from its start. Such a
+// copy is found by the truncation (rule 5) once complete, and a .gz holds
+// what its source held. An empty file has nothing to read yet.
 bool Tailer::FollowsContent(const std::string& head) const {
-  return std::any_of(files_.begin(), files_.end(),
-                     [&](const auto& f) { return !head.empty() && f->head == head; });
+  if (head.empty()) return true;
+  return std::any_of(files_.begin(), files_.end(), [&](const auto& f) {
+    const size_t common = std::min(f->head.size(), head.size());
+    return common > 0 && f->head.compare(0, common, head, 0, common) == 0;
+  });
 }
 
 bool Tailer::TrackPath(const std::string& path, bool initial) {
@@ -218,7 +237,8 @@ void Tailer::CheckFile(File& f) {
   // already have regrown to any size. A .gz cannot be truncated in place.
   if (!f.stream->compressed()) {
     const uint64_t size = handle->size;
-    if (size < f.read_pos || size < f.known_size || size < f.head.size() || HeadChanged(f, size)) {
+    if (f.rewritten || size < f.read_pos || size < f.known_size || size < f.head.size() ||
+        HeadChanged(f, size)) {
       HandleTruncation(f, *handle);  // rules 5 and 7
       RescanRotated();               // it may have been truncated more than once since we looked
     } else if ((f.head.empty() && size > 0) ||
@@ -229,14 +249,9 @@ void Tailer::CheckFile(File& f) {
       RescanRotated();
     }
     f.mtime_ns = handle->mtime_ns;
-    if (f.head.size() < kFingerprintBytes && size > f.head.size()) {
-      // Know the first bytes even of a file not read yet, so that a
-      // truncation before we reach it still finds its copy.
-      std::string head;
-      if (ReadHead(*f.stream, &head).ok() && head.compare(0, f.head.size(), f.head) == 0) {
-        f.head = std::move(head);
-      }
-    }
+    // Know the first bytes even of a file not read yet, so that a
+    // truncation before we reach it still finds its copy.
+    if (size > f.head.size()) CompleteHead(f);
     f.known_size = size;
   }
   if (!f.live) return;
@@ -252,6 +267,17 @@ void Tailer::CheckFile(File& f) {
   if (st->dev != f.dev || st->ino != f.ino) Detach(f, false);  // rules 4 and 8
 }
 
+// Reads a plain file's first KiB again while fewer bytes are known, keeping
+// them only if they continue what was known (not after a truncation).
+void Tailer::CompleteHead(File& f) {
+  if (!f.stream || f.stream->compressed() || f.head.size() >= kFingerprintBytes) return;
+  std::string head;
+  if (ReadHead(*f.stream, &head).ok() && head.size() > f.head.size() &&
+      head.compare(0, f.head.size(), f.head) == 0) {
+    f.head = std::move(head);
+  }
+}
+
 // Rules 5 and 7. The live file's old state moves to the copy logrotate made
 // (if any); the live file starts again at 0 as new content.
 void Tailer::HandleTruncation(File& f, const FileInfo& info) {
@@ -262,8 +288,11 @@ void Tailer::HandleTruncation(File& f, const FileInfo& info) {
     return;  // judged again on the next poll
   }
   if (new_head.size() >= kFingerprintBytes && new_head == f.head) {
-    // Rule 7, same first KiB: the same content for checkpoints; keep its state.
-    f.Reposition(options_.max_line_bytes, std::min(f.read_pos, info.size));
+    // Rule 7, same first KiB: the same content for checkpoints; keep its
+    // state. Rewritten past our position: what is there is not ours to
+    // continue, so reading goes on from the end.
+    f.Reposition(options_.max_line_bytes,
+                 f.rewritten ? info.size : std::min(f.read_pos, info.size));
     return;
   }
   auto moved = std::make_unique<File>();
@@ -273,6 +302,7 @@ void Tailer::HandleTruncation(File& f, const FileInfo& info) {
   moved->line_begin = f.line_begin;
   moved->splitter = f.splitter;
   moved->skip_fragment = f.skip_fragment;
+  moved->tail = f.tail;  // the copy must hold the same bytes before our position
   moved->counted = f.counted;
   moved->baseline = f.baseline;
   moved->baseline_skip = f.baseline_skip;
@@ -296,7 +326,8 @@ void Tailer::HandleTruncation(File& f, const FileInfo& info) {
   f.Reposition(options_.max_line_bytes, 0);
 }
 
-// Finds the sibling whose content starts with `moved.head` and lets `moved`
+// Finds the sibling whose content starts with `moved.head` (or is all of it,
+// when copytruncate left a copy shorter than what we knew) and lets `moved`
 // read it from its position. False when there is none.
 bool Tailer::AdoptCopy(File& moved) {
   if (moved.head.empty()) return false;
@@ -304,8 +335,15 @@ bool Tailer::AdoptCopy(File& moved) {
     auto copy = OpenFileAt(path);
     if (!copy.ok()) continue;
     File& c = **copy;
-    if (c.head.compare(0, moved.head.size(), moved.head) != 0) continue;
+    const bool plain = !c.stream->compressed();
+    const size_t common = std::min(c.head.size(), moved.head.size());
+    const bool whole_copy = plain && c.known_size == c.head.size();
+    if (common == 0 || (c.head.size() < moved.head.size() && !whole_copy) ||
+        c.head.compare(0, common, moved.head, 0, common) != 0) {
+      continue;
+    }
     if (FindByIdentity(c.dev, c.ino)) continue;
+    if (!HoldsTail(c, moved)) continue;
     moved.path = path;
     moved.stream = std::move(c.stream);
     moved.dev = c.dev;
@@ -313,9 +351,65 @@ bool Tailer::AdoptCopy(File& moved) {
     moved.known_size = c.known_size;
     moved.head = std::move(c.head);  // may complete a short head: its key becomes the full one
     moved.finished = false;
+    const uint64_t end = ContentEnd(moved);
+    if (end < moved.read_pos) {
+      // We had read past the end of the copy: copytruncate destroyed those
+      // bytes (written between its copy and its truncate). They are in no
+      // file, so no checkpoint can cover them, and a partial line held from
+      // them is no line (rule 10 must not hand it out).
+      ClipCommitted(moved, end);
+      moved.Reposition(options_.max_line_bytes, end);
+      moved.skip_fragment = false;
+    }
+    // Keyed by the copy's own first bytes now. When they are shorter than
+    // what we knew, that key (a prefix the file had earlier in its life) may
+    // already hold a value: the one its next commit expects.
+    const std::string key = CheckpointKey(moved.counted, moved.head);
+    if (!key.empty() && key != moved.committed_key && moved.head.size() < kFingerprintBytes) {
+      auto stored = lookup_->Read(key);
+      if (stored.ok()) {
+        moved.stored_key = key;
+        moved.stored_value = *stored;
+      } else {
+        ++stats_.lookup_errors;  // its commit may then be refused, and rewound
+      }
+    }
     return true;
   }
   return false;
+}
+
+// Forgets what was counted at or past `end`, committed included: bytes in no
+// file any more (a Rewind must not go back to them).
+void Tailer::ClipCommitted(File& f, uint64_t end) {
+  f.counted.ClipTo(end);
+  f.baseline.ClipTo(end);
+  auto committed = ByteIntervals::Parse(f.committed_value);
+  if (committed.ok() && !committed->empty()) {
+    committed->ClipTo(end);
+    f.committed_value = committed->ToString();
+  }
+}
+
+// The length of f's content if it ends before f.read_pos, else read_pos.
+uint64_t Tailer::ContentEnd(File& f) {
+  if (f.read_pos == 0) return 0;
+  char last = 0;
+  auto got = f.stream->Read(f.read_pos - 1, &last, 1);
+  if (!got.ok() || *got == 1) return f.read_pos;
+  return f.stream->compressed() ? std::min(f.stream->inflated(), f.read_pos)
+                                : std::min(f.known_size, f.read_pos);
+}
+
+// A copy of `moved`'s content long enough to reach its position holds the
+// bytes `moved` read last just before it (a sibling that only starts the same
+// way does not).
+bool Tailer::HoldsTail(File& copy, const File& moved) {
+  const size_t n = moved.tail.size();
+  if (n == 0 || copy.stream->compressed() || copy.known_size < moved.read_pos) return true;
+  std::string bytes(n, '\0');
+  auto got = copy.stream->Read(moved.read_pos - n, bytes.data(), n);
+  return got.ok() && *got == n && bytes == moved.tail;
 }
 
 Status Tailer::ReadHead(FileStream& stream, std::string* head) {
@@ -388,6 +482,10 @@ bool Tailer::ScanSiblings(const std::string& pattern) {
     }
     File& f = **opened;
     if (FindByIdentity(f.dev, f.ino) || FollowsContent(f.head)) continue;
+    // A followed file that was short when we looked may have grown since, and
+    // been copied: compare with its first bytes as they are now.
+    for (auto& followed : files_) CompleteHead(*followed);
+    if (FollowsContent(f.head)) continue;
     auto resumed = ResumeFromCheckpoint(f);
     if (!resumed.ok()) {
       ++stats_.lookup_errors;

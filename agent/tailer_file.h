@@ -14,6 +14,10 @@
 
 namespace apimeter {
 
+// How many bytes before its read position a plain file is read again and
+// compared, to notice that it was rewritten under us (see Tailer::ReadFile).
+constexpr size_t kTailBytes = 64;
+
 // One followed file: its handle, read position and counted intervals.
 struct Tailer::File {
   std::string path;                    // the live path it was found at, or the sibling's path
@@ -30,19 +34,27 @@ struct Tailer::File {
   LineSplitter splitter{1};
   bool skip_fragment = false;  // the first "line" is the tail of one before our start
   std::string head;            // first min(1024, known) bytes of content
+  std::string tail;            // the last <= kTailBytes bytes read, just before read_pos
+  bool rewritten = false;      // those bytes changed: truncated and written again (rule 5)
   int64_t last_growth_us = 0;
   ByteIntervals counted;   // committed + delivered since
   ByteIntervals baseline;  // where following began (for Rewind with nothing committed)
   bool baseline_skip = false;
   std::string committed_key;    // checkpoint key as last read/committed ("" = none)
   std::string committed_value;  // its value
+  std::string stored_key;       // a key it moved to (a shorter copy) and
+  std::string stored_value;     // the value found there: expected at its first commit
 
-  // Continue reading at `pos` (line-aligned) with no partial line held.
+  // Continue reading at `pos` (line-aligned) with no partial line held. The
+  // bytes before `pos` are not known: the first read is compared with the
+  // file's first bytes instead (Tailer::ReadFile).
   void Reposition(size_t max_line_bytes, uint64_t pos) {
     read_pos = pos;
     line_begin = pos;
     splitter = LineSplitter(max_line_bytes, pos);
     at_eof = false;
+    tail.clear();
+    rewritten = false;
   }
 };
 

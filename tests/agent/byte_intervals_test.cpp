@@ -68,5 +68,23 @@ TEST(ByteIntervalsTest, CursorRecordsAResumePositionWithoutCountingBytes) {
   EXPECT_EQ(s.ToString(), "0-700");
 }
 
+// A file now shorter than what was counted in it (copytruncate destroyed
+// bytes we had read): what lies past its end is forgotten.
+TEST(ByteIntervalsTest, ClipToForgetsBytesPastTheEnd) {
+  auto s = *ByteIntervals::Parse("0-300,500-900");
+  s.ClipTo(1000);
+  EXPECT_EQ(s.ToString(), "0-300,500-900");
+  s.ClipTo(700);
+  EXPECT_EQ(s.ToString(), "0-300,500-700");
+  s.ClipTo(500);  // cut to nothing at the end: a cursor, so End() stays 500
+  EXPECT_EQ(s.ToString(), "0-300,500-500");
+  EXPECT_EQ(s.End(), 500u);
+  s.ClipTo(400);
+  EXPECT_EQ(s.ToString(), "0-300");
+  s.ClipTo(0);
+  EXPECT_TRUE(s.empty());
+  EXPECT_TRUE(ByteIntervals::Parse(s.ToString()).ok());
+}
+
 }  // namespace
 }  // namespace apimeter

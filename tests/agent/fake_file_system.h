@@ -4,13 +4,16 @@
 // files are inodes with contents; paths (and symlinks) name them. An open
 // handle keeps reading its inode after rename, unlink or truncation, and
 // fstat reports nlink 0 once the last path is gone. Tests change files with
-// Append/Rename/Unlink/Truncate/Symlink and inject failures per path. Glob
-// matches with fnmatch(FNM_PATHNAME) like glob(3), sorted. Not thread-safe.
+// Append/Rename/Unlink/Truncate/Symlink and inject failures per path, or land
+// a change between two calls of the code under test with before_access.
+// Glob matches with fnmatch(FNM_PATHNAME) like glob(3), sorted. Not
+// thread-safe.
 #pragma once
 
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -83,14 +86,26 @@ class FakeFileSystem final : public FileSystem {
   std::set<std::string> fail_open;  // Open() of these paths fails
   std::set<std::string> fail_read;  // ReadAt() of handles opened at these paths fails
   size_t open_handles() const { return open_handles_; }
+  // Called before every Stat, Glob and Open, and every fstat and read
+  // through a handle, with what is about to happen: a test changes files
+  // here to land the change between two calls (say between the tailer's
+  // fstat and its read). Changes made inside it do not call it again.
+  struct Access {
+    enum Op { kStat, kGlob, kOpen, kFstat, kRead } op;
+    const std::string& path;          // as opened, for handles
+    uint64_t offset = 0, length = 0;  // kRead
+  };
+  std::function<void(const Access&)> before_access;
 
   // --- FileSystem --------------------------------------------------------------
   Result<FileInfo> Stat(const std::string& path) override {
+    Notify({Access::kStat, path});
     auto node = Resolve(path);
     if (!node) return Status::NotFound("no such file: " + path);
     return Info(*node);
   }
   Result<std::vector<std::string>> Glob(const std::string& pattern) override {
+    Notify({Access::kGlob, pattern});
     std::vector<std::string> out;
     for (const auto& [p, n] : files_) {
       if (::fnmatch(pattern.c_str(), p.c_str(), FNM_PATHNAME) == 0) out.push_back(p);
@@ -102,6 +117,7 @@ class FakeFileSystem final : public FileSystem {
     return out;
   }
   Result<std::unique_ptr<OpenFile>> Open(const std::string& path) override {
+    Notify({Access::kOpen, path});
     if (fail_open.count(path)) return Status::Unavailable("injected open failure: " + path);
     auto node = Resolve(path);
     if (!node) return Status::NotFound("no such file: " + path);
@@ -122,8 +138,12 @@ class FakeFileSystem final : public FileSystem {
       ++fs_->open_handles_;
     }
     ~Handle() override { --fs_->open_handles_; }
-    Result<FileInfo> Stat() override { return Info(*node_); }
+    Result<FileInfo> Stat() override {
+      fs_->Notify({Access::kFstat, path_});
+      return Info(*node_);
+    }
     Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+      fs_->Notify({Access::kRead, path_, offset, n});
       if (fs_->fail_read.count(path_)) return Status::Unavailable("injected read failure");
       if (offset >= node_->data.size()) return size_t{0};
       size_t take = std::min<size_t>(n, node_->data.size() - offset);
@@ -137,6 +157,12 @@ class FakeFileSystem final : public FileSystem {
     std::string path_;
   };
 
+  void Notify(const Access& access) {
+    if (!before_access || in_access_) return;
+    in_access_ = true;
+    before_access(access);
+    in_access_ = false;
+  }
   void Touch(Inode& n) {
     n.mtime_s = now_s_;
     n.mtime_ns = ++change_counter_;
@@ -164,6 +190,7 @@ class FakeFileSystem final : public FileSystem {
   int64_t now_s_ = 1000;
   size_t open_handles_ = 0;
   int64_t change_counter_ = 0;
+  bool in_access_ = false;
 };
 
 }  // namespace apimeter::testing

@@ -15,70 +15,21 @@
 #include <random>
 #include <set>
 
+#include "agent/file_system.h"
 #include "agent/log_file_reader.h"
 #include "tests/agent/fake_file_system.h"
+#include "tests/agent/tailer_test_util.h"
 
 namespace apimeter {
 namespace {
 
+using testing::Collector;
 using testing::FakeFileSystem;
-
-constexpr const char* kLive = "/log/api.access.log";
-constexpr int64_t kSecond = 1'000'000;
-
-class MapLookup final : public CheckpointLookup {
- public:
-  Result<std::string> Read(std::string_view fingerprint) override {
-    ++reads;
-    if (fail) return Status::Unavailable("redis down (injected)");
-    auto it = values.find(std::string(fingerprint));
-    return it == values.end() ? std::string() : it->second;
-  }
-  std::map<std::string, std::string> values;
-  bool fail = false;
-  int reads = 0;
-};
-
-struct Line {
-  std::string path, text;
-  uint64_t begin = 0, end = 0;
-  bool too_long = false;
-};
-
-class Collector final : public LineConsumer {
- public:
-  void OnLine(std::string_view path, std::string_view line, uint64_t begin, uint64_t end,
-              bool too_long) override {
-    lines.push_back({std::string(path), std::string(line), begin, end, too_long});
-  }
-  std::vector<std::string> Texts() const {
-    std::vector<std::string> out;
-    for (const auto& l : lines) out.push_back(l.text);
-    return out;
-  }
-  std::vector<Line> lines;
-};
-
-// A line of exactly `width` bytes including its newline (width >= 8).
-std::string Padded(const std::string& text, size_t width) {
-  std::string s = text + " ";
-  s.resize(width - 1, 'x');
-  return s + "\n";
-}
-
-std::string Gzip(const std::string& data) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+using testing::Gzip;
+using testing::kLive;
+using testing::kSecond;
+using testing::MapLookup;
+using testing::Padded;
 
 class TailerTest : public ::testing::Test {
  protected:
@@ -118,6 +69,26 @@ class TailerTest : public ::testing::Test {
 };
 
 using Texts = std::vector<std::string>;
+using Bag = std::multiset<std::string>;
+using Access = FakeFileSystem::Access;
+
+// n lines "<prefix><i> xx..." of `width` bytes each, newline included.
+std::string Lines(const std::string& prefix, int n, size_t width = 100) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += Padded(prefix + std::to_string(i), width);
+  return out;
+}
+// The texts of Lines(prefix, n), as a multiset.
+Bag LineTexts(const std::string& prefix, int n, size_t width = 100) {
+  Bag out;
+  for (int i = 0; i < n; ++i)
+    out.insert(Padded(prefix + std::to_string(i), width).substr(0, width - 1));
+  return out;
+}
+Bag Union(Bag a, const Bag& b) {
+  a.insert(b.begin(), b.end());
+  return a;
+}
 
 // Rule 1.
 TEST_F(TailerTest, NewFileIsReadFromItsStart) {
@@ -296,6 +267,250 @@ TEST_F(TailerTest, CopytruncateWithoutACopyCountsLostBytes) {
   Commit(*t);  // the old content's checkpoint still commits
   EXPECT_EQ(lookup_.values[ContentFingerprint("a\n")], "0-2");
   EXPECT_EQ(lookup_.values[ContentFingerprint("b\n")], "0-2");
+}
+
+// Rule 5 when the truncation lands between CheckFile's fstat and the read,
+// and nginx has already written past our position: the bytes just before it
+// are read again and compared, so nothing is read from the old offset of the
+// new content (that read fragments of lines, counted lines twice and skipped
+// the copy's tail).
+TEST_F(TailerTest, CopytruncateBetweenStatAndReadIsNotReadAtTheOldOffset) {
+  fs_.Write(kLive, Lines("c", 12));
+  auto t = Make(Options(false));
+  EXPECT_EQ(Poll(*t).size(), 12u);
+  Commit(*t);
+  fs_.Append(kLive, "x1\n");  // written, not read yet: only in the copy
+  bool done = false;
+  fs_.before_access = [&](const Access& a) {
+    if (done || a.op != Access::kRead || a.path != kLive || a.offset == 0) return;
+    done = true;  // the first data read, after CheckFile saw an intact file
+    fs_.CopyTruncate(kLive, std::string(kLive) + ".1");
+    fs_.Append(kLive, Lines("n", 20, 70));  // 1400 bytes: past our 1200
+  };
+  Texts got = Poll(*t);
+  Texts more = Poll(*t);
+  got.insert(got.end(), more.begin(), more.end());
+  EXPECT_TRUE(done);
+  EXPECT_EQ(Bag(got.begin(), got.end()), Union({"x1"}, LineTexts("n", 20, 70)));
+  EXPECT_EQ(t->stats().truncations, 1u);
+  EXPECT_EQ(t->stats().lost_bytes, 0u);
+}
+
+// The first read after a file was (re)positioned has no bytes before it to
+// compare: its first KiB is compared instead.
+TEST_F(TailerTest, TruncationBeforeTheFirstReadIsNotTakenForTheOldContent) {
+  fs_.Write(kLive, Lines("c", 12));  // never read, no checkpoint: from its start
+  bool done = false;
+  fs_.before_access = [&](const Access& a) {
+    if (done || a.op != Access::kRead || a.path != kLive || a.length != 64) return;
+    done = true;  // the first data read (the head was read when it was opened)
+    fs_.CopyTruncate(kLive, std::string(kLive) + ".1");
+    fs_.Append(kLive, Lines("n", 20, 70));
+  };
+  auto t = Make(Options(false));
+  Texts got = Poll(*t);
+  Texts more = Poll(*t);
+  got.insert(got.end(), more.begin(), more.end());
+  EXPECT_TRUE(done);
+  EXPECT_EQ(Bag(got.begin(), got.end()), Union(LineTexts("c", 12), LineTexts("n", 20, 70)));
+}
+
+// Rule 9 must not take logrotate's copy in progress for new content: its
+// first bytes (none yet, or a few hundred) are the start of the live file's.
+TEST_F(TailerTest, RotatedFileStillBeingCopiedIsNotReadFromItsStart) {
+  const std::string content = Lines("c", 12);
+  fs_.Write(kLive, content);
+  auto t = Make(Options(false));
+  EXPECT_EQ(Poll(*t).size(), 12u);
+  Commit(*t);
+  t.reset();  // restarted while logrotate copies the live file to .1
+  const std::string copy = std::string(kLive) + ".1";
+  fs_.Write(copy, "");
+  auto restarted = Make(Options(false));
+  EXPECT_EQ(Poll(*restarted), Texts{});
+  fs_.Append(copy, content.substr(0, 500));
+  EXPECT_EQ(Poll(*restarted), Texts{});
+  fs_.Append(copy, content.substr(500));
+  fs_.Truncate(kLive, 0);
+  fs_.Append(kLive, "n1\n");
+  EXPECT_EQ(Poll(*restarted), Texts{"n1"});
+  PassGrace();
+  EXPECT_EQ(Poll(*restarted), Texts{});
+}
+
+// gzip creates its output empty and writes it afterwards: an empty rotated
+// file is not followed (nothing to read yet), so its bytes are never read as
+// text. (They once were: gzip bytes split at 0x0a made "lines" in no file.)
+TEST_F(TailerTest, EmptyGzipOutputIsNotReadAsText) {
+  const std::string rotated = Lines("r", 30);
+  fs_.Write(kLive, "live1\n");
+  fs_.Write(std::string(kLive) + ".1", rotated);
+  auto t = Make(Options(false));
+  EXPECT_EQ(Poll(*t).size(), 31u);
+  PassGrace();
+  Poll(*t);
+  Commit(*t);
+  t.reset();
+  const std::string gz = std::string(kLive) + ".1.gz";
+  fs_.Write(gz, "");  // gzip is compressing .1
+  auto restarted = Make(Options(false));
+  EXPECT_EQ(Poll(*restarted), Texts{});
+  fs_.Append(gz, Gzip(rotated));
+  fs_.Unlink(std::string(kLive) + ".1");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Poll(*restarted), Texts{});
+    PassGrace();
+  }
+}
+
+// A file opened while it had fewer than 2 bytes is decided plain or gzip
+// when it has them, never taken for plain text for good.
+TEST_F(TailerTest, FileStreamDecidesGzipOnceItHasTwoBytes) {
+  fs_.Write("/log/x.gz", "");
+  auto opened = fs_.Open("/log/x.gz");
+  ASSERT_TRUE(opened.ok());
+  auto stream = FileStream::Open(std::move(*opened), "/log/x.gz");
+  ASSERT_TRUE(stream.ok());
+  char buf[64];
+  EXPECT_EQ(*(*stream)->Read(0, buf, sizeof buf), 0u);
+  fs_.Append("/log/x.gz", Gzip("g1\ng2\n"));
+  auto got = (*stream)->Read(0, buf, sizeof buf);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(std::string(buf, *got), "g1\ng2\n");
+  EXPECT_TRUE((*stream)->compressed());
+}
+
+// Lines nginx wrote after logrotate's copy read the end of the log, and the
+// tailer read before the truncate, are in no file: the copy ends before
+// them. Those read whole were counted once; a line read in part is not a
+// line (rule 10 does not hand it out at let-go), and the copy's checkpoint
+// covers only the copy.
+TEST_F(TailerTest, LinesDestroyedAfterTheyWereReadEndTheCopy) {
+  const std::string content = Lines("c", 12);
+  fs_.Write(kLive, content);
+  auto t = Make(Options(false));
+  EXPECT_EQ(Poll(*t).size(), 12u);
+  fs_.Append(kLive, "d1\nd2-in-part");  // d2 is being written as we read
+  EXPECT_EQ(Poll(*t), Texts{"d1"});
+  fs_.Write(std::string(kLive) + ".1.gz", Gzip(content));  // copied before d1
+  fs_.Truncate(kLive, 0);
+  fs_.Append(kLive, "n1\n");
+  EXPECT_EQ(Poll(*t), Texts{"n1"});
+  PassGrace();
+  EXPECT_EQ(Poll(*t), Texts{});  // no "d2-in-part" at let-go
+  Commit(*t);
+  EXPECT_EQ(lookup_.values[ContentFingerprint(content)], "0-1200");
+}
+
+// A copy shorter than 1 KiB whose first KiB, as the tailer knew it, ended in
+// lines copytruncate destroyed: the copy is still ours (all of it is the
+// start of what we knew), and its checkpoint is keyed by what it holds, so a
+// restart finds it. When that key was stored earlier in the file's life
+// (when it was exactly that long), its value is the one the commit expects.
+TEST_F(TailerTest, ShortCopyOfContentWithDestroyedLinesKeepsItsCheckpoint) {
+  for (const bool stored_at_copy_length : {false, true}) {
+    SCOPED_TRACE(stored_at_copy_length ? "key of the copy stored before" : "not stored");
+    FakeFileSystem fs;
+    MapLookup lookup;
+    auto make = [&] { return std::make_unique<Tailer>(Options(false), &fs, &clock_, &lookup); };
+    auto commit = [&](Tailer& t) {
+      auto cps = t.PendingCheckpoints();
+      for (const auto& cp : cps) {
+        EXPECT_EQ(lookup.values[cp.fingerprint], cp.expected) << "a refused commit";
+        lookup.values[cp.fingerprint] = cp.updated;
+      }
+      t.MarkCommitted(cps);
+    };
+    auto poll = [&](Tailer& t) {
+      Collector c;
+      EXPECT_TRUE(t.Poll(c, 1 << 20).ok());
+      return c.Texts();
+    };
+    const std::string kept = Lines("c", 8);  // 800 bytes: what the copy will hold
+    fs.Write(kLive, kept.substr(0, 500));
+    auto t = make();
+    EXPECT_EQ(poll(*t).size(), 5u);
+    commit(*t);  // under the prefix key of 500 bytes
+    fs.Append(kLive, kept.substr(500));
+    EXPECT_EQ(poll(*t).size(), 3u);
+    if (stored_at_copy_length) commit(*t);  // under the prefix key of 800 bytes
+    fs.Append(kLive, Lines("d", 4));        // to 1200 bytes: read, then destroyed
+    EXPECT_EQ(poll(*t).size(), 4u);
+    commit(*t);  // under the full key, its first KiB ending in d lines
+    fs.Write(std::string(kLive) + ".1", kept);  // the copy: before the d lines
+    fs.Truncate(kLive, 0);
+    fs.Append(kLive, "n1\n");
+    EXPECT_EQ(poll(*t), Texts{"n1"});
+    commit(*t);
+    EXPECT_EQ(lookup.values[ContentFingerprint(kept)], "0-800");
+    t.reset();
+    auto restarted = make();
+    EXPECT_EQ(poll(*restarted), Texts{});  // the copy is not read again
+  }
+}
+
+// A file truncated and written again while the tailer opens it (after its
+// fstat, before its first bytes are read) is known by its new size, or its
+// next Poll takes the new content for a truncation and reads it twice.
+TEST_F(TailerTest, FileTruncatedWhileBeingOpenedIsReadOnce) {
+  fs_.Write(kLive, Lines("c", 12));
+  bool done = false;
+  fs_.before_access = [&](const Access& a) {
+    if (done || a.op != Access::kRead || a.path != kLive || a.length != 2) return;
+    done = true;  // FileStream's look at the magic bytes, after the open's fstat
+    fs_.Truncate(kLive, 0);
+    fs_.Append(kLive, "n1\nn2\n");
+  };
+  auto t = Make(Options(false));
+  EXPECT_EQ(Poll(*t), (Texts{"n1", "n2"}));
+  fs_.Append(kLive, "n3\n");
+  EXPECT_EQ(Poll(*t), Texts{"n3"});
+  EXPECT_EQ(t->stats().truncations, 0u);
+}
+
+// A followed file known only in part (it had a few bytes when it was opened)
+// that grew and was copied meanwhile: the copy is compared with its first
+// bytes as they are now, not taken for other content.
+TEST_F(TailerTest, CopyOfAFileKnownOnlyInPartIsNotReadTwice) {
+  fs_.Write(kLive, "c0\n");
+  const std::string copy = std::string(kLive) + ".1";
+  bool done = false;
+  fs_.before_access = [&](const Access& a) {
+    if (done || a.op != Access::kGlob || a.path != std::string(kLive) + "*") return;
+    done = true;  // rule 9's scan at start, after the live file was opened
+    fs_.Append(kLive, Lines("c", 12));
+    fs_.Write(copy, fs_.Node(kLive)->data);  // logrotate copying it
+  };
+  auto t = Make(Options(false));
+  Texts got = Poll(*t);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(Bag(got.begin(), got.end()), Union({"c0"}, LineTexts("c", 12)));
+  fs_.Truncate(kLive, 0);
+  fs_.Append(kLive, "n1\n");
+  EXPECT_EQ(Poll(*t), Texts{"n1"});
+}
+
+// Two siblings start with our first KiB (identical first lines): the copy is
+// the one that also holds the bytes we read last, before our position.
+TEST_F(TailerTest, CopyIsTheSiblingHoldingTheBytesBeforeOurPosition) {
+  auto filled = [](const std::string& text, char fill) {
+    return text + " " + std::string(98 - text.size(), fill) + "\n";  // 100 bytes
+  };
+  const std::string first = Lines("same", 11);  // 1100 bytes, both files
+  std::string old = first;
+  for (int i = 0; i < 5; ++i) old += filled("old" + std::to_string(i), 'o');
+  fs_.Write(std::string(kLive) + "-20240101", old);
+  fs_.Write(kLive, first + filled("cur0", 'c') + filled("cur1", 'c') + filled("cur2", 'c'));
+  auto t = Make(Options(true));  // first start: from the end; the old file is left alone
+  EXPECT_EQ(Poll(*t), Texts{});
+  fs_.Append(kLive, filled("cur3", 'c'));
+  EXPECT_EQ(Poll(*t).size(), 1u);
+  fs_.Append(kLive, Lines("tail", 2));  // not read yet
+  Poll(*t, 0);
+  fs_.CopyTruncate(kLive, std::string(kLive) + "-20240102");
+  fs_.Append(kLive, "n1\n");
+  Texts got = Poll(*t);
+  EXPECT_EQ(Bag(got.begin(), got.end()), Union({"n1"}, LineTexts("tail", 2)));
 }
 
 // Rule 6.

@@ -15,6 +15,7 @@ deadline (metrics, the log file, the query answer), never a fixed sleep.
 Every process started here is stopped in tearDownClass, also on failure.
 """
 import glob
+import http.client
 import json
 import os
 import random
@@ -216,6 +217,102 @@ class Traffic:
             t.join(30)
 
 
+RID = re.compile(rb"[?&]rid=(\d+)[ &]")
+# Lines the size real ones have (a browser's user agent, a referer with a
+# query): about 600 bytes, so that rotated files take gzip a while to write.
+BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/124.0.0.0 Safari/537.36")
+REFERER_QUERY = "&".join(f"utm_{k}=campaign-{k}-2026-spring-launch" for k in range(8))
+
+
+class FastTraffic:
+    """Full speed: `clients` threads, each on its own keep-alive connection,
+    send `total` requests back to back (no pause, no think time). Every
+    request carries a unique id (?rid=N) that nginx logs, so the test knows
+    exactly which answered requests are in the files and which ones
+    copytruncate destroyed. Most are answered by nginx itself (the fastest
+    lines it can log), the rest go through upstream.py."""
+
+    def __init__(self, port, total, clients=16, seed=20261202):
+        self.port, self.total = port, total
+        self.cv = threading.Condition()
+        self.next_rid = 0
+        self.answered = 0
+        self.answered_rids = set()
+        self.times = {}  # rid -> (sent, answered), time.monotonic()
+        self.transport_errors = []  # (rid, error): nginx may or may not have logged these
+        self.threads = [threading.Thread(target=self._run, args=(seed + i,), daemon=True)
+                        for i in range(clients)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def _request(rng, rid):
+        r = rng.random()
+        body = None
+        if r < 0.55:
+            method, target = "GET", f"/local/items/{rng.randrange(1, 10**6)}?rid={rid}"
+        elif r < 0.70:
+            method, target = "GET", f"/nope/{rng.choice(['a', 'bb', 'ccc'])}?rid={rid}"
+        elif r < 0.90:
+            method, target = "GET", f"/v1/fast/items/{rng.randrange(1, 10**6)}?rid={rid}"
+        else:
+            method, target = "POST", f"/v1/orders?rid={rid}"
+            body = b'{"item":"' + b"z" * rng.randrange(10, 3000) + b'"}'
+        key = rng.choice(KEYS + [None])
+        return method, target, body, key
+
+    def _run(self, seed):
+        rng = random.Random(seed)
+        conn = None
+        while True:
+            with self.cv:
+                if self.next_rid >= self.total:
+                    break
+                rid = self.next_rid
+                self.next_rid += 1
+            method, target, body, key = self._request(rng, rid)
+            error = None
+            sent = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                headers = {"User-Agent": BROWSER_UA,
+                           "Referer": f"https://app.example.com/{rid}?{REFERER_QUERY}"}
+                if key:
+                    headers["X-API-Key"] = key
+                conn.request(method, target, body=body, headers=headers)
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException) as e:
+                error = repr(e)
+                conn.close()
+                conn = None
+            with self.cv:
+                if error is None:
+                    self.answered += 1
+                    self.answered_rids.add(rid)
+                    self.times[rid] = (sent, time.monotonic())
+                else:
+                    self.transport_errors.append((rid, error))
+                self.cv.notify_all()
+        if conn is not None:
+            conn.close()
+
+    def wait_answered(self, n, timeout=60):
+        with self.cv:
+            if not self.cv.wait_for(lambda: self.answered >= n, timeout):
+                raise AssertionError(f"fast traffic: {self.answered} of {n} answered in {timeout}s")
+
+    def join(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in self.threads):
+            raise AssertionError("fast traffic did not finish")
+
+
 def parse_metrics(text):
     """Prometheus text → {name: value}, summing samples over labels."""
     out = {}
@@ -228,8 +325,10 @@ def parse_metrics(text):
     return out
 
 
-class NginxAgentTest(unittest.TestCase):
-    procs = []
+class NginxAgentStack(unittest.TestCase):
+    """A private redis-server, upstream.py, nginx logging to logs/api.access.log
+    and the agent's config; the tests below drive traffic and faults on it.
+    No tests of its own."""
 
     @classmethod
     def setUpClass(cls):
@@ -315,6 +414,8 @@ http {{
   upstream backend {{ server 127.0.0.1:{up_port}; keepalive 16; }}
   server {{
     listen 127.0.0.1:{cls.nginx_port};
+    keepalive_requests 1000000;
+    location /local/ {{ return 200 "ok"; }}
     location /v1/ {{
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -365,7 +466,7 @@ http {{
     @classmethod
     def agent_log(cls):
         try:
-            with open(cls.agent_out) as f:
+            with open(cls.agent_out, errors="replace") as f:  # may quote a binary line
                 return "agent output (tail):\n" + f.read()[-4000:]
         except OSError:
             return ""
@@ -408,16 +509,19 @@ http {{
         needle = f'"GET {target} HTTP/1.1"'.encode()
         wait_for(lambda: needle in read_bytes(self.log), 20, f"sentinel {name} in the log")
 
-    def logrotate(self, mode):
-        conf = os.path.join(self.dir, f"logrotate-{mode}.conf")
+    def logrotate(self, mode, delaycompress=True):
+        """One logrotate run: mode "create" (postrotate USR1) or
+        "copytruncate"; always compress, by default delayed to the next run."""
+        conf = os.path.join(self.dir, f"logrotate-{mode}-{delaycompress}.conf")
         extra = ("create 0644 root root\n    postrotate\n"
                  f"        kill -USR1 $(cat {self.nginx_pid_file})\n    endscript"
                  if mode == "create" else "copytruncate")
+        delay = "delaycompress" if delaycompress else ""
         with open(conf, "w") as f:
             f.write(f"""{self.log} {{
     rotate 5
     compress
-    delaycompress
+    {delay}
     missingok
     notifempty
     {extra}
@@ -438,6 +542,8 @@ http {{
         return files
 
     # --- the scenario ---
+
+class NginxAgentTest(NginxAgentStack):
     def test_exact_counts_through_rotation_kill_and_redis_restart(self):
         cls = type(self)
         cls.start_agent()
@@ -523,6 +629,136 @@ http {{
         for p in (50, 95, 99):
             self.assertTrue(h.within_1pct(got["latency_ms"][f"p{p}"], want["p"][p]),
                             f"p{p}: got {got['latency_ms'][f'p{p}']} want {want['p'][p]}")
+
+
+class FullSpeedRotation(NginxAgentStack):
+    """nginx at full speed (16 keep-alive clients, no pauses) while logrotate
+    runs: the agent, started before the traffic, must count every line that
+    is in a file exactly once, and nothing else but lines copytruncate
+    destroyed after the agent had read them (issue 14 section 2).
+
+    copytruncate's loss is measured, not assumed: every request carries a
+    unique id, so destroyed = answered requests whose line is in no file. They
+    are the lines nginx wrote between logrotate's last read of the log (the
+    end of its copy) and its ftruncate (it fsyncs the copy in between), so
+    each was sent before a copytruncate run ended and answered after it
+    began. The agent may have read some of them before the truncate (they
+    were real requests) and may not have; so
+        lines in files <= agent's count <= lines in files + destroyed,
+    and with nothing destroyed the count is exact. Rejected lines must be
+    lines that are in a file: the agent's rejects equal the malformed lines in
+    the files (none; nginx writes whole lines). Lines are the size real ones
+    are (~600 bytes), so gzip takes a while on rotated files."""
+
+    def run_full_speed(self, total, rotate_after):
+        """Starts the agent, sends `total` requests at full speed, runs
+        logrotate(mode, delaycompress) once n were answered for each
+        (n, mode, delaycompress) in rotate_after, and checks the counts.
+        Returns the figures."""
+        cls = type(self)
+        t0 = time.monotonic()
+        cls.start_agent()
+        traffic = FastTraffic(self.nginx_port, total)
+        traffic.start()
+        windows = []
+        for n, mode, delaycompress in rotate_after:
+            traffic.wait_answered(n)
+            w0 = time.monotonic()
+            self.logrotate(mode, delaycompress)
+            name = mode + (" delaycompress" if delaycompress else " compress")
+            windows.append((name, traffic.answered, w0, time.monotonic()))
+        traffic.join()
+        traffic_s = time.monotonic() - t0
+        self.assertEqual(traffic.transport_errors, [], "every request answered: the truth is exact")
+        self.send_sentinel("end")
+        t_end = int(time.time())
+
+        files = self.log_files()
+        on_disk, lines, malformed = self.rids_in_files(files)
+        requests, rejected = h.parse_logs(files)
+        self.assertEqual(rejected, malformed)
+        self.assertEqual(len(requests), lines - malformed)
+        self.assertTrue(on_disk <= traffic.answered_rids, "no line in a file that nginx did not answer")
+        destroyed = traffic.answered_rids - on_disk
+        truncations = [(w0, w1) for name, _, w0, w1 in windows if name.startswith("copytruncate")]
+        for rid in destroyed:  # lost in a copytruncate's own window, nowhere else
+            sent, answered = traffic.times[rid]
+            self.assertTrue(any(sent < w1 and answered > w0 for w0, w1 in truncations),
+                            f"request {rid} is in no file, but not from a copytruncate window")
+        frm, to = self.t_start - 120, t_end + 120
+
+        def counted():
+            return self.query_overview(frm, to)["requests"]
+        # Every line in a file counted; the rotated files let go (each one's
+        # last partial line, if any, delivered), so no reject can come later.
+        wait_for(lambda: self.metric("apimeter_agent_lag_bytes") == 0
+                 and self.metric("apimeter_agent_files_open") == 1
+                 and self.metric("apimeter_agent_lines_read_total") >= lines
+                 and counted() >= len(requests), 60,
+                 f"agent to count the {len(requests)} lines in files and let rotated files go",
+                 lambda: f"counted {counted()}, metrics {self.metrics()}\n{self.agent_log()}")
+        m = self.metrics()
+        self.assertEqual(stop_process(self.agent), 0, self.agent_log())
+        got = counted()
+        figures = {
+            "sent": total, "answered": traffic.answered, "lines in files": lines,
+            "destroyed by copytruncate": len(destroyed), "agent counted": got,
+            "agent lines read": int(m["apimeter_agent_lines_read_total"]),
+            "agent rejected": int(m["apimeter_agent_lines_rejected_total"]),
+            "malformed in files": malformed,
+            "agent rotations": int(m["apimeter_agent_rotations_total"]),
+            "agent truncations": int(m["apimeter_agent_truncations_total"]),
+            "logrotate runs": [(name, n, round(w1 - w0, 3)) for name, n, w0, w1 in windows],
+            "files": [os.path.basename(f) for f in files],
+            "seconds": round(time.monotonic() - t0, 1), "traffic seconds": round(traffic_s, 1),
+        }
+        print(f"\n{self.id()}: {figures}")
+        self.assertEqual(figures["agent rejected"], malformed, f"phantom rejects: {figures}")
+        self.assertGreaterEqual(got, len(requests), f"lines in files not counted: {figures}")
+        self.assertLessEqual(got, len(requests) + len(destroyed), f"counted twice: {figures}")
+        self.assertLessEqual(figures["agent lines read"], lines + len(destroyed),
+                             f"read twice: {figures}")
+        self.assertEqual(m.get("apimeter_agent_read_errors_total", 0), 0, self.agent_log())
+        return figures
+
+    @staticmethod
+    def rids_in_files(files):
+        """(request ids in the files, complete lines, malformed lines)."""
+        rids, lines, malformed = set(), 0, 0
+        for p in files:
+            for raw in h.read_lines(p):
+                if not raw.endswith(b"\n"):
+                    continue
+                lines += 1
+                if not h.LINE_RE.match(raw[:-1].decode("ascii", "replace")):
+                    malformed += 1
+                m = RID.search(raw)
+                if m:
+                    rid = int(m.group(1))
+                    assert rid not in rids, f"request {rid} logged twice"
+                    rids.add(rid)
+        return rids, lines, malformed
+
+
+class NginxCopytruncateFullSpeedTest(FullSpeedRotation):
+    def test_copytruncate_at_full_speed(self):
+        # compress at once: gzip writes .1.gz while the agent takes over .1.
+        f = self.run_full_speed(4000, [(2000, "copytruncate", False)])
+        self.assertGreaterEqual(f["agent truncations"], 1, f)
+        self.assertIn("api.access.log.1.gz", f["files"])
+
+
+class NginxEveryRotationFullSpeedTest(FullSpeedRotation):
+    def test_every_rotation_mode_in_one_run(self):
+        # create + USR1 and copytruncate, each compressed at once (.1.gz),
+        # then create + USR1 twice with delaycompress (.1 stays plain until
+        # the next run compresses it).
+        f = self.run_full_speed(6000, [(1200, "create", False), (2400, "copytruncate", False),
+                                       (3600, "create", True), (4800, "create", True)])
+        self.assertGreaterEqual(f["agent rotations"], 3, f)
+        self.assertGreaterEqual(f["agent truncations"], 1, f)
+        self.assertIn("api.access.log.1", f["files"])  # delaycompress: the last one stays plain
+        self.assertIn("api.access.log.4.gz", f["files"])
 
 
 if __name__ == "__main__":
