@@ -124,7 +124,14 @@ HttpResponse Logout() {
 
 HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBackend& backend,
                       const Clock& clock, const std::vector<ApiExtension*>& extensions) {
+  ParamError perr;
+  auto q = ParseForm(query, &perr);
+  if (!q.ok()) return ErrorResponse(400, perr.message, perr.parameter);
   if (path == "/api/v1/openapi.json") {
+    if (!q->empty()) {
+      return ErrorResponse(400, "unknown parameter; /api/v1/openapi.json takes none",
+                           q->begin()->first.substr(0, 64));
+    }
     return TextResponse(200, "application/json", std::string(OpenApiDocument()));
   }
   static const std::vector<std::string> kRoutes = {"overview",   "endpoints", "customers",
@@ -133,9 +140,6 @@ HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBack
   for (const auto& r : kRoutes) {
     if (path == "/api/v1/" + r) name = r;
   }
-  ParamError perr;
-  auto q = ParseForm(query, &perr);
-  if (!q.ok()) return ErrorResponse(400, perr.message, perr.parameter);
   if (name.empty()) {
     for (ApiExtension* ext : extensions) {
       if (auto r = ext->Route(path, *q, clock)) return std::move(*r);

@@ -153,6 +153,53 @@ TEST_F(ApiHandlerTest, BackendErrorsMapToStatuses) {
   EXPECT_EQ(Get("/api/v1/overview").status, 500);
 }
 
+// The engine's message names its parameter as a whole word: before the fix
+// "top must be…" was reported as parameter "to" (a prefix match).
+TEST_F(ApiHandlerTest, EngineErrorsNameAParameterOnlyByItsWholeWord) {
+  struct Case {
+    std::string message, parameter;
+  };
+  for (const Case& c : std::vector<Case>{{"top must be between 1 and 50", "top"},
+                                         {"to must be after from", "to"},
+                                         {"tomorrow is not a time", ""},
+                                         {"fromage: no", ""},
+                                         {"limits are 1..1000", ""},
+                                         {"matrix_customers must be between 1 and 50",
+                                          "matrix_customers"},
+                                         {"range longer than 400 days", "from"},
+                                         {"step_s=60 gives 9000 points", "step"},
+                                         {"stepping is not supported", ""}}) {
+    backend_.next_error = Status::InvalidArgument(c.message);
+    HttpResponse r = Get("/api/v1/overview");
+    ASSERT_EQ(r.status, 400) << c.message;
+    EXPECT_EQ(Body(r)["error"].value("parameter", ""), c.parameter) << c.message;
+  }
+}
+
+// 2026-02-30 used to become March 2 and T10:00:60Z 10:01:00.
+TEST_F(ApiHandlerTest, ImpossibleDatesAre400) {
+  for (const std::string q : {"from=2025-02-30&to=2025-03-05", "from=2025-11-01T10:00:60Z",
+                               "to=2025-11-31", "from=2025-11-01T24:00Z"}) {
+    HttpResponse r = Get("/api/v1/overview?" + q);
+    EXPECT_EQ(r.status, 400) << q << ": " << r.body;
+    EXPECT_EQ(Body(r)["error"]["parameter"], q.substr(0, q.find('='))) << q;
+  }
+  EXPECT_EQ(Get("/api/v1/overview?from=2025-10-31&to=2025-11-01T23:59:59Z").status, 200);
+}
+
+// The docs promise that unknown and repeated parameters are refused on every
+// route; the OpenAPI document takes none.
+TEST_F(ApiHandlerTest, OpenApiRefusesParameters) {
+  EXPECT_EQ(Get("/api/v1/openapi.json").status, 200);
+  HttpResponse r = Get("/api/v1/openapi.json?colour=red");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"]["parameter"], "colour");
+  r = Get("/api/v1/openapi.json?v=1&v=2");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"]["parameter"], "v");
+  EXPECT_EQ(Get("/api/v1/openapi.json?%zz").status, 400);
+}
+
 TEST_F(ApiHandlerTest, HeatmapPassesMetricAndDefaultsToRequests) {
   HttpResponse r = Get("/api/v1/heatmap?metric=p99&limit=5");
   EXPECT_EQ(r.status, 200);
