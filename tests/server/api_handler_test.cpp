@@ -51,7 +51,7 @@ class ApiHandlerTest : public ::testing::Test {
  protected:
   ApiHandlerTest() : clock_(kNow * 1000000) {
     auth_.token_hashes = {HashToken(kToken)};
-    auth_.session_key = DeriveSessionKey("", auth_.token_hashes);
+    auth_.session_key = "handler-test-session-key-0123456789";
     auth_.session_ttl_s = 3600;
   }
 

@@ -74,7 +74,7 @@ class LoopbackServer {
     HttpServerOptions options;
     options.listen = "127.0.0.1:0";
     options.auth.token_hashes = {HashToken(token)};
-    options.auth.session_key = DeriveSessionKey("", options.auth.token_hashes);
+    options.auth.session_key = "loopback-test-session-key-0123456789";
     options.workers = std::move(workers);
     auto server = HttpServer::Start(io_, options, inline_backend, clock);
     if (!server.ok()) return server.status();
