@@ -61,6 +61,7 @@ int RunServe(const ServeArgs& args) {
                    : "");
   options.auth.session_key = std::move(session_key->key);
   options.auth.session_ttl_s = sc.session_ttl_s;
+  options.log_warning = [](const std::string& line) { spdlog::warn("{}", line); };
   EmbeddedWebAssets assets;
   options.assets = &assets;
   // One query engine, Redis connection and set of routes per worker thread.
