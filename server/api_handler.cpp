@@ -250,16 +250,21 @@ bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& 
   return !session.empty() && SessionValid(session, auth, clock.NowSeconds());
 }
 
-bool PresentsToken(const HttpRequest& req) {
+namespace {
+bool IsLoginPost(const HttpRequest& req) {
   const std::string_view target = req.target;
-  return (req.method == "POST" && target.substr(0, target.find('?')) == "/login") ||
-         req.headers.count("authorization") != 0;
+  return req.method == "POST" && target.substr(0, target.find('?')) == "/login";
+}
+}  // namespace
+
+bool PresentsToken(const HttpRequest& req) {
+  return IsLoginPost(req) || req.headers.count("authorization") != 0;
 }
 
 HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s) {
   const std::string wait = std::to_string(retry_after_s) + " s";
   HttpResponse r =
-      req.method == "POST"
+      IsLoginPost(req)
           ? LoginPage(429, "Too many failed sign-ins from your address. Try again in " + wait + ".")
           : ErrorResponse(429, "too many failed sign-ins from this address; retry in " + wait);
   r.headers["Retry-After"] = std::to_string(retry_after_s);

@@ -382,6 +382,8 @@ TEST_F(ApiHandlerTest, WhatCountsAsPresentingAToken) {
   r = SignInThrottled({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}, 7);
   EXPECT_EQ(r.status, 429);
   EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("retry in 7 s"), std::string::npos);
+  r = SignInThrottled({"POST", "/logout", {{"authorization", "Bearer x"}}, ""}, 7);
+  EXPECT_EQ(r.headers["Content-Type"], "application/json");  // the form only for /login
 }
 
 TEST_F(ApiHandlerTest, ForgedCookieIsRejected) {
