@@ -12,6 +12,7 @@
 #include "agent/runtime.h"
 #include "report/report_routes.h"
 #include "server/http_server.h"
+#include "server/session_key.h"
 #include "web/web_assets.h"
 
 namespace apimeter {
@@ -47,8 +48,20 @@ int RunServe(const ServeArgs& args) {
   HttpServerOptions options;
   options.listen = args.listen.empty() ? sc.listen : args.listen;
   options.auth.token_hashes = sc.tokens;
-  options.auth.session_key = DeriveSessionKey(sc.session_secret, sc.tokens);
+  auto session_key = ResolveSessionKey(sc.session_secret, rt->config().agent.state_dir);
+  if (!session_key.ok()) {
+    spdlog::error("{}: {}", args.config, session_key.status().message());
+    return session_key.status().code() == StatusCode::kInvalidArgument ? kExitConfig
+                                                                       : kExitRuntime;
+  }
+  spdlog::info("session cookies are signed with {}{}", session_key->source,
+               sc.session_secret.empty() && rt->config().agent.state_dir.empty()
+                   ? ": restarting serve signs everyone out (set agent.state_dir to keep "
+                     "sign-ins)"
+                   : "");
+  options.auth.session_key = std::move(session_key->key);
   options.auth.session_ttl_s = sc.session_ttl_s;
+  options.log_warning = [](const std::string& line) { spdlog::warn("{}", line); };
   EmbeddedWebAssets assets;
   options.assets = &assets;
   // One query engine, Redis connection and set of routes per worker thread.

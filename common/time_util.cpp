@@ -14,6 +14,14 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+bool IsLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int64_t DaysInMonth(int64_t year, unsigned month) {
+  static constexpr int64_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12) return 0;
+  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
+}
+
 CivilTime CivilFromSeconds(int64_t t) {
   int64_t days = t / kSecondsPerDay;
   int64_t secs = t % kSecondsPerDay;
@@ -144,13 +152,19 @@ Result<int64_t> ParseTimePoint(std::string_view text, int64_t now) {
       const int sign = s[0] == '+' ? 1 : -1;
       s.remove_prefix(1);
       int64_t oh, om;
-      if (!ReadInt(s, 2, &oh) || !Eat(s, ':') || !ReadInt(s, 2, &om) || !s.empty()) return bad();
+      if (!ReadInt(s, 2, &oh) || !Eat(s, ':') || !ReadInt(s, 2, &om) || !s.empty() || oh > 23 ||
+          om > 59) {
+        return bad();
+      }
       offset = sign * (oh * 3600 + om * 60);
     } else {
       return bad();
     }
   }
-  if (!s.empty() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+  // A date that does not exist (2026-02-30, 10:00:60) is refused, never
+  // shifted into the next month or minute.
+  if (!s.empty() || mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, static_cast<unsigned>(mo)) ||
+      h > 23 || mi > 59 || se > 59) {
     return bad();
   }
   return DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * kSecondsPerDay +

@@ -21,6 +21,10 @@ constexpr int64_t kSecondsPerDay = 86400;
 // Days since 1970-01-01 of a civil date (month 1..12, day 1..31).
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 
+// Gregorian leap years; the days of `month` (1..12) in `year`, 0 for a bad month.
+bool IsLeapYear(int64_t year);
+int64_t DaysInMonth(int64_t year, unsigned month);
+
 struct CivilTime {
   int64_t year;
   unsigned month, day, hour, minute, second;
@@ -37,7 +41,8 @@ std::string FormatDate(int64_t epoch_seconds);
 //   "2026-11-26", "2026-11-26T10:00", "2026-11-26T10:00:00", each optionally
 //   followed by "Z" or "+hh:mm"/"-hh:mm" (no suffix means UTC),
 //   or integer epoch seconds.
-// Returns epoch seconds.
+// Returns epoch seconds. A calendar time that does not exist (February 30,
+// second 60, hour 24, an offset of 24 h or more) is InvalidArgument.
 Result<int64_t> ParseTimePoint(std::string_view text, int64_t now_seconds);
 
 // Parses a duration such as "90s", "15m", "48h", "35d" into seconds.

@@ -78,7 +78,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8080";  // `apimeter serve`; loopback unless configured
   std::vector<std::string> tokens;         // "sha256:<64 hex>" hashes only, never raw tokens
   int64_t session_ttl_s = 12 * 3600;
-  std::string session_secret;  // HMAC key for session cookies; secret; "" = from token hashes
+  std::string session_secret;  // HMAC key for session cookies; secret; "" = server/session_key.h
   int64_t workers = 4;  // threads answering requests, each with its own Redis connection
 };
 

@@ -80,8 +80,8 @@ Result<json> Matrix(QueryEngine& engine, QueryParams p, const json& ranked, int6
 
 Result<json> BuildAttribution(QueryEngine& engine, const AttributionRequest& r, int64_t now_s) {
   APIMETER_RETURN_IF_ERROR(CheckBound("limit", r.limit, QueryEngine::kMaxLimit));
-  APIMETER_RETURN_IF_ERROR(CheckBound("matrix_customers", r.matrix_customers, 50));
-  APIMETER_RETURN_IF_ERROR(CheckBound("matrix_endpoints", r.matrix_endpoints, 50));
+  APIMETER_RETURN_IF_ERROR(CheckBound("matrix_customers", r.matrix_customers, kAttributionMaxMatrix));
+  APIMETER_RETURN_IF_ERROR(CheckBound("matrix_endpoints", r.matrix_endpoints, kAttributionMaxMatrix));
   APIMETER_ASSIGN_OR_RETURN(auto days, ReportDays(r.from_s, r.to_s));
   QueryParams p;
   p.from_s = days.first;

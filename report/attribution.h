@@ -24,11 +24,13 @@
 
 namespace apimeter {
 
+inline constexpr int64_t kAttributionMaxMatrix = 50;  // matrix rows or columns
+
 struct AttributionRequest {
   int64_t from_s = 0, to_s = 0;
   int64_t limit = 100;            // ranked customers, 1..1000
-  int64_t matrix_customers = 20;  // matrix rows (the top customers), 1..50
-  int64_t matrix_endpoints = 15;  // matrix columns (the top endpoints overall), 1..50
+  int64_t matrix_customers = 20;  // matrix rows (the top customers), 1..kAttributionMaxMatrix
+  int64_t matrix_endpoints = 15;  // matrix columns (the top endpoints overall), same bound
 };
 
 Result<nlohmann::json> BuildAttribution(QueryEngine& engine, const AttributionRequest& request,

@@ -38,10 +38,16 @@ std::optional<HttpResponse> Range(const FormParams& q, int64_t now, TimeRange* r
   return std::nullopt;
 }
 
-std::optional<HttpResponse> IntParam(const FormParams& q, const std::string& name, int64_t* out) {
+// An optional integer parameter in [1, max]; the error names the parameter
+// (never left for the engine, whose message would have to be guessed from).
+std::optional<HttpResponse> IntParam(const FormParams& q, const std::string& name, int64_t max,
+                                     int64_t* out) {
   if (q.count(name) == 0) return std::nullopt;
   auto v = ParseInt(q.at(name));
-  if (!v) return ErrorResponse(400, name + " must be an integer", name);
+  if (!v || *v < 1 || *v > max) {
+    return ErrorResponse(400, name + " must be an integer between 1 and " + std::to_string(max),
+                         name);
+  }
   *out = *v;
   return std::nullopt;
 }
@@ -79,7 +85,7 @@ HttpResponse ReportRoutes::Report(const FormParams& q, int64_t now) {
   if (!format.ok()) return ErrorResponse(400, format.status().message(), "format");
   ReportRequest req;
   req.customer = customer;
-  if (auto bad = IntParam(q, "top", &req.top_endpoints)) return *bad;
+  if (auto bad = IntParam(q, "top", kReportMaxTopEndpoints, &req.top_endpoints)) return *bad;
   TimeRange range;
   if (auto bad = Range(q, now, &range)) return *bad;
   req.from_s = range.from_s;
@@ -106,9 +112,9 @@ HttpResponse ReportRoutes::Attribution(const FormParams& q, int64_t now) {
     return ErrorResponse(400, "section must be customers, curve or matrix", "section");
   }
   AttributionRequest req;
-  if (auto bad = IntParam(q, "limit", &req.limit)) return *bad;
-  if (auto bad = IntParam(q, "matrix_customers", &req.matrix_customers)) return *bad;
-  if (auto bad = IntParam(q, "matrix_endpoints", &req.matrix_endpoints)) return *bad;
+  if (auto bad = IntParam(q, "limit", QueryEngine::kMaxLimit, &req.limit)) return *bad;
+  if (auto bad = IntParam(q, "matrix_customers", kAttributionMaxMatrix, &req.matrix_customers)) return *bad;
+  if (auto bad = IntParam(q, "matrix_endpoints", kAttributionMaxMatrix, &req.matrix_endpoints)) return *bad;
   TimeRange range;
   if (auto bad = Range(q, now, &range)) return *bad;
   req.from_s = range.from_s;

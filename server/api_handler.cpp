@@ -94,21 +94,89 @@ input{width:100%;padding:.5rem;margin:.5rem 0;box-sizing:border-box}.err{color:#
 <button type="submit">Sign in</button></form></body></html>
 )";
 
-HttpResponse LoginPage(int status, bool failed) {
+// The sign-in form, with `error` (HTML-escaped here) above it when not empty.
+HttpResponse LoginPage(int status, std::string_view error = "") {
   std::string page(kLoginPage);
-  if (failed) {
-    page.replace(page.find("<!--ERROR-->"), 12,
-                 "<p class=\"err\">That token is not valid. Try again.</p>");
+  std::string note;
+  if (!error.empty()) {
+    note = "<p class=\"err\">";
+    for (char c : error) {
+      switch (c) {
+        case '<': note += "&lt;"; break;
+        case '>': note += "&gt;"; break;
+        case '&': note += "&amp;"; break;
+        case '"': note += "&quot;"; break;
+        case '\'': note += "&#39;"; break;
+        default: note += c;
+      }
+    }
+    note += "</p>";
   }
+  page.replace(page.find("<!--ERROR-->"), 12, note);
   HttpResponse r = TextResponse(status, "text/html; charset=utf-8", std::move(page));
   r.headers["Cache-Control"] = "no-store";
   return r;
 }
 
+// The host name of an http(s) URL or origin, lower-case; "" when it is not
+// one ("null", a data: URL, garbage).
+std::string HostOfUrl(std::string_view url) {
+  size_t start = 0;
+  if (url.rfind("https://", 0) == 0) {
+    start = 8;
+  } else if (url.rfind("http://", 0) == 0) {
+    start = 7;
+  } else {
+    return "";
+  }
+  std::string_view authority = url.substr(start, url.find_first_of("/?#", start) - start);
+  if (authority.find('@') != std::string_view::npos) return "";
+  return HostOfAuthority(authority);
+}
+
+// Login CSRF: a page on another site must not be able to sign a browser in
+// (to an attacker's session or otherwise). Browsers send Origin with every
+// form POST (Referrer-Policy same-origin keeps it intact); a form on another
+// site carries that site's origin, or "null". Its host name must be this
+// server's: the Host header, or X-Forwarded-Host from a proxy (a cross-site
+// form can set neither). A request with neither Origin nor Referer is not a
+// browser's form and is let through to the token check. Returns why the
+// request is refused, or "".
+std::string CrossSiteLogin(const HttpRequest& req) {
+  const std::string origin = Header(req, "origin");
+  const std::string referer = Header(req, "referer");
+  if (origin.empty() && referer.empty()) return "";
+  const std::string from = HostOfUrl(origin.empty() ? referer : origin);
+  const std::string host = HostOfAuthority(Header(req, "host"));
+  const std::string forwarded = HostOfAuthority(Header(req, "x-forwarded-host"));
+  if (!from.empty() && (from == host || from == forwarded)) return "";
+  const std::string sent = (origin.empty() ? "Referer " + referer : "Origin " + origin).substr(0, 120);
+  return "This sign-in was sent from another site (" + sent + "), not from this server's page (" +
+         (host.empty() ? "no Host" : "Host " + host) +
+         "), so it was refused. Open /login on this server. Behind a proxy, pass the Host "
+         "header on (nginx: proxy_set_header Host $host).";
+}
+
+bool IsFormContentType(const std::string& type) {
+  constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+  if (type.size() < kForm.size()) return false;
+  for (size_t i = 0; i < kForm.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(type[i])) != kForm[i]) return false;
+  }
+  return type.size() == kForm.size() || type[kForm.size()] == ';' || type[kForm.size()] == ' ';
+}
+
 HttpResponse PostLogin(const HttpRequest& req, const AuthConfig& auth, const Clock& clock) {
+  if (std::string why = CrossSiteLogin(req); !why.empty()) return LoginPage(403, why);
+  if (!IsFormContentType(Header(req, "content-type"))) {
+    return LoginPage(415, "Sign in with the form: POST /login takes "
+                          "application/x-www-form-urlencoded (token=...).");
+  }
   ParamError err;
   auto form = ParseForm(req.body, &err);
-  if (!form.ok() || !TokenMatches(Get(*form, "token"), auth)) return LoginPage(401, true);
+  if (!form.ok() || !TokenMatches(Get(*form, "token"), auth)) {
+    return LoginPage(401, "That token is not valid. Try again.");
+  }
   auto value = MakeSessionValue(auth, clock.NowSeconds());
   if (!value.ok()) return ErrorResponse(500, value.status().message());
   HttpResponse r = Redirect("/");
@@ -124,7 +192,14 @@ HttpResponse Logout() {
 
 HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBackend& backend,
                       const Clock& clock, const std::vector<ApiExtension*>& extensions) {
+  ParamError perr;
+  auto q = ParseForm(query, &perr);
+  if (!q.ok()) return ErrorResponse(400, perr.message, perr.parameter);
   if (path == "/api/v1/openapi.json") {
+    if (!q->empty()) {
+      return ErrorResponse(400, "unknown parameter; /api/v1/openapi.json takes none",
+                           q->begin()->first.substr(0, 64));
+    }
     return TextResponse(200, "application/json", std::string(OpenApiDocument()));
   }
   static const std::vector<std::string> kRoutes = {"overview",   "endpoints", "customers",
@@ -133,9 +208,6 @@ HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBack
   for (const auto& r : kRoutes) {
     if (path == "/api/v1/" + r) name = r;
   }
-  ParamError perr;
-  auto q = ParseForm(query, &perr);
-  if (!q.ok()) return ErrorResponse(400, perr.message, perr.parameter);
   if (name.empty()) {
     for (ApiExtension* ext : extensions) {
       if (auto r = ext->Route(path, *q, clock)) return std::move(*r);
@@ -178,6 +250,39 @@ bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& 
   return !session.empty() && SessionValid(session, auth, clock.NowSeconds());
 }
 
+namespace {
+bool IsLoginPost(const HttpRequest& req) {
+  const std::string_view target = req.target;
+  return req.method == "POST" && target.substr(0, target.find('?')) == "/login";
+}
+}  // namespace
+
+bool PresentsToken(const HttpRequest& req) {
+  return IsLoginPost(req) || req.headers.count("authorization") != 0;
+}
+
+HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s) {
+  const std::string wait = std::to_string(retry_after_s) + " s";
+  HttpResponse r =
+      IsLoginPost(req)
+          ? LoginPage(429, "Too many failed sign-ins from your address. Try again in " + wait + ".")
+          : ErrorResponse(429, "too many failed sign-ins from this address; retry in " + wait);
+  r.headers["Retry-After"] = std::to_string(retry_after_s);
+  return r;
+}
+
+std::string HostOfAuthority(std::string_view authority) {
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);  // [v6]:port → [v6]
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  std::string out(host);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string RouteLabel(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
   for (const char* r : {"overview", "endpoints", "customers", "timeseries", "slow", "heatmap",
@@ -207,7 +312,7 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
   }
   if (path == "/login") {
     if (req.method == "POST") return PostLogin(req, auth, clock);
-    return get ? LoginPage(200, false) : ErrorResponse(405, "use GET or POST");
+    return get ? LoginPage(200) : ErrorResponse(405, "use GET or POST");
   }
   if (path == "/logout") return req.method == "POST" ? Logout() : ErrorResponse(405, "use POST");
   if (!get) {
@@ -217,7 +322,7 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
     return r;
   }
   if (!IsPublicAsset(path) && !Authenticated(req, auth, clock)) {
-    if (api) {
+    if (api || path == "/metrics") {  // machine routes answer 401, never a redirect
       HttpResponse r = ErrorResponse(
           401,
           "authentication required: send 'Authorization: Bearer <token>' or sign in at /login");

@@ -8,9 +8,11 @@
 // InvalidArgument → 400, Unavailable → 503, other errors → 500. Ranges over
 // 400 days and limits over 1000 are refused. Everything except /healthz,
 // /login and the login page's assets (/assets/login*) needs a Bearer token or
-// a valid session cookie: API paths answer 401 JSON, pages redirect (303) to
-// /login. Responses never contain the presented token or cookie (except the
-// Set-Cookie that creates a session).
+// a valid session cookie: API paths and /metrics answer 401 JSON, pages
+// redirect (303) to /login. POST /login is refused (403) when Origin or
+// Referer names another host than Host / X-Forwarded-Host (login CSRF), and
+// (415) unless it is a form. Responses never contain the presented token or
+// cookie (except the Set-Cookie that creates a session).
 // Thread-safety: Handle is reentrant; the QueryBackend it is given must not be
 // shared between threads unless it is itself thread-safe.
 #pragma once
@@ -94,6 +96,18 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
 
 // True when the request carries a valid Bearer token or session cookie.
 bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock);
+
+// True when the request presents a token to be checked (POST /login or an
+// Authorization header): what sign-in throttling counts and slows down.
+bool PresentsToken(const HttpRequest& req);
+
+// 429 with Retry-After for a client throttled after failed sign-ins: the
+// sign-in form for POST /login, JSON otherwise.
+HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s);
+
+// The lower-case host name of a Host header value ("Example.org:8080" →
+// "example.org", "[::1]:80" → "[::1]").
+std::string HostOfAuthority(std::string_view authority);
 
 // A bounded label for metrics: "overview", ..., "static", "login", "other".
 std::string RouteLabel(std::string_view target);

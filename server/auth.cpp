@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <charconv>
+#include <optional>
 
 namespace apimeter {
 namespace {
@@ -29,6 +30,15 @@ std::string HmacHex(std::string_view key, std::string_view data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   return Hex(mac, len);
+}
+
+// Non-negative decimal seconds with at most 12 digits (no sign, no overflow).
+std::optional<int64_t> DecimalSeconds(std::string_view text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || v < 0) return std::nullopt;
+  return v;
 }
 
 }  // namespace
@@ -60,13 +70,6 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::string DeriveSessionKey(std::string_view secret, const std::vector<std::string>& hashes) {
-  if (!secret.empty()) return std::string(secret);
-  std::string material = "apimeter-session-v1";
-  for (const std::string& h : hashes) material += "\n" + h;
-  return Sha256Hex(material);
-}
-
 bool TokenMatches(std::string_view token, const AuthConfig& auth) {
   if (token.empty()) return false;
   const std::string presented = HashToken(token);
@@ -76,12 +79,14 @@ bool TokenMatches(std::string_view token, const AuthConfig& auth) {
 }
 
 Result<std::string> MakeSessionValue(const AuthConfig& auth, int64_t now_s) {
+  if (auth.session_key.empty()) return Status::Internal("no session key; cannot create a session");
   unsigned char nonce[kNonceBytes];
   if (RAND_bytes(nonce, sizeof nonce) != 1) {
     return Status::Internal("the system random source failed; cannot create a session");
   }
-  const std::string payload =
-      std::to_string(now_s + auth.session_ttl_s) + "." + Hex(nonce, sizeof nonce);
+  const std::string payload = std::to_string(now_s) + "." +
+                              std::to_string(now_s + auth.session_ttl_s) + "." +
+                              Hex(nonce, sizeof nonce);
   return payload + "." + HmacHex(auth.session_key, payload);
 }
 
@@ -93,13 +98,16 @@ bool SessionValid(std::string_view value, const AuthConfig& auth, int64_t now_s)
   if (!ConstantTimeEquals(HmacHex(auth.session_key, payload), value.substr(last_dot + 1))) {
     return false;
   }
-  int64_t expiry = 0;
-  const size_t dot = payload.find('.');
-  const std::string_view expiry_text = payload.substr(0, dot);
-  auto [ptr, ec] =
-      std::from_chars(expiry_text.data(), expiry_text.data() + expiry_text.size(), expiry);
-  if (ec != std::errc() || ptr != expiry_text.data() + expiry_text.size()) return false;
-  return now_s < expiry;
+  // payload = "<issued>.<expiry>.<nonce>"
+  const size_t dot1 = payload.find('.');
+  if (dot1 == std::string_view::npos) return false;
+  const size_t dot2 = payload.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos) return false;
+  const std::optional<int64_t> issued = DecimalSeconds(payload.substr(0, dot1));
+  const std::optional<int64_t> expiry = DecimalSeconds(payload.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!issued || !expiry) return false;
+  return *issued <= now_s + kSessionClockSkewSeconds && now_s < *expiry && *issued < *expiry &&
+         *expiry - *issued <= auth.session_ttl_s;
 }
 
 }  // namespace apimeter

@@ -3,10 +3,15 @@
 // Promise: raw tokens are never stored — only "sha256:<64 hex>" strings, and
 // a presented token is hashed and compared against every configured hash in
 // constant time (time does not depend on where the bytes differ). Session
-// cookies are "<expiry>.<nonce>.<mac>" with a 256-bit random nonce and an
-// HMAC-SHA256 over "<expiry>.<nonce>" keyed by the session key, so any serve
-// instance with the same key accepts them and nothing is kept in memory.
-// Expiry is checked against the injected clock. Nothing here logs.
+// cookies are "<issued>.<expiry>.<nonce>.<mac>": issue and expiry times in
+// epoch seconds, a 256-bit random nonce and an HMAC-SHA256 over the rest
+// keyed by the session key, so any serve instance with the same key accepts
+// them and nothing is kept in memory. The key is a secret that nothing public
+// derives (server/session_key.h); the issue time is signed, and a cookie is
+// valid only while issued <= now + kSessionClockSkewSeconds, now < expiry and
+// expiry - issued <= session_ttl (a signed far-future expiry, or a cookie
+// made under a longer ttl, is refused). Times come from the injected clock.
+// Nothing here logs.
 // Thread-safety: stateless functions; safe from any thread.
 #pragma once
 
@@ -30,22 +35,21 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 struct AuthConfig {
   std::vector<std::string> token_hashes;  // "sha256:<hex>"
-  std::string session_key;                // HMAC key for session cookies (secret)
+  std::string session_key;  // HMAC key for session cookies (secret; server/session_key.h)
   int64_t session_ttl_s = 12 * 3600;
 };
 
-// The session key: `secret` when given, else derived from the token hashes
-// (so changing the tokens also invalidates every session).
-std::string DeriveSessionKey(std::string_view secret, const std::vector<std::string>& hashes);
+// How far ahead of this instance's clock another instance's may be.
+inline constexpr int64_t kSessionClockSkewSeconds = 60;
 
 // True when `token` hashes to one of the configured hashes. Every hash is
 // compared (no early exit), so timing does not reveal which one matched.
 bool TokenMatches(std::string_view token, const AuthConfig& auth);
 
-// A new signed session value expiring at now_s + ttl; Internal when the
-// system random source fails.
+// A new signed session value issued at now_s, expiring at now_s + ttl;
+// Internal when the system random source fails or there is no key.
 Result<std::string> MakeSessionValue(const AuthConfig& auth, int64_t now_s);
-// True when `value` carries a valid MAC and has not expired.
+// True when `value` carries a valid MAC and its times hold (see above).
 bool SessionValid(std::string_view value, const AuthConfig& auth, int64_t now_s);
 
 }  // namespace apimeter

@@ -8,12 +8,14 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
 
+#include "server/client_address.h"
 #include "server/live_stream.h"
 
 namespace apimeter {
@@ -23,9 +25,35 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// Why a request's framing is refused, or nullptr. Beast reads a
+// Transfer-Encoding whose last coding is not "chunked" as "no body", so the
+// body would be parsed as the next request: only exactly "chunked", once, in
+// HTTP/1.1 is accepted (RFC 9112 6.1, 6.3).
+const char* FramingError(const http::request<http::string_body>& req) {
+  int fields = 0;
+  bool chunked = true;
+  for (const auto& f : req) {
+    if (f.name() != http::field::transfer_encoding) continue;
+    ++fields;
+    std::string_view v(f.value().data(), f.value().size());
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    chunked = chunked && beast::iequals(beast::string_view(v.data(), v.size()), "chunked");
+  }
+  if (fields == 0) return nullptr;
+  if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (fields > 1 || !chunked) return "Transfer-Encoding other than \"chunked\" is not supported";
+  return nullptr;
+}
+
+}  // namespace
+
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& io_context, HttpServerOptions o, QueryBackend* b, const Clock* c)
-      : io(io_context), acceptor(io_context), options(std::move(o)), backend(b), clock(c) {
+      : io(io_context), acceptor(io_context), options(std::move(o)), backend(b), clock(c),
+        throttle(options.limits.sign_in) {
     inline_worker = {backend, options.extensions};
     if (!options.workers.empty()) {
       pool = std::make_unique<asio::thread_pool>(options.workers.size());
@@ -38,11 +66,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   QueryBackend* backend;
   const Clock* clock;
   int active = 0;
+  std::map<std::string, int> per_client;  // open connections by ClientKey; no zero entries
   bool stopped = false;
   // Bounded: labels come from RouteLabel (a fixed set) and 3-digit statuses.
   std::map<std::pair<std::string, int>, uint64_t> requests;
-  uint64_t refused_connections = 0, bad_requests = 0;
+  uint64_t refused_connections = 0, evicted_connections = 0, bad_requests = 0,
+           request_timeouts = 0;
+  uint64_t failed_sign_ins = 0, throttled_sign_ins = 0;
   int live_streams = 0;
+  SignInThrottle throttle;
 
   // Where answers are computed (see the header): the pool's threads, each
   // taking an idle worker; or this thread with inline_worker.
@@ -53,16 +85,26 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::vector<const RequestWorker*> idle;  // guarded by idle_mu
 
   struct Session {
-    explicit Session(tcp::socket s) : stream(std::move(s)) {}
+    Session(tcp::socket s, asio::ip::address p, std::string c)
+        : stream(std::move(s)), peer(std::move(p)), client(std::move(c)) {}
     beast::tcp_stream stream;
+    asio::ip::address peer;
+    std::string client;  // ClientKey(peer)
     beast::flat_buffer buffer;
     std::optional<http::request_parser<http::string_body>> parser;
     http::response<http::string_body> response;
+    bool waiting = false;  // for a request to start or to arrive whole: in `waiting`
+    std::list<Session*>::iterator waiting_at;
   };
+  // Connections waiting for a request, oldest first: what a connection cap
+  // evicts to make room. A Session is listed only while its read handler
+  // (which owns it) is pending, and unlisted before that handler runs on.
+  std::list<Session*> waiting;
 
   // One open /api/v1/live stream: an event now, then one per interval until
-  // the client goes away, a write stalls past the deadline, the stream's
-  // lifetime ends (the browser's EventSource reconnects) or the server stops.
+  // the client goes away (noticed at once: a read is always pending), a write
+  // stalls past the deadline, the stream's lifetime ends (the browser's
+  // EventSource reconnects) or the server stops.
   struct LiveStream {
     LiveStream(std::shared_ptr<Session> sess, LiveParams p, int64_t ends)
         : session(std::move(sess)), timer(session->stream.get_executor()), params(p),
@@ -73,8 +115,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     int64_t ends_at;
     int64_t next_id = 1;
     std::string pending;  // the bytes being written
+    char probe[64];       // what a client sends after its request (nothing, or EOF)
   };
   std::set<std::shared_ptr<LiveStream>> lives;
+
+  int64_t NowMs() const { return clock->NowMicros() / 1000; }
 
   void Accept() {
     if (stopped) return;
@@ -85,16 +130,56 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                                 self->Accept();
                               return;
                             }
-                            if (self->active >= kMaxConnections) {
-                              ++self->refused_connections;
-                              beast::error_code ignored;
-                              sock.close(ignored);  // over the limit: refuse rather than queue
-                            } else {
-                              ++self->active;
-                              self->Read(std::make_shared<Session>(std::move(sock)));
-                            }
+                            self->Admit(std::move(sock));
                             self->Accept();
                           });
+  }
+
+  // Over a limit, a connection is closed at once rather than queued.
+  void Admit(tcp::socket sock) {
+    beast::error_code ec;
+    const asio::ip::address peer = sock.remote_endpoint(ec).address();
+    if (ec) return;  // already gone
+    std::string client = ClientKey(peer);
+    auto it = per_client.find(client);
+    const int from_client = it == per_client.end() ? 0 : it->second;
+    const bool room = from_client >= options.limits.max_connections_per_client
+                          ? Evict(&client)
+                          : active < options.limits.max_connections || Evict(nullptr);
+    if (!room) {
+      ++refused_connections;
+      sock.close(ec);
+      return;
+    }
+    ++active;
+    ++per_client[client];
+    Read(std::make_shared<Session>(std::move(sock), peer, std::move(client)));
+  }
+
+  // At a cap, the connection (of `client`, or any) that has waited longest
+  // for its request is closed to make room, so connections that dribble or
+  // idle cannot hold out new ones that are quick (slowloris). False when
+  // every connection there has a request in hand (the new one is refused).
+  // The evicted one's read handler closes it and frees its place.
+  bool Evict(const std::string* client) {
+    for (Session* s : waiting) {
+      if (client != nullptr && s->client != *client) continue;
+      StopWaiting(s);
+      ++evicted_connections;
+      s->stream.cancel();
+      return true;
+    }
+    return false;
+  }
+  void StartWaiting(Session* s) {
+    if (s->waiting) return;
+    s->waiting = true;
+    s->waiting_at = waiting.insert(waiting.end(), s);
+  }
+  void StopWaiting(Session* s) {
+    if (!s->waiting) return;
+    s->waiting = false;
+    waiting.erase(s->waiting_at);
   }
 
   // Runs work(worker) off this thread, then done(result) back on the
@@ -122,24 +207,54 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     });
   }
 
+  // Waits (idle_timeout) for the next request's first byte, unless it is
+  // already buffered.
   void Read(const std::shared_ptr<Session>& s) {
     s->parser.emplace();
     s->parser->header_limit(kHeaderLimit);
     s->parser->body_limit(kBodyLimit);
-    s->stream.expires_after(std::chrono::seconds(kDeadlineSeconds));
-    http::async_read(s->stream, s->buffer, *s->parser,
-                     [self = shared_from_this(), s](beast::error_code ec, size_t) {
-                       if (ec) {
-                         self->ReadFailed(s, ec);
-                       } else {
-                         self->Respond(s);
-                       }
-                     });
+    StartWaiting(s.get());
+    if (s->buffer.size() > 0) return ReadRequest(s);
+    s->stream.expires_after(options.limits.idle_timeout);
+    s->stream.async_read_some(s->buffer.prepare(4096),
+                              [self = shared_from_this(), s](beast::error_code ec, size_t n) {
+                                if (ec) {  // idle, evicted, or the client left
+                                  self->StopWaiting(s.get());
+                                  return self->Close(s);
+                                }
+                                s->buffer.commit(n);
+                                self->ReadRequest(s);
+                              });
+  }
+
+  // The head, then the body, within one request_timeout.
+  void ReadRequest(const std::shared_ptr<Session>& s) {
+    StartWaiting(s.get());
+    s->stream.expires_after(options.limits.request_timeout);
+    http::async_read_header(
+        s->stream, s->buffer, *s->parser,
+        [self = shared_from_this(), s](beast::error_code ec, size_t) {
+          if (ec) return self->ReadFailed(s, ec);
+          if (s->parser->is_done()) self->StopWaiting(s.get());
+          if (const char* why = FramingError(s->parser->get())) {
+            self->StopWaiting(s.get());
+            return self->Refuse(s, 400, std::string(why) + "; the connection is closed");
+          }
+          if (s->parser->is_done()) return self->Respond(s);
+          http::async_read(s->stream, s->buffer, *s->parser,
+                           [self, s](beast::error_code body_ec, size_t) {
+                             if (body_ec) return self->ReadFailed(s, body_ec);
+                             self->StopWaiting(s.get());
+                             self->Respond(s);
+                           });
+        });
   }
 
   // A request that broke a limit or the protocol gets a short answer and the
   // connection is closed; a timeout or a closed socket just closes.
   void ReadFailed(const std::shared_ptr<Session>& s, beast::error_code ec) {
+    StopWaiting(s.get());
+    if (ec == beast::error::timeout) ++request_timeouts;
     int status = 0;
     if (ec == http::error::body_limit) status = 413;
     if (ec == http::error::header_limit) status = 431;
@@ -148,14 +263,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       status = 400;
     }
     if (status == 0 || stopped) return Close(s);
+    Refuse(s, status,
+           status == 413   ? "request body over 4 KiB"
+           : status == 431 ? "request headers over 16 KiB"
+                           : "malformed HTTP request");
+  }
+
+  void Refuse(const std::shared_ptr<Session>& s, int status, const std::string& message) {
     ++bad_requests;
-    HttpResponse r;
-    r.status = status;
-    r.headers["Content-Type"] = "application/json";
-    r.body = status == 413   ? "{\"error\":{\"message\":\"request body over 4 KiB\"}}\n"
-             : status == 431 ? "{\"error\":{\"message\":\"request headers over 16 KiB\"}}\n"
-                             : "{\"error\":{\"message\":\"malformed HTTP request\"}}\n";
-    Write(s, r, 11, /*keep_alive=*/false, "other");
+    Write(s, ErrorResponse(status, message), 11, /*keep_alive=*/false, "other");
   }
 
   HttpRequest ToRequest(const http::request<http::string_body>& req) const {
@@ -175,19 +291,34 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     const auto& req = s->parser->get();
     HttpRequest request = ToRequest(req);
     const std::string label = RouteLabel(request.target);
-    HttpResponse r;
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    // A client throttled after failed sign-ins: its token is not even checked.
+    std::string sign_in_client;
+    if (PresentsToken(request)) {
+      auto fwd = request.headers.find("x-forwarded-for");
+      sign_in_client =
+          SignInClient(s->peer, fwd == request.headers.end() ? "" : std::string_view(fwd->second));
+      const int64_t wait_ms = throttle.RetryAfterMs(sign_in_client, NowMs());
+      if (wait_ms > 0) {
+        ++throttled_sign_ins;
+        return Write(s, SignInThrottled(request, (wait_ms + 999) / 1000), version, keep_alive,
+                     label);
+      }
+    }
     const std::string_view path = std::string_view(request.target).substr(
         0, std::string_view(request.target).find('?'));
     if (path == "/api/v1/live" && request.method == "GET" &&
         Authenticated(request, options.auth, *clock)) {
-      return StartLive(s, request, req.version());
+      return StartLive(s, request, version);
     }
     if (label == "metrics" && request.method == "GET" &&
         Authenticated(request, options.auth, *clock)) {
+      HttpResponse r;
       r.status = 200;
       r.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8";
       r.body = RenderMetrics();
-      return Write(s, r, req.version(), req.keep_alive(), label);
+      return Write(s, r, version, keep_alive, label);
     }
     Answer(
         s,
@@ -195,8 +326,29 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           return Handle(request, *w.backend, self->options.auth, *self->clock,
                         self->options.assets, w.extensions);
         },
-        [self = shared_from_this(), s, version = req.version(), keep_alive = req.keep_alive(),
-         label](const HttpResponse& answer) { self->Write(s, answer, version, keep_alive, label); });
+        [self = shared_from_this(), s, version, keep_alive, label,
+         sign_in_client](const HttpResponse& answer) {
+          if (!sign_in_client.empty() && answer.status == 401) self->SignInFailed(sign_in_client);
+          self->Write(s, answer, version, keep_alive, label);
+        });
+  }
+
+  void SignInFailed(const std::string& client) {
+    ++failed_sign_ins;
+    const SignInThrottle::Note note = throttle.Failure(client, NowMs());
+    if (!note.log || !options.log_warning) return;
+    std::string line = "failed sign-in from " + client + " (" + std::to_string(note.failures) +
+                       (note.failures == 1 ? " failure" : " failures") +
+                       " since the last line for it)";
+    if (note.retry_after_ms > 0) {
+      line += "; its next token attempt is refused for " +
+              std::to_string((note.retry_after_ms + 999) / 1000) + " s";
+    }
+    if (note.lines_left_out > 0) {
+      line += "; " + std::to_string(note.lines_left_out) +
+              " more such lines were left out (see apimeter_http_failed_sign_ins_total)";
+    }
+    options.log_warning(line);
   }
 
   void StartLive(const std::shared_ptr<Session>& s, const HttpRequest& request, unsigned version) {
@@ -238,18 +390,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     lives.insert(live);
     live->pending =
         "HTTP/1.1 200 OK\r\nServer: apimeter\r\nContent-Type: text/event-stream\r\n"
-        "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-        "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
-        "retry: 5000\n\n" +
-        SseEvent("live", live->next_id++, *first);
+        "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n";
+    for (const HeaderField& h : kSecurityHeaders) {
+      live->pending += std::string(h.name) + ": " + std::string(h.value) + "\r\n";
+    }
+    live->pending += "\r\nretry: 5000\n\n" + SseEvent("live", live->next_id++, *first);
     WriteLive(live);
+    WatchLive(live);
+  }
+
+  // EventSource sends nothing after its request, so any read completing
+  // (EOF, a reset, or stray bytes) means the client is done: the slot is
+  // freed now, not at the next event.
+  void WatchLive(const std::shared_ptr<LiveStream>& live) {
+    live->session->stream.socket().async_read_some(
+        asio::buffer(live->probe),
+        [self = shared_from_this(), live](beast::error_code, size_t) { self->EndLive(live); });
   }
 
   void WriteLive(const std::shared_ptr<LiveStream>& live) {
     auto& stream = live->session->stream;
-    stream.expires_after(std::chrono::seconds(kDeadlineSeconds));
+    stream.expires_after(options.limits.write_timeout);
     asio::async_write(stream, asio::buffer(live->pending),
                       [self = shared_from_this(), live](beast::error_code ec, size_t) {
+                        if (self->lives.count(live) == 0) return;  // ended meanwhile
                         live->session->stream.expires_never();
                         if (ec || self->stopped || self->clock->NowSeconds() >= live->ends_at) {
                           return self->EndLive(live);
@@ -269,6 +433,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           return LiveSnapshot(*w.backend, params, now);
         },
         [self = shared_from_this(), live](Result<nlohmann::json> snap) {
+          if (self->lives.count(live) == 0) return;  // the client left meanwhile
           if (self->stopped) return self->EndLive(live);
           self->SendLiveEvent(live, snap);
         });
@@ -292,6 +457,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   void EndLive(const std::shared_ptr<LiveStream>& live) {
     if (lives.erase(live) == 0) return;
     --live_streams;
+    live->timer.cancel();
     Close(live->session);
   }
 
@@ -303,12 +469,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     res.version(version);
     res.result(static_cast<unsigned>(r.status));
     res.set(http::field::server, "apimeter");
-    res.set("X-Content-Type-Options", "nosniff");
+    for (const HeaderField& h : kSecurityHeaders) {
+      res.set(beast::string_view(h.name.data(), h.name.size()),
+              beast::string_view(h.value.data(), h.value.size()));
+    }
     for (const auto& [k, v] : r.headers) res.set(k, v);
     res.body() = r.body;
     res.keep_alive(keep_alive && !stopped);
     res.prepare_payload();
-    s->stream.expires_after(std::chrono::seconds(kDeadlineSeconds));
+    s->stream.expires_after(options.limits.write_timeout);
     http::async_write(s->stream, res, [self = shared_from_this(), s](beast::error_code ec, size_t) {
       if (ec || !s->response.keep_alive()) return self->Close(s);
       self->Read(s);
@@ -320,6 +489,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     s->stream.close();
     --active;
+    auto it = per_client.find(s->client);
+    if (it != per_client.end() && --it->second <= 0) per_client.erase(it);
   }
 
   std::string RenderMetrics() const {
@@ -330,16 +501,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       out << "apimeter_http_requests_total{route=\"" << key.first << "\",status=\"" << key.second
           << "\"} " << n << "\n";
     }
-    out << "# HELP apimeter_http_refused_connections_total Connections closed over the limit.\n"
-           "# TYPE apimeter_http_refused_connections_total counter\n"
-           "apimeter_http_refused_connections_total "
-        << refused_connections
-        << "\n# HELP apimeter_http_bad_requests_total Requests over a size limit or malformed.\n"
-           "# TYPE apimeter_http_bad_requests_total counter\n"
-           "apimeter_http_bad_requests_total "
-        << bad_requests << "\n# HELP apimeter_http_open_connections Connections open now.\n"
-        << "# TYPE apimeter_http_open_connections gauge\napimeter_http_open_connections " << active
-        << "\n";
+    auto metric = [&out](const char* name, const char* type, const char* help, uint64_t value) {
+      out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
+          << name << " " << value << "\n";
+    };
+    metric("apimeter_http_refused_connections_total", "counter",
+           "Connections closed over the total or the per-client limit.", refused_connections);
+    metric("apimeter_http_evicted_connections_total", "counter",
+           "Connections still waiting for their request, closed at a connection cap to make "
+           "room for a new one.",
+           evicted_connections);
+    metric("apimeter_http_bad_requests_total", "counter",
+           "Requests over a size limit or malformed.", bad_requests);
+    metric("apimeter_http_request_timeouts_total", "counter",
+           "Requests not received whole within the request deadline (slow clients).",
+           request_timeouts);
+    metric("apimeter_http_open_connections", "gauge", "Connections open now.",
+           static_cast<uint64_t>(active));
+    metric("apimeter_http_live_streams", "gauge", "Live streams (/api/v1/live) open now.",
+           static_cast<uint64_t>(live_streams));
+    metric("apimeter_http_failed_sign_ins_total", "counter",
+           "Tokens refused (POST /login or Authorization), from any client.", failed_sign_ins);
+    metric("apimeter_http_throttled_sign_ins_total", "counter",
+           "Token attempts refused unchecked (429) from clients throttled after failures.",
+           throttled_sign_ins);
     return out.str();
   }
 };

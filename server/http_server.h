@@ -1,23 +1,41 @@
 // HttpServer: `apimeter serve`'s socket side, around the pure Handle().
 //
 // Promise: listens only where told (host:port; port 0 = any, for tests).
-// Requests are bounded: 16 KiB of headers, 4 KiB of body (413/431 otherwise),
-// a 10 s deadline for each request to arrive and each response to be sent, at
-// most 64 open connections (more are closed at once), one request in flight
-// per connection (keep-alive allowed). GET /metrics (auth required) shows
-// request counts by route and status in Prometheus text format. Tokens and
-// cookies are never logged. Sockets, limits and metrics live on the caller's
-// io_context, which one thread must run. Answering a request (Handle(), and
-// each live event) runs on `workers`: one thread per worker, each using only
-// its own backend and extensions, so a slow query holds one worker and never
-// the sockets; with no workers it runs on the io_context's thread, with
-// `backend` and `extensions`.
-// Thread-safety: Start/Stop/port from the io_context's thread (or before it
-// runs). Stop waits for the answers being computed.
+// Requests are bounded (HttpServerLimits; 413/431 over the sizes): a new or
+// kept-alive connection must start a request within idle_timeout, and a
+// request, head and body, must arrive whole within request_timeout of its
+// first byte (slow clients are closed, counted in /metrics); each response
+// must be sent within write_timeout. At most max_connections are open, and
+// at most max_connections_per_client from one client (client_address.h). A
+// new connection over a cap takes the place of the connection (of that
+// client, for its cap) that has waited longest for its request, or is closed
+// at once when every one has a request in hand; so connections that dribble
+// bytes or idle (slowloris) cannot keep out quick ones, from their own
+// address or any other. One request in flight per connection (keep-alive
+// allowed). A Transfer-Encoding other than exactly "chunked" (or any in an
+// HTTP/1.0 request) is a 400 and the connection is closed, so no body can be
+// read as a second request (RFC 9112 6.1). Requests that present a token
+// (server/api_handler.h, PresentsToken) from a client throttled after
+// failed sign-ins get 429 without the token being checked
+// (sign_in_throttle.h); failures are counted in /metrics and logged through
+// `log_warning` (rate-limited, with the client address). Every response
+// carries kSecurityHeaders (http_util.h). A live stream ends as soon as its
+// client disconnects. GET /metrics (auth required) shows request counts by
+// route and status and the gauges and counters above in Prometheus text
+// format. Tokens and cookies are never logged. Sockets, limits and metrics
+// live on the caller's io_context, which one thread must run. Answering a
+// request (Handle(), and each live event) runs on `workers`: one thread per
+// worker, each using only its own backend and extensions, so a slow query
+// holds one worker and never the sockets; with no workers it runs on the
+// io_context's thread, with `backend` and `extensions`.
+// Thread-safety: Start/Stop/port/MetricsText from the io_context's thread
+// (or before it runs). Stop waits for the answers being computed.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +44,7 @@
 #include "common/result.h"
 #include "server/api_handler.h"
 #include "server/auth.h"
+#include "server/sign_in_throttle.h"
 
 namespace apimeter {
 
@@ -35,6 +54,15 @@ struct RequestWorker {
   std::vector<ApiExtension*> extensions;  // extra /api/v1/ routes
 };
 
+struct HttpServerLimits {
+  int max_connections = 256;
+  int max_connections_per_client = 32;
+  std::chrono::milliseconds idle_timeout{5000};     // until a request's first byte
+  std::chrono::milliseconds request_timeout{5000};  // from it until the request is whole
+  std::chrono::milliseconds write_timeout{10000};   // to send a response or a live event
+  SignInThrottle::Options sign_in;
+};
+
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:8080";
   AuthConfig auth;
@@ -42,17 +70,19 @@ struct HttpServerOptions {
   std::vector<ApiExtension*> extensions;  // extra /api/v1/ routes; must outlive the server
   // One thread each; empty: answer on the io_context's thread. Must outlive the server.
   std::vector<RequestWorker> workers;
+  HttpServerLimits limits;
+  // Failed sign-ins (rate-limited lines); null: not logged. Called on the
+  // io_context's thread.
+  std::function<void(const std::string&)> log_warning;
 };
 
 class HttpServer {
  public:
   static constexpr size_t kHeaderLimit = 16 * 1024;
   static constexpr size_t kBodyLimit = 4 * 1024;
-  static constexpr int kMaxConnections = 64;
-  static constexpr int kDeadlineSeconds = 10;
   // GET /api/v1/live (server/live_stream.h): at most this many streams at
   // once (more get 503), each closed after kLiveLifetimeSeconds (EventSource
-  // reconnects by itself). A stream counts as one of kMaxConnections.
+  // reconnects by itself). A stream counts as one of the connections.
   static constexpr int kMaxLiveStreams = 16;
   static constexpr int64_t kLiveLifetimeSeconds = 30 * 60;
 

@@ -37,13 +37,23 @@ std::optional<std::string> FormDecode(std::string_view s) {
   return out;
 }
 
+// True when `message` starts with the whole word `word` ("to must…" is about
+// `to`; "top must…" is not), followed by a space, ':' or '=' ("step_s=60…").
+bool StartsWithWord(const std::string& message, std::string_view word) {
+  return message.compare(0, word.size(), word) == 0 &&
+         (message.size() == word.size() || message[word.size()] == ' ' ||
+          message[word.size()] == ':' || message[word.size()] == '=');
+}
+
 // Which parameter an engine InvalidArgument is about, from its wording
 // (the engine's messages start with the parameter; see docs/api.md).
 std::string ParameterOf(const std::string& message) {
-  for (const char* p : {"limit", "step", "from", "to", "metric"}) {
-    if (message.rfind(p, 0) == 0) return p;
+  for (const char* p : {"limit", "step", "from", "to", "metric", "top", "matrix_customers",
+                        "matrix_endpoints", "customer", "format", "section"}) {
+    if (StartsWithWord(message, p)) return p;
   }
-  if (message.rfind("range", 0) == 0) return "from";
+  if (StartsWithWord(message, "step_s")) return "step";
+  if (StartsWithWord(message, "range")) return "from";
   for (const char* p : {"host", "endpoint", "customer"}) {
     if (message.find(std::string("filter ") + p) != std::string::npos) return p;
   }

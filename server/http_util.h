@@ -22,6 +22,22 @@
 namespace apimeter {
 
 inline constexpr size_t kMaxParams = 32;
+
+// Sent with every response of `apimeter serve` (server/http_server.cpp): the
+// page may not be framed (clickjacking), load plugins, change its <base> or
+// post forms elsewhere; no Referer goes to other sites, while our own forms
+// keep an intact Origin, which the login CSRF check reads (no-referrer would
+// make a browser send "Origin: null" and refuse every sign-in).
+struct HeaderField {
+  std::string_view name, value;
+};
+inline constexpr HeaderField kSecurityHeaders[] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Content-Security-Policy",
+     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"},
+    {"Referrer-Policy", "same-origin"},
+};
 inline constexpr int64_t kMaxRangeSeconds = 400 * 86400;
 inline constexpr int64_t kMaxResultLimit = 1000;
 

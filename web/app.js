@@ -77,6 +77,15 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
+  // The message of an API error body, naming the parameter at fault when the
+  // message does not already start with it; '' when the body is not one.
+  function apiErrorMessage(body) {
+    const err = body && body.error;
+    if (!err || typeof err.message !== 'string') return '';
+    const p = typeof err.parameter === 'string' ? err.parameter : '';
+    return p && !err.message.startsWith(p) ? p + ': ' + err.message : err.message;
+  }
+
   async function api(path, params, signal) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v !== '' && v !== undefined && v !== null) q.set(k, v);
@@ -87,7 +96,8 @@
     }
     if (!res.ok) {
       let msg = res.statusText || ('HTTP ' + res.status);
-      try { const body = await res.json(); msg = body.message || body.error || msg; } catch (_) { /* not JSON */ }
+      // Errors are {"error":{"message":…,"parameter":…}} (docs/api.md, Errors).
+      try { msg = apiErrorMessage(await res.json()) || msg; } catch (_) { /* not JSON */ }
       throw new ApiError(res.status, msg);
     }
     return res.json();

@@ -172,6 +172,18 @@ def write_gzip(path, data):
         f.write(data)
 
 
+def start_serve(config):
+    """`apimeter serve --config config` on a free loopback port: (process,
+    base URL) once it prints that it is listening; raises if it exits first."""
+    proc = subprocess.Popen([BIN, "serve", "--config", config, "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # blocks until listening (or exit: empty line)
+    if not line.startswith("serving on http://"):
+        proc.kill()
+        raise RuntimeError("serve did not start: " + line + proc.stderr.read())
+    return proc, line.split("serving on ")[1].strip()
+
+
 def config_yaml(log_paths, redis_url, prefix, host="it-host", secret="integration-test-secret"):
     """An integration test's config: one source of log_paths in API_FORMAT
     (customer from $http_x_api_key, latency from $request_time), its Redis

@@ -168,12 +168,8 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
 
     def test_http_routes_match_the_cli(self):
-        proc = subprocess.Popen([h.BIN, "serve", "--config", self.config, "--listen", "127.0.0.1:0"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc, base = h.start_serve(self.config)
         try:
-            line = proc.stdout.readline()
-            self.assertTrue(line.startswith("serving on http://"), line)
-            base = line.split("serving on ")[1].strip()
 
             def get(path, **params):
                 req = urllib.request.Request(base + path + "?" + urllib.parse.urlencode(params),

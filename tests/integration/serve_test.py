@@ -1,10 +1,13 @@
 """End to end: `apimeter serve` against a real redis-server holding a small
 backfilled log. The API must answer with exactly the JSON `apimeter query
 --json` prints for the same range, and must refuse requests without a token."""
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -34,19 +37,16 @@ class ServeTest(unittest.TestCase):
         cls.prefix = f"itserve{os.getpid()}"
         cls.config = os.path.join(cls.dir, "apimeter.yaml")
         base = h.config_yaml([log], cls.redis.url, cls.prefix)
+        cls.token_hash = token_hash
+        cls.state = os.path.join(cls.dir, "state")
+        os.mkdir(cls.state, 0o750)
         with open(cls.config, "w") as f:
-            f.write(base + f'server:\n  tokens: ["{token_hash}"]\n')
+            f.write(base + f'agent:\n  state_dir: "{cls.state}"\nserver:\n  tokens: ["{token_hash}"]\n')
         cls.no_tokens = os.path.join(cls.dir, "no-tokens.yaml")
         with open(cls.no_tokens, "w") as f:
             f.write(base)
         h.run([h.BIN, "backfill", "--config", cls.config, "--no-progress"])
-        cls.proc = subprocess.Popen([h.BIN, "serve", "--config", cls.config, "--listen", "127.0.0.1:0"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = cls.proc.stdout.readline()  # blocks until listening (or exit: empty line)
-        if not line.startswith("serving on http://"):
-            cls.proc.kill()
-            raise RuntimeError("serve did not start: " + line + cls.proc.stderr.read())
-        cls.base = line.split("serving on ")[1].strip()
+        cls.proc, cls.base = h.start_serve(cls.config)
 
     @classmethod
     def tearDownClass(cls):
@@ -91,18 +91,24 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(status, 400)
         self.assertEqual(json.loads(body)["error"]["parameter"], "from")
 
-    def test_login_cookie_then_metrics(self):
-        data = ("token=" + TOKEN).encode()
-        req = urllib.request.Request(self.base + "/login", data=data, method="POST")
+    def post_login(self, token, headers=None, base=None):
+        """POST /login without following the redirect: (status, headers)."""
+        req = urllib.request.Request((base or self.base) + "/login", data=("token=" + token).encode(),
+                                     method="POST", headers=dict(headers or {}))
 
         class NoRedirect(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *a, **k):
                 return None
-        opener = urllib.request.build_opener(NoRedirect)
-        with self.assertRaises(urllib.error.HTTPError) as ctx:
-            opener.open(req, timeout=30)
-        self.assertEqual(ctx.exception.code, 303)
-        cookie = ctx.exception.headers["Set-Cookie"]
+        try:
+            with urllib.request.build_opener(NoRedirect).open(req, timeout=30) as r:
+                return r.status, dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers)
+
+    def test_login_cookie_then_metrics(self):
+        status, headers = self.post_login(TOKEN)
+        self.assertEqual(status, 303)
+        cookie = headers["Set-Cookie"]
         self.assertIn("HttpOnly", cookie)
         status, _, _ = self.get("/api/v1/overview", token=None, headers={"Cookie": cookie.split(";")[0]})
         self.assertEqual(status, 200)
@@ -110,6 +116,48 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn('apimeter_http_requests_total{route="login",status="303"}', body)
         self.assertNotIn(TOKEN, body)
+
+    def test_cookie_forged_from_the_token_hash_is_refused(self):
+        """Issue 13, item 1: the key used to be SHA-256 of the (public) token
+        hashes, so anyone with the config could mint a session."""
+        now = int(time.time())
+        key = hashlib.sha256(("apimeter-session-v1\n" + self.token_hash).encode()).hexdigest()
+        nonce = "c" * 64
+        for payload in (f"{now + 3600}.{nonce}", f"{now}.{now + 3600}.{nonce}"):
+            mac = hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
+            status, _, _ = self.get("/api/v1/overview", token=None,
+                                    headers={"Cookie": f"apimeter_session={payload}.{mac}"})
+            self.assertEqual(status, 401, payload)
+
+    def test_session_key_file_is_private_and_shared_by_instances(self):
+        path = os.path.join(self.state, "session.key")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        status, headers = self.post_login(TOKEN)
+        self.assertEqual(status, 303)
+        cookie = headers["Set-Cookie"].split(";")[0]
+        # A second instance (or this one after a restart) reads the same key.
+        other, base = h.start_serve(self.config)
+        try:
+            req = urllib.request.Request(base + "/api/v1/overview", headers={"Cookie": cookie})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                self.assertEqual(r.status, 200)
+        finally:
+            other.terminate()
+            err = other.communicate(timeout=30)[1]
+        self.assertIn("session cookies are signed with " + path, err)
+        self.assertNotIn(open(path).read().strip(), err)
+
+    def test_cross_site_sign_in_is_refused(self):
+        """Issue 13, item 5: login CSRF."""
+        status, headers = self.post_login(TOKEN, {"Origin": "https://evil.example",
+                                                  "Content-Type": "text/plain"})
+        self.assertEqual(status, 403)
+        self.assertNotIn("Set-Cookie", headers)
+        self.assertEqual(headers.get("X-Frame-Options"), "DENY")
+        host = self.base.split("://")[1]
+        status, headers = self.post_login(TOKEN, {"Origin": "http://" + host})
+        self.assertEqual(status, 303)
+        self.assertIn("apimeter_session=", headers["Set-Cookie"])
 
     def read_event(self, resp):
         """One Server-Sent Event from a streaming response: (name, data)."""
@@ -163,7 +211,10 @@ class ServeTest(unittest.TestCase):
     def test_zz_sigterm_stops(self):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=30), 0)
-        self.assertNotIn(TOKEN, self.proc.stderr.read())
+        err = self.proc.stderr.read()
+        self.assertNotIn(TOKEN, err)
+        # test_without_token_401 presented a wrong token: logged with the address.
+        self.assertIn("failed sign-in from 127.0.0.1", err)
 
 
 if __name__ == "__main__":

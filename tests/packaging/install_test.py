@@ -177,6 +177,7 @@ class InstallTest(unittest.TestCase):
         groups = pkg.run(["id", "-nG", "apimeter"]).stdout.split()
         self.assertIn("adm", groups)
         for path, owner, group, mode in [(STATE, "apimeter", "apimeter", 0o750),
+                                         (STATE + "/session.key", "apimeter", "apimeter", 0o600),
                                          ("/etc/apimeter", "root", "apimeter", 0o750),
                                          (CONFIG, "root", "apimeter", 0o640)]:
             st = os.stat(path)
@@ -332,6 +333,8 @@ http {{
         self.assertEqual(json.loads(body)["requests"], REQUESTS)
         self.assertEqual(http_get(url)[0], 401)
         self.assertEqual(stop_process(serve), 0, self.read("serve.out"))
+        # Sessions are signed with the key postinst made (never one derived from the tokens).
+        self.assertIn("signed with " + STATE + "/session.key", self.read("serve.out"))
 
     def reinstall_keeps_config(self):
         """The upgrade path of postinst (its $2 set): the edited conffile, its

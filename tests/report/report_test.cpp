@@ -510,6 +510,32 @@ TEST_F(ReportTest, RoutesAnswerWithTheModelAndClearErrors) {
   EXPECT_FALSE(routes.Route("/api/v1/overview", {}, clock_).has_value());
 }
 
+// Before the fix top=0 was reported as parameter "to" (a prefix of "top")
+// and matrix_customers=-5 named no parameter at all.
+TEST_F(ReportTest, OutOfRangeIntegersNameTheirParameter) {
+  ReportRoutes routes(&engine_, customers_);
+  struct Case {
+    std::string path, name, value;
+  };
+  for (const Case& c : std::vector<Case>{{"/api/v1/report", "top", "0"},
+                                         {"/api/v1/report", "top", "51"},
+                                         {"/api/v1/report", "top", "x"},
+                                         {"/api/v1/attribution", "matrix_customers", "-5"},
+                                         {"/api/v1/attribution", "matrix_customers", "51"},
+                                         {"/api/v1/attribution", "matrix_endpoints", "0"},
+                                         {"/api/v1/attribution", "limit", "0"},
+                                         {"/api/v1/attribution", "limit", "1001"}}) {
+    FormParams q{{c.name, c.value}};
+    if (c.path == "/api/v1/report") q["customer"] = "acme";
+    std::optional<HttpResponse> r = routes.Route(c.path, q, clock_);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 400) << c.name << "=" << c.value << ": " << r->body;
+    const json err = json::parse(r->body)["error"];
+    EXPECT_EQ(err.value("parameter", ""), c.name) << c.name << "=" << c.value << ": " << r->body;
+    EXPECT_EQ(err["message"].get<std::string>().rfind(c.name + " must be", 0), 0u) << r->body;
+  }
+}
+
 TEST(CustomerDirectoryTest, ResolvesIdsAndNames) {
   CustomerDirectory d(std::map<std::string, std::string>{{"k_0123456789ab", "Initech"}});
   EXPECT_EQ(d.Resolve("k_0123456789ab").name, "Initech");

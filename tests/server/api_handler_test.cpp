@@ -51,7 +51,7 @@ class ApiHandlerTest : public ::testing::Test {
  protected:
   ApiHandlerTest() : clock_(kNow * 1000000) {
     auth_.token_hashes = {HashToken(kToken)};
-    auth_.session_key = DeriveSessionKey("", auth_.token_hashes);
+    auth_.session_key = "handler-test-session-key-0123456789";
     auth_.session_ttl_s = 3600;
   }
 
@@ -67,6 +67,13 @@ class ApiHandlerTest : public ::testing::Test {
     return r;
   }
   static json Body(const HttpResponse& r) { return json::parse(r.body); }
+  // POST /login as the sign-in form sends it, plus `headers`.
+  static HttpRequest LoginPost(const std::string& body,
+                               std::map<std::string, std::string> headers = {}) {
+    headers.emplace("content-type", "application/x-www-form-urlencoded");
+    headers.emplace("host", "dash.example.org");
+    return HttpRequest{"POST", "/login", std::move(headers), body};
+  }
 
   FakeBackend backend_;
   FakeAssets assets_;
@@ -151,6 +158,53 @@ TEST_F(ApiHandlerTest, BackendErrorsMapToStatuses) {
   EXPECT_EQ(Body(r)["error"]["message"], "Redis unavailable: connection refused");
   backend_.next_error = Status::ParseError("bad hash");
   EXPECT_EQ(Get("/api/v1/overview").status, 500);
+}
+
+// The engine's message names its parameter as a whole word: before the fix
+// "top must be…" was reported as parameter "to" (a prefix match).
+TEST_F(ApiHandlerTest, EngineErrorsNameAParameterOnlyByItsWholeWord) {
+  struct Case {
+    std::string message, parameter;
+  };
+  for (const Case& c : std::vector<Case>{{"top must be between 1 and 50", "top"},
+                                         {"to must be after from", "to"},
+                                         {"tomorrow is not a time", ""},
+                                         {"fromage: no", ""},
+                                         {"limits are 1..1000", ""},
+                                         {"matrix_customers must be between 1 and 50",
+                                          "matrix_customers"},
+                                         {"range longer than 400 days", "from"},
+                                         {"step_s=60 gives 9000 points", "step"},
+                                         {"stepping is not supported", ""}}) {
+    backend_.next_error = Status::InvalidArgument(c.message);
+    HttpResponse r = Get("/api/v1/overview");
+    ASSERT_EQ(r.status, 400) << c.message;
+    EXPECT_EQ(Body(r)["error"].value("parameter", ""), c.parameter) << c.message;
+  }
+}
+
+// 2026-02-30 used to become March 2 and T10:00:60Z 10:01:00.
+TEST_F(ApiHandlerTest, ImpossibleDatesAre400) {
+  for (const std::string q : {"from=2025-02-30&to=2025-03-05", "from=2025-11-01T10:00:60Z",
+                               "to=2025-11-31", "from=2025-11-01T24:00Z"}) {
+    HttpResponse r = Get("/api/v1/overview?" + q);
+    EXPECT_EQ(r.status, 400) << q << ": " << r.body;
+    EXPECT_EQ(Body(r)["error"]["parameter"], q.substr(0, q.find('='))) << q;
+  }
+  EXPECT_EQ(Get("/api/v1/overview?from=2025-10-31&to=2025-11-01T23:59:59Z").status, 200);
+}
+
+// The docs promise that unknown and repeated parameters are refused on every
+// route; the OpenAPI document takes none.
+TEST_F(ApiHandlerTest, OpenApiRefusesParameters) {
+  EXPECT_EQ(Get("/api/v1/openapi.json").status, 200);
+  HttpResponse r = Get("/api/v1/openapi.json?colour=red");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"]["parameter"], "colour");
+  r = Get("/api/v1/openapi.json?v=1&v=2");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"]["parameter"], "v");
+  EXPECT_EQ(Get("/api/v1/openapi.json?%zz").status, 400);
 }
 
 TEST_F(ApiHandlerTest, HeatmapPassesMetricAndDefaultsToRequests) {
@@ -238,12 +292,12 @@ TEST_F(ApiHandlerTest, StaticAssetsServedWithAuth) {
 
 TEST_F(ApiHandlerTest, CookieLoginFlow) {
   // Bad token: the form again, 401, no cookie.
-  HttpResponse bad = Send({"POST", "/login", {}, "token=wrong"});
+  HttpResponse bad = Send(LoginPost("token=wrong"));
   EXPECT_EQ(bad.status, 401);
   EXPECT_EQ(bad.headers.count("Set-Cookie"), 0u);
   EXPECT_NE(bad.body.find("not valid"), std::string::npos);
 
-  HttpResponse ok = Send({"POST", "/login", {}, std::string("token=") + kToken});
+  HttpResponse ok = Send(LoginPost(std::string("token=") + kToken));
   ASSERT_EQ(ok.status, 303);
   EXPECT_EQ(ok.headers["Location"], "/");
   const std::string cookie = ok.headers["Set-Cookie"];
@@ -263,6 +317,73 @@ TEST_F(ApiHandlerTest, CookieLoginFlow) {
   clock_.Advance(3600LL * 1000000);
   EXPECT_EQ(Send(page).status, 303);
   EXPECT_EQ(Send(api).status, 401);
+}
+
+// Issue 13, item 5: a form on another site (Origin: evil, text/plain)
+// could sign a browser in.
+TEST_F(ApiHandlerTest, CrossSiteSignInIsRefused) {
+  const std::string good = std::string("token=") + kToken;
+  struct Case {
+    std::map<std::string, std::string> headers;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {{{"origin", "https://evil.example"}}, 403},
+      {{{"origin", "https://evil.example"}, {"content-type", "text/plain"}}, 403},
+      {{{"origin", "null"}}, 403},
+      {{{"origin", "https://dash.example.org.evil.example"}}, 403},
+      {{{"origin", "https://evil.example"}, {"referer", "https://dash.example.org/login"}}, 403},
+      {{{"referer", "https://evil.example/page"}}, 403},
+      {{{"referer", "https://user@dash.example.org/"}}, 403},
+      {{{"origin", "file://"}}, 403},
+      // Same host (any scheme or port; case-insensitive), or the proxy's Host.
+      {{{"origin", "https://dash.example.org"}}, 303},
+      {{{"origin", "http://Dash.Example.org:8443"}}, 303},
+      {{{"referer", "https://dash.example.org/login?x=1"}}, 303},
+      {{{"origin", "https://public.example"}, {"x-forwarded-host", "public.example"}}, 303},
+      // Neither header: not a browser's form (curl, scripts).
+      {{}, 303},
+      // Not a form.
+      {{{"origin", "https://dash.example.org"}, {"content-type", "text/plain"}}, 415},
+      {{{"content-type", "application/json"}}, 415},
+  };
+  for (const Case& c : cases) {
+    std::string desc;
+    for (const auto& [k, v] : c.headers) desc += k + ": " + v + "; ";
+    HttpResponse r = Send(LoginPost(good, c.headers));
+    EXPECT_EQ(r.status, c.status) << desc << r.body;
+    EXPECT_EQ(r.headers.count("Set-Cookie"), c.status == 303 ? 1u : 0u) << desc;
+  }
+  // The refusal explains itself, with what was sent escaped.
+  HttpResponse r = Send(LoginPost(good, {{"origin", "https://<b>evil</b>.example"}}));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("sent from another site (Origin https://&lt;b&gt;evil"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(r.body.find("<b>evil"), std::string::npos);
+  EXPECT_NE(r.body.find("proxy_set_header Host $host"), std::string::npos);
+}
+
+TEST_F(ApiHandlerTest, MetricsWithoutAuthIs401NotARedirect) {
+  HttpResponse r = Get("/metrics", /*with_token=*/false);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers["WWW-Authenticate"], "Bearer realm=\"apimeter\"");
+  EXPECT_TRUE(Body(r)["error"].contains("message"));
+}
+
+TEST_F(ApiHandlerTest, WhatCountsAsPresentingAToken) {
+  EXPECT_TRUE(PresentsToken(LoginPost("token=x")));
+  EXPECT_TRUE(PresentsToken({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}));
+  EXPECT_FALSE(PresentsToken({"GET", "/login", {}, ""}));
+  EXPECT_FALSE(PresentsToken({"GET", "/", {{"cookie", "apimeter_session=x"}}, ""}));
+  HttpResponse r = SignInThrottled(LoginPost("token=x"), 42);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.headers["Retry-After"], "42");
+  EXPECT_NE(r.body.find("<form"), std::string::npos);  // the sign-in page, with the note
+  r = SignInThrottled({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}, 7);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("retry in 7 s"), std::string::npos);
+  r = SignInThrottled({"POST", "/logout", {{"authorization", "Bearer x"}}, ""}, 7);
+  EXPECT_EQ(r.headers["Content-Type"], "application/json");  // the form only for /login
 }
 
 TEST_F(ApiHandlerTest, ForgedCookieIsRejected) {
@@ -285,7 +406,7 @@ TEST_F(ApiHandlerTest, HostileInputGivesBoundedAnswers) {
   EXPECT_EQ(Get("/api/v1/overview?" + many).status, 400);
   EXPECT_EQ(Get("/api/v1/overview?from=%").status, 400);
   EXPECT_EQ(Get("/api/v1/overview?from=%4").status, 400);
-  EXPECT_EQ(Send({"POST", "/login", {}, "token=%"}).status, 401);
+  EXPECT_EQ(Send(LoginPost("token=%")).status, 401);
   EXPECT_EQ(Get("/api/v1/overview?endpoint=%ff%fe").status, 200);
 }
 

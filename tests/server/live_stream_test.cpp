@@ -151,6 +151,54 @@ TEST_F(LiveServerTest, NeedsAuthAndGoodParameters) {
   EXPECT_NE(bad.find("\"parameter\":\"interval\""), std::string::npos);
 }
 
+// Issue 13, item 10: a closed EventSource kept its slot until its next event
+// (up to 60 s), so 16 closed streams blocked new ones; and the
+// apimeter_http_live_streams gauge documented in docs/api.md was missing.
+TEST_F(LiveServerTest, ClosedStreamsFreeTheirSlotsAtOnce) {
+  auto streams = [&] {
+    return testing::Sample(server_.Metrics(), "apimeter_http_live_streams");
+  };
+  EXPECT_EQ(streams(), 0);
+  // Fill every slot with a stream whose next event is a minute away, and
+  // close each client as soon as its first event is in.
+  for (int i = 0; i < HttpServer::kMaxLiveStreams; ++i) {
+    const std::string got = Fetch("/api/v1/live?interval=60", true, "event: live", 1);
+    ASSERT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << i << ": " << got.substr(0, 200);
+  }
+  // The server notices the closed clients within moments, not at a
+  // minute's next event.
+  ASSERT_TRUE(testing::WaitFor([&] { return streams() == 0; }, std::chrono::seconds(5)))
+      << server_.Metrics();
+  for (int i = 0; i < HttpServer::kMaxLiveStreams; ++i) {
+    const std::string got = Fetch("/api/v1/live?interval=60", true, "event: live", 1);
+    ASSERT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << i << ": " << got.substr(0, 200);
+  }
+  EXPECT_NE(server_.Metrics().find("# TYPE apimeter_http_live_streams gauge"), std::string::npos);
+}
+
+TEST_F(LiveServerTest, TheGaugeCountsOpenStreamsAndTheyCarryTheSecurityHeaders) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock(io);
+  sock.connect({boost::asio::ip::make_address("127.0.0.1"), server_.port()});
+  const std::string req = std::string("GET /api/v1/live?interval=60 HTTP/1.1\r\nHost: x\r\n") +
+                          "Authorization: Bearer " + kToken + "\r\n\r\n";
+  boost::asio::write(sock, boost::asio::buffer(req));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::Sample(server_.Metrics(), "apimeter_http_live_streams") == 1;
+  }));
+  std::string head;
+  char c;
+  while (head.find("\r\n\r\n") == std::string::npos && sock.read_some(boost::asio::buffer(&c, 1))) {
+    head += c;
+  }
+  EXPECT_NE(head.find("\r\nX-Frame-Options: DENY\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nContent-Security-Policy: frame-ancestors 'none'"), std::string::npos);
+  sock.close();
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return testing::Sample(server_.Metrics(), "apimeter_http_live_streams") == 0;
+  }, std::chrono::seconds(5)));
+}
+
 TEST_F(LiveServerTest, RedisDownAtStartIs503) {
   backend_.error = Status::Unavailable("connection refused");
   const std::string got = Fetch("/api/v1/live", true, "}\n", 1);

@@ -29,7 +29,7 @@ const iso = (s) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
 const r3 = (x) => Math.round(x * 1000) / 1000;
 const r6 = (x) => Math.round(x * 1e6) / 1e6;
 
-const mode = { api: 'ok' }; // 'ok' | 'empty' | 'unavailable' | 'unauthorized' | 'heatmaperror'
+const mode = { api: 'ok' }; // 'ok' | 'empty' | 'unavailable' | 'unauthorized' | 'heatmaperror' | 'badrequest'
 const log = []; // every API request: {path, params}
 
 function rangeOf(q) {
@@ -150,15 +150,18 @@ const ALERTS = {
   history: [{ kind: 'resolved', rule: 'api-5xx', scope: 'all', name: '', minute: ALERT_MINUTE - 600, since: ALERT_MINUTE - 900,
     metric: 'error_rate', condition: '5xx above 2%', value: 0.004, limit: 0.02, baseline: null, requests: 9000, window_s: 60, severity: 'warning', labels: {} }],
 };
+const BAD_FROM = "time '2026-02-30' is not understood; use now, a duration ago (1h, 24h, 7d, 30d), an ISO-8601 time such as 2026-11-26T10:00:00Z, or epoch seconds";
 function serveApi(res, name, q) {
   log.push({ name, params: Object.fromEntries(q) });
   if (name === 'alerts') return sendJson(res, 200, ALERTS); // no range parameters
-  if (mode.api === 'unavailable') return sendJson(res, 503, { error: 'unavailable', message: 'redis: connection refused' });
-  if (mode.api === 'unauthorized') return sendJson(res, 401, { error: 'unauthorized', message: 'session expired' });
+  // Error bodies exactly as the server sends them (docs/api.md, Errors).
+  if (mode.api === 'unavailable') return sendJson(res, 503, { error: { message: 'Redis unavailable: connection refused' } });
+  if (mode.api === 'unauthorized') return sendJson(res, 401, { error: { message: 'authentication required' } });
+  if (mode.api === 'badrequest') return sendJson(res, 400, { error: { parameter: 'from', message: BAD_FROM } });
   if (name === 'heatmap' && mode.api === 'heatmaperror') return sendJson(res, 400, { error: { parameter: 'from', message: 'range too long for the heatmap' } });
   const h = HANDLERS[name];
-  if (!h) return sendJson(res, 404, { error: 'not_found', message: 'no such API' });
-  if (!(Number(q.get('from')) < Number(q.get('to')))) return sendJson(res, 400, { error: 'invalid_argument', message: 'from must be before to' });
+  if (!h) return sendJson(res, 404, { error: { message: 'no such API route; see /api/v1/openapi.json' } });
+  if (!(Number(q.get('from')) < Number(q.get('to')))) return sendJson(res, 400, { error: { parameter: 'from', message: 'from must be before to' } });
   return sendJson(res, 200, h(q));
 }
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
@@ -381,7 +384,7 @@ try {
     mode.api = 'heatmaperror';
     await ep.goto(base + '/?range=1h&live=0');
     await waitForLoad(ep, 0);
-    assert.match(await ep.locator('#heatmap').textContent(), /Heatmap unavailable/);
+    assert.match(await ep.locator('#heatmap').textContent(), /Heatmap unavailable: from: range too long for the heatmap/);
     assert.equal(await ep.locator('#endpoints-table tbody tr').count(), ENDPOINTS.length);
   });
   await check('API 503 shows "Redis unavailable"', async () => {
@@ -389,6 +392,14 @@ try {
     await ep.goto(base + '/?range=1h&live=0');
     await ep.waitForFunction(() => document.body.dataset.error === '503', null, { timeout: TIMEOUT });
     assert.match(await ep.locator('#banner').textContent(), /Redis unavailable/);
+  });
+  await check('API 400 shows the message of the error body, naming the parameter', async () => {
+    mode.api = 'badrequest';
+    await ep.goto(base + '/?range=1h&live=0');
+    await ep.waitForFunction(() => document.body.dataset.error === '400', null, { timeout: TIMEOUT });
+    const banner = await ep.locator('#banner').textContent();
+    assert.ok(banner.includes('Invalid request: from: ' + BAD_FROM), banner);
+    assert.doesNotMatch(banner, /object Object/);
   });
   await check('API 401 redirects to /login', async () => {
     mode.api = 'unauthorized';
