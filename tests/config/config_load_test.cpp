@@ -293,28 +293,6 @@ TEST_F(ConfigLoad, SizesAndDurationsInEveryUnit) {
 }
 
 // Loads from a real file so the name in the message is the path given.
-class TempDir {
- public:
-  TempDir() {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("apimeter-config-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
- private:
-  std::filesystem::path dir_;
-};
-
 TEST(ConfigFile, BadLineSevenIsReportedAsLineSeven) {
   TempDir dir;
   const std::string path = dir.Write("apimeter.yaml",
