@@ -112,7 +112,7 @@ int RunBackfill(const BackfillArgs& args) {
     ao.host = src->config.host;
     Aggregator aggregator(ao);
     LinePipeline pipeline(&src->parser, &runtime.normalizer(), &runtime.customers(), &aggregator,
-                          &rejected, &clock);
+                          &rejected, &clock, runtime.pipeline_options());
     BackfillOptions bo;
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);

@@ -12,6 +12,7 @@
 #include "agent/line_splitter.h"
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
+#include "common/time_util.h"
 
 namespace apimeter {
 
@@ -63,6 +64,7 @@ int RunTestFormat(const TestFormatArgs& args) {
   }
   std::cout << "format: " << src->config.log_format << "\n";
   int64_t shown = 0, good = 0, bad = 0;
+  const int64_t max_future_us = config->limits.max_future_s * kMicrosPerSecond;
   LineSplitter splitter(static_cast<size_t>(config->limits.max_line_bytes));
   auto on_line = [&](std::string_view line, uint64_t end, bool too_long) {
     if (shown >= args.lines) return;
@@ -76,10 +78,13 @@ int RunTestFormat(const TestFormatArgs& args) {
     }
     LogRecord rec;
     ParseError err{};
-    const bool ok = src->parser.Parse(line, &rec, &err);
+    const bool parsed = src->parser.Parse(line, &rec, &err);
+    // As the pipeline does: a line dated too far ahead is rejected.
+    const bool future = parsed && rec.time_us > clock.NowMicros() + max_future_us;
+    const bool ok = parsed && !future;
     ok ? ++good : ++bad;
     std::string explained = src->parser.Explain(line);
-    if (ok && !rec.customer_key.empty()) {
+    if (parsed && !rec.customer_key.empty()) {
       // API keys are never shown raw: every occurrence becomes its id.
       const std::string key(rec.customer_key);
       const std::string masked = "<key " + CustomerResolver::IdFor(rt->config().customer_id_secret, key) + ">";
@@ -89,6 +94,10 @@ int RunTestFormat(const TestFormatArgs& args) {
       }
     }
     std::cout << explained;
+    if (future) {
+      std::cout << "rejected: future_time: dated more than limits.max_future ("
+                << config->limits.max_future_s << " s) after now\n";
+    }
     if (ok) {
       std::string endpoint;
       rt->normalizer().Normalize(rec.method, rec.path, &endpoint);

@@ -2,11 +2,23 @@
 
 namespace apimeter {
 
+bool LinePipeline::InFuture(int64_t time_us) {
+  if (time_us <= future_limit_us_) return false;
+  const int64_t now = clock_->NowMicros();
+  future_limit_us_ = now > INT64_MAX - options_.max_future_us ? INT64_MAX
+                                                               : now + options_.max_future_us;
+  return time_us > future_limit_us_;
+}
+
 void LinePipeline::Process(std::string_view line, std::string_view source, uint64_t line_offset) {
   LogRecord record;
   ParseError error{};
   if (!parser_->Parse(line, &record, &error)) {
     Reject(error, line, source, line_offset);
+    return;
+  }
+  if (InFuture(record.time_us)) {
+    Reject(ParseError{ParseErrorKind::kFutureTime, 0, {}}, line, source, line_offset);
     return;
   }
   ++parsed_;

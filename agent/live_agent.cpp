@@ -183,9 +183,9 @@ class Agent {
       auto& src = rt_->sources()[i];
       SourceTail t;
       t.source = &src;
-      t.pipeline = std::make_unique<LinePipeline>(&src.parser, &rt_->normalizer(),
-                                                  &rt_->customers(), aggregator_.get(),
-                                                  &rejected_, &clock_);
+      t.pipeline = std::make_unique<LinePipeline>(
+          &src.parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(), &rejected_,
+          &clock_, rt_->pipeline_options());
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       TailerOptions o;
       o.paths = src.config.paths;
@@ -202,9 +202,9 @@ class Agent {
   void ResetAggregation() {
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
     for (auto& t : tails_) {
-      t.pipeline = std::make_unique<LinePipeline>(&t.source->parser, &rt_->normalizer(),
-                                                  &rt_->customers(), aggregator_.get(),
-                                                  &rejected_, &clock_);
+      t.pipeline = std::make_unique<LinePipeline>(
+          &t.source->parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(),
+          &rejected_, &clock_, rt_->pipeline_options());
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       t.parsed_before = t.rejected_before = 0;
     }

@@ -20,7 +20,7 @@ class RejectedLines {
  public:
   static constexpr size_t kMaxSamples = 20;
   static constexpr size_t kMaxSampleBytes = 200;
-  static constexpr int kKinds = static_cast<int>(ParseErrorKind::kBadRequestLine) + 1;
+  static constexpr int kKinds = kParseErrorKindCount;
 
   struct Sample {
     std::string source;  // file path

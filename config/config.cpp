@@ -118,7 +118,8 @@ class Loader {
     APIMETER_ASSIGN_OR_RETURN(
         std::vector<YamlField> fields,
         r_.OpenMap(f.value, "limits",
-                   {"endpoints_per_day", "customers_per_day", "max_line_bytes", "memory_mb"}));
+                   {"endpoints_per_day", "customers_per_day", "max_line_bytes", "memory_mb",
+                    "max_future"}));
     for (const YamlField& x : fields) {
       const std::string name = "limits." + x.key;
       if (x.key == "endpoints_per_day") {
@@ -127,6 +128,10 @@ class Loader {
         APIMETER_ASSIGN_OR_RETURN(l->customers_per_day, r_.Int(x, name, 1, 10000000));
       } else if (x.key == "max_line_bytes") {
         APIMETER_ASSIGN_OR_RETURN(l->max_line_bytes, r_.Size(x, name, 256, 16 << 20));
+      } else if (x.key == "max_future") {
+        APIMETER_ASSIGN_OR_RETURN(int64_t ms,
+                                  r_.DurationMs(x, name, 60000, 366 * kMsPerDay, /*allow_ms=*/false));
+        l->max_future_s = ms / 1000;
       } else {
         APIMETER_ASSIGN_OR_RETURN(l->memory_mb, r_.Int(x, name, 1, 1 << 20));
       }

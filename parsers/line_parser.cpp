@@ -33,6 +33,8 @@ std::string_view ParseErrorName(ParseErrorKind kind) {
       return "empty_request";
     case ParseErrorKind::kBadRequestLine:
       return "bad_request_line";
+    case ParseErrorKind::kFutureTime:
+      return "future_time";
   }
   return "unknown";
 }

@@ -46,11 +46,14 @@ enum class ParseErrorKind {
   kBadNumber,
   kEmptyRequest,
   kBadRequestLine,
+  // Never returned by LineParser (a pure parser has no clock): the line pipeline rejects a
+  // line dated further in the future than limits.max_future with it.
+  kFutureTime,
 };
-inline constexpr int kParseErrorKindCount = 9;
+inline constexpr int kParseErrorKindCount = 10;
 
 // "empty", "too_long", "binary", "no_match", "bad_time", "bad_status", "bad_number",
-// "empty_request", "bad_request_line". Stable: used as metric labels.
+// "empty_request", "bad_request_line", "future_time". Stable: used as metric labels.
 std::string_view ParseErrorName(ParseErrorKind kind);
 
 struct ParseError {

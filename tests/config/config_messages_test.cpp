@@ -2,7 +2,7 @@
 // in place of the config or the files it names are refused at once, never
 // read (a FIFO would block the load forever); a duration too large for its
 // key says so, with the largest allowed; deep YAML nesting names the limit;
-// a threshold's message does not repeat its unit.
+// a threshold's message does not repeat its unit. Also limits.max_future.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -140,6 +140,17 @@ TEST_F(ConfigMessages, NegativeThresholdDoesNotRepeatItsUnit) {
                       "'150%' is more than 100%"));
   EXPECT_TRUE(FailsAt(Load(head + "      metric: p99\n      above: fast\n"), 8,
                       "'fast' is not understood: a latency such as 500ms or 1.5s"));
+}
+
+TEST_F(ConfigMessages, MaxFutureIsADurationFromOneMinuteToAYear) {
+  const std::string head = std::string(kMinimalSources) + "limits:\n";  // 1-4
+  Result<Config> r = Load(head + "  max_future: 90m\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->limits.max_future_s, 5400);
+  EXPECT_NE(EffectiveConfigYaml(*r).find("max_future: 90m"), std::string::npos);
+  EXPECT_TRUE(FailsAt(Load(head + "  max_future: 30s\n"), 5,
+                      "'limits.max_future' must be between 1m and 366d, got 30s"));
+  EXPECT_TRUE(FailsAt(Load(head + "  max_future: 1\n"), 5, "needs a unit"));
 }
 
 }  // namespace
