@@ -5,8 +5,10 @@
 // now (`future_time`: it would be stored for millennia), is counted (and
 // sampled) as rejected, in the minute of the last good line seen, or of the
 // clock when there was none. The raw customer key goes no further than
-// CustomerResolver. Shared by backfill and the live agent, so both count
-// identically. Not thread-safe.
+// CustomerResolver: a rejected line's sample shows each key as
+// "<customer ID>" and other secret-looking values as "<masked>"
+// (parsers/redact.h) unless options.show_raw_lines. Shared by backfill and
+// the live agent, so both count identically. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,7 @@ inline constexpr int64_t kDefaultMaxFutureUs = int64_t{86400} * 1000000;  // lim
 
 struct LinePipelineOptions {
   int64_t max_future_us = kDefaultMaxFutureUs;  // later lines are rejected as future_time
+  bool show_raw_lines = false;                  // samples unmasked (--show-raw-lines)
 };
 
 class LinePipeline {
@@ -40,6 +43,9 @@ class LinePipeline {
         rejected_(rejected),
         clock_(clock),
         options_(options) {}
+
+  // How a customer key is shown in place of the key: "<customer NAME-OR-ID>".
+  static CustomerMask CustomerMarker(CustomerResolver* customers);
 
   void Process(std::string_view line, std::string_view source, uint64_t line_offset);
   // A line the splitter dropped for being over the size limit.

@@ -53,9 +53,10 @@ AggregatorOptions Runtime::aggregator_options() const {
   return o;
 }
 
-LinePipelineOptions Runtime::pipeline_options() const {
+LinePipelineOptions Runtime::pipeline_options(bool show_raw_lines) const {
   LinePipelineOptions o;
   o.max_future_us = config_.limits.max_future_s * kMicrosPerSecond;
+  o.show_raw_lines = show_raw_lines;
   return o;
 }
 

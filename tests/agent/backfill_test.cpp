@@ -62,7 +62,7 @@ class BackfillTest : public ::testing::Test {
     Aggregator aggregator(rt_->aggregator_options());
     SourceRuntime& src = rt_->sources().front();
     LinePipeline pipeline(&src.parser, &rt_->normalizer(), &rt_->customers(), &aggregator,
-                          &rejected_, &clock_, rt_->pipeline_options());
+                          &rejected_, &clock_, rt_->pipeline_options(false));
     BackfillOptions options;
     options.host = "bf-host";
     options.flush_every_lines = 7;  // many small transactions, each with its checkpoint

@@ -1,5 +1,6 @@
 // LinePipeline: future-dated lines are rejected as future_time against the
-// injected clock (limits.max_future).
+// injected clock (limits.max_future), and rejected-line samples never show
+// an API key unless --show-raw-lines.
 #include "agent/line_pipeline.h"
 
 #include <gtest/gtest.h>
@@ -45,13 +46,14 @@ class LinePipelineTest : public ::testing::Test {
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
     pipeline_ = std::make_unique<LinePipeline>(
         &rt_->sources()[0].parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(),
-        &rejected_, &clock_, rt_->pipeline_options());
+        &rejected_, &clock_, rt_->pipeline_options(show_raw_));
   }
 
   void Process(const std::string& line) { pipeline_->Process(line, "api.log", offset_++); }
 
   ManualClock clock_{kNow * kMicrosPerSecond};
   std::string limits_;
+  bool show_raw_ = false;
   std::unique_ptr<Runtime> rt_;
   std::unique_ptr<Aggregator> aggregator_;
   RejectedLines rejected_;
@@ -104,6 +106,52 @@ TEST_F(ShortWindowTest, TheWindowIsLimitsMaxFuture) {
   Process(LineAt(kNow + 11 * 60));
   EXPECT_EQ(pipeline_->parsed(), 1u);
   EXPECT_EQ(rejected_.count(ParseErrorKind::kFutureTime), 1u);
+}
+
+TEST_F(LinePipelineTest, RejectedSamplesNeverShowTheKey) {
+  Process(LineAt(kNow, "000"));                     // bad_status: the key's position is known
+  Process(LineAt(kNow, "2x0"));                     // no_match before the key: guessed
+  Process(LineAt(kNow + 3 * 86400));                // future_time: a line that parsed
+  Process(LineAt(kNow, "2x0", "key-a"));            // a short key, guessed from its quotes
+  Process(std::string("\x16\x03\x01 ") + kKey);     // binary
+  ASSERT_EQ(rejected_.samples().size(), 5u);
+  const std::string id = CustomerResolver::IdFor("pipeline-test-secret-0001", kKey);
+  for (const auto& s : rejected_.samples()) {
+    EXPECT_EQ(s.text.find(kKey), std::string::npos) << s.reason << ": " << s.text;
+    EXPECT_EQ(s.text.find("key-a"), std::string::npos) << s.reason << ": " << s.text;
+  }
+  EXPECT_NE(rejected_.samples()[0].text.find("\"<customer " + id + ">\""), std::string::npos)
+      << rejected_.samples()[0].text;
+  EXPECT_NE(rejected_.samples()[1].text.find("\"<masked>\""), std::string::npos)
+      << rejected_.samples()[1].text;
+  EXPECT_NE(rejected_.samples()[2].text.find("\"<customer " + id + ">\""), std::string::npos)
+      << rejected_.samples()[2].text;
+}
+
+class RawLinesTest : public LinePipelineTest {
+ protected:
+  void SetUp() override {
+    show_raw_ = true;
+    LinePipelineTest::SetUp();
+  }
+};
+
+TEST_F(RawLinesTest, ShowRawLinesKeepsTheLineAsLogged) {
+  Process(LineAt(kNow, "2x0"));
+  ASSERT_EQ(rejected_.samples().size(), 1u);
+  EXPECT_NE(rejected_.samples()[0].text.find(kKey), std::string::npos);
+}
+
+TEST(RejectedLines, SamplesAreBoundedAndCanBeCleared) {
+  RejectedLines r;
+  for (size_t i = 0; i < RejectedLines::kMaxSamples + 5; ++i) {
+    EXPECT_EQ(r.TakesSample(), i < RejectedLines::kMaxSamples);
+    r.Add(ParseError{}, "x", "f", i);
+  }
+  EXPECT_EQ(r.samples().size(), RejectedLines::kMaxSamples);
+  r.ClearSamples();
+  EXPECT_TRUE(r.TakesSample());
+  EXPECT_EQ(r.total(), RejectedLines::kMaxSamples + 5);
 }
 
 }  // namespace
