@@ -89,8 +89,8 @@ Status CheckMinuteTierHolds(const Config& c, int64_t first_minute_s, int64_t now
   }
   return Status::InvalidArgument(
       why + " is past the minute tier's retention: minute data is kept for retention.minute (" +
-      DurationText(c.retention.minute_s) + ") and now starts at " +
-      FormatIso8601(oldest_s) + ". alerts test replays minute by minute, so it cannot replay " +
+      DurationText(c.retention.minute_s) + ") and now starts at " + FormatIso8601(oldest_s) +
+      ". alerts test replays minute by minute, so it cannot replay " +
       "older ranges; give --from " + FormatIso8601(earliest_from) +
       " or later (older traffic can still be read per hour: apimeter query timeseries --step 1h)");
 }
@@ -246,9 +246,10 @@ int RunReplay(const AlertsArgs& args) {
   }
   if (engine.window_requests() == 0) {
     // Never a bare "0 events" over a range with no data: that is no result.
-    spdlog::warn("the rules' windows held no requests at all between {} and {}: there was no "
-                 "data to evaluate (is this the Redis and redis.prefix the agent writes to?)",
-                 FormatIso8601(first), FormatIso8601(last + 60));
+    spdlog::warn(
+        "the rules' windows held no requests at all between {} and {}: there was no "
+        "data to evaluate (is this the Redis and redis.prefix the agent writes to?)",
+        FormatIso8601(first), FormatIso8601(last + 60));
   }
   return kExitOk;
 }

@@ -30,8 +30,9 @@ void SetUpLogging(bool verbose) {
 }
 
 void WarnShowRawLines() {
-  spdlog::warn("--show-raw-lines: log lines are shown as logged, API keys and other secrets "
-               "included; do not share this output");
+  spdlog::warn(
+      "--show-raw-lines: log lines are shown as logged, API keys and other secrets "
+      "included; do not share this output");
 }
 
 int RunCheckConfig(const std::string& path) {

@@ -11,8 +11,8 @@ CustomerMask LinePipeline::CustomerMarker(CustomerResolver* customers) {
 bool LinePipeline::InFuture(int64_t time_us) {
   if (time_us <= future_limit_us_) return false;
   const int64_t now = clock_->NowMicros();
-  future_limit_us_ = now > INT64_MAX - options_.max_future_us ? INT64_MAX
-                                                               : now + options_.max_future_us;
+  future_limit_us_ =
+      now > INT64_MAX - options_.max_future_us ? INT64_MAX : now + options_.max_future_us;
   return time_us > future_limit_us_;
 }
 

@@ -39,7 +39,6 @@ constexpr std::chrono::seconds kSummaryInterval{60};
 constexpr milliseconds kInotifyCoalesce{100};
 constexpr uint64_t kLoggedRejectsPerSummary = 5;
 
-
 // Reads checkpoints for one host through the sink.
 class SinkCheckpointLookup final : public CheckpointLookup {
  public:
@@ -205,8 +204,8 @@ class Agent {
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
     for (auto& t : tails_) {
       t.pipeline = std::make_unique<LinePipeline>(
-          &t.source->parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(),
-          &rejected_, &clock_, rt_->pipeline_options(args_.show_raw_lines));
+          &t.source->parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(), &rejected_,
+          &clock_, rt_->pipeline_options(args_.show_raw_lines));
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       t.parsed_before = t.rejected_before = 0;
     }
@@ -297,9 +296,10 @@ class Agent {
   void NoteUnloggedRejects() {
     const uint64_t unlogged = rejected_.total() - rejects_at_summary_ - rejects_logged_;
     if (unlogged > 0) {
-      spdlog::warn("{} more rejected lines in the last interval were not logged (at most {} are); "
-                   "counts by reason: apimeter_agent_lines_rejected_by_reason_total",
-                   unlogged, kLoggedRejectsPerSummary);
+      spdlog::warn(
+          "{} more rejected lines in the last interval were not logged (at most {} are); "
+          "counts by reason: apimeter_agent_lines_rejected_by_reason_total",
+          unlogged, kLoggedRejectsPerSummary);
     }
     rejects_at_summary_ = rejected_.total();
     rejects_logged_ = 0;

@@ -115,11 +115,10 @@ class Loader {
 
  private:
   Status LoadLimits(const YamlField& f, LimitsConfig* l) {
-    APIMETER_ASSIGN_OR_RETURN(
-        std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "limits",
-                   {"endpoints_per_day", "customers_per_day", "max_line_bytes", "memory_mb",
-                    "max_future"}));
+    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                              r_.OpenMap(f.value, "limits",
+                                         {"endpoints_per_day", "customers_per_day",
+                                          "max_line_bytes", "memory_mb", "max_future"}));
     for (const YamlField& x : fields) {
       const std::string name = "limits." + x.key;
       if (x.key == "endpoints_per_day") {
@@ -129,8 +128,8 @@ class Loader {
       } else if (x.key == "max_line_bytes") {
         APIMETER_ASSIGN_OR_RETURN(l->max_line_bytes, r_.Size(x, name, 256, 16 << 20));
       } else if (x.key == "max_future") {
-        APIMETER_ASSIGN_OR_RETURN(int64_t ms,
-                                  r_.DurationMs(x, name, 60000, 366 * kMsPerDay, /*allow_ms=*/false));
+        APIMETER_ASSIGN_OR_RETURN(
+            int64_t ms, r_.DurationMs(x, name, 60000, 366 * kMsPerDay, /*allow_ms=*/false));
         l->max_future_s = ms / 1000;
       } else {
         APIMETER_ASSIGN_OR_RETURN(l->memory_mb, r_.Int(x, name, 1, 1 << 20));
@@ -387,8 +386,7 @@ const char* FileKind(mode_t mode) {
 }
 
 Status NotRegular(mode_t mode) {
-  return Status::InvalidArgument(std::string("it is ") + FileKind(mode) +
-                                 ", not a regular file");
+  return Status::InvalidArgument(std::string("it is ") + FileKind(mode) + ", not a regular file");
 }
 
 // Only regular files are read. A FIFO would block the load until some process

@@ -135,8 +135,7 @@ std::vector<SecretSpan> MergeSecretSpans(std::vector<SecretSpan> spans, size_t l
     const int id = owner[b];
     size_t e = b;
     while (e < line_size && owner[e] >= 0 &&
-           (kind == SecretSpan::Kind::kCustomer ? owner[e] == id
-                                                : spans[owner[e]].kind == kind)) {
+           (kind == SecretSpan::Kind::kCustomer ? owner[e] == id : spans[owner[e]].kind == kind)) {
       ++e;
     }
     out.push_back({b, e, kind});
@@ -208,7 +207,8 @@ std::vector<SecretSpan> LineParser::SecretSpans(std::string_view line) const {
     parsers_internal::WalkFailure failure;
     complete = parsers_internal::Walk(f, checked, caps, values.data(), &failure);
     // On a mismatch the walker still knows the values before it.
-    const size_t known = complete ? f.tokens.size() : static_cast<size_t>(std::max(failure.token, 0));
+    const size_t known =
+        complete ? f.tokens.size() : static_cast<size_t>(std::max(failure.token, 0));
     for (size_t i = 0; i < known && i < f.tokens.size(); ++i) {
       const auto& t = f.tokens[i];
       if (!t.is_var) continue;

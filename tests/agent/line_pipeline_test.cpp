@@ -44,9 +44,9 @@ class LinePipelineTest : public ::testing::Test {
     ASSERT_TRUE(rt.ok()) << rt.status().ToString();
     rt_ = std::move(rt).value();
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
-    pipeline_ = std::make_unique<LinePipeline>(
-        &rt_->sources()[0].parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(),
-        &rejected_, &clock_, rt_->pipeline_options(show_raw_));
+    pipeline_ = std::make_unique<LinePipeline>(&rt_->sources()[0].parser, &rt_->normalizer(),
+                                               &rt_->customers(), aggregator_.get(), &rejected_,
+                                               &clock_, rt_->pipeline_options(show_raw_));
   }
 
   void Process(const std::string& line) { pipeline_->Process(line, "api.log", offset_++); }
@@ -109,11 +109,11 @@ TEST_F(ShortWindowTest, TheWindowIsLimitsMaxFuture) {
 }
 
 TEST_F(LinePipelineTest, RejectedSamplesNeverShowTheKey) {
-  Process(LineAt(kNow, "000"));                     // bad_status: the key's position is known
-  Process(LineAt(kNow, "2x0"));                     // no_match before the key: guessed
-  Process(LineAt(kNow + 3 * 86400));                // future_time: a line that parsed
-  Process(LineAt(kNow, "2x0", "key-a"));            // a short key, guessed from its quotes
-  Process(std::string("\x16\x03\x01 ") + kKey);     // binary
+  Process(LineAt(kNow, "000"));                  // bad_status: the key's position is known
+  Process(LineAt(kNow, "2x0"));                  // no_match before the key: guessed
+  Process(LineAt(kNow + 3 * 86400));             // future_time: a line that parsed
+  Process(LineAt(kNow, "2x0", "key-a"));         // a short key, guessed from its quotes
+  Process(std::string("\x16\x03\x01 ") + kKey);  // binary
   ASSERT_EQ(rejected_.samples().size(), 5u);
   const std::string id = CustomerResolver::IdFor("pipeline-test-secret-0001", kKey);
   for (const auto& s : rejected_.samples()) {

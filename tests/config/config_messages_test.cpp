@@ -43,8 +43,9 @@ TEST(ConfigSpecialFiles, ConfigThatIsAFifoIsRefusedWithoutBlocking) {
   Result<Config> r = LoadWithin10s(fifo, {fifo});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
-            fifo + ":1: cannot read the config file: it is a FIFO (named pipe), not a regular "
-                   "file; check the path given with --config");
+            fifo +
+                ":1: cannot read the config file: it is a FIFO (named pipe), not a regular "
+                "file; check the path given with --config");
 }
 
 TEST(ConfigSpecialFiles, FilesTheConfigNamesThatAreFifosAreRefusedAtTheirLine) {
@@ -53,7 +54,7 @@ TEST(ConfigSpecialFiles, FilesTheConfigNamesThatAreFifosAreRefusedAtTheirLine) {
     TempDir dir;
     const std::string fifo = dir.Fifo("named.pipe");
     const std::string value = key == "customers_file" ? "named.pipe" : fifo;
-    const std::string config = dir.Write("apimeter.yaml", std::string(kMinimalSources) +  // 1-3
+    const std::string config = dir.Write("apimeter.yaml", std::string(kMinimalSources) +   // 1-3
                                                               key + ": " + value + "\n");  // 4
     const std::string what = key == "customers_file" ? "customers file" : key;
     EXPECT_TRUE(FailsAt(LoadWithin10s(config, {fifo}), 4,
@@ -65,8 +66,8 @@ TEST(ConfigSpecialFiles, FilesTheConfigNamesThatAreFifosAreRefusedAtTheirLine) {
 
 TEST(ConfigSpecialFiles, DirectoriesAndDevicesAreRefusedToo) {
   TempDir dir;
-  const std::string config = dir.Write("apimeter.yaml", std::string(kMinimalSources) +
-                                                            "customers_file: /dev/zero\n");
+  const std::string config =
+      dir.Write("apimeter.yaml", std::string(kMinimalSources) + "customers_file: /dev/zero\n");
   EXPECT_TRUE(FailsAt(LoadWithin10s(config, {}), 4,
                       "customers file '/dev/zero': it is a device, not a regular file", config));
   Result<Config> r = LoadWithin10s(dir.Path(""), {});
@@ -91,13 +92,12 @@ TEST_F(ConfigMessages, OverflowingDurationSaysTooLargeWithTheMaximum) {
                             "'; the largest allowed is 1h"))
         << text;
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().message().find("whole number"), std::string::npos)
-        << r.status().message();
+    EXPECT_EQ(r.status().message().find("whole number"), std::string::npos) << r.status().message();
   }
-  EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) +
-                           "retention:\n  day: 99999999999999999999d\n"),
-                      5, "'retention.day' is too large, got '99999999999999999999d'; the "
-                         "largest allowed is 36500d"));
+  EXPECT_TRUE(
+      FailsAt(Load(std::string(kMinimalSources) + "retention:\n  day: 99999999999999999999d\n"), 5,
+              "'retention.day' is too large, got '99999999999999999999d'; the "
+              "largest allowed is 36500d"));
   // A number that fits but is out of the key's range keeps the range message.
   EXPECT_TRUE(FailsAt(Load(head + "  flush_interval: 2h\n"), 5,
                       "'agent.flush_interval' must be between 100ms and 1h, got 2h"));
@@ -114,7 +114,8 @@ TEST_F(ConfigMessages, DeepNestingNamesTheLimit) {
   EXPECT_TRUE(FailsAt(r, 4, "the YAML is nested too deeply: the parser stops at 500 levels"));
 
   std::string block = std::string(kMinimalSources) + "alerts:\n";  // 1-4
-  for (int i = 0; i < 600; ++i) block += std::string(2 * (i + 1), ' ') + "k" + std::to_string(i) + ":\n";
+  for (int i = 0; i < 600; ++i)
+    block += std::string(2 * (i + 1), ' ') + "k" + std::to_string(i) + ":\n";
   r = Load(block);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("nested too deeply: the parser stops at 500 levels"),
@@ -124,10 +125,10 @@ TEST_F(ConfigMessages, DeepNestingNamesTheLimit) {
 }
 
 TEST_F(ConfigMessages, NegativeThresholdDoesNotRepeatItsUnit) {
-  const std::string head = std::string(kMinimalSources) +  // 1-3
-                           "alerts:\n"                     // 4
-                           "  rules:\n"                    // 5
-                           "    - name: r\n";              // 6
+  const std::string head = std::string(kMinimalSources) +                    // 1-3
+                           "alerts:\n"                                       // 4
+                           "  rules:\n"                                      // 5
+                           "    - name: r\n";                                // 6
   Result<Config> r = Load(head + "      metric: p99\n      above: -5ms\n");  // 7, 8
   EXPECT_TRUE(FailsAt(r, 8,
                       "above: '-5ms' must be a number of 0 or more followed by its unit: a "

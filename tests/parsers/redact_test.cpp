@@ -24,8 +24,7 @@ constexpr const char* kShortKey = "acme-key-1";                   // shorter tha
 std::string Line(const std::string& status = "200", const std::string& key = kKey,
                  const std::string& query = "") {
   return "203.0.113.7 - - [10/Oct/2025:13:55:36 +0000] \"GET /v1/orders/42" + query +
-         " HTTP/1.1\" " + status + " 512 \"-\" \"Mozilla/5.0 (X11; Linux)\" 0.004 \"" + key +
-         "\"";
+         " HTTP/1.1\" " + status + " 512 \"-\" \"Mozilla/5.0 (X11; Linux)\" 0.004 \"" + key + "\"";
 }
 
 LineParser Compile(const std::string& format, const std::string& customer = "http_x_api_key",
@@ -42,7 +41,9 @@ LineParser Compile(const std::string& format, const std::string& customer = "htt
 
 RedactOptions WithIds() {
   RedactOptions o;
-  o.customer_mask = [](std::string_view key) { return "<customer id-of-" + std::to_string(key.size()) + ">"; };
+  o.customer_mask = [](std::string_view key) {
+    return "<customer id-of-" + std::to_string(key.size()) + ">";
+  };
   return o;
 }
 
@@ -92,8 +93,8 @@ TEST(Redact, MismatchAfterTheKeyMasksTheKnownKeyAndGuessesTheRest) {
   // even though it is short; the unmatched tail is guessed.
   const LineParser p = Compile(
       R"($remote_addr "$http_x_api_key" [$time_local] "$request" $status $body_bytes_sent)");
-  const std::string line =
-      std::string("203.0.113.7 \"") + kShortKey + "\" [10/Oct/2025:13:55:36 +0000] \"GET /a HTTP/1.1\" 2x0 5";
+  const std::string line = std::string("203.0.113.7 \"") + kShortKey +
+                           "\" [10/Oct/2025:13:55:36 +0000] \"GET /a HTTP/1.1\" 2x0 5";
   LogRecord r;
   ParseError e;
   ASSERT_FALSE(p.Parse(line, &r, &e));
@@ -117,7 +118,8 @@ TEST(Redact, MismatchBeforeTheKeyMasksQuotedFieldsAndTokenRuns) {
 }
 
 TEST(Redact, GuessesMaskQueryStringsUnquotedTokensAndJsonValues) {
-  EXPECT_EQ(RedactLine("GET /x?k=abc 200 - \"\" \"-\"", GuessSecretSpans("GET /x?k=abc 200 - \"\" \"-\""), {}),
+  EXPECT_EQ(RedactLine("GET /x?k=abc 200 - \"\" \"-\"",
+                       GuessSecretSpans("GET /x?k=abc 200 - \"\" \"-\""), {}),
             "GET /x?k=abc 200 - \"\" \"-\"");  // nothing key-like: short, unquoted
   const std::string unquoted = std::string("1.2.3.4 key=") + kKey + " 200";
   EXPECT_EQ(RedactLine(unquoted, GuessSecretSpans(unquoted), {}), "1.2.3.4 key=<masked> 200");
@@ -149,7 +151,8 @@ TEST(Redact, CredentialVariablesAreMaskedToo) {
   EXPECT_FALSE(IsCredentialVariable("http_user_agent"));
   EXPECT_FALSE(IsCredentialVariable("remote_user"));
   const LineParser p = Compile(R"($time_local "$request" $status "$http_authorization")", "");
-  const std::string line = "10/Oct/2025:13:55:36 +0000 \"GET / HTTP/1.1\" 200 \"Basic dXNlcjpwYXNz\"";
+  const std::string line =
+      "10/Oct/2025:13:55:36 +0000 \"GET / HTTP/1.1\" 200 \"Basic dXNlcjpwYXNz\"";
   EXPECT_EQ(Redact(p, line), "10/Oct/2025:13:55:36 +0000 \"GET / HTTP/1.1\" 200 \"<masked>\"");
 }
 
@@ -171,7 +174,8 @@ TEST(Redact, MergeKeepsTheStrongestSpan) {
 
 TEST(Redact, ExplainNeverShowsTheKeyUnlessAsked) {
   const LineParser p = Compile(kApiFormat);
-  for (const std::string& line : {Line("200"), Line("000"), Line("2x0"), Line("200").substr(0, 150)}) {
+  for (const std::string& line :
+       {Line("200"), Line("000"), Line("2x0"), Line("200").substr(0, 150)}) {
     const std::string shown = p.Explain(line, WithIds());
     EXPECT_EQ(shown.find(kKey), std::string::npos) << shown;
     EXPECT_EQ(shown.find(std::string(kKey).substr(0, 12)), std::string::npos) << shown;
