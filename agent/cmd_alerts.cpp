@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "alerts/service.h"
 #include "alerts/store.h"
 #include "common/time_util.h"
+#include "query/range_plan.h"
 
 namespace apimeter {
 namespace {
@@ -56,6 +58,41 @@ const Config* RulesOrLog(const Runtime* rt, const std::string& path) {
     return nullptr;
   }
   return &rt->config();
+}
+
+// "48h", "90m", "100s": the largest unit that divides `s` exactly.
+std::string DurationText(int64_t s) {
+  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
+// `alerts test` replays minute by minute, so it reads the minute tier (rule
+// windows under an hour, and the minutes around whole hours). Past that
+// tier's retention the buckets are gone; a replay there would print "0
+// events" over no data, so it is refused with the date the minute data
+// starts. The first minute's window reaches back max(window) - 60 s more.
+Status CheckMinuteTierHolds(const Config& c, int64_t first_minute_s, int64_t now_s) {
+  int64_t longest_window_s = 60;
+  for (const AlertRuleConfig& r : c.alerts.rules) {
+    longest_window_s = std::max(longest_window_s, r.window_s);
+  }
+  // The oldest minute bucket m still kept: (m + 1) * 60 + retention > now (query/range_plan.h).
+  const int64_t oldest_s = FloorDiv(now_s - c.retention.minute_s, 60) * 60;
+  const int64_t needed_s = first_minute_s + 60 - longest_window_s;
+  if (needed_s >= oldest_s) return Status::Ok();
+  const int64_t earliest_from = oldest_s + longest_window_s - 60;
+  std::string why = "--from " + FormatIso8601(first_minute_s);
+  if (longest_window_s > 60) {
+    why += " (with the rules' longest window, " + std::to_string(longest_window_s / 60) +
+           " minutes, before it)";
+  }
+  return Status::InvalidArgument(
+      why + " is past the minute tier's retention: minute data is kept for retention.minute (" +
+      DurationText(c.retention.minute_s) + ") and now starts at " + FormatIso8601(oldest_s) +
+      ". alerts test replays minute by minute, so it cannot replay " +
+      "older ranges; give --from " + FormatIso8601(earliest_from) +
+      " or later (older traffic can still be read per hour: apimeter query timeseries --step 1h)");
 }
 
 std::string EventLine(const AlertEvent& e) {
@@ -161,6 +198,10 @@ int RunReplay(const AlertsArgs& args) {
     spdlog::error("--from/--to: give a past range of 1 minute to 31 days (closed minutes only)");
     return kExitConfig;
   }
+  if (Status st = CheckMinuteTierHolds(*c, first, now); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitConfig;
+  }
   RedisClient redis(EndpointOf(*c));
   QueryEngine query(&redis, KeySchema(c->redis.prefix), RetentionOf(*c), &clock);
   QueryEngineSource source(&query);
@@ -193,6 +234,7 @@ int RunReplay(const AlertsArgs& args) {
   if (args.json) {
     std::cout << nlohmann::json{{"from", FormatIso8601(first)},
                                 {"to", FormatIso8601(last + 60)},
+                                {"window_requests", engine.window_requests()},
                                 {"events", events},
                                 {"firing_at_end", still}}
                      .dump(2)
@@ -201,6 +243,13 @@ int RunReplay(const AlertsArgs& args) {
     std::cout << (last - first) / 60 + 1 << " minutes replayed from " << FormatIso8601(first)
               << " to " << FormatIso8601(last + 60) << ": " << events.size()
               << " events (no notifications sent)\n";
+  }
+  if (engine.window_requests() == 0) {
+    // Never a bare "0 events" over a range with no data: that is no result.
+    spdlog::warn(
+        "the rules' windows held no requests at all between {} and {}: there was no "
+        "data to evaluate (is this the Redis and redis.prefix the agent writes to?)",
+        FormatIso8601(first), FormatIso8601(last + 60));
   }
   return kExitOk;
 }

@@ -65,6 +65,7 @@ int RunBackfill(const BackfillArgs& args) {
   auto rt = LoadRuntimeOrLog(args.config, &clock);
   if (!rt) return kExitConfig;
   Runtime& runtime = *rt;
+  if (args.show_raw_lines) WarnShowRawLines();
 
   // Which files, and which source reads each.
   std::vector<std::pair<std::string, SourceRuntime*>> work;
@@ -112,7 +113,7 @@ int RunBackfill(const BackfillArgs& args) {
     ao.host = src->config.host;
     Aggregator aggregator(ao);
     LinePipeline pipeline(&src->parser, &runtime.normalizer(), &runtime.customers(), &aggregator,
-                          &rejected, &clock);
+                          &rejected, &clock, runtime.pipeline_options(args.show_raw_lines));
     BackfillOptions bo;
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);

@@ -9,9 +9,11 @@
 #include <string>
 
 #include "agent/commands.h"
+#include "agent/line_pipeline.h"
 #include "agent/line_splitter.h"
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
+#include "common/time_util.h"
 
 namespace apimeter {
 
@@ -27,6 +29,12 @@ void SetUpLogging(bool verbose) {
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
 }
 
+void WarnShowRawLines() {
+  spdlog::warn(
+      "--show-raw-lines: log lines are shown as logged, API keys and other secrets "
+      "included; do not share this output");
+}
+
 int RunCheckConfig(const std::string& path) {
   SystemClock clock;
   auto rt = LoadRuntimeOrLog(path, &clock);
@@ -39,6 +47,7 @@ int RunTestFormat(const TestFormatArgs& args) {
   SystemClock clock;
   auto rt = LoadRuntimeOrLog(args.config, &clock);
   if (!rt) return kExitConfig;
+  if (args.show_raw_lines) WarnShowRawLines();
   const Config* config = &rt->config();
   SourceRuntime* src = nullptr;
   if (args.source >= 0) {
@@ -63,6 +72,7 @@ int RunTestFormat(const TestFormatArgs& args) {
   }
   std::cout << "format: " << src->config.log_format << "\n";
   int64_t shown = 0, good = 0, bad = 0;
+  const int64_t max_future_us = config->limits.max_future_s * kMicrosPerSecond;
   LineSplitter splitter(static_cast<size_t>(config->limits.max_line_bytes));
   auto on_line = [&](std::string_view line, uint64_t end, bool too_long) {
     if (shown >= args.lines) return;
@@ -76,19 +86,18 @@ int RunTestFormat(const TestFormatArgs& args) {
     }
     LogRecord rec;
     ParseError err{};
-    const bool ok = src->parser.Parse(line, &rec, &err);
+    const bool parsed = src->parser.Parse(line, &rec, &err);
+    // As the pipeline does: a line dated too far ahead is rejected.
+    const bool future = parsed && rec.time_us > clock.NowMicros() + max_future_us;
+    const bool ok = parsed && !future;
     ok ? ++good : ++bad;
-    std::string explained = src->parser.Explain(line);
-    if (ok && !rec.customer_key.empty()) {
-      // API keys are never shown raw: every occurrence becomes its id.
-      const std::string key(rec.customer_key);
-      const std::string masked = "<key " + CustomerResolver::IdFor(rt->config().customer_id_secret, key) + ">";
-      for (size_t at = explained.find(key); at != std::string::npos;
-           at = explained.find(key, at + masked.size())) {
-        explained.replace(at, key.size(), masked);
-      }
+    // API keys are never shown raw unless asked: each becomes its customer id.
+    const RedactOptions redact{args.show_raw_lines, LinePipeline::CustomerMarker(&rt->customers())};
+    std::cout << src->parser.Explain(line, redact);
+    if (future) {
+      std::cout << "rejected: future_time: dated more than limits.max_future ("
+                << config->limits.max_future_s << " s) after now\n";
     }
-    std::cout << explained;
     if (ok) {
       std::string endpoint;
       rt->normalizer().Normalize(rec.method, rec.path, &endpoint);

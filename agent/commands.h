@@ -52,6 +52,7 @@ struct BackfillArgs {
   std::string config;
   std::vector<std::string> files;
   bool no_progress = false;
+  bool show_raw_lines = false;  // rejected samples unmasked (API keys shown)
 };
 int RunBackfill(const BackfillArgs& args);
 
@@ -75,6 +76,7 @@ struct TestFormatArgs {
   std::string file;
   int64_t lines = 20;
   int64_t source = -1;  // index into sources; -1 = the source matching the file
+  bool show_raw_lines = false;  // values shown as logged (API keys included)
 };
 int RunTestFormat(const TestFormatArgs& args);
 
@@ -99,5 +101,12 @@ Subcommand AddReportCommand(CLI::App& app, const std::string& config_default);
 // Logging set-up shared by all commands: to stderr; without timestamps when
 // running under systemd (journald adds its own).
 void SetUpLogging(bool verbose);
+
+// What --show-raw-lines does (the option's help text), and the warning every
+// command that has the option logs when it is given.
+inline constexpr const char* kShowRawLinesHelp =
+    "show log lines as logged, API keys included (default: keys and secret-looking values "
+    "are masked)";
+void WarnShowRawLines();
 
 }  // namespace apimeter

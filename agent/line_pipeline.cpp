@@ -2,11 +2,29 @@
 
 namespace apimeter {
 
+CustomerMask LinePipeline::CustomerMarker(CustomerResolver* customers) {
+  return [customers](std::string_view key) {
+    return "<customer " + std::string(customers->Resolve(key)) + ">";
+  };
+}
+
+bool LinePipeline::InFuture(int64_t time_us) {
+  if (time_us <= future_limit_us_) return false;
+  const int64_t now = clock_->NowMicros();
+  future_limit_us_ =
+      now > INT64_MAX - options_.max_future_us ? INT64_MAX : now + options_.max_future_us;
+  return time_us > future_limit_us_;
+}
+
 void LinePipeline::Process(std::string_view line, std::string_view source, uint64_t line_offset) {
   LogRecord record;
   ParseError error{};
   if (!parser_->Parse(line, &record, &error)) {
     Reject(error, line, source, line_offset);
+    return;
+  }
+  if (InFuture(record.time_us)) {
+    Reject(ParseError{ParseErrorKind::kFutureTime, 0, {}}, line, source, line_offset);
     return;
   }
   ++parsed_;
@@ -26,7 +44,14 @@ void LinePipeline::ProcessTooLong(std::string_view source, uint64_t line_offset)
 void LinePipeline::Reject(const ParseError& error, std::string_view line, std::string_view source,
                           uint64_t line_offset) {
   ++rejected_count_;
-  rejected_->Add(error, line, source, line_offset);
+  if (rejected_->TakesSample() && !options_.show_raw_lines && !line.empty()) {
+    // Masking costs a few passes over the line: only for the lines sampled.
+    const RedactOptions redact{false, CustomerMarker(customers_)};
+    rejected_->Add(error, RedactLine(line, parser_->SecretSpans(line), redact), source,
+                   line_offset);
+  } else {
+    rejected_->Add(error, line, source, line_offset);
+  }
   aggregator_->AddRejected(last_time_us_ >= 0 ? last_time_us_ : clock_->NowMicros());
 }
 

@@ -1,10 +1,14 @@
 // LinePipeline: one log line through parse → normalize → resolve → aggregate.
 //
 // Promise: Process() never throws and never fails: a line that does not
-// parse is counted (and sampled) as rejected, in the minute of the last good
-// line seen, or of the clock when there was none. The raw customer key goes
-// no further than CustomerResolver. Shared by backfill and the live agent, so
-// both count identically. Not thread-safe.
+// parse, or that is dated more than options.max_future_us after the clock's
+// now (`future_time`: it would be stored for millennia), is counted (and
+// sampled) as rejected, in the minute of the last good line seen, or of the
+// clock when there was none. The raw customer key goes no further than
+// CustomerResolver: a rejected line's sample shows each key as
+// "<customer ID>" and other secret-looking values as "<masked>"
+// (parsers/redact.h) unless options.show_raw_lines. Shared by backfill and
+// the live agent, so both count identically. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -20,17 +24,28 @@
 
 namespace apimeter {
 
+inline constexpr int64_t kDefaultMaxFutureUs = int64_t{86400} * 1000000;  // limits.max_future
+
+struct LinePipelineOptions {
+  int64_t max_future_us = kDefaultMaxFutureUs;  // later lines are rejected as future_time
+  bool show_raw_lines = false;                  // samples unmasked (--show-raw-lines)
+};
+
 class LinePipeline {
  public:
   LinePipeline(const LineParser* parser, const EndpointNormalizer* normalizer,
                CustomerResolver* customers, Aggregator* aggregator, RejectedLines* rejected,
-               const Clock* clock)
+               const Clock* clock, LinePipelineOptions options = {})
       : parser_(parser),
         normalizer_(normalizer),
         customers_(customers),
         aggregator_(aggregator),
         rejected_(rejected),
-        clock_(clock) {}
+        clock_(clock),
+        options_(options) {}
+
+  // How a customer key is shown in place of the key: "<customer NAME-OR-ID>".
+  static CustomerMask CustomerMarker(CustomerResolver* customers);
 
   void Process(std::string_view line, std::string_view source, uint64_t line_offset);
   // A line the splitter dropped for being over the size limit.
@@ -44,6 +59,7 @@ class LinePipeline {
  private:
   void Reject(const ParseError& error, std::string_view line, std::string_view source,
               uint64_t line_offset);
+  bool InFuture(int64_t time_us);
 
   const LineParser* parser_;
   const EndpointNormalizer* normalizer_;
@@ -51,7 +67,11 @@ class LinePipeline {
   Aggregator* aggregator_;
   RejectedLines* rejected_;
   const Clock* clock_;
+  LinePipelineOptions options_;
 
+  // Lines dated up to here are not in the future; recomputed from the clock
+  // only when a line passes it, so the clock is not read for every line.
+  int64_t future_limit_us_ = INT64_MIN;
   std::string endpoint_;  // reused buffer: no allocation per line
   uint64_t parsed_ = 0;
   uint64_t rejected_count_ = 0;

@@ -37,7 +37,7 @@ constexpr milliseconds kMaxFlushBackoff{30000};
 constexpr milliseconds kShutdownFlushBudget{10000};
 constexpr std::chrono::seconds kSummaryInterval{60};
 constexpr milliseconds kInotifyCoalesce{100};
-
+constexpr uint64_t kLoggedRejectsPerSummary = 5;
 
 // Reads checkpoints for one host through the sink.
 class SinkCheckpointLookup final : public CheckpointLookup {
@@ -112,6 +112,7 @@ class Agent {
       return kExitConfig;
     }
     rt_ = std::move(rt).value();
+    if (args_.show_raw_lines) WarnShowRawLines();
     if (Status st = rt_->CreateRedis(); !st.ok()) {
       spdlog::error("{}", st.message());
       return kExitConfig;
@@ -183,9 +184,9 @@ class Agent {
       auto& src = rt_->sources()[i];
       SourceTail t;
       t.source = &src;
-      t.pipeline = std::make_unique<LinePipeline>(&src.parser, &rt_->normalizer(),
-                                                  &rt_->customers(), aggregator_.get(),
-                                                  &rejected_, &clock_);
+      t.pipeline = std::make_unique<LinePipeline>(
+          &src.parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(), &rejected_,
+          &clock_, rt_->pipeline_options(args_.show_raw_lines));
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       TailerOptions o;
       o.paths = src.config.paths;
@@ -202,9 +203,9 @@ class Agent {
   void ResetAggregation() {
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
     for (auto& t : tails_) {
-      t.pipeline = std::make_unique<LinePipeline>(&t.source->parser, &rt_->normalizer(),
-                                                  &rt_->customers(), aggregator_.get(),
-                                                  &rejected_, &clock_);
+      t.pipeline = std::make_unique<LinePipeline>(
+          &t.source->parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(), &rejected_,
+          &clock_, rt_->pipeline_options(args_.show_raw_lines));
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       t.parsed_before = t.rejected_before = 0;
     }
@@ -278,6 +279,30 @@ class Agent {
       const auto kind = static_cast<ParseErrorKind>(k);
       if (uint64_t n = rejected_.count(kind)) metrics_.rejected_by_reason[std::string(ParseErrorName(kind))] = n;
     }
+    LogRejectedSamples();
+  }
+
+  // The operator sees what does not parse: the first kLoggedRejectsPerSummary
+  // rejected lines of each summary interval are logged (secrets masked unless
+  // --show-raw-lines), the others only counted.
+  void LogRejectedSamples() {
+    for (const auto& s : rejected_.samples()) {
+      if (rejects_logged_ >= kLoggedRejectsPerSummary) break;
+      ++rejects_logged_;
+      spdlog::warn("rejected line ({}) {}@{}: {}", s.reason, s.source, s.offset, s.text);
+    }
+    rejected_.ClearSamples();
+  }
+  void NoteUnloggedRejects() {
+    const uint64_t unlogged = rejected_.total() - rejects_at_summary_ - rejects_logged_;
+    if (unlogged > 0) {
+      spdlog::warn(
+          "{} more rejected lines in the last interval were not logged (at most {} are); "
+          "counts by reason: apimeter_agent_lines_rejected_by_reason_total",
+          unlogged, kLoggedRejectsPerSummary);
+    }
+    rejects_at_summary_ = rejected_.total();
+    rejects_logged_ = 0;
   }
 
   // Tailer stats restart at zero when tailers are rebuilt; keep totals monotonic.
@@ -496,6 +521,7 @@ class Agent {
       }
     }
     spdlog::info("stopped: {}", RenderSummary());
+    NoteUnloggedRejects();
     if (metrics_server_) metrics_server_->Stop();
     hup_.cancel();
     io_.stop();
@@ -566,6 +592,7 @@ class Agent {
     summary_timer_.async_wait([this](auto ec) {
       if (ec) return;
       spdlog::info("{}", RenderSummary());
+      NoteUnloggedRejects();
       ScheduleSummary();
     });
   }
@@ -584,6 +611,8 @@ class Agent {
   std::unique_ptr<Aggregator> aggregator_;
   std::unique_ptr<SinkCheckpointLookup> lookup_;
   RejectedLines rejected_;
+  uint64_t rejects_logged_ = 0;      // rejected lines logged in this summary interval
+  uint64_t rejects_at_summary_ = 0;  // rejected_.total() at the last summary
   std::vector<SourceTail> tails_;
   std::optional<InFlight> in_flight_;
   AgentMetrics metrics_;

@@ -31,6 +31,7 @@ struct LiveAgentArgs {
   std::string config;
   bool from_start = false;     // read files present at first start from their beginning
   std::string metrics_listen;  // overrides agent.metrics_listen when set
+  bool show_raw_lines = false;  // rejected lines logged unmasked (API keys shown)
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
                "on first start, read existing files from their beginning instead of their end");
   ag->add_option("--metrics-listen", agent_args.metrics_listen,
                  "host:port for /metrics (overrides agent.metrics_listen; port 0 = any)");
+  ag->add_flag("--show-raw-lines", agent_args.show_raw_lines, kShowRawLinesHelp);
 
   BackfillArgs backfill;
   backfill.config = config_default;
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   bf->add_option("files", backfill.files,
                  "log files to load; default: every file the sources' paths match");
   bf->add_flag("--no-progress", backfill.no_progress, "no progress bar, even on a terminal");
+  bf->add_flag("--show-raw-lines", backfill.show_raw_lines, kShowRawLinesHelp);
 
   QueryArgs query;
   query.config = config_default;
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
   tfc->add_option("file", tf.file, "log file (plain or .gz)")->required();
   tfc->add_option("--lines", tf.lines, "how many lines to show")->capture_default_str();
   tfc->add_option("--source", tf.source, "which source's format (0-based; default: by path)");
+  tfc->add_flag("--show-raw-lines", tf.show_raw_lines, kShowRawLinesHelp);
 
   CustomerIdArgs cid;
   cid.config = config_default;

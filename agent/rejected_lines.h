@@ -20,17 +20,23 @@ class RejectedLines {
  public:
   static constexpr size_t kMaxSamples = 20;
   static constexpr size_t kMaxSampleBytes = 200;
-  static constexpr int kKinds = static_cast<int>(ParseErrorKind::kBadRequestLine) + 1;
+  static constexpr int kKinds = kParseErrorKindCount;
 
   struct Sample {
     std::string source;  // file path
     uint64_t offset;     // byte offset of the line's start
     std::string reason;  // ParseErrorName, plus the field when known
-    std::string text;    // the line, escaped and cut
+    std::string text;    // the line as given to Add (secrets masked by the caller), escaped and cut
   };
 
+  // `line` is shown as given (escaped and cut): the caller masks secrets first.
   void Add(const ParseError& error, std::string_view line, std::string_view source,
            uint64_t offset);
+  // True when the next Add keeps a sample (the caller may skip preparing one otherwise).
+  bool TakesSample() const { return samples_.size() < kMaxSamples; }
+  // Drops the samples kept so far (counts stay), so later lines can be sampled:
+  // the agent logs samples as they come and clears them.
+  void ClearSamples() { samples_.clear(); }
   uint64_t total() const { return total_; }
   uint64_t count(ParseErrorKind kind) const { return counts_[static_cast<int>(kind)]; }
   const std::vector<Sample>& samples() const { return samples_; }

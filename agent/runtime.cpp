@@ -8,6 +8,7 @@
 #include <set>
 
 #include "agent/backfill.h"
+#include "common/time_util.h"
 
 namespace apimeter {
 
@@ -49,6 +50,13 @@ AggregatorOptions Runtime::aggregator_options() const {
   o.max_endpoints = config_.limits.endpoints_per_day;
   o.max_customers = config_.limits.customers_per_day;
   o.slow_top_n = config_.aggregation.slow_top_n;
+  return o;
+}
+
+LinePipelineOptions Runtime::pipeline_options(bool show_raw_lines) const {
+  LinePipelineOptions o;
+  o.max_future_us = config_.limits.max_future_s * kMicrosPerSecond;
+  o.show_raw_lines = show_raw_lines;
   return o;
 }
 

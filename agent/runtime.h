@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/line_pipeline.h"
 #include "aggregator/aggregator.h"
 #include "aggregator/customer_resolver.h"
 #include "common/clock.h"
@@ -42,6 +43,8 @@ class Runtime {
   // The host name a source's lines are counted under (sources may differ).
   const std::string& host() const { return host_; }
   AggregatorOptions aggregator_options() const;
+  // limits.max_future; show_raw_lines as given (a command-line choice, not config).
+  LinePipelineOptions pipeline_options(bool show_raw_lines) const;
   // Finds the source whose path globs match `path`; with a single source, that
   // source. InvalidArgument naming the file otherwise.
   Result<SourceRuntime*> SourceForFile(const std::string& path);

@@ -173,6 +173,7 @@ Result<std::vector<AlertEvent>> AlertEngine::EvaluateMinute(int64_t minute_s, Al
       const int64_t end = minute_s + 60;
       APIMETER_ASSIGN_OR_RETURN(
           Rollup window, source_->Total(KindOf(inst.scope), inst.name, end - r.window_s, end));
+      window_requests_ += window.requests;
       std::vector<Rollup> days;
       if (r.baseline) {
         APIMETER_ASSIGN_OR_RETURN(days, Baseline(inst, minute_s));

@@ -99,6 +99,11 @@ class AlertEngine {
   // and sets state->last_minute to it.
   Result<std::vector<AlertEvent>> EvaluateMinute(int64_t minute_s, AlertState* state);
 
+  // Requests in the rule windows evaluated so far, summed over rules,
+  // instances and minutes: 0 after a replay means the rules saw no data at
+  // all, which `alerts test` must say rather than print a bare "0 events".
+  uint64_t window_requests() const { return window_requests_; }
+
  private:
   struct Compiled;
   Result<std::vector<AlertInstance>> Instances(const Compiled& rule, int64_t minute_s,
@@ -108,6 +113,7 @@ class AlertEngine {
   const AlertsConfig& config_;
   AlertDataSource* source_;
   std::vector<std::unique_ptr<Compiled>> rules_;
+  uint64_t window_requests_ = 0;
   int64_t baseline_hour_ = -1;
   std::map<std::string, std::vector<Rollup>> baseline_cache_;  // this hour's, by scope key
 };

@@ -1,6 +1,7 @@
 #include "common/time_util.h"
 
 #include <charconv>
+#include <cstring>
 #include <cstdio>
 
 namespace apimeter {
@@ -78,6 +79,11 @@ bool Eat(std::string_view& s, char c) {
   return true;
 }
 
+// ResourceExhausted: the text has the right form, the number is too large.
+Status TooLargeDuration(std::string_view text) {
+  return Status::ResourceExhausted("duration '" + std::string(text) + "' is too large");
+}
+
 }  // namespace
 
 Result<int64_t> ParseDuration(std::string_view text) {
@@ -89,6 +95,9 @@ Result<int64_t> ParseDuration(std::string_view text) {
   const char* first = text.data();
   const char* last = text.data() + text.size() - 1;
   auto [ptr, ec] = std::from_chars(first, last, n);
+  const bool well_formed =
+      ptr == last && *first != '-' && *last != 0 && std::strchr("smhd", *last) != nullptr;
+  if (ec == std::errc::result_out_of_range && well_formed) return TooLargeDuration(text);
   if (ec != std::errc() || ptr != last || n < 0) {
     return Status::InvalidArgument("duration '" + std::string(text) +
                                    "' must be a whole number followed by s, m, h or d, e.g. 48h");
@@ -103,7 +112,7 @@ Result<int64_t> ParseDuration(std::string_view text) {
       return Status::InvalidArgument("duration '" + std::string(text) +
                                      "' has unknown unit; use s, m, h or d, e.g. 48h");
   }
-  if (n > (int64_t{1} << 40)) return Status::InvalidArgument("duration '" + std::string(text) + "' is too large");
+  if (n > (int64_t{1} << 40)) return TooLargeDuration(text);
   return n * unit;
 }
 

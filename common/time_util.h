@@ -46,7 +46,8 @@ std::string FormatDate(int64_t epoch_seconds);
 Result<int64_t> ParseTimePoint(std::string_view text, int64_t now_seconds);
 
 // Parses a duration such as "90s", "15m", "48h", "35d" into seconds.
-// Bare numbers are refused: a duration needs a unit.
+// Bare numbers are refused: a duration needs a unit. A well-formed duration
+// above 2^40 units fails with ResourceExhausted ("... is too large").
 Result<int64_t> ParseDuration(std::string_view text);
 
 }  // namespace apimeter

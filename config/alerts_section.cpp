@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 #include <set>
 
 namespace apimeter {
@@ -405,29 +406,56 @@ class AlertsLoader {
 
 }  // namespace
 
-Result<double> ParseAlertThreshold(std::string_view text, AlertMetric metric, bool baseline) {
+namespace {
+
+// Why a threshold was refused, in the operator's terms: a bare number needs
+// its unit ("500" -> "write e.g. 500ms"); a number with a unit must be 0 or
+// more; anything else gets the accepted forms. The text is never followed by
+// a unit it already has (no "-5msms").
+Status BadThreshold(std::string_view text, std::initializer_list<std::string_view> units,
+                    const std::string& forms) {
   const std::string t(text.substr(0, 40));
+  const std::string first(*units.begin());
+  double v = 0;
+  if (NumberWithUnit(t + first, first, &v)) {
+    return Status::InvalidArgument("'" + t + "' needs a unit: " + forms + "; write e.g. " + t +
+                                   first);
+  }
+  for (std::string_view u : units) {
+    if (text.size() > u.size() && text.substr(text.size() - u.size()) == u) {
+      return Status::InvalidArgument("'" + t + "' must be a number of 0 or more followed by " +
+                                     "its unit: " + forms);
+    }
+  }
+  return Status::InvalidArgument("'" + t + "' is not understood: " + forms);
+}
+
+}  // namespace
+
+Result<double> ParseAlertThreshold(std::string_view text, AlertMetric metric, bool baseline) {
   double v = 0;
   if (baseline) {
     if (NumberWithUnit(text, "x", &v)) return v;
     if (NumberWithUnit(text, "%", &v)) return v / 100;
-    return Status::InvalidArgument("'" + t +
-                                   "' needs a unit: a ratio of the baseline such as 2x or 30%");
+    return BadThreshold(text, {"x", "%"}, "a ratio of the baseline such as 2x or 30%");
   }
   if (IsLatency(metric)) {
     if (NumberWithUnit(text, "ms", &v)) return v;
     if (NumberWithUnit(text, "s", &v)) return v * 1000;
-    return Status::InvalidArgument("'" + t + "' needs a unit: a latency such as " + t +
-                                   "ms or 1.5s");
+    return BadThreshold(text, {"ms", "s"}, "a latency such as 500ms or 1.5s");
   }
   if (metric == AlertMetric::kErrorRate) {
-    if (NumberWithUnit(text, "%", &v) && v <= 100) return v / 100;
-    return Status::InvalidArgument("'" + t +
-                                   "' needs a unit: a percentage such as 2% (0% to 100%)");
+    const std::string forms = "a percentage such as 2% (0% to 100%)";
+    if (NumberWithUnit(text, "%", &v)) {
+      if (v <= 100) return v / 100;
+      return Status::InvalidArgument("'" + std::string(text.substr(0, 40)) +
+                                     "' is more than 100%: " + forms);
+    }
+    return BadThreshold(text, {"%"}, forms);
   }
   if (NumberWithUnit(text, "/min", &v)) return v;
   if (NumberWithUnit(text, "/s", &v)) return v * 60;
-  return Status::InvalidArgument("'" + t + "' needs a unit: a rate such as 100/min or 2/s");
+  return BadThreshold(text, {"/min", "/s"}, "a rate such as 100/min or 2/s");
 }
 
 Status LoadAlerts(const YamlReader& r, const YamlField& f, AlertsConfig* out) {

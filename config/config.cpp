@@ -3,13 +3,14 @@
 // rules that span keys (retention order, secret sources).
 #include "config/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "config/alerts_section.h"
 #include "config/customers_file.h"
@@ -114,10 +115,10 @@ class Loader {
 
  private:
   Status LoadLimits(const YamlField& f, LimitsConfig* l) {
-    APIMETER_ASSIGN_OR_RETURN(
-        std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "limits",
-                   {"endpoints_per_day", "customers_per_day", "max_line_bytes", "memory_mb"}));
+    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                              r_.OpenMap(f.value, "limits",
+                                         {"endpoints_per_day", "customers_per_day",
+                                          "max_line_bytes", "memory_mb", "max_future"}));
     for (const YamlField& x : fields) {
       const std::string name = "limits." + x.key;
       if (x.key == "endpoints_per_day") {
@@ -126,6 +127,10 @@ class Loader {
         APIMETER_ASSIGN_OR_RETURN(l->customers_per_day, r_.Int(x, name, 1, 10000000));
       } else if (x.key == "max_line_bytes") {
         APIMETER_ASSIGN_OR_RETURN(l->max_line_bytes, r_.Size(x, name, 256, 16 << 20));
+      } else if (x.key == "max_future") {
+        APIMETER_ASSIGN_OR_RETURN(
+            int64_t ms, r_.DurationMs(x, name, 60000, 366 * kMsPerDay, /*allow_ms=*/false));
+        l->max_future_s = ms / 1000;
       } else {
         APIMETER_ASSIGN_OR_RETURN(l->memory_mb, r_.Int(x, name, 1, 1 << 20));
       }
@@ -371,20 +376,48 @@ class Loader {
   std::filesystem::path base_dir_;
 };
 
+// What a path is when it is not a regular file, for the message.
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+Status NotRegular(mode_t mode) {
+  return Status::InvalidArgument(std::string("it is ") + FileKind(mode) + ", not a regular file");
+}
+
+// Only regular files are read. A FIFO would block the load until some process
+// writes to it, and a device could be read forever, so the type is checked
+// before opening, and again on the open descriptor (the path may have changed
+// in between); the open itself is non-blocking, so even a FIFO swapped in
+// at that moment cannot hang it.
 Result<std::string> ReadRealFile(const std::string& path, size_t max_bytes) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return Status::InvalidArgument("it is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(std::strerror(errno));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return NotRegular(st.st_mode);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Status::NotFound(std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (::fstat(fd, &st) != 0) return Status::Unavailable(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return NotRegular(st.st_mode);
   std::string text;
   char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Unavailable(std::string("read error: ") + std::strerror(errno));
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
     if (text.size() > max_bytes) {
       return Status::ResourceExhausted("larger than " + std::to_string(max_bytes) + " bytes");
     }
   }
-  if (in.bad()) return Status::Unavailable("read error");
   return text;
 }
 

@@ -47,6 +47,7 @@ struct LimitsConfig {
   int64_t customers_per_day = 50000;
   int64_t max_line_bytes = 64 * 1024;
   int64_t memory_mb = 256;  // bound on in-memory aggregates before a forced flush / read pause
+  int64_t max_future_s = 86400;  // lines dated later than now + this are rejected (future_time)
 };
 
 struct RedisConfig {

@@ -68,6 +68,7 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "customers_per_day" << YAML::Value << c.limits.customers_per_day;
   out << YAML::Key << "max_line_bytes" << YAML::Value << FormatSize(c.limits.max_line_bytes);
   out << YAML::Key << "memory_mb" << YAML::Value << c.limits.memory_mb;
+  out << YAML::Key << "max_future" << YAML::Value << FormatDurationMs(c.limits.max_future_s * 1000);
   out << YAML::EndMap;
 
   out << YAML::Key << "redis" << YAML::Value << YAML::BeginMap;

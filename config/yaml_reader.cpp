@@ -1,5 +1,7 @@
 #include "config/yaml_reader.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -51,6 +53,12 @@ std::string Normalized(std::string_view key) {
   return out;
 }
 
+// A well-formed duration whose number does not fit: ResourceExhausted, so
+// DurationMs can name the key's maximum instead of the format.
+Status TooLarge(std::string_view text) {
+  return Status::ResourceExhausted("duration " + Quoted(text) + " is too large");
+}
+
 }  // namespace
 
 Status YamlReader::ErrorAtLine(int line, std::string_view message) const {
@@ -87,6 +95,13 @@ Result<YAML::Node> YamlReader::Parse(const std::string& text) const {
     }
     if (docs.empty()) return YAML::Node(YAML::NodeType::Null);
     return docs[0];
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for this is only "bad file".
+    const int line = e.mark.is_null() ? 1 : e.mark.line + 1;
+    return ErrorAtLine(line, "the YAML is nested too deeply: the parser stops at " +
+                                 std::to_string(e.depth()) +
+                                 " levels of nesting (an apimeter config needs fewer than 10); "
+                                 "check the indentation and the brackets up to this line");
   } catch (const YAML::Exception& e) {
     const int line = e.mark.is_null() ? 1 : e.mark.line + 1;
     return ErrorAtLine(line, "YAML syntax error: " + e.msg +
@@ -179,7 +194,14 @@ Result<int64_t> YamlReader::Int(const YamlField& f, std::string_view name, int64
   std::string_view s = text;
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
+  const bool whole = !s.empty() && ptr == s.data() + s.size();
+  if (whole && ec == std::errc::result_out_of_range) {
+    // A whole number, just too large (or small) for 64 bits: the range is what is wrong.
+    return ErrorAt(f, "'" + std::string(name) + "' must be between " + std::to_string(min) +
+                          " and " + std::to_string(max) + ", got " + Quoted(text) +
+                          "; choose a value in that range");
+  }
+  if (!whole || ec != std::errc()) {
     return ErrorAt(f, "'" + std::string(name) + "' must be a whole number, got " + Quoted(text) +
                           "; write e.g. " + std::to_string(std::max<int64_t>(min, 1)));
   }
@@ -207,6 +229,10 @@ Result<int64_t> YamlReader::DurationMs(const YamlField& f, std::string_view name
                                        int64_t max_ms, bool allow_ms) const {
   APIMETER_ASSIGN_OR_RETURN(std::string text, String(f, name));
   Result<int64_t> v = ParseDurationMsText(text, allow_ms);
+  if (!v.ok() && v.status().code() == StatusCode::kResourceExhausted) {
+    return ErrorAt(f, "'" + std::string(name) + "' is too large, got " + Quoted(text) +
+                          "; the largest allowed is " + FormatDurationMs(max_ms));
+  }
   if (!v.ok()) return ErrorAt(f, std::string(name) + ": " + v.status().message());
   if (*v < min_ms || *v > max_ms) {
     return ErrorAt(f, "'" + std::string(name) + "' must be between " + FormatDurationMs(min_ms) +
@@ -304,18 +330,21 @@ Result<int64_t> ParseDurationMsText(std::string_view text, bool allow_ms) {
     const std::string_view number = text.substr(0, text.size() - 2);
     int64_t n = 0;
     auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
-    if (ec == std::errc() && ptr == number.data() + number.size() && n >= 0) return n;
+    const bool whole = ptr == number.data() + number.size() && AllDigits(number);
+    if (ec == std::errc() && whole) return n;
+    if (ec == std::errc::result_out_of_range && whole) return TooLarge(text);
     return Status::InvalidArgument("duration " + Quoted(text) +
                                    " must be a whole number followed by " + units + ", e.g. 500ms");
   }
   Result<int64_t> seconds = ParseDuration(text);
+  if (!seconds.ok() && seconds.status().code() == StatusCode::kResourceExhausted) {
+    return TooLarge(text);
+  }
   if (!seconds.ok()) {
     return Status::InvalidArgument("duration " + Quoted(text) +
                                    " must be a whole number followed by " + units + ", e.g. 48h");
   }
-  if (*seconds > std::numeric_limits<int64_t>::max() / 1000) {
-    return Status::InvalidArgument("duration " + Quoted(text) + " is too large");
-  }
+  if (*seconds > std::numeric_limits<int64_t>::max() / 1000) return TooLarge(text);
   return *seconds * 1000;
 }
 

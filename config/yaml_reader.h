@@ -82,6 +82,7 @@ std::string NearestKey(std::string_view key, std::initializer_list<std::string_v
 // Parses "64KiB", "1MiB", "65536" into bytes; fails with a message (no position).
 Result<int64_t> ParseSizeText(std::string_view text);
 // Parses "500ms" or any ParseDuration text into milliseconds; bare numbers fail.
+// A well-formed duration too large for int64 ms fails with ResourceExhausted.
 Result<int64_t> ParseDurationMsText(std::string_view text, bool allow_ms);
 
 // Text for a duration in ms / a size in bytes, in the largest exact unit

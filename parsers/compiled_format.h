@@ -89,6 +89,9 @@ bool Walk(const CompiledFormat& f, std::string_view line, std::string_view* caps
 // set when the line is rejected; may shorten *line (a trailing '\r').
 bool PreCheck(const CompiledFormat& f, std::string_view* line, ParseError* err);
 
+// The anchored RE2 match of the whole line; fills caps[0..f.slots) on success.
+bool Re2Match(const CompiledFormat& f, std::string_view line, std::string_view* caps);
+
 // Turns captured values into a record. Shared by both matchers so they cannot disagree.
 bool Derive(const CompiledFormat& f, std::string_view line, const std::string_view* caps,
             LogRecord* out, ParseError* err);

@@ -33,6 +33,8 @@ std::string_view ParseErrorName(ParseErrorKind kind) {
       return "empty_request";
     case ParseErrorKind::kBadRequestLine:
       return "bad_request_line";
+    case ParseErrorKind::kFutureTime:
+      return "future_time";
   }
   return "unknown";
 }
@@ -278,6 +280,8 @@ bool DeriveNumbers(const CompiledFormat& f, std::string_view line, const std::st
   return true;
 }
 
+}  // namespace
+
 bool Re2Match(const CompiledFormat& f, std::string_view line, std::string_view* caps) {
   re2::StringPiece sub[kMaxSlots + 1];
   if (!f.re2->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH,
@@ -288,8 +292,6 @@ bool Re2Match(const CompiledFormat& f, std::string_view line, std::string_view* 
     caps[i] = std::string_view(sub[i + 1].data(), sub[i + 1].size());
   return true;
 }
-
-}  // namespace
 
 bool PreCheck(const CompiledFormat& f, std::string_view* line, ParseError* err) {
   if (line->empty()) return Fail(err, ParseErrorKind::kEmpty, 0);

@@ -20,9 +20,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/log_record.h"
 #include "common/result.h"
+#include "parsers/redact.h"
 
 namespace apimeter {
 
@@ -46,11 +48,14 @@ enum class ParseErrorKind {
   kBadNumber,
   kEmptyRequest,
   kBadRequestLine,
+  // Never returned by LineParser (a pure parser has no clock): the line pipeline rejects a
+  // line dated further in the future than limits.max_future with it.
+  kFutureTime,
 };
-inline constexpr int kParseErrorKindCount = 9;
+inline constexpr int kParseErrorKindCount = 10;
 
 // "empty", "too_long", "binary", "no_match", "bad_time", "bad_status", "bad_number",
-// "empty_request", "bad_request_line". Stable: used as metric labels.
+// "empty_request", "bad_request_line", "future_time". Stable: used as metric labels.
 std::string_view ParseErrorName(ParseErrorKind kind);
 
 struct ParseError {
@@ -75,7 +80,12 @@ class LineParser {
 
   // Human explanation for `apimeter test-format`: every variable and its value, the derived
   // record, or where and why the line was rejected (column, expected what, saw what).
-  std::string Explain(std::string_view line) const;
+  // Secrets (SecretSpans) are shown as markers unless options.show_raw (parsers/redact.h).
+  std::string Explain(std::string_view line, const RedactOptions& options = {}) const;
+
+  // Where `line` may hold an API key or another credential, for showing it to
+  // people: see parsers/redact.h. Sorted, non-overlapping. Allocates.
+  std::vector<SecretSpan> SecretSpans(std::string_view line) const;
 
   // The anchored RE2 pattern the format compiled to (Latin-1, dot matches newline).
   const std::string& re2_pattern() const;

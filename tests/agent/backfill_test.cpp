@@ -39,6 +39,7 @@ class BackfillTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
     auto& redis = testing::TestRedis::Get();
+    prefix_ = redis.UniquePrefix("bf");
     const std::string yaml = std::string("sources:\n  - paths: [\"") + (dir_ / "api.log").string() +
         "\"]\n    log_format: '$remote_addr - $remote_user [$time_local] \"$request\" $status "
         "$body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time "
@@ -46,7 +47,7 @@ class BackfillTest : public ::testing::Test {
         "    customer: $http_x_api_key\n    latency: $request_time\n    host: bf-host\n"
         "customer_id_secret: \"backfill-test-secret-0001\"\n"
         "retention: { minute: 3650d, hour: 3650d, day: 3650d }\n"
-        "redis: { url: \"" + redis.url() + "\", prefix: \"" + redis.UniquePrefix("bf") + "\" }\n";
+        "redis: { url: \"" + redis.url() + "\", prefix: \"" + prefix_ + "\" }\n";
     auto config = LoadConfigString(yaml, "test.yaml");
     ASSERT_TRUE(config.ok()) << config.status().ToString();
     auto rt = Runtime::Create(*config, &clock_);
@@ -59,10 +60,9 @@ class BackfillTest : public ::testing::Test {
   // Backfills `path` once with a fresh aggregator; returns lines counted now.
   uint64_t Backfill(const std::string& path) {
     Aggregator aggregator(rt_->aggregator_options());
-    RejectedLines rejected;
     SourceRuntime& src = rt_->sources().front();
     LinePipeline pipeline(&src.parser, &rt_->normalizer(), &rt_->customers(), &aggregator,
-                          &rejected, &clock_);
+                          &rejected_, &clock_, rt_->pipeline_options(false));
     BackfillOptions options;
     options.host = "bf-host";
     options.flush_every_lines = 7;  // many small transactions, each with its checkpoint
@@ -85,7 +85,22 @@ class BackfillTest : public ::testing::Test {
     return p;
   }
 
+  // The longest time to live of this test's keys, in seconds.
+  int64_t MaxTtl() {
+    auto keys = rt_->redis().Command({"KEYS", prefix_ + ":*"});
+    EXPECT_TRUE(keys.ok());
+    int64_t most = -2;
+    for (const auto& k : keys->elements) {
+      auto ttl = rt_->redis().Command({"TTL", k.str});
+      EXPECT_TRUE(ttl.ok());
+      most = std::max(most, ttl->integer);
+    }
+    return most;
+  }
+
   ManualClock clock_{1795694400LL * 1000000};
+  RejectedLines rejected_;
+  std::string prefix_;
   NoSleep sleeper_;
   std::filesystem::path dir_;
   std::unique_ptr<Runtime> rt_;
@@ -150,6 +165,24 @@ TEST_F(BackfillTest, FillsExactlyTheGapAnAgentLeft) {
   auto stored = rt_->sink().ReadCheckpoint("bf-host", *fp);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(*stored, "0-" + std::to_string(content.size()));
+}
+
+TEST_F(BackfillTest, FutureDatedLinesAreRejectedAndNeverStored) {
+  std::string content;
+  for (int i = 0; i < 10; ++i) content += Line(i, "/v1/ok", 200, "k5");
+  std::string future = Line(1, "/v1/future", 200, "k5");
+  content += future.replace(future.find("2026"), 4, "6026");  // issue 13: year 6026
+  future = Line(2, "/v1/future", 200, "k5");
+  content += future.replace(future.find("26/Nov"), 6, "29/Nov");  // 3 days ahead of the clock
+  const std::string p = Write("api.log", content);
+  EXPECT_EQ(Backfill(p), 12u);  // read and counted once: 10 parsed, 2 rejected
+  EXPECT_EQ(rejected_.count(ParseErrorKind::kFutureTime), 2u);
+  EXPECT_EQ(rejected_.total(), 2u);
+  EXPECT_EQ(StoredRequests(), 10u);
+  // Every key lives at most its tier's retention (3650 d here) past the
+  // newest line, not until year 6026 and beyond.
+  EXPECT_LE(MaxTtl(), 3651LL * 86400);
+  EXPECT_GT(MaxTtl(), 0);
 }
 
 }  // namespace

@@ -223,7 +223,8 @@ TEST_F(ConfigErrors, LimitsMustBePositive) {
                       "'limits.max_line_bytes' must be between 256 and 16MiB"));
   EXPECT_TRUE(FailsAt(Load(head + "  max_line_bytes: 64KB\n"), 5, "size '64KB' is not understood"));
   EXPECT_TRUE(FailsAt(Load(head + "  max_line_bytes: 99999999999999999999KiB\n"), 5, "too large"));
-  EXPECT_TRUE(FailsAt(Load(head + "  memory_mb: 99999999999999999999\n"), 5, "whole number"));
+  EXPECT_TRUE(FailsAt(Load(head + "  memory_mb: 99999999999999999999\n"), 5,
+                      "'limits.memory_mb' must be between 1 and 1048576"));
   EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) + "aggregation:\n  slow_top_n: 0\n"), 5,
                       "'aggregation.slow_top_n' must be between 1 and 10000"));
 }

@@ -46,7 +46,7 @@ std::string FullConfig() {
          "  - \"/v1/orders/{id}/items\"\n"
          "  - { match: '^/v2/geo/ip/[^/]+$', name: '/v2/geo/ip/:ip' }\n"
          "limits: { endpoints_per_day: 3000, customers_per_day: 60000, max_line_bytes: 1MiB, "
-         "memory_mb: 512 }\n"
+         "memory_mb: 512, max_future: 2h }\n"
          "redis:\n"
          "  url: \"redis://admin:" +
          kRedisPassword +
@@ -98,6 +98,7 @@ TEST_F(ConfigLoad, DefaultsAreFilledIn) {
   EXPECT_EQ(c.limits.customers_per_day, 50000);
   EXPECT_EQ(c.limits.max_line_bytes, 65536);
   EXPECT_EQ(c.limits.memory_mb, 256);
+  EXPECT_EQ(c.limits.max_future_s, 86400);
   EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
   EXPECT_EQ(c.redis.prefix, "apimeter");
   EXPECT_TRUE(c.redis.cluster.empty());
@@ -155,6 +156,7 @@ TEST_F(ConfigLoad, EveryKeyIsRead) {
   EXPECT_EQ(c.limits.customers_per_day, 60000);
   EXPECT_EQ(c.limits.max_line_bytes, 1 << 20);
   EXPECT_EQ(c.limits.memory_mb, 512);
+  EXPECT_EQ(c.limits.max_future_s, 7200);
   EXPECT_EQ(c.redis.url, std::string("redis://admin:") + kRedisPassword + "@redis.internal:6380/2");
   EXPECT_EQ(c.redis.prefix, "am");
   EXPECT_TRUE(c.redis.cluster.empty());  // mutually exclusive with url
@@ -210,6 +212,7 @@ TEST_F(ConfigLoad, EffectiveConfigRoundTripsAndMasksSecrets) {
   EXPECT_EQ(b.limits.endpoints_per_day, a.limits.endpoints_per_day);
   EXPECT_EQ(b.limits.customers_per_day, a.limits.customers_per_day);
   EXPECT_EQ(b.limits.memory_mb, a.limits.memory_mb);
+  EXPECT_EQ(b.limits.max_future_s, a.limits.max_future_s);
   EXPECT_EQ(b.redis.prefix, a.redis.prefix);
   EXPECT_EQ(b.redis.cluster, a.redis.cluster);
   EXPECT_EQ(b.redis.connect_timeout_ms, a.redis.connect_timeout_ms);
@@ -293,28 +296,6 @@ TEST_F(ConfigLoad, SizesAndDurationsInEveryUnit) {
 }
 
 // Loads from a real file so the name in the message is the path given.
-class TempDir {
- public:
-  TempDir() {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("apimeter-config-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
- private:
-  std::filesystem::path dir_;
-};
-
 TEST(ConfigFile, BadLineSevenIsReportedAsLineSeven) {
   TempDir dir;
   const std::string path = dir.Write("apimeter.yaml",

@@ -2,6 +2,11 @@
 // assertions on "<file>:<line>: ..." error messages.
 #pragma once
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -61,5 +66,35 @@ inline ::testing::AssertionResult FailsAt(const Result<Config>& r, int line,
   }
   return ::testing::AssertionSuccess() << msg;
 }
+
+// A directory of real files for one test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("apimeter-config-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  // A named pipe: opening it for reading blocks until a writer comes.
+  std::string Fifo(const std::string& name) {
+    const std::string path = (dir_ / name).string();
+    EXPECT_EQ(::mkfifo(path.c_str(), 0600), 0) << path;
+    return path;
+  }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+ private:
+  std::filesystem::path dir_;
+};
 
 }  // namespace apimeter::testing

@@ -265,6 +265,37 @@ alerts:
         self.assertEqual(proc.returncode, 0, err)
         self.assertEqual(self.redis.cli("EXISTS", lease).strip(), "0")  # released, not left to expire
 
+    def test_5_replay_past_the_minute_tier_is_refused_with_the_date_it_ends(self):
+        # The same traffic 3 days ago: past the minute tier's retention (48 h),
+        # so backfill writes only its hour and day buckets.
+        old_start = self.start - 3 * 86400
+        old_log = os.path.join(self.dir, "old.access.log")
+        write_log(old_log, old_start)
+        r = h.run([h.BIN, "backfill", "--config", self.config, "--no-progress", old_log])
+        self.assertIn("deltas older than retention not written", r.stdout)
+        hourly = json.loads(h.run([h.BIN, "query", "overview", "--config", self.config, "--json",
+                                   "--from", str(old_start), "--to", str(old_start + 3600)]).stdout)
+        self.assertEqual(hourly["requests"], MINUTES * PER_MINUTE * 3)  # the data is there, per hour
+
+        r = h.run([h.BIN, "alerts", "test", "--config", self.config, "--from", str(old_start),
+                   "--to", str(old_start + 3600)], check=False)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertNotIn("minutes replayed", r.stdout)  # used to be "60 minutes ... 0 events"
+        oldest = (int(time.time()) - 48 * 3600) // 60 * 60
+        starts = [h.iso(oldest + d) for d in (-60, 0, 60)]  # the clock may tick meanwhile
+        self.assertTrue(any(f"now starts at {s}" in r.stderr for s in starts), r.stderr)
+        self.assertIn("past the minute tier's retention", r.stderr)
+
+        # Within retention but with no traffic at all: said so, not a bare "0 events".
+        quiet_from = self.minute(MINUTES) + 600
+        quiet = h.run([h.BIN, "alerts", "test", "--config", self.config, "--from", str(quiet_from),
+                       "--to", str(quiet_from + 600)])
+        self.assertIn("0 events", quiet.stdout)
+        self.assertIn("the rules' windows held no requests at all", quiet.stderr)
+        j = json.loads(h.run([h.BIN, "alerts", "test", "--config", self.config, "--json", "--from",
+                              str(self.start), "--to", str(self.minute(5))]).stdout)
+        self.assertGreater(j["window_requests"], 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -163,7 +163,7 @@ class BackfillQueryTest(unittest.TestCase):
         r = h.run([h.BIN, "test-format", "--config", self.config, "--lines", "40",
                    os.path.join(self.logs, "api.access.log.1")], check=False)
         self.assertIn(r.returncode, (0, 3))  # 3: some sampled lines are malformed on purpose
-        self.assertIn("<key k_", r.stdout)
+        self.assertIn("<customer k_", r.stdout)
         keys = {req.key for req in self.requests if req.key}
         leaked = [k for k in keys if k in r.stdout]
         self.assertEqual(leaked, [])
