@@ -61,7 +61,7 @@ class BackfillTest : public ::testing::Test {
     Aggregator aggregator(rt_->aggregator_options());
     RejectedLines rejected;
     SourceRuntime& src = rt_->sources().front();
-    LinePipeline pipeline(&src.parser, &rt_->normalizer(), &rt_->customers(), &aggregator,
+    LinePipeline pipeline(&src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(), &aggregator,
                           &rejected, &clock_);
     BackfillOptions options;
     options.host = "bf-host";

@@ -77,7 +77,7 @@ TEST(PipelineGoldenTest, SampleLogMatchesGolden) {
   Aggregator aggregator((*rt)->aggregator_options());
   RejectedLines rejected;
   SourceRuntime& src = (*rt)->sources().front();
-  LinePipeline pipeline(&src.parser, &(*rt)->normalizer(), &(*rt)->customers(), &aggregator,
+  LinePipeline pipeline(&src.parser, &src.customer_key, &(*rt)->normalizer(), &(*rt)->customers(), &aggregator,
                         &rejected, &clock);
   LineSplitter splitter(65536);
   uint64_t begin = 0;

@@ -9,32 +9,13 @@
 #include <string>
 
 #include "tests/parsers/alloc_counter.h"
+#include "tests/support/jwt.h"
 
 namespace apimeter {
 namespace {
 
-std::string Base64Url(std::string_view in) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = acc << 8 | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
-std::string Jwt(std::string_view payload_json) {
-  return Base64Url(R"({"alg":"RS256","typ":"JWT","kid":"k1"})") + "." +
-         Base64Url(payload_json) + ".c2lnbmF0dXJlLW5vdC1jaGVja2Vk";
-}
+using testing::Base64Url;
+using testing::Jwt;
 
 constexpr char kPayload[] =
     R"({"iss":"https://auth.example.com/","sub":"client-42","azp":"app-7",)"
