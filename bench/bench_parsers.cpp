@@ -30,9 +30,10 @@ LineParser Make(const char* format, const char* customer = "", const char* laten
 }
 
 // ingress-nginx's default (the `upstreaminfo` preset). A parser from before any variable
-// was accepted refuses $proxy_upstream_name, $proxy_alternative_upstream_name and $req_id;
-// the same shape with $http_* in their place lets this program run against it too, for a
-// before/after ratio (its generic values cost what an opaque field costs now).
+// was accepted refuses $proxy_upstream_name, $proxy_alternative_upstream_name, $req_id and
+// $upstream_response_length; the same shape with $http_* in their place lets this program
+// run against it too, for a before/after ratio (its generic values cost what an opaque
+// field costs now; the list values are generic there).
 const char kUpstreamInfo[] =
     "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
     "\"$http_referer\" \"$http_user_agent\" $request_length $request_time [$proxy_upstream_name] "
@@ -42,7 +43,7 @@ const char kUpstreamInfoBefore[] =
     "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
     "\"$http_referer\" \"$http_user_agent\" $request_length $request_time "
     "[$http_proxy_upstream_name] [$http_proxy_alternative_upstream_name] $upstream_addr "
-    "$upstream_response_length $upstream_response_time $upstream_status $http_req_id";
+    "$http_upstream_response_length $upstream_response_time $upstream_status $http_req_id";
 
 std::vector<std::string> CombinedLines() {
   return {
