@@ -10,24 +10,14 @@
 #include <vector>
 
 #include "parsers/customer_key.h"
+#include "tests/support/jwt.h"
 
 namespace {
 
 using apimeter::CustomerKeyError;
 using apimeter::CustomerKeyExtractor;
 
-std::string B64(std::string_view in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = acc << 8 | c;
-    for (bits += 8; bits >= 6; bits -= 6) out += k[(acc >> (bits - 6)) & 63];
-  }
-  if (bits > 0) out += k[(acc << (6 - bits)) & 63];
-  return out;
-}
+using apimeter::testing::Base64Url;
 
 // Realistic access tokens: an OIDC provider's claims, ~600 bytes of JSON.
 std::vector<std::string> Tokens() {
@@ -43,10 +33,10 @@ std::vector<std::string> Tokens() {
         R"("scope":"openid email profile","sid":"0c9a5f3e","email_verified":true,)"
         R"("name":"Jane Doe","preferred_username":"jane","email":"jane@example.com",)"
         R"("client_id":"svc-)" +
-        std::to_string(i) + R"(","sub":"5f2b7c1e-8a3d-4f6b-9c2e-1d7a8b3c4e5)" +
-        std::to_string(i) + R"("})";
-    out.push_back("Bearer " + B64(R"({"alg":"RS256","typ":"JWT","kid":"abc123"})") + "." +
-                  B64(payload) + "." + std::string(342, 'S'));
+        std::to_string(i) + R"(","sub":"5f2b7c1e-8a3d-4f6b-9c2e-1d7a8b3c4e5)" + std::to_string(i) +
+        R"("})";
+    out.push_back("Bearer " + Base64Url(R"({"alg":"RS256","typ":"JWT","kid":"abc123"})") + "." +
+                  Base64Url(payload) + "." + std::string(342, 'S'));
   }
   return out;
 }

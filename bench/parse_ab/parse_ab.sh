@@ -23,7 +23,7 @@ for f in "$OLD"/parsers/{endpoint_normalizer,explain,fast_path,format_compiler,l
 done
 g++ "${FLAGS[@]}" -I"$OLD" -Dapimeter=apimeter_old -DSIDE=Old -c "$HERE/wrap.cpp" -o "$OUT/wrap_old.o"
 g++ "${FLAGS[@]}" -I"$NEW" -DSIDE=New -c "$HERE/wrap.cpp" -o "$OUT/wrap_new.o"
-g++ "${FLAGS[@]}" -c "$HERE/parse_ab.cpp" -o "$OUT/parse_ab.o"
+g++ "${FLAGS[@]}" -I"$NEW" -c "$HERE/parse_ab.cpp" -o "$OUT/parse_ab.o"
 g++ -o "$OUT/parse_ab" "$OUT"/parse_ab.o "$OUT"/wrap_old.o "$OUT"/old_*.o "$OUT/wrap_new.o" \
   "$NEW/build/parsers/libapimeter_parsers.a" "$NEW/build/common/libapimeter_common.a" \
   -lre2 -lbenchmark -lpthread
