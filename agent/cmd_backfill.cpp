@@ -115,8 +115,8 @@ int RunBackfill(const BackfillArgs& args) {
     AggregatorOptions ao = runtime.aggregator_options();
     ao.host = src->config.host;
     Aggregator aggregator(ao);
-    LinePipeline pipeline(&src->parser, &src->customer_key, &runtime.normalizer(), &runtime.customers(), &aggregator,
-                          &rejected, &clock);
+    LinePipeline pipeline(&src->parser, &src->customer_key, &runtime.normalizer(),
+                          &runtime.customers(), &aggregator, &rejected, &clock);
     BackfillOptions bo;
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);

@@ -63,8 +63,8 @@ class LinePipeline {
   RejectedLines* rejected_;
   const Clock* clock_;
 
-  std::string endpoint_;      // reused buffer: no allocation per line
-  std::string key_scratch_;   // reused buffer for a decoded JWT payload
+  std::string endpoint_;     // reused buffer: no allocation per line
+  std::string key_scratch_;  // reused buffer for a decoded JWT payload
   uint64_t parsed_ = 0;
   uint64_t rejected_count_ = 0;
   std::array<uint64_t, kCustomerKeyErrorCount> customer_key_errors_{};

@@ -184,9 +184,9 @@ class Agent {
       auto& src = rt_->sources()[i];
       SourceTail t;
       t.source = &src;
-      t.pipeline = std::make_unique<LinePipeline>(&src.parser, &src.customer_key, &rt_->normalizer(),
-                                                  &rt_->customers(), aggregator_.get(),
-                                                  &rejected_, &clock_);
+      t.pipeline =
+          std::make_unique<LinePipeline>(&src.parser, &src.customer_key, &rt_->normalizer(),
+                                         &rt_->customers(), aggregator_.get(), &rejected_, &clock_);
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       TailerOptions o;
       o.paths = src.config.paths;
@@ -204,9 +204,8 @@ class Agent {
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
     for (auto& t : tails_) {
       t.pipeline = std::make_unique<LinePipeline>(&t.source->parser, &t.source->customer_key,
-                                                  &rt_->normalizer(),
-                                                  &rt_->customers(), aggregator_.get(),
-                                                  &rejected_, &clock_);
+                                                  &rt_->normalizer(), &rt_->customers(),
+                                                  aggregator_.get(), &rejected_, &clock_);
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       t.parsed_before = t.rejected_before = 0;
       t.key_errors_before = {};

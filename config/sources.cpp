@@ -128,8 +128,7 @@ const YamlField* Find(const std::vector<YamlField>& fields, std::string_view key
 
 // customer_match and customer_jwt_claim: which part of the customer value is the key.
 // Both need `customer`; the regex is compiled here so an error points at its own line.
-Status ReadCustomerKey(const YamlReader& r, const std::vector<YamlField>& fields,
-                       SourceConfig* s) {
+Status ReadCustomerKey(const YamlReader& r, const std::vector<YamlField>& fields, SourceConfig* s) {
   const YamlField* match = Find(fields, "customer_match");
   const YamlField* claim = Find(fields, "customer_jwt_claim");
   for (const YamlField* f : {match, claim}) {

@@ -39,7 +39,7 @@ constexpr Preset kPresets[] = {
 // (next server) or " : " (internal redirect to another group). The three *_time ones have a
 // class of their own (seconds); these are opaque lists.
 constexpr std::string_view kUpstreamLists[] = {
-    "upstream_addr",       "upstream_status",        "upstream_response_length",
+    "upstream_addr",       "upstream_status",         "upstream_response_length",
     "upstream_bytes_sent", "upstream_bytes_received", "upstream_queue_time",
 };
 

@@ -61,8 +61,8 @@ class BackfillTest : public ::testing::Test {
     Aggregator aggregator(rt_->aggregator_options());
     RejectedLines rejected;
     SourceRuntime& src = rt_->sources().front();
-    LinePipeline pipeline(&src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(), &aggregator,
-                          &rejected, &clock_);
+    LinePipeline pipeline(&src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(),
+                          &aggregator, &rejected, &clock_);
     BackfillOptions options;
     options.host = "bf-host";
     options.flush_every_lines = 7;  // many small transactions, each with its checkpoint

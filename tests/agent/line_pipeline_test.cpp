@@ -25,7 +25,8 @@ class LinePipelineTest : public ::testing::Test {
                                       const std::vector<std::string>& authorization) {
     const std::string yaml =
         "sources:\n  - paths: [\"/var/log/nginx/api.log\"]\n"
-        "    log_format: '$remote_addr [$time_local] \"$request\" $status \"$http_authorization\"'\n"
+        "    log_format: '$remote_addr [$time_local] \"$request\" $status "
+        "\"$http_authorization\"'\n"
         "    customer: $http_authorization\n" +
         keys + "    host: t1\ncustomer_id_secret: \"" + kSecret + "\"\n";
     auto config = LoadConfigString(yaml, "test.yaml");
@@ -36,9 +37,9 @@ class LinePipelineTest : public ::testing::Test {
     if (!rt.ok()) return {};
     Aggregator aggregator((*rt)->aggregator_options());
     SourceRuntime& src = (*rt)->sources().front();
-    pipeline_ = std::make_unique<LinePipeline>(&src.parser, &src.customer_key, &(*rt)->normalizer(),
-                                               &(*rt)->customers(), &aggregator, &rejected_,
-                                               &clock_);
+    pipeline_ =
+        std::make_unique<LinePipeline>(&src.parser, &src.customer_key, &(*rt)->normalizer(),
+                                       &(*rt)->customers(), &aggregator, &rejected_, &clock_);
     for (const std::string& a : authorization) {
       const std::string line =
           "1.2.3.4 [10/Oct/2025:13:55:36 +0000] \"GET /v1/x HTTP/1.1\" 200 \"" + a + "\"";
@@ -86,19 +87,20 @@ TEST_F(LinePipelineTest, JwtClaimIsTheCustomerAndBadTokensAreAnonymous) {
 
 TEST_F(LinePipelineTest, MatchThenClaimAndNoMatch) {
   const std::string a = "Bearer " + Jwt(R"({"client_id":"svc-9"})");
-  const auto counts = Run("    customer_match: '^Bearer (.+)$'\n    customer_jwt_claim: client_id\n",
-                          {a, "Token abc", a});
+  const auto counts =
+      Run("    customer_match: '^Bearer (.+)$'\n    customer_jwt_claim: client_id\n",
+          {a, "Token abc", a});
   EXPECT_EQ(pipeline_->parsed(), 3u);
   EXPECT_EQ(Errors(CustomerKeyError::kMatchFailed), 1u);
-  const std::map<std::string, uint64_t> want = {
-      {CustomerResolver::IdFor(kSecret, "svc-9"), 2}, {"anonymous", 1}};
+  const std::map<std::string, uint64_t> want = {{CustomerResolver::IdFor(kSecret, "svc-9"), 2},
+                                                {"anonymous", 1}};
   EXPECT_EQ(counts, want);
 }
 
 TEST_F(LinePipelineTest, WithoutExtractionTheWholeValueIsTheKey) {
   const auto counts = Run("", {"Bearer abc", "Bearer abc", "-"});
-  const std::map<std::string, uint64_t> want = {
-      {CustomerResolver::IdFor(kSecret, "Bearer abc"), 2}, {"anonymous", 1}};
+  const std::map<std::string, uint64_t> want = {{CustomerResolver::IdFor(kSecret, "Bearer abc"), 2},
+                                                {"anonymous", 1}};
   EXPECT_EQ(counts, want);
 }
 

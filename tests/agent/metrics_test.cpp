@@ -28,7 +28,8 @@ TEST(AgentMetricsTest, RendersPrometheusTextWithEscapedHost) {
             std::string::npos);
   EXPECT_NE(text.find("reason=\"no_match\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE apimeter_agent_customer_key_errors_total counter\n"
-                      "apimeter_agent_customer_key_errors_total{host=\"web-\\\"1\\\"\",reason=\"jwt_malformed\"} 2\n"),
+                      "apimeter_agent_customer_key_errors_total{host=\"web-\\\"1\\\"\",reason="
+                      "\"jwt_malformed\"} 2\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("apimeter_agent_reading_paused{host=\"web-\\\"1\\\"\"} 1\n"),

@@ -115,8 +115,8 @@ TEST_F(ConfigErrors, BadDurations) {
 
 TEST_F(ConfigErrors, LogFormatErrorsUseTheParsersMessage) {
   const std::string yaml =
-      "sources:\n"                                                                      // 1
-      "  - paths: [\"/var/log/nginx/api.log\"]\n"                                       // 2
+      "sources:\n"                                                                        // 1
+      "  - paths: [\"/var/log/nginx/api.log\"]\n"                                         // 2
       "    log_format: '$remote_addr [$time_local] \"$request\" $status ${bogus_var'\n";  // 3
   Result<Config> r = Load(yaml);
   EXPECT_TRUE(FailsAt(r, 3, "log_format: "));
@@ -125,10 +125,10 @@ TEST_F(ConfigErrors, LogFormatErrorsUseTheParsersMessage) {
 
 TEST_F(ConfigErrors, CustomerExtractionKeys) {
   const std::string head =
-      "sources:\n"                                                                    // 1
-      "  - paths: [\"/var/log/nginx/api.log\"]\n"                                     // 2
+      "sources:\n"                                                                       // 1
+      "  - paths: [\"/var/log/nginx/api.log\"]\n"                                        // 2
       "    log_format: '[$time_local] \"$request\" $status \"$http_authorization\"'\n";  // 3
-  const std::string with_customer = head + "    customer: $http_authorization\n";     // 4
+  const std::string with_customer = head + "    customer: $http_authorization\n";        // 4
   EXPECT_TRUE(FailsAt(Load(head + "    customer_match: '^Bearer (.+)$'\n"), 4,
                       "'customer_match' needs 'customer'"));
   EXPECT_TRUE(FailsAt(Load(head + "    customer_jwt_claim: sub\n"), 4,

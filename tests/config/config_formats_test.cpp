@@ -64,8 +64,9 @@ TEST(ConfigFormats, RealFormatsLoadAndParse) {
       {"    log_format: main\n    customer: $http_x_forwarded_for\n",
        "203.0.113.9 - - " + t + " \"GET / HTTP/1.1\" 200 612 \"-\" \"curl/8.4.0\" \"198.51.100.1\"",
        "198.51.100.1"},
-      {"    log_format: '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent \"$sent_http_content_type\" "
-           "cache=$upstream_http_x_cache key=$arg_api_key'\n    customer: $arg_api_key\n",
+      {"    log_format: '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent "
+       "\"$sent_http_content_type\" "
+       "cache=$upstream_http_x_cache key=$arg_api_key'\n    customer: $arg_api_key\n",
        "1.2.3.4 " + t +
            " \"GET /v1/geo?api_key=ak_1 HTTP/1.1\" 200 99 \"application/json; charset=utf-8\" "
            "cache=MISS key=ak_1",
@@ -81,18 +82,16 @@ TEST(ConfigFormats, RealFormatsLoadAndParse) {
        "\"client\":\"acme\",\"urt\":\"\"}",
        "acme"},
       // Customers from part of a value.
-      {kAuthSource + "    customer_match: '^Bearer (.+)$'\n",
-       kAuthLine + "Bearer opaque-token-1\"", "opaque-token-1"},
-      {kAuthSource + "    customer_match: '^Bearer (.+)$'\n",
-       kAuthLine + "Basic dXNlcjpw\"", "!match_failed"},
-      {kAuthSource + "    customer_jwt_claim: azp\n",
-       kAuthLine + "Bearer " + kJwt + "\"", "app-7"},
-      {kAuthSource + "    customer_jwt_claim: sub\n",
-       kAuthLine + "Bearer not.a-jwt\"", "!jwt_malformed"},
-      {kAuthSource + "    customer_jwt_claim: tenant\n",
-       kAuthLine + "Bearer " + kJwt + "\"", "!jwt_no_claim"},
-      {kAuthSource + "    customer_jwt_claim: sub\n",
-       kAuthLine + "-\"", ""},
+      {kAuthSource + "    customer_match: '^Bearer (.+)$'\n", kAuthLine + "Bearer opaque-token-1\"",
+       "opaque-token-1"},
+      {kAuthSource + "    customer_match: '^Bearer (.+)$'\n", kAuthLine + "Basic dXNlcjpw\"",
+       "!match_failed"},
+      {kAuthSource + "    customer_jwt_claim: azp\n", kAuthLine + "Bearer " + kJwt + "\"", "app-7"},
+      {kAuthSource + "    customer_jwt_claim: sub\n", kAuthLine + "Bearer not.a-jwt\"",
+       "!jwt_malformed"},
+      {kAuthSource + "    customer_jwt_claim: tenant\n", kAuthLine + "Bearer " + kJwt + "\"",
+       "!jwt_no_claim"},
+      {kAuthSource + "    customer_jwt_claim: sub\n", kAuthLine + "-\"", ""},
   };
   FakeMachine machine;
   for (const Case& c : cases) {

@@ -84,9 +84,9 @@ TEST(CustomerKey, JwtStringsAreUnescapedAndPaddingIsAccepted) {
 TEST(CustomerKey, MissingOrUnusableClaim) {
   const std::string token = Jwt(kPayload);
   EXPECT_EQ(KeyOf(MustCompile("", "tenant"), token), "!jwt_no_claim");
-  EXPECT_EQ(KeyOf(MustCompile("", "aud"), token), "!jwt_no_claim");   // an array
-  EXPECT_EQ(KeyOf(MustCompile("", "act"), token), "!jwt_no_claim");   // an object
-  EXPECT_EQ(KeyOf(MustCompile("", "n"), token), "!jwt_no_claim");     // null
+  EXPECT_EQ(KeyOf(MustCompile("", "aud"), token), "!jwt_no_claim");  // an array
+  EXPECT_EQ(KeyOf(MustCompile("", "act"), token), "!jwt_no_claim");  // an object
+  EXPECT_EQ(KeyOf(MustCompile("", "n"), token), "!jwt_no_claim");    // null
   EXPECT_EQ(KeyOf(MustCompile("", "sub"), Jwt(R"({"sub":""})")), "!jwt_no_claim");
   EXPECT_EQ(KeyOf(MustCompile("", "sub"), Jwt(R"({"act":{"sub":"x"}})")), "!jwt_no_claim");
   EXPECT_EQ(KeyOf(MustCompile("", "sub"), Jwt("{}")), "!jwt_no_claim");
@@ -99,21 +99,21 @@ TEST(CustomerKey, MalformedTokens) {
   for (const std::string& bad : std::vector<std::string>{
            "not-a-jwt",
            "Bearer",
-           h + "." + good,                           // two parts
-           h + "." + good + ".sig.extra.parts",      // JWE-like, five parts
-           "." + good + ".sig",                      // no header
-           h + "..sig",                              // no payload
-           h + "." + good + "!.sig",                 // not base64url
-           h + "." + good.substr(0, 1) + ".sig",     // impossible length
-           h + "!." + good + ".sig",                 // bad header bytes
-           h + "." + good + ".s+g",                  // bad signature bytes (base64, not url)
+           h + "." + good,                        // two parts
+           h + "." + good + ".sig.extra.parts",   // JWE-like, five parts
+           "." + good + ".sig",                   // no header
+           h + "..sig",                           // no payload
+           h + "." + good + "!.sig",              // not base64url
+           h + "." + good.substr(0, 1) + ".sig",  // impossible length
+           h + "!." + good + ".sig",              // bad header bytes
+           h + "." + good + ".s+g",               // bad signature bytes (base64, not url)
            h + "." + Base64Url("not json") + ".sig",
-           h + "." + Base64Url(R"(["sub","a"])") + ".sig",        // not an object
-           h + "." + Base64Url(R"({"sub":"a")") + ".sig",         // truncated
-           h + "." + Base64Url(R"({"sub":"a"} x)") + ".sig",      // trailing bytes
-           h + "." + Base64Url(R"({"sub":"a\q"})") + ".sig",      // bad escape
-           h + "." + Base64Url(R"({"sub":"a\u12"})") + ".sig",    // short \u
-           h + "." + Base64Url("{\"sub\":\"a\x01\"}") + ".sig",    // raw control byte
+           h + "." + Base64Url(R"(["sub","a"])") + ".sig",       // not an object
+           h + "." + Base64Url(R"({"sub":"a")") + ".sig",        // truncated
+           h + "." + Base64Url(R"({"sub":"a"} x)") + ".sig",     // trailing bytes
+           h + "." + Base64Url(R"({"sub":"a\q"})") + ".sig",     // bad escape
+           h + "." + Base64Url(R"({"sub":"a\u12"})") + ".sig",   // short \u
+           h + "." + Base64Url("{\"sub\":\"a\x01\"}") + ".sig",  // raw control byte
            h + "." + Base64Url(R"({"sub":01x})") + ".sig",
            h + "." + Base64Url(R"({"x":tru,"sub":"a"})") + ".sig",
            h + "." + Base64Url(std::string(100, '[') + std::string(100, ']')) + ".sig",

@@ -33,7 +33,6 @@ LogRecord MustParseFast(const LineParser& p, std::string_view line) {
   return r;
 }
 
-
 // --- Section 3: an empty value is "no value" -------------------------------------------
 
 // A JSON format as people write it: strings quoted, numbers left bare.
@@ -41,7 +40,8 @@ constexpr char kJsonFormat[] =
     "{\"time\":\"$time_iso8601\",\"remote_addr\":\"$remote_addr\",\"request\":\"$request\","
     "\"status\":$status,\"body_bytes_sent\":$body_bytes_sent,\"request_length\":$request_length,"
     "\"request_time\":$request_time,\"upstream_addr\":\"$upstream_addr\","
-    "\"upstream_status\":\"$upstream_status\",\"upstream_response_time\":\"$upstream_response_time\","
+    "\"upstream_status\":\"$upstream_status\",\"upstream_response_time\":\"$upstream_response_"
+    "time\","
     "\"upstream_connect_time\":$upstream_connect_time,\"key\":\"$http_x_api_key\"}";
 
 TEST(EmptyValues, JsonUpstreamTimesOfRequestsWithoutUpstream) {
@@ -101,16 +101,17 @@ TEST(EmptyValues, EveryTypedClassAcceptsEmptyInEveryEscapeMode) {
 
 TEST(EmptyValues, LatencyFromAnEmptyUpstreamTimeIsNotLogged) {
   for (const char* escape : {"default", "json", "none"}) {
-    const LineParser p = MustCompile(Spec("[$time_local] \"$request\" $status $upstream_response_time",
-                                          escape, "", "upstream_response_time"));
+    const LineParser p =
+        MustCompile(Spec("[$time_local] \"$request\" $status $upstream_response_time", escape, "",
+                         "upstream_response_time"));
     EXPECT_EQ(MustParseFast(p, "[10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 301 ").latency_us,
               -1);
   }
 }
 
 TEST(EmptyValues, RequiredFieldsEmptyGetTheirOwnReasonNotNoMatch) {
-  const LineParser p = MustCompile(
-      Spec("{\"t\":\"$time_iso8601\",\"r\":\"$request\",\"s\":$status}", "json"));
+  const LineParser p =
+      MustCompile(Spec("{\"t\":\"$time_iso8601\",\"r\":\"$request\",\"s\":$status}", "json"));
   EXPECT_EQ(MustReject(p, "{\"t\":\"\",\"r\":\"GET / HTTP/1.1\",\"s\":200}").kind,
             ParseErrorKind::kBadTime);
   EXPECT_EQ(MustReject(p, "{\"t\":\"2025-10-10T13:55:36Z\",\"r\":\"GET / HTTP/1.1\",\"s\":}").kind,
@@ -154,10 +155,10 @@ TEST(AnyVariable, OpaqueValueEndsAtTheNextLiteral) {
   const LineParser p = MustCompile(
       Spec("$remote_addr [$time_local] \"$request\" $status cache=$upstream_http_x_cache "
            "ct=\"$sent_http_content_type\" $my_map_var;$req_id"));
-  const LogRecord r = MustParseFast(
-      p,
-      "1.2.3.4 [10/Oct/2025:13:55:36 +0000] \"GET /a HTTP/1.1\" 200 cache=HIT "
-      "ct=\"application/json; charset=utf-8\" tenant-7;6c3a8e0f9b1d");
+  const LogRecord r =
+      MustParseFast(p,
+                    "1.2.3.4 [10/Oct/2025:13:55:36 +0000] \"GET /a HTTP/1.1\" 200 cache=HIT "
+                    "ct=\"application/json; charset=utf-8\" tenant-7;6c3a8e0f9b1d");
   EXPECT_EQ(r.path, "/a");
   // A value holding the next literal's first byte is not this format's line.
   EXPECT_EQ(MustReject(p,
@@ -172,8 +173,7 @@ constexpr char kUpstreamInfoHead[] =
     "\"-\" \"Mozilla/5.0 (X11; Linux x86_64)\" 512 0.012 [default-api-80] [] ";
 
 TEST(Presets, IngressNginxUpstreamInfo) {
-  const LineParser p =
-      MustCompile(Spec("upstreaminfo", "default", "", "upstream_response_time"));
+  const LineParser p = MustCompile(Spec("upstreaminfo", "default", "", "upstream_response_time"));
   const std::string one = std::string(kUpstreamInfoHead) +
                           "10.244.0.12:8080 1534 0.011 200 6c3a8e0f9b1d4c2e8f7a6b5c4d3e2f1a";
   LogRecord r = MustParseFast(p, one);
@@ -237,12 +237,12 @@ TEST(RealFormats, ApiKeyInTheQueryStringAndSessionCookie) {
 
 TEST(RealFormats, MapAndSetVariablesInAJsonFormat) {
   // map $http_authorization $api_client { ... }  and  set $tenant ...;
-  const LineParser p = MustCompile(Spec(
-      "{\"ts\":\"$time_iso8601\",\"client\":\"$api_client\",\"tenant\":\"$tenant\","
-      "\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"status\":$status,"
-      "\"ct\":\"$sent_http_content_type\",\"cache\":\"$upstream_http_x_cache\","
-      "\"urt\":\"$upstream_response_time\"}",
-      "json", "api_client", "upstream_response_time"));
+  const LineParser p = MustCompile(
+      Spec("{\"ts\":\"$time_iso8601\",\"client\":\"$api_client\",\"tenant\":\"$tenant\","
+           "\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"status\":$status,"
+           "\"ct\":\"$sent_http_content_type\",\"cache\":\"$upstream_http_x_cache\","
+           "\"urt\":\"$upstream_response_time\"}",
+           "json", "api_client", "upstream_response_time"));
   LogRecord r = MustParseFast(
       p,
       "{\"ts\":\"2025-10-10T13:55:36+00:00\",\"client\":\"acme\",\"tenant\":\"t-\\\"7\\\"\","
@@ -254,7 +254,8 @@ TEST(RealFormats, MapAndSetVariablesInAJsonFormat) {
 }
 
 TEST(RealFormats, FastPathStaysAllocationFree) {
-  const LineParser info = MustCompile(Spec("upstreaminfo", "default", "", "upstream_response_time"));
+  const LineParser info =
+      MustCompile(Spec("upstreaminfo", "default", "", "upstream_response_time"));
   const LineParser json =
       MustCompile(Spec(kJsonFormat, "json", "http_x_api_key", "upstream_response_time"));
   const std::string info_line = std::string(kUpstreamInfoHead) +

@@ -38,7 +38,6 @@ LogRecord MustParse(const LineParser& p, std::string_view line) {
   return r;
 }
 
-
 int64_t Utc(int y, unsigned mo, unsigned d, int h, int mi, int s) {
   return (DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s) * kSec;
 }
@@ -66,9 +65,10 @@ TEST(LineParserCompile, UnknownVariablesAreOpaqueFields) {
   s.log_format = "$remote_addr $foo [$time_local] \"$request\" $status";
   LineParser p = MustCompile(s);
   EXPECT_TRUE(p.has_fast_path());
-  EXPECT_EQ(MustParse(p, "1.2.3.4 anything-goes [10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 200")
-                .status,
-            200);
+  EXPECT_EQ(
+      MustParse(p, "1.2.3.4 anything-goes [10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 200")
+          .status,
+      200);
 }
 
 TEST(LineParserCompile, ConfigErrorsAreClear) {
