@@ -55,6 +55,11 @@ std::string AgentMetrics::Render() const {
     w.Metric("apimeter_agent_lines_rejected_by_reason_total", "counter",
              "Malformed lines by reason.", n, ",reason=\"" + EscapeLabel(reason) + "\"");
   }
+  for (const auto& [reason, n] : customer_key_errors) {
+    w.Metric("apimeter_agent_customer_key_errors_total", "counter",
+             "Parsed lines counted as anonymous: the customer value gave no key.", n,
+             ",reason=\"" + EscapeLabel(reason) + "\"");
+  }
   w.Metric("apimeter_agent_bytes_read_total", "counter", "Bytes read from log files.", bytes_read);
   w.Metric("apimeter_agent_rotations_total", "counter", "Log rotations followed.", rotations);
   w.Metric("apimeter_agent_truncations_total", "counter", "Truncations (copytruncate) followed.", truncations);

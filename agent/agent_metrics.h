@@ -19,6 +19,9 @@ struct AgentMetrics {
   uint64_t lines_parsed = 0;
   uint64_t lines_rejected = 0;
   std::map<std::string, uint64_t> rejected_by_reason;
+  // Parsed lines counted as anonymous because the customer value gave no key
+  // (CustomerKeyErrorName → count); rendered only for sources that extract keys.
+  std::map<std::string, uint64_t> customer_key_errors;
   uint64_t bytes_read = 0;
   uint64_t rotations = 0;
   uint64_t truncations = 0;

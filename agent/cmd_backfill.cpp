@@ -2,8 +2,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "agent/backfill.h"
 #include "agent/commands.h"
@@ -105,6 +107,8 @@ int RunBackfill(const BackfillArgs& args) {
 
   BackfillStats totals;
   uint64_t parsed = 0, rejected_count = 0, disk_before = 0;
+  std::array<uint64_t, kCustomerKeyErrorCount> key_errors{};
+  bool extracts_keys = false;
   int64_t min_t = INT64_MAX, max_t = INT64_MIN;
   int exit_code = kExitOk;
   for (size_t i = 0; i < work.size(); ++i) {
@@ -112,8 +116,9 @@ int RunBackfill(const BackfillArgs& args) {
     AggregatorOptions ao = runtime.aggregator_options();
     ao.host = src->config.host;
     Aggregator aggregator(ao);
-    LinePipeline pipeline(&src->parser, &runtime.normalizer(), &runtime.customers(), &aggregator,
-                          &rejected, &clock, runtime.pipeline_options(args.show_raw_lines));
+    LinePipeline pipeline(&src->parser, &src->customer_key, &runtime.normalizer(),
+                          &runtime.customers(), &aggregator, &rejected, &clock,
+                          runtime.pipeline_options(args.show_raw_lines));
     BackfillOptions bo;
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);
@@ -136,6 +141,10 @@ int RunBackfill(const BackfillArgs& args) {
     for (const auto& t : s.truncated_files) totals.truncated_files.push_back(t);
     parsed += pipeline.parsed();
     rejected_count += pipeline.rejected();
+    extracts_keys = extracts_keys || src->customer_key.active();
+    for (int k = 0; k < kCustomerKeyErrorCount; ++k) {
+      key_errors[k] += pipeline.customer_key_errors(static_cast<CustomerKeyError>(k));
+    }
     if (pipeline.parsed()) {
       min_t = std::min(min_t, pipeline.min_time_us());
       max_t = std::max(max_t, pipeline.max_time_us());
@@ -161,6 +170,18 @@ int RunBackfill(const BackfillArgs& args) {
   std::printf("  parsed:           %llu\n", static_cast<unsigned long long>(parsed));
   std::printf("  rejected:         %llu%s%s\n", static_cast<unsigned long long>(rejected_count),
               rejected_count ? "  " : "", rejected.Summary().c_str());
+  if (extracts_keys) {
+    uint64_t total = 0;
+    std::string reasons;
+    for (int k = 0; k < kCustomerKeyErrorCount; ++k) {
+      total += key_errors[k];
+      if (key_errors[k] == 0) continue;
+      reasons += "  " + std::string(CustomerKeyErrorName(static_cast<CustomerKeyError>(k))) + "=" +
+                 std::to_string(key_errors[k]);
+    }
+    std::printf("  no customer key: %llu (parsed, counted as anonymous)%s\n",
+                static_cast<unsigned long long>(total), reasons.c_str());
+  }
   std::printf("  already counted:  %llu (skipped: in an earlier run's checkpoint)\n",
               static_cast<unsigned long long>(totals.already_counted));
   std::printf("  time range:       %s .. %s\n", TimeOrDash(min_t, parsed > 0).c_str(),

@@ -101,8 +101,16 @@ int RunTestFormat(const TestFormatArgs& args) {
     if (ok) {
       std::string endpoint;
       rt->normalizer().Normalize(rec.method, rec.path, &endpoint);
-      std::cout << "  => endpoint " << endpoint << ", customer "
-                << rt->customers().Resolve(rec.customer_key) << "\n";
+      // The key the agent would count: customer_match / customer_jwt_claim applied.
+      std::string_view key = rec.customer_key;
+      std::string scratch, why;
+      CustomerKeyError key_error;
+      if (!key.empty() && !src->customer_key.Extract(key, &scratch, &key, &key_error)) {
+        key = {};
+        why = " (no key: " + std::string(CustomerKeyErrorName(key_error)) + ")";
+      }
+      std::cout << "  => endpoint " << endpoint << ", customer " << rt->customers().Resolve(key)
+                << why << "\n";
     }
   };
   char buf[64 * 1024];

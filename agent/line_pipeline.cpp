@@ -32,7 +32,14 @@ void LinePipeline::Process(std::string_view line, std::string_view source, uint6
   if (record.time_us < min_time_us_) min_time_us_ = record.time_us;
   if (record.time_us > max_time_us_) max_time_us_ = record.time_us;
   normalizer_->Normalize(record.method, record.path, &endpoint_);
-  std::string_view customer = customers_->Resolve(record.customer_key);
+  std::string_view key = record.customer_key;
+  CustomerKeyError key_error;
+  if (!key.empty() && customer_key_->active() &&
+      !customer_key_->Extract(key, &key_scratch_, &key, &key_error)) {
+    ++customer_key_errors_[static_cast<int>(key_error)];
+    key = {};
+  }
+  std::string_view customer = customers_->Resolve(key);
   aggregator_->Add(record, endpoint_, customer);
 }
 

@@ -4,13 +4,17 @@
 // parse, or that is dated more than options.max_future_us after the clock's
 // now (`future_time`: it would be stored for millennia), is counted (and
 // sampled) as rejected, in the minute of the last good line seen, or of the
-// clock when there was none. The raw customer key goes no further than
+// clock when there was none. The customer key is taken from the customer
+// variable's value by the source's CustomerKeyExtractor; a value it cannot
+// use counts as anonymous and is counted by CustomerKeyError (the line itself
+// is counted as parsed). The raw customer key goes no further than
 // CustomerResolver: a rejected line's sample shows each key as
 // "<customer ID>" and other secret-looking values as "<masked>"
 // (parsers/redact.h) unless options.show_raw_lines. Shared by backfill and
 // the live agent, so both count identically. Not thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,6 +23,7 @@
 #include "aggregator/aggregator.h"
 #include "aggregator/customer_resolver.h"
 #include "common/clock.h"
+#include "parsers/customer_key.h"
 #include "parsers/endpoint_normalizer.h"
 #include "parsers/line_parser.h"
 
@@ -33,10 +38,12 @@ struct LinePipelineOptions {
 
 class LinePipeline {
  public:
-  LinePipeline(const LineParser* parser, const EndpointNormalizer* normalizer,
-               CustomerResolver* customers, Aggregator* aggregator, RejectedLines* rejected,
-               const Clock* clock, LinePipelineOptions options = {})
+  LinePipeline(const LineParser* parser, const CustomerKeyExtractor* customer_key,
+               const EndpointNormalizer* normalizer, CustomerResolver* customers,
+               Aggregator* aggregator, RejectedLines* rejected, const Clock* clock,
+               LinePipelineOptions options = {})
       : parser_(parser),
+        customer_key_(customer_key),
         normalizer_(normalizer),
         customers_(customers),
         aggregator_(aggregator),
@@ -53,6 +60,10 @@ class LinePipeline {
 
   uint64_t parsed() const { return parsed_; }
   uint64_t rejected() const { return rejected_count_; }
+  // Parsed lines whose customer value gave no key (counted as anonymous), by reason.
+  uint64_t customer_key_errors(CustomerKeyError e) const {
+    return customer_key_errors_[static_cast<int>(e)];
+  }
   int64_t min_time_us() const { return min_time_us_; }
   int64_t max_time_us() const { return max_time_us_; }
 
@@ -62,6 +73,7 @@ class LinePipeline {
   bool InFuture(int64_t time_us);
 
   const LineParser* parser_;
+  const CustomerKeyExtractor* customer_key_;
   const EndpointNormalizer* normalizer_;
   CustomerResolver* customers_;
   Aggregator* aggregator_;
@@ -72,9 +84,11 @@ class LinePipeline {
   // Lines dated up to here are not in the future; recomputed from the clock
   // only when a line passes it, so the clock is not read for every line.
   int64_t future_limit_us_ = INT64_MIN;
-  std::string endpoint_;  // reused buffer: no allocation per line
+  std::string endpoint_;     // reused buffer: no allocation per line
+  std::string key_scratch_;  // reused buffer for a decoded JWT payload
   uint64_t parsed_ = 0;
   uint64_t rejected_count_ = 0;
+  std::array<uint64_t, kCustomerKeyErrorCount> customer_key_errors_{};
   int64_t last_time_us_ = -1;
   int64_t min_time_us_ = INT64_MAX;
   int64_t max_time_us_ = INT64_MIN;

@@ -78,6 +78,7 @@ struct SourceTail {
   std::unique_ptr<PipelineConsumer> consumer;
   std::unique_ptr<Tailer> tailer;
   uint64_t parsed_before = 0, rejected_before = 0;  // pipeline totals already in metrics
+  std::array<uint64_t, kCustomerKeyErrorCount> key_errors_before{};
 };
 
 struct InFlight {
@@ -185,8 +186,8 @@ class Agent {
       SourceTail t;
       t.source = &src;
       t.pipeline = std::make_unique<LinePipeline>(
-          &src.parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(), &rejected_,
-          &clock_, rt_->pipeline_options(args_.show_raw_lines));
+          &src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(), aggregator_.get(),
+          &rejected_, &clock_, rt_->pipeline_options(args_.show_raw_lines));
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       TailerOptions o;
       o.paths = src.config.paths;
@@ -204,10 +205,11 @@ class Agent {
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
     for (auto& t : tails_) {
       t.pipeline = std::make_unique<LinePipeline>(
-          &t.source->parser, &rt_->normalizer(), &rt_->customers(), aggregator_.get(), &rejected_,
-          &clock_, rt_->pipeline_options(args_.show_raw_lines));
+          &t.source->parser, &t.source->customer_key, &rt_->normalizer(), &rt_->customers(),
+          aggregator_.get(), &rejected_, &clock_, rt_->pipeline_options(args_.show_raw_lines));
       t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
       t.parsed_before = t.rejected_before = 0;
+      t.key_errors_before = {};
     }
   }
 
@@ -264,6 +266,12 @@ class Agent {
       metrics_.lines_rejected += t.pipeline->rejected() - t.rejected_before;
       t.parsed_before = t.pipeline->parsed();
       t.rejected_before = t.pipeline->rejected();
+      for (int k = 0; k < kCustomerKeyErrorCount && t.source->customer_key.active(); ++k) {
+        const auto e = static_cast<CustomerKeyError>(k);
+        metrics_.customer_key_errors[std::string(CustomerKeyErrorName(e))] +=
+            t.pipeline->customer_key_errors(e) - t.key_errors_before[k];
+        t.key_errors_before[k] = t.pipeline->customer_key_errors(e);
+      }
       if (t.pipeline->parsed() > 0) newest = std::max(newest, t.pipeline->max_time_us());
     }
     metrics_.rotations = rotations_base_ + rotations;

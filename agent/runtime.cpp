@@ -17,18 +17,16 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(const Config& config, const Clo
   rt->config_ = config;
   rt->clock_ = clock;
   for (const auto& src : config.sources) {
-    FormatSpec spec;
-    spec.log_format = src.log_format;
-    spec.escape = src.escape;
-    spec.customer_var = src.customer_var;
-    spec.latency_var = src.latency_var;
-    spec.bytes_out_var = src.bytes_out_var;
-    spec.max_line_bytes = static_cast<size_t>(config.limits.max_line_bytes);
-    auto parser = LineParser::Compile(spec);
+    auto parser = LineParser::Compile(FormatSpecOf(src, config.limits.max_line_bytes));
     if (!parser.ok()) {
       return parser.status().WithContext(config.path + ":" + std::to_string(src.line));
     }
-    rt->sources_.push_back(SourceRuntime{src, std::move(parser).value()});
+    auto customer_key = CustomerKeyExtractor::Compile(CustomerKeySpecOf(src));
+    if (!customer_key.ok()) {
+      return customer_key.status().WithContext(config.path + ":" + std::to_string(src.line));
+    }
+    rt->sources_.push_back(
+        SourceRuntime{src, std::move(parser).value(), std::move(customer_key).value()});
   }
   if (rt->sources_.empty()) {
     return Status::InvalidArgument(config.path + ": no sources configured");

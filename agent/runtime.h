@@ -16,6 +16,7 @@
 #include "aggregator/customer_resolver.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "parsers/customer_key.h"
 #include "parsers/endpoint_normalizer.h"
 #include "parsers/line_parser.h"
 #include "query/query_engine.h"
@@ -28,6 +29,7 @@ namespace apimeter {
 struct SourceRuntime {
   SourceConfig config;
   LineParser parser;
+  CustomerKeyExtractor customer_key;  // customer_match / customer_jwt_claim of this source
 };
 
 class Runtime {

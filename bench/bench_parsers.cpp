@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/parse_corpus.h"
 #include "parsers/endpoint_normalizer.h"
 #include "parsers/line_parser.h"
 
@@ -13,11 +14,7 @@ namespace {
 
 using apimeter::FormatSpec;
 using apimeter::LineParser;
-
-const char kApiFormat[] =
-    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
-    "\"$http_referer\" \"$http_user_agent\" $request_time \"$upstream_response_time\" "
-    "\"$http_x_api_key\" $request_length";
+using namespace apimeter_bench;  // NOLINT: the corpus
 
 LineParser Make(const char* format, const char* customer = "", const char* latency = "") {
   FormatSpec s;
@@ -27,26 +24,6 @@ LineParser Make(const char* format, const char* customer = "", const char* laten
   auto p = LineParser::Compile(s);
   if (!p.ok()) std::abort();
   return *p;
-}
-
-std::vector<std::string> CombinedLines() {
-  return {
-      "203.0.113.9 - - [10/Oct/2025:13:55:36 +0000] \"GET /v1/orders/42?expand=items HTTP/1.1\" "
-      "200 2326 \"https://example.com/app\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
-      "(KHTML, like Gecko) Chrome/120.0 Safari/537.36\"",
-      "198.51.100.7 - bob [10/Oct/2025:13:55:37 +0200] \"POST /v1/payments HTTP/2.0\" 201 512 "
-      "\"-\" \"python-requests/2.31.0\"",
-      "2001:db8::1 - - [10/Oct/2025:13:55:38 -0800] \"DELETE /v1/users/7f3c/sessions HTTP/1.1\" "
-      "204 0 \"-\" \"curl/8.4.0\"",
-  };
-}
-
-std::vector<std::string> ApiLines() {
-  std::vector<std::string> out;
-  for (const std::string& l : CombinedLines()) {
-    out.push_back(l + " 0.015 \"0.003, 0.010\" \"sk_live_4eC39HqLyjWDarjtT1zdp7dc\" 734");
-  }
-  return out;
 }
 
 template <bool (LineParser::*Fn)(std::string_view, apimeter::LogRecord*, apimeter::ParseError*)
@@ -79,10 +56,20 @@ void BM_ParseRe2_Api(benchmark::State& s) {
   Run<&LineParser::ParseRe2>(s, Make(kApiFormat, "http_x_api_key", "upstream_response_time"),
                              ApiLines());
 }
+void BM_Parse_UpstreamInfo(benchmark::State& s) {
+  Run<&LineParser::Parse>(s, Make(kUpstreamInfo, "", "upstream_response_time"),
+                          UpstreamInfoLines());
+}
+void BM_ParseRe2_UpstreamInfo(benchmark::State& s) {
+  Run<&LineParser::ParseRe2>(s, Make(kUpstreamInfo, "", "upstream_response_time"),
+                             UpstreamInfoLines());
+}
 BENCHMARK(BM_Parse_Combined);
 BENCHMARK(BM_ParseRe2_Combined);
 BENCHMARK(BM_Parse_Api);
 BENCHMARK(BM_ParseRe2_Api);
+BENCHMARK(BM_Parse_UpstreamInfo);
+BENCHMARK(BM_ParseRe2_UpstreamInfo);
 
 void BM_Normalize(benchmark::State& state) {
   auto n = apimeter::EndpointNormalizer::Create({});

@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
 
   Aggregator aggregator((*rt)->aggregator_options());
   RejectedLines rejected;
-  LinePipeline pipeline(&src.parser, &(*rt)->normalizer(), &(*rt)->customers(), &aggregator,
-                        &rejected, &clock);
+  LinePipeline pipeline(&src.parser, &src.customer_key, &(*rt)->normalizer(), &(*rt)->customers(),
+                        &aggregator, &rejected, &clock);
   uint64_t lines = 0, series = 0, batches = 0;
   double take_s = 0;
   t0 = std::chrono::steady_clock::now();

@@ -21,6 +21,8 @@
 
 #include "common/result.h"
 #include "config/alerts_config.h"
+#include "parsers/customer_key.h"
+#include "parsers/line_parser.h"
 
 namespace apimeter {
 
@@ -29,6 +31,8 @@ struct SourceConfig {
   std::string log_format;          // nginx log_format text, or a preset name ("combined")
   std::string escape = "default";  // nginx escape= mode: default | json | none
   std::string customer_var;        // nginx variable without '$', e.g. "http_x_api_key"; "" = none
+  std::string customer_match;      // RE2 with one capture group applied to it; "" = whole value
+  std::string customer_jwt_claim;  // JWT payload claim to use as the key, e.g. "sub"; "" = none
   std::string latency_var;         // e.g. "request_time"; "" = none
   std::string bytes_out_var;       // "bytes_sent" or "body_bytes_sent"; "" = first present
   std::string host;                // defaults to the machine's hostname
@@ -127,6 +131,10 @@ Result<Config> LoadConfigFile(const std::string& path, const ConfigEnvironment& 
 Result<Config> LoadConfigString(const std::string& yaml_text, const std::string& name);
 Result<Config> LoadConfigString(const std::string& yaml_text, const std::string& name,
                                 const ConfigEnvironment& env);
+
+// What the parsers are built from for one source (the only mapping of these fields).
+FormatSpec FormatSpecOf(const SourceConfig& source, int64_t max_line_bytes);
+CustomerKeySpec CustomerKeySpecOf(const SourceConfig& source);
 
 // The effective config as YAML, defaults included, secrets masked.
 std::string EffectiveConfigYaml(const Config& config);

@@ -30,6 +30,13 @@ void EmitSource(YAML::Emitter& out, const SourceConfig& s) {
   for (const auto& [key, var] : vars) {
     if (!var.empty()) out << YAML::Key << key << YAML::Value << "$" + var;
   }
+  if (!s.customer_match.empty()) {
+    out << YAML::Key << "customer_match" << YAML::Value << YAML::SingleQuoted << s.customer_match;
+  }
+  if (!s.customer_jwt_claim.empty()) {
+    out << YAML::Key << "customer_jwt_claim" << YAML::Value << YAML::SingleQuoted
+        << s.customer_jwt_claim;
+  }
   out << YAML::Key << "host" << YAML::Value << s.host;
   out << YAML::EndMap;
 }

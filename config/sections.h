@@ -17,17 +17,12 @@
 
 namespace apimeter::config_internal {
 
-// nginx's predefined `combined` format, which `log_format: combined` stands for.
-inline constexpr std::string_view kCombinedLogFormat =
-    R"($remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent )"
-    R"("$http_referer" "$http_user_agent")";
-
 inline constexpr size_t kMaxSources = 256;
 inline constexpr size_t kMaxRoutes = 10000;
 inline constexpr size_t kMaxEndpointNameBytes = 256;
 
 // Names of the variables ($name or ${name}) used in an nginx log_format text
-// (the preset name is expanded first), in order of appearance.
+// (a preset name is expanded first), in order of appearance.
 std::vector<std::string> LogFormatVariables(std::string_view log_format);
 
 // sources: the list of log sources. max_line_bytes is passed to the parser.
@@ -37,7 +32,7 @@ Status LoadSources(const YamlReader& r, const YamlField& f, const ConfigEnvironm
 Status LoadRoutes(const YamlReader& r, const YamlField& f, std::vector<RouteRule>* out);
 
 // Validates one source against the parser (log_format, variables). `line` of
-// the log_format value, for the message.
+// the log_format value, for the message. (customer_match is compiled when it is read.)
 Status CompileSource(const YamlReader& r, const SourceConfig& s, int format_line,
                      int64_t max_line_bytes);
 

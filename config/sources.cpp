@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "config/sections.h"
+#include "parsers/customer_key.h"
 #include "parsers/endpoint_normalizer.h"
 #include "parsers/line_parser.h"
 
@@ -125,6 +126,41 @@ const YamlField* Find(const std::vector<YamlField>& fields, std::string_view key
   return nullptr;
 }
 
+// customer_match and customer_jwt_claim: which part of the customer value is the key.
+// Both need `customer`; the regex is compiled here so an error points at its own line.
+Status ReadCustomerKey(const YamlReader& r, const std::vector<YamlField>& fields, SourceConfig* s) {
+  const YamlField* match = Find(fields, "customer_match");
+  const YamlField* claim = Find(fields, "customer_jwt_claim");
+  for (const YamlField* f : {match, claim}) {
+    if (f != nullptr && s->customer_var.empty()) {
+      return r.ErrorAt(*f, "'" + f->key +
+                               "' needs 'customer' (the variable it applies to); add e.g. "
+                               "customer: $http_authorization");
+    }
+  }
+  if (claim != nullptr) {
+    APIMETER_ASSIGN_OR_RETURN(s->customer_jwt_claim, r.String(*claim, "customer_jwt_claim"));
+    const std::string& c = s->customer_jwt_claim;
+    if (c.empty() || c.size() > 128 ||
+        !std::all_of(c.begin(), c.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; })) {
+      return r.ErrorAt(*claim,
+                       "customer_jwt_claim must be a claim name of 1 to 128 printable "
+                       "characters without spaces; write e.g. customer_jwt_claim: sub");
+    }
+  }
+  if (match != nullptr) {
+    APIMETER_ASSIGN_OR_RETURN(s->customer_match, r.String(*match, "customer_match"));
+    if (s->customer_match.empty() || s->customer_match.size() > 1024) {
+      return r.ErrorAt(*match,
+                       "customer_match must be an RE2 regex of 1 to 1024 bytes with one capture "
+                       "group; write e.g. customer_match: '^Bearer (.+)$'");
+    }
+    Result<CustomerKeyExtractor> x = CustomerKeyExtractor::Compile(CustomerKeySpecOf(*s));
+    if (!x.ok()) return r.ErrorAt(*match, x.status().message());
+  }
+  return Status::Ok();
+}
+
 Result<SourceConfig> LoadSource(const YamlReader& r, const YAML::Node& node,
                                 const ConfigEnvironment& env, int64_t max_line_bytes) {
   SourceConfig s;
@@ -132,7 +168,8 @@ Result<SourceConfig> LoadSource(const YamlReader& r, const YAML::Node& node,
   APIMETER_ASSIGN_OR_RETURN(
       std::vector<YamlField> fields,
       r.OpenMap(node, "sources[]",
-                {"paths", "log_format", "escape", "customer", "latency", "bytes_out", "host"}));
+                {"paths", "log_format", "escape", "customer", "customer_match",
+                 "customer_jwt_claim", "latency", "bytes_out", "host"}));
   const YamlField* paths = Find(fields, "paths");
   if (paths == nullptr) {
     return r.ErrorAtLine(s.line,
@@ -173,6 +210,7 @@ Result<SourceConfig> LoadSource(const YamlReader& r, const YAML::Node& node,
       APIMETER_ASSIGN_OR_RETURN(*role.out, ReadVariable(r, *f, role.role, vars, s.line));
     }
   }
+  APIMETER_RETURN_IF_ERROR(ReadCustomerKey(r, fields, &s));
   APIMETER_RETURN_IF_ERROR(ReadHost(r, Find(fields, "host"), env, s.line, &s));
   APIMETER_RETURN_IF_ERROR(CompileSource(r, s, format_line, max_line_bytes));
   return s;
@@ -252,7 +290,7 @@ RouteSpec ToSpec(const RouteRule& rule) {
 }  // namespace
 
 std::vector<std::string> LogFormatVariables(std::string_view log_format) {
-  const std::string_view text = log_format == "combined" ? kCombinedLogFormat : log_format;
+  const std::string_view text = LogFormatText(log_format);
   std::vector<std::string> vars;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '$') continue;
@@ -269,14 +307,7 @@ std::vector<std::string> LogFormatVariables(std::string_view log_format) {
 
 Status CompileSource(const YamlReader& r, const SourceConfig& s, int format_line,
                      int64_t max_line_bytes) {
-  FormatSpec spec;
-  spec.log_format = s.log_format;
-  spec.escape = s.escape;
-  spec.customer_var = s.customer_var;
-  spec.latency_var = s.latency_var;
-  spec.bytes_out_var = s.bytes_out_var;
-  spec.max_line_bytes = static_cast<size_t>(max_line_bytes);
-  Result<LineParser> parser = LineParser::Compile(spec);
+  Result<LineParser> parser = LineParser::Compile(FormatSpecOf(s, max_line_bytes));
   if (!parser.ok()) return r.ErrorAtLine(format_line, "log_format: " + parser.status().message());
   return Status::Ok();
 }
@@ -336,3 +367,22 @@ Status LoadRoutes(const YamlReader& r, const YamlField& f, std::vector<RouteRule
 }
 
 }  // namespace apimeter::config_internal
+
+namespace apimeter {
+
+FormatSpec FormatSpecOf(const SourceConfig& source, int64_t max_line_bytes) {
+  FormatSpec spec;
+  spec.log_format = source.log_format;
+  spec.escape = source.escape;
+  spec.customer_var = source.customer_var;
+  spec.latency_var = source.latency_var;
+  spec.bytes_out_var = source.bytes_out_var;
+  spec.max_line_bytes = static_cast<size_t>(max_line_bytes);
+  return spec;
+}
+
+CustomerKeySpec CustomerKeySpecOf(const SourceConfig& source) {
+  return CustomerKeySpec{source.customer_match, source.customer_jwt_claim};
+}
+
+}  // namespace apimeter

@@ -19,13 +19,17 @@
 namespace apimeter::parsers_internal {
 
 // What a variable's value may look like. Each class has one regex and one
-// deterministic matcher that follows the regex's leftmost-first priorities.
+// deterministic matcher that follows the regex's leftmost-first priorities. Every class
+// also matches the empty value (what nginx writes for a variable with no value under
+// escape=json and escape=none); the derivation treats it like '-'.
 enum class ValueClass : uint8_t {
   kGeneric,      // any bytes up to a stop byte (see Token), or lazily up to the next literal
   kStatus,       // \d{3}
   kCount,        // \d+|-
   kSeconds,      // \d+\.\d+
   kSecondsList,  // (?:\d+\.\d+|-)(?:(?:, | : )(?:\d+\.\d+|-))*
+  kList,         // I(?:(?:, | : )I)*, I = bytes other than space, comma, stop byte (unquoted
+                 // $upstream_addr, $upstream_status ...; inside quotes they are kGeneric)
   kTimeLocal,    // dd/Mon/yyyy:hh:mm:ss +zzzz
   kTimeIso,      // yyyy-mm-ddThh:mm:ss+hh:mm (or Z)
   kMsec,         // \d+\.\d{3}

@@ -114,7 +114,31 @@ const char* MatchGeneric(const Token& t, const Token* next, const char* p, const
   return p;
 }
 
-const char* MatchValue(const Token& t, const Token* next, const char* p, const char* e) {
+// I(?:(?:, | : )I)*, I = one or more bytes other than space, comma and the stop byte;
+// greedy like the item repeat: another item is taken whenever one follows a separator.
+const char* MatchList(const Token& t, const char* p, const char* e) {
+  const char stop = t.stop[0] != 0 ? t.stop[0] : ' ';
+  auto item = [stop, e](const char* q) -> const char* {
+    const char* s = q;
+    while (q < e && *q != ' ' && *q != ',' && *q != stop) ++q;
+    return q == s ? nullptr : q;
+  };
+  const char* q = item(p);
+  while (q != nullptr) {
+    const char* next = nullptr;
+    if (e - q >= 2 && q[0] == ',' && q[1] == ' ') {
+      next = item(q + 2);
+    } else if (e - q >= 3 && q[0] == ' ' && q[1] == ':' && q[2] == ' ') {
+      next = item(q + 3);
+    }
+    if (next == nullptr) break;
+    q = next;
+  }
+  return q;
+}
+
+// The class without its empty alternative; nullptr when it does not match here.
+const char* MatchNonEmpty(const Token& t, const char* p, const char* e) {
   switch (t.cls) {
     case ValueClass::kStatus:
       return e - p >= 3 && IsDigit(p[0]) && IsDigit(p[1]) && IsDigit(p[2]) ? p + 3 : nullptr;
@@ -127,6 +151,8 @@ const char* MatchValue(const Token& t, const Token* next, const char* p, const c
       return MatchSeconds(p, e);
     case ValueClass::kSecondsList:
       return MatchSecondsList(p, e);
+    case ValueClass::kList:
+      return MatchList(t, p, e);
     case ValueClass::kTimeLocal:
       return MatchShape(p, e, "dd/aaa/dddd:dd:dd:dd sdddd");
     case ValueClass::kTimeIso:
@@ -137,9 +163,16 @@ const char* MatchValue(const Token& t, const Token* next, const char* p, const c
       return MatchShape(d, e, ".ddd");
     }
     case ValueClass::kGeneric:
-      return MatchGeneric(t, next, p, e);
+      break;
   }
   return nullptr;
+}
+
+const char* MatchValue(const Token& t, const Token* next, const char* p, const char* e) {
+  if (t.cls == ValueClass::kGeneric) return MatchGeneric(t, next, p, e);
+  // (?:class)? is greedy: the class when it matches here, else the empty value.
+  const char* q = MatchNonEmpty(t, p, e);
+  return q != nullptr ? q : p;
 }
 
 // Literals are mostly 1-3 bytes: a byte loop beats a call to memcmp.
@@ -158,6 +191,7 @@ bool Walk(const CompiledFormat& f, std::string_view line, std::string_view* caps
   const char* p = begin;
   const char* const e = begin + line.size();
   const size_t n = f.tokens.size();
+  const char* value_start = nullptr;  // where the last variable's value began
   for (size_t i = 0; i < n; ++i) {
     const Token& t = f.tokens[i];
     const char* q;
@@ -173,13 +207,24 @@ bool Walk(const CompiledFormat& f, std::string_view line, std::string_view* caps
       }
     }
     if (q == nullptr) {
-      if (failure) *failure = {static_cast<size_t>(p - begin), static_cast<int>(i)};
+      // A typed value that matched only as empty is what departs from the format when the
+      // literal after it fails right there ("abc" where $status was due): name the variable.
+      const bool blame_prev = i > 0 && f.tokens[i - 1].is_var &&
+                              f.tokens[i - 1].cls != ValueClass::kGeneric && p == value_start;
+      if (failure) {
+        *failure = {static_cast<size_t>(p - begin), static_cast<int>(blame_prev ? i - 1 : i)};
+      }
       return false;
     }
+    if (t.is_var) value_start = p;
     p = q;
   }
   if (p != e) {
-    if (failure) *failure = {static_cast<size_t>(p - begin), static_cast<int>(n)};
+    const bool blame_last = n > 0 && f.tokens[n - 1].is_var &&
+                            f.tokens[n - 1].cls != ValueClass::kGeneric && p == value_start;
+    if (failure) {
+      *failure = {static_cast<size_t>(p - begin), static_cast<int>(blame_last ? n - 1 : n)};
+    }
     return false;
   }
   return true;

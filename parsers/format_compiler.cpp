@@ -13,67 +13,41 @@ using parsers_internal::CompiledFormat;
 using parsers_internal::Token;
 using parsers_internal::ValueClass;
 
-constexpr std::string_view kCombined =
-    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
-    "\"$http_referer\" \"$http_user_agent\"";
-
-constexpr std::string_view kPlainVariables[] = {
-    "remote_addr",
-    "remote_user",
-    "time_local",
-    "time_iso8601",
-    "msec",
-    "request",
-    "request_method",
-    "request_uri",
-    "uri",
-    "args",
-    "query_string",
-    "status",
-    "body_bytes_sent",
-    "bytes_sent",
-    "request_length",
-    "request_time",
-    "upstream_response_time",
-    "upstream_connect_time",
-    "upstream_header_time",
-    "upstream_status",
-    "upstream_addr",
-    "host",
-    "server_name",
-    "server_port",
-    "server_protocol",
-    "scheme",
-    "connection",
-    "connection_requests",
-    "pipe",
-    "gzip_ratio",
-    "request_id",
-    "ssl_protocol",
-    "ssl_cipher",
-    "hostname",
-    "remote_port",
-    "realip_remote_addr",
+// Preset names accepted as log_format, with the exact text they stand for.
+struct Preset {
+  std::string_view name;
+  std::string_view text;
 };
-// Families: the prefix followed by a header or cookie name.
-constexpr std::string_view kPrefixVariables[] = {"http_", "upstream_http_", "cookie_"};
+constexpr Preset kPresets[] = {
+    // nginx's predefined format.
+    {"combined",
+     "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+     "\"$http_referer\" \"$http_user_agent\""},
+    // The `main` format of nginx's default nginx.conf.
+    {"main",
+     "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+     "\"$http_referer\" \"$http_user_agent\" \"$http_x_forwarded_for\""},
+    // ingress-nginx's default (internal/ingress/controller/config/config.go, logFormatUpstream).
+    {"upstreaminfo",
+     "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+     "\"$http_referer\" \"$http_user_agent\" $request_length $request_time "
+     "[$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr "
+     "$upstream_response_length $upstream_response_time $upstream_status $req_id"},
+};
+
+// nginx's per-upstream variables that hold one item per upstream contacted, joined by ", "
+// (next server) or " : " (internal redirect to another group). The three *_time ones have a
+// class of their own (seconds); these are opaque lists.
+constexpr std::string_view kUpstreamLists[] = {
+    "upstream_addr",       "upstream_status",         "upstream_response_length",
+    "upstream_bytes_sent", "upstream_bytes_received", "upstream_queue_time",
+};
 
 constexpr std::string_view kLatencyVariables[] = {"request_time", "upstream_response_time",
                                                   "upstream_connect_time", "upstream_header_time"};
 
 bool IsNameByte(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-std::string SupportedList() {
-  std::string s;
-  for (std::string_view v : kPlainVariables) {
-    s += '$';
-    s += v;
-    s += ", ";
-  }
-  s += "$http_<name>, $upstream_http_<name>, $cookie_<name>";
-  return s;
 }
 
 ValueClass ClassOf(std::string_view name) {
@@ -89,6 +63,9 @@ ValueClass ClassOf(std::string_view name) {
   if (name == "time_local") return ValueClass::kTimeLocal;
   if (name == "time_iso8601") return ValueClass::kTimeIso;
   if (name == "msec") return ValueClass::kMsec;
+  for (std::string_view v : kUpstreamLists) {
+    if (v == name) return ValueClass::kList;
+  }
   return ValueClass::kGeneric;
 }
 
@@ -125,10 +102,6 @@ Result<std::vector<Token>> Tokenize(std::string_view fmt) {
                                      std::to_string(col) + " of log_format");
     }
     std::string name(fmt.substr(start, end - start));
-    if (!IsKnownNginxVariable(name)) {
-      return Status::InvalidArgument("unknown nginx variable '$" + name + "' at column " +
-                                     std::to_string(col) + "; supported: " + SupportedList());
-    }
     flush_literal();
     Token t;
     t.is_var = true;
@@ -143,8 +116,9 @@ Result<std::vector<Token>> Tokenize(std::string_view fmt) {
   return tokens;
 }
 
-// Decides the stop bytes / escape handling of generic values from their neighbours:
-// quotes are tracked through literals, and the next literal's first byte ends a value.
+// Decides the stop bytes / escape handling of generic values (and lists) from their
+// neighbours: quotes are tracked through literals, and the next literal's first byte ends a
+// value. A list inside quotes is an ordinary generic value (only the quote ends it).
 void ClassifyGenerics(std::vector<Token>* tokens, const std::string& escape) {
   bool in_quotes = false;
   for (size_t i = 0; i < tokens->size(); ++i) {
@@ -153,9 +127,14 @@ void ClassifyGenerics(std::vector<Token>* tokens, const std::string& escape) {
       for (char c : t.text) in_quotes = c == '"' ? !in_quotes : in_quotes;
       continue;
     }
-    if (t.cls != ValueClass::kGeneric) continue;
+    if (t.cls == ValueClass::kList && in_quotes) t.cls = ValueClass::kGeneric;
+    if (t.cls != ValueClass::kGeneric && t.cls != ValueClass::kList) continue;
     const Token* next = i + 1 < tokens->size() ? &(*tokens)[i + 1] : nullptr;
     const bool next_is_literal = next != nullptr && !next->is_var;
+    if (t.cls == ValueClass::kList) {
+      if (next_is_literal) t.stop[0] = next->text[0];
+      continue;
+    }
     if (escape == "none" && in_quotes && next_is_literal) {
       t.lazy = true;  // raw quotes may appear inside the value
       continue;
@@ -178,7 +157,8 @@ void AppendByteClass(std::string* p, const Token& t) {
   *p += ']';
 }
 
-std::string ClassRegex(const Token& t) {
+// The regex of a non-generic class, without the empty alternative.
+std::string NonEmptyClassRegex(const Token& t) {
   constexpr std::string_view kSec = "[0-9]+\\.[0-9]+";
   switch (t.cls) {
     case ValueClass::kStatus:
@@ -189,6 +169,16 @@ std::string ClassRegex(const Token& t) {
       return std::string(kSec);
     case ValueClass::kSecondsList:
       return "(?:" + std::string(kSec) + "|-)(?:(?:, | : )(?:" + std::string(kSec) + "|-))*";
+    case ValueClass::kList: {
+      // An item ends at a space, a comma or the value's stop byte.
+      Token item;
+      item.stop = {' ', t.stop[0] == ' ' || t.stop[0] == ',' ? '\0' : t.stop[0]};
+      std::string i;
+      AppendByteClass(&i, item);
+      i.insert(i.size() - 1, "\\x2c");
+      i += '+';
+      return i + "(?:(?:, | : )" + i + ")*";
+    }
     case ValueClass::kTimeLocal:
       return "[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}";
     case ValueClass::kTimeIso:
@@ -198,6 +188,14 @@ std::string ClassRegex(const Token& t) {
     case ValueClass::kGeneric:
       break;
   }
+  return "";
+}
+
+std::string ClassRegex(const Token& t) {
+  // Every class also matches the empty value: nginx writes a variable that has no value as
+  // nothing with escape=json and escape=none (and a variable can be found but empty).
+  // Greedy '?': the class itself is tried first, as the fast path does.
+  if (t.cls != ValueClass::kGeneric) return "(?:" + NonEmptyClassRegex(t) + ")?";
   if (t.lazy) return ".*?";
   if (t.stop[0] == 0) return ".*";
   std::string p;
@@ -319,10 +317,6 @@ Status AssignOptionalRoles(CompiledFormat* f, const FormatSpec& spec) {
     }
   }
   if (!spec.customer_var.empty()) {
-    if (!IsKnownNginxVariable(spec.customer_var)) {
-      return Status::InvalidArgument("customer variable '$" + spec.customer_var +
-                                     "' is not a supported nginx variable");
-    }
     f->customer_slot = UseVar(f, spec.customer_var);
     if (f->customer_slot < 0) {
       return Status::InvalidArgument("customer variable '$" + spec.customer_var +
@@ -360,19 +354,11 @@ bool FastEligible(const std::vector<Token>& tokens) {
 
 }  // namespace
 
-bool IsKnownNginxVariable(std::string_view name) {
-  for (std::string_view v : kPlainVariables) {
-    if (v == name) return true;
+std::string_view LogFormatText(std::string_view log_format) {
+  for (const Preset& p : kPresets) {
+    if (p.name == log_format) return p.text;
   }
-  for (std::string_view p : kPrefixVariables) {
-    if (name.size() > p.size() && name.substr(0, p.size()) == p) {
-      for (char c : name) {
-        if (!IsNameByte(c)) return false;
-      }
-      return true;
-    }
-  }
-  return false;
+  return log_format;
 }
 
 namespace parsers_internal {
@@ -385,7 +371,7 @@ Result<std::shared_ptr<const CompiledFormat>> CompileFormat(const FormatSpec& sp
   if (spec.max_line_bytes == 0) {
     return Status::InvalidArgument("max_line_bytes must be positive");
   }
-  const std::string_view text = spec.log_format == "combined" ? kCombined : spec.log_format;
+  const std::string_view text = LogFormatText(spec.log_format);
   if (text.empty()) return Status::InvalidArgument("log_format is empty");
   auto f = std::make_shared<CompiledFormat>();
   APIMETER_ASSIGN_OR_RETURN(f->tokens, Tokenize(text));
@@ -421,6 +407,8 @@ std::string_view DescribeClass(const Token& t) {
       return "seconds like 0.123";
     case ValueClass::kSecondsList:
       return "seconds like 0.123, a list like '0.003, 0.010', or '-'";
+    case ValueClass::kList:
+      return "a list like '10.0.0.1:80, 10.0.0.2:80' or '-'";
     case ValueClass::kTimeLocal:
       return "a time like 10/Oct/2025:13:55:36 +0000";
     case ValueClass::kTimeIso:

@@ -91,13 +91,13 @@ bool LooksBinary(std::string_view line, size_t* first_bad) {
   return true;
 }
 
-// Whole number, "-" meaning 0; more than fits in 64 bits is kBadNumber.
+// Whole number, "-" or empty (no value) meaning 0; more than fits in 64 bits is kBadNumber.
 bool ParseCount(std::string_view v, uint64_t* out) {
-  if (v == "-") {
+  if (v.empty() || v == "-") {
     *out = 0;
     return true;
   }
-  if (v.empty() || v.size() > 20) return false;
+  if (v.size() > 20) return false;
   uint64_t n = 0;
   for (char c : v) {
     if (c < '0' || c > '9') return false;
@@ -130,9 +130,13 @@ bool ParseSecondsItem(std::string_view v, int64_t* us) {
 }
 
 // A single value or a list ("0.003, 0.010" / "0.003 : 0.010") summed; "-" items are
-// skipped and a value with no number at all is -1 (not logged).
+// skipped and a value with no number at all (including the empty value) is -1 (not logged).
 bool ParseLatency(std::string_view v, int64_t* us) {
   int64_t total = -1;
+  if (v.empty()) {
+    *us = total;
+    return true;
+  }
   while (true) {
     size_t sep = v.find(", ");
     size_t skip = 2;

@@ -29,7 +29,8 @@
 namespace apimeter {
 
 struct FormatSpec {
-  std::string log_format;          // nginx log_format text verbatim, or the preset name "combined"
+  std::string log_format;          // nginx log_format text verbatim, or a preset name
+                                   // ("combined", "main", "upstreaminfo"; LogFormatText)
   std::string escape = "default";  // nginx escape= mode: "default", "json" or "none"
   std::string customer_var;        // variable name without '$' (e.g. "http_x_api_key"); "" = none
   std::string latency_var;         // e.g. "request_time" or "upstream_response_time"; "" = none
@@ -70,8 +71,8 @@ struct CompiledFormat;
 
 class LineParser {
  public:
-  // Errors name the problem and the fix, e.g. "unknown nginx variable '$foo' at column 12;
-  // supported: ..." or "customer variable '$x' is not in log_format".
+  // Errors name the problem and the fix, e.g. "unterminated '${' at column 12 of log_format"
+  // or "customer variable '$x' is not in log_format". Any nginx variable name is accepted.
   static Result<LineParser> Compile(const FormatSpec& spec);
 
   // Pure, no I/O; no heap allocation on the fast path (see above). On success fills *out (views
@@ -104,7 +105,8 @@ class LineParser {
   std::shared_ptr<const parsers_internal::CompiledFormat> impl_;
 };
 
-// True for the nginx variables apimeter understands (name without '$').
-bool IsKnownNginxVariable(std::string_view name);
+// The format text a log_format stands for: a preset name ("combined", "main",
+// "upstreaminfo"; docs/log-formats.md) gives its text, anything else is returned as is.
+std::string_view LogFormatText(std::string_view log_format);
 
 }  // namespace apimeter

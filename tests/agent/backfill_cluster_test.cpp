@@ -190,8 +190,8 @@ class BackfillClusterTest : public ::testing::Test {
       Aggregator aggregator(run.rt->aggregator_options());
       RejectedLines rejected;
       SourceRuntime& src = run.rt->sources().front();
-      LinePipeline pipeline(&src.parser, &run.rt->normalizer(), &run.rt->customers(), &aggregator,
-                            &rejected, &clock_);
+      LinePipeline pipeline(&src.parser, &src.customer_key, &run.rt->normalizer(),
+                            &run.rt->customers(), &aggregator, &rejected, &clock_);
       BackfillOptions options;
       options.host = kHost;
       options.flush_every_lines = shape.flush_every_lines;

@@ -61,8 +61,8 @@ class BackfillTest : public ::testing::Test {
   uint64_t Backfill(const std::string& path) {
     Aggregator aggregator(rt_->aggregator_options());
     SourceRuntime& src = rt_->sources().front();
-    LinePipeline pipeline(&src.parser, &rt_->normalizer(), &rt_->customers(), &aggregator,
-                          &rejected_, &clock_, rt_->pipeline_options(false));
+    LinePipeline pipeline(&src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(),
+                          &aggregator, &rejected_, &clock_, rt_->pipeline_options(false));
     BackfillOptions options;
     options.host = "bf-host";
     options.flush_every_lines = 7;  // many small transactions, each with its checkpoint

@@ -44,9 +44,10 @@ class LinePipelineTest : public ::testing::Test {
     ASSERT_TRUE(rt.ok()) << rt.status().ToString();
     rt_ = std::move(rt).value();
     aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
-    pipeline_ = std::make_unique<LinePipeline>(&rt_->sources()[0].parser, &rt_->normalizer(),
-                                               &rt_->customers(), aggregator_.get(), &rejected_,
-                                               &clock_, rt_->pipeline_options(show_raw_));
+    pipeline_ = std::make_unique<LinePipeline>(
+        &rt_->sources()[0].parser, &rt_->sources()[0].customer_key, &rt_->normalizer(),
+        &rt_->customers(), aggregator_.get(), &rejected_, &clock_,
+        rt_->pipeline_options(show_raw_));
   }
 
   void Process(const std::string& line) { pipeline_->Process(line, "api.log", offset_++); }

@@ -20,12 +20,18 @@ TEST(AgentMetricsTest, RendersPrometheusTextWithEscapedHost) {
   m.host = "web-\"1\"";
   m.lines_read = 42;
   m.rejected_by_reason["no_match"] = 3;
+  m.customer_key_errors["jwt_malformed"] = 2;
   m.paused = true;
   const std::string text = m.Render();
   EXPECT_NE(text.find("# TYPE apimeter_agent_lines_read_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("apimeter_agent_lines_read_total{host=\"web-\\\"1\\\"\"} 42\n"),
             std::string::npos);
   EXPECT_NE(text.find("reason=\"no_match\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE apimeter_agent_customer_key_errors_total counter\n"
+                      "apimeter_agent_customer_key_errors_total{host=\"web-\\\"1\\\"\",reason="
+                      "\"jwt_malformed\"} 2\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("apimeter_agent_reading_paused{host=\"web-\\\"1\\\"\"} 1\n"),
             std::string::npos);
   // Every non-comment line is "name{labels} value".

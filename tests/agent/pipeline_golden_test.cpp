@@ -77,8 +77,8 @@ TEST(PipelineGoldenTest, SampleLogMatchesGolden) {
   Aggregator aggregator((*rt)->aggregator_options());
   RejectedLines rejected;
   SourceRuntime& src = (*rt)->sources().front();
-  LinePipeline pipeline(&src.parser, &(*rt)->normalizer(), &(*rt)->customers(), &aggregator,
-                        &rejected, &clock);
+  LinePipeline pipeline(&src.parser, &src.customer_key, &(*rt)->normalizer(), &(*rt)->customers(),
+                        &aggregator, &rejected, &clock);
   LineSplitter splitter(65536);
   uint64_t begin = 0;
   splitter.Feed(ReadFile(dir + "pipeline.log"), [&](std::string_view line, uint64_t end, bool) {

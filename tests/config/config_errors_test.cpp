@@ -113,14 +113,41 @@ TEST_F(ConfigErrors, BadDurations) {
                       "'redis.command_timeout' must be between 1ms and 10m"));
 }
 
-TEST_F(ConfigErrors, UnknownNginxVariableUsesTheParsersMessage) {
+TEST_F(ConfigErrors, LogFormatErrorsUseTheParsersMessage) {
   const std::string yaml =
-      "sources:\n"                                                                       // 1
-      "  - paths: [\"/var/log/nginx/api.log\"]\n"                                        // 2
-      "    log_format: '$remote_addr [$time_local] \"$request\" $status $bogus_var'\n";  // 3
+      "sources:\n"                                                                        // 1
+      "  - paths: [\"/var/log/nginx/api.log\"]\n"                                         // 2
+      "    log_format: '$remote_addr [$time_local] \"$request\" $status ${bogus_var'\n";  // 3
   Result<Config> r = Load(yaml);
   EXPECT_TRUE(FailsAt(r, 3, "log_format: "));
-  EXPECT_TRUE(FailsAt(r, 3, "$bogus_var"));
+  EXPECT_TRUE(FailsAt(r, 3, "unterminated '${' at column 47"));
+}
+
+TEST_F(ConfigErrors, CustomerExtractionKeys) {
+  const std::string head =
+      "sources:\n"                                                                       // 1
+      "  - paths: [\"/var/log/nginx/api.log\"]\n"                                        // 2
+      "    log_format: '[$time_local] \"$request\" $status \"$http_authorization\"'\n";  // 3
+  const std::string with_customer = head + "    customer: $http_authorization\n";        // 4
+  EXPECT_TRUE(FailsAt(Load(head + "    customer_match: '^Bearer (.+)$'\n"), 4,
+                      "'customer_match' needs 'customer'"));
+  EXPECT_TRUE(FailsAt(Load(head + "    customer_jwt_claim: sub\n"), 4,
+                      "'customer_jwt_claim' needs 'customer'"));
+  EXPECT_TRUE(FailsAt(Load(with_customer + "    customer_match: '^Bearer (.+$'\n"), 5,
+                      "customer_match '^Bearer (.+$' does not compile: missing )"));
+  EXPECT_TRUE(FailsAt(Load(with_customer + "    customer_match: '^Bearer .+$'\n"), 5,
+                      "has 0 capture groups; it needs exactly one"));
+  EXPECT_TRUE(FailsAt(Load(with_customer + "    customer_match: '^(Bearer|Token) (.+)$'\n"), 5,
+                      "has 2 capture groups"));
+  EXPECT_TRUE(FailsAt(Load(with_customer + "    customer_match: ''\n"), 5,
+                      "customer_match must be an RE2 regex"));
+  EXPECT_TRUE(FailsAt(Load(with_customer + "    customer_jwt_claim: 'client id'\n"), 5,
+                      "customer_jwt_claim must be a claim name"));
+  EXPECT_TRUE(FailsAt(Load(with_customer + "    customer_jwt_claim: ''\n"), 5,
+                      "customer_jwt_claim must be a claim name"));
+  EXPECT_TRUE(Load(with_customer + "    customer_match: '^Bearer (.+)$'\n"
+                                   "    customer_jwt_claim: sub\n")
+                  .ok());
 }
 
 TEST_F(ConfigErrors, VariableRolesMustAppearInTheFormat) {

@@ -38,6 +38,12 @@ std::string FullConfig() {
          "    host: web-1\n"
          "  - paths: /var/log/nginx/access.log\n"
          "    log_format: combined\n"
+         "  - paths: /var/log/nginx/auth.log\n"
+         "    log_format: '$remote_addr [$time_local] \"$request\" $status "
+         "\"$http_authorization\"'\n"
+         "    customer: $http_authorization\n"
+         "    customer_match: '^Bearer (\\S+)$'\n"
+         "    customer_jwt_claim: client_id\n"
          "customers_file: customers.yaml\n"
          "customer_id_secret: \"" +
          kSecret +
@@ -126,7 +132,7 @@ TEST_F(ConfigLoad, EveryKeyIsRead) {
   Result<Config> r = machine_.Load(FullConfig());
   ASSERT_TRUE(r.ok()) << r.status().message();
   const Config& c = *r;
-  ASSERT_EQ(c.sources.size(), 2u);
+  ASSERT_EQ(c.sources.size(), 3u);
   const SourceConfig& api = c.sources[0];
   EXPECT_EQ(api.paths.size(), 2u);
   EXPECT_EQ(api.log_format, kApiFormat);
@@ -139,6 +145,10 @@ TEST_F(ConfigLoad, EveryKeyIsRead) {
   EXPECT_EQ(c.sources[1].paths, std::vector<std::string>{"/var/log/nginx/access.log"});
   EXPECT_EQ(c.sources[1].host, "testhost");
   EXPECT_EQ(c.sources[1].line, 9);
+  EXPECT_TRUE(c.sources[1].customer_match.empty());
+  EXPECT_EQ(c.sources[2].customer_var, "http_authorization");
+  EXPECT_EQ(c.sources[2].customer_match, "^Bearer (\\S+)$");
+  EXPECT_EQ(c.sources[2].customer_jwt_claim, "client_id");
   EXPECT_EQ(c.customers_file, "/etc/apimeter/customers.yaml");
   ASSERT_EQ(c.customers.size(), 2u);
   EXPECT_EQ(c.customers.at("k_3f9a1c2b7d4e"), "Acme Corp");
@@ -148,10 +158,10 @@ TEST_F(ConfigLoad, EveryKeyIsRead) {
   EXPECT_TRUE(c.warnings.empty());
   ASSERT_EQ(c.routes.size(), 2u);
   EXPECT_EQ(c.routes[0].template_path, "/v1/orders/{id}/items");
-  EXPECT_EQ(c.routes[0].line, 14);
+  EXPECT_EQ(c.routes[0].line, 19);
   EXPECT_EQ(c.routes[1].match, "^/v2/geo/ip/[^/]+$");
   EXPECT_EQ(c.routes[1].name, "/v2/geo/ip/:ip");
-  EXPECT_EQ(c.routes[1].line, 15);
+  EXPECT_EQ(c.routes[1].line, 20);
   EXPECT_EQ(c.limits.endpoints_per_day, 3000);
   EXPECT_EQ(c.limits.customers_per_day, 60000);
   EXPECT_EQ(c.limits.max_line_bytes, 1 << 20);
@@ -196,6 +206,8 @@ TEST_F(ConfigLoad, EffectiveConfigRoundTripsAndMasksSecrets) {
     EXPECT_EQ(b.sources[i].log_format, a.sources[i].log_format);
     EXPECT_EQ(b.sources[i].escape, a.sources[i].escape);
     EXPECT_EQ(b.sources[i].customer_var, a.sources[i].customer_var);
+    EXPECT_EQ(b.sources[i].customer_match, a.sources[i].customer_match);
+    EXPECT_EQ(b.sources[i].customer_jwt_claim, a.sources[i].customer_jwt_claim);
     EXPECT_EQ(b.sources[i].latency_var, a.sources[i].latency_var);
     EXPECT_EQ(b.sources[i].bytes_out_var, a.sources[i].bytes_out_var);
     EXPECT_EQ(b.sources[i].host, a.sources[i].host);

@@ -20,6 +20,7 @@ std::vector<apimeter::LineParser> MakeParsers() {
        "\"b\":$body_bytes_sent,\"k\":\"$http_x_api_key\",\"rt\":$request_time}",
        "json", "http_x_api_key", "request_time", "", 65536},
       {"$msec \"$request\" $status \"$http_user_agent\"", "none", "", "", "", 65536},
+      {"upstreaminfo", "default", "", "upstream_response_time", "", 65536},
   };
   for (const auto& s : specs) {
     auto p = apimeter::LineParser::Compile(s);
