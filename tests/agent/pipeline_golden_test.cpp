@@ -91,7 +91,7 @@ TEST(PipelineGoldenTest, SampleLogMatchesGolden) {
   const std::string golden_path = dir + "pipeline.golden";
   if (std::getenv("APIMETER_UPDATE_GOLDEN")) {
     std::ofstream(golden_path, std::ios::binary) << got;
-    GTEST_SKIP() << "golden file rewritten: review `git diff " << golden_path << "`";
+    GTEST_SKIP() << "APIMETER_TEST_SKIPPED: golden file rewritten: review `git diff " << golden_path << "`";
   }
   EXPECT_EQ(got, ReadFile(golden_path)) << "to update on purpose: APIMETER_UPDATE_GOLDEN=1";
 }

@@ -166,7 +166,7 @@ TEST_F(SessionKeyTest, ADirectoryOthersCanWriteIsRefused) {
 }
 
 TEST_F(SessionKeyTest, AFileOwnedBySomeoneElseIsRefused) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the file away";
+  if (::geteuid() != 0) GTEST_SKIP() << "APIMETER_TEST_SKIPPED: needs root to give the file away";
   Write(key_path_, std::string(64, 'a') + "\n", 0600);
   ASSERT_EQ(::chown(key_path_.c_str(), 12345, 12345), 0);
   ExpectRefused("owned by uid 12345");
