@@ -13,7 +13,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "agent/agent_metrics.h"
 #include "agent/batch_id.h"
@@ -44,13 +43,13 @@ constexpr uint64_t kLoggedRejectsPerSummary = 5;
 // Reads checkpoints for one host through the sink.
 class LiveAgent::SinkCheckpointLookup final : public CheckpointLookup {
  public:
-  SinkCheckpointLookup(RedisSink* sink, std::string host) : sink_(sink), host_(std::move(host)) {}
+  SinkCheckpointLookup(LiveSink* sink, std::string host) : sink_(sink), host_(std::move(host)) {}
   Result<std::string> Read(std::string_view fingerprint) override {
     return sink_->ReadCheckpoint(host_, fingerprint);
   }
 
  private:
-  RedisSink* sink_;
+  LiveSink* sink_;
   std::string host_;
 };
 
@@ -74,79 +73,70 @@ class LiveAgent::PipelineConsumer final : public LineConsumer {
   AgentMetrics* metrics_;
 };
 
-LiveAgent::LiveAgent(LiveAgentArgs args)
+LiveAgent::LiveAgent(LiveAgentArgs args, LiveAgentDeps deps)
     : args_(std::move(args)),
-      signals_(io_, SIGTERM, SIGINT),
-      hup_(io_, SIGHUP),
-      poll_timer_(io_),
-      flush_timer_(io_),
-      summary_timer_(io_),
-      start_timer_(io_),
-      wake_timer_(io_) {}
+      fs_(deps.fs),
+      clock_(deps.clock),
+      loop_(deps.loop),
+      load_config_(std::move(deps.load_config)),
+      open_sink_(std::move(deps.open_sink)),
+      poll_timer_(loop_->NewTimer()),
+      flush_timer_(loop_->NewTimer()),
+      summary_timer_(loop_->NewTimer()),
+      start_timer_(loop_->NewTimer()) {}
 
 LiveAgent::~LiveAgent() = default;
 
-int LiveAgent::Run() {
-  auto config = LoadConfigFile(args_.config);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
-    return kExitConfig;
-  }
+Result<Config> LiveAgent::LoadConfig() {
+  auto config = load_config_();
+  if (!config.ok()) return config;
   if (args_.from_start) config->agent.from_start = true;
   if (!args_.metrics_listen.empty()) config->agent.metrics_listen = args_.metrics_listen;
-  auto rt = Runtime::Create(*config, &clock_);
-  if (!rt.ok()) {
-    spdlog::error("{}", rt.status().message());
-    return kExitConfig;
-  }
+  return config;
+}
+
+Status LiveAgent::Init() {
+  auto config = LoadConfig();
+  if (!config.ok()) return config.status();
+  auto rt = Runtime::Create(*config, clock_);
+  if (!rt.ok()) return rt.status();
   rt_ = std::move(rt).value();
-  if (args_.show_raw_lines) WarnShowRawLines();
-  if (Status st = rt_->CreateRedis(); !st.ok()) {
-    spdlog::error("{}", st.message());
-    return kExitConfig;
-  }
+  auto sink = open_sink_(*rt_);
+  if (!sink.ok()) return sink.status();
+  sink_ = std::move(sink).value();
   metrics_.host = rt_->host();
-  if (!rt_->config().agent.metrics_listen.empty()) {
-    auto server = MetricsServer::Start(io_, rt_->config().agent.metrics_listen,
-                                       [this] { return RenderMetrics(); });
-    if (!server.ok()) {
-      spdlog::error("{}", server.status().message());
-      return kExitConfig;
-    }
-    metrics_server_ = std::move(server).value();
-    spdlog::info("metrics on http://{}/metrics", rt_->config().agent.metrics_listen);
+  return Status::Ok();
+}
+
+std::vector<std::string> LiveAgent::WatchDirs() const {
+  std::set<std::string> dirs;
+  for (auto& src : rt_->sources()) {
+    for (auto& p : src.config.paths) dirs.insert(p.substr(0, p.rfind('/') == 0 ? 1 : p.rfind('/')));
   }
-  signals_.async_wait([this](auto ec, int sig) {
-    if (!ec) Shutdown(sig);
-  });
-  WaitForHup();
-  SetUpInotify();
+  return {dirs.begin(), dirs.end()};
+}
+
+void LiveAgent::Start(milliseconds poll_interval) {
+  poll_interval_ = poll_interval;
   TryStart();
   ScheduleSummary();
-  io_.run();
-  return exit_code_;
 }
 
 void LiveAgent::TryStart() {
-  auto pong = rt_->redis().Command({"PING"});
-  if (!pong.ok() || pong->is_error()) {
+  Status pong = sink_->Ping();
+  if (!pong.ok()) {
     metrics_.redis_up = false;
     spdlog::warn("waiting for Redis at {} before tailing: {} (retrying in {} ms)",
-                 MaskRedisUrl(rt_->config().redis.url),
-                 pong.ok() ? pong->str : pong.status().message(), start_backoff_.count());
-    start_timer_.expires_after(start_backoff_);
-    start_backoff_ = std::min(start_backoff_ * 2, kMaxFlushBackoff);
-    start_timer_.async_wait([this](auto ec) {
-      if (!ec && !stopping_) TryStart();
+                 sink_->Describe(), pong.message(), start_backoff_.count());
+    start_timer_->At(loop_->Now() + start_backoff_, [this] {
+      if (!stopping_) TryStart();
     });
+    start_backoff_ = std::min(start_backoff_ * 2, kMaxFlushBackoff);
     return;
   }
   metrics_.redis_up = true;
-  const std::string state_key = rt_->config().redis.prefix + ":agent:" + rt_->host();
-  auto last = rt_->redis().Command({"HGET", state_key, "last_alive"});
-  int64_t last_alive = 0;
-  if (last.ok() && last->type == RedisReply::Type::kString)
-    last_alive = std::atoll(last->str.c_str());
+  auto last = sink_->ReadLastAlive(rt_->host());
+  const int64_t last_alive = last.ok() ? *last : 0;
   first_start_ = last_alive == 0;
   last_alive_s_ = last_alive;
   BuildTails(first_start_, {});
@@ -165,14 +155,14 @@ void LiveAgent::TryStart() {
 void LiveAgent::BuildTails(bool first_start, const std::set<size_t>& fresh_sources) {
   tails_.clear();
   aggregator_ = std::make_unique<Aggregator>(rt_->aggregator_options());
-  lookup_ = std::make_unique<SinkCheckpointLookup>(&rt_->sink(), rt_->host());
+  lookup_ = std::make_unique<SinkCheckpointLookup>(sink_.get(), rt_->host());
   for (size_t i = 0; i < rt_->sources().size(); ++i) {
     auto& src = rt_->sources()[i];
     SourceTail t;
     t.source = &src;
     t.pipeline = std::make_unique<LinePipeline>(
         &src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(), aggregator_.get(),
-        &rejected_, &clock_, rt_->pipeline_options(args_.show_raw_lines));
+        &rejected_, clock_, rt_->pipeline_options(args_.show_raw_lines));
     t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
     TailerOptions o;
     o.paths = src.config.paths;
@@ -180,7 +170,7 @@ void LiveAgent::BuildTails(bool first_start, const std::set<size_t>& fresh_sourc
     o.first_start = first_start || fresh_sources.count(i) > 0;
     o.last_alive_s = last_alive_s_;
     o.max_line_bytes = static_cast<size_t>(rt_->config().limits.max_line_bytes);
-    t.tailer = std::make_unique<Tailer>(o, &fs_, &clock_, lookup_.get());
+    t.tailer = std::make_unique<Tailer>(o, fs_, clock_, lookup_.get());
     tails_.push_back(std::move(t));
   }
 }
@@ -190,7 +180,7 @@ void LiveAgent::ResetAggregation() {
   for (auto& t : tails_) {
     t.pipeline = std::make_unique<LinePipeline>(
         &t.source->parser, &t.source->customer_key, &rt_->normalizer(), &rt_->customers(),
-        aggregator_.get(), &rejected_, &clock_, rt_->pipeline_options(args_.show_raw_lines));
+        aggregator_.get(), &rejected_, clock_, rt_->pipeline_options(args_.show_raw_lines));
     t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
     t.parsed_before = t.rejected_before = 0;
     t.key_errors_before = {};
@@ -198,11 +188,9 @@ void LiveAgent::ResetAggregation() {
 }
 
 void LiveAgent::SchedulePoll(milliseconds after) {
-  poll_timer_.expires_after(after);
-  poll_timer_.async_wait([this](auto ec) {
-    if (ec) return;
+  poll_timer_->At(loop_->Now() + after, [this] {
     Poll();
-    SchedulePoll(inotify_ ? kPollIntervalWithInotify : kPollIntervalWithoutInotify);
+    SchedulePoll(poll_interval_);
   });
 }
 
@@ -232,7 +220,7 @@ void LiveAgent::Poll() {
   UpdateReadMetrics();
   // More data than one budget: keep reading soon, but let timers and
   // signals run in between.
-  if (total >= kPollByteBudget) asio::post(io_, [this] { Poll(); });
+  if (total >= kPollByteBudget) loop_->Post([this] { Poll(); });
 }
 
 void LiveAgent::UpdateReadMetrics() {
@@ -266,7 +254,7 @@ void LiveAgent::UpdateReadMetrics() {
   // Seconds behind: how old the newest line read is, while unread bytes
   // remain; a quiet log that has been read to its end is not behind.
   metrics_.seconds_behind = behind > 0 && newest != INT64_MIN
-                                ? static_cast<double>(clock_.NowMicros() - newest) / 1e6
+                                ? static_cast<double>(clock_->NowMicros() - newest) / 1e6
                                 : 0;
   for (int k = 0; k < RejectedLines::kKinds; ++k) {
     const auto kind = static_cast<ParseErrorKind>(k);
@@ -308,13 +296,11 @@ void LiveAgent::FoldTailerStats() {
 
 void LiveAgent::ScheduleFlush() {
   const auto interval = milliseconds(rt_->config().agent.flush_interval_ms);
-  const auto now = std::chrono::steady_clock::now();
-  next_tick_ = next_tick_ == std::chrono::steady_clock::time_point{} ? now + interval
-                                                                     : next_tick_ + interval;
+  const auto now = loop_->Now();
+  next_tick_ = next_tick_ == EventLoop::TimePoint{} ? now + interval : next_tick_ + interval;
   if (next_tick_ < now) next_tick_ = now;
-  flush_timer_.expires_at(next_tick_);
-  flush_timer_.async_wait([this](auto ec) {
-    if (ec || stopping_) return;
+  flush_timer_->At(next_tick_, [this] {
+    if (stopping_) return;
     FlushTick();
     ScheduleFlush();
   });
@@ -345,9 +331,9 @@ Status LiveAgent::FlushOnce() {
     Heartbeat();
     return Status::Ok();
   }
-  const auto t0 = std::chrono::steady_clock::now();
-  Status st = rt_->sink().Flush(in_flight_->batch);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto t0 = loop_->Now();
+  Status st = sink_->Flush(in_flight_->batch);
+  const double secs = std::chrono::duration<double>(loop_->Now() - t0).count();
   if (st.ok()) {
     for (size_t i = 0; i < tails_.size() && i < in_flight_->per_tail.size(); ++i) {
       tails_[i].tailer->MarkCommitted(in_flight_->per_tail[i]);
@@ -359,21 +345,18 @@ Status LiveAgent::FlushOnce() {
     ++metrics_.flushes;
     metrics_.flush_seconds_sum += secs;
     metrics_.last_flush_seconds = secs;
-    metrics_.last_success_flush_s = clock_.NowSeconds();
+    metrics_.last_success_flush_s = clock_->NowSeconds();
     metrics_.redis_up = true;
     if (metrics_.paused) spdlog::info("Redis accepted the pending counts; reading resumes");
     metrics_.paused = false;
     flush_backoff_ = milliseconds(0);
     // The first commit also ends the first start (its cursors are stored).
     if (caught_up || first_start_) {
-      const std::string state_key = rt_->config().redis.prefix + ":agent:" + rt_->host();
       // The counts are committed either way; a failed write is said, not
       // dropped (the next commit or heartbeat writes it again).
-      auto r = rt_->redis().Command({caught_up ? "HSET" : "HSETNX", state_key, "last_alive",
-                                     std::to_string(clock_.NowSeconds())});
-      if (!r.ok() || r->is_error()) {
-        spdlog::warn("writing {} last_alive failed: {}", state_key,
-                     r.ok() ? r->str : r.status().message());
+      Status w = sink_->WriteLastAlive(rt_->host(), clock_->NowSeconds(), !caught_up);
+      if (!w.ok()) {
+        spdlog::warn("writing last_alive of host {} failed: {}", rt_->host(), w.message());
       }
       first_start_ = false;
     }
@@ -397,7 +380,7 @@ Status LiveAgent::FlushOnce() {
   }
   metrics_.redis_up = st.code() != StatusCode::kUnavailable ? metrics_.redis_up : false;
   flush_backoff_ = std::min(std::max(flush_backoff_ * 2, milliseconds(1000)), kMaxFlushBackoff);
-  next_flush_ = std::chrono::steady_clock::now() + flush_backoff_;
+  next_flush_ = loop_->Now() + flush_backoff_;
   spdlog::warn("flush failed ({} lines waiting, {} KB in memory): {}; retrying in {} ms",
                in_flight_->batch.lines + aggregator_->lines(), aggregator_->MemoryBytes() >> 10,
                st.message(), flush_backoff_.count());
@@ -405,57 +388,44 @@ Status LiveAgent::FlushOnce() {
 }
 
 void LiveAgent::Heartbeat() {
-  const int64_t now = clock_.NowSeconds();
+  const int64_t now = clock_->NowSeconds();
   if (now - last_heartbeat_s_ < 30) return;
   for (auto& t : tails_) {
     if (t.tailer->stats().bytes_behind != 0) return;
   }
   last_heartbeat_s_ = now;
-  const std::string state_key = rt_->config().redis.prefix + ":agent:" + rt_->host();
-  auto r = rt_->redis().Command(
-      {first_start_ ? "HSETNX" : "HSET", state_key, "last_alive", std::to_string(now)});
-  metrics_.redis_up = r.ok() && !r->is_error();
+  metrics_.redis_up = sink_->WriteLastAlive(rt_->host(), now, first_start_).ok();
   if (metrics_.redis_up) first_start_ = false;
 }
 
 void LiveAgent::FlushTick() {
   if (!started_) return;
-  if (flush_backoff_.count() > 0 && std::chrono::steady_clock::now() < next_flush_) return;
+  if (flush_backoff_.count() > 0 && loop_->Now() < next_flush_) return;
   (void)FlushOnce();
   if (metrics_.paused && !in_flight_) SchedulePoll(milliseconds(0));
 }
 
-void LiveAgent::WaitForHup() {
-  hup_.async_wait([this](auto ec, int) {
-    if (ec) return;
-    spdlog::info("SIGHUP: reloading {}", args_.config);
-    reload_requested_ = true;
-    if (started_ && !in_flight_) {
-      Status st = FlushOnce();  // commit what was read under the old config first
-      if (st.ok() && reload_requested_) Reload();
-    }
-    WaitForHup();
-  });
+void LiveAgent::Hangup() {
+  spdlog::info("SIGHUP: reloading {}", args_.config);
+  reload_requested_ = true;
+  if (started_ && !in_flight_) {
+    Status st = FlushOnce();  // commit what was read under the old config first
+    if (st.ok() && reload_requested_) Reload();
+  }
 }
 
 void LiveAgent::Reload() {
   reload_requested_ = false;
-  auto config = LoadConfigFile(args_.config);
-  if (config.ok()) {
-    if (args_.from_start) config->agent.from_start = true;
-    if (!args_.metrics_listen.empty()) config->agent.metrics_listen = args_.metrics_listen;
-  }
+  auto config = LoadConfig();
   Result<std::unique_ptr<Runtime>> rt = config.ok()
-                                            ? Runtime::Create(*config, &clock_)
+                                            ? Runtime::Create(*config, clock_)
                                             : Result<std::unique_ptr<Runtime>>(config.status());
-  if (rt.ok()) {
-    Status st = (*rt)->CreateRedis();
-    if (!st.ok()) rt = st;
-  }
-  if (!rt.ok()) {
+  Result<std::unique_ptr<LiveSink>> sink =
+      rt.ok() ? open_sink_(**rt) : Result<std::unique_ptr<LiveSink>>(rt.status());
+  if (!sink.ok()) {
     ++metrics_.reload_failures;
     spdlog::error("reload refused, still running on the previous config: {}",
-                  rt.status().message());
+                  sink.status().message());
     return;
   }
   if (in_flight_ || !aggregator_->Empty()) {
@@ -471,6 +441,7 @@ void LiveAgent::Reload() {
   }
   FoldTailerStats();
   tails_.clear();
+  sink_ = std::move(sink).value();  // before rt_: it may point into the old runtime
   rt_ = std::move(rt).value();
   BuildTails(false, fresh);
   ++metrics_.reloads;
@@ -478,90 +449,39 @@ void LiveAgent::Reload() {
                rt_->sources().size(), rt_->config().routes.size());
 }
 
-void LiveAgent::Shutdown(int sig) {
-  if (stopping_) return;
+Status LiveAgent::Shutdown(int sig) {
+  if (stopping_) return Status::Ok();
   stopping_ = true;
   spdlog::info("{}: committing what was read, then exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  poll_timer_.cancel();
-  flush_timer_.cancel();
-  start_timer_.cancel();
-  summary_timer_.cancel();
-  wake_timer_.cancel();
-  if (inotify_) inotify_->cancel();
+  poll_timer_->Cancel();
+  flush_timer_->Cancel();
+  start_timer_->Cancel();
+  summary_timer_->Cancel();
+  Status result;
   if (started_) {
-    const auto deadline = std::chrono::steady_clock::now() + kShutdownFlushBudget;
+    const auto deadline = loop_->Now() + kShutdownFlushBudget;
     for (;;) {
       Status st = FlushOnce();
       if (st.ok() && !in_flight_ && aggregator_->Empty()) break;
-      if (std::chrono::steady_clock::now() >= deadline) {
+      if (loop_->Now() >= deadline) {
         spdlog::error(
             "could not commit the last counts before exiting ({}); they are not "
             "lost: their lines are re-read from the log on the next start",
             st.message());
-        exit_code_ = kExitRuntime;
+        result = Status::Unavailable("the last counts were not committed: " + st.message());
         break;
       }
       // Pacing retries of the final flush, not synchronising anything.
-      std::this_thread::sleep_for(milliseconds(500));
+      loop_->Block(milliseconds(500));
     }
   }
   spdlog::info("stopped: {}", RenderSummary());
   NoteUnloggedRejects();
-  if (metrics_server_) metrics_server_->Stop();
-  hup_.cancel();
-  io_.stop();
-}
-
-void LiveAgent::SetUpInotify() {
-  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0) {
-    spdlog::info("inotify unavailable; polling every {} ms", kPollIntervalWithoutInotify.count());
-    return;
-  }
-  std::set<std::string> dirs;
-  for (auto& src : rt_->sources()) {
-    for (auto& p : src.config.paths) dirs.insert(p.substr(0, p.rfind('/') == 0 ? 1 : p.rfind('/')));
-  }
-  int watched = 0;
-  for (auto& d : dirs) {
-    if (::inotify_add_watch(fd, d.c_str(),
-                            IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                IN_CLOSE_WRITE | IN_ATTRIB) >= 0) {
-      ++watched;
-    }
-  }
-  if (watched == 0) {
-    ::close(fd);
-    spdlog::info("inotify could not watch the log directories; polling every {} ms",
-                 kPollIntervalWithoutInotify.count());
-    return;
-  }
-  inotify_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
-  WaitInotify();
-}
-
-void LiveAgent::WaitInotify() {
-  inotify_->async_read_some(asio::buffer(inotify_buf_), [this](auto ec, size_t) {
-    if (ec) return;
-    // Writes arrive as a stream of events: one poll per 100 ms at most.
-    if (!wake_pending_) {
-      wake_pending_ = true;
-      wake_timer_.expires_after(kInotifyCoalesce);
-      wake_timer_.async_wait([this](auto ec2) {
-        wake_pending_ = false;
-        if (!ec2) Poll();
-      });
-    }
-    WaitInotify();
-  });
+  return result;
 }
 
 std::string LiveAgent::RenderMetrics() {
-  if (ClusterClient* cluster = rt_->redis().AsCluster()) {
-    metrics_.cluster_moved = cluster->stats().moved;
-    metrics_.cluster_ask = cluster->stats().ask;
-    metrics_.cluster_refreshes = cluster->stats().refreshes;
-  }
+  if (sink_) sink_->FillMetrics(&metrics_);
   metrics_.aggregator_bytes = aggregator_ ? aggregator_->MemoryBytes() : 0;
   metrics_.rss_bytes = ReadRssBytes();
   return metrics_.Render();
@@ -574,18 +494,137 @@ std::string LiveAgent::RenderSummary() {
 }
 
 void LiveAgent::ScheduleSummary() {
-  summary_timer_.expires_after(kSummaryInterval);
-  summary_timer_.async_wait([this](auto ec) {
-    if (ec) return;
+  summary_timer_->At(loop_->Now() + kSummaryInterval, [this] {
     spdlog::info("{}", RenderSummary());
     NoteUnloggedRejects();
     ScheduleSummary();
   });
 }
 
+// --- the edge: the real dependencies, signals, inotify and /metrics ---
+namespace {
+
+// An early wake-up for polls where the kernel offers inotify: events on the
+// log directories call `wake` (at most once per kInotifyCoalesce).
+class InotifyWaker {
+ public:
+  InotifyWaker(asio::io_context& io, std::function<void()> wake)
+      : io_(io), wake_(std::move(wake)), wake_timer_(io) {}
+
+  // False (and a log line saying so) when inotify cannot watch any of `dirs`.
+  bool Watch(const std::vector<std::string>& dirs) {
+    int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) {
+      spdlog::info("inotify unavailable; polling every {} ms", kPollIntervalWithoutInotify.count());
+      return false;
+    }
+    int watched = 0;
+    for (auto& d : dirs) {
+      if (::inotify_add_watch(fd, d.c_str(),
+                              IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                  IN_CLOSE_WRITE | IN_ATTRIB) >= 0) {
+        ++watched;
+      }
+    }
+    if (watched == 0) {
+      ::close(fd);
+      spdlog::info("inotify could not watch the log directories; polling every {} ms",
+                   kPollIntervalWithoutInotify.count());
+      return false;
+    }
+    inotify_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    WaitInotify();
+    return true;
+  }
+
+  void Cancel() {
+    wake_timer_.cancel();
+    if (inotify_) inotify_->cancel();
+  }
+
+ private:
+  void WaitInotify() {
+    inotify_->async_read_some(asio::buffer(inotify_buf_), [this](auto ec, size_t) {
+      if (ec) return;
+      // Writes arrive as a stream of events: one poll per 100 ms at most.
+      if (!wake_pending_) {
+        wake_pending_ = true;
+        wake_timer_.expires_after(kInotifyCoalesce);
+        wake_timer_.async_wait([this](auto ec2) {
+          wake_pending_ = false;
+          if (!ec2) wake_();
+        });
+      }
+      WaitInotify();
+    });
+  }
+
+  asio::io_context& io_;
+  std::function<void()> wake_;
+  asio::steady_timer wake_timer_;
+  bool wake_pending_ = false;
+  std::unique_ptr<asio::posix::stream_descriptor> inotify_;
+  std::array<char, 8192> inotify_buf_{};
+};
+
+}  // namespace
+
 int RunAgent(const LiveAgentArgs& args) {
-  LiveAgent agent(args);
-  return agent.Run();
+  asio::io_context io;
+  AsioEventLoop loop(io);
+  SystemClock clock;
+  RealFileSystem fs;
+  LiveAgentDeps deps;
+  deps.fs = &fs;
+  deps.clock = &clock;
+  deps.loop = &loop;
+  deps.load_config = [path = args.config] { return LoadConfigFile(path); };
+  deps.open_sink = [](Runtime& rt) -> Result<std::unique_ptr<LiveSink>> {
+    APIMETER_RETURN_IF_ERROR(rt.CreateRedis());
+    return std::unique_ptr<LiveSink>(std::make_unique<RedisLiveSink>(
+        &rt.sink(), &rt.redis(), rt.config().redis.prefix, rt.config().redis.url));
+  };
+  LiveAgent agent(args, std::move(deps));
+  if (Status st = agent.Init(); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitConfig;
+  }
+  if (args.show_raw_lines) WarnShowRawLines();
+  std::unique_ptr<MetricsServer> metrics_server;
+  const std::string& listen = agent.config().agent.metrics_listen;
+  if (!listen.empty()) {
+    auto server = MetricsServer::Start(io, listen, [&agent] { return agent.RenderMetrics(); });
+    if (!server.ok()) {
+      spdlog::error("{}", server.status().message());
+      return kExitConfig;
+    }
+    metrics_server = std::move(server).value();
+    spdlog::info("metrics on http://{}/metrics", listen);
+  }
+  int exit_code = kExitOk;
+  asio::signal_set hup(io, SIGHUP);
+  InotifyWaker waker(io, [&agent] { agent.Poll(); });
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](auto ec, int sig) {
+    if (ec) return;
+    waker.Cancel();
+    if (!agent.Shutdown(sig).ok()) exit_code = kExitRuntime;
+    if (metrics_server) metrics_server->Stop();
+    hup.cancel();
+    io.stop();
+  });
+  std::function<void()> wait_for_hup = [&] {
+    hup.async_wait([&](auto ec, int) {
+      if (ec) return;
+      agent.Hangup();
+      wait_for_hup();
+    });
+  };
+  wait_for_hup();
+  const bool inotify = waker.Watch(agent.WatchDirs());
+  agent.Start(inotify ? kPollIntervalWithInotify : kPollIntervalWithoutInotify);
+  io.run();
+  return exit_code;
 }
 
 }  // namespace apimeter

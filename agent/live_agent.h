@@ -1,6 +1,9 @@
-// LiveAgent: `apimeter agent`, the service beside nginx. The one place that
-// wires tailers, the line pipeline, the aggregator, the sink and the metrics
-// endpoint onto a single-threaded Boost.Asio event loop.
+// LiveAgent: `apimeter agent`, the service beside nginx. Wires tailers, the
+// line pipeline, the aggregator and the store onto one event loop. Its
+// dependencies are injected (LiveAgentDeps: FileSystem, Clock, EventLoop, the
+// config file, the store), so tests drive it with fakes
+// (tests/agent/live_agent_test.cpp); RunAgent is the edge that builds the
+// real ones (Boost.Asio, Redis, signals, inotify, the /metrics endpoint).
 //
 // Promise:
 //  - Timers only tick: a poll tick reads new lines (woken early by inotify
@@ -11,24 +14,24 @@
 //  - Exactly once: a checkpoint advances only in the transaction that holds
 //    its lines' counts, so kill -9 at any moment and a restart give exact
 //    counts. At most one batch is in flight; while Redis is down it is
-//    retried with backoff, reading continues into memory until
-//    limits.memory_mb, then pauses (the log file is the buffer) and resumes
-//    when the batch commits.
-//  - SIGTERM/SIGINT: stop reading, flush (retrying up to 10 s), exit 0; if the
-//    flush cannot commit, exit 1: the uncommitted lines are re-read on start.
-//  - SIGHUP: the new config is validated; if it is bad it is refused with the
-//    reason and the agent keeps running on the old one; if good, pending
-//    counts are committed first and tailers resume from their checkpoints
-//    under the new config (new paths, formats, routes), losing nothing.
+//    retried as is (same id) on the flush ticks, after a backoff doubling
+//    from 1 s to 30 s; reading continues into memory until limits.memory_mb,
+//    then pauses (the log file is the buffer) and resumes when the batch
+//    commits.
+//  - SIGTERM/SIGINT (Shutdown): stop reading, flush (retrying up to 10 s),
+//    exit 0; if the flush cannot commit, exit 1: the uncommitted lines are
+//    re-read on start.
+//  - SIGHUP (Hangup): the new config is validated; if it is bad it is refused
+//    with the reason and the agent keeps running on the old one; if good,
+//    pending counts are committed first and tailers resume from their
+//    checkpoints under the new config (new paths, formats, routes), losing
+//    nothing.
 // Not thread-safe: everything runs on the loop thread.
 #pragma once
 
 #include <array>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -36,14 +39,17 @@
 #include <vector>
 
 #include "agent/agent_metrics.h"
+#include "agent/event_loop.h"
 #include "agent/file_system.h"
 #include "agent/line_pipeline.h"
-#include "agent/metrics_server.h"
+#include "agent/live_sink.h"
 #include "agent/rejected_lines.h"
 #include "agent/runtime.h"
 #include "agent/tailer.h"
 #include "aggregator/aggregator.h"
 #include "common/clock.h"
+#include "common/result.h"
+#include "config/config.h"
 
 namespace apimeter {
 
@@ -54,15 +60,49 @@ struct LiveAgentArgs {
   bool show_raw_lines = false;  // rejected lines logged unmasked (API keys shown)
 };
 
+// What the agent is built from. The pointers outlive the agent.
+struct LiveAgentDeps {
+  FileSystem* fs = nullptr;      // the logs are read through it
+  const Clock* clock = nullptr;  // wall time: line ages, last_alive, heartbeats
+  EventLoop* loop = nullptr;     // timers, and monotonic time for the flush schedule
+  // Reads the config file; called at start and again on each SIGHUP. A bad
+  // config is an error naming file:line.
+  std::function<Result<Config>()> load_config;
+  // The store for a runtime just built from a config (not connected yet); it
+  // may point into that runtime, which outlives it.
+  std::function<Result<std::unique_ptr<LiveSink>>(Runtime&)> open_sink;
+};
+
 class LiveAgent {
  public:
-  explicit LiveAgent(LiveAgentArgs args);
+  LiveAgent(LiveAgentArgs args, LiveAgentDeps deps);
   ~LiveAgent();
   LiveAgent(const LiveAgent&) = delete;
   LiveAgent& operator=(const LiveAgent&) = delete;
 
-  // Runs until SIGTERM/SIGINT; returns the process exit code.
-  int Run();
+  // Loads the config and builds the runtime and the store (nothing is
+  // connected yet). An error is a config problem: the caller exits 2.
+  Status Init();
+  // After Init: the config in use (with the command-line overrides).
+  const Config& config() const { return rt_->config(); }
+  // After Init: the directories of the sources' paths (for inotify).
+  std::vector<std::string> WatchDirs() const;
+  // Waits for the store (retrying with backoff), then tails, polling every
+  // poll_interval, and flushes every agent.flush_interval.
+  void Start(std::chrono::milliseconds poll_interval);
+
+  // Reads new lines now (the files changed). Does nothing before the store
+  // answered, after Shutdown or while paused by limits.memory_mb.
+  void Poll();
+  // SIGHUP: commits what was read, then reloads the config (see above).
+  void Hangup();
+  // SIGTERM/SIGINT: stops every timer, then commits what was read, retrying
+  // for up to 10 s. Not OK when the last counts could not be committed (their
+  // lines are re-read on the next start). Later calls do nothing.
+  Status Shutdown(int sig);
+
+  std::string RenderMetrics();
+  const AgentMetrics& metrics() const { return metrics_; }
 
  private:
   class SinkCheckpointLookup;
@@ -90,11 +130,11 @@ class LiveAgent {
 
   // A fresh aggregator and pipelines; the tailers keep their positions.
   void ResetAggregation();
+  // The config from load_config_ with the command-line overrides applied.
+  Result<Config> LoadConfig();
 
   // --- reading ---
   void SchedulePoll(std::chrono::milliseconds after);
-
-  void Poll();
 
   void UpdateReadMetrics();
 
@@ -125,33 +165,22 @@ class LiveAgent {
   void FlushTick();
 
   // --- signals ---
-  void WaitForHup();
-
   void Reload();
 
-  void Shutdown(int sig);
-
-  // --- inotify: an early wake-up for polls where the kernel offers it ---
-  void SetUpInotify();
-
-  void WaitInotify();
-
   // --- metrics ---
-  std::string RenderMetrics();
   std::string RenderSummary();
   void ScheduleSummary();
 
   LiveAgentArgs args_;
-  boost::asio::io_context io_;
-  boost::asio::signal_set signals_;
-  boost::asio::signal_set hup_;
-  boost::asio::steady_timer poll_timer_, flush_timer_, summary_timer_, start_timer_, wake_timer_;
-  bool wake_pending_ = false;
-  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
-  std::array<char, 8192> inotify_buf_{};
-  SystemClock clock_;
-  RealFileSystem fs_;
+  FileSystem* fs_;
+  const Clock* clock_;
+  EventLoop* loop_;
+  std::function<Result<Config>()> load_config_;
+  std::function<Result<std::unique_ptr<LiveSink>>(Runtime&)> open_sink_;
+  std::unique_ptr<LoopTimer> poll_timer_, flush_timer_, summary_timer_, start_timer_;
+  std::chrono::milliseconds poll_interval_{1000};
   std::unique_ptr<Runtime> rt_;
+  std::unique_ptr<LiveSink> sink_;  // after rt_: destroyed first
   std::unique_ptr<Aggregator> aggregator_;
   std::unique_ptr<SinkCheckpointLookup> lookup_;
   RejectedLines rejected_;
@@ -160,16 +189,14 @@ class LiveAgent {
   std::vector<SourceTail> tails_;
   std::optional<InFlight> in_flight_;
   AgentMetrics metrics_;
-  std::unique_ptr<MetricsServer> metrics_server_;
   bool started_ = false, stopping_ = false, reload_requested_ = false, first_start_ = false;
   int64_t last_alive_s_ = 0;
   uint64_t rotations_base_ = 0, truncations_base_ = 0, bytes_base_ = 0;
   std::chrono::milliseconds start_backoff_{500};
   std::chrono::milliseconds flush_backoff_{0};
-  std::chrono::steady_clock::time_point next_flush_{};
-  std::chrono::steady_clock::time_point next_tick_{};
+  EventLoop::TimePoint next_flush_{};
+  EventLoop::TimePoint next_tick_{};
   int64_t last_heartbeat_s_ = 0;
-  int exit_code_ = 0;  // kExitOk
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.
