@@ -1,0 +1,53 @@
+#include "agent/live_sink.h"
+
+#include <cstdlib>
+
+#include "sink/cluster_client.h"
+
+namespace apimeter {
+
+std::string RedisLiveSink::Describe() const { return MaskRedisUrl(url_); }
+
+std::string RedisLiveSink::StateKey(std::string_view host) const {
+  return prefix_ + ":agent:" + std::string(host);
+}
+
+Status RedisLiveSink::Ping() {
+  auto pong = redis_->Command({"PING"});
+  if (!pong.ok()) return pong.status();
+  if (pong->is_error()) return Status::Unavailable(pong->str);
+  return Status::Ok();
+}
+
+Result<std::string> RedisLiveSink::ReadCheckpoint(std::string_view host,
+                                                  std::string_view fingerprint) {
+  return sink_->ReadCheckpoint(host, fingerprint);
+}
+
+Status RedisLiveSink::Flush(const FlushBatch& batch) { return sink_->Flush(batch); }
+
+Result<int64_t> RedisLiveSink::ReadLastAlive(std::string_view host) {
+  auto r = redis_->Command({"HGET", StateKey(host), "last_alive"});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return Status::Internal(r->str);
+  if (r->type != RedisReply::Type::kString) return int64_t{0};
+  return static_cast<int64_t>(std::atoll(r->str.c_str()));
+}
+
+Status RedisLiveSink::WriteLastAlive(std::string_view host, int64_t seconds, bool only_if_unset) {
+  auto r = redis_->Command(
+      {only_if_unset ? "HSETNX" : "HSET", StateKey(host), "last_alive", std::to_string(seconds)});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return Status::Internal(r->str);
+  return Status::Ok();
+}
+
+void RedisLiveSink::FillMetrics(AgentMetrics* metrics) {
+  if (ClusterClient* cluster = redis_->AsCluster()) {
+    metrics->cluster_moved = cluster->stats().moved;
+    metrics->cluster_ask = cluster->stats().ask;
+    metrics->cluster_refreshes = cluster->stats().refreshes;
+  }
+}
+
+}  // namespace apimeter
