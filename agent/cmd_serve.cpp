@@ -10,6 +10,7 @@
 
 #include "agent/commands.h"
 #include "agent/runtime.h"
+#include "alerts/serve_alerts.h"
 #include "report/report_routes.h"
 #include "server/http_server.h"
 #include "server/session_key.h"

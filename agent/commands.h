@@ -14,10 +14,6 @@ class App;
 
 namespace apimeter {
 
-class ApiExtension;
-class Clock;
-struct Config;
-
 // A subcommand defined in its own file (cmd_<name>.cpp): its Add<Name>Command
 // registers the subcommand and its options on the app (config_default is the
 // default --config) and returns the runner main() calls when it was chosen.
@@ -28,17 +24,6 @@ struct Subcommand {
 
 // `apimeter alerts` (agent/cmd_alerts.cpp).
 Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);
-// Alerts inside `apimeter serve`: adds GET /api/v1/alerts to *extensions and,
-// with alerts.evaluate_in_serve, runs the evaluator until the handle is destroyed.
-class ServeAlertsHandle {
- public:
-  virtual ~ServeAlertsHandle() = default;
-  // The /api/v1/alerts routes for one more serve worker: each has its own
-  // Redis connection, so no two workers share one. Owned by the handle.
-  virtual ApiExtension* NewRoutes() = 0;
-};
-std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock);
-
 // Documented in docs/cli.md.
 enum ExitCode : int {
   kExitOk = 0,
