@@ -29,12 +29,6 @@ void SetUpLogging(bool verbose) {
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
 }
 
-void WarnShowRawLines() {
-  spdlog::warn(
-      "--show-raw-lines: log lines are shown as logged, API keys and other secrets "
-      "included; do not share this output");
-}
-
 int RunCheckConfig(const std::string& path) {
   SystemClock clock;
   auto rt = LoadRuntimeOrLog(path, &clock);

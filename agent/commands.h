@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/exit_code.h"
+
 namespace CLI {
 class App;
 }
@@ -24,15 +26,6 @@ struct Subcommand {
 
 // `apimeter alerts` (agent/cmd_alerts.cpp).
 Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);
-// Documented in docs/cli.md.
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitRuntime = 1,  // a runtime failure: Redis unreachable, unreadable file, ...
-  kExitConfig = 2,   // the config (or a flag value) is invalid: fix it and run again
-  kExitData = 3,     // the command ran but found bad input (e.g. test-format: lines rejected)
-  kExitUsage = 64,   // the command line itself is wrong
-};
-
 struct BackfillArgs {
   std::string config;
   std::vector<std::string> files;
@@ -87,11 +80,10 @@ Subcommand AddReportCommand(CLI::App& app, const std::string& config_default);
 // running under systemd (journald adds its own).
 void SetUpLogging(bool verbose);
 
-// What --show-raw-lines does (the option's help text), and the warning every
-// command that has the option logs when it is given.
+// What --show-raw-lines does (the option's help text); every command that has
+// the option logs WarnShowRawLines() (agent/line_pipeline.h) when it is given.
 inline constexpr const char* kShowRawLinesHelp =
     "show log lines as logged, API keys included (default: keys and secret-looking values "
     "are masked)";
-void WarnShowRawLines();
 
 }  // namespace apimeter
