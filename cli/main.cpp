@@ -1,13 +1,13 @@
 // apimeter: entry point. Parses the command line and hands each subcommand to
-// its runner (agent/commands.h). The only place CLI11's exceptions are caught.
+// its runner (cli/commands.h). The only place CLI11's exceptions are caught.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
 #include <vector>
 
-#include "agent/commands.h"
 #include "agent/live_agent.h"
-#include "agent/version.h"
+#include "cli/commands.h"
+#include "cli/version.h"
 
 int main(int argc, char** argv) {
   using namespace apimeter;

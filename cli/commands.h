@@ -24,7 +24,7 @@ struct Subcommand {
   std::function<int()> run;
 };
 
-// `apimeter alerts` (agent/cmd_alerts.cpp).
+// `apimeter alerts` (cli/cmd_alerts.cpp).
 Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);
 struct BackfillArgs {
   std::string config;

@@ -8,9 +8,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
 
-#include "agent/commands.h"
 #include "agent/runtime.h"
 #include "alerts/serve_alerts.h"
+#include "cli/commands.h"
 #include "report/report_routes.h"
 #include "server/http_server.h"
 #include "server/session_key.h"

@@ -8,11 +8,11 @@
 #include <iostream>
 #include <string>
 
-#include "agent/commands.h"
 #include "agent/line_pipeline.h"
 #include "agent/line_splitter.h"
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 
 namespace apimeter {

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "agent/backfill.h"
-#include "agent/commands.h"
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 
 namespace apimeter {

@@ -11,7 +11,6 @@
 #include <iostream>
 #include <thread>
 
-#include "agent/commands.h"
 #include "agent/runtime.h"
 #include "alerts/engine.h"
 #include "alerts/notifier.h"
@@ -19,6 +18,7 @@
 #include "alerts/serve_alerts.h"
 #include "alerts/service.h"
 #include "alerts/store.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 #include "query/range_plan.h"
 

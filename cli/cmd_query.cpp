@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "agent/commands.h"
 #include "agent/runtime.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 
 namespace apimeter {
