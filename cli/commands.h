@@ -2,11 +2,8 @@
 // (see ExitCode) and prints its own errors; none throws.
 #pragma once
 
-#include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
-#include <vector>
 
 #include "common/exit_code.h"
 
@@ -16,65 +13,28 @@ class App;
 
 namespace apimeter {
 
-// A subcommand defined in its own file (cmd_<name>.cpp): its Add<Name>Command
-// registers the subcommand and its options on the app (config_default is the
-// default --config) and returns the runner main() calls when it was chosen.
+// Every subcommand is defined in its own file, cmd_<name>.cpp: its
+// Add<Name>Command registers the subcommand and its options on the app
+// (config_default is the default --config) and returns the runner main()
+// calls when it was chosen. main() lists them all, in --help order.
 struct Subcommand {
   CLI::App* app = nullptr;
   std::function<int()> run;
 };
+using AddCommandFn = Subcommand (*)(CLI::App& app, const std::string& config_default);
 
-// `apimeter alerts` (cli/cmd_alerts.cpp).
-Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);
-struct BackfillArgs {
-  std::string config;
-  std::vector<std::string> files;
-  bool no_progress = false;
-  bool show_raw_lines = false;  // rejected samples unmasked (API keys shown)
-};
-int RunBackfill(const BackfillArgs& args);
-
-struct QueryArgs {
-  std::string config;
-  std::string kind;  // overview | endpoints | customers | timeseries | slow
-  std::string from = "24h";
-  std::string to = "now";
-  int64_t limit = 20;
-  int64_t step_s = 0;
-  std::string step;
-  std::string host, endpoint, customer;
-  bool json = false;
-};
-int RunQuery(const QueryArgs& args);
-
-int RunCheckConfig(const std::string& config);
-
-struct TestFormatArgs {
-  std::string config;
-  std::string file;
-  int64_t lines = 20;
-  int64_t source = -1;  // index into sources; -1 = the source matching the file
-  bool show_raw_lines = false;  // values shown as logged (API keys included)
-};
-int RunTestFormat(const TestFormatArgs& args);
-
-struct CustomerIdArgs {
-  std::string config;
-  std::vector<std::string> keys;  // empty: read keys from standard input, one per line
-};
-int RunCustomerId(const CustomerIdArgs& args);
-
-struct ServeArgs {
-  std::string config;
-  std::string listen;  // overrides server.listen when set
-};
-// `apimeter serve`: the HTTP API until SIGTERM/SIGINT.
-int RunServe(const ServeArgs& args);
-// `apimeter hash-token`: one token on stdin → "sha256:<hex>" on stdout.
-int RunHashToken();
-
-// `apimeter report` (cmd_report.cpp): customer usage reports, docs/reports.md.
-Subcommand AddReportCommand(CLI::App& app, const std::string& config_default);
+Subcommand AddAgentCommand(CLI::App& app, const std::string& config_default);     // cmd_agent.cpp
+Subcommand AddBackfillCommand(CLI::App& app, const std::string& config_default);  // cmd_backfill.cpp
+Subcommand AddQueryCommand(CLI::App& app, const std::string& config_default);     // cmd_query.cpp
+// check-config, test-format and customer-id: cmd_tools.cpp.
+Subcommand AddCheckConfigCommand(CLI::App& app, const std::string& config_default);
+Subcommand AddTestFormatCommand(CLI::App& app, const std::string& config_default);
+Subcommand AddCustomerIdCommand(CLI::App& app, const std::string& config_default);
+// serve and hash-token: cmd_serve.cpp.
+Subcommand AddServeCommand(CLI::App& app, const std::string& config_default);
+Subcommand AddHashTokenCommand(CLI::App& app, const std::string& config_default);
+Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);  // cmd_alerts.cpp
+Subcommand AddReportCommand(CLI::App& app, const std::string& config_default);  // cmd_report.cpp
 
 // Logging set-up shared by all commands: to stderr; without timestamps when
 // running under systemd (journald adds its own).
