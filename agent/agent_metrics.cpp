@@ -4,44 +4,28 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
+
+#include "common/prometheus_text.h"
 
 namespace apimeter {
 namespace {
 
-std::string EscapeLabel(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
+// The agent's samples all carry its host label; some add a reason.
 class Writer {
  public:
-  explicit Writer(std::string host) : labels_("host=\"" + EscapeLabel(host) + "\"") {}
+  explicit Writer(const std::string& host) : host_(PrometheusText::Label("host", host)) {}
+  void Metric(const char* name, const char* type, const char* help, double value) {
+    out_.Metric(name, type, help, host_, value);
+  }
   void Metric(const char* name, const char* type, const char* help, double value,
-              const std::string& extra_labels = "") {
-    if (last_ != name) {
-      out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
-      last_ = name;
-    }
-    out_ << name << "{" << labels_ << extra_labels << "} ";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
-    out_ << buf << "\n";
+              const std::string& reason) {
+    out_.Metric(name, type, help, host_ + "," + PrometheusText::Label("reason", reason), value);
   }
   std::string str() const { return out_.str(); }
 
  private:
-  std::string labels_;
-  std::string last_;
-  std::ostringstream out_;
+  std::string host_;
+  PrometheusText out_;
 };
 
 }  // namespace
@@ -53,12 +37,12 @@ std::string AgentMetrics::Render() const {
   w.Metric("apimeter_agent_lines_rejected_total", "counter", "Malformed lines, counted and sampled.", lines_rejected);
   for (const auto& [reason, n] : rejected_by_reason) {
     w.Metric("apimeter_agent_lines_rejected_by_reason_total", "counter",
-             "Malformed lines by reason.", n, ",reason=\"" + EscapeLabel(reason) + "\"");
+             "Malformed lines by reason.", n, reason);
   }
   for (const auto& [reason, n] : customer_key_errors) {
     w.Metric("apimeter_agent_customer_key_errors_total", "counter",
              "Parsed lines counted as anonymous: the customer value gave no key.", n,
-             ",reason=\"" + EscapeLabel(reason) + "\"");
+             reason);
   }
   w.Metric("apimeter_agent_bytes_read_total", "counter", "Bytes read from log files.", bytes_read);
   w.Metric("apimeter_agent_rotations_total", "counter", "Log rotations followed.", rotations);

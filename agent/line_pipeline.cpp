@@ -1,6 +1,14 @@
 #include "agent/line_pipeline.h"
 
+#include <spdlog/spdlog.h>
+
 namespace apimeter {
+
+void WarnShowRawLines() {
+  spdlog::warn(
+      "--show-raw-lines: log lines are shown as logged, API keys and other secrets "
+      "included; do not share this output");
+}
 
 CustomerMask LinePipeline::CustomerMarker(CustomerResolver* customers) {
   return [customers](std::string_view key) {

@@ -36,6 +36,10 @@ struct LinePipelineOptions {
   bool show_raw_lines = false;                  // samples unmasked (--show-raw-lines)
 };
 
+// The warning every command logs when show_raw_lines is chosen: what it
+// prints from now on may hold API keys.
+void WarnShowRawLines();
+
 class LinePipeline {
  public:
   LinePipeline(const LineParser* parser, const CustomerKeyExtractor* customer_key,

@@ -16,12 +16,12 @@
 
 #include "agent/agent_metrics.h"
 #include "agent/batch_id.h"
-#include "agent/commands.h"
 #include "agent/file_system.h"
 #include "agent/line_pipeline.h"
 #include "agent/metrics_server.h"
 #include "agent/runtime.h"
 #include "agent/tailer.h"
+#include "common/exit_code.h"
 
 namespace apimeter {
 namespace asio = boost::asio;

@@ -46,7 +46,7 @@ redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemoni
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-cli -p "$port" config resetstat >/dev/null
 start=$(date +%s.%N)
-"$build/agent/apimeter" backfill --config "$work/apimeter.yaml" --no-progress > "$work/summary.txt"
+"$build/cli/apimeter" backfill --config "$work/apimeter.yaml" --no-progress > "$work/summary.txt"
 end=$(date +%s.%N)
 cat "$work/summary.txt"
 calls=$(redis-cli -p "$port" info stats | awk -F: '/^total_commands_processed/ {print $2}' | tr -d '\r')

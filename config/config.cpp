@@ -12,11 +12,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/redis_url.h"
 #include "config/alerts_section.h"
 #include "config/customers_file.h"
 #include "config/sections.h"
 #include "config/yaml_reader.h"
-#include "sink/redis_client.h"
 
 namespace apimeter {
 namespace {

@@ -7,9 +7,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/redis_url.h"
 #include "config/config.h"
 #include "config/yaml_reader.h"
-#include "sink/redis_client.h"
 
 namespace apimeter {
 namespace {

@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-a=${APIMETER_DEMO_APIMETER:-./build/agent/apimeter}
+a=${APIMETER_DEMO_APIMETER:-./build/cli/apimeter}
 gen=${APIMETER_DEMO_LOGGEN:-./build/bench/apimeter-loggen}
 if [ -z "${APIMETER_DEMO_APIMETER:-}" ] || [ -z "${APIMETER_DEMO_LOGGEN:-}" ]; then
   bash scripts/setup.sh

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/prometheus_text.h"
 #include "server/client_address.h"
 #include "server/live_stream.h"
 
@@ -494,16 +495,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   std::string RenderMetrics() const {
-    std::ostringstream out;
-    out << "# HELP apimeter_http_requests_total HTTP requests answered, by route and status.\n"
-           "# TYPE apimeter_http_requests_total counter\n";
+    PrometheusText out;
+    out.Family("apimeter_http_requests_total", "counter",
+               "HTTP requests answered, by route and status.");
     for (const auto& [key, n] : requests) {
-      out << "apimeter_http_requests_total{route=\"" << key.first << "\",status=\"" << key.second
-          << "\"} " << n << "\n";
+      out.Sample("apimeter_http_requests_total",
+                 PrometheusText::Label("route", key.first) + "," +
+                     PrometheusText::Label("status", std::to_string(key.second)),
+                 static_cast<double>(n));
     }
     auto metric = [&out](const char* name, const char* type, const char* help, uint64_t value) {
-      out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
-          << name << " " << value << "\n";
+      out.Metric(name, type, help, "", static_cast<double>(value));
     };
     metric("apimeter_http_refused_connections_total", "counter",
            "Connections closed over the total or the per-client limit.", refused_connections);

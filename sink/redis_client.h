@@ -16,27 +16,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/redis_url.h"
 #include "common/result.h"
 
 struct redisContext;
 
 namespace apimeter {
-
-struct RedisEndpoint {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string unix_socket;  // when set, host/port are ignored
-  int db = 0;
-  std::string username;     // ACL user (Redis 6+); empty for the default user
-  std::string password;     // secret: never logged
-  std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds command_timeout{5000};
-};
-
-// Parses redis://[[user]:password@]host[:port][/db] and unix:///path[?db=N].
-Result<RedisEndpoint> ParseRedisUrl(std::string_view url);
-// The URL with any password replaced by "****", for logs and check-config.
-std::string MaskRedisUrl(std::string_view url);
 
 struct RedisReply {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };

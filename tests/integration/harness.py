@@ -13,7 +13,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
-BIN = os.environ.get("APIMETER_BINARY", "build/agent/apimeter")
+BIN = os.environ.get("APIMETER_BINARY", "build/cli/apimeter")
 LOGGEN = os.environ.get("APIMETER_LOGGEN", "build/bench/apimeter-loggen")
 
 

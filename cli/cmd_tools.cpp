@@ -3,16 +3,19 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <vector>
 
-#include "agent/commands.h"
 #include "agent/line_pipeline.h"
 #include "agent/line_splitter.h"
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 
 namespace apimeter {
@@ -29,11 +32,20 @@ void SetUpLogging(bool verbose) {
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
 }
 
-void WarnShowRawLines() {
-  spdlog::warn(
-      "--show-raw-lines: log lines are shown as logged, API keys and other secrets "
-      "included; do not share this output");
-}
+namespace {
+
+struct TestFormatArgs {
+  std::string config;
+  std::string file;
+  int64_t lines = 20;
+  int64_t source = -1;  // index into sources; -1 = the source matching the file
+  bool show_raw_lines = false;  // values shown as logged (API keys included)
+};
+
+struct CustomerIdArgs {
+  std::string config;
+  std::vector<std::string> keys;  // empty: read keys from standard input, one per line
+};
 
 int RunCheckConfig(const std::string& path) {
   SystemClock clock;
@@ -146,6 +158,44 @@ int RunCustomerId(const CustomerIdArgs& args) {
     while (std::getline(std::cin, line)) print(line);
   }
   return kExitOk;
+}
+
+}  // namespace
+
+Subcommand AddCheckConfigCommand(CLI::App& app, const std::string& config_default) {
+  auto check_config = std::make_shared<std::string>(config_default);
+  auto* cc = app.add_subcommand(
+      "check-config", "Validate a config and print the effective config, secrets masked.");
+  cc->add_option("-c,--config", *check_config, "config file")->capture_default_str();
+  return Subcommand{cc, [check_config] { return RunCheckConfig(*check_config); }};
+}
+
+Subcommand AddTestFormatCommand(CLI::App& app, const std::string& config_default) {
+  auto tf = std::make_shared<TestFormatArgs>();
+  tf->config = config_default;
+  auto* tfc = app.add_subcommand(
+      "test-format",
+      "Parse the first lines of a log file with the configured log_format and show each "
+      "field, or exactly where and why a line fails.");
+  tfc->add_option("-c,--config", tf->config, "config file")->capture_default_str();
+  tfc->add_option("file", tf->file, "log file (plain or .gz)")->required();
+  tfc->add_option("--lines", tf->lines, "how many lines to show")->capture_default_str();
+  tfc->add_option("--source", tf->source, "which source's format (0-based; default: by path)");
+  tfc->add_flag("--show-raw-lines", tf->show_raw_lines, kShowRawLinesHelp);
+  return Subcommand{tfc, [tf] { return RunTestFormat(*tf); }};
+}
+
+Subcommand AddCustomerIdCommand(CLI::App& app, const std::string& config_default) {
+  auto cid = std::make_shared<CustomerIdArgs>();
+  cid->config = config_default;
+  auto* ci = app.add_subcommand(
+      "customer-id",
+      "Print the apimeter customer id (k_...) of API keys read from standard input, one per "
+      "line, for the customers file. Keys are never stored.");
+  ci->add_option("-c,--config", cid->config, "config file (for customer_id_secret)")
+      ->capture_default_str();
+  ci->add_option("keys", cid->keys, "keys (prefer standard input: arguments land in shell history)");
+  return Subcommand{ci, [cid] { return RunCustomerId(*cid); }};
 }
 
 }  // namespace apimeter

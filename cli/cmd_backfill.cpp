@@ -2,19 +2,29 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/backfill.h"
-#include "agent/commands.h"
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 
 namespace apimeter {
 namespace {
+
+struct BackfillArgs {
+  std::string config;
+  std::vector<std::string> files;
+  bool no_progress = false;
+  bool show_raw_lines = false;  // rejected samples unmasked (API keys shown)
+};
 
 constexpr size_t kMaxBackfillBatchBytes = size_t{48} << 20;
 
@@ -59,8 +69,6 @@ class ProgressBar {
 std::string TimeOrDash(int64_t us, bool valid) {
   return valid ? FormatIso8601(us / kMicrosPerSecond) : "-";
 }
-
-}  // namespace
 
 int RunBackfill(const BackfillArgs& args) {
   SystemClock clock;
@@ -220,6 +228,24 @@ int RunBackfill(const BackfillArgs& args) {
     }
   }
   return exit_code;
+}
+
+}  // namespace
+
+Subcommand AddBackfillCommand(CLI::App& app, const std::string& config_default) {
+  auto backfill = std::make_shared<BackfillArgs>();
+  backfill->config = config_default;
+  auto* bf = app.add_subcommand(
+      "backfill",
+      "Load old log files (plain or .gz) into the aggregates, each line at its own time. "
+      "Lines already counted (by an earlier backfill or the agent) are skipped, so running "
+      "it twice adds nothing the second time.");
+  bf->add_option("-c,--config", backfill->config, "config file")->capture_default_str();
+  bf->add_option("files", backfill->files,
+                 "log files to load; default: every file the sources' paths match");
+  bf->add_flag("--no-progress", backfill->no_progress, "no progress bar, even on a terminal");
+  bf->add_flag("--show-raw-lines", backfill->show_raw_lines, kShowRawLinesHelp);
+  return Subcommand{bf, [backfill] { return RunBackfill(*backfill); }};
 }
 
 }  // namespace apimeter

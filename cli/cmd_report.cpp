@@ -11,8 +11,8 @@
 #include <memory>
 #include <set>
 
-#include "agent/commands.h"
 #include "agent/runtime.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 #include "report/report_model.h"
 #include "report/report_render.h"

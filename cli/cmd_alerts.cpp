@@ -2,7 +2,7 @@
 // subcommand it runs until SIGTERM (or one pass with --once, at --at);
 // `apimeter alerts test` replays the rules over a past range and prints
 // when each would have fired and resolved, with no notifications and no
-// writes. Also wires alerts into `apimeter serve` (StartServeAlerts).
+// writes.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -11,14 +11,14 @@
 #include <iostream>
 #include <thread>
 
-#include "agent/commands.h"
 #include "agent/runtime.h"
-#include "alerts/alerts_routes.h"
 #include "alerts/engine.h"
 #include "alerts/notifier.h"
 #include "alerts/runner.h"
+#include "alerts/serve_alerts.h"
 #include "alerts/service.h"
 #include "alerts/store.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 #include "query/range_plan.h"
 
@@ -34,21 +34,6 @@ struct AlertsArgs {
   std::string from, to = "now";
   bool json = false;
 };
-
-RedisEndpoint EndpointOf(const Config& c) {
-  RedisEndpoint ep = *ParseRedisUrl(c.redis.url);  // validated when the config loaded
-  ep.connect_timeout = std::chrono::milliseconds(c.redis.connect_timeout_ms);
-  ep.command_timeout = std::chrono::milliseconds(c.redis.command_timeout_ms);
-  return ep;
-}
-
-RetentionSeconds RetentionOf(const Config& c) {
-  RetentionSeconds r;
-  r.minute_s = c.retention.minute_s;
-  r.hour_s = c.retention.hour_s;
-  r.day_s = c.retention.day_s;
-  return r;
-}
 
 // The config, refused when it has no rules (nothing to evaluate).
 const Config* RulesOrLog(const Runtime* rt, const std::string& path) {
@@ -120,12 +105,13 @@ int RunOnce(const AlertsArgs& args) {
   auto rt = LoadRuntimeOrLog(args.config, clock);
   const Config* c = RulesOrLog(rt.get(), args.config);
   if (c == nullptr) return kExitConfig;
-  RedisClient redis(EndpointOf(*c));
+  const AlertServiceOptions o = AlertServiceOptionsOf(*c);
+  RedisClient redis(o.redis);
   if (Status st = redis.Connect(); !st.ok()) {
     spdlog::error("redis {}: {}", MaskRedisUrl(c->redis.url), st.message());
     return kExitRuntime;
   }
-  QueryEngine query(&redis, KeySchema(c->redis.prefix), RetentionOf(*c), clock);
+  QueryEngine query(&redis, KeySchema(o.prefix), o.retention, clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
   AlertStore store(&redis, c->redis.prefix, NewLeaseOwner(), c->alerts.history);
@@ -167,8 +153,7 @@ int RunDaemon(const AlertsArgs& args) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the threads start: they inherit it
-  AlertServiceOptions o{c->alerts, EndpointOf(*c), c->redis.prefix, RetentionOf(*c)};
-  AlertService service(std::move(o), &clock);
+  AlertService service(AlertServiceOptionsOf(*c), &clock);
   service.Start();
   spdlog::info("alerts: evaluating {} rules every minute (grace {} s)", c->alerts.rules.size(),
                c->alerts.grace_s);
@@ -202,8 +187,9 @@ int RunReplay(const AlertsArgs& args) {
     spdlog::error("{}", st.message());
     return kExitConfig;
   }
-  RedisClient redis(EndpointOf(*c));
-  QueryEngine query(&redis, KeySchema(c->redis.prefix), RetentionOf(*c), &clock);
+  const AlertServiceOptions o = AlertServiceOptionsOf(*c);
+  RedisClient redis(o.redis);
+  QueryEngine query(&redis, KeySchema(o.prefix), o.retention, &clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
   AlertState state;
@@ -254,33 +240,7 @@ int RunReplay(const AlertsArgs& args) {
   return kExitOk;
 }
 
-class ServeAlertsImpl final : public ServeAlertsHandle {
- public:
-  ServeAlertsImpl(const Config& c, const Clock* clock) : config_(c) {
-    if (c.alerts.evaluate_in_serve && !c.alerts.rules.empty()) {
-      service_ = std::make_unique<AlertService>(
-          AlertServiceOptions{c.alerts, EndpointOf(c), c.redis.prefix, RetentionOf(c)}, clock);
-      service_->Start();
-      spdlog::info("alerts: evaluating {} rules in serve", c.alerts.rules.size());
-    }
-  }
-  ApiExtension* NewRoutes() override {
-    routes_.push_back(
-        std::make_unique<AlertsRoutes>(config_.alerts, EndpointOf(config_), config_.redis.prefix));
-    return routes_.back().get();
-  }
-
- private:
-  const Config& config_;
-  std::vector<std::unique_ptr<AlertsRoutes>> routes_;
-  std::unique_ptr<AlertService> service_;
-};
-
 }  // namespace
-
-std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock) {
-  return std::make_unique<ServeAlertsImpl>(config, clock);
-}
 
 Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default) {
   auto args = std::make_shared<AlertsArgs>();

@@ -5,11 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
+#include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
+#include <memory>
 
-#include "agent/commands.h"
 #include "agent/runtime.h"
+#include "alerts/serve_alerts.h"
+#include "cli/commands.h"
 #include "report/report_routes.h"
 #include "server/http_server.h"
 #include "server/session_key.h"
@@ -17,6 +20,11 @@
 
 namespace apimeter {
 namespace {
+
+struct ServeArgs {
+  std::string config;
+  std::string listen;  // overrides server.listen when set
+};
 
 class EmbeddedWebAssets final : public StaticAssets {
  public:
@@ -26,8 +34,6 @@ class EmbeddedWebAssets final : public StaticAssets {
     return StaticAsset{std::string(a->content_type), std::string(a->body)};
   }
 };
-
-}  // namespace
 
 int RunServe(const ServeArgs& args) {
   SystemClock clock;
@@ -121,6 +127,27 @@ int RunHashToken() {
   if (!token.empty() && token.back() == '\r') token.pop_back();
   std::cout << HashToken(token) << "\n";
   return kExitOk;
+}
+
+}  // namespace
+
+Subcommand AddServeCommand(CLI::App& app, const std::string& config_default) {
+  auto serve = std::make_shared<ServeArgs>();
+  serve->config = config_default;
+  auto* sv = app.add_subcommand(
+      "serve",
+      "Serve the HTTP API (docs/api.md) and the dashboard over the aggregates in Redis. "
+      "Needs server.tokens in the config. Runs until SIGTERM.");
+  sv->add_option("-c,--config", serve->config, "config file")->capture_default_str();
+  sv->add_option("--listen", serve->listen, "host:port (overrides server.listen; port 0 = any)");
+  return Subcommand{sv, [serve] { return RunServe(*serve); }};
+}
+
+Subcommand AddHashTokenCommand(CLI::App& app, const std::string& /*config_default*/) {
+  auto* ht = app.add_subcommand(
+      "hash-token",
+      "Read an API token on standard input and print its sha256:<hex> hash for server.tokens.");
+  return Subcommand{ht, [] { return RunHashToken(); }};
 }
 
 }  // namespace apimeter

@@ -1,14 +1,28 @@
 // `apimeter query`: the read side from the command line, as tables or JSON.
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
-#include "agent/commands.h"
 #include "agent/runtime.h"
+#include "cli/commands.h"
 #include "common/time_util.h"
 
 namespace apimeter {
+namespace {
+
+struct QueryArgs {
+  std::string config;
+  std::string kind;  // overview | endpoints | customers | timeseries | slow
+  std::string from = "24h";
+  std::string to = "now";
+  int64_t limit = 20;
+  std::string step;
+  std::string host, endpoint, customer;
+  bool json = false;
+};
 
 int RunQuery(const QueryArgs& args) {
   SystemClock clock;
@@ -57,6 +71,30 @@ int RunQuery(const QueryArgs& args) {
     std::cout << RenderTable(args.kind, *result);
   }
   return kExitOk;
+}
+
+}  // namespace
+
+Subcommand AddQueryCommand(CLI::App& app, const std::string& config_default) {
+  auto query = std::make_shared<QueryArgs>();
+  query->config = config_default;
+  auto* q = app.add_subcommand("query", "Ask the aggregates a question; tables, or JSON with --json.");
+  q->add_option("kind", query->kind, "overview | endpoints | customers | timeseries | slow")
+      ->required()
+      ->check(CLI::IsMember({"overview", "endpoints", "customers", "timeseries", "slow"}));
+  q->add_option("-c,--config", query->config, "config file")->capture_default_str();
+  q->add_option("--from", query->from,
+                "start (inclusive): now, 1h, 24h, 7d, 30d, ISO-8601 or epoch seconds")
+      ->capture_default_str();
+  q->add_option("--to", query->to, "end (exclusive), same forms as --from")->capture_default_str();
+  q->add_option("--limit", query->limit, "rows for endpoints, customers and slow (1..1000)")
+      ->capture_default_str();
+  q->add_option("--step", query->step, "timeseries step, e.g. 1m, 5m, 1h, 1d (default: from range)");
+  q->add_option("--host", query->host, "only this host (overview, timeseries)");
+  q->add_option("--endpoint", query->endpoint, "only this endpoint, e.g. 'GET /v1/orders/:id'");
+  q->add_option("--customer", query->customer, "only this customer (name or k_ id)");
+  q->add_flag("--json", query->json, "print the JSON of the API contract (docs/api.md)");
+  return Subcommand{q, [query] { return RunQuery(*query); }};
 }
 
 }  // namespace apimeter

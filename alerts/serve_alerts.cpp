@@ -1,0 +1,53 @@
+#include "alerts/serve_alerts.h"
+
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+#include "alerts/alerts_routes.h"
+
+namespace apimeter {
+
+AlertServiceOptions AlertServiceOptionsOf(const Config& c) {
+  AlertServiceOptions o;
+  o.config = c.alerts;
+  o.redis = *ParseRedisUrl(c.redis.url);  // validated when the config loaded
+  o.redis.connect_timeout = std::chrono::milliseconds(c.redis.connect_timeout_ms);
+  o.redis.command_timeout = std::chrono::milliseconds(c.redis.command_timeout_ms);
+  o.prefix = c.redis.prefix;
+  o.retention.minute_s = c.retention.minute_s;
+  o.retention.hour_s = c.retention.hour_s;
+  o.retention.day_s = c.retention.day_s;
+  return o;
+}
+
+namespace {
+
+class ServeAlertsImpl final : public ServeAlertsHandle {
+ public:
+  ServeAlertsImpl(const Config& c, const Clock* clock) : options_(AlertServiceOptionsOf(c)) {
+    if (c.alerts.evaluate_in_serve && !c.alerts.rules.empty()) {
+      service_ = std::make_unique<AlertService>(options_, clock);
+      service_->Start();
+      spdlog::info("alerts: evaluating {} rules in serve", c.alerts.rules.size());
+    }
+  }
+  ApiExtension* NewRoutes() override {
+    routes_.push_back(
+        std::make_unique<AlertsRoutes>(options_.config, options_.redis, options_.prefix));
+    return routes_.back().get();
+  }
+
+ private:
+  const AlertServiceOptions options_;
+  std::vector<std::unique_ptr<AlertsRoutes>> routes_;
+  std::unique_ptr<AlertService> service_;
+};
+
+}  // namespace
+
+std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock) {
+  return std::make_unique<ServeAlertsImpl>(config, clock);
+}
+
+}  // namespace apimeter

@@ -1,0 +1,36 @@
+// Alerts inside `apimeter serve`, and the one mapping from a Config to what
+// the alert evaluator runs with (shared with `apimeter alerts`).
+//
+// Promise: StartServeAlerts adds GET /api/v1/alerts (one AlertsRoutes, with
+// its own Redis connection, per serve worker) and, with
+// alerts.evaluate_in_serve and rules configured, runs an AlertService
+// (alerts/service.h) until the handle is destroyed. The Config must be
+// validated (redis.url parses) and outlive the handle. Thread-safety: create,
+// ask for routes and destroy from one thread; each route object is then used
+// by its own worker only.
+#pragma once
+
+#include <memory>
+
+#include "alerts/service.h"
+#include "common/clock.h"
+#include "config/config.h"
+
+namespace apimeter {
+
+class ApiExtension;
+
+// The evaluator's options from a validated Config: rules, Redis endpoint with
+// the configured timeouts, key prefix and tier retention.
+AlertServiceOptions AlertServiceOptionsOf(const Config& config);
+
+class ServeAlertsHandle {
+ public:
+  virtual ~ServeAlertsHandle() = default;
+  // The /api/v1/alerts routes for one more serve worker: each has its own
+  // Redis connection, so no two workers share one. Owned by the handle.
+  virtual ApiExtension* NewRoutes() = 0;
+};
+std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock);
+
+}  // namespace apimeter
