@@ -21,6 +21,7 @@
 #include "alerts/store.h"
 #include "common/time_util.h"
 #include "query/range_plan.h"
+#include "sink/cluster_client.h"
 
 namespace apimeter {
 namespace {
@@ -35,11 +36,16 @@ struct AlertsArgs {
   bool json = false;
 };
 
-RedisEndpoint EndpointOf(const Config& c) {
+// New clients for redis.url, or redis.cluster when it is set.
+RedisFactory RedisOf(const Config& c) {
   RedisEndpoint ep = *ParseRedisUrl(c.redis.url);  // validated when the config loaded
   ep.connect_timeout = std::chrono::milliseconds(c.redis.connect_timeout_ms);
   ep.command_timeout = std::chrono::milliseconds(c.redis.command_timeout_ms);
-  return ep;
+  return [ep, cluster = c.redis.cluster] { return NewRedisCommands(ep, cluster); };
+}
+
+std::string RedisName(const Config& c) {
+  return c.redis.cluster.empty() ? "redis " + MaskRedisUrl(c.redis.url) : "redis.cluster";
 }
 
 RetentionSeconds RetentionOf(const Config& c) {
@@ -120,15 +126,15 @@ int RunOnce(const AlertsArgs& args) {
   auto rt = LoadRuntimeOrLog(args.config, clock);
   const Config* c = RulesOrLog(rt.get(), args.config);
   if (c == nullptr) return kExitConfig;
-  RedisClient redis(EndpointOf(*c));
-  if (Status st = redis.Connect(); !st.ok()) {
-    spdlog::error("redis {}: {}", MaskRedisUrl(c->redis.url), st.message());
+  std::unique_ptr<RedisCommands> redis = RedisOf(*c)();
+  if (Status st = redis->Connect(); !st.ok()) {
+    spdlog::error("{}: {}", RedisName(*c), st.message());
     return kExitRuntime;
   }
-  QueryEngine query(&redis, KeySchema(c->redis.prefix), RetentionOf(*c), clock);
+  QueryEngine query(redis.get(), KeySchema(c->redis.prefix), RetentionOf(*c), clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
-  AlertStore store(&redis, c->redis.prefix, NewLeaseOwner(), c->alerts.history);
+  AlertStore store(redis.get(), c->redis.prefix, NewLeaseOwner(), c->alerts.history);
   Notifier notifier(c->alerts, HttpPostJson, [](int64_t ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // backoff between attempts
     return true;
@@ -143,12 +149,15 @@ int RunOnce(const AlertsArgs& args) {
     std::cout << "another evaluator holds the lease: nothing evaluated\n";
     return kExitOk;
   }
-  Result<int64_t> sent = DrainOutbox(&store, notifier);
+  Result<DrainResult> sent = DrainOutbox(&store, notifier, WebhookNames(c->alerts));
   if (Status st = store.ReleaseLease(); !st.ok()) spdlog::warn("{}", st.message());
   std::cout << "evaluated " << r->minutes << " minutes"
             << (r->last_minute >= 0 ? " up to " + FormatIso8601(r->last_minute + 60) : "") << "; "
             << r->events << " alert events";
-  if (sent.ok()) std::cout << "; " << *sent << " notifications handled";
+  if (sent.ok()) {
+    std::cout << "; " << sent->delivered << " notifications delivered";
+    if (sent->dead > 0) std::cout << ", " << sent->dead << " given up (dead letters)";
+  }
   std::cout << "\n";
   if (!sent.ok()) {
     spdlog::error("delivering notifications: {}", sent.status().message());
@@ -167,7 +176,7 @@ int RunDaemon(const AlertsArgs& args) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the threads start: they inherit it
-  AlertServiceOptions o{c->alerts, EndpointOf(*c), c->redis.prefix, RetentionOf(*c)};
+  AlertServiceOptions o{c->alerts, RedisOf(*c), c->redis.prefix, RetentionOf(*c)};
   AlertService service(std::move(o), &clock);
   service.Start();
   spdlog::info("alerts: evaluating {} rules every minute (grace {} s)", c->alerts.rules.size(),
@@ -202,8 +211,8 @@ int RunReplay(const AlertsArgs& args) {
     spdlog::error("{}", st.message());
     return kExitConfig;
   }
-  RedisClient redis(EndpointOf(*c));
-  QueryEngine query(&redis, KeySchema(c->redis.prefix), RetentionOf(*c), &clock);
+  std::unique_ptr<RedisCommands> redis = RedisOf(*c)();
+  QueryEngine query(redis.get(), KeySchema(c->redis.prefix), RetentionOf(*c), &clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
   AlertState state;
@@ -259,14 +268,14 @@ class ServeAlertsImpl final : public ServeAlertsHandle {
   ServeAlertsImpl(const Config& c, const Clock* clock) : config_(c) {
     if (c.alerts.evaluate_in_serve && !c.alerts.rules.empty()) {
       service_ = std::make_unique<AlertService>(
-          AlertServiceOptions{c.alerts, EndpointOf(c), c.redis.prefix, RetentionOf(c)}, clock);
+          AlertServiceOptions{c.alerts, RedisOf(c), c.redis.prefix, RetentionOf(c)}, clock);
       service_->Start();
       spdlog::info("alerts: evaluating {} rules in serve", c.alerts.rules.size());
     }
   }
   ApiExtension* NewRoutes() override {
     routes_.push_back(
-        std::make_unique<AlertsRoutes>(config_.alerts, EndpointOf(config_), config_.redis.prefix));
+        std::make_unique<AlertsRoutes>(config_.alerts, RedisOf(config_)(), config_.redis.prefix));
     return routes_.back().get();
   }
 
