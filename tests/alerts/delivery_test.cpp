@@ -46,8 +46,8 @@ AlertEvent Event(const std::string& kind = "firing") {
 AlertsConfig Hooks() {
   AlertsConfig c;
   c.dashboard_url = "https://apimeter.example.com";
-  c.webhooks = {WebhookConfig{"ops", "http://127.0.0.1:9/ops", "json", 1000, 1, 10, 1},
-                WebhookConfig{"am", "http://127.0.0.1:9093/", "alertmanager", 3000, 0, 10, 2},
+  c.webhooks = {WebhookConfig{"ops", "http://127.0.0.1:9/ops", "json", 1000, 1, 10, 1, ""},
+                WebhookConfig{"am", "http://127.0.0.1:9093/", "alertmanager", 3000, 0, 10, 2, ""},
                 WebhookConfig{"pd", kPagerDutyEventsUrl, "pagerduty", 1000, 0, 10, 3, "RK"}};
   return c;
 }
@@ -192,7 +192,7 @@ TEST_F(DeliveryTest, TheOldSingleOutboxIsMigrated) {
   for (const OutboxEntry& o : n.Route({Event()})) {
     ASSERT_TRUE(redis_.Command({"RPUSH", store_.LegacyOutboxKey(), EncodeOutboxEntry(o)}).ok());
   }
-  OutboxEntry gone{"removed-webhook", Event()};
+  OutboxEntry gone{"removed-webhook", Event(), false, "k"};
   ASSERT_TRUE(redis_.Command({"RPUSH", store_.LegacyOutboxKey(), EncodeOutboxEntry(gone)}).ok());
   auto r = DrainOutbox(&store_, n, names_);
   ASSERT_TRUE(r.ok());

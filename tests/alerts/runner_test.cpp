@@ -42,7 +42,7 @@ class AlertRunnerTest : public ::testing::Test {
     AlertRuleConfig r =
         testing::TestRule("errors", AlertMetric::kErrorRate, "error_rate", 0.05, "5%");
     cfg_.rules.push_back(r);
-    cfg_.webhooks.push_back(WebhookConfig{"hook", "http://127.0.0.1:9/x", "json", 1000, 0, 10, 1});
+    cfg_.webhooks.push_back(WebhookConfig{"hook", "http://127.0.0.1:9/x", "json", 1000, 0, 10, 1, ""});
     cfg_.grace_s = 30;
     cfg_.lease_ttl_ms = 10000;
     cfg_.catch_up_s = 600;
