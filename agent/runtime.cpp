@@ -77,14 +77,7 @@ Result<std::unique_ptr<RedisCommands>> Runtime::NewRedisClient() const {
   if (!ep.ok()) return ep.status();
   ep->connect_timeout = std::chrono::milliseconds(config_.redis.connect_timeout_ms);
   ep->command_timeout = std::chrono::milliseconds(config_.redis.command_timeout_ms);
-  if (config_.redis.cluster.empty()) return std::unique_ptr<RedisCommands>(new RedisClient(*ep));
-  ClusterOptions co;
-  co.seeds = config_.redis.cluster;
-  co.node = *ep;
-  // Retries inside one call stay short: the agent's own backoff (which
-  // does not block its loop) takes over for longer outages.
-  co.max_wait = ep->command_timeout;
-  return std::unique_ptr<RedisCommands>(new ClusterClient(std::move(co)));
+  return NewRedisCommands(*ep, config_.redis.cluster);
 }
 
 RetentionSeconds Runtime::Retention() const {

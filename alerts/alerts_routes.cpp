@@ -5,11 +5,11 @@
 
 namespace apimeter {
 
-AlertsRoutes::AlertsRoutes(const AlertsConfig& config, RedisEndpoint redis,
+AlertsRoutes::AlertsRoutes(const AlertsConfig& config, std::unique_ptr<RedisCommands> redis,
                            const std::string& prefix)
     : config_(config),
       redis_(std::move(redis)),
-      store_(&redis_, prefix, "reader", config.history) {}
+      store_(redis_.get(), prefix, "reader", config.history) {}
 
 namespace {
 

@@ -20,7 +20,9 @@ namespace apimeter {
 
 class AlertsRoutes final : public ApiExtension {
  public:
-  AlertsRoutes(const AlertsConfig& config, RedisEndpoint redis, const std::string& prefix);
+  // `redis`: a client of its own (redis.url or redis.cluster), not connected yet.
+  AlertsRoutes(const AlertsConfig& config, std::unique_ptr<RedisCommands> redis,
+               const std::string& prefix);
   std::optional<HttpResponse> Route(std::string_view path, const FormParams& params,
                                     const Clock& clock) override;
 
@@ -29,7 +31,7 @@ class AlertsRoutes final : public ApiExtension {
 
  private:
   const AlertsConfig& config_;
-  RedisClient redis_;
+  std::unique_ptr<RedisCommands> redis_;
   AlertStore store_;
 };
 

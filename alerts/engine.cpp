@@ -205,6 +205,22 @@ Result<std::vector<AlertEvent>> AlertEngine::EvaluateMinute(int64_t minute_s, Al
   return events;
 }
 
+std::vector<AlertEvent> AlertEngine::StillFiring(const AlertState& state) const {
+  std::vector<AlertEvent> out;
+  for (const auto& c : rules_) {
+    for (const auto& [key, inst] : state.instances) {
+      if (inst.rule != c->rule->name || inst.state.phase != AlertPhase::kFiring) continue;
+      Observation obs;
+      obs.value = inst.state.value;
+      obs.baseline = inst.state.baseline;
+      obs.requests = inst.state.requests;
+      out.push_back(MakeEvent(*c->rule, inst, obs, AlertTransition::kFiring, state.last_minute,
+                              inst.state.firing_since));
+    }
+  }
+  return out;
+}
+
 // ---------- JSON ----------
 
 namespace {

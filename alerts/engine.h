@@ -99,6 +99,11 @@ class AlertEngine {
   // and sets state->last_minute to it.
   Result<std::vector<AlertEvent>> EvaluateMinute(int64_t minute_s, AlertState* state);
 
+  // A "firing" event for every instance firing in `state`, as of its last
+  // minute: minute = state.last_minute, since = the minute it fired, value
+  // and limit as last evaluated (Alertmanager repeats, alerts/notifier.h).
+  std::vector<AlertEvent> StillFiring(const AlertState& state) const;
+
   // Requests in the rule windows evaluated so far, summed over rules,
   // instances and minutes: 0 after a replay means the rules saw no data at
   // all, which `alerts test` must say rather than print a bare "0 events".

@@ -60,13 +60,15 @@ bool ParseUrl(const std::string& url, ParsedUrl* out) {
 // lowest layer must be a beast::tcp_stream.
 template <class Stream, class Handshake>
 HttpPostResult Exchange(net::io_context& ioc, Stream& stream, const ParsedUrl& u,
-                        const std::string& body, int64_t timeout_ms, Handshake handshake) {
+                        const std::string& body, const HttpHeaders& headers, int64_t timeout_ms,
+                        Handshake handshake) {
   HttpPostResult result;
   result.error = "timed out after " + std::to_string(timeout_ms) + " ms";
   http::request<http::string_body> req{http::verb::post, u.target, 11};
   req.set(http::field::host, u.host);
   req.set(http::field::user_agent, "apimeter-alerts");
   req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
   req.prepare_payload();
   http::response<http::string_body> res;
@@ -102,14 +104,20 @@ HttpPostResult Exchange(net::io_context& ioc, Stream& stream, const ParsedUrl& u
 
 }  // namespace
 
-HttpPostResult HttpPostJson(const std::string& url, const std::string& body, int64_t timeout_ms) {
+HttpPostResult HttpPostJson(const std::string& url, const std::string& body,
+                            const HttpHeaders& headers, int64_t timeout_ms) {
   ParsedUrl u;
   if (!ParseUrl(url, &u)) return HttpPostResult{0, "not an http:// or https:// URL"};
+  for (const auto& [name, value] : headers) {
+    if ((name + value).find_first_of("\r\n") != std::string::npos) {
+      return HttpPostResult{0, "a header holds CR or LF"};
+    }
+  }
   try {
     net::io_context ioc;
     if (!u.tls) {
       beast::tcp_stream stream(ioc);
-      return Exchange(ioc, stream, u, body, timeout_ms,
+      return Exchange(ioc, stream, u, body, headers, timeout_ms,
                       [](auto&& next) { next(beast::error_code{}); });
     }
     net::ssl::context ctx(net::ssl::context::tls_client);
@@ -120,7 +128,7 @@ HttpPostResult HttpPostJson(const std::string& url, const std::string& body, int
       return HttpPostResult{0, "TLS: cannot set the server name"};
     }
     stream.set_verify_callback(net::ssl::host_name_verification(u.host));
-    return Exchange(ioc, stream, u, body, timeout_ms, [&](auto&& next) {
+    return Exchange(ioc, stream, u, body, headers, timeout_ms, [&](auto&& next) {
       stream.async_handshake(net::ssl::stream_base::client, next);
     });
   } catch (const std::exception& e) {

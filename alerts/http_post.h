@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace apimeter {
 
@@ -20,6 +22,11 @@ struct HttpPostResult {
   std::string Describe() const { return error.empty() ? "HTTP " + std::to_string(status) : error; }
 };
 
-HttpPostResult HttpPostJson(const std::string& url, const std::string& body, int64_t timeout_ms);
+// Extra request headers (e.g. Idempotency-Key); names and values must not
+// contain CR or LF.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+HttpPostResult HttpPostJson(const std::string& url, const std::string& body,
+                            const HttpHeaders& headers, int64_t timeout_ms);
 
 }  // namespace apimeter

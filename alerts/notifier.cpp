@@ -36,6 +36,36 @@ std::string ScopeText(const AlertEvent& e) {
   return e.scope == "all" ? std::string("all traffic") : e.scope + " " + e.name;
 }
 
+// "orders-p99: p99 = 812.40 ms (above 500ms) on endpoint GET /v1/orders/:id"
+std::string Summary(const AlertEvent& e) {
+  return e.rule + ": " + e.metric + " = " + FormatMetricValue(e.metric, e.value) + " (" +
+         e.condition + ") on " + ScopeText(e);
+}
+
+// Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*; rule label names may hold
+// '-' and '.', which Alertmanager would refuse (the whole POST).
+std::string LabelName(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  }
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out = "_" + out;
+  return out;
+}
+
+std::string Utf8Prefix(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // not mid-character
+  return s.substr(0, n);
+}
+
+// The minute the alert fired: firing events have it as their minute,
+// resolved ones and repeats (minute = the pass that repeated it) as `since`.
+int64_t FiredMinute(const OutboxEntry& o) {
+  return o.event.kind == "firing" && !o.repeat ? o.event.minute_s : o.event.since_s;
+}
+
 }  // namespace
 
 std::string FormatMetricValue(const std::string& metric, const std::optional<double>& v) {
@@ -87,8 +117,80 @@ nlohmann::json SlackPayload(const AlertEvent& e, const std::string& dashboard_ur
   return {{"text", text}};
 }
 
-Notifier::Notifier(const AlertsConfig& config, HttpPoster poster, BackoffSleep sleep)
-    : config_(config), poster_(std::move(poster)), sleep_(std::move(sleep)) {}
+nlohmann::json AlertmanagerPayload(const OutboxEntry& o, const std::string& dashboard_url,
+                                   int64_t now_s) {
+  const AlertEvent& e = o.event;
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [k, v] : e.labels) labels[LabelName(k)] = v;
+  // Ours win over the rule's labels of the same name.
+  labels["alertname"] = e.rule;
+  labels["rule"] = e.rule;
+  labels["severity"] = e.severity;
+  if (e.scope != "all") labels[e.scope] = e.name;
+  nlohmann::json annotations = {
+      {"summary", Summary(e)},
+      {"condition", e.condition},
+      {"metric", e.metric},
+      {"value", FormatMetricValue(e.metric, e.value)},
+      {"requests", std::to_string(e.requests)},
+      {"window", std::to_string(e.window_s / 60) + "m"},
+      {"idempotency_key", o.key}};
+  if (e.limit) annotations["limit"] = FormatMetricValue(e.metric, e.limit);
+  if (e.baseline) annotations["baseline"] = FormatMetricValue(e.metric, e.baseline);
+  nlohmann::json alert = {{"labels", std::move(labels)},
+                          {"annotations", std::move(annotations)},
+                          {"startsAt", FormatIso8601(FiredMinute(o))}};
+  alert["endsAt"] = FormatIso8601(e.kind == "resolved" ? e.minute_s + 60 : now_s + kAlertmanagerHoldS);
+  const std::string link = DashboardLink(dashboard_url, e);
+  if (!link.empty()) alert["generatorURL"] = link;
+  return nlohmann::json::array({std::move(alert)});
+}
+
+std::string AlertmanagerAlertsUrl(const std::string& base) {
+  std::string b = base;
+  while (!b.empty() && b.back() == '/') b.pop_back();
+  return b + "/api/v2/alerts";
+}
+
+std::string PagerDutyDedupKey(const AlertEvent& e) {
+  std::string k = e.rule + "/" + e.scope + "/" + e.name;
+  if (k.size() <= 255) return k;
+  AlertEvent id;  // the instance alone, hashed
+  id.rule = e.rule;
+  id.scope = e.scope;
+  id.name = e.name;
+  return e.rule + "/" + IdempotencyKey("", id, false);
+}
+
+nlohmann::json PagerDutyPayload(const AlertEvent& e, const std::string& routing_key,
+                                const std::string& dashboard_url, const std::string& key) {
+  const bool firing = e.kind == "firing";
+  nlohmann::json j = {{"routing_key", routing_key},
+                      {"event_action", firing ? "trigger" : "resolve"},
+                      {"dedup_key", PagerDutyDedupKey(e)}};
+  if (!firing) return j;  // resolve needs nothing else
+  nlohmann::json details = GenericPayload(e, dashboard_url);
+  details["idempotency_key"] = key;
+  j["payload"] = {{"summary", Utf8Prefix(Summary(e), 1024)},
+                  {"source", Utf8Prefix(ScopeText(e), 255)},
+                  {"severity", e.severity},  // critical, warning, info: all valid Events v2 values
+                  {"timestamp", FormatIso8601(e.minute_s + 60)},
+                  {"component", e.scope == "all" ? std::string("all") : e.name},
+                  {"group", e.rule},
+                  {"class", e.metric},
+                  {"custom_details", std::move(details)}};
+  j["client"] = "apimeter";
+  const std::string link = DashboardLink(dashboard_url, e);
+  if (!link.empty()) {
+    j["client_url"] = link;
+    j["links"] = nlohmann::json::array({{{"href", link}, {"text", "apimeter at the alert's time"}}});
+  }
+  return j;
+}
+
+Notifier::Notifier(const AlertsConfig& config, HttpPoster poster, BackoffSleep sleep,
+                   const Clock* clock)
+    : config_(config), poster_(std::move(poster)), sleep_(std::move(sleep)), clock_(clock) {}
 
 std::vector<OutboxEntry> Notifier::Route(const std::vector<AlertEvent>& events) const {
   std::vector<OutboxEntry> out;
@@ -96,50 +198,87 @@ std::vector<OutboxEntry> Notifier::Route(const std::vector<AlertEvent>& events) 
     for (const WebhookConfig& w : config_.webhooks) {
       const bool wanted = e.webhooks.empty() || std::find(e.webhooks.begin(), e.webhooks.end(),
                                                           w.name) != e.webhooks.end();
-      if (wanted) out.push_back(OutboxEntry{w.name, e});
+      if (wanted) out.push_back(OutboxEntry{w.name, e, false, IdempotencyKey(w.name, e, false)});
     }
   }
   return out;
 }
 
-bool Notifier::Deliver(const OutboxEntry& entry) const {
+std::vector<OutboxEntry> Notifier::RouteRepeats(const std::vector<AlertEvent>& firing) const {
+  std::vector<OutboxEntry> out;
+  for (OutboxEntry& o : Route(firing)) {
+    const WebhookConfig* w = nullptr;
+    for (const WebhookConfig& c : config_.webhooks) {
+      if (c.name == o.webhook) w = &c;
+    }
+    if (w == nullptr || w->format != "alertmanager") continue;
+    o.repeat = true;
+    o.key = IdempotencyKey(o.webhook, o.event, true);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+int64_t Notifier::FirstClaimMs() const {
+  int64_t longest = 0;
+  for (const WebhookConfig& w : config_.webhooks) longest = std::max(longest, w.timeout_ms);
+  return longest + kClaimMarginMs;
+}
+
+DeliveryOutcome Notifier::Deliver(const OutboxEntry& entry,
+                                  const std::function<void(int64_t ms)>& extend) const {
   const WebhookConfig* w = nullptr;
   for (const WebhookConfig& c : config_.webhooks) {
     if (c.name == entry.webhook) w = &c;
   }
   if (w == nullptr) {
-    spdlog::warn("alert '{}' for webhook '{}': no such webhook in the config any more; dropped",
-                 entry.event.rule, entry.webhook);
-    return false;
+    spdlog::error(
+        "alert '{}' for webhook '{}': no such webhook in the config any more; moved to the "
+        "dead letters",
+        entry.event.rule, entry.webhook);
+    return DeliveryOutcome::kFailed;
   }
-  const nlohmann::json payload = w->format == "slack"
-                                     ? SlackPayload(entry.event, config_.dashboard_url)
-                                     : GenericPayload(entry.event, config_.dashboard_url);
+  const int64_t now_s = clock_ ? clock_->NowSeconds() : SystemClock().NowSeconds();
+  std::string url = w->url;
+  nlohmann::json payload;
+  if (w->format == "slack") {
+    payload = SlackPayload(entry.event, config_.dashboard_url);
+  } else if (w->format == "alertmanager") {
+    payload = AlertmanagerPayload(entry, config_.dashboard_url, now_s);
+    url = AlertmanagerAlertsUrl(w->url);
+  } else if (w->format == "pagerduty") {
+    payload = PagerDutyPayload(entry.event, w->routing_key, config_.dashboard_url, entry.key);
+  } else {
+    payload = GenericPayload(entry.event, config_.dashboard_url);
+    payload["idempotency_key"] = entry.key;
+  }
   const std::string body = payload.dump();
+  const HttpHeaders headers = {{"Idempotency-Key", entry.key}};
+  const std::string what = entry.event.rule + " " + (entry.repeat ? "repeat" : entry.event.kind);
   int64_t backoff = w->backoff_ms;
   HttpPostResult r;
   for (int64_t attempt = 0; attempt <= w->retries; ++attempt) {
     if (attempt > 0) {
       spdlog::warn("webhook '{}' ({}): attempt {} failed: {}; retrying in {} ms", w->name,
                    MaskWebhookUrl(w->url), attempt, r.Describe(), backoff);
+      if (extend) extend(backoff + w->timeout_ms + kClaimMarginMs);
       if (!sleep_(backoff)) {
-        spdlog::warn("webhook '{}' ({}): stopping; {} {} not sent", w->name, MaskWebhookUrl(w->url),
-                     entry.event.rule, entry.event.kind);
-        return false;
+        spdlog::warn("webhook '{}' ({}): stopping; {} not sent yet, left in the outbox", w->name,
+                     MaskWebhookUrl(w->url), what);
+        return DeliveryOutcome::kStopped;
       }
       backoff *= 2;
     }
-    r = poster_(w->url, body, w->timeout_ms);
+    if (extend) extend(w->timeout_ms + kClaimMarginMs);
+    r = poster_(url, body, headers, w->timeout_ms);
     if (r.ok()) {
-      spdlog::info("webhook '{}' ({}): {} {} sent", w->name, MaskWebhookUrl(w->url),
-                   entry.event.rule, entry.event.kind);
-      return true;
+      spdlog::info("webhook '{}' ({}): {} sent", w->name, MaskWebhookUrl(w->url), what);
+      return DeliveryOutcome::kDelivered;
     }
   }
-  spdlog::error("webhook '{}' ({}): giving up on {} {} after {} attempts: {}", w->name,
-                MaskWebhookUrl(w->url), entry.event.rule, entry.event.kind, w->retries + 1,
-                r.Describe());
-  return false;
+  spdlog::error("webhook '{}' ({}): giving up on {} after {} attempts: {}", w->name,
+                MaskWebhookUrl(w->url), what, w->retries + 1, r.Describe());
+  return DeliveryOutcome::kFailed;
 }
 
 }  // namespace apimeter

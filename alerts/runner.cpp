@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "common/time_util.h"
 
 namespace apimeter {
@@ -48,8 +50,16 @@ Result<TickResult> AlertRunner::Tick() {
     }
   }
   if (tr.minutes > 0) {
-    APIMETER_RETURN_IF_ERROR(
-        store_->Commit(state, events, notifier_->Route(events), config_.lease_ttl_ms));
+    std::vector<OutboxEntry> outbox = notifier_->Route(events);
+    // Alertmanager forgets a firing alert that is not repeated (kAlertmanagerHoldS).
+    std::set<std::string> fired_now;
+    for (const AlertEvent& e : events) fired_now.insert(InstanceKey(e.rule, e.scope, e.name));
+    std::vector<AlertEvent> still = engine_->StillFiring(state);
+    std::erase_if(still, [&](const AlertEvent& e) {
+      return fired_now.count(InstanceKey(e.rule, e.scope, e.name)) > 0;
+    });
+    for (OutboxEntry& o : notifier_->RouteRepeats(still)) outbox.push_back(std::move(o));
+    APIMETER_RETURN_IF_ERROR(store_->Commit(state, events, outbox, config_.lease_ttl_ms));
   }
   tr.events = static_cast<int64_t>(events.size());
   tr.last_minute = state.last_minute;
@@ -57,20 +67,72 @@ Result<TickResult> AlertRunner::Tick() {
   return tr;
 }
 
-Result<int64_t> DrainOutbox(AlertStore* store, const Notifier& notifier,
-                            const std::function<bool()>& stop) {
-  int64_t n = 0;
+namespace {
+
+// Delivers `webhook`'s queue head by head while this owner holds its claim.
+// Returns false when stopping.
+Result<bool> DrainQueue(AlertStore* store, const Notifier& notifier, const std::string& webhook,
+                        const std::function<bool()>& stop, DrainResult* n) {
   while (!stop || !stop()) {
-    Result<std::optional<OutboxEntry>> e = store->PopOutbox();
-    if (!e.ok()) {
-      if (e.status().code() != StatusCode::kParseError) return e.status();
-      spdlog::error("alerts: dropped an outbox entry: {}", e.status().message());
-      ++n;
+    APIMETER_ASSIGN_OR_RETURN(std::optional<ClaimedEntry> c,
+                              store->Claim(webhook, notifier.FirstClaimMs()));
+    if (!c) return true;  // empty, or another deliverer is on it
+    ++n->taken;
+    if (!c->entry.ok()) {
+      spdlog::error("alerts: a notification for webhook '{}' that cannot be read went to the "
+                    "dead letters: {}",
+                    webhook, c->entry.status().message());
+      APIMETER_RETURN_IF_ERROR(store->GiveUp(webhook, c->raw));
+      ++n->dead;
       continue;
     }
-    if (!e->has_value()) break;
-    ++n;
-    notifier.Deliver(**e);
+    const OutboxEntry& e = *c->entry;
+    const DeliveryOutcome out = notifier.Deliver(e, [&](int64_t ms) {
+      Result<bool> held = store->RenewClaim(webhook, ms);
+      if (!held.ok()) {
+        spdlog::warn("alerts: renewing the claim on webhook '{}': {}", webhook,
+                     held.status().message());
+      } else if (!*held) {
+        // This process stalled past its claim: another deliverer may send the
+        // same entry too; its idempotency key lets the receiver tell.
+        spdlog::warn("alerts: the claim on webhook '{}' expired while sending {} {}", webhook,
+                     e.event.rule, e.event.kind);
+      }
+    });
+    switch (out) {
+      case DeliveryOutcome::kDelivered:
+        APIMETER_RETURN_IF_ERROR(store->Ack(webhook, c->raw));
+        ++n->delivered;
+        break;
+      case DeliveryOutcome::kFailed:
+        APIMETER_RETURN_IF_ERROR(store->GiveUp(webhook, c->raw));
+        ++n->dead;
+        break;
+      case DeliveryOutcome::kStopped:
+        APIMETER_RETURN_IF_ERROR(store->Release(webhook));
+        return false;
+    }
+  }
+  APIMETER_RETURN_IF_ERROR(store->Release(webhook));
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> WebhookNames(const AlertsConfig& config) {
+  std::vector<std::string> out;
+  for (const WebhookConfig& w : config.webhooks) out.push_back(w.name);
+  return out;
+}
+
+Result<DrainResult> DrainOutbox(AlertStore* store, const Notifier& notifier,
+                                const std::vector<std::string>& webhooks,
+                                const std::function<bool()>& stop) {
+  DrainResult n;
+  APIMETER_RETURN_IF_ERROR(store->MigrateLegacyOutbox(webhooks));
+  for (const std::string& w : webhooks) {
+    APIMETER_ASSIGN_OR_RETURN(bool go_on, DrainQueue(store, notifier, w, stop, &n));
+    if (!go_on) break;
   }
   return n;
 }

@@ -9,14 +9,22 @@
 // pass with no stored state evaluates only the latest closed minute. Time
 // comes from the injected Clock, so tests and `--at` need no waiting. A
 // failed minute stops the pass; minutes before it are still committed.
-// DrainOutbox pops and delivers entries until the outbox is empty (or
-// `stop` says so); delivery failures are logged by the Notifier.
+// Each pass also queues a repeat of every alert still firing for the
+// Alertmanager webhooks (which forget an alert that is not repeated).
+// DrainOutbox delivers each webhook's queue in order until it is empty (or
+// `stop` says so), skipping queues another live deliverer has claimed: an
+// entry is acknowledged after a 2xx, dead-lettered after the last failed
+// attempt (logged by the Notifier), left at the head when stopped between
+// attempts; a Redis error stops it with the claim held (it expires and the
+// entry is delivered again).
 // Thread-safety: not thread-safe; the engine, store and notifier must
 // outlive the runner.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "alerts/engine.h"
 #include "alerts/notifier.h"
@@ -50,8 +58,15 @@ class AlertRunner {
   const Clock* clock_;
 };
 
-// Returns the number of entries taken from the outbox.
-Result<int64_t> DrainOutbox(AlertStore* store, const Notifier& notifier,
-                            const std::function<bool()>& stop = {});
+struct DrainResult {
+  int64_t taken = 0;      // entries claimed from the outbox
+  int64_t delivered = 0;  // acknowledged after a 2xx
+  int64_t dead = 0;       // given up on: in the dead-letter list
+};
+// `webhooks`: the configured webhook names (WebhookNames).
+Result<DrainResult> DrainOutbox(AlertStore* store, const Notifier& notifier,
+                                const std::vector<std::string>& webhooks,
+                                const std::function<bool()>& stop = {});
+std::vector<std::string> WebhookNames(const AlertsConfig& config);
 
 }  // namespace apimeter

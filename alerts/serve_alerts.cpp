@@ -5,20 +5,27 @@
 #include <vector>
 
 #include "alerts/alerts_routes.h"
+#include "sink/cluster_client.h"
 
 namespace apimeter {
 
 AlertServiceOptions AlertServiceOptionsOf(const Config& c) {
+  RedisEndpoint node = *ParseRedisUrl(c.redis.url);  // validated when the config loaded
+  node.connect_timeout = std::chrono::milliseconds(c.redis.connect_timeout_ms);
+  node.command_timeout = std::chrono::milliseconds(c.redis.command_timeout_ms);
   AlertServiceOptions o;
   o.config = c.alerts;
-  o.redis = *ParseRedisUrl(c.redis.url);  // validated when the config loaded
-  o.redis.connect_timeout = std::chrono::milliseconds(c.redis.connect_timeout_ms);
-  o.redis.command_timeout = std::chrono::milliseconds(c.redis.command_timeout_ms);
+  // New clients for redis.url, or redis.cluster when it is set.
+  o.redis = [node, cluster = c.redis.cluster] { return NewRedisCommands(node, cluster); };
   o.prefix = c.redis.prefix;
   o.retention.minute_s = c.retention.minute_s;
   o.retention.hour_s = c.retention.hour_s;
   o.retention.day_s = c.retention.day_s;
   return o;
+}
+
+std::string RedisNameOf(const Config& c) {
+  return c.redis.cluster.empty() ? "redis " + MaskRedisUrl(c.redis.url) : "redis.cluster";
 }
 
 namespace {
@@ -34,7 +41,7 @@ class ServeAlertsImpl final : public ServeAlertsHandle {
   }
   ApiExtension* NewRoutes() override {
     routes_.push_back(
-        std::make_unique<AlertsRoutes>(options_.config, options_.redis, options_.prefix));
+        std::make_unique<AlertsRoutes>(options_.config, options_.redis(), options_.prefix));
     return routes_.back().get();
   }
 

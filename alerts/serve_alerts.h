@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "alerts/service.h"
 #include "common/clock.h"
@@ -20,9 +21,12 @@ namespace apimeter {
 
 class ApiExtension;
 
-// The evaluator's options from a validated Config: rules, Redis endpoint with
-// the configured timeouts, key prefix and tier retention.
+// The evaluator's options from a validated Config: rules, a factory of Redis
+// clients (redis.url, or redis.cluster when set) with the configured
+// timeouts, key prefix and tier retention.
 AlertServiceOptions AlertServiceOptionsOf(const Config& config);
+// How log lines name the configured Redis (the URL masked, or redis.cluster).
+std::string RedisNameOf(const Config& config);
 
 class ServeAlertsHandle {
  public:

@@ -39,11 +39,11 @@ bool AlertService::WaitOrStop(int64_t ms) {
 }
 
 void AlertService::EvaluateLoop() {
-  RedisClient redis(options_.redis);
-  QueryEngine query(&redis, KeySchema(options_.prefix), options_.retention, clock_);
+  std::unique_ptr<RedisCommands> redis = options_.redis();
+  QueryEngine query(redis.get(), KeySchema(options_.prefix), options_.retention, clock_);
   QueryEngineSource source(&query);
   AlertEngine engine(options_.config, &source);
-  AlertStore store(&redis, options_.prefix, owner_, options_.config.history);
+  AlertStore store(redis.get(), options_.prefix, owner_, options_.config.history);
   Notifier notifier(options_.config, HttpPostJson, [](int64_t) { return false; });
   AlertRunner runner(options_.config, &engine, &store, &notifier, clock_);
   bool was_leader = false;
@@ -71,15 +71,15 @@ void AlertService::EvaluateLoop() {
 }
 
 void AlertService::DeliverLoop() {
-  RedisClient redis(options_.redis);
-  AlertStore store(&redis, options_.prefix, owner_, options_.config.history);
+  std::unique_ptr<RedisCommands> redis = options_.redis();
+  AlertStore store(redis.get(), options_.prefix, owner_, options_.config.history);
   Notifier notifier(options_.config, HttpPostJson, [this](int64_t ms) { return !WaitOrStop(ms); });
   auto stopping = [this] {
     std::lock_guard<std::mutex> lock(mu_);
     return stopping_;
   };
   do {
-    Result<int64_t> n = DrainOutbox(&store, notifier, stopping);
+    Result<DrainResult> n = DrainOutbox(&store, notifier, WebhookNames(options_.config), stopping);
     if (!n.ok()) spdlog::error("alerts: delivering notifications: {}", n.status().message());
   } while (!WaitOrStop(1000));
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,9 +27,12 @@
 
 namespace apimeter {
 
+// A new, unconnected client for redis.url or redis.cluster (one per thread).
+using RedisFactory = std::function<std::unique_ptr<RedisCommands>()>;
+
 struct AlertServiceOptions {
   AlertsConfig config;
-  RedisEndpoint redis;
+  RedisFactory redis;
   std::string prefix;
   RetentionSeconds retention;
 };

@@ -106,15 +106,15 @@ int RunOnce(const AlertsArgs& args) {
   const Config* c = RulesOrLog(rt.get(), args.config);
   if (c == nullptr) return kExitConfig;
   const AlertServiceOptions o = AlertServiceOptionsOf(*c);
-  RedisClient redis(o.redis);
-  if (Status st = redis.Connect(); !st.ok()) {
-    spdlog::error("redis {}: {}", MaskRedisUrl(c->redis.url), st.message());
+  std::unique_ptr<RedisCommands> redis = o.redis();
+  if (Status st = redis->Connect(); !st.ok()) {
+    spdlog::error("{}: {}", RedisNameOf(*c), st.message());
     return kExitRuntime;
   }
-  QueryEngine query(&redis, KeySchema(o.prefix), o.retention, clock);
+  QueryEngine query(redis.get(), KeySchema(o.prefix), o.retention, clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
-  AlertStore store(&redis, c->redis.prefix, NewLeaseOwner(), c->alerts.history);
+  AlertStore store(redis.get(), c->redis.prefix, NewLeaseOwner(), c->alerts.history);
   Notifier notifier(c->alerts, HttpPostJson, [](int64_t ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // backoff between attempts
     return true;
@@ -129,12 +129,15 @@ int RunOnce(const AlertsArgs& args) {
     std::cout << "another evaluator holds the lease: nothing evaluated\n";
     return kExitOk;
   }
-  Result<int64_t> sent = DrainOutbox(&store, notifier);
+  Result<DrainResult> sent = DrainOutbox(&store, notifier, WebhookNames(c->alerts));
   if (Status st = store.ReleaseLease(); !st.ok()) spdlog::warn("{}", st.message());
   std::cout << "evaluated " << r->minutes << " minutes"
             << (r->last_minute >= 0 ? " up to " + FormatIso8601(r->last_minute + 60) : "") << "; "
             << r->events << " alert events";
-  if (sent.ok()) std::cout << "; " << *sent << " notifications handled";
+  if (sent.ok()) {
+    std::cout << "; " << sent->delivered << " notifications delivered";
+    if (sent->dead > 0) std::cout << ", " << sent->dead << " given up (dead letters)";
+  }
   std::cout << "\n";
   if (!sent.ok()) {
     spdlog::error("delivering notifications: {}", sent.status().message());
@@ -188,8 +191,8 @@ int RunReplay(const AlertsArgs& args) {
     return kExitConfig;
   }
   const AlertServiceOptions o = AlertServiceOptionsOf(*c);
-  RedisClient redis(o.redis);
-  QueryEngine query(&redis, KeySchema(o.prefix), o.retention, &clock);
+  std::unique_ptr<RedisCommands> redis = o.redis();
+  QueryEngine query(redis.get(), KeySchema(o.prefix), o.retention, &clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
   AlertState state;

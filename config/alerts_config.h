@@ -49,11 +49,12 @@ struct AlertRuleConfig {
 struct WebhookConfig {
   std::string name;
   std::string url;              // secret-ish: log MaskWebhookUrl(url) only
-  std::string format = "json";  // json | slack
+  std::string format = "json";  // json | slack | alertmanager | pagerduty
   int64_t timeout_ms = 5000;
   int64_t retries = 3;        // attempts after the first
   int64_t backoff_ms = 1000;  // doubled after each failed attempt
   int line = 0;
+  std::string routing_key;  // pagerduty only: the integration key, a secret (never shown)
 };
 
 struct AlertsConfig {
@@ -67,6 +68,9 @@ struct AlertsConfig {
   int64_t max_instances = 100;     // per rule with endpoint_match / customer_match
   std::string dashboard_url;       // base URL for links in notifications
 };
+
+// Where format: pagerduty posts when no url is given (PagerDuty Events API v2).
+inline constexpr const char* kPagerDutyEventsUrl = "https://events.pagerduty.com/v2/enqueue";
 
 // "scheme://host[:port]": what logs show instead of a webhook URL.
 std::string MaskWebhookUrl(std::string_view url);

@@ -156,7 +156,7 @@ class AlertsLoader {
       APIMETER_ASSIGN_OR_RETURN(
           std::vector<YamlField> fields,
           r_.OpenMap(item, "alerts.webhooks",
-                     {"name", "url", "format", "timeout", "retries", "backoff"}));
+                     {"name", "url", "format", "routing_key", "timeout", "retries", "backoff"}));
       WebhookConfig w;
       w.line = YamlReader::LineOf(item);
       for (const YamlField& f : fields) {
@@ -174,11 +174,21 @@ class AlertsLoader {
           }
         } else if (f.key == "format") {
           APIMETER_ASSIGN_OR_RETURN(w.format, r_.String(f, name));
-          if (w.format != "json" && w.format != "slack") {
+          if (w.format != "json" && w.format != "slack" && w.format != "alertmanager" &&
+              w.format != "pagerduty") {
             return r_.ErrorAt(f,
-                              "alerts.webhooks.format must be json (generic JSON) or slack "
-                              "(Slack-compatible {\"text\": ...}), got '" +
+                              "alerts.webhooks.format must be json (generic JSON), slack "
+                              "(Slack-compatible {\"text\": ...}), alertmanager (its "
+                              "/api/v2/alerts) or pagerduty (Events API v2), got '" +
                                   w.format.substr(0, 40) + "'");
+          }
+        } else if (f.key == "routing_key") {
+          APIMETER_ASSIGN_OR_RETURN(w.routing_key, r_.String(f, name));
+          if (w.routing_key.empty() || w.routing_key.size() > 64 || HasControl(w.routing_key)) {
+            // A secret: never echoed.
+            return r_.ErrorAt(f,
+                              "alerts.webhooks.routing_key must be the PagerDuty integration "
+                              "key (1 to 64 printable characters)");
           }
         } else if (f.key == "timeout") {
           APIMETER_ASSIGN_OR_RETURN(w.timeout_ms, r_.DurationMs(f, name, 100, 120000, true));
@@ -188,6 +198,7 @@ class AlertsLoader {
           APIMETER_ASSIGN_OR_RETURN(w.backoff_ms, r_.DurationMs(f, name, 10, 600000, true));
         }
       }
+      APIMETER_RETURN_IF_ERROR(CheckFormatKeys(item, &w));
       if (w.name.empty() || w.url.empty()) {
         return r_.ErrorAt(item,
                           "a webhook needs a name and a url; write e.g.\n  - name: ops\n"
@@ -200,6 +211,22 @@ class AlertsLoader {
         }
       }
       out_->webhooks.push_back(std::move(w));
+    }
+    return Status::Ok();
+  }
+
+  // pagerduty needs its routing key (and posts to PagerDuty's own URL unless
+  // url says otherwise); routing_key means nothing to the other formats.
+  Status CheckFormatKeys(const YAML::Node& item, WebhookConfig* w) const {
+    if (w->format == "pagerduty") {
+      if (w->routing_key.empty()) {
+        return r_.ErrorAt(item,
+                          "a pagerduty webhook needs routing_key: the integration key of an "
+                          "Events API v2 integration of the PagerDuty service");
+      }
+      if (w->url.empty()) w->url = kPagerDutyEventsUrl;
+    } else if (!w->routing_key.empty()) {
+      return r_.ErrorAt(item, "alerts.webhooks.routing_key is for format: pagerduty only");
     }
     return Status::Ok();
   }

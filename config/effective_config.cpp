@@ -176,6 +176,7 @@ void EmitAlerts(YAML::Emitter& out, const AlertsConfig& a) {
     out << YAML::Key << "name" << YAML::Value << w.name;
     out << YAML::Key << "url" << YAML::Value << MaskWebhookUrl(w.url);
     out << YAML::Key << "format" << YAML::Value << w.format;
+    if (!w.routing_key.empty()) out << YAML::Key << "routing_key" << YAML::Value << "****";
     out << YAML::Key << "timeout" << YAML::Value << FormatDurationMs(w.timeout_ms);
     out << YAML::Key << "retries" << YAML::Value << w.retries;
     out << YAML::Key << "backoff" << YAML::Value << FormatDurationMs(w.backoff_ms);

@@ -431,4 +431,16 @@ Result<std::vector<RedisReply>> ClusterClient::Run(const std::vector<RedisArgs>&
   return out;
 }
 
+std::unique_ptr<RedisCommands> NewRedisCommands(const RedisEndpoint& node,
+                                                const std::vector<std::string>& cluster) {
+  if (cluster.empty()) return std::make_unique<RedisClient>(node);
+  ClusterOptions co;
+  co.seeds = cluster;
+  co.node = node;
+  // Retries inside one call stay short: callers have their own backoff
+  // (which does not block their loop) for longer outages.
+  co.max_wait = node.command_timeout;
+  return std::make_unique<ClusterClient>(std::move(co));
+}
+
 }  // namespace apimeter

@@ -165,4 +165,10 @@ class ClusterClient final : public RedisCommands {
   Stats stats_;
 };
 
+// A client for `node` alone, or (when `cluster` lists seeds) a ClusterClient
+// over them with node's credentials and timeouts, retrying inside one call
+// for at most the command timeout. Not connected yet.
+std::unique_ptr<RedisCommands> NewRedisCommands(const RedisEndpoint& node,
+                                                const std::vector<std::string>& cluster);
+
 }  // namespace apimeter

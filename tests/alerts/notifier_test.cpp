@@ -83,7 +83,7 @@ TEST(AlertNotifier, RetriesWithDoublingBackoffThenLogsWithoutTheUrl) {
   int calls = 0;
   Notifier n(
       c,
-      [&](const std::string& url, const std::string& body, int64_t timeout_ms) {
+      [&](const std::string& url, const std::string& body, const HttpHeaders&, int64_t timeout_ms) {
         ++calls;
         EXPECT_EQ(url, c.webhooks[0].url);
         EXPECT_EQ(timeout_ms, 2000);
@@ -99,9 +99,9 @@ TEST(AlertNotifier, RetriesWithDoublingBackoffThenLogsWithoutTheUrl) {
       "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
   auto previous = spdlog::default_logger();
   spdlog::set_default_logger(logger);
-  const bool ok = n.Deliver(OutboxEntry{"ops", Event()});
+  const DeliveryOutcome out = n.Deliver(OutboxEntry{"ops", Event()});
   spdlog::set_default_logger(previous);
-  EXPECT_FALSE(ok);
+  EXPECT_EQ(out, DeliveryOutcome::kFailed);
   EXPECT_EQ(calls, 3);  // 1 + retries: 2
   EXPECT_EQ(sleeps, (std::vector<int64_t>{100, 200}));
   const std::string text = log.str();
@@ -117,12 +117,12 @@ TEST(AlertNotifier, SucceedsOnARetry) {
   int calls = 0;
   Notifier n(
       c,
-      [&](const std::string&, const std::string&, int64_t) {
+      [&](const std::string&, const std::string&, const HttpHeaders&, int64_t) {
         return ++calls == 1 ? HttpPostResult{0, "timed out after 2000 ms"}
                             : HttpPostResult{204, ""};
       },
       [](int64_t) { return true; });
-  EXPECT_TRUE(n.Deliver(OutboxEntry{"ops", Event()}));
+  EXPECT_EQ(n.Deliver(OutboxEntry{"ops", Event()}), DeliveryOutcome::kDelivered);
   EXPECT_EQ(calls, 2);
 }
 
@@ -131,12 +131,12 @@ TEST(AlertNotifier, ShutdownDuringBackoffStopsRetrying) {
   int calls = 0;
   Notifier n(
       c,
-      [&](const std::string&, const std::string&, int64_t) {
+      [&](const std::string&, const std::string&, const HttpHeaders&, int64_t) {
         ++calls;
         return HttpPostResult{503, ""};
       },
       [](int64_t) { return false; });
-  EXPECT_FALSE(n.Deliver(OutboxEntry{"ops", Event()}));
+  EXPECT_EQ(n.Deliver(OutboxEntry{"ops", Event()}), DeliveryOutcome::kStopped);
   EXPECT_EQ(calls, 1);
 }
 

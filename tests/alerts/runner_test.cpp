@@ -42,7 +42,7 @@ class AlertRunnerTest : public ::testing::Test {
     AlertRuleConfig r =
         testing::TestRule("errors", AlertMetric::kErrorRate, "error_rate", 0.05, "5%");
     cfg_.rules.push_back(r);
-    cfg_.webhooks.push_back(WebhookConfig{"hook", "http://127.0.0.1:9/x", "json", 1000, 0, 10, 1});
+    cfg_.webhooks.push_back(WebhookConfig{"hook", "http://127.0.0.1:9/x", "json", 1000, 0, 10, 1, ""});
     cfg_.grace_s = 30;
     cfg_.lease_ttl_ms = 10000;
     cfg_.catch_up_s = 600;
@@ -82,15 +82,12 @@ TEST_F(AlertRunnerTest, EvaluatesClosedMinutesOnceAndRecordsHistory) {
   EXPECT_EQ((*history)[0].minute_s, kT0 + 6 * 60);
   EXPECT_EQ((*history)[1].kind, "firing");
   EXPECT_EQ((*history)[1].minute_s, kT0 + 3 * 60);
-  // One outbox entry per event and webhook; LPOP hands each out once.
-  auto e1 = a.store.PopOutbox();
-  auto e2 = a.store.PopOutbox();
-  auto e3 = a.store.PopOutbox();
-  ASSERT_TRUE(e1.ok() && e2.ok() && e3.ok());
-  ASSERT_TRUE(e1->has_value() && e2->has_value());
-  EXPECT_EQ((*e1)->event.kind, "firing");
-  EXPECT_EQ((*e2)->event.kind, "resolved");
-  EXPECT_FALSE(e3->has_value());
+  // One outbox entry per event and webhook, in order, in the webhook's queue.
+  auto queue = a.redis.Command({"LRANGE", a.store.OutboxKey("hook"), "0", "-1"});
+  ASSERT_TRUE(queue.ok());
+  ASSERT_EQ(queue->elements.size(), 2u);
+  EXPECT_EQ(DecodeOutboxEntry(queue->elements[0].str)->event.kind, "firing");
+  EXPECT_EQ(DecodeOutboxEntry(queue->elements[1].str)->event.kind, "resolved");
 }
 
 TEST_F(AlertRunnerTest, OnlyTheLeaseHolderEvaluatesAndAnotherTakesOverWhenItExpires) {
@@ -166,7 +163,7 @@ TEST_F(AlertRunnerTest, AlertsRouteShowsFiringNowAndHistory) {
   ASSERT_TRUE(a.runner.Tick().ok());
   CloseMinute(4);  // fired at minute 3, firing now
   ASSERT_TRUE(a.runner.Tick().ok());
-  AlertsRoutes routes(cfg_, TestRedis::Get().endpoint(), prefix_);
+  AlertsRoutes routes(cfg_, std::make_unique<RedisClient>(TestRedis::Get().endpoint()), prefix_);
   EXPECT_FALSE(routes.Route("/api/v1/other", {}, clock_).has_value());
   auto bad = routes.Route("/api/v1/alerts", {{"limit", "0"}}, clock_);
   ASSERT_TRUE(bad.has_value());

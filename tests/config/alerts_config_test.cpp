@@ -176,5 +176,33 @@ TEST(AlertsConfig, WebhookUrlIsNeverEchoed) {
   EXPECT_EQ(c.status().message().find("SECRET"), std::string::npos);
 }
 
+// format: alertmanager and pagerduty; the PagerDuty routing key is a secret:
+// required for pagerduty only, never echoed, masked in the effective config.
+TEST(AlertsConfig, AlertmanagerAndPagerDutyWebhooks) {
+  FakeMachine m;
+  auto c = m.Load(WithAlerts("alerts:\n  webhooks:\n    - name: am\n"
+                             "      url: http://127.0.0.1:9093\n      format: alertmanager\n"
+                             "    - name: pd\n      format: pagerduty\n"
+                             "      routing_key: R0UTINGKEY-SECRET\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->alerts.webhooks[0].format, "alertmanager");
+  EXPECT_EQ(c->alerts.webhooks[1].url, kPagerDutyEventsUrl);  // the default endpoint
+  EXPECT_EQ(c->alerts.webhooks[1].routing_key, "R0UTINGKEY-SECRET");
+  const std::string effective = EffectiveConfigYaml(*c);
+  EXPECT_EQ(effective.find("SECRET"), std::string::npos) << effective;
+  EXPECT_NE(effective.find("routing_key: \"****\""), std::string::npos) << effective;
+
+  auto missing = m.Load(WithAlerts("alerts:\n  webhooks:\n    - name: pd\n"
+                                   "      format: pagerduty\n"));
+  EXPECT_TRUE(FailsAt(missing, 6, "a pagerduty webhook needs routing_key"));
+  auto stray = m.Load(WithAlerts("alerts:\n  webhooks:\n    - name: ops\n"
+                                 "      url: http://x.example\n      routing_key: SECRET\n"));
+  EXPECT_TRUE(FailsAt(stray, 6, "routing_key is for format: pagerduty only"));
+  EXPECT_EQ(stray.status().message().find("SECRET"), std::string::npos);
+  auto format = m.Load(WithAlerts("alerts:\n  webhooks:\n    - name: ops\n"
+                                  "      url: http://x.example\n      format: opsgenie\n"));
+  EXPECT_TRUE(FailsAt(format, 8, "alertmanager (its /api/v2/alerts) or pagerduty"));
+}
+
 }  // namespace
 }  // namespace apimeter::testing

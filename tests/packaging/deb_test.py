@@ -1,6 +1,7 @@
 """The .deb as built: its file list and modes (dpkg-deb --contents), its
 control fields and scripts (dpkg-deb --info), the binary inside (stripped,
 --version, accepts the packaged config), and lintian."""
+import gzip
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ EXPECTED_FILES = {
     "./usr/bin/apimeter": ("-rwxr-xr-x", "root/root"),
     "./lib/systemd/system/apimeter-agent.service": ("-rw-r--r--", "root/root"),
     "./lib/systemd/system/apimeter-serve.service": ("-rw-r--r--", "root/root"),
+    "./lib/systemd/system/apimeter-alerts.service": ("-rw-r--r--", "root/root"),
     "./etc/apimeter/apimeter.yaml": ("-rw-r--r--", "root/root"),
     DOC + "copyright": ("-rw-r--r--", "root/root"),
     DOC + "changelog.Debian.gz": ("-rw-r--r--", "root/root"),
@@ -24,6 +26,7 @@ EXPECTED_FILES = {
     DOC + "config.md": ("-rw-r--r--", "root/root"),
     DOC + "cli.md": ("-rw-r--r--", "root/root"),
     DOC + "log-formats.md": ("-rw-r--r--", "root/root"),
+    DOC + "alerts.md": ("-rw-r--r--", "root/root"),
     DOC + "examples/apimeter.example.yaml": ("-rw-r--r--", "root/root"),
     "./usr/share/man/man1/apimeter.1.gz": ("-rw-r--r--", "root/root"),
     "./usr/share/lintian/overrides/apimeter": ("-rw-r--r--", "root/root"),
@@ -116,6 +119,45 @@ class DebTest(unittest.TestCase):
             if line and not line.startswith("#"):
                 self.assertTrue(i > 0 and lines[i - 1].startswith("#"),
                                 f"override without a comment explaining it: {line}")
+
+    def test_copyright_is_machine_readable_apache_2_with_uplot_mit(self):
+        with open(os.path.join(self.root, "usr/share/doc/apimeter/copyright")) as f:
+            text = f.read()
+        paragraphs = [p for p in text.split("\n\n") if p.strip()]
+        fields = []
+        for p in paragraphs:
+            d = {}
+            for line in p.splitlines():
+                if not line.startswith((" ", "\t")):
+                    key, _, value = line.partition(":")
+                    d[key] = value.strip()
+            fields.append(d)
+        self.assertEqual(fields[0]["Format"],
+                         "https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")
+        files = {d["Files"]: d for d in fields if "Files" in d}
+        self.assertEqual(files["*"]["License"], "Apache-2.0")
+        self.assertEqual(files["web/vendor/uplot/*"]["License"], "MIT")
+        # Every license named has its text (a standalone License paragraph).
+        standalone = {d["License"] for d in fields if "License" in d and "Files" not in d}
+        self.assertEqual(standalone, {"Apache-2.0", "MIT"})
+        self.assertNotIn("all rights reserved", text.lower())
+        # The vendored files exist where the copyright says, with their MIT text.
+        with open(os.path.join(pkg.SOURCE, "web/vendor/uplot/LICENSE")) as f:
+            self.assertIn("Permission is hereby granted, free of charge", f.read())
+        with open(os.path.join(pkg.SOURCE, "LICENSE")) as f:
+            self.assertIn("Apache License\n                           Version 2.0", f.read())
+
+    def test_man_page_documents_every_subcommand(self):
+        binary = os.path.join(self.root, "usr/bin/apimeter")
+        help_text = pkg.run([binary, "--help"]).stdout
+        listed = help_text.split("Subcommands:\n")[1].split("\n\n")[0]
+        commands = re.findall(r"^  (\S+)\s", listed, re.M)
+        self.assertIn("alerts", commands)
+        self.assertIn("report", commands)
+        with gzip.open(os.path.join(self.root, "usr/share/man/man1/apimeter.1.gz"), "rt") as f:
+            man = f.read()
+        for c in commands:
+            self.assertRegex(man, r"(?m)^\.B[IR]? " + re.escape(c.replace("-", "\\-")) + r"\b", c)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ BUILD = os.environ.get("APIMETER_BUILD_DIR", "build")
 SOURCE = os.environ.get("APIMETER_SOURCE_DIR", ".")
 VERSION = os.environ.get("APIMETER_VERSION", "")
 PACKAGES = os.path.join(BUILD, "packages")
-UNITS = ("apimeter-agent.service", "apimeter-serve.service")
+UNITS = ("apimeter-agent.service", "apimeter-serve.service", "apimeter-alerts.service")
 
 
 def run(argv, check=True, **kw):
