@@ -138,7 +138,7 @@ Status MergeStoredGroup(const StoredGroup& stored, BlockDecoder* decoder, BlockM
 }
 
 Result<BucketSeries> ReadBucketSeries(RedisCommands& client, const BlockKeys& keys, Tier tier,
-                                      int64_t bucket) {
+                                      int64_t bucket, NameDictionaries* dictionaries) {
   std::vector<BlockGroup> groups{{BlockKind::kAll, tier, bucket, 0}};
   for (BlockKind kind : {BlockKind::kEndpoint, BlockKind::kCustomer, BlockKind::kCustomerEndpoint}) {
     if (kind == BlockKind::kCustomerEndpoint && tier != Tier::kDay) continue;
@@ -147,17 +147,20 @@ Result<BucketSeries> ReadBucketSeries(RedisCommands& client, const BlockKeys& ke
   APIMETER_ASSIGN_OR_RETURN(std::vector<StoredGroup> stored, ReadGroups(client, keys, groups));
 
   const int64_t day = sink_internal::DayOfBucket(tier, bucket);
-  std::map<NameKind, std::vector<std::string>> dict;
-  for (NameKind k : {NameKind::kEndpoint, NameKind::kCustomer, NameKind::kHost}) {
-    APIMETER_ASSIGN_OR_RETURN(dict[k], ReadNameDictionary(client, keys, day, k));
-  }
+  NameDictionaries local;
+  NameDictionaries& dict = dictionaries != nullptr ? *dictionaries : local;
   auto name = [&](NameKind k, uint64_t id, const std::string& key) -> Result<std::string> {
-    const auto& names = dict[k];
-    if (id >= names.size()) {
+    auto it = dict.find({day, k});
+    if (it == dict.end() || id >= it->second.size()) {
+      auto fresh = ReadNameDictionary(client, keys, day, k);
+      if (!fresh.ok()) return fresh.status();
+      it = dict.insert_or_assign({day, k}, std::move(*fresh)).first;
+    }
+    if (id >= it->second.size()) {
       return Status::ParseError(key + ": id " + std::to_string(id) + " is not in registry " +
                                 keys.RegistryKey(day, k));
     }
-    return names[id];
+    return it->second[id];
   };
 
   BucketSeries out;

@@ -31,6 +31,7 @@
 #include "sink/block_codec.h"
 #include "sink/block_keys.h"
 #include "sink/block_merge.h"
+#include "sink/name_registry.h"
 #include "sink/redis_client.h"
 
 namespace apimeter {
@@ -58,7 +59,12 @@ struct SeriesName {
 };
 using BucketSeries = std::map<SeriesName, Rollup>;
 
+// Registry dictionaries by (day, kind), kept across calls by a caller that
+// reads many buckets; a dictionary is read again when a block holds an id
+// it does not know yet (dictionaries only grow).
+using NameDictionaries = std::map<std::pair<int64_t, NameKind>, std::vector<std::string>>;
+
 Result<BucketSeries> ReadBucketSeries(RedisCommands& client, const BlockKeys& keys, Tier tier,
-                                      int64_t bucket);
+                                      int64_t bucket, NameDictionaries* dictionaries = nullptr);
 
 }  // namespace apimeter

@@ -13,12 +13,13 @@ namespace {
 
 // Answers the id of each name, giving a new name the next id while the day
 // has room (HLEN < limit), else 0 ("other"). A stored name keeps its id
-// whatever the limit. Both keys get their expiry when this call creates
-// them (it is the only writer of both), so no call re-applies it.
+// whatever the limit. The keys get their expiry when a call creates the
+// names hash (HLEN was 0; both keys are written only here and expire
+// together), so later calls do not repeat it.
 // KEYS[1] name -> id hash, KEYS[2] last id per kind; ARGV[1] kind letter,
 // ARGV[2] limit, ARGV[3] first id, ARGV[4] expire-at, ARGV[5..] names.
 constexpr const char* kAssignScript =
-    "local lim=tonumber(ARGV[2]) local used=redis.call('HLEN',KEYS[1]) "
+    "local lim=tonumber(ARGV[2]) local used=redis.call('HLEN',KEYS[1]) local created=used==0 "
     "local last=tonumber(redis.call('HGET',KEYS[2],ARGV[1]) or (tonumber(ARGV[3])-1)) "
     "local out={} local grew=false "
     "for i=5,#ARGV do "
@@ -28,7 +29,8 @@ constexpr const char* kAssignScript =
     "redis.call('HSET',KEYS[1],ARGV[i],last) out[#out+1]=last grew=true "
     "else out[#out+1]=0 end end "
     "if grew then redis.call('HSET',KEYS[2],ARGV[1],last) "
-    "redis.call('EXPIREAT',KEYS[1],ARGV[4]) redis.call('EXPIREAT',KEYS[2],ARGV[4]) end "
+    "if created then redis.call('EXPIREAT',KEYS[1],ARGV[4]) "
+    "redis.call('EXPIREAT',KEYS[2],ARGV[4]) end end "
     "return out";
 
 const char* KindName(NameKind kind) {

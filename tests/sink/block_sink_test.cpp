@@ -134,6 +134,11 @@ TEST_F(BlockSinkTest, WritesOneBlockPerGroupWithItsExpiryAndReadsBack) {
   EXPECT_EQ(sink.stats().blocks, 10u);
   EXPECT_EQ(Run({"ZCARD", keys_.SlowKey(kT0 / kSecondsPerDay)}).integer, 1);
 
+  const int64_t day_end = (kT0 / kSecondsPerDay + 1) * kSecondsPerDay;
+  EXPECT_EQ(Run({"EXPIRETIME", keys_.RegistryKey(kT0 / kSecondsPerDay, NameKind::kHost)}).integer,
+            day_end + o.day_retention_s);
+  EXPECT_EQ(Run({"EXPIRETIME", keys_.RegistryCounterKey(kT0 / kSecondsPerDay)}).integer,
+            day_end + o.day_retention_s);
   auto hosts = ReadNameDictionary(reader_, keys_, kT0 / kSecondsPerDay, NameKind::kHost);
   ASSERT_TRUE(hosts.ok());
   EXPECT_EQ(*hosts, (std::vector<std::string>{"other", "web1"}));
