@@ -25,6 +25,7 @@
 #include "sink/standalone_flush.h"
 #include "tests/sink/block_test_util.h"
 #include "tests/sink/lossy_redis.h"
+#include "tests/sink/realistic_traffic.h"
 #include "tests/support/test_redis.h"
 
 namespace apimeter {
@@ -35,15 +36,8 @@ using block_test::NormalRollup;
 using sink_internal::FloorDiv;
 using testing::LossyRedis;
 using testing::TestRedis;
-
-struct Line {
-  int64_t time_us = 0;
-  std::string endpoint, customer;
-  int status = 200;
-  uint64_t bytes_in = 0, bytes_out = 0;
-  int64_t latency_us = -1;
-  bool rejected = false;
-};
+using testing::Traffic;
+using testing::TrafficLine;
 
 // Around the latest UTC midnight at least 25 minutes ago (within the minute
 // tier's 48 h, and crossing a day: two registries, two day buckets).
@@ -54,29 +48,34 @@ int64_t WindowMiddle() {
   return midnight;
 }
 
-std::vector<Line> MakeStream(std::mt19937_64& rng, size_t n) {
+// Out-of-order lines over 40 minutes around WindowMiddle(): 12 endpoints,
+// 15 customers (one is "anonymous", reserved id 1), some malformed lines.
+Traffic MakeStream(std::mt19937_64& rng, size_t n) {
   static const int kStatuses[] = {200, 200, 200, 201, 204, 304, 400, 404, 429, 500, 503};
-  std::vector<Line> lines(n);
+  Traffic t;
+  for (int i = 0; i < 12; ++i) t.endpoints.push_back("GET /e" + std::to_string(i));
+  t.customers.push_back("anonymous");
+  for (int i = 1; i < 15; ++i) t.customers.push_back("cust" + std::to_string(i));
+  t.lines.resize(n);
   const int64_t middle = WindowMiddle();
   std::lognormal_distribution<double> latency(std::log(20000.0), 1.5);
-  for (Line& l : lines) {
+  for (TrafficLine& l : t.lines) {
     l.time_us = (middle - 20 * 60) * kMicrosPerSecond +
                 static_cast<int64_t>(rng() % (40 * 60 * kMicrosPerSecond));
     l.rejected = rng() % 40 == 0;
-    l.endpoint = "GET /e" + std::to_string(rng() % 12);
-    const uint64_t c = rng() % 15;
-    l.customer = c == 0 ? "anonymous" : "cust" + std::to_string(c);
+    l.endpoint = static_cast<uint32_t>(rng() % t.endpoints.size());
+    l.customer = static_cast<uint32_t>(rng() % t.customers.size());
     l.status = kStatuses[rng() % std::size(kStatuses)];
     l.bytes_in = rng() % 3000;
     l.bytes_out = rng() % 100000;
     l.latency_us = rng() % 10 == 0 ? -1 : static_cast<int64_t>(latency(rng));
   }
-  return lines;
+  return t;
 }
 
 struct SimHost {
   std::string name;
-  const std::vector<Line>* lines = nullptr;
+  const Traffic* traffic = nullptr;
   std::unique_ptr<LossyRedis> conn;
   std::unique_ptr<StandaloneFlush> protocol;
   std::unique_ptr<BlockSink> sink;
@@ -99,12 +98,12 @@ class BlockStoreModel {
     for (int h = 0; h < hosts; ++h) {
       hosts_.emplace_back();
       hosts_.back().name = "web" + std::to_string(h);
-      hosts_.back().lines = &streams_[h];
+      hosts_.back().traffic = &streams_[h];
       Restart(hosts_.back());
     }
     RestartCompactor();
     for (const auto& stream : streams_) {
-      for (const Line& l : stream) {
+      for (const TrafficLine& l : stream.lines) {
         for (Tier tier : {Tier::kMinute, Tier::kHour, Tier::kDay}) {
           buckets_.insert({tier, FloorDiv(FloorDiv(l.time_us, kMicrosPerSecond), TierSeconds(tier))});
         }
@@ -139,9 +138,9 @@ class BlockStoreModel {
   // every group and compares again.
   void FinishAndCheck() {
     for (SimHost& h : hosts_) {
-      for (int tries = 0; h.committed < h.lines->size() || h.pending; ++tries) {
+      for (int tries = 0; h.committed < h.traffic->lines.size() || h.pending; ++tries) {
         ASSERT_LT(tries, 100) << h.name << " cannot finish";
-        Feed(h, h.lines->size());
+        Feed(h, h.traffic->lines.size());
         Flush(h, false);
         if (::testing::Test::HasFatalFailure()) return;
       }
@@ -183,21 +182,9 @@ class BlockStoreModel {
   }
 
   void Feed(SimHost& h, size_t n) {
-    const size_t end = std::min(h.lines->size(), h.fed + n);
-    for (; h.fed < end; ++h.fed) {
-      const Line& l = (*h.lines)[h.fed];
-      if (l.rejected) {
-        h.agg->AddRejected(l.time_us);
-        continue;
-      }
-      LogRecord r;
-      r.time_us = l.time_us;
-      r.status = l.status;
-      r.bytes_in = l.bytes_in;
-      r.bytes_out = l.bytes_out;
-      r.latency_us = l.latency_us;
-      h.agg->Add(r, l.endpoint, l.customer);
-    }
+    const size_t end = std::min(h.traffic->lines.size(), h.fed + n);
+    h.traffic->Feed(h.fed, end, h.agg.get());
+    h.fed = end;
   }
 
   void Flush(SimHost& h, bool lose_a_round_trip) {
@@ -290,11 +277,13 @@ class BlockStoreModel {
     };
     std::map<std::pair<Tier, int64_t>, std::map<SeriesName, Rollup>> sums;
     for (size_t h = 0; h < hosts_.size(); ++h) {
-      for (const Line& l : streams_[h]) {
+      for (const TrafficLine& l : streams_[h].lines) {
         const int64_t t = FloorDiv(l.time_us, kMicrosPerSecond);
         const int64_t day = FloorDiv(t, kSecondsPerDay);
-        const std::string ep = stored_name(day, NameKind::kEndpoint, l.endpoint);
-        const std::string cu = stored_name(day, NameKind::kCustomer, l.customer);
+        const std::string ep =
+            stored_name(day, NameKind::kEndpoint, streams_[h].endpoints[l.endpoint]);
+        const std::string cu =
+            stored_name(day, NameKind::kCustomer, streams_[h].customers[l.customer]);
         for (Tier tier : {Tier::kMinute, Tier::kHour, Tier::kDay}) {
           auto& bucket = sums[{tier, FloorDiv(t, TierSeconds(tier))}];
           std::vector<SeriesName> names{{SeriesKind::kAll, ""}, {SeriesKind::kHost, hosts_[h].name}};
@@ -351,7 +340,7 @@ class BlockStoreModel {
   SinkOptions options_;
   SystemClock clock_;
   RedisClient reader_;
-  std::vector<std::vector<Line>> streams_;
+  std::vector<Traffic> streams_;
   std::vector<SimHost> hosts_;
   std::set<std::pair<Tier, int64_t>> buckets_;
   std::vector<BlockGroup> groups_;
