@@ -81,15 +81,15 @@ class BlockStoreCostTest : public ::testing::Test {
 
 TEST_F(BlockStoreCostTest, OneHugeFlushAndManySmallOnesStoreTheSameSums) {
   const int64_t now = SystemClock().NowSeconds();
-  const Traffic t = Traffic::Make(7, 100000, now - 3 * 3600, now - 300, 100, 2000);
+  const Traffic t = Traffic::Make(7, 60000, now - 3 * 3600, now - 300, 100, 2000);
   const BlockKeys huge_keys(redis_.UniquePrefix("huge")), small_keys(redis_.UniquePrefix("small"));
   Writer huge(redis_, huge_keys), small(redis_, small_keys);
 
   ASSERT_TRUE(admin_.Command({"CONFIG", "RESETSTAT"}).ok());
   FlushLines(t, 0, t.lines.size(), "huge", huge);
   const uint64_t server_calls = Total(CommandCalls(admin_));
-  for (size_t first = 0, n = 0; first < t.lines.size(); first += 1000, ++n) {
-    FlushLines(t, first, std::min(t.lines.size(), first + 1000), "small" + std::to_string(n),
+  for (size_t first = 0, n = 0; first < t.lines.size(); first += 600, ++n) {
+    FlushLines(t, first, std::min(t.lines.size(), first + 600), "small" + std::to_string(n),
                small);
     if (HasFatalFailure()) return;
   }
