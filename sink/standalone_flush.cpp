@@ -25,6 +25,11 @@ std::string KeyOf(const RedisArgs& cmd) {
 }  // namespace
 
 Result<CommitReport> StandaloneFlush::Commit(const PreparedFlush& flush) {
+  if (client_->AsCluster() != nullptr) {
+    // One MULTI over keys of many slots: Redis Cluster would refuse it.
+    return Status::InvalidArgument(
+        "storage v2 on Redis Cluster needs the cluster flush protocol, which is not built yet");
+  }
   const std::string token_key = keys_.TokenKey(flush.token);
   std::vector<std::string> ckpt_keys;
   ckpt_keys.reserve(flush.checkpoints.size());

@@ -18,6 +18,7 @@
 // message names the command, key and reason. Refused while queuing: nothing
 // written. Inside EXEC's results: Redis applied the other commands — only a
 // key of the wrong type does this, which the schema marker rules out).
+// On a ClusterClient it refuses (kInvalidArgument) and sends nothing.
 // Thread-safety: drives one client; one owner at a time.
 #pragma once
 
