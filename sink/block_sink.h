@@ -1,0 +1,88 @@
+// BlockSink: the storage-v2 write path (docs/storage-v2.md "Writing"). It
+// turns a FlushBatch into one delta block per (tier, bucket, shard, kind)
+// group and hands them to a FlushProtocol, which commits them with the
+// checkpoints and the idempotency token.
+//
+// Promise (the same as v1's RedisSink::Flush, with blocks):
+// - Flush applies the whole batch or nothing of it (see FlushProtocol for
+//   the status codes); kUnavailable means the outcome may be unknown, and
+//   calling Flush again with the same batch (same id) is safe.
+// - The batch id is its idempotency token and must be set
+//   (kInvalidArgument otherwise: without it a retry could count twice).
+// - Before its first write it makes sure Redis holds schema 2
+//   (EnsureStorageSchema); it never writes next to v1 data.
+// - Deltas past their tier's retention are dropped (counted); every list
+//   expires at its bucket's end plus its tier's retention.
+// - Names go through the day's registry (NameRegistry); names not admitted
+//   are stored as "other", and deltas that then share a key are summed.
+// - After a commit, groups whose list reached kCompactAtLength blocks are
+//   remembered (at most kMaxPendingCompactions) for CompactPending, which
+//   the caller runs off the flush's critical path. Correctness never
+//   depends on it.
+// Thread-safety: not thread-safe (it drives one client); one per thread.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <tuple>
+
+#include "aggregator/flush_batch.h"
+#include "common/clock.h"
+#include "sink/block_codec.h"
+#include "sink/block_compactor.h"
+#include "sink/block_keys.h"
+#include "sink/flush_protocol.h"
+#include "sink/name_registry.h"
+#include "sink/redis_sink.h"
+
+namespace apimeter {
+
+class BlockSink {
+ public:
+  static constexpr int64_t kCompactAtLength = 8;
+  static constexpr size_t kMaxPendingCompactions = 4096;
+
+  // `client` is the connection `protocol` drives; both outlive the sink.
+  BlockSink(RedisCommands* client, FlushProtocol* protocol, BlockKeys keys, SinkOptions options,
+            const Clock* clock);
+
+  Status Flush(const FlushBatch& batch);
+
+  // Compacts the groups remembered by Flush (at most `max_groups`); the ones
+  // it could not compact because of an error stay remembered.
+  Status CompactPending(size_t max_groups = kMaxPendingCompactions);
+  size_t pending_compactions() const { return pending_.size(); }
+
+  struct Stats {
+    uint64_t flushes = 0;          // committed (including found already applied)
+    uint64_t failures = 0;         // Flush calls that did not return OK
+    uint64_t commands = 0;         // Redis commands sent by Flush
+    uint64_t already_applied = 0;  // retries whose token showed an earlier commit
+    uint64_t dropped_expired_deltas = 0;
+    uint64_t blocks = 0;       // delta blocks appended
+    uint64_t block_bytes = 0;  // their encoded size
+    uint64_t series = 0;       // series in them
+  };
+  const Stats& stats() const { return stats_; }
+  const NameRegistry::Stats& registry_stats() const { return registry_.stats(); }
+  const BlockCompactor::Stats& compactor_stats() const { return compactor_.stats(); }
+
+ private:
+  Status FlushOnce(const FlushBatch& batch);
+  void Remember(const PreparedFlush& flush, const CommitReport& report);
+
+  RedisCommands* client_;
+  FlushProtocol* protocol_;
+  BlockKeys keys_;
+  SinkOptions options_;
+  const Clock* clock_;
+  NameRegistry registry_;
+  BlockEncoder encoder_;
+  BlockCompactor compactor_;
+  bool schema_checked_ = false;
+  // Groups to compact, ordered so the oldest buckets come first.
+  std::set<std::tuple<Tier, int64_t, uint16_t, BlockKind>> pending_;
+  Stats stats_;
+};
+
+}  // namespace apimeter

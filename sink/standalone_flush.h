@@ -1,0 +1,50 @@
+// StandaloneFlush: FlushProtocol on one redis-server (docs/storage-v2.md
+// "Writing", standalone). Two round trips:
+//   1. WATCH the checkpoint keys, EXISTS the token, MGET the checkpoints;
+//      the token present means an earlier attempt committed (nothing more
+//      is written); a checkpoint that differs from what the batch expects
+//      aborts with nothing written;
+//   2. MULTI, one append-script call per group block, the slow-request
+//      commands, SET of the checkpoints and the token, EXEC.
+//
+// Promise: FlushProtocol's. Per group the transaction holds one command:
+// an EVAL of a script that RPUSHes the block and, when that created the
+// list, sets its EXPIREAT (the list then has its expiry from the moment it
+// exists, and later appends do not repeat it). The script is sent whole
+// (EVAL, not EVALSHA): a NOSCRIPT inside EXEC would apply the rest.
+// Failure modes, as v1's RedisSink::Flush: kAborted (a checkpoint moved or
+// a watched key changed; nothing written), kUnavailable (outcome may be
+// unknown; commit again with the same token), kInternal (an error reply: the
+// message names the command, key and reason. Refused while queuing: nothing
+// written. Inside EXEC's results: Redis applied the other commands — only a
+// key of the wrong type does this, which the schema marker rules out).
+// On a ClusterClient it refuses (kInvalidArgument) and sends nothing.
+// Thread-safety: drives one client; one owner at a time.
+#pragma once
+
+#include "sink/block_keys.h"
+#include "sink/flush_protocol.h"
+#include "sink/redis_client.h"
+
+namespace apimeter {
+
+class StandaloneFlush final : public FlushProtocol {
+ public:
+  StandaloneFlush(RedisCommands* client, BlockKeys keys)
+      : client_(client), keys_(std::move(keys)) {}
+
+  Result<CommitReport> Commit(const PreparedFlush& flush) override;
+
+ private:
+  std::vector<RedisArgs> Transaction(const PreparedFlush& flush,
+                                     const std::vector<std::string>& ckpt_keys,
+                                     const std::string& token_key) const;
+  // The replies of Transaction: EXEC nil -> Aborted; any error -> Internal.
+  Result<CommitReport> CheckExec(const PreparedFlush& flush, const std::vector<RedisArgs>& tx,
+                                 const std::vector<RedisReply>& replies) const;
+
+  RedisCommands* client_;
+  BlockKeys keys_;
+};
+
+}  // namespace apimeter
