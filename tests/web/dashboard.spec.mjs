@@ -334,7 +334,7 @@ try {
     await page.waitForFunction(() => !document.getElementById('alerts-panel').hidden, null, { timeout: TIMEOUT });
     const now = page.locator('#alerts-now tbody tr');
     assert.equal(await now.count(), 1);
-    assert.match(await now.first().textContent(), /firing.*orders-p99.*GET \/v1\/orders\/:id.*812 ms \(500ms\).*critical/);
+    assert.match(await now.first().textContent(), /firing.*orders-p99.*GET \/v1\/orders\/:id.*812\.4 ms \(500ms\).*critical/);
     const recent = page.locator('#alerts-recent tbody tr');
     assert.match(await recent.first().textContent(), /resolved.*api-5xx.*all traffic.*0\.40% \(5xx above 2%\)/);
     const link = now.first().locator('a');
