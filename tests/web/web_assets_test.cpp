@@ -49,6 +49,11 @@ INSTANTIATE_TEST_SUITE_P(
     Dashboard, EachAsset,
     ::testing::Values(AssetCase{"/assets/index.html", "index.html", "text/html; charset=utf-8"},
                       AssetCase{"/assets/app.js", "app.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/util.js", "util.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/report.js", "report.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/alerts.js", "alerts.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/login.html", "login.html", "text/html; charset=utf-8"},
+                      AssetCase{"/assets/login.css", "login.css", "text/css; charset=utf-8"},
                       AssetCase{"/assets/app.css", "app.css", "text/css; charset=utf-8"},
                       AssetCase{"/assets/vendor/uplot/uPlot.iife.min.js",
                                 "vendor/uplot/uPlot.iife.min.js", "text/javascript; charset=utf-8"},
@@ -56,6 +61,16 @@ INSTANTIATE_TEST_SUITE_P(
                                 "text/css; charset=utf-8"},
                       AssetCase{"/assets/vendor/uplot/LICENSE", "vendor/uplot/LICENSE",
                                 "text/plain; charset=utf-8"}));
+
+// The server puts a refused sign-in's message in place of this mark.
+TEST(WebAssets, LoginPageHasOneErrorMark) {
+  const WebAsset* login = FindWebAsset("/assets/login.html");
+  ASSERT_NE(login, nullptr);
+  const size_t mark = login->body.find("<!--ERROR-->");
+  ASSERT_NE(mark, std::string_view::npos);
+  EXPECT_EQ(login->body.find("<!--ERROR-->", mark + 1), std::string_view::npos);
+  EXPECT_NE(login->body.find("<form method=\"post\" action=\"/login\">"), std::string_view::npos);
+}
 
 TEST(WebAssets, UnknownAndTraversalPathsAreNotFound) {
   EXPECT_EQ(FindWebAsset(""), nullptr);
