@@ -98,7 +98,8 @@ std::string HtmlEscape(std::string_view text) {
 
 // The sign-in form (web/login.html, from `assets`), with `error` (HTML-escaped
 // here) in place of its <!--ERROR--> mark when not empty. A build without
-// the page answers in plain text, with the same status and error.
+// the page answers in plain text, with the same status and error. Its
+// Referrer-Policy keeps the form's Origin for CrossSiteLogin (http_util.h).
 HttpResponse LoginPage(const StaticAssets* assets, int status, std::string_view error = "") {
   constexpr std::string_view kMark = "<!--ERROR-->";
   std::optional<StaticAsset> page = assets ? assets->Find(kLoginPagePath) : std::nullopt;
@@ -115,6 +116,7 @@ HttpResponse LoginPage(const StaticAssets* assets, int status, std::string_view 
     r = TextResponse(status, "text/html; charset=utf-8", std::move(page->bytes));
   }
   r.headers["Cache-Control"] = "no-store";
+  r.headers["Referrer-Policy"] = std::string(kSignInReferrerPolicy);
   return r;
 }
 
@@ -136,7 +138,8 @@ std::string HostOfUrl(std::string_view url) {
 
 // Login CSRF: a page on another site must not be able to sign a browser in
 // (to an attacker's session or otherwise). Browsers send Origin with every
-// form POST (Referrer-Policy same-origin keeps it intact); a form on another
+// form POST (the sign-in page's Referrer-Policy, same-origin, keeps it
+// intact; no-referrer would make it "null"); a form on another
 // site carries that site's origin, or "null". Its host name must be this
 // server's: the Host header, or X-Forwarded-Host from a proxy (a cross-site
 // form can set neither). A request with neither Origin nor Referer is not a

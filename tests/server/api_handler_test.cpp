@@ -290,6 +290,8 @@ TEST_F(ApiHandlerTest, LoginPageComesFromTheAssets) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["Content-Type"], "text/html; charset=utf-8");
   EXPECT_EQ(r.headers["Cache-Control"], "no-store");
+  // Overrides no-referrer (kSecurityHeaders): the form must carry its Origin.
+  EXPECT_EQ(r.headers["Referrer-Policy"], "same-origin");
   EXPECT_EQ(r.body, "<h1>sign in</h1><form></form>");
   r = Send(LoginPost("token=wrong"));
   EXPECT_EQ(r.status, 401);

@@ -1,7 +1,9 @@
 #include "web/web_assets.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -70,6 +72,32 @@ TEST(WebAssets, LoginPageHasOneErrorMark) {
   ASSERT_NE(mark, std::string_view::npos);
   EXPECT_EQ(login->body.find("<!--ERROR-->", mark + 1), std::string_view::npos);
   EXPECT_NE(login->body.find("<form method=\"post\" action=\"/login\">"), std::string_view::npos);
+}
+
+// The Content-Security-Policy (server/http_util.h) has no 'unsafe-inline':
+// the pages may hold no inline script, style or event handler, and their
+// scripts are ES modules (no globals, no script order) besides vendored uPlot.
+TEST(WebAssets, PagesHaveNothingInline) {
+  for (const char* page : {"/assets/index.html", "/assets/login.html"}) {
+    const WebAsset* a = FindWebAsset(page);
+    ASSERT_NE(a, nullptr) << page;
+    std::string html(a->body);
+    for (char& c : html) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(html.find("<style"), std::string::npos) << page;
+    EXPECT_EQ(html.find(" style="), std::string::npos) << page;
+    EXPECT_EQ(html.find("javascript:"), std::string::npos) << page;
+    for (size_t at = html.find("<script"); at != std::string::npos;
+         at = html.find("<script", at + 1)) {
+      const std::string tag = html.substr(at, html.find('>', at) - at);
+      EXPECT_NE(tag.find(" src=\"/assets/"), std::string::npos) << page << ": " << tag;
+      EXPECT_TRUE(tag.find("type=\"module\"") != std::string::npos ||
+                  tag.find("/assets/vendor/") != std::string::npos)
+          << page << ": " << tag;
+      EXPECT_EQ(html.substr(html.find('>', at) + 1, 9), "</script>") << page << ": " << tag;
+    }
+    static const std::regex kHandler(R"(<[^>]*\son[a-z]+\s*=)");
+    EXPECT_FALSE(std::regex_search(html, kHandler)) << page << ": an inline event handler";
+  }
 }
 
 TEST(WebAssets, UnknownAndTraversalPathsAreNotFound) {
