@@ -85,12 +85,23 @@ std::string HtmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -173,8 +184,9 @@ HttpResponse PostLogin(const HttpRequest& req, const AuthConfig& auth, const Clo
                        const StaticAssets* assets) {
   if (std::string why = CrossSiteLogin(req); !why.empty()) return LoginPage(assets, 403, why);
   if (!IsFormContentType(Header(req, "content-type"))) {
-    return LoginPage(assets, 415, "Sign in with the form: POST /login takes "
-                          "application/x-www-form-urlencoded (token=...).");
+    return LoginPage(assets, 415,
+                     "Sign in with the form: POST /login takes "
+                     "application/x-www-form-urlencoded (token=...).");
   }
   ParamError err;
   auto form = ParseForm(req.body, &err);
@@ -270,7 +282,8 @@ HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s,
   const std::string wait = std::to_string(retry_after_s) + " s";
   HttpResponse r =
       IsLoginPost(req)
-          ? LoginPage(assets, 429, "Too many failed sign-ins from your address. Try again in " + wait + ".")
+          ? LoginPage(assets, 429,
+                      "Too many failed sign-ins from your address. Try again in " + wait + ".")
           : ErrorResponse(429, "too many failed sign-ins from this address; retry in " + wait);
   r.headers["Retry-After"] = std::to_string(retry_after_s);
   return r;

@@ -295,8 +295,9 @@ TEST_F(ApiHandlerTest, LoginPageComesFromTheAssets) {
   EXPECT_EQ(r.body, "<h1>sign in</h1><form></form>");
   r = Send(LoginPost("token=wrong"));
   EXPECT_EQ(r.status, 401);
-  EXPECT_EQ(r.body,
-            "<h1>sign in</h1><p class=\"err\">That token is not valid. Try again.</p><form></form>");
+  EXPECT_EQ(
+      r.body,
+      "<h1>sign in</h1><p class=\"err\">That token is not valid. Try again.</p><form></form>");
   // The page itself is public, as its stylesheet is.
   EXPECT_EQ(Get(std::string(kLoginPagePath), false).status, 200);
 }
@@ -414,7 +415,8 @@ TEST_F(ApiHandlerTest, WhatCountsAsPresentingAToken) {
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.headers["Retry-After"], "42");
   EXPECT_NE(r.body.find("<form"), std::string::npos);  // the sign-in page, with the note
-  r = SignInThrottled({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}, 7, &assets_);
+  r = SignInThrottled({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}, 7,
+                      &assets_);
   EXPECT_EQ(r.status, 429);
   EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("retry in 7 s"), std::string::npos);
   r = SignInThrottled({"POST", "/logout", {{"authorization", "Bearer x"}}, ""}, 7, &assets_);

@@ -464,15 +464,14 @@ TEST_F(HttpServerTest, EveryResponseCarriesTheSecurityHeaders) {
   struct Case {
     std::string request, referrer_policy;
   };
-  for (const Case& c : {
-           Case{"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "same-origin"},
-           Case{LoginRequest("wrong"), "same-origin"},
-           Case{"GET /api/v1/overview HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                "no-referrer"},
-           Case{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "no-referrer"},
-           Case{"GET /assets/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                "no-referrer"},
-           Case{"BAD REQUEST\r\n\r\n", "no-referrer"}}) {
+  for (const Case& c :
+       {Case{"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "same-origin"},
+        Case{LoginRequest("wrong"), "same-origin"},
+        Case{"GET /api/v1/overview HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             "no-referrer"},
+        Case{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "no-referrer"},
+        Case{"GET /assets/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "no-referrer"},
+        Case{"BAD REQUEST\r\n\r\n", "no-referrer"}}) {
     const std::string got = Raw(c.request);
     ASSERT_EQ(got.rfind("HTTP/1.1 ", 0), 0u) << c.request;
     const std::string head = got.substr(0, got.find("\r\n\r\n") + 2);
@@ -480,9 +479,9 @@ TEST_F(HttpServerTest, EveryResponseCarriesTheSecurityHeaders) {
     const size_t csp_at = head.find("\r\nContent-Security-Policy: ");
     ASSERT_NE(csp_at, std::string::npos) << head;
     const std::string csp = head.substr(csp_at + 2, head.find("\r\n", csp_at + 2) - csp_at - 2);
-    for (const char* directive : {"default-src 'self';", "object-src 'none';",
-                                  "frame-ancestors 'none';", "form-action 'self';",
-                                  "base-uri 'none'"}) {
+    for (const char* directive :
+         {"default-src 'self';", "object-src 'none';", "frame-ancestors 'none';",
+          "form-action 'self';", "base-uri 'none'"}) {
       EXPECT_NE(csp.find(directive), std::string::npos) << directive << " in " << csp;
     }
     EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
