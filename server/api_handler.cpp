@@ -81,40 +81,53 @@ std::string SessionCookie(const std::string& value, int64_t max_age) {
          "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" + std::to_string(max_age);
 }
 
-constexpr std::string_view kLoginPage = R"(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>apimeter: sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
-input{width:100%;padding:.5rem;margin:.5rem 0;box-sizing:border-box}.err{color:#b00}</style>
-</head><body><h1>apimeter</h1>
-<!--ERROR-->
-<form method="post" action="/login">
-<label for="token">Access token</label>
-<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
-<button type="submit">Sign in</button></form></body></html>
-)";
-
-// The sign-in form, with `error` (HTML-escaped here) above it when not empty.
-HttpResponse LoginPage(int status, std::string_view error = "") {
-  std::string page(kLoginPage);
-  std::string note;
-  if (!error.empty()) {
-    note = "<p class=\"err\">";
-    for (char c : error) {
-      switch (c) {
-        case '<': note += "&lt;"; break;
-        case '>': note += "&gt;"; break;
-        case '&': note += "&amp;"; break;
-        case '"': note += "&quot;"; break;
-        case '\'': note += "&#39;"; break;
-        default: note += c;
-      }
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
-    note += "</p>";
   }
-  page.replace(page.find("<!--ERROR-->"), 12, note);
-  HttpResponse r = TextResponse(status, "text/html; charset=utf-8", std::move(page));
+  return out;
+}
+
+// The sign-in form (web/login.html, from `assets`), with `error` (HTML-escaped
+// here) in place of its <!--ERROR--> mark when not empty. A build without
+// the page answers in plain text, with the same status and error. Its
+// Referrer-Policy keeps the form's Origin for CrossSiteLogin (http_util.h).
+HttpResponse LoginPage(const StaticAssets* assets, int status, std::string_view error = "") {
+  constexpr std::string_view kMark = "<!--ERROR-->";
+  std::optional<StaticAsset> page = assets ? assets->Find(kLoginPagePath) : std::nullopt;
+  const size_t mark = page ? page->bytes.find(kMark) : std::string::npos;
+  HttpResponse r;
+  if (mark == std::string::npos) {
+    r = TextResponse(status, "text/plain; charset=utf-8",
+                     (error.empty() ? "" : std::string(error) + "\n") +
+                         "This build has no sign-in page (web/login.html). Sign in with POST "
+                         "/login (token=...), or send 'Authorization: Bearer <token>'.\n");
+  } else {
+    const std::string note = error.empty() ? "" : "<p class=\"err\">" + HtmlEscape(error) + "</p>";
+    page->bytes.replace(mark, kMark.size(), note);
+    r = TextResponse(status, "text/html; charset=utf-8", std::move(page->bytes));
+  }
   r.headers["Cache-Control"] = "no-store";
+  r.headers["Referrer-Policy"] = std::string(kSignInReferrerPolicy);
   return r;
 }
 
@@ -136,7 +149,8 @@ std::string HostOfUrl(std::string_view url) {
 
 // Login CSRF: a page on another site must not be able to sign a browser in
 // (to an attacker's session or otherwise). Browsers send Origin with every
-// form POST (Referrer-Policy same-origin keeps it intact); a form on another
+// form POST (the sign-in page's Referrer-Policy, same-origin, keeps it
+// intact; no-referrer would make it "null"); a form on another
 // site carries that site's origin, or "null". Its host name must be this
 // server's: the Host header, or X-Forwarded-Host from a proxy (a cross-site
 // form can set neither). A request with neither Origin nor Referer is not a
@@ -166,16 +180,18 @@ bool IsFormContentType(const std::string& type) {
   return type.size() == kForm.size() || type[kForm.size()] == ';' || type[kForm.size()] == ' ';
 }
 
-HttpResponse PostLogin(const HttpRequest& req, const AuthConfig& auth, const Clock& clock) {
-  if (std::string why = CrossSiteLogin(req); !why.empty()) return LoginPage(403, why);
+HttpResponse PostLogin(const HttpRequest& req, const AuthConfig& auth, const Clock& clock,
+                       const StaticAssets* assets) {
+  if (std::string why = CrossSiteLogin(req); !why.empty()) return LoginPage(assets, 403, why);
   if (!IsFormContentType(Header(req, "content-type"))) {
-    return LoginPage(415, "Sign in with the form: POST /login takes "
-                          "application/x-www-form-urlencoded (token=...).");
+    return LoginPage(assets, 415,
+                     "Sign in with the form: POST /login takes "
+                     "application/x-www-form-urlencoded (token=...).");
   }
   ParamError err;
   auto form = ParseForm(req.body, &err);
   if (!form.ok() || !TokenMatches(Get(*form, "token"), auth)) {
-    return LoginPage(401, "That token is not valid. Try again.");
+    return LoginPage(assets, 401, "That token is not valid. Try again.");
   }
   auto value = MakeSessionValue(auth, clock.NowSeconds());
   if (!value.ok()) return ErrorResponse(500, value.status().message());
@@ -261,11 +277,13 @@ bool PresentsToken(const HttpRequest& req) {
   return IsLoginPost(req) || req.headers.count("authorization") != 0;
 }
 
-HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s) {
+HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s,
+                             const StaticAssets* assets) {
   const std::string wait = std::to_string(retry_after_s) + " s";
   HttpResponse r =
       IsLoginPost(req)
-          ? LoginPage(429, "Too many failed sign-ins from your address. Try again in " + wait + ".")
+          ? LoginPage(assets, 429,
+                      "Too many failed sign-ins from your address. Try again in " + wait + ".")
           : ErrorResponse(429, "too many failed sign-ins from this address; retry in " + wait);
   r.headers["Retry-After"] = std::to_string(retry_after_s);
   return r;
@@ -311,8 +329,8 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
     return get ? TextResponse(200, "text/plain", "ok\n") : ErrorResponse(405, "use GET");
   }
   if (path == "/login") {
-    if (req.method == "POST") return PostLogin(req, auth, clock);
-    return get ? LoginPage(200) : ErrorResponse(405, "use GET or POST");
+    if (req.method == "POST") return PostLogin(req, auth, clock, assets);
+    return get ? LoginPage(assets, 200) : ErrorResponse(405, "use GET or POST");
   }
   if (path == "/logout") return req.method == "POST" ? Logout() : ErrorResponse(405, "use POST");
   if (!get) {

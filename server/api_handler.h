@@ -66,6 +66,9 @@ class QueryEngineBackend final : public QueryBackend {
 };
 
 // The web page's files, filled in by web/. path is "/" or "/assets/...".
+// The sign-in page is one of them (kLoginPagePath): HTML with a <!--ERROR-->
+// mark where a refused sign-in's message goes.
+inline constexpr std::string_view kLoginPagePath = "/assets/login.html";
 struct StaticAsset {
   std::string content_type;
   std::string bytes;
@@ -102,8 +105,9 @@ bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& 
 bool PresentsToken(const HttpRequest& req);
 
 // 429 with Retry-After for a client throttled after failed sign-ins: the
-// sign-in form for POST /login, JSON otherwise.
-HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s);
+// sign-in form (from `assets`) for POST /login, JSON otherwise.
+HttpResponse SignInThrottled(const HttpRequest& req, int64_t retry_after_s,
+                             const StaticAssets* assets);
 
 // The lower-case host name of a Host header value ("Example.org:8080" →
 // "example.org", "[::1]:80" → "[::1]").

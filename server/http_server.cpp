@@ -303,8 +303,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       const int64_t wait_ms = throttle.RetryAfterMs(sign_in_client, NowMs());
       if (wait_ms > 0) {
         ++throttled_sign_ins;
-        return Write(s, SignInThrottled(request, (wait_ms + 999) / 1000), version, keep_alive,
-                     label);
+        return Write(s, SignInThrottled(request, (wait_ms + 999) / 1000, options.assets), version,
+                     keep_alive, label);
       }
     }
     const std::string_view path = std::string_view(request.target).substr(

@@ -23,11 +23,17 @@ namespace apimeter {
 
 inline constexpr size_t kMaxParams = 32;
 
-// Sent with every response of `apimeter serve` (server/http_server.cpp): the
-// page may not be framed (clickjacking), load plugins, change its <base> or
-// post forms elsewhere; no Referer goes to other sites, while our own forms
-// keep an intact Origin, which the login CSRF check reads (no-referrer would
-// make a browser send "Origin: null" and refuse every sign-in).
+// Sent with every response of `apimeter serve` (server/http_server.cpp;
+// docs/api.md, "Headers on every response"). The page loads nothing but its
+// own files (default-src 'self', and no 'unsafe-inline': no inline script,
+// style or handler runs even if a name from a log slipped past escaping); it
+// may not be framed (clickjacking), load plugins, change its <base> or post
+// forms elsewhere. img-src adds data: for the pages' empty favicon
+// (<link rel="icon" href="data:,">, which stops a /favicon.ico request).
+// No Referer leaves any page, except that the sign-in page (LoginPage in
+// api_handler.cpp) overrides the Referrer-Policy with kSignInReferrerPolicy:
+// with no-referrer a browser sends "Origin: null" with its form, which the
+// login CSRF check must refuse.
 struct HeaderField {
   std::string_view name, value;
 };
@@ -35,9 +41,13 @@ inline constexpr HeaderField kSecurityHeaders[] = {
     {"X-Content-Type-Options", "nosniff"},
     {"X-Frame-Options", "DENY"},
     {"Content-Security-Policy",
-     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"},
-    {"Referrer-Policy", "same-origin"},
+     "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
+     "form-action 'self'; base-uri 'none'"},
+    {"Referrer-Policy", "no-referrer"},
 };
+// The sign-in page links nowhere, so same-origin sends no Referer to any
+// other site while its form keeps an intact Origin.
+inline constexpr std::string_view kSignInReferrerPolicy = "same-origin";
 inline constexpr int64_t kMaxRangeSeconds = 400 * 86400;
 inline constexpr int64_t kMaxResultLimit = 1000;
 

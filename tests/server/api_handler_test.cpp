@@ -43,6 +43,9 @@ class FakeAssets : public StaticAssets {
     if (path == "/") return StaticAsset{"text/html", "<html>dashboard</html>"};
     if (path == "/assets/app.js") return StaticAsset{"text/javascript", "app()"};
     if (path == "/assets/login.css") return StaticAsset{"text/css", "body{}"};
+    if (path == kLoginPagePath) {
+      return StaticAsset{"text/html; charset=utf-8", "<h1>sign in</h1><!--ERROR--><form></form>"};
+    }
     return std::nullopt;
   }
 };
@@ -280,6 +283,39 @@ TEST_F(ApiHandlerTest, PagesWithoutAuthRedirectToLogin) {
   EXPECT_EQ(Get("/assets/login.css", false).status, 200);
 }
 
+// The sign-in page is web/login.html from the assets, its <!--ERROR--> mark
+// replaced by the escaped reason of a refusal (or by nothing).
+TEST_F(ApiHandlerTest, LoginPageComesFromTheAssets) {
+  HttpResponse r = Get("/login", false);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["Content-Type"], "text/html; charset=utf-8");
+  EXPECT_EQ(r.headers["Cache-Control"], "no-store");
+  // Overrides no-referrer (kSecurityHeaders): the form must carry its Origin.
+  EXPECT_EQ(r.headers["Referrer-Policy"], "same-origin");
+  EXPECT_EQ(r.body, "<h1>sign in</h1><form></form>");
+  r = Send(LoginPost("token=wrong"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(
+      r.body,
+      "<h1>sign in</h1><p class=\"err\">That token is not valid. Try again.</p><form></form>");
+  // The page itself is public, as its stylesheet is.
+  EXPECT_EQ(Get(std::string(kLoginPagePath), false).status, 200);
+}
+
+TEST_F(ApiHandlerTest, WithoutTheLoginPageSignInStillSaysWhy) {
+  HttpRequest get{"GET", "/login", {}, ""};
+  HttpResponse r = Handle(get, backend_, auth_, clock_, nullptr);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["Content-Type"], "text/plain; charset=utf-8");
+  EXPECT_NE(r.body.find("no sign-in page (web/login.html)"), std::string::npos) << r.body;
+  r = Handle(LoginPost("token=wrong"), backend_, auth_, clock_, nullptr);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body.rfind("That token is not valid. Try again.\n", 0), 0u) << r.body;
+  r = SignInThrottled(LoginPost("token=x"), 9, nullptr);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.body.find("Try again in 9 s."), std::string::npos) << r.body;
+}
+
 TEST_F(ApiHandlerTest, StaticAssetsServedWithAuth) {
   HttpResponse r = Get("/");
   EXPECT_EQ(r.status, 200);
@@ -375,14 +411,15 @@ TEST_F(ApiHandlerTest, WhatCountsAsPresentingAToken) {
   EXPECT_TRUE(PresentsToken({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}));
   EXPECT_FALSE(PresentsToken({"GET", "/login", {}, ""}));
   EXPECT_FALSE(PresentsToken({"GET", "/", {{"cookie", "apimeter_session=x"}}, ""}));
-  HttpResponse r = SignInThrottled(LoginPost("token=x"), 42);
+  HttpResponse r = SignInThrottled(LoginPost("token=x"), 42, &assets_);
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.headers["Retry-After"], "42");
   EXPECT_NE(r.body.find("<form"), std::string::npos);  // the sign-in page, with the note
-  r = SignInThrottled({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}, 7);
+  r = SignInThrottled({"GET", "/api/v1/overview", {{"authorization", "Bearer x"}}, ""}, 7,
+                      &assets_);
   EXPECT_EQ(r.status, 429);
   EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("retry in 7 s"), std::string::npos);
-  r = SignInThrottled({"POST", "/logout", {{"authorization", "Bearer x"}}, ""}, 7);
+  r = SignInThrottled({"POST", "/logout", {{"authorization", "Bearer x"}}, ""}, 7, &assets_);
   EXPECT_EQ(r.headers["Content-Type"], "application/json");  // the form only for /login
 }
 

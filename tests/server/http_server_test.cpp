@@ -456,21 +456,38 @@ TEST_F(HttpServerTest, BehindALocalProxyTheForwardedClientIsThrottled) {
 
 // Issue 13, item 5: X-Frame-Options (and a CSP that forbids framing) on
 // every response, including the sign-in form, errors and live streams.
+// Issue 15: the CSP lets the page load only its own files and run nothing
+// inline; no Referer leaves any page but the sign-in form's (same-origin,
+// so its POST keeps the Origin the CSRF check reads).
 TEST_F(HttpServerTest, EveryResponseCarriesTheSecurityHeaders) {
   Start();
-  for (const std::string& req :
-       {std::string("GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-        std::string("GET /api/v1/overview HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-        std::string("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-        std::string("BAD REQUEST\r\n\r\n")}) {
-    const std::string got = Raw(req);
-    ASSERT_EQ(got.rfind("HTTP/1.1 ", 0), 0u) << req;
-    const std::string head = got.substr(0, got.find("\r\n\r\n"));
-    EXPECT_NE(head.find("\r\nX-Frame-Options: DENY"), std::string::npos) << head;
-    EXPECT_NE(head.find("\r\nContent-Security-Policy: frame-ancestors 'none'"), std::string::npos)
-        << head;
-    EXPECT_NE(head.find("\r\nReferrer-Policy: same-origin"), std::string::npos) << head;
-    EXPECT_NE(head.find("\r\nX-Content-Type-Options: nosniff"), std::string::npos) << head;
+  struct Case {
+    std::string request, referrer_policy;
+  };
+  for (const Case& c :
+       {Case{"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "same-origin"},
+        Case{LoginRequest("wrong"), "same-origin"},
+        Case{"GET /api/v1/overview HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             "no-referrer"},
+        Case{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "no-referrer"},
+        Case{"GET /assets/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "no-referrer"},
+        Case{"BAD REQUEST\r\n\r\n", "no-referrer"}}) {
+    const std::string got = Raw(c.request);
+    ASSERT_EQ(got.rfind("HTTP/1.1 ", 0), 0u) << c.request;
+    const std::string head = got.substr(0, got.find("\r\n\r\n") + 2);
+    EXPECT_NE(head.find("\r\nX-Frame-Options: DENY\r\n"), std::string::npos) << head;
+    const size_t csp_at = head.find("\r\nContent-Security-Policy: ");
+    ASSERT_NE(csp_at, std::string::npos) << head;
+    const std::string csp = head.substr(csp_at + 2, head.find("\r\n", csp_at + 2) - csp_at - 2);
+    for (const char* directive :
+         {"default-src 'self';", "object-src 'none';", "frame-ancestors 'none';",
+          "form-action 'self';", "base-uri 'none'"}) {
+      EXPECT_NE(csp.find(directive), std::string::npos) << directive << " in " << csp;
+    }
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+    EXPECT_NE(head.find("\r\nReferrer-Policy: " + c.referrer_policy + "\r\n"), std::string::npos)
+        << c.request << head;
+    EXPECT_NE(head.find("\r\nX-Content-Type-Options: nosniff\r\n"), std::string::npos) << head;
   }
 }
 

@@ -192,7 +192,9 @@ TEST_F(LiveServerTest, TheGaugeCountsOpenStreamsAndTheyCarryTheSecurityHeaders) 
     head += c;
   }
   EXPECT_NE(head.find("\r\nX-Frame-Options: DENY\r\n"), std::string::npos) << head;
-  EXPECT_NE(head.find("\r\nContent-Security-Policy: frame-ancestors 'none'"), std::string::npos);
+  EXPECT_NE(head.find("\r\nContent-Security-Policy: default-src 'self';"), std::string::npos)
+      << head;
+  EXPECT_NE(head.find("\r\nReferrer-Policy: no-referrer\r\n"), std::string::npos) << head;
   sock.close();
   EXPECT_TRUE(testing::WaitFor([&] {
     return testing::Sample(server_.Metrics(), "apimeter_http_live_streams") == 0;

@@ -1,7 +1,9 @@
 // Browser test for the dashboard (web/), runnable on its own: a tiny node
 // server serves web/ exactly as apimeter_web maps it ("/" → index.html,
-// "/assets/<file>") plus a fake /api/v1 answering JSON shaped per docs/api.md.
-// Headless Chromium (system /usr/bin/chromium) drives the page.
+// "/assets/<file>", with the server's security headers, Content-Security-Policy
+// included: page_harness.mjs) plus a fake /api/v1 answering JSON shaped per
+// docs/api.md. Headless Chromium (system /usr/bin/chromium) drives the page,
+// which must run with no console error and no CSP violation.
 //
 //   cd tests/web && npm install && node dashboard.spec.mjs
 //
@@ -10,12 +12,9 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { root, serveWebFile, serveLoginPage, watchPage, BROWSER_ARGS, SECURITY_HEADERS } from './page_harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const webDir = path.join(root, 'web');
 const artifacts = process.env.APIMETER_ARTIFACTS || path.join(root, 'artifacts');
 const TIMEOUT = 15000;
 
@@ -164,13 +163,6 @@ function serveApi(res, name, q) {
   if (!(Number(q.get('from')) < Number(q.get('to')))) return sendJson(res, 400, { error: { parameter: 'from', message: 'from must be before to' } });
   return sendJson(res, 200, h(q));
 }
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
-function serveFile(res, rel) {
-  const file = path.join(webDir, rel);
-  if (!file.startsWith(webDir + path.sep) || !fs.existsSync(file)) { res.writeHead(404); return res.end('not found'); }
-  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'text/plain; charset=utf-8' });
-  res.end(fs.readFileSync(file));
-}
 // /api/v1/live as Server-Sent Events (server/live_stream.h): one event at
 // once, then one a second (faster than the real 5 s, to keep the test short).
 const liveStreams = new Set();
@@ -192,10 +184,10 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   if (url.pathname === '/api/v1/live') return serveLive(res, url.searchParams);
   if (url.pathname.startsWith('/api/v1/')) return serveApi(res, url.pathname.slice(8), url.searchParams);
-  if (url.pathname === '/' || url.pathname === '/index.html') return serveFile(res, 'index.html');
-  if (url.pathname === '/login') { res.writeHead(200, { 'content-type': 'text/html' }); return res.end('<!doctype html><title>login</title><h1>Sign in</h1>'); }
+  if (url.pathname === '/' || url.pathname === '/index.html') return serveWebFile(res, 'index.html');
+  if (url.pathname === '/login') return serveLoginPage(res, url.searchParams.get('error'));
   if (url.pathname === '/favicon.ico') { res.writeHead(204); return res.end(); }
-  if (url.pathname.startsWith('/assets/')) return serveFile(res, url.pathname.slice(8));
+  if (url.pathname.startsWith('/assets/')) return serveWebFile(res, url.pathname.slice(8));
   res.writeHead(404); res.end('not found');
 });
 
@@ -219,16 +211,22 @@ async function tile(page, id) {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
 fs.mkdirSync(artifacts, { recursive: true });
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: BROWSER_ARGS });
 let failed = false;
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  const consoleErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => consoleErrors.push('pageerror: ' + e.message));
+  const { errors: consoleErrors, violations } = await watchPage(page);
 
+  await check('the page is served with the Content-Security-Policy; the scripts are modules', async () => {
+    const res = await page.goto(base + '/?range=1h&live=0');
+    const csp = res.headers()['content-security-policy'];
+    assert.equal(csp, SECURITY_HEADERS['Content-Security-Policy']);
+    for (const d of ["default-src 'self'", "object-src 'none'", "frame-ancestors 'none'"]) assert.ok(csp.includes(d), d);
+    assert.ok(!csp.includes('unsafe-inline'), csp);
+    assert.equal(res.headers()['referrer-policy'], 'no-referrer');
+    assert.deepEqual(await page.evaluate(() => Object.keys(window).filter((k) => k.startsWith('apimeter'))), []);
+  });
   await page.goto(base + '/?range=1h&live=0');
   let gen = await waitForLoad(page, 0);
 
@@ -334,7 +332,7 @@ try {
     await page.waitForFunction(() => !document.getElementById('alerts-panel').hidden, null, { timeout: TIMEOUT });
     const now = page.locator('#alerts-now tbody tr');
     assert.equal(await now.count(), 1);
-    assert.match(await now.first().textContent(), /firing.*orders-p99.*GET \/v1\/orders\/:id.*812 ms \(500ms\).*critical/);
+    assert.match(await now.first().textContent(), /firing.*orders-p99.*GET \/v1\/orders\/:id.*812\.4 ms \(500ms\).*critical/);
     const recent = page.locator('#alerts-recent tbody tr');
     assert.match(await recent.first().textContent(), /resolved.*api-5xx.*all traffic.*0\.40% \(5xx above 2%\)/);
     const link = now.first().locator('a');
@@ -347,21 +345,34 @@ try {
     assert.equal(Number(lastCall('overview').params.from), ALERT_MINUTE - 1800);
   });
 
-  await check('no console errors or warnings', async () => {
+  await check('no console errors or warnings, no CSP violations', async () => {
+    assert.deepEqual(violations, []);
     assert.deepEqual(consoleErrors, []);
+  });
+
+  await check('the sign-in page runs under the CSP: its stylesheet applies, no violations', async () => {
+    const lp = await ctx.newPage();
+    const watched = await watchPage(lp);
+    await lp.goto(base + '/login?error=' + encodeURIComponent('That token is not valid. Try again.'));
+    assert.equal(await lp.$eval('body', (b) => getComputedStyle(b).maxWidth), '384px'); // login.css: 24rem
+    assert.equal(await lp.$eval('.err', (e) => getComputedStyle(e).color), 'rgb(187, 0, 0)');
+    assert.ok(await lp.locator('#token').isVisible());
+    await lp.screenshot({ path: path.join(artifacts, 'login.png') });
+    assert.deepEqual(watched.violations, []);
+    assert.deepEqual(watched.errors, []);
+    await lp.close();
   });
 
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const pp = await phone.newPage();
-  const phoneErrors = [];
-  pp.on('console', (m) => { if (m.type() === 'error') phoneErrors.push(m.text()); });
-  pp.on('pageerror', (e) => phoneErrors.push(e.message));
+  const { errors: phoneErrors, violations: phoneViolations } = await watchPage(pp);
   await pp.goto(base + '/?range=6h&live=0');
   await waitForLoad(pp, 0);
   await check('390 px: no horizontal page overflow, no errors', async () => {
     const overflow = await pp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, 'page is ' + overflow + ' px wider than the phone');
     assert.deepEqual(phoneErrors, []);
+    assert.deepEqual(phoneViolations, []);
   });
   await pp.screenshot({ path: path.join(artifacts, 'dashboard-390.png'), fullPage: true });
 

@@ -4,11 +4,14 @@
 // Headless Chromium signs in through the login page, then checks that the
 // tiles and the endpoint table show exactly what the API answers for the
 // same parameters, that changing the range and clicking an endpoint ask new
-// questions, and that the console stays clean. Screenshots go to artifacts/.
+// questions, and that the console stays clean: no errors and no violation of
+// the server's Content-Security-Policy on the sign-in page or the dashboard.
+// Screenshots go to artifacts/.
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { watchPage, BROWSER_ARGS } from './page_harness.mjs';
 
 const base = process.env.APIMETER_BASE;
 const token = process.env.APIMETER_TOKEN;
@@ -33,15 +36,15 @@ async function waitForLoad(page, prev) {
 }
 const tileValue = (page, id) => page.$eval('#' + id, (e) => (e.dataset.value === '' ? null : Number(e.dataset.value)));
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: BROWSER_ARGS });
 let failed = false;
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  const consoleErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => consoleErrors.push('pageerror: ' + e.message));
+  const { errors: consoleErrors, violations } = await watchPage(page);
+  // Every page and asset the browser loads, with the headers it got.
+  const responses = [];
+  page.on('response', (r) => { if (r.request().resourceType() !== 'fetch' && r.request().resourceType() !== 'eventsource') responses.push(r); });
   // The questions the page asks, to ask the API the very same ones.
   const asked = [];
   page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname.startsWith('/api/v1/')) asked.push(u); });
@@ -55,9 +58,13 @@ try {
   await check('without a session the page redirects to /login; a wrong token is refused', async () => {
     await page.goto(base + '/');
     await page.waitForURL(/\/login$/, { timeout: TIMEOUT });
+    assert.equal(await page.$eval('body', (b) => getComputedStyle(b).maxWidth), '384px'); // web/login.css applies
     await page.fill('#token', 'not-the-token');
     await page.click('button[type=submit]');
     await page.waitForSelector('.err', { timeout: TIMEOUT });
+    assert.equal(await page.locator('.err').textContent(), 'That token is not valid. Try again.');
+    await page.screenshot({ path: path.join(artifacts, 'real-login-refused.png') });
+    assert.deepEqual(violations, []);
   });
 
   let gen = 0;
@@ -116,8 +123,26 @@ try {
     await page.screenshot({ path: path.join(artifacts, 'real-dashboard-endpoint.png'), fullPage: true });
   });
 
-  await check('the console shows no errors', async () => {
+  await check('the console shows no errors and no CSP violations', async () => {
+    assert.deepEqual(violations, []);
     assert.deepEqual(consoleErrors, []);
+  });
+
+  await check('every page and asset came with the Content-Security-Policy and Referrer-Policy', async () => {
+    const seen = new Set();
+    for (const r of responses) {
+      const u = new URL(r.url());
+      if (u.origin !== new URL(base).origin) continue;
+      const h = await r.allHeaders();
+      const csp = h['content-security-policy'] || '';
+      for (const d of ["default-src 'self'", "object-src 'none'", "frame-ancestors 'none'"]) assert.ok(csp.includes(d), u.pathname + ': ' + csp);
+      assert.ok(!csp.includes('unsafe-inline'), u.pathname + ': ' + csp);
+      assert.equal(h['x-frame-options'], 'DENY', u.pathname);
+      // The sign-in page keeps same-origin so its form carries an Origin (docs/api.md).
+      assert.equal(h['referrer-policy'], u.pathname === '/login' && r.status() !== 303 ? 'same-origin' : 'no-referrer', u.pathname + ' ' + r.status());
+      seen.add(u.pathname);
+    }
+    for (const p of ['/', '/login', '/assets/app.js', '/assets/util.js', '/assets/login.css']) assert.ok(seen.has(p), p + ' not loaded: ' + [...seen]);
   });
 } catch (e) {
   failed = true;

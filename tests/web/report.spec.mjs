@@ -1,20 +1,19 @@
 // Browser test for reports and cost attribution on the dashboard
 // (web/report.js): a tiny node server serves web/ as apimeter_web maps it and
 // a fake /api/v1 (core answers shaped per docs/api.md, plus /report and
-// /attribution per docs/reports.md). Headless Chromium clicks "Download
-// report" and the download must arrive with the server's bytes.
+// /attribution per docs/reports.md), with the server's security headers
+// (page_harness.mjs). Headless Chromium clicks "Download report" and the
+// download must arrive with the server's bytes; no CSP violation on the way.
 //
 //   cd tests/web && npm install && node report.spec.mjs
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { root, serveWebFile, watchPage, BROWSER_ARGS, SECURITY_HEADERS } from './page_harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const webDir = path.resolve(here, '../../web');
-const artifacts = process.env.APIMETER_ARTIFACTS || path.resolve(here, '../../artifacts');
+const artifacts = process.env.APIMETER_ARTIFACTS || path.join(root, 'artifacts');
 const TIMEOUT = 15000;
 const iso = (s) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
 const CUSTOMERS = [['acme', 600], ['globex', 300], ['k_3fa85f6457b2', 100]];
@@ -56,7 +55,6 @@ function attribution(q) {
     others: { customers: 0, requests: 0, share_calls: 0, bytes: 0, share_bytes: 0 }, curve: customers.map((c) => ({ customers: c.rank, share_calls: c.cumulative_share_calls })),
     highlights: [{ top: 1, share_calls: 0.6 }], matrix: { customers: ['acme', 'globex'], endpoints: ['GET /v1/x'], cells: [[600], [300]], other_endpoints: [0, 0], totals: [600, 300] } })];
 }
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 const server = http.createServer((req, res) => {
   const u = new URL(req.url, 'http://x');
   if (u.pathname.startsWith('/api/v1/')) {
@@ -64,16 +62,14 @@ const server = http.createServer((req, res) => {
     log.push({ name, params: Object.fromEntries(u.searchParams) });
     let out = name === 'report' ? report(u.searchParams) : name === 'attribution' ? attribution(u.searchParams) : null;
     if (!out) { const b = core(name, u.searchParams); out = b ? [200, 'application/json', JSON.stringify(b)] : [404, 'application/json', '{}']; }
-    const headers = { 'content-type': out[1] };
+    const headers = { ...SECURITY_HEADERS, 'content-type': out[1] };
     if (out[3]) headers['content-disposition'] = out[3];
     res.writeHead(out[0], headers);
     return res.end(out[2]);
   }
   const rel = u.pathname === '/' ? 'index.html' : u.pathname.startsWith('/assets/') ? u.pathname.slice(8) : null;
-  const file = rel && path.join(webDir, rel);
-  if (!file || !file.startsWith(webDir + path.sep) || !fs.existsSync(file)) { res.writeHead(404); return res.end(); }
-  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'text/plain' });
-  res.end(fs.readFileSync(file));
+  if (!rel) { res.writeHead(404); return res.end(); }
+  serveWebFile(res, rel);
 });
 
 let step = 0;
@@ -86,13 +82,15 @@ const lastCall = (name) => [...log].reverse().find((c) => c.name === name);
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
 fs.mkdirSync(artifacts, { recursive: true });
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: BROWSER_ARGS });
 let failed = false;
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await ctx.newPage();
-  const errors = [];
+  // The browser logs the unknown customer's 404 itself: page errors and CSP
+  // violations only.
+  const watched = await watchPage(page);
+  const errors = []; const violations = watched.violations;
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(base + '/?range=30d&live=0');
   await page.waitForFunction(() => Number(document.body.dataset.loaded || 0) > 0, null, { timeout: TIMEOUT });
@@ -152,7 +150,7 @@ try {
     await page.waitForFunction(() => /No report/.test(document.getElementById('customer-detail').textContent), null, { timeout: TIMEOUT });
   });
 
-  await check('no page errors', async () => { assert.deepEqual(errors, []); });
+  await check('no page errors, no CSP violations', async () => { assert.deepEqual(errors, []); assert.deepEqual(violations, []); });
 } catch (e) {
   failed = true;
   console.error(e);

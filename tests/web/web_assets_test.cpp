@@ -1,7 +1,9 @@
 #include "web/web_assets.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -49,6 +51,11 @@ INSTANTIATE_TEST_SUITE_P(
     Dashboard, EachAsset,
     ::testing::Values(AssetCase{"/assets/index.html", "index.html", "text/html; charset=utf-8"},
                       AssetCase{"/assets/app.js", "app.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/util.js", "util.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/report.js", "report.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/alerts.js", "alerts.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/login.html", "login.html", "text/html; charset=utf-8"},
+                      AssetCase{"/assets/login.css", "login.css", "text/css; charset=utf-8"},
                       AssetCase{"/assets/app.css", "app.css", "text/css; charset=utf-8"},
                       AssetCase{"/assets/vendor/uplot/uPlot.iife.min.js",
                                 "vendor/uplot/uPlot.iife.min.js", "text/javascript; charset=utf-8"},
@@ -56,6 +63,42 @@ INSTANTIATE_TEST_SUITE_P(
                                 "text/css; charset=utf-8"},
                       AssetCase{"/assets/vendor/uplot/LICENSE", "vendor/uplot/LICENSE",
                                 "text/plain; charset=utf-8"}));
+
+// The server puts a refused sign-in's message in place of this mark.
+TEST(WebAssets, LoginPageHasOneErrorMark) {
+  const WebAsset* login = FindWebAsset("/assets/login.html");
+  ASSERT_NE(login, nullptr);
+  const size_t mark = login->body.find("<!--ERROR-->");
+  ASSERT_NE(mark, std::string_view::npos);
+  EXPECT_EQ(login->body.find("<!--ERROR-->", mark + 1), std::string_view::npos);
+  EXPECT_NE(login->body.find("<form method=\"post\" action=\"/login\">"), std::string_view::npos);
+}
+
+// The Content-Security-Policy (server/http_util.h) has no 'unsafe-inline':
+// the pages may hold no inline script, style or event handler, and their
+// scripts are ES modules (no globals, no script order) besides vendored uPlot.
+TEST(WebAssets, PagesHaveNothingInline) {
+  for (const char* page : {"/assets/index.html", "/assets/login.html"}) {
+    const WebAsset* a = FindWebAsset(page);
+    ASSERT_NE(a, nullptr) << page;
+    std::string html(a->body);
+    for (char& c : html) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(html.find("<style"), std::string::npos) << page;
+    EXPECT_EQ(html.find(" style="), std::string::npos) << page;
+    EXPECT_EQ(html.find("javascript:"), std::string::npos) << page;
+    for (size_t at = html.find("<script"); at != std::string::npos;
+         at = html.find("<script", at + 1)) {
+      const std::string tag = html.substr(at, html.find('>', at) - at);
+      EXPECT_NE(tag.find(" src=\"/assets/"), std::string::npos) << page << ": " << tag;
+      EXPECT_TRUE(tag.find("type=\"module\"") != std::string::npos ||
+                  tag.find("/assets/vendor/") != std::string::npos)
+          << page << ": " << tag;
+      EXPECT_EQ(html.substr(html.find('>', at) + 1, 9), "</script>") << page << ": " << tag;
+    }
+    static const std::regex kHandler(R"(<[^>]*\son[a-z]+\s*=)");
+    EXPECT_FALSE(std::regex_search(html, kHandler)) << page << ": an inline event handler";
+  }
+}
 
 TEST(WebAssets, UnknownAndTraversalPathsAreNotFound) {
   EXPECT_EQ(FindWebAsset(""), nullptr);
