@@ -70,8 +70,8 @@ Result<std::vector<SlotRange>> ParseClusterSlots(const RedisReply& reply,
   return out;
 }
 
-std::optional<Redirect> ParseRedirect(std::string_view error) {
-  Redirect r;
+std::optional<ClusterRedirect> ParseRedirect(std::string_view error) {
+  ClusterRedirect r;
   if (StartsWith(error, "MOVED ")) {
     error.remove_prefix(6);
   } else if (StartsWith(error, "ASK ")) {

@@ -59,14 +59,14 @@ struct SlotRange {
 Result<std::vector<SlotRange>> ParseClusterSlots(const RedisReply& reply,
                                                  const std::string& asked_host);
 
-struct Redirect {
+struct ClusterRedirect {
   bool ask = false;  // false: MOVED
   int slot = 0;
   std::string host;
   int port = 0;
 };
 // "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381"; nullopt otherwise.
-std::optional<Redirect> ParseRedirect(std::string_view error);
+std::optional<ClusterRedirect> ParseRedirect(std::string_view error);
 
 // Errors after which the same command may succeed later on the same slot.
 bool IsTransientClusterError(std::string_view error);
