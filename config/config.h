@@ -76,7 +76,9 @@ struct AggregationConfig {
 struct AgentConfig {
   int64_t flush_interval_ms = 2000;
   bool from_start = false;  // read files present at first start from the beginning
-  std::string state_dir;    // for local state (optional)
+  // Local state; "" = none. Its one reader today is serve, which keeps its
+  // session-signing key there (server/session_key.h); checkpoints are in Redis.
+  std::string state_dir;
   std::string metrics_listen = "127.0.0.1:9465";
 };
 
