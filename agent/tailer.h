@@ -12,88 +12,12 @@
 // stats() and retried on the next Poll.
 // Thread-safety: not thread-safe; one owner (the agent's event loop) calls it.
 //
-// Identity. While open, a file is its (dev, inode), read through its open
-// handle. For checkpoints it is its content fingerprint (ContentFingerprint of
-// the first 1024 bytes, agent/log_file_reader.h); the checkpoint value is the
-// ByteIntervals of bytes counted and a file's resume position is End() of
-// them. A file shorter than 1024 bytes has no stable fingerprint yet: it is
-// read normally but checkpointed under the fingerprint of exactly its counted
-// prefix, "<hash of bytes [0,n)>.<n>" with n = the resume position (always
-// just after a newline). Once 1024 bytes are known it is checkpointed under
-// its full fingerprint, the value carrying every interval so far. A restart
-// looks up the full fingerprint first, then the prefix ending at each newline
-// in the first 1023 bytes, longest first; so the newest committed checkpoint
-// of the file is found and nothing is counted twice. (Cost: one lookup per
-// line start in the first KiB, only for files with no full checkpoint.)
-//
-// Rules (each has a test in tests/agent/tailer_test.cpp):
-//  1. New file (matches a glob, not followed before, no checkpoint): read from
-//     its start.
-//  2. First start (options.first_start): files present at the first Poll are
-//     read from their end, line-aligned (just after the last '\n' found within
-//     max_line_bytes of the end; with none, the first newline ends a skipped
-//     fragment), unless from_start. The start position is recorded as a cursor
-//     ("p-p") and handed out by PendingCheckpoints, so a restart before any
-//     line resumes there instead of skipping lines written meanwhile.
-//  3. Restart: a file with a checkpoint resumes at its resume position (this
-//     wins over rules 1 and 2).
-//  4. rename + create: when the path names another (dev, inode), the old file
-//     keeps being read through its open handle; it is let go when it is at its
-//     end and has not grown for rotated_idle_grace_us (nginx writes to it until
-//     it reopens on USR1). The new file at the path is read from its start.
-//  5. copytruncate: same inode, and size < read position, or the first bytes
-//     changed, or the bytes just before our position changed (Reading,
-//     below): truncated. The bytes between our position and the truncation
-//     were copied to a sibling (path*, i.e. path.1, path-DATE, path.1.gz, in
-//     the glob path's and the symlink target's directory) whose first bytes
-//     equal ours (or, a copy shorter than 1 KiB, are all the start of ours)
-//     and which holds the bytes we read last before our position when it
-//     reaches that far: it takes over our state and is read from our position
-//     to its end, under the same checkpoint. A copy ending before our
-//     position lacks lines copytruncate destroyed after we read them: they
-//     stay counted once, the state is cut back to the copy's end (a partial
-//     line held from them is dropped) and keyed by the copy's first bytes.
-//     The live file restarts at 0 as new content. With no such sibling the
-//     tail is lost and counted in stats().lost_bytes.
-//  6. Deletion while open: the handle is read to its end and let go like a
-//     renamed file (same grace: nginx may still be writing to it).
-//  7. A file that shrinks but not to 0: like copytruncate. If its first 1024
-//     bytes are unchanged it is the same content for checkpoints: the state
-//     is kept and reading resumes at the new end (also when only the bytes
-//     before our position changed); a line rewritten inside an already
-//     counted range is not delivered (never twice, possibly lost).
-//  8. Symlinks: a glob path may be a symlink; Stat follows it, so identity is
-//     the target's; retargeting the link is rename + create.
-//  9. Rotated while stopped (not first_start): at the first Poll, siblings of
-//     each live path (path.N, path.N.gz, path-DATE[.gz]; gzip by magic bytes)
-//     whose fingerprint has a checkpoint are read from their resume position
-//     to their end; siblings without one but modified after last_alive_s are
-//     read from their start (written while the agent was down); older ones
-//     are left to `apimeter backfill`. A sibling whose first bytes agree with
-//     a followed file's as far as both go is that content and is not read
-//     again (x.1 and x.1.gz during compression, logrotate's copy while it is
-//     written, a followed file known only in part); an empty one is not
-//     followed (gzip creates its output empty). The scan runs again after a
-//     rotation, truncation, deletion or new live file.
-// 10. A partial last line is held until its newline. A rotated file's final
-//     line without a newline is delivered when the file is let go (unless it
-//     is a cut-short .gz, or was read from bytes copytruncate destroyed).
-//
-// Reading: a plain file is read from 64 bytes before its position, which
-// must be the bytes read last (the first read after the position was set
-// compares the first KiB instead); otherwise it was truncated and written
-// again, maybe between our fstat and this read: nothing of it is delivered
-// and it is handled as rule 5. A file opened with fewer than 2 bytes is
-// decided plain or gzip once it has them. docs/tailer.md says what
-// copytruncate can and cannot guarantee.
-//
-// Exactly once with the sink: PendingCheckpoints() lists the files whose
-// counted intervals changed since they were last committed; the agent adds
-// them to the batch holding every line delivered so far, flushes, then calls
-// MarkCommitted. After a flush fails with kAborted the agent discards every
-// uncommitted aggregate and calls Rewind(): the tailer re-reads the aborted
-// checkpoints and re-delivers every line not covered by a committed
-// checkpoint. A let-go file keeps its handle until its checkpoint commits.
+// The rules themselves are written once, in docs/tailer.md: identity and
+// checkpoints (including files shorter than 1 KiB), the rotation rules 1-10
+// that the code and tests cite by number, how a read checks it continues
+// what was delivered, what copytruncate can and cannot guarantee, and the
+// exactly-once hand-over with the sink (PendingCheckpoints, MarkCommitted,
+// Rewind). Each rule has its own test in tests/agent/tailer_test.cpp.
 #pragma once
 
 #include <cstdint>

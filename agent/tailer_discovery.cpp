@@ -1,4 +1,4 @@
-// Discovery and the rotation rules of agent/tailer.h (rules 1-9).
+// Discovery and rotation rules 1-9 of the Tailer (agent/tailer.h); the rules: docs/tailer.md.
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -38,7 +38,7 @@ Result<std::unique_ptr<Tailer::File>> Tailer::OpenFileAt(const std::string& path
   return f;
 }
 
-// Rule 3 (and the short-file rule in the header): the newest committed
+// Rule 3 (and docs/tailer.md on files shorter than 1 KiB): the newest committed
 // checkpoint of this content, longest fingerprint first.
 Result<bool> Tailer::ResumeFromCheckpoint(File& f) {
   std::vector<std::string> keys;

@@ -44,16 +44,18 @@
 #include "aggregator/flat_tables.h"
 #include "aggregator/flush_batch.h"
 #include "aggregator/rollup.h"
+#include "common/defaults.h"
 #include "common/log_record.h"
 
 namespace apimeter {
 
 struct AggregatorOptions {
   std::string host;                         // this agent's host name
-  int64_t max_endpoints = 2000;             // distinct endpoint names held between TakeBatch calls
-  int64_t max_customers = 50000;            // same for customers
+  // distinct endpoint names held between TakeBatch calls (the agent passes limits.*_per_day)
+  int64_t max_endpoints = defaults::kEndpointsPerDay;
+  int64_t max_customers = defaults::kCustomersPerDay;  // same for customers
   int64_t max_customer_endpoints = 200000;  // (day, customer, endpoint) series held
-  int64_t slow_top_n = 100;                 // slowest requests kept per UTC day
+  int64_t slow_top_n = defaults::kSlowTopN;  // slowest requests kept per UTC day
 };
 
 class Aggregator {

@@ -18,7 +18,7 @@ marker that never shows up (e.g. it did interleave) is reported as missed.
 
 Usage: bench/freshness.py [--samples 40] [--rps 2000] [--flush 2s]
 Env: APIMETER_BINARY, APIMETER_LOGGEN (default build/cli/apimeter,
-build/bench/apimeter-loggen). Python 3 standard library only.
+build/tools/apimeter-loggen). Python 3 standard library only.
 """
 import argparse
 import json
@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("APIMETER_BINARY", os.path.join(ROOT, "build/cli/apimeter"))
-LOGGEN = os.environ.get("APIMETER_LOGGEN", os.path.join(ROOT, "build/bench/apimeter-loggen"))
+LOGGEN = os.environ.get("APIMETER_LOGGEN", os.path.join(ROOT, "build/tools/apimeter-loggen"))
 API_FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
               '"$http_referer" "$http_user_agent" $request_time $upstream_response_time '
               '"$http_x_api_key" $request_length')

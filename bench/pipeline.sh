@@ -16,7 +16,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 log="$work/api.access.log"
-"$build/bench/apimeter-loggen" --lines "$lines" --start 2h --rps 500 --seed 1 --out "$log"
+"$build/tools/apimeter-loggen" --lines "$lines" --start 2h --rps 500 --seed 1 --out "$log"
 cat > "$work/apimeter.yaml" <<YAML
 sources:
   - paths: ["$log"]

@@ -11,6 +11,8 @@
 #include <initializer_list>
 #include <set>
 
+#include "config/config_keys.h"
+
 namespace apimeter {
 
 std::string MaskWebhookUrl(std::string_view url) {
@@ -78,23 +80,13 @@ bool IsLatency(AlertMetric m) {
   return m != AlertMetric::kErrorRate && m != AlertMetric::kRequests;
 }
 
-#define APIMETER_RULE_KEYS                                                                      \
-  {                                                                                             \
-    "name", "severity", "labels", "metric", "status", "above", "below", "above_baseline",       \
-        "below_baseline", "window", "for", "resolve_for", "hysteresis", "min_requests", "host", \
-        "endpoint", "customer", "endpoint_match", "customer_match", "webhooks"                  \
-  }
-
 class AlertsLoader {
  public:
   AlertsLoader(const YamlReader& r, AlertsConfig* out) : r_(r), out_(out) {}
 
   Status Load(const YamlField& f) {
-    APIMETER_ASSIGN_OR_RETURN(
-        std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "alerts",
-                   {"evaluate_in_serve", "grace", "lease_ttl", "catch_up", "history",
-                    "max_instances", "dashboard_url", "webhooks", "rules"}));
+    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                              r_.OpenMap(f.value, "alerts", config_keys::kAlerts));
     const YamlField* rules = nullptr;
     for (const YamlField& x : fields) {
       const std::string name = "alerts." + x.key;
@@ -153,10 +145,8 @@ class AlertsLoader {
   Status LoadWebhooks(const YamlField& x) {
     APIMETER_RETURN_IF_ERROR(ExpectList(x, "webhooks", kMaxWebhooks));
     for (const YAML::Node& item : x.value) {
-      APIMETER_ASSIGN_OR_RETURN(
-          std::vector<YamlField> fields,
-          r_.OpenMap(item, "alerts.webhooks",
-                     {"name", "url", "format", "routing_key", "timeout", "retries", "backoff"}));
+      APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                                r_.OpenMap(item, "alerts.webhooks", config_keys::kAlertWebhook));
       WebhookConfig w;
       w.line = YamlReader::LineOf(item);
       for (const YamlField& f : fields) {
@@ -253,7 +243,7 @@ class AlertsLoader {
 
   Status LoadRule(const YAML::Node& item, AlertRuleConfig* rule) {
     APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
-                              r_.OpenMap(item, "alerts.rules", APIMETER_RULE_KEYS));
+                              r_.OpenMap(item, "alerts.rules", config_keys::kAlertRule));
     rule->line = YamlReader::LineOf(item);
     const YamlField* threshold = nullptr;
     const YamlField* status = nullptr;

@@ -14,6 +14,7 @@
 
 #include "common/redis_url.h"
 #include "config/alerts_section.h"
+#include "config/config_keys.h"
 #include "config/customers_file.h"
 #include "config/sections.h"
 #include "config/yaml_reader.h"
@@ -26,13 +27,6 @@ using config_internal::YamlReader;
 
 constexpr int64_t kMsPerDay = 86400 * 1000LL;
 constexpr size_t kMinSecretBytes = 16;
-
-// Every key the top level accepts, in the order docs/config.md lists them.
-#define APIMETER_TOP_KEYS                                                                   \
-  {                                                                                         \
-    "sources", "customers_file", "customer_id_secret", "customer_id_secret_file", "routes", \
-        "limits", "redis", "retention", "aggregation", "agent", "server", "alerts"          \
-  }
 
 const YamlField* Find(const std::vector<YamlField>& fields, std::string_view key) {
   for (const YamlField& f : fields) {
@@ -90,7 +84,8 @@ class Loader {
                                   : "the config must be a mapping of 'key: value' "
                                     "lines; see docs/config.md");
     }
-    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> top, r_.OpenMap(root, "", APIMETER_TOP_KEYS));
+    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> top,
+                              r_.OpenMap(root, "", config_keys::kTopLevel));
     // Sections are read in a fixed order: sources need limits.max_line_bytes.
     if (auto f = Find(top, "limits")) APIMETER_RETURN_IF_ERROR(LoadLimits(*f, &c.limits));
     const YamlField* sources = Find(top, "sources");
@@ -116,9 +111,7 @@ class Loader {
  private:
   Status LoadLimits(const YamlField& f, LimitsConfig* l) {
     APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
-                              r_.OpenMap(f.value, "limits",
-                                         {"endpoints_per_day", "customers_per_day",
-                                          "max_line_bytes", "memory_mb", "max_future"}));
+                              r_.OpenMap(f.value, "limits", config_keys::kLimits));
     for (const YamlField& x : fields) {
       const std::string name = "limits." + x.key;
       if (x.key == "endpoints_per_day") {
@@ -139,10 +132,8 @@ class Loader {
   }
 
   Status LoadRedis(const YamlField& f, RedisConfig* rc) {
-    APIMETER_ASSIGN_OR_RETURN(
-        std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "redis",
-                   {"url", "prefix", "cluster", "connect_timeout", "command_timeout"}));
+    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                              r_.OpenMap(f.value, "redis", config_keys::kRedis));
     const YamlField* url = nullptr;
     const YamlField* cluster = nullptr;
     for (const YamlField& x : fields) {
@@ -193,7 +184,7 @@ class Loader {
 
   Status LoadRetention(const YamlField& f, RetentionConfig* rt) {
     APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
-                              r_.OpenMap(f.value, "retention", {"minute", "hour", "day"}));
+                              r_.OpenMap(f.value, "retention", config_keys::kRetention));
     int lines[3] = {0, 0, 0};  // where each tier was set, 0 = default
     int64_t* outs[3] = {&rt->minute_s, &rt->hour_s, &rt->day_s};
     for (const YamlField& x : fields) {
@@ -221,7 +212,7 @@ class Loader {
 
   Status LoadAggregation(const YamlField& f, Config* c) {
     APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
-                              r_.OpenMap(f.value, "aggregation", {"slow_top_n"}));
+                              r_.OpenMap(f.value, "aggregation", config_keys::kAggregation));
     for (const YamlField& x : fields) {
       APIMETER_ASSIGN_OR_RETURN(c->aggregation.slow_top_n,
                                 r_.Int(x, "aggregation.slow_top_n", 1, 10000));
@@ -230,10 +221,8 @@ class Loader {
   }
 
   Status LoadAgent(const YamlField& f, AgentConfig* a) {
-    APIMETER_ASSIGN_OR_RETURN(
-        std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "agent",
-                   {"flush_interval", "from_start", "state_dir", "metrics_listen"}));
+    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                              r_.OpenMap(f.value, "agent", config_keys::kAgent));
     for (const YamlField& x : fields) {
       const std::string name = "agent." + x.key;
       if (x.key == "flush_interval") {
@@ -263,10 +252,8 @@ class Loader {
   // server: for `apimeter serve`. Tokens are hashes only, so a leaked config
   // does not leak access; an empty list is valid here (only serve needs one).
   Status LoadServer(const YamlField& f, ServerConfig* s) {
-    APIMETER_ASSIGN_OR_RETURN(
-        std::vector<YamlField> fields,
-        r_.OpenMap(f.value, "server",
-                   {"listen", "tokens", "session_ttl", "session_secret", "workers"}));
+    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                              r_.OpenMap(f.value, "server", config_keys::kServer));
     for (const YamlField& x : fields) {
       const std::string name = "server." + x.key;
       if (x.key == "listen") {

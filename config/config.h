@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/defaults.h"
 #include "common/result.h"
 #include "config/alerts_config.h"
 #include "parsers/customer_key.h"
@@ -47,8 +48,8 @@ struct RouteRule {
 };
 
 struct LimitsConfig {
-  int64_t endpoints_per_day = 2000;
-  int64_t customers_per_day = 50000;
+  int64_t endpoints_per_day = defaults::kEndpointsPerDay;
+  int64_t customers_per_day = defaults::kCustomersPerDay;
   int64_t max_line_bytes = 64 * 1024;
   int64_t memory_mb = 256;  // bound on in-memory aggregates before a forced flush / read pause
   int64_t max_future_s = 86400;  // lines dated later than now + this are rejected (future_time)
@@ -63,19 +64,21 @@ struct RedisConfig {
 };
 
 struct RetentionConfig {
-  int64_t minute_s = 48 * 3600;
-  int64_t hour_s = 35 * 86400;
-  int64_t day_s = 400 * 86400;
+  int64_t minute_s = defaults::kMinuteRetentionS;
+  int64_t hour_s = defaults::kHourRetentionS;
+  int64_t day_s = defaults::kDayRetentionS;
 };
 
 struct AggregationConfig {
-  int64_t slow_top_n = 100;  // slowest requests kept per day
+  int64_t slow_top_n = defaults::kSlowTopN;  // slowest requests kept per day
 };
 
 struct AgentConfig {
   int64_t flush_interval_ms = 2000;
   bool from_start = false;  // read files present at first start from the beginning
-  std::string state_dir;    // for local state (optional)
+  // Local state; "" = none. Its one reader today is serve, which keeps its
+  // session-signing key there (server/session_key.h); checkpoints are in Redis.
+  std::string state_dir;
   std::string metrics_listen = "127.0.0.1:9465";
 };
 

@@ -5,6 +5,8 @@
 namespace apimeter::config_internal {
 namespace {
 
+constexpr std::string_view kCustomersFileKeys[] = {"customers"};
+
 bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 bool HasControlChar(std::string_view s) {
@@ -41,7 +43,7 @@ Result<std::map<std::string, std::string>> ParseCustomersYaml(const std::string&
                                                               const std::string& file_name) {
   const YamlReader r(file_name);
   APIMETER_ASSIGN_OR_RETURN(YAML::Node root, r.Parse(text));
-  APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> top, r.OpenMap(root, "", {"customers"}));
+  APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> top, r.OpenMap(root, "", kCustomersFileKeys));
   std::map<std::string, std::string> out;
   if (top.empty()) {
     return r.ErrorAtLine(1,

@@ -1,6 +1,7 @@
 // Loading of `sources:` and `routes:` (see sections.h).
 #include <algorithm>
 
+#include "config/config_keys.h"
 #include "config/sections.h"
 #include "parsers/customer_key.h"
 #include "parsers/endpoint_normalizer.h"
@@ -165,11 +166,8 @@ Result<SourceConfig> LoadSource(const YamlReader& r, const YAML::Node& node,
                                 const ConfigEnvironment& env, int64_t max_line_bytes) {
   SourceConfig s;
   s.line = YamlReader::LineOf(node);
-  APIMETER_ASSIGN_OR_RETURN(
-      std::vector<YamlField> fields,
-      r.OpenMap(node, "sources[]",
-                {"paths", "log_format", "escape", "customer", "customer_match",
-                 "customer_jwt_claim", "latency", "bytes_out", "host"}));
+  APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
+                            r.OpenMap(node, "sources[]", config_keys::kSource));
   const YamlField* paths = Find(fields, "paths");
   if (paths == nullptr) {
     return r.ErrorAtLine(s.line,
@@ -234,7 +232,7 @@ Result<RouteRule> LoadRoute(const YamlReader& r, const YAML::Node& node) {
     rule.template_path = node.Scalar();
   } else {
     APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
-                              r.OpenMap(node, "routes[]", {"template", "match", "name"}));
+                              r.OpenMap(node, "routes[]", config_keys::kRoute));
     for (const YamlField& f : fields) {
       std::string* out = f.key == "template" ? &rule.template_path
                          : f.key == "match"  ? &rule.match

@@ -114,7 +114,7 @@ Result<YAML::Node> YamlReader::Parse(const std::string& text) const {
 }
 
 Result<std::vector<YamlField>> YamlReader::OpenMap(const YAML::Node& node, std::string_view section,
-                                                   std::initializer_list<std::string_view> known,
+                                                   std::span<const std::string_view> known,
                                                    bool any_key) const {
   std::vector<YamlField> fields;
   if (!node.IsDefined() || node.IsNull()) return fields;
@@ -275,7 +275,7 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string NearestKey(std::string_view key, std::initializer_list<std::string_view> known) {
+std::string NearestKey(std::string_view key, std::span<const std::string_view> known) {
   // Bounded so a long garbage key cannot make suggestion costly.
   if (key.size() > 64) return "";
   const std::string norm = Normalized(key);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,8 +52,9 @@ class YamlReader {
   // empty mapping. `section` names the mapping in messages ("" = top level).
   // With any_key, every scalar key is accepted (duplicates are still refused,
   // without echoing the key: it may be a secret typed in the wrong place).
+  // `known` is one of config/config_keys.h's lists (or empty with any_key).
   Result<std::vector<YamlField>> OpenMap(const YAML::Node& node, std::string_view section,
-                                         std::initializer_list<std::string_view> known,
+                                         std::span<const std::string_view> known,
                                          bool any_key = false) const;
 
   // Scalar readers. `name` is the dotted key used in messages, e.g. "limits.memory_mb".
@@ -77,7 +79,10 @@ class YamlReader {
 // Levenshtein distance, bounded by the inputs' sizes (keys are short).
 size_t EditDistance(std::string_view a, std::string_view b);
 // The known key nearest to `key` if it is close enough to be a likely typo, else "".
-std::string NearestKey(std::string_view key, std::initializer_list<std::string_view> known);
+std::string NearestKey(std::string_view key, std::span<const std::string_view> known);
+inline std::string NearestKey(std::string_view key, std::initializer_list<std::string_view> known) {
+  return NearestKey(key, std::span<const std::string_view>(known.begin(), known.size()));
+}
 
 // Parses "64KiB", "1MiB", "65536" into bytes; fails with a message (no position).
 Result<int64_t> ParseSizeText(std::string_view text);

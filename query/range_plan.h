@@ -30,14 +30,15 @@
 #include <vector>
 
 #include "aggregator/flush_batch.h"
+#include "common/defaults.h"
 #include "common/result.h"
 
 namespace apimeter {
 
 struct RetentionSeconds {
-  int64_t minute_s = 48 * 3600;
-  int64_t hour_s = 35 * 86400;
-  int64_t day_s = 400 * 86400;
+  int64_t minute_s = defaults::kMinuteRetentionS;
+  int64_t hour_s = defaults::kHourRetentionS;
+  int64_t day_s = defaults::kDayRetentionS;
 
   int64_t For(Tier tier) const {
     return tier == Tier::kMinute ? minute_s : tier == Tier::kHour ? hour_s : day_s;

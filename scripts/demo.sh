@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 a=${APIMETER_DEMO_APIMETER:-./build/cli/apimeter}
-gen=${APIMETER_DEMO_LOGGEN:-./build/bench/apimeter-loggen}
+gen=${APIMETER_DEMO_LOGGEN:-./build/tools/apimeter-loggen}
 if [ -z "${APIMETER_DEMO_APIMETER:-}" ] || [ -z "${APIMETER_DEMO_LOGGEN:-}" ]; then
   bash scripts/setup.sh
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

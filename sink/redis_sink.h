@@ -32,6 +32,7 @@
 
 #include "aggregator/flush_batch.h"
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "common/result.h"
 #include "common/status.h"
 #include "sink/redis_client.h"
@@ -40,12 +41,12 @@
 namespace apimeter {
 
 struct SinkOptions {
-  int64_t minute_retention_s = 48 * 3600;
-  int64_t hour_retention_s = 35 * 86400;
-  int64_t day_retention_s = 400 * 86400;
-  int64_t endpoints_per_day = 2000;
-  int64_t customers_per_day = 50000;
-  int64_t slow_top_n = 100;
+  int64_t minute_retention_s = defaults::kMinuteRetentionS;
+  int64_t hour_retention_s = defaults::kHourRetentionS;
+  int64_t day_retention_s = defaults::kDayRetentionS;
+  int64_t endpoints_per_day = defaults::kEndpointsPerDay;
+  int64_t customers_per_day = defaults::kCustomersPerDay;
+  int64_t slow_top_n = defaults::kSlowTopN;
   // How long an idempotency token is kept: a batch retried later than this
   // after an unknown outcome could be counted twice.
   int64_t token_ttl_s = 86400;

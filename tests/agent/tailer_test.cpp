@@ -1,4 +1,4 @@
-// Tests for agent/tailer.h: one test per rotation rule (fake filesystem,
+// Tests for agent/tailer.h: one test per rotation rule of docs/tailer.md (fake filesystem,
 // manual clock, no sleeps), the exactly-once properties, and a smoke test of
 // RealFileSystem on a temporary directory.
 #include "agent/tailer.h"

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
 BIN = os.environ.get("APIMETER_BINARY", "build/cli/apimeter")
-LOGGEN = os.environ.get("APIMETER_LOGGEN", "build/bench/apimeter-loggen")
+LOGGEN = os.environ.get("APIMETER_LOGGEN", "build/tools/apimeter-loggen")
 
 
 def free_port():

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "common/time_util.h"
@@ -465,13 +466,27 @@ TEST(LineParser, FastPathParseDoesNotAllocate) {
   EXPECT_TRUE(ok);
 }
 
+// parsers/line_parser.h: copies share the compiled state (no recompiling, no
+// second RE2 program), so a ParseError::field view from one copy stays valid
+// while any copy lives. A copy that compiled its own state would fail the
+// identity checks here (and, under ASan, the read of the view after reset).
 TEST(LineParser, ParserIsMovableAndCopiesShareState) {
   LineParser a = MustCompile("combined");
+  const std::string* compiled = &a.re2_pattern();
   LineParser b = std::move(a);
-  LineParser c = b;
+  EXPECT_EQ(&b.re2_pattern(), compiled) << "a move keeps the same compiled state";
+  std::optional<LineParser> c(b);
+  EXPECT_EQ(&c->re2_pattern(), compiled) << "a copy shares the compiled state";
+
+  std::string bad = kCombinedLine;
+  bad.replace(bad.find("200"), 3, "2x0");
   LogRecord r;
   ParseError e;
-  EXPECT_TRUE(c.Parse(kCombinedLine, &r, &e));
+  ASSERT_FALSE(c->Parse(bad, &r, &e));
+  ASSERT_EQ(e.field, "status");
+  c.reset();  // the copy that produced the view is gone; b still holds the state
+  EXPECT_EQ(e.field, "status");
+  EXPECT_TRUE(b.Parse(kCombinedLine, &r, &e));
 }
 
 }  // namespace
