@@ -123,20 +123,27 @@ void LiveAgent::Start(milliseconds poll_interval) {
 }
 
 void LiveAgent::TryStart() {
-  Status pong = sink_->Ping();
-  if (!pong.ok()) {
+  // Redis down, or up without an answer the start depends on: retry later.
+  auto retry_later = [this](const std::string& what, std::string_view why) {
     metrics_.redis_up = false;
-    spdlog::warn("waiting for Redis at {} before tailing: {} (retrying in {} ms)",
-                 sink_->Describe(), pong.message(), start_backoff_.count());
+    spdlog::warn("{} at {}: {} (retrying in {} ms)", what, sink_->Describe(), why,
+                 start_backoff_.count());
     start_timer_->At(loop_->Now() + start_backoff_, [this] {
       if (!stopping_) TryStart();
     });
     start_backoff_ = std::min(start_backoff_ * 2, kMaxFlushBackoff);
-    return;
+  };
+  Status pong = sink_->Ping();
+  if (!pong.ok()) return retry_later("waiting for Redis before tailing", pong.message());
+  // Without last_alive the agent cannot tell a first start (read existing
+  // files from their end) from a restart (resume from the checkpoints):
+  // guessing "first" would skip every line written while it was down.
+  auto last = sink_->ReadLastAlive(rt_->host());
+  if (!last.ok()) {
+    return retry_later("reading last_alive of host " + rt_->host(), last.status().message());
   }
   metrics_.redis_up = true;
-  auto last = sink_->ReadLastAlive(rt_->host());
-  const int64_t last_alive = last.ok() ? *last : 0;
+  const int64_t last_alive = *last;
   first_start_ = last_alive == 0;
   last_alive_s_ = last_alive;
   BuildTails(first_start_, {});

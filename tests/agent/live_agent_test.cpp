@@ -36,6 +36,7 @@ struct FakeStore {
   bool down = false;     // every call fails with kUnavailable
   int fail_flushes = 0;  // the next N flushes fail with kUnavailable
   int lose_replies = 0;  // the next N flushes apply, then report kUnavailable
+  int fail_last_alive_reads = 0;  // the next N reads of last_alive fail (Redis up otherwise)
   const EventLoop* loop = nullptr;
 
   uint64_t requests = 0;                           // sum of the minute-tier "all" series
@@ -95,6 +96,10 @@ class FakeSink final : public LiveSink {
   Status Flush(const FlushBatch& batch) override { return store_->Flush(batch); }
   Result<int64_t> ReadLastAlive(std::string_view host) override {
     APIMETER_RETURN_IF_ERROR(Up());
+    if (store_->fail_last_alive_reads > 0) {
+      --store_->fail_last_alive_reads;
+      return Status::Unavailable("HGET failed (injected)");
+    }
     auto it = store_->last_alive.find(std::string(host));
     return it == store_->last_alive.end() ? int64_t{0} : it->second;
   }
@@ -392,6 +397,24 @@ TEST_F(LiveAgentTest, ShutdownThatCannotCommitFailsAndTheLinesAreReadAgain) {
   StartAgent();
   Run(milliseconds(2500));
   EXPECT_EQ(store_.requests, 20u);
+}
+
+// A start that cannot read last_alive is not a first start: it waits and
+// retries, then resumes from the checkpoints (a first start would read
+// existing files from their end and skip what was written meanwhile).
+TEST_F(LiveAgentTest, AStartThatCannotReadLastAliveRetriesInsteadOfSkippingLines) {
+  StartAgent();
+  Append(Lines(10));
+  Run(milliseconds(2100));
+  ASSERT_EQ(store_.requests, 10u);
+  StopAgent();
+
+  Append(Lines(20, 6));  // written while the agent is stopped
+  store_.fail_last_alive_reads = 2;
+  StartAgent();
+  Run(milliseconds(10000));
+  EXPECT_EQ(store_.fail_last_alive_reads, 0);
+  EXPECT_EQ(store_.requests, 30u);
 }
 
 // --- rotation while the store is down -----------------------------------------
