@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/html_escape.h"
 #include "report/report_render.h"
 #include "report/text_format.h"
 
@@ -12,32 +13,6 @@ namespace apimeter {
 namespace {
 
 using nlohmann::json;
-
-std::string Esc(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string Num(double v) {
   char buf[32];
@@ -72,21 +47,22 @@ std::string DailyChart(const json& daily) {
     const double x = left + slot * static_cast<double>(i) + slot * 0.15;
     svg += "<rect x=\"" + Num(x) + "\" y=\"" + Num(top + plot_h - bh) + "\" width=\"" +
            Num(slot * 0.7) + "\" height=\"" + Num(bh) + "\" fill=\"#2f6fd6\"><title>" +
-           Esc(d.at("date").get<std::string>()) + ": " + text::Count(req) +
+           HtmlEscape(d.at("date").get<std::string>()) + ": " + text::Count(req) +
            " requests</title></rect>";
     const size_t every = std::max<size_t>(1, (n + 7) / 8);
     if (i % every == 0) {
       svg += "<text x=\"" + Num(x + slot * 0.35) + "\" y=\"" + Num(h - 6) +
              "\" text-anchor=\"middle\" class=\"ax\">" +
-             Esc(d.at("date").get<std::string>().substr(5)) + "</text>";
+             HtmlEscape(d.at("date").get<std::string>().substr(5)) + "</text>";
     }
   }
   return svg + "</svg>";
 }
 
 std::string Kpi(const std::string& label, const std::string& value, const std::string& sub) {
-  return "<div class=\"kpi\"><div class=\"label\">" + Esc(label) + "</div><div class=\"value\">" +
-         Esc(value) + "</div><div class=\"sub\">" + Esc(sub) + "</div></div>";
+  return "<div class=\"kpi\"><div class=\"label\">" + HtmlEscape(label) +
+         "</div><div class=\"value\">" + HtmlEscape(value) + "</div><div class=\"sub\">" +
+         HtmlEscape(sub) + "</div></div>";
 }
 
 std::string Body(const json& r) {
@@ -98,7 +74,7 @@ std::string Body(const json& r) {
       "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
       "<title>API usage report: " +
-      Esc(name) +
+      HtmlEscape(name) +
       "</title><style>"
       "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2433;"
       "margin:0;background:#f5f7fa}main{max-width:860px;margin:24px auto;background:#fff;"
@@ -113,12 +89,12 @@ std::string Body(const json& r) {
       "font-variant-numeric:tabular-nums}.chart{width:100%;height:auto}.ax{font-size:10px;"
       "fill:#5b6577}footer{margin-top:28px;color:#5b6577;font-size:12px;border-top:1px solid "
       "#e3e7ee;padding-top:8px}</style></head><body><main>";
-  h += "<header><h1>API usage report</h1><div><strong>" + Esc(name) + "</strong>";
+  h += "<header><h1>API usage report</h1><div><strong>" + HtmlEscape(name) + "</strong>";
   if (!who.at("id").is_null() && who.at("id").get<std::string>() != name) {
-    h += " <span class=\"muted\">(" + Esc(who.at("id").get<std::string>()) + ")</span>";
+    h += " <span class=\"muted\">(" + HtmlEscape(who.at("id").get<std::string>()) + ")</span>";
   }
-  h += "</div><div class=\"muted\">Period: " + Esc(text::Period(r.at("period"))) + " · generated " +
-       Esc(text::HourLabel(r.at("generated_at"))) + "</div></header>";
+  h += "</div><div class=\"muted\">Period: " + HtmlEscape(text::Period(r.at("period"))) +
+       " · generated " + HtmlEscape(text::HourLabel(r.at("generated_at"))) + "</div></header>";
   h += "<section class=\"kpis\">";
   h += Kpi("Total requests", text::Count(t.at("requests")),
            "avg " +
@@ -140,7 +116,8 @@ std::string Body(const json& r) {
   const json& ph = r.at("peak_hour");
   auto peak = [](const json& p, const std::string& when) {
     if (p.is_null()) return std::string("n/a");
-    return "<strong>" + Esc(when) + "</strong> (" + text::Count(p.at("requests")) + " requests)";
+    return "<strong>" + HtmlEscape(when) + "</strong> (" + text::Count(p.at("requests")) +
+           " requests)";
   };
   h += "<p>Peak day: " + peak(pd, pd.is_null() ? "" : pd.at("date").get<std::string>()) +
        " · Peak hour: " + peak(ph, ph.is_null() ? "" : text::HourLabel(ph.at("hour"))) + "</p>";
@@ -151,7 +128,7 @@ std::string Body(const json& r) {
   const json& eps = r.at("endpoints");
   for (const json& e : eps.at("rows")) {
     const json& el = e.at("latency_ms");
-    h += "<tr><td>" + Esc(e.at("endpoint").get<std::string>()) + "</td><td class=\"num\">" +
+    h += "<tr><td>" + HtmlEscape(e.at("endpoint").get<std::string>()) + "</td><td class=\"num\">" +
          text::Count(e.at("requests")) + "</td><td class=\"num\">" + text::Percent(e.at("share")) +
          "</td><td class=\"num\">" + text::Percent(e.at("rate_4xx")) + "</td><td class=\"num\">" +
          text::Percent(e.at("rate_5xx")) + "</td><td class=\"num\">" + text::Ms(el.at("avg")) +
@@ -166,7 +143,8 @@ std::string Body(const json& r) {
   h += "</tbody></table>";
   h += "<footer>Counts and bytes are exact for the period (whole UTC days); latency "
        "percentiles are accurate to within 1%. Error rates are shares of requests.";
-  for (const json& note : r.at("notes")) h += "<br>Note: " + Esc(note.get<std::string>()) + ".";
+  for (const json& note : r.at("notes"))
+    h += "<br>Note: " + HtmlEscape(note.get<std::string>()) + ".";
   h += "</footer></main></body></html>\n";
   return h;
 }

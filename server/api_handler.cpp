@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/html_escape.h"
 #include "common/time_util.h"
 
 namespace apimeter {
@@ -81,32 +82,6 @@ std::string SessionCookie(const std::string& value, int64_t max_age) {
          "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" + std::to_string(max_age);
 }
 
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // The sign-in form (web/login.html, from `assets`), with `error` (HTML-escaped
 // here) in place of its <!--ERROR--> mark when not empty. A build without
 // the page answers in plain text, with the same status and error. Its
@@ -164,7 +139,8 @@ std::string CrossSiteLogin(const HttpRequest& req) {
   const std::string host = HostOfAuthority(Header(req, "host"));
   const std::string forwarded = HostOfAuthority(Header(req, "x-forwarded-host"));
   if (!from.empty() && (from == host || from == forwarded)) return "";
-  const std::string sent = (origin.empty() ? "Referer " + referer : "Origin " + origin).substr(0, 120);
+  const std::string sent =
+      (origin.empty() ? "Referer " + referer : "Origin " + origin).substr(0, 120);
   return "This sign-in was sent from another site (" + sent + "), not from this server's page (" +
          (host.empty() ? "no Host" : "Host " + host) +
          "), so it was refused. Open /login on this server. Behind a proxy, pass the Host "
@@ -254,7 +230,6 @@ HttpResponse StaticRoute(std::string_view path, const StaticAssets* assets) {
 }
 
 }  // namespace
-
 
 bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock) {
   const std::string authz = Header(req, "authorization");
