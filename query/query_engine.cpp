@@ -21,15 +21,8 @@ namespace apimeter {
 using nlohmann::json;
 using query_json::Iso;
 using query_json::Utf8;
-using query_reads::ParseScore;
-using query_reads::ReplyError;
-using query_reads::RunChunked;
 
 namespace {
-
-// Slow-request sets are trimmed to slow_top_n by the writer; this caps what a
-// reader takes from one day even if a set was never trimmed.
-constexpr int64_t kMaxSlowPerDay = 10000;
 
 Status CheckLimit(int64_t limit) {
   if (limit < 1 || limit > QueryEngine::kMaxLimit) {
@@ -80,20 +73,6 @@ void AddResolution(Tier finest, json* j) {
       "days";
 }
 
-struct BucketRead {
-  size_t group;  // which output rollup the bucket adds into
-  size_t series;
-  Tier tier;
-  int64_t bucket;
-};
-
-void AppendReads(size_t group, size_t series, const std::vector<BucketRun>& runs,
-                 std::vector<BucketRead>* reads) {
-  for (const BucketRun& run : runs) {
-    for (int64_t b = run.first; b < run.last; ++b) reads->push_back({group, series, run.tier, b});
-  }
-}
-
 }  // namespace
 
 Result<FilterSeries> SeriesForFilter(const QueryFilter& f) {
@@ -120,7 +99,26 @@ Tier FinestTier(SeriesKind kind) {
 
 QueryEngine::QueryEngine(RedisCommands* client, KeySchema schema, RetentionSeconds retention,
                          const Clock* clock)
-    : client_(client), schema_(std::move(schema)), retention_(retention), clock_(clock) {}
+    : QueryEngine(MakeV1SeriesStore(client, std::move(schema)), retention, clock) {}
+
+QueryEngine::QueryEngine(std::unique_ptr<SeriesStore> store, RetentionSeconds retention,
+                         const Clock* clock)
+    : store_(std::move(store)), retention_(retention), clock_(clock) {}
+
+Status QueryEngine::Begin() {
+  damage_.clear();
+  if (!schema_checked_) {
+    APIMETER_RETURN_IF_ERROR(store_->CheckSchema(clock_->NowSeconds(), retention_));
+    schema_checked_ = true;
+  }
+  return Status::Ok();
+}
+
+void QueryEngine::AddDamage(json* j) const {
+  if (damage_.empty()) return;
+  (*j)["partial"] = true;
+  (*j)["damaged"] = json(std::vector<std::string>(damage_.begin(), damage_.end()));
+}
 
 Result<RangePlan> QueryEngine::Plan(const QueryParams& p, Tier finest) const {
   return PlanRange(p.from_s, p.to_s, retention_, clock_->NowSeconds(), finest);
@@ -130,119 +128,19 @@ Result<RangePlan> QueryEngine::PlanSeries(SeriesKind kind, int64_t from_s, int64
   return PlanRange(from_s, to_s, retention_, clock_->NowSeconds(), FinestTier(kind));
 }
 
-// One ZMSCORE: the max scores of several series in one (tier, bucket, shard)
-// max set. `reads` index the BucketReads whose series are asked, in order.
-struct MaxRead {
-  Tier tier;
-  int64_t bucket;
-  int shard;
-  std::vector<size_t> reads;
-};
-
-// Groups the (series, bucket) reads by the max set holding their score, at
-// most QueryEngine::kMaxScoresPerCommand members per command. Deterministic
-// order (tier, bucket, shard).
-static std::vector<MaxRead> GroupMaxReads(const std::vector<BucketRead>& reads,
-                                          const std::vector<int>& shard_of_series) {
-  std::map<std::tuple<int, int64_t, int>, std::vector<size_t>> by_set;
-  for (size_t i = 0; i < reads.size(); ++i) {
-    const BucketRead& r = reads[i];
-    if (shard_of_series[r.series] < 0) continue;  // requests only: no max
-    by_set[{static_cast<int>(r.tier), r.bucket, shard_of_series[r.series]}].push_back(i);
-  }
-  std::vector<MaxRead> out;
-  for (auto& [key, members] : by_set) {
-    const auto& [tier, bucket, shard] = key;
-    for (size_t k = 0; k < members.size(); k += QueryEngine::kMaxScoresPerCommand) {
-      const size_t end = std::min(members.size(), k + QueryEngine::kMaxScoresPerCommand);
-      out.push_back({static_cast<Tier>(tier), bucket, shard,
-                     std::vector<size_t>(members.begin() + static_cast<std::ptrdiff_t>(k),
-                                         members.begin() + static_cast<std::ptrdiff_t>(end))});
-    }
-  }
-  return out;
-}
-
-// Reads HGETALL of every (series, bucket) and, with_max, the max scores with
-// one ZMSCORE per (tier, bucket, shard) max set, all in the same pipelined
-// chunks; merges them per group.
-static Status ReadBuckets(RedisCommands* client, const KeySchema& schema,
-                          const std::vector<FilterSeries>& series,
-                          const std::vector<BucketRead>& reads, bool with_max,
-                          std::vector<Rollup>* groups) {
-  std::vector<std::string> members;
-  std::vector<int> shards;
-  members.reserve(series.size());
-  shards.reserve(series.size());
-  for (const auto& s : series) {
-    members.push_back(KeySchema::MemberId(s.kind, s.name));
-    shards.push_back(s.requests_only ? -1 : KeySchema::ShardOf(s.kind, s.name));
-  }
-  const std::vector<MaxRead> max_reads =
-      with_max ? GroupMaxReads(reads, shards) : std::vector<MaxRead>();
-  auto make = [&](size_t i) -> RedisArgs {
-    if (i < reads.size()) {
-      const BucketRead& r = reads[i];
-      const FilterSeries& s = series[r.series];
-      std::string key = schema.SeriesKey(r.tier, r.bucket, s.kind, s.name);
-      if (s.requests_only) return {"HGET", std::move(key), "n"};
-      return {"HGETALL", std::move(key)};
-    }
-    const MaxRead& m = max_reads[i - reads.size()];
-    RedisArgs args{"ZMSCORE", schema.MaxKey(m.tier, m.bucket, m.shard)};
-    for (size_t read : m.reads) args.push_back(members[reads[read].series]);
-    return args;
-  };
-  auto handle_max = [&](const MaxRead& m, const RedisReply& reply) -> Status {
-    if (reply.type != RedisReply::Type::kArray || reply.elements.size() != m.reads.size()) {
-      return Status::ParseError("query: ZMSCORE " + schema.MaxKey(m.tier, m.bucket, m.shard) +
-                                " did not return one score per member");
-    }
-    for (size_t k = 0; k < m.reads.size(); ++k) {
-      const RedisReply& score_reply = reply.elements[k];
-      if (score_reply.is_nil()) continue;  // no latency logged for that series there
-      const BucketRead& r = reads[m.reads[k]];
-      double score = 0;
-      if (!ParseScore(score_reply.str, &score) || score < 0) {
-        return Status::ParseError("query: max score '" + score_reply.str + "' of " +
-                                  members[r.series] + " is not a latency");
-      }
-      Rollup& out = (*groups)[r.group];
-      out.latency_max_us = std::max<int64_t>(out.latency_max_us, std::llround(score));
-    }
-    return Status::Ok();
-  };
-  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
-    if (reply.is_error()) return ReplyError(reply, make(i));
-    if (i >= reads.size()) return handle_max(max_reads[i - reads.size()], reply);
-    if (series[reads[i].series].requests_only) {
-      if (reply.is_nil()) return Status::Ok();
-      double n = 0;
-      if (!ParseScore(reply.str, &n) || n < 0 || n != std::floor(n)) {
-        return Status::ParseError("query: field n of " + make(i)[1] + " is not a count");
-      }
-      (*groups)[reads[i].group].requests += static_cast<uint64_t>(n);
-      return Status::Ok();
-    }
-    Status st = DecodeRollupFields(reply, &(*groups)[reads[i].group]);
-    return st.ok() ? st : st.WithContext(make(i)[1]);
-  };
-  return RunChunked(client, reads.size() + max_reads.size(), QueryEngine::kPipelineChunk, make,
-                    handle);
-}
-
 Result<std::vector<Rollup>> QueryEngine::FetchSeries(const std::vector<FilterSeries>& series,
                                                      const std::vector<BucketRun>& runs,
                                                      bool with_max) {
   std::vector<BucketRead> reads;
   for (size_t s = 0; s < series.size(); ++s) AppendReads(s, s, runs, &reads);
   std::vector<Rollup> out(series.size());
-  APIMETER_RETURN_IF_ERROR(ReadBuckets(client_, schema_, series, reads, with_max, &out));
+  APIMETER_RETURN_IF_ERROR(store_->ReadRollups(series, reads, with_max, &out, &damage_));
   return out;
 }
 
 Result<Rollup> QueryEngine::SeriesTotal(SeriesKind kind, std::string_view name, int64_t from_s,
                                         int64_t to_s) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_ASSIGN_OR_RETURN(RangePlan plan, PlanSeries(kind, from_s, to_s));
   APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups,
                             FetchSeries({FilterSeries{kind, std::string(name)}}, plan.runs, true));
@@ -251,6 +149,7 @@ Result<Rollup> QueryEngine::SeriesTotal(SeriesKind kind, std::string_view name, 
 
 Result<std::vector<uint64_t>> QueryEngine::SeriesRequests(std::vector<FilterSeries> series,
                                                          int64_t from_s, int64_t to_s) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   Tier finest = Tier::kMinute;
   for (FilterSeries& s : series) {
     s.requests_only = true;
@@ -266,6 +165,7 @@ Result<std::vector<uint64_t>> QueryEngine::SeriesRequests(std::vector<FilterSeri
 }
 
 Result<json> QueryEngine::Overview(const QueryParams& p) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
   const Tier finest = FinestTier(series.kind);
   APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, finest));
@@ -292,29 +192,17 @@ Result<json> QueryEngine::Overview(const QueryParams& p) {
                                               static_cast<double>(seconds), 3);
   j["rps_seconds"] = std::max<int64_t>(seconds, 0);
   AddResolution(finest, &j);
+  AddDamage(&j);
   return j;
 }
 
 Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketRun>& runs,
                                                        IndexKind index, const std::string& customer,
                                                        int64_t limit) {
-  // One key per bucket for a customer's endpoints (it lives in the customer's
-  // shard); otherwise one per shard per bucket.
-  const size_t per_bucket = customer.empty() ? KeySchema::kShards : 1;
-  std::vector<std::vector<std::string>> groups(per_bucket);
-  for (const BucketRun& run : runs) {
-    for (int64_t b = run.first; b < run.last; ++b) {
-      for (size_t g = 0; g < per_bucket; ++g) {
-        groups[g].push_back(customer.empty()
-                                ? schema_.IndexKey(run.tier, b, static_cast<int>(g), index)
-                                : schema_.CustomerEndpointIndexKey(run.tier, b, customer));
-      }
-    }
-  }
   const size_t n = limit == std::numeric_limits<int64_t>::max() ? SIZE_MAX
                                                                 : static_cast<size_t>(limit);
   APIMETER_ASSIGN_OR_RETURN(std::vector<ScoredName> top,
-                            SummedTopN(client_, groups, n, &last_top_n_));
+                            store_->TopNames(runs, index, customer, n, &last_top_n_, &damage_));
   std::vector<std::string> names;
   names.reserve(top.size());
   for (ScoredName& s : top) names.push_back(std::move(s.name));
@@ -322,6 +210,7 @@ Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketR
 }
 
 Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_RETURN_IF_ERROR(CheckLimit(p.limit));
   const QueryFilter& f = p.filter;
   const char* what = customers ? "customers" : "endpoints";
@@ -390,10 +279,12 @@ Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
   j["limit"] = p.limit;
   j[what] = std::move(rows);
   AddResolution(finest, &j);
+  AddDamage(&j);
   return j;
 }
 
 Result<std::vector<std::string>> QueryEngine::CustomerNames(const QueryParams& p) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, Tier::kMinute));
   return TopNames(plan.runs, IndexKind::kCustomers, "", std::numeric_limits<int64_t>::max());
 }
@@ -402,6 +293,7 @@ Result<json> QueryEngine::Endpoints(const QueryParams& p) { return TopList(p, fa
 Result<json> QueryEngine::Customers(const QueryParams& p) { return TopList(p, true); }
 
 Result<json> QueryEngine::Timeseries(const QueryParams& p) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
   const Tier finest = FinestTier(series.kind);
   Result<TimeseriesPlan> planned =
@@ -414,7 +306,7 @@ Result<json> QueryEngine::Timeseries(const QueryParams& p) {
   std::vector<BucketRead> reads;
   for (size_t i = 0; i < plan.points.size(); ++i) AppendReads(i, 0, plan.points[i].runs, &reads);
   std::vector<Rollup> rollups(plan.points.size());
-  APIMETER_RETURN_IF_ERROR(ReadBuckets(client_, schema_, {series}, reads, false, &rollups));
+  APIMETER_RETURN_IF_ERROR(store_->ReadRollups({series}, reads, false, &rollups, &damage_));
 
   json points = json::array();
   for (size_t i = 0; i < plan.points.size(); ++i) {
@@ -437,10 +329,12 @@ Result<json> QueryEngine::Timeseries(const QueryParams& p) {
          {"filter", FilterJson(p.filter)},
          {"points", std::move(points)}};
   AddResolution(finest, &j);
+  AddDamage(&j);
   return j;
 }
 
 Result<json> QueryEngine::Heatmap(const QueryParams& p, std::string_view metric) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   HeatmapReader reader;
   reader.top_endpoints = [this](const std::vector<BucketRun>& runs, int64_t limit) {
     return TopNames(runs, IndexKind::kEndpoints, "", limit);
@@ -457,13 +351,16 @@ Result<json> QueryEngine::Heatmap(const QueryParams& p, std::string_view metric)
       }
     }
     std::vector<Rollup> cells(endpoints.size() * points.size());
-    APIMETER_RETURN_IF_ERROR(ReadBuckets(client_, schema_, series, reads, false, &cells));
+    APIMETER_RETURN_IF_ERROR(store_->ReadRollups(series, reads, false, &cells, &damage_));
     return cells;
   };
-  return BuildHeatmap(p, metric, retention_, clock_->NowSeconds(), reader);
+  APIMETER_ASSIGN_OR_RETURN(json j, BuildHeatmap(p, metric, retention_, clock_->NowSeconds(), reader));
+  AddDamage(&j);
+  return j;
 }
 
 Result<json> QueryEngine::Slow(const QueryParams& p) {
+  APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_RETURN_IF_ERROR(CheckLimit(p.limit));
   APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, Tier::kMinute));
   // Slow requests carry their exact time, so the requested range is applied
@@ -478,40 +375,26 @@ Result<json> QueryEngine::Slow(const QueryParams& p) {
   auto before = [](const SlowRequest& x, const SlowRequest& y) {
     return x.latency_us != y.latency_us ? x.latency_us > y.latency_us : x.time_us < y.time_us;
   };
-  auto make = [&](size_t i) -> RedisArgs {
-    return {"ZREVRANGE", schema_.SlowKey(first_day + static_cast<int64_t>(i)), "0",
-            std::to_string(kMaxSlowPerDay - 1), "WITHSCORES"};
-  };
-  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
-    if (reply.is_error()) return ReplyError(reply, make(i));
-    if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0) {
-      return Status::ParseError("query: " + make(i)[1] + " is not a sorted set");
+  const size_t limit = static_cast<size_t>(p.limit);
+  auto each = [&](SlowRequest&& s) {
+    if (s.time_us < from_s * kMicrosPerSecond || s.time_us >= to_s * kMicrosPerSecond) return;
+    if ((!f.host.empty() && s.host != f.host) ||
+        (!f.endpoint.empty() && s.endpoint != f.endpoint) ||
+        (!f.customer.empty() && s.customer != f.customer)) {
+      return;
     }
-    for (size_t k = 0; k + 1 < reply.elements.size(); k += 2) {
-      double score = 0;
-      SlowRequest s;
-      if (!ParseScore(reply.elements[k + 1].str, &score) ||
-          !DecodeSlowMember(reply.elements[k].str, std::llround(score), &s)) {
-        ++malformed;
-        continue;
-      }
-      if (s.time_us < from_s * kMicrosPerSecond || s.time_us >= to_s * kMicrosPerSecond) continue;
-      if ((!f.host.empty() && s.host != f.host) ||
-          (!f.endpoint.empty() && s.endpoint != f.endpoint) ||
-          (!f.customer.empty() && s.customer != f.customer)) {
-        continue;
-      }
-      top.push_back(std::move(s));
-    }
+    top.push_back(std::move(s));
     // Keep only the best `limit`, so memory stays bounded by the answer.
-    if (top.size() > static_cast<size_t>(p.limit)) {
+    if (top.size() >= 2 * limit + 64) {
       std::partial_sort(top.begin(), top.begin() + p.limit, top.end(), before);
-      top.resize(static_cast<size_t>(p.limit));
+      top.resize(limit);
     }
-    return Status::Ok();
   };
-  APIMETER_RETURN_IF_ERROR(
-      RunChunked(client_, static_cast<size_t>(last_day - first_day), kPipelineChunk, make, handle));
+  APIMETER_RETURN_IF_ERROR(store_->ReadSlow(first_day, last_day, each, &malformed));
+  if (top.size() > limit) {
+    std::partial_sort(top.begin(), top.begin() + p.limit, top.end(), before);
+    top.resize(limit);
+  }
   std::sort(top.begin(), top.end(), before);
 
   json rows = json::array();

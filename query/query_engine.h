@@ -20,11 +20,18 @@
 // day boundaries (reported in from/to/adjusted/plan) and the JSON carries
 // "resolution": "day" and a "note" saying why. Other answers are unchanged
 // (no "resolution" field: minute resolution).
+// Storage: the engine plans and formats; a SeriesStore (query/series_store.h)
+// does the reads, v1 or v2. Before its first read the engine lets the store
+// check the schema (v2: the P:schema marker, read-only). With v2 a block
+// that fails its checks is left out and the answer says so: JSON answers
+// carry "partial": true and "damaged": [list keys] (docs/api.md), and
+// last_damaged() names them for the typed answers.
 // Thread-safety: not thread-safe (it drives one Redis client); use one engine
-// per thread. The client and clock must outlive the engine.
+// per thread. The client (or store) and clock must outlive the engine.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +42,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "query/range_plan.h"
+#include "query/series_store.h"
 #include "query/top_n.h"
 #include "sink/redis_client.h"
 #include "sink/schema.h"
@@ -53,15 +61,8 @@ struct QueryParams {
 };
 
 // The series overview and timeseries read for a filter: all, host, endpoint,
-// customer or customer × endpoint. InvalidArgument when host is combined with
-// endpoint or customer.
-struct FilterSeries {
-  SeriesKind kind;
-  std::string name;
-  // Read only the request count (HGET n), not the whole hash: for totals
-  // that are only a denominator. The other fields of its Rollup stay 0.
-  bool requests_only = false;
-};
+// customer or customer × endpoint (FilterSeries: query/series_store.h).
+// InvalidArgument when host is combined with endpoint or customer.
 Result<FilterSeries> SeriesForFilter(const QueryFilter& filter);
 
 // The finest tier the writer keeps for a kind of series: kDay for customer ×
@@ -74,8 +75,10 @@ class QueryEngine {
   static constexpr size_t kPipelineChunk = 1000;
   static constexpr int64_t kMaxLimit = 1000;
 
+  // v1: MakeV1SeriesStore(client, schema).
   QueryEngine(RedisCommands* client, KeySchema schema, RetentionSeconds retention,
               const Clock* clock);
+  QueryEngine(std::unique_ptr<SeriesStore> store, RetentionSeconds retention, const Clock* clock);
 
   Result<nlohmann::json> Overview(const QueryParams& params);
   Result<nlohmann::json> Endpoints(const QueryParams& params);
@@ -107,26 +110,36 @@ class QueryEngine {
   // How the last endpoints/customers answer found its names (query/top_n.h):
   // which path, and how many index commands it took.
   const TopNStats& last_top_n() const { return last_top_n_; }
+  // The blocks the last answer left out because they failed their checks
+  // (v2; sorted list keys). Empty when the answer was whole.
+  const ReadDamage& last_damaged() const { return damage_; }
+  const SeriesStore& store() const { return *store_; }
 
   // Max scores per ZMSCORE: keeps each reply about the size of one hash.
   static constexpr size_t kMaxScoresPerCommand = 128;
 
  private:
+  // Starts an answer: the store's schema check (until it succeeds) and a
+  // clean damage list.
+  Status Begin();
+  // Marks a JSON answer partial when blocks were left out.
+  void AddDamage(nlohmann::json* j) const;
   Result<RangePlan> Plan(const QueryParams& params, Tier finest) const;
-  // Merges each series over every bucket of `runs`; with_max also reads the
-  // max sorted sets (one ZMSCORE per bucket and shard).
+  // Merges each series over every bucket of `runs`; with_max also gives the
+  // latency max.
   Result<std::vector<Rollup>> FetchSeries(const std::vector<FilterSeries>& series,
                                           const std::vector<BucketRun>& runs, bool with_max);
-  // The `limit` largest names of an index summed over the plan (SummedTopN).
+  // The `limit` largest names of an index summed over the plan.
   Result<std::vector<std::string>> TopNames(const std::vector<BucketRun>& runs, IndexKind index,
                                             const std::string& customer, int64_t limit);
   Result<nlohmann::json> TopList(const QueryParams& params, bool customers);
 
-  RedisCommands* client_;
-  KeySchema schema_;
+  std::unique_ptr<SeriesStore> store_;
   RetentionSeconds retention_;
   const Clock* clock_;
   TopNStats last_top_n_;
+  ReadDamage damage_;
+  bool schema_checked_ = false;
 };
 
 // Human-readable tables for `apimeter query`, from the JSON above. kind is

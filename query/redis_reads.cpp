@@ -37,3 +37,33 @@ bool ParseScore(const std::string& text, double* out) {
 }
 
 }  // namespace apimeter::query_reads
+
+namespace apimeter::query_reads {
+
+Status ReadSlowSets(RedisCommands* client, const std::vector<std::string>& keys,
+                    int64_t max_per_key, size_t chunk,
+                    const std::function<void(SlowRequest&&)>& each, uint64_t* malformed) {
+  auto make = [&](size_t i) -> RedisArgs {
+    return {"ZREVRANGE", keys[i], "0", std::to_string(max_per_key - 1), "WITHSCORES"};
+  };
+  auto handle = [&](size_t i, const RedisReply& reply) -> Status {
+    if (reply.is_error()) return ReplyError(reply, make(i));
+    if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0) {
+      return Status::ParseError("query: " + keys[i] + " is not a sorted set");
+    }
+    for (size_t k = 0; k + 1 < reply.elements.size(); k += 2) {
+      double score = 0;
+      SlowRequest s;
+      if (!ParseScore(reply.elements[k + 1].str, &score) ||
+          !DecodeSlowMember(reply.elements[k].str, std::llround(score), &s)) {
+        ++*malformed;
+        continue;
+      }
+      each(std::move(s));
+    }
+    return Status::Ok();
+  };
+  return RunChunked(client, keys.size(), chunk, make, handle);
+}
+
+}  // namespace apimeter::query_reads

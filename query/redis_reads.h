@@ -1,5 +1,5 @@
-// Helpers the query modules share for reading Redis: chunked pipelines and
-// sorted-set score parsing.
+// Helpers the query modules share for reading Redis: chunked pipelines,
+// sorted-set score parsing and the slow-request sets (the same in v1 and v2).
 //
 // Promise: RunChunked holds at most `chunk` commands and their replies at
 // once and stops at the first failure (I/O, a short pipeline, or an error
@@ -10,8 +10,11 @@
 #include <functional>
 #include <string>
 
+#include <vector>
+
 #include "common/status.h"
 #include "sink/redis_client.h"
+#include "sink/schema.h"
 
 namespace apimeter::query_reads {
 
@@ -27,5 +30,17 @@ Status ReplyError(const RedisReply& reply, const RedisArgs& command);
 // Redis formats integral scores as integers ("123"); this accepts both that
 // and "1.5e3". False for anything that is not a finite number.
 bool ParseScore(const std::string& text, double* out);
+
+}  // namespace apimeter::query_reads
+
+namespace apimeter::query_reads {
+
+// ZREVRANGE 0 max_per_key-1 WITHSCORES of each slow-request set in `keys`
+// (pipelined in chunks of `chunk`), calling each() per decoded request;
+// members that do not decode are counted in *malformed. An error reply or a
+// reply that is not a sorted set fails with the key.
+Status ReadSlowSets(RedisCommands* client, const std::vector<std::string>& keys,
+                    int64_t max_per_key, size_t chunk,
+                    const std::function<void(SlowRequest&&)>& each, uint64_t* malformed);
 
 }  // namespace apimeter::query_reads

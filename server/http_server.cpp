@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "common/prometheus_text.h"
 #include "server/client_address.h"
@@ -74,6 +75,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   uint64_t refused_connections = 0, evicted_connections = 0, bad_requests = 0,
            request_timeouts = 0;
   uint64_t failed_sign_ins = 0, throttled_sign_ins = 0;
+  uint64_t failed_answers = 0;  // answers that threw (answered 500)
   int live_streams = 0;
   SignInThrottle throttle;
 
@@ -186,9 +188,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // Runs work(worker) off this thread, then done(result) back on the
   // session's executor. With as many threads as workers, a thread always
   // finds an idle worker.
+  // An exception from work (a bug, std::bad_alloc, a library throwing)
+  // never leaves the worker thread: the answer is a 500 (an error event on a
+  // live stream), the worker goes back to the idle list and the reason is
+  // logged through log_warning on this thread.
   template <typename Work, typename Done>
   void Answer(const std::shared_ptr<Session>& s, Work work, Done done) {
-    if (!pool) return done(work(inline_worker));
+    if (!pool) {
+      std::string failure;
+      auto result = Guarded(work, inline_worker, &failure);
+      if (!failure.empty()) AnswerFailed(failure);
+      return done(std::move(result));
+    }
     asio::post(*pool, [self = shared_from_this(), ex = s->stream.get_executor(),
                         work = std::move(work), done = std::move(done)]() mutable {
       const RequestWorker* worker = nullptr;
@@ -197,15 +208,47 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         worker = self->idle.back();
         self->idle.pop_back();
       }
-      auto result = work(*worker);
+      std::string failure;
+      auto result = Guarded(work, *worker, &failure);
       {
         std::lock_guard<std::mutex> lock(self->idle_mu);
         self->idle.push_back(worker);
       }
-      asio::post(ex, [done = std::move(done), result = std::move(result)]() mutable {
+      asio::post(ex, [self, done = std::move(done), result = std::move(result),
+                      failure = std::move(failure)]() mutable {
+        if (!failure.empty()) self->AnswerFailed(failure);
         done(std::move(result));
       });
     });
+  }
+
+  // work(worker), or on an exception the failure answer of its type, with
+  // the exception's text in *failure (never sent to the client).
+  template <typename Work>
+  static auto Guarded(Work& work, const RequestWorker& worker, std::string* failure)
+      -> decltype(work(worker)) {
+    using Answered = decltype(work(worker));
+    try {
+      return work(worker);
+    } catch (const std::exception& e) {
+      *failure = e.what();
+    } catch (...) {
+      *failure = "an exception that is not a std::exception";
+    }
+    if (failure->empty()) *failure = "an exception with no message";
+    if constexpr (std::is_same_v<Answered, HttpResponse>) {
+      return ErrorResponse(500, "internal error while answering; the reason is in the server log");
+    } else {
+      return Answered(
+          Status::Internal("internal error while answering; the reason is in the server log"));
+    }
+  }
+
+  void AnswerFailed(const std::string& failure) {
+    ++failed_answers;
+    if (options.log_warning) {
+      options.log_warning("an answer failed with an exception and was answered 500: " + failure);
+    }
   }
 
   // Waits (idle_timeout) for the next request's first byte, unless it is
@@ -527,6 +570,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     metric("apimeter_http_throttled_sign_ins_total", "counter",
            "Token attempts refused unchecked (429) from clients throttled after failures.",
            throttled_sign_ins);
+    metric("apimeter_http_failed_answers_total", "counter",
+           "Answers that failed with an exception (answered 500; the reason is logged).",
+           failed_answers);
     return out.str();
   }
 };

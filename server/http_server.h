@@ -27,7 +27,10 @@
 // request (Handle(), and each live event) runs on `workers`: one thread per
 // worker, each using only its own backend and extensions, so a slow query
 // holds one worker and never the sockets; with no workers it runs on the
-// io_context's thread, with `backend` and `extensions`.
+// io_context's thread, with `backend` and `extensions`. An exception thrown
+// while answering never ends the process or loses a worker: the request is
+// answered 500 (a live stream gets an error event), the reason goes to
+// `log_warning` and apimeter_http_failed_answers_total counts it.
 // Thread-safety: Start/Stop/port/MetricsText from the io_context's thread
 // (or before it runs). Stop waits for the answers being computed.
 #pragma once

@@ -17,6 +17,13 @@ std::shared_ptr<const DecodedBlock> BlockCache::Get(std::string_view key,
   return it->second->block;
 }
 
+std::optional<BlockVersion> BlockCache::CachedVersion(std::string_view key) const {
+  std::lock_guard lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return std::nullopt;
+  return it->second->version;
+}
+
 void BlockCache::Put(std::string_view key, const BlockVersion& version,
                      std::shared_ptr<const DecodedBlock> block) {
   if (!block) return;

@@ -25,6 +25,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,6 +59,10 @@ class BlockCache {
   explicit BlockCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
   std::shared_ptr<const DecodedBlock> Get(std::string_view key, const BlockVersion& version);
+  // The version `key` is cached at, if any, so a reader can ask Redis
+  // whether it is still current. Counts nothing and does not touch the LRU
+  // order; the reader then calls Get with that version.
+  std::optional<BlockVersion> CachedVersion(std::string_view key) const;
   void Put(std::string_view key, const BlockVersion& version,
            std::shared_ptr<const DecodedBlock> block);
   Stats GetStats() const;

@@ -66,15 +66,21 @@ Result<StoredGroup> ParseGroup(const BlockGroup& group, const std::string& key,
 }  // namespace
 
 Result<std::vector<StoredGroup>> ReadGroups(RedisCommands& client, const BlockKeys& keys,
-                                            std::span<const BlockGroup> groups) {
+                                            std::span<const BlockGroup> groups,
+                                            std::span<const uint32_t> first) {
+  if (!first.empty() && first.size() != groups.size()) {
+    return Status::Internal("reading blocks: a start index per group is needed");
+  }
   std::vector<RedisArgs> cmds;
   std::vector<std::string> list_keys;
   cmds.reserve(groups.size() * kCommandsPerGroup);
-  for (const BlockGroup& g : groups) {
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const BlockGroup& g = groups[i];
     list_keys.push_back(keys.ListKey(g));
     cmds.push_back({"MULTI"});
     cmds.push_back({"HMGET", keys.MetaKey(g), GenerationField(g.kind), BaseCrcField(g.kind)});
-    cmds.push_back({"LRANGE", list_keys.back(), "0", "-1"});
+    cmds.push_back(
+        {"LRANGE", list_keys.back(), std::to_string(first.empty() ? 0 : first[i]), "-1"});
     cmds.push_back({"EXEC"});
   }
   auto replies = client.Pipeline(cmds);
@@ -91,6 +97,7 @@ Result<std::vector<StoredGroup>> ReadGroups(RedisCommands& client, const BlockKe
         ParseGroup(groups[i], list_keys[i],
                    std::span<const RedisReply>(*replies).subspan(i * kCommandsPerGroup,
                                                                  kCommandsPerGroup)));
+    g.first = first.empty() ? 0 : first[i];
     out.push_back(std::move(g));
   }
   return out;
@@ -98,6 +105,9 @@ Result<std::vector<StoredGroup>> ReadGroups(RedisCommands& client, const BlockKe
 
 Status MergeStoredGroup(const StoredGroup& stored, BlockDecoder* decoder, BlockMerger* merger,
                         DecodedBlock* out) {
+  if (stored.first != 0) {
+    return Status::Internal(stored.key + ": merging a group read without its first elements");
+  }
   if (stored.blocks.empty()) {
     if (stored.generation > 0) {
       return Status::ParseError(stored.key + ": generation " + std::to_string(stored.generation) +

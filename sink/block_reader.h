@@ -8,8 +8,9 @@
 //   trip, so a group's generation, base CRC and blocks always belong
 //   together. Every reply is checked: an error reply or a reply of the wrong
 //   shape is an error naming the key.
-// - MergeStoredGroup decodes every block against its group and checks the
-//   list's shape: element 0 is a base whose header CRC is the meta's
+// - With `first`, each group's LRANGE starts there (StoredGroup::first).
+// - MergeStoredGroup (a group read from element 0) decodes every block
+//   against its group and checks the list's shape: element 0 is a base whose header CRC is the meta's
 //   b<kind> exactly when the generation is >= 1, every other element a
 //   delta. Any failure is a ParseError naming the key and element; never a
 //   crash or a wrong sum. A group with no blocks merges to an empty block.
@@ -42,11 +43,16 @@ struct StoredGroup {
   std::string key;          // the list's key
   uint64_t generation = 0;  // compactions so far
   uint32_t base_crc = 0;    // header CRC of element 0 when generation >= 1
+  uint32_t first = 0;       // list index of blocks[0] (1: the base was not read)
   std::vector<std::string> blocks;
 };
 
+// `first` (empty, or one per group): the list index each LRANGE starts at,
+// so a reader that holds a group's base can skip it (docs/storage-v2.md
+// "Reading").
 Result<std::vector<StoredGroup>> ReadGroups(RedisCommands& client, const BlockKeys& keys,
-                                            std::span<const BlockGroup> groups);
+                                            std::span<const BlockGroup> groups,
+                                            std::span<const uint32_t> first = {});
 
 Status MergeStoredGroup(const StoredGroup& stored, BlockDecoder* decoder, BlockMerger* merger,
                         DecodedBlock* out);

@@ -21,14 +21,14 @@ Status CheckMarker(const RedisReply& r, const std::string& key, bool* missing) {
 
 }  // namespace
 
-Status EnsureStorageSchema(RedisCommands& client, const BlockKeys& keys, int64_t today,
-                           int64_t retained_days) {
+Status CheckStorageSchema(RedisCommands& client, const BlockKeys& keys, int64_t today,
+                          int64_t retained_days, bool* missing) {
+  *missing = false;
   const std::string key = keys.SchemaKey();
   auto marker = client.Command({"GET", key});
   if (!marker.ok()) return marker.status().WithContext("schema check");
-  bool missing = false;
-  APIMETER_RETURN_IF_ERROR(CheckMarker(*marker, key, &missing));
-  if (!missing) return Status::Ok();
+  APIMETER_RETURN_IF_ERROR(CheckMarker(*marker, key, missing));
+  if (!*missing) return Status::Ok();
 
   std::vector<RedisArgs> types;
   for (int64_t day = today - retained_days; day <= today; ++day) {
@@ -51,6 +51,15 @@ Status EnsureStorageSchema(RedisCommands& client, const BlockKeys& keys, int64_t
           keys.prefix() + "'; run `apimeter migrate` to convert it before using storage v2");
     }
   }
+  return Status::Ok();
+}
+
+Status EnsureStorageSchema(RedisCommands& client, const BlockKeys& keys, int64_t today,
+                           int64_t retained_days) {
+  bool missing = false;
+  APIMETER_RETURN_IF_ERROR(CheckStorageSchema(client, keys, today, retained_days, &missing));
+  if (!missing) return Status::Ok();
+  const std::string key = keys.SchemaKey();
   auto set = client.Command({"SET", key, std::string(kStorageSchemaVersion), "NX", "GET"});
   if (!set.ok()) return set.status().WithContext("schema check");
   missing = false;

@@ -10,6 +10,7 @@
 // `apimeter migrate`. Another value in P:schema is InvalidArgument too.
 // Unavailable when Redis cannot be reached; Internal on an error reply.
 // Cost: one GET when the marker is set; else 2 TYPE per retained day, once.
+// CheckStorageSchema is the read-only half, for readers.
 // Thread-safety: drives the caller's client.
 #pragma once
 
@@ -23,5 +24,12 @@ namespace apimeter {
 
 Status EnsureStorageSchema(RedisCommands& client, const BlockKeys& keys, int64_t today,
                            int64_t retained_days);
+
+// The same check for a reader, which never writes: OK when P:schema is "2",
+// or when it is missing and no registry of the retained days is a v1 set
+// (*missing is then true: nothing was written yet, or only by a writer that
+// has not set the marker). The same errors as EnsureStorageSchema.
+Status CheckStorageSchema(RedisCommands& client, const BlockKeys& keys, int64_t today,
+                          int64_t retained_days, bool* missing);
 
 }  // namespace apimeter

@@ -1,6 +1,8 @@
-// QueryEngine against a real redis-server, with data written by RedisSink
-// (the real writer) and answers checked against values computed directly
-// from the same requests.
+// QueryEngine against a real redis-server, with data written by the real
+// writer of each storage schema (v1: RedisSink; v2: BlockSink with
+// StandaloneFlush) and answers checked against values computed directly
+// from the same requests. Every test runs on both stores, except the few
+// (QueryEngineV1Test) that poke at v1 keys.
 #include "query/query_engine.h"
 
 #include <functional>
@@ -9,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include "common/time_util.h"
+#include "sink/block_sink.h"
 #include "sink/redis_sink.h"
+#include "sink/standalone_flush.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
 
@@ -52,24 +56,50 @@ void ExpectMatches(const json& j, const Expected& e) {
               0.0005 + 1e-9);  // rounding to whole µs
 }
 
-class QueryEngineTest : public ::testing::Test {
+enum class Store { kV1, kV2 };
+
+std::string StoreName(const ::testing::TestParamInfo<Store>& info) {
+  return info.param == Store::kV1 ? "v1" : "v2";
+}
+
+class QueryEngineFixture : public ::testing::Test {
  protected:
-  QueryEngineTest()
-      : client_(TestRedis::Get().endpoint()),
+  explicit QueryEngineFixture(Store store)
+      : store_(store),
+        client_(TestRedis::Get().endpoint()),
         schema_(TestRedis::Get().UniquePrefix("query")),
         // Yesterday, by the real clock: the sink sets EXPIREAT from the
         // bucket's time, so the data must be recent for Redis too.
         day_(FloorDiv(SystemClock().NowSeconds(), kDay) - 1),
         clock_((day_ + 1) * kDay * 1000000 + 12 * kHour * 1000000LL),
-        engine_(&client_, schema_, RetentionSeconds{}, &clock_) {}
+        cache_(std::make_shared<BlockCache>(kDefaultBlockCacheBytes)),
+        engine_owner_(MakeEngine(&clock_)),
+        engine_(*engine_owner_) {}
 
   void SetUp() override { ASSERT_TRUE(client_.Connect().ok()); }
 
+  std::unique_ptr<QueryEngine> MakeEngine(const Clock* clock) {
+    if (store_ == Store::kV1) {
+      return std::make_unique<QueryEngine>(&client_, schema_, RetentionSeconds{}, clock);
+    }
+    return std::make_unique<QueryEngine>(
+        MakeV2SeriesStore(&client_, BlockKeys(schema_.prefix()), cache_), RetentionSeconds{},
+        clock);
+  }
+
   int64_t At(int h, int m = 0, int s = 0) const { return day_ * kDay + h * kHour + m * kMin + s; }
 
-  void Write(const FlushBatch& batch) {
-    RedisSink sink(&client_, schema_, SinkOptions{}, &clock_);
-    Status st = sink.Flush(batch);
+  void Write(FlushBatch batch) {
+    Status st;
+    if (store_ == Store::kV1) {
+      RedisSink sink(&client_, schema_, SinkOptions{}, &clock_);
+      st = sink.Flush(batch);
+    } else {
+      StandaloneFlush protocol(&client_, BlockKeys(schema_.prefix()));
+      BlockSink sink(&client_, &protocol, BlockKeys(schema_.prefix()), SinkOptions{}, &clock_);
+      batch.id = "query-test-" + std::to_string(++batches_);
+      st = sink.Flush(batch);
+    }
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   void Write(const std::vector<TestRequest>& requests, bool with_slow = true) {
@@ -78,6 +108,7 @@ class QueryEngineTest : public ::testing::Test {
 
   json Ok(Result<json> r) {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok()) EXPECT_FALSE(r->contains("partial")) << "nothing is damaged here";
     return r.ok() ? *r : json();
   }
 
@@ -88,14 +119,31 @@ class QueryEngineTest : public ::testing::Test {
     return p;
   }
 
+  Store store_;
   RedisClient client_;
   KeySchema schema_;
   int64_t day_;
   ManualClock clock_;
-  QueryEngine engine_;
+  std::shared_ptr<BlockCache> cache_;
+  std::unique_ptr<QueryEngine> engine_owner_;
+  QueryEngine& engine_;
+  int batches_ = 0;
 };
 
-TEST_F(QueryEngineTest, OverviewIsExactForAnUnalignedRange) {
+class QueryEngineTest : public QueryEngineFixture, public ::testing::WithParamInterface<Store> {
+ protected:
+  QueryEngineTest() : QueryEngineFixture(GetParam()) {}
+};
+INSTANTIATE_TEST_SUITE_P(Stores, QueryEngineTest, ::testing::Values(Store::kV1, Store::kV2),
+                         StoreName);
+
+// Tests of v1's own keys (hashes, max sets, command counts).
+class QueryEngineV1Test : public QueryEngineFixture {
+ protected:
+  QueryEngineV1Test() : QueryEngineFixture(Store::kV1) {}
+};
+
+TEST_P(QueryEngineTest, OverviewIsExactForAnUnalignedRange) {
   const auto requests = testing::MixedRequests(At(9), At(15), 6000, 1);
   Write(requests);
   Write(testing::RejectedBatch("web1", At(11, 30), 7));
@@ -127,7 +175,7 @@ TEST_F(QueryEngineTest, OverviewIsExactForAnUnalignedRange) {
   EXPECT_EQ(j["plan"][1]["buckets"], 2);
 }
 
-TEST_F(QueryEngineTest, OverviewOverWholeDaysUsesTheDayTierAndMatches) {
+TEST_P(QueryEngineTest, OverviewOverWholeDaysUsesTheDayTierAndMatches) {
   // Two days of data; the plan for [day-1 00:00, now) needs a day bucket.
   auto requests =
       testing::MixedRequests((day_ - 1) * kDay, (day_ + 1) * kDay + 11 * kHour, 3000, 2);
@@ -146,21 +194,20 @@ TEST_F(QueryEngineTest, OverviewOverWholeDaysUsesTheDayTierAndMatches) {
   ExpectMatches(j, Compute(requests, effective_from, to));
 }
 
-TEST_F(QueryEngineTest, ExpiredMinutesAreReportedAsTheWiderRange) {
+TEST_P(QueryEngineTest, ExpiredMinutesAreReportedAsTheWiderRange) {
   // Now is 3 days after the data: minute buckets (48h) are past retention,
   // so the range is read from hours and reported as whole hours.
   const auto requests = testing::MixedRequests(At(9), At(15), 2000, 3);
   Write(requests);
   ManualClock later((day_ + 3) * kDay * 1000000);
-  QueryEngine engine(&client_, schema_, RetentionSeconds{}, &later);
-  const json j = Ok(engine.Overview(Params(At(10, 7, 30), At(13, 42, 10))));
+  const json j = Ok(MakeEngine(&later)->Overview(Params(At(10, 7, 30), At(13, 42, 10))));
   EXPECT_EQ(j["from"], FormatIso8601(At(10)));
   EXPECT_EQ(j["to"], FormatIso8601(At(14)));
   EXPECT_EQ(j["requested_from"], FormatIso8601(At(10, 7, 30)));
   ExpectMatches(j, Compute(requests, At(10), At(14)));
 }
 
-TEST_F(QueryEngineTest, FiltersReadTheMatchingSeries) {
+TEST_P(QueryEngineTest, FiltersReadTheMatchingSeries) {
   const auto requests = testing::MixedRequests(At(9), At(12), 4000, 4);
   Write(requests);
   const int64_t from = At(9, 30), to = At(11, 45);
@@ -195,7 +242,7 @@ TEST_F(QueryEngineTest, FiltersReadTheMatchingSeries) {
   }
 }
 
-TEST_F(QueryEngineTest, HostCannotBeCombinedWithEndpointOrCustomer) {
+TEST_P(QueryEngineTest, HostCannotBeCombinedWithEndpointOrCustomer) {
   QueryParams p = Params(At(9), At(10));
   p.filter = {"web1", "GET /v1/users", ""};
   for (auto r : {engine_.Overview(p), engine_.Timeseries(p)}) {
@@ -214,7 +261,7 @@ TEST_F(QueryEngineTest, HostCannotBeCombinedWithEndpointOrCustomer) {
   EXPECT_NE(c.status().message().find("endpoint"), std::string::npos);
 }
 
-TEST_F(QueryEngineTest, EndpointsAreTopNByRequestsWithShares) {
+TEST_P(QueryEngineTest, EndpointsAreTopNByRequestsWithShares) {
   const auto requests = testing::MixedRequests(At(9), At(12), 5000, 5);
   Write(requests);
   const int64_t from = At(9, 10), to = At(11, 50);
@@ -238,7 +285,7 @@ TEST_F(QueryEngineTest, EndpointsAreTopNByRequestsWithShares) {
   EXPECT_GT(rows[0]["requests"].get<uint64_t>(), rows[1]["requests"].get<uint64_t>());
 }
 
-TEST_F(QueryEngineTest, EndpointsOfOneCustomerUseItsIndexAndTotal) {
+TEST_P(QueryEngineTest, EndpointsOfOneCustomerUseItsIndexAndTotal) {
   const auto requests = testing::MixedRequests(At(9), At(12), 5000, 6);
   Write(requests);
   const int64_t from = At(9), to = At(12);
@@ -264,7 +311,7 @@ TEST_F(QueryEngineTest, EndpointsOfOneCustomerUseItsIndexAndTotal) {
   EXPECT_NEAR(shares, 1.0, 1e-5);
 }
 
-TEST_F(QueryEngineTest, TopNTiesAreBrokenByName) {
+TEST_P(QueryEngineTest, TopNTiesAreBrokenByName) {
   std::vector<TestRequest> requests;
   for (const char* ep : {"GET /b", "GET /a", "GET /c", "GET /d"}) {
     const int n = std::string(ep) == "GET /d" ? 5 : 3;
@@ -291,7 +338,7 @@ TEST_F(QueryEngineTest, TopNTiesAreBrokenByName) {
   EXPECT_EQ(c["customers"][1]["customer"], "cust-a");
 }
 
-TEST_F(QueryEngineTest, CustomersAreTopNWithBytes) {
+TEST_P(QueryEngineTest, CustomersAreTopNWithBytes) {
   const auto requests = testing::MixedRequests(At(9), At(12), 5000, 7);
   Write(requests);
   const int64_t from = At(9), to = At(12);
@@ -312,7 +359,7 @@ TEST_F(QueryEngineTest, CustomersAreTopNWithBytes) {
   EXPECT_EQ(one["customers"][0], rows[1]);
 }
 
-TEST_F(QueryEngineTest, TimeseriesHasEveryStepAndNullsForEmptyOnes) {
+TEST_P(QueryEngineTest, TimeseriesHasEveryStepAndNullsForEmptyOnes) {
   std::vector<TestRequest> requests;
   for (int i = 0; i < 10; ++i) {  // 10:00..10:04 busy, 10:05..10:09 empty, 10:10 one
     TestRequest r;
@@ -360,7 +407,7 @@ TEST_F(QueryEngineTest, TimeseriesHasEveryStepAndNullsForEmptyOnes) {
   EXPECT_NE(bad.status().message().find("step_s"), std::string::npos);
 }
 
-TEST_F(QueryEngineTest, SlowListsTheSlowestInRangeNewestTieFirst) {
+TEST_P(QueryEngineTest, SlowListsTheSlowestInRangeNewestTieFirst) {
   std::vector<TestRequest> requests;
   const int64_t lat[] = {5000, 900000, 120000, 700000, 300000};
   for (int i = 0; i < 5; ++i) {
@@ -402,7 +449,7 @@ TEST_F(QueryEngineTest, SlowListsTheSlowestInRangeNewestTieFirst) {
   EXPECT_EQ(fast["requests"][2]["latency_ms"], 5.0);
 }
 
-TEST_F(QueryEngineTest, NoDataGivesNullsNotZeros) {
+TEST_P(QueryEngineTest, NoDataGivesNullsNotZeros) {
   const json j = Ok(engine_.Overview(Params(At(3), At(4))));
   EXPECT_EQ(j["requests"], 0);
   EXPECT_TRUE(j["error_rate"].is_null());
@@ -417,7 +464,7 @@ TEST_F(QueryEngineTest, NoDataGivesNullsNotZeros) {
   EXPECT_TRUE(Ok(engine_.Overview(Params(now + kHour, now + 2 * kHour)))["rps"].is_null());
 }
 
-TEST_F(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
+TEST_P(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
   TestRequest r;
   r.time_us = At(10, 1) * 1000000;
   r.latency_us = -1;
@@ -430,7 +477,7 @@ TEST_F(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
   EXPECT_TRUE(j["latency_ms"]["avg"].is_null());
 }
 
-TEST_F(QueryEngineTest, BadParametersAreInvalidArgument) {
+TEST_P(QueryEngineTest, BadParametersAreInvalidArgument) {
   auto expect_invalid = [](const Result<json>& r, const std::string& needle) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
@@ -448,7 +495,7 @@ TEST_F(QueryEngineTest, BadParametersAreInvalidArgument) {
   }
 }
 
-TEST_F(QueryEngineTest, SeriesTotalMatchesOverview) {
+TEST_P(QueryEngineTest, SeriesTotalMatchesOverview) {
   const auto requests = testing::MixedRequests(At(9), At(12), 2000, 8);
   Write(requests);
   auto total = engine_.SeriesTotal(SeriesKind::kEndpoint, "GET /v1/users", At(9), At(12));
@@ -460,7 +507,7 @@ TEST_F(QueryEngineTest, SeriesTotalMatchesOverview) {
   EXPECT_EQ(total->latency_count, e.latencies.size());
 }
 
-TEST_F(QueryEngineTest, AHashThatBreaksTheSchemaIsAParseErrorNotACrash) {
+TEST_F(QueryEngineV1Test, AHashThatBreaksTheSchemaIsAParseErrorNotACrash) {
   const std::string key = schema_.SeriesKey(Tier::kMinute, At(10, 1) / 60, SeriesKind::kAll, "");
   ASSERT_TRUE(client_.Command({"HSET", key, "bogus", "1"}).ok());
   ASSERT_TRUE(client_.Command({"EXPIRE", key, "600"}).ok());
@@ -470,7 +517,7 @@ TEST_F(QueryEngineTest, AHashThatBreaksTheSchemaIsAParseErrorNotACrash) {
   EXPECT_NE(r.status().message().find("bogus"), std::string::npos);
 }
 
-TEST_F(QueryEngineTest, InvalidUtf8NamesStillDump) {
+TEST_P(QueryEngineTest, InvalidUtf8NamesStillDump) {
   TestRequest r;
   r.time_us = At(10, 1) * 1000000;
   r.endpoint = "GET /v1/\xff\xfe";
@@ -503,8 +550,10 @@ class CustomerEndpointDayTest : public QueryEngineTest {
   }
   std::vector<TestRequest> requests_;
 };
+INSTANTIATE_TEST_SUITE_P(Stores, CustomerEndpointDayTest,
+                         ::testing::Values(Store::kV1, Store::kV2), StoreName);
 
-TEST_F(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
+TEST_P(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
   QueryParams p = Params(At(10, 7, 30), At(13, 42, 10));
   p.filter = {"", "GET /v1/users", "acme"};
   const json j = Ok(engine_.Overview(p));
@@ -532,7 +581,7 @@ TEST_F(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
   EXPECT_FALSE(c.contains("note"));
 }
 
-TEST_F(CustomerEndpointDayTest, RangeAcrossMidnightReadsBothDays) {
+TEST_P(CustomerEndpointDayTest, RangeAcrossMidnightReadsBothDays) {
   QueryParams p = Params(At(-2), At(2));
   p.filter = {"", "GET /v1/users", "acme"};
   const json j = Ok(engine_.Overview(p));
@@ -552,7 +601,7 @@ TEST_F(CustomerEndpointDayTest, RangeAcrossMidnightReadsBothDays) {
   EXPECT_EQ(aligned["requests"], j["requests"]);
 }
 
-TEST_F(CustomerEndpointDayTest, TimeseriesHasOnePointPerDay) {
+TEST_P(CustomerEndpointDayTest, TimeseriesHasOnePointPerDay) {
   QueryParams p = Params(At(-2), At(2));
   p.filter = {"", "GET /v1/users", "acme"};
   const json j = Ok(engine_.Timeseries(p));
@@ -590,7 +639,7 @@ TEST_F(CustomerEndpointDayTest, TimeseriesHasOnePointPerDay) {
   EXPECT_FALSE(e.contains("resolution"));
 }
 
-TEST_F(CustomerEndpointDayTest, TimeseriesStepFinerThanADayIsInvalid) {
+TEST_P(CustomerEndpointDayTest, TimeseriesStepFinerThanADayIsInvalid) {
   QueryParams p = Params(At(10), At(12));
   p.filter = {"", "GET /v1/users", "acme"};
   for (int64_t step : {60, 3600, 43200}) {
@@ -606,7 +655,7 @@ TEST_F(CustomerEndpointDayTest, TimeseriesStepFinerThanADayIsInvalid) {
   }
 }
 
-TEST_F(CustomerEndpointDayTest, EndpointsOfACustomerCoverWholeDays) {
+TEST_P(CustomerEndpointDayTest, EndpointsOfACustomerCoverWholeDays) {
   QueryParams p = Params(At(1, 15), At(3, 10));
   p.filter.customer = "globex";
   const json j = Ok(engine_.Endpoints(p));
@@ -639,7 +688,7 @@ TEST_F(CustomerEndpointDayTest, EndpointsOfACustomerCoverWholeDays) {
             }).requests);
 }
 
-TEST_F(CustomerEndpointDayTest, QueriesWithoutCustomerEndpointSeriesAreUnchanged) {
+TEST_P(CustomerEndpointDayTest, QueriesWithoutCustomerEndpointSeriesAreUnchanged) {
   const QueryParams p = Params(At(1, 15), At(3, 10));
   const json endpoints = Ok(engine_.Endpoints(p));
   EXPECT_EQ(endpoints["from"], FormatIso8601(At(1, 15)));
@@ -661,7 +710,7 @@ TEST_F(CustomerEndpointDayTest, QueriesWithoutCustomerEndpointSeriesAreUnchanged
   EXPECT_FALSE(slow.contains("resolution"));
 }
 
-TEST_F(CustomerEndpointDayTest, SeriesTotalAndPlanSeriesUseWholeDays) {
+TEST_P(CustomerEndpointDayTest, SeriesTotalAndPlanSeriesUseWholeDays) {
   const std::string name = std::string("acme") + kNameSeparator + "GET /v1/users";
   auto plan = engine_.PlanSeries(SeriesKind::kCustomerEndpoint, At(10), At(11));
   ASSERT_TRUE(plan.ok());
@@ -679,7 +728,8 @@ TEST_F(CustomerEndpointDayTest, SeriesTotalAndPlanSeriesUseWholeDays) {
   EXPECT_EQ(customer_plan->to_s, At(11));
 }
 
-TEST_F(CustomerEndpointDayTest, TheWriterKeepsNoMinuteOrHourCustomerEndpointSeries) {
+TEST_F(QueryEngineV1Test, TheWriterKeepsNoMinuteOrHourCustomerEndpointSeries) {
+  Write(testing::MixedRequests(At(-4), At(28), 600, 11));
   // Guards the premise of this suite: a plan that used the minute or hour tier
   // for ce series would read nothing.
   const std::string name = std::string("acme") + kNameSeparator + "GET /v1/users";
@@ -698,7 +748,7 @@ TEST_F(CustomerEndpointDayTest, TheWriterKeepsNoMinuteOrHourCustomerEndpointSeri
 
 // --- Max latencies: one ZMSCORE per (bucket, shard) ---
 
-TEST_F(QueryEngineTest, TopNReadsMaxScoresWithOneCommandPerBucketAndShard) {
+TEST_F(QueryEngineV1Test, TopNReadsMaxScoresWithOneCommandPerBucketAndShard) {
   const auto requests = testing::MixedRequests(At(10), At(11), 3000, 12);
   Write(requests);
   QueryParams p = Params(At(10), At(11));  // one hour bucket
@@ -725,7 +775,7 @@ TEST_F(QueryEngineTest, TopNReadsMaxScoresWithOneCommandPerBucketAndShard) {
   EXPECT_EQ(client_.commands_sent() - before_ce, 1u + 5u + 1u);
 }
 
-TEST_F(QueryEngineTest, ManySeriesInOneShardSplitTheirMaxReadsAndStayExact) {
+TEST_P(QueryEngineTest, ManySeriesInOneShardSplitTheirMaxReadsAndStayExact) {
   // 300 endpoints of one customer: more than kMaxScoresPerCommand members in
   // the customer's shard; some endpoints log no latency (a nil score).
   std::vector<TestRequest> requests;
@@ -764,7 +814,7 @@ TEST_F(QueryEngineTest, ManySeriesInOneShardSplitTheirMaxReadsAndStayExact) {
     EXPECT_EQ(j2["endpoints"][i]["latency_ms"], j["endpoints"][i]["latency_ms"]);
 }
 
-TEST_F(QueryEngineTest, AMaxScoreThatIsNotALatencyIsAParseError) {
+TEST_F(QueryEngineV1Test, AMaxScoreThatIsNotALatencyIsAParseError) {
   TestRequest r;
   r.time_us = At(10, 1) * 1000000;
   r.endpoint = "GET /x";

@@ -1,11 +1,13 @@
 // HttpServer with worker threads: answers are computed off the socket
 // thread, each worker with its own backend, and a slow query holds one
-// worker while the others and the sockets go on.
+// worker while the others and the sockets go on. A handler that throws is
+// answered 500 and logged, with or without workers.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "server/http_server.h"
@@ -122,6 +124,54 @@ TEST_F(HttpWorkersTest, AnswersComeFromWorkersNeverTheSocketThread) {
   // Auth is still checked (on the worker) before any backend call.
   const std::string unauth = testing::HttpGet(server_.port(), "/api/v1/overview", "", "}", 1);
   EXPECT_EQ(unauth.rfind("HTTP/1.1 401", 0), 0u) << unauth.substr(0, 100);
+}
+
+// Throws on overview?endpoint=throw (a std::exception) and =throw-int.
+class ThrowingBackend : public testing::UnusedQueries {
+ public:
+  Result<json> Overview(const QueryParams& p) override {
+    if (p.filter.endpoint == "throw") throw std::runtime_error("boom from the backend");
+    if (p.filter.endpoint == "throw-int") throw 42;
+    return json{{"ok", true}};
+  }
+};
+
+TEST(HttpAnswerExceptionsTest, AHandlerThatThrowsIsAnswered500AndLoggedNeverADeadProcess) {
+  for (const bool with_workers : {true, false}) {
+    SCOPED_TRACE(with_workers ? "workers" : "inline");
+    ThrowingBackend first, second, inline_backend;
+    ManualClock clock{1764000000LL * 1000000};
+    std::mutex mu;
+    std::vector<std::string> log;
+    testing::LoopbackServer server;
+    std::vector<RequestWorker> workers;
+    if (with_workers) workers = {{&first, {}}, {&second, {}}};
+    Status st = server.Start(kToken, workers, &inline_backend, &clock, [&](HttpServerOptions& o) {
+      o.log_warning = [&](const std::string& line) {
+        std::lock_guard<std::mutex> lock(mu);
+        log.push_back(line);
+      };
+    });
+    ASSERT_TRUE(st.ok()) << st.message();
+    // More throws than workers: a worker that threw is not lost.
+    for (int i = 0; i < 5; ++i) {
+      const std::string reply =
+          testing::HttpGet(server.port(), "/api/v1/overview?endpoint=throw", kToken, "}", 1);
+      EXPECT_EQ(reply.rfind("HTTP/1.1 500", 0), 0u) << reply.substr(0, 200);
+      EXPECT_EQ(reply.find("boom"), std::string::npos) << "the reason is logged, not sent";
+    }
+    const std::string odd =
+        testing::HttpGet(server.port(), "/api/v1/overview?endpoint=throw-int", kToken, "}", 1);
+    EXPECT_EQ(odd.rfind("HTTP/1.1 500", 0), 0u) << odd.substr(0, 200);
+    const std::string fine = testing::HttpGet(server.port(), "/api/v1/overview", kToken, "}", 1);
+    EXPECT_EQ(fine.rfind("HTTP/1.1 200", 0), 0u) << fine.substr(0, 200);
+    EXPECT_NE(server.Metrics().find("apimeter_http_failed_answers_total 6"), std::string::npos);
+    server.Stop();
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(log.size(), 6u);
+    EXPECT_NE(log[0].find("boom from the backend"), std::string::npos) << log[0];
+    EXPECT_NE(log[5].find("not a std::exception"), std::string::npos) << log[5];
+  }
 }
 
 }  // namespace
