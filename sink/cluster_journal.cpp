@@ -264,6 +264,7 @@ Status ClusterJournal::ResendWithoutScriptCache(const std::vector<RedisArgs>& co
     missing.push_back(i);
   }
   if (evals.empty()) return Status::Ok();
+  stats_.scripts_sent_whole += evals.size();
   auto again = cluster_->PipelineDurable(evals);
   if (!again.ok()) return again.status().WithContext("flush: sending scripts the nodes lacked");
   for (size_t k = 0; k < missing.size(); ++k) (*replies)[missing[k]] = std::move((*again)[k]);

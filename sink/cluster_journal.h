@@ -81,6 +81,7 @@ class ClusterJournal {
   struct Stats {
     uint64_t already_committed = 0;
     uint64_t journals_recovered = 0;  // journals of earlier batches finished
+    uint64_t scripts_sent_whole = 0;  // EVALSHA answered NOSCRIPT, sent again as EVAL
   };
   const Stats& stats() const { return stats_; }
 

@@ -268,4 +268,19 @@ std::string TestCluster::NodeId(const std::string& host_port) const {
   return r.ok() ? r->str : std::string();
 }
 
+PausedWrites::PausedWrites(const TestCluster& cluster, const std::string& node)
+    : client_(cluster.NodeEndpoint(node)) {
+  auto r = client_.Command({"CLIENT", "PAUSE", "300000", "WRITE"});
+  ok_ = paused_ = r.ok() && !r->is_error();
+}
+
+PausedWrites::~PausedWrites() { (void)Unpause(); }
+
+bool PausedWrites::Unpause() {
+  if (!paused_) return true;
+  auto r = client_.Command({"CLIENT", "UNPAUSE"});
+  paused_ = !(r.ok() && !r->is_error());
+  return !paused_;
+}
+
 }  // namespace apimeter::testing

@@ -50,4 +50,23 @@ class TestCluster {
   std::vector<int> pids_;
 };
 
+// CLIENT PAUSE WRITE on one node until Unpause() or destruction, so a failed
+// assertion cannot leave the node paused for later tests. The pause has no
+// time bound of its own (a bound once expired under ASan on a loaded machine
+// and the fault was not tested); ok() says whether the node accepted it.
+class PausedWrites {
+ public:
+  PausedWrites(const TestCluster& cluster, const std::string& node);
+  ~PausedWrites();
+  PausedWrites(const PausedWrites&) = delete;
+  PausedWrites& operator=(const PausedWrites&) = delete;
+  bool ok() const { return ok_; }
+  // true when the node answered UNPAUSE without an error.
+  bool Unpause();
+
+ private:
+  RedisClient client_;
+  bool ok_ = false, paused_ = false;
+};
+
 }  // namespace apimeter::testing
