@@ -489,8 +489,17 @@ std::unique_ptr<RedisCommands> NewRedisCommands(const RedisEndpoint& node,
                                                 const std::vector<std::string>& cluster) {
   if (cluster.empty()) return std::make_unique<RedisClient>(node);
   ClusterOptions co;
-  co.seeds = cluster;
   co.node = node;
+  co.seeds = cluster;
+  // Seeds may be redis:// URLs with the nodes' credentials (checked when the
+  // config loaded; a bad one is left as it is and fails to connect).
+  if (auto seeds = ParseClusterSeeds(cluster); seeds.ok()) {
+    co.seeds = seeds->nodes;
+    if (!seeds->password.empty()) {
+      co.node.username = seeds->username;
+      co.node.password = seeds->password;
+    }
+  }
   // Retries inside one call stay short: callers have their own backoff
   // (which does not block their loop) for longer outages.
   co.max_wait = node.command_timeout;

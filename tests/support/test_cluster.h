@@ -21,8 +21,11 @@ namespace apimeter::testing {
 
 class TestCluster {
  public:
-  // node_timeout_ms: cluster-node-timeout (how soon a dead node is marked failed).
-  explicit TestCluster(int masters = 3, int replicas = 0, int node_timeout_ms = 2000);
+  // node_timeout_ms: cluster-node-timeout (how soon a dead node is marked
+  // failed). A non-empty `password` starts every node with requirepass (and
+  // masterauth); NodeEndpoint and Options then carry it.
+  explicit TestCluster(int masters = 3, int replicas = 0, int node_timeout_ms = 2000,
+                       std::string password = "");
   ~TestCluster();
   TestCluster(const TestCluster&) = delete;
   TestCluster& operator=(const TestCluster&) = delete;
@@ -41,6 +44,7 @@ class TestCluster {
  private:
   void Start(int masters, int replicas);
   int node_timeout_ms_;
+  std::string password_;
   void StopAll();
   bool StartNodes(int count);  // false: a port was taken; throws on other failures
   bool ReplicasListed(int per_master) const;
