@@ -35,10 +35,7 @@ bool IsApply(const RedisArgs& cmd) { return cmd[0] == "EVALSHA" || cmd[0] == "EV
 
 ClusterBlockFlush::ClusterBlockFlush(ClusterClient* cluster, BlockKeys keys)
     : keys_(std::move(keys)),
-      journal_(cluster, KeySchema(keys_.prefix()),
-               [this](const RedisArgs& cmd, const RedisReply& r) {
-                 return CheckApplyReply(cmd, r);
-               }),
+      journal_(cluster, KeySchema(keys_.prefix()), &ClusterBlockFlush::CheckApplyReply),
       apply_sha_(journal_.RegisterScript(kApplyScript)) {}
 
 std::string ClusterBlockFlush::CheckpointKey(std::string_view host,
@@ -47,21 +44,21 @@ std::string ClusterBlockFlush::CheckpointKey(std::string_view host,
 }
 
 ClusterBlockFlush::Stats ClusterBlockFlush::stats() const {
-  return {tags_already_applied_, journal_.stats().journals_recovered,
+  return {journal_.stats().skipped, journal_.stats().journals_recovered,
           journal_.stats().scripts_sent_whole};
 }
 
-std::string ClusterBlockFlush::CheckApplyReply(const RedisArgs& cmd, const RedisReply& r) {
-  if (!IsApply(cmd)) return "";
+ClusterJournal::Verdict ClusterBlockFlush::CheckApplyReply(const RedisArgs& cmd,
+                                                           const RedisReply& r) {
+  if (!IsApply(cmd)) return {};
   const size_t lists = std::stoul(cmd.at(2)) - 1;
   if (r.type != RedisReply::Type::kArray || r.elements.size() != lists + 1) {
-    return "the apply script answered no list lengths";
+    return {"the apply script answered no list lengths"};
   }
   for (const RedisReply& e : r.elements) {
-    if (e.type != RedisReply::Type::kInteger) return "the apply script answered a non-integer";
+    if (e.type != RedisReply::Type::kInteger) return {"the apply script answered a non-integer"};
   }
-  if (r.elements[0].integer == 0) ++tags_already_applied_;
-  return "";
+  return {"", r.elements[0].integer == 0};
 }
 
 std::vector<RedisArgs> ClusterBlockFlush::ApplyCommands(

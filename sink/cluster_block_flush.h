@@ -58,13 +58,13 @@ class ClusterBlockFlush final : public FlushProtocol {
   // The commands of step 2; where[i] = (command, list position) of block i.
   std::vector<RedisArgs> ApplyCommands(const PreparedFlush& flush, uint64_t seq,
                                        std::vector<std::pair<size_t, size_t>>* where) const;
-  // "" when `reply` is a well-formed answer of the apply script to `cmd`.
-  std::string CheckApplyReply(const RedisArgs& cmd, const RedisReply& reply);
+  // Whether `reply` is a well-formed answer of the apply script to `cmd`,
+  // and whether it found the tag applied.
+  static ClusterJournal::Verdict CheckApplyReply(const RedisArgs& cmd, const RedisReply& reply);
 
   BlockKeys keys_;
   ClusterJournal journal_;
   std::string apply_sha_;
-  uint64_t tags_already_applied_ = 0;
 };
 
 }  // namespace apimeter

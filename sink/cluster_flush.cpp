@@ -111,17 +111,17 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
     // when its marker showed it applied.
     journal_ = std::make_unique<ClusterJournal>(
         &cluster, schema_,
-        [this](const RedisArgs& cmd, const RedisReply& r) -> std::string {
-          if (cmd[0] != "EVAL") return "";
-          if (r.type != RedisReply::Type::kInteger) return "unexpected reply to a series script";
-          if (r.integer == -1) ++stats_.groups_already_applied;
-          return "";
+        [](const RedisArgs& cmd, const RedisReply& r) -> ClusterJournal::Verdict {
+          if (cmd[0] != "EVAL") return {};
+          if (r.type != RedisReply::Type::kInteger) return {"unexpected reply to a series script"};
+          return {"", r.integer == -1};
         });
   }
   const ClusterJournal::Stats before = journal_->stats();
   Status st = FlushJournaled(input, token);
   stats_.already_applied += journal_->stats().already_committed - before.already_committed;
   stats_.journals_recovered += journal_->stats().journals_recovered - before.journals_recovered;
+  stats_.groups_already_applied += journal_->stats().skipped - before.skipped;
   return st;
 }
 

@@ -209,7 +209,12 @@ Status ClusterJournal::Apply(const std::string& host, const std::string& id,
     for (size_t i = 0; i < replies->size(); ++i) {
       const RedisReply& r = (*replies)[i];
       const RedisArgs& cmd = commands[i];
-      const std::string why = r.is_error() ? r.str : check_(cmd, r);
+      std::string why = r.is_error() ? r.str : std::string();
+      if (!r.is_error()) {
+        const Verdict v = check_(cmd, r);
+        why = v.problem;
+        if (why.empty() && v.skipped) ++stats_.skipped;
+      }
       if (why.empty()) continue;
       const std::string key = KeyOf(cmd);
       spdlog::error("flush {}: Redis rejected {} on key '{}': {}", id, cmd[0], key, why);

@@ -45,8 +45,12 @@ namespace apimeter {
 
 class ClusterJournal {
  public:
-  // What is wrong with a non-error reply to an applied command ("" if fine).
-  using ReplyCheck = std::function<std::string(const RedisArgs& cmd, const RedisReply& reply)>;
+  // The caller's reading of a non-error reply to an applied command.
+  struct Verdict {
+    std::string problem;   // what is wrong with it ("" if fine)
+    bool skipped = false;  // its guard showed it applied by an earlier attempt
+  };
+  using ReplyCheck = std::function<Verdict(const RedisArgs& cmd, const RedisReply& reply)>;
 
   ClusterJournal(ClusterClient* cluster, KeySchema schema, ReplyCheck check);
 
@@ -82,6 +86,7 @@ class ClusterJournal {
     uint64_t already_committed = 0;
     uint64_t journals_recovered = 0;  // journals of earlier batches finished
     uint64_t scripts_sent_whole = 0;  // EVALSHA answered NOSCRIPT, sent again as EVAL
+    uint64_t skipped = 0;             // commands whose guard showed them applied
   };
   const Stats& stats() const { return stats_; }
 
