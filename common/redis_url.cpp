@@ -153,4 +153,41 @@ std::string MaskRedisUrl(std::string_view url) {
   return masked;
 }
 
+Result<ClusterSeeds> ParseClusterSeeds(const std::vector<std::string>& seeds) {
+  ClusterSeeds out;
+  bool credentials = false;
+  for (const std::string& seed : seeds) {
+    const std::string shown = MaskRedisUrl(seed).substr(0, 80);
+    auto bad = [&](const std::string& what) {
+      return Status::InvalidArgument("redis.cluster entry '" + shown + "' " + what +
+                                     "; write host:port or redis://[[user]:password@]host:port, "
+                                     "e.g. [\"redis://apimeter:secret@10.0.0.1:6379\", "
+                                     "\"10.0.0.2:6379\"]");
+    };
+    const bool url = seed.find("://") != std::string::npos;
+    auto ep = ParseRedisUrl(url ? std::string_view(seed) : "redis://" + seed);
+    if (!ep.ok()) return bad("is not valid");
+    if (!ep->unix_socket.empty()) return bad("is a unix socket");
+    if (ep->db != 0) return bad("names database " + std::to_string(ep->db) +
+                                " (a Redis Cluster has only database 0)");
+    if (!url && (seed.rfind(':') == std::string::npos || seed.find('@') != std::string::npos ||
+                 seed.find('/') != std::string::npos)) {
+      return bad("is not host:port");
+    }
+    for (char c : seed) {
+      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return bad("holds a space or control character");
+    }
+    out.nodes.push_back(ep->host + ":" + std::to_string(ep->port));
+    if (ep->password.empty() && ep->username.empty()) continue;
+    if (credentials && (ep->username != out.username || ep->password != out.password)) {
+      return bad("has other credentials than an earlier entry (every node is asked with the "
+                 "same user and password)");
+    }
+    credentials = true;
+    out.username = ep->username;
+    out.password = ep->password;
+  }
+  return out;
+}
+
 }  // namespace apimeter

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -29,5 +30,18 @@ struct RedisEndpoint {
 Result<RedisEndpoint> ParseRedisUrl(std::string_view url);
 // The URL with any password replaced by "****", for logs and check-config.
 std::string MaskRedisUrl(std::string_view url);
+
+// Redis Cluster seeds as the config's redis.cluster writes them: each
+// "host:port", or "redis://[[user]:password@]host:port" to give the
+// credentials (AUTH) every node of the cluster is asked with. Seeds that
+// carry credentials must carry the same ones; a database other than 0 is
+// refused (a cluster has only database 0). Errors name the seed with its
+// password masked.
+struct ClusterSeeds {
+  std::vector<std::string> nodes;  // "host:port", in the order given
+  std::string username;            // ACL user; empty for the default user
+  std::string password;            // secret: never logged; empty = no AUTH
+};
+Result<ClusterSeeds> ParseClusterSeeds(const std::vector<std::string>& seeds);
 
 }  // namespace apimeter

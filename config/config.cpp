@@ -149,13 +149,9 @@ class Loader {
         APIMETER_RETURN_IF_ERROR(CheckPrefix(x, rc->prefix));
       } else if (x.key == "cluster") {
         APIMETER_ASSIGN_OR_RETURN(rc->cluster, r_.StringList(x, name));
-        for (const std::string& seed : rc->cluster) {
-          if (!IsHostPort(seed)) {
-            return r_.ErrorAt(x, "redis.cluster entry '" + seed.substr(0, 60) +
-                                     "' is not host:port; write e.g. [\"10.0.0.1:6379\", "
-                                     "\"10.0.0.2:6379\"]");
-          }
-        }
+        // host:port, or a redis:// URL carrying the nodes' user and password.
+        Result<ClusterSeeds> seeds = ParseClusterSeeds(rc->cluster);
+        if (!seeds.ok()) return r_.ErrorAt(x, seeds.status().message());
       } else {
         int64_t* out =
             x.key == "connect_timeout" ? &rc->connect_timeout_ms : &rc->command_timeout_ms;

@@ -58,7 +58,9 @@ struct LimitsConfig {
 struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379/0";  // may hold a password: use MaskRedisUrl to show
   std::string prefix = "apimeter";
-  std::vector<std::string> cluster;  // host:port seeds; non-empty turns cluster mode on
+  // Seeds, host:port or redis://[[user]:password@]host:port (may hold a
+  // password: show with MaskRedisUrl); non-empty turns cluster mode on.
+  std::vector<std::string> cluster;
   int64_t connect_timeout_ms = 2000;
   int64_t command_timeout_ms = 5000;
 };

@@ -85,7 +85,9 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
   }
   out << YAML::Key << "prefix" << YAML::Value << c.redis.prefix;
   if (!c.redis.cluster.empty()) {
-    out << YAML::Key << "cluster" << YAML::Value << YAML::Flow << c.redis.cluster;
+    std::vector<std::string> seeds;  // a seed may carry the nodes' password
+    for (const std::string& seed : c.redis.cluster) seeds.push_back(MaskRedisUrl(seed));
+    out << YAML::Key << "cluster" << YAML::Value << YAML::Flow << seeds;
   }
   out << YAML::Key << "connect_timeout" << YAML::Value
       << FormatDurationMs(c.redis.connect_timeout_ms);

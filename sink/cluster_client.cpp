@@ -245,19 +245,24 @@ Result<RedisClient*> ClusterClient::NodeForSlot(int slot) {
 
 int ClusterClient::ReplicasOfSlot(int slot) const { return slot_replicas_[slot]; }
 
-bool ClusterClient::NoteRetriable(const RedisReply& reply) {
-  if (!reply.is_error()) return false;
+ClusterClient::ReplyAction ClusterClient::Follow(const RedisReply& reply, std::string* ask_node) {
+  if (!reply.is_error()) return ReplyAction::kDone;
   if (auto r = ParseRedirect(reply.str)) {
+    const std::string node = r->host + ":" + std::to_string(r->port);
     if (r->ask) {
       ++stats_.ask;
-    } else {
-      ++stats_.moved;
-      slot_node_[r->slot] =
-          static_cast<int16_t>(NodeIndex(r->host + ":" + std::to_string(r->port)));
+      if (ask_node != nullptr) *ask_node = node;
+      return ReplyAction::kAsk;
     }
-    return true;
+    ++stats_.moved;
+    slot_node_[r->slot] = static_cast<int16_t>(NodeIndex(node));
+    return ReplyAction::kMoved;
   }
-  return IsTransientClusterError(reply.str);
+  return IsTransientClusterError(reply.str) ? ReplyAction::kLater : ReplyAction::kDone;
+}
+
+bool ClusterClient::NoteRetriable(const RedisReply& reply) {
+  return Follow(reply, nullptr) != ReplyAction::kDone;
 }
 
 Result<RedisReply> ClusterClient::Command(const RedisArgs& args) {
@@ -275,156 +280,205 @@ Result<std::vector<RedisReply>> ClusterClient::PipelineDurable(
   return Run(commands, /*durable=*/true);
 }
 
+Result<std::vector<ClusterClient::Unit>> ClusterClient::SplitUnits(
+    const std::vector<RedisArgs>& commands) {
+  std::vector<Unit> units;
+  for (size_t i = 0; i < commands.size();) {
+    Unit u{i, 1, CommandSlot(commands[i])};
+    if (!commands[i].empty() && Upper(commands[i][0]) == "MULTI") {
+      // MULTI .. EXEC is one unit: sent whole to one node, and sent again
+      // whole after a redirect (EXEC then answered EXECABORT: nothing ran).
+      size_t end = i + 1;
+      while (end < commands.size() &&
+             (commands[end].empty() || Upper(commands[end][0]) != "EXEC")) {
+        ++end;
+      }
+      if (end == commands.size()) {
+        return Status::InvalidArgument("Redis Cluster: MULTI without EXEC in a pipeline");
+      }
+      u.count = end - i + 1;
+      for (size_t k = i + 1; k < end; ++k) {
+        const int slot = CommandSlot(commands[k]);
+        if (slot < 0) continue;
+        if (u.slot >= 0 && slot != u.slot) {
+          return Status::InvalidArgument(
+              "Redis Cluster: a MULTI/EXEC block touches keys of slots " +
+              std::to_string(u.slot) + " and " + std::to_string(slot) + " (" + commands[k][0] +
+              " " + commands[k][1] + "); a transaction must stay in one slot");
+        }
+        u.slot = slot;
+      }
+    }
+    units.push_back(u);
+    i += u.count;
+  }
+  return units;
+}
+
+std::map<std::string, std::vector<size_t>> ClusterClient::Route(
+    const std::vector<Unit>& units, const std::vector<size_t>& pending,
+    const std::map<size_t, std::string>& ask_target) const {
+  std::map<std::string, std::vector<size_t>> groups;  // node -> units for it this round
+  for (size_t u : pending) {
+    auto a = ask_target.find(u);
+    if (a != ask_target.end()) {
+      groups[a->second].push_back(u);
+      continue;
+    }
+    int slot = units[u].slot;
+    if (slot < 0) {
+      // Keyless: any master that serves slots.
+      slot = static_cast<int>(
+          std::find_if(slot_node_.begin(), slot_node_.end(), [](int16_t n) { return n >= 0; }) -
+          slot_node_.begin());
+      if (slot >= kClusterSlots) slot = 0;
+    }
+    const int idx = slot_node_[slot];
+    groups[idx < 0 ? std::string() : nodes_[idx]].push_back(u);  // "": unserved, wait
+  }
+  return groups;
+}
+
+std::vector<ClusterClient::Sent> ClusterClient::SendRound(
+    const std::vector<RedisArgs>& commands, const std::vector<Unit>& units,
+    const std::map<std::string, std::vector<size_t>>& routed,
+    const std::map<size_t, std::string>& ask_target, bool durable, Round* round) {
+  std::vector<Sent> sent;
+  for (const auto& [node, us] : routed) {
+    RedisClient* c = node.empty() ? nullptr : ClientFor(node);
+    if (c == nullptr) {
+      round->next.insert(round->next.end(), us.begin(), us.end());
+      round->last = Status::Unavailable("Redis Cluster: some slots have no master");
+      round->refresh = round->wait = true;
+      continue;
+    }
+    std::vector<RedisArgs> batch;
+    batch.reserve(us.size() + 2);
+    int want_replicas = 0;
+    for (size_t u : us) {
+      if (ask_target.count(u) != 0) batch.push_back({"ASKING"});
+      batch.insert(batch.end(), commands.begin() + units[u].first,
+                   commands.begin() + units[u].first + units[u].count);
+      if (durable && units[u].slot >= 0) {
+        want_replicas = std::max(want_replicas, std::min(1, ReplicasOfSlot(units[u].slot)));
+      }
+    }
+    if (want_replicas > 0) {
+      batch.push_back(
+          {"WAIT", std::to_string(want_replicas), std::to_string(options_.wait_timeout.count())});
+    }
+    Status st = c->Send(batch);
+    commands_sent_ += batch.size();
+    if (!st.ok()) {
+      spdlog::warn("Redis Cluster node {}: {}; reloading the topology", node, st.message());
+      round->last = st;
+      round->next.insert(round->next.end(), us.begin(), us.end());
+      round->refresh = round->wait = true;
+      continue;
+    }
+    sent.push_back({&node, &us, c, batch.size(), want_replicas});
+  }
+  return sent;
+}
+
+void ClusterClient::Collect(const std::vector<Unit>& units, const std::vector<Sent>& sent,
+                            std::map<size_t, std::string>* ask_target,
+                            std::vector<RedisReply>* out, Round* round) {
+  for (const Sent& g : sent) {
+    auto replies = g.client->Receive(g.count);
+    if (!replies.ok()) {
+      spdlog::warn("Redis Cluster node {}: {}; reloading the topology", *g.node,
+                   replies.status().message());
+      round->last = replies.status();
+      round->next.insert(round->next.end(), g.units->begin(), g.units->end());
+      round->refresh = round->wait = true;
+      continue;
+    }
+    size_t k = 0;
+    for (size_t u : *g.units) {
+      if (ask_target->erase(u) != 0) ++k;  // the ASKING reply
+      const Unit& unit = units[u];
+      // The first reply of the unit that asks to go elsewhere or later
+      // decides for the whole unit (a transaction refused while queuing or
+      // at EXEC ran nothing).
+      ReplyAction action = ReplyAction::kDone;
+      std::string ask_node, why;
+      for (size_t i = 0; i < unit.count && action == ReplyAction::kDone; ++i) {
+        action = Follow((*replies)[k + i], &ask_node);
+        if (action != ReplyAction::kDone) why = (*replies)[k + i].str;
+      }
+      switch (action) {
+        case ReplyAction::kDone:
+          for (size_t i = 0; i < unit.count; ++i) {
+            (*out)[unit.first + i] = std::move((*replies)[k + i]);
+          }
+          break;
+        case ReplyAction::kAsk:
+          (*ask_target)[u] = ask_node;
+          round->redirected = true;
+          round->next.push_back(u);
+          break;
+        case ReplyAction::kMoved:
+          round->refresh = round->redirected = true;
+          round->next.push_back(u);
+          break;
+        case ReplyAction::kLater:
+          round->last = Status::Unavailable("Redis Cluster: " + why);
+          round->wait = true;
+          round->next.push_back(u);
+          break;
+      }
+      k += unit.count;
+    }
+    if (g.want_replicas > 0) {
+      const RedisReply& w = replies->back();
+      if (w.is_error() || w.type != RedisReply::Type::kInteger || w.integer < g.want_replicas) {
+        NoteShortWait(*g.node, w);
+      }
+    }
+  }
+}
+
 Result<std::vector<RedisReply>> ClusterClient::Run(const std::vector<RedisArgs>& commands,
                                                    bool durable) {
+  APIMETER_ASSIGN_OR_RETURN(const std::vector<Unit> units, SplitUnits(commands));
   std::vector<RedisReply> out(commands.size());
-  std::vector<size_t> pending(commands.size());
+  std::vector<size_t> pending(units.size());
   for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
-  std::map<size_t, std::string> ask_target;  // command -> node named by ASK
+  std::map<size_t, std::string> ask_target;  // unit -> node named by ASK
   Backoff backoff = NewBackoff();
   Status last = Status::Ok();
   int redirect_rounds = 0;
   while (!pending.empty()) {
-    bool refresh = !loaded_, wait = false;
-    if (refresh) {
-      Status st = RefreshTopology();
-      if (!st.ok()) {
+    if (!loaded_) {
+      if (Status st = RefreshTopology(); !st.ok()) {
         last = st;
         if (!backoff.Wait()) return last;
         continue;
       }
-      refresh = false;
     }
-    // node -> commands for it this round
-    std::map<std::string, std::vector<size_t>> groups;
-    for (size_t i : pending) {
-      auto a = ask_target.find(i);
-      if (a != ask_target.end()) {
-        groups[a->second].push_back(i);
-        continue;
-      }
-      int slot = CommandSlot(commands[i]);
-      if (slot < 0) {
-        // Keyless: any master that serves slots.
-        slot = static_cast<int>(
-            std::find_if(slot_node_.begin(), slot_node_.end(), [](int16_t n) { return n >= 0; }) -
-            slot_node_.begin());
-        if (slot >= kClusterSlots) slot = 0;
-      }
-      const int idx = slot_node_[slot];
-      if (idx < 0) {
-        groups[""].push_back(i);  // unserved slot: wait for the cluster to heal
-      } else {
-        groups[nodes_[idx]].push_back(i);
-      }
-    }
-    std::vector<size_t> next;
-    bool redirected = false;
-    // Phase 1 writes every node's pipeline, phase 2 reads them: the masters
+    Round round;
+    round.last = last;
+    const auto routed = Route(units, pending, ask_target);
+    // Every node's pipeline is written before any is read: the masters
     // work on their parts at the same time.
-    struct Sent {
-      const std::string* node;
-      const std::vector<size_t>* idxs;
-      RedisClient* client;
-      size_t count;
-      int want_replicas;
-    };
-    std::vector<Sent> sent;
-    for (auto& [node, idxs] : groups) {
-      RedisClient* c = node.empty() ? nullptr : ClientFor(node);
-      if (c == nullptr) {
-        next.insert(next.end(), idxs.begin(), idxs.end());
-        last = Status::Unavailable("Redis Cluster: some slots have no master");
-        refresh = wait = true;
-        continue;
-      }
-      std::vector<RedisArgs> batch;
-      batch.reserve(idxs.size() + 2);
-      int want_replicas = 0;
-      for (size_t i : idxs) {
-        if (ask_target.count(i) != 0) batch.push_back({"ASKING"});
-        batch.push_back(commands[i]);
-        const int slot = CommandSlot(commands[i]);
-        if (durable && slot >= 0) {
-          want_replicas = std::max(want_replicas, std::min(1, ReplicasOfSlot(slot)));
-        }
-      }
-      if (want_replicas > 0) {
-        batch.push_back(
-            {"WAIT", std::to_string(want_replicas), std::to_string(options_.wait_timeout.count())});
-      }
-      Status st = c->Send(batch);
-      commands_sent_ += batch.size();
-      if (!st.ok()) {
-        spdlog::warn("Redis Cluster node {}: {}; reloading the topology", node, st.message());
-        last = st;
-        next.insert(next.end(), idxs.begin(), idxs.end());
-        refresh = wait = true;
-        continue;
-      }
-      sent.push_back({&node, &idxs, c, batch.size(), want_replicas});
-    }
-    for (const Sent& g : sent) {
-      auto replies = g.client->Receive(g.count);
-      if (!replies.ok()) {
-        spdlog::warn("Redis Cluster node {}: {}; reloading the topology", *g.node,
-                     replies.status().message());
-        last = replies.status();
-        next.insert(next.end(), g.idxs->begin(), g.idxs->end());
-        refresh = wait = true;
-        continue;
-      }
-      size_t k = 0;
-      for (size_t i : *g.idxs) {
-        const bool asked = ask_target.erase(i) != 0;
-        if (asked) ++k;  // the ASKING reply
-        RedisReply& r = (*replies)[k++];
-        if (r.is_error()) {
-          if (auto red = ParseRedirect(r.str)) {
-            if (red->ask) {
-              ++stats_.ask;
-              ask_target[i] = red->host + ":" + std::to_string(red->port);
-            } else {
-              ++stats_.moved;
-              slot_node_[red->slot] =
-                  static_cast<int16_t>(NodeIndex(red->host + ":" + std::to_string(red->port)));
-              refresh = true;
-            }
-            redirected = true;
-            next.push_back(i);
-            continue;
-          }
-          if (IsTransientClusterError(r.str)) {
-            last = Status::Unavailable("Redis Cluster: " + r.str);
-            wait = true;
-            next.push_back(i);
-            continue;
-          }
-        }
-        out[i] = std::move(r);
-      }
-      if (g.want_replicas > 0) {
-        const RedisReply& w = replies->back();
-        if (w.is_error() || w.type != RedisReply::Type::kInteger || w.integer < g.want_replicas) {
-          NoteShortWait(*g.node, w);
-        }
-      }
-    }
-    pending = std::move(next);
+    const std::vector<Sent> sent = SendRound(commands, units, routed, ask_target, durable, &round);
+    Collect(units, sent, &ask_target, &out, &round);
+    last = round.last;
+    pending = std::move(round.next);
     if (pending.empty()) break;
-    if (refresh) {
-      Status st = RefreshTopology();
-      if (!st.ok()) {
+    if (round.refresh) {
+      if (Status st = RefreshTopology(); !st.ok()) {
         last = st;
-        wait = true;
+        round.wait = true;
       }
     }
-    if (wait) {
+    if (round.wait) {
       if (!backoff.Wait()) {
         return last.WithContext("Redis Cluster: gave up after " +
                                 std::to_string(options_.max_wait.count()) + " ms of retries");
       }
-    } else if (redirected && ++redirect_rounds > options_.max_redirect_rounds) {
+    } else if (round.redirected && ++redirect_rounds > options_.max_redirect_rounds) {
       return Status::Unavailable("Redis Cluster: too many redirects (slots keep moving)");
     }
   }
@@ -435,8 +489,17 @@ std::unique_ptr<RedisCommands> NewRedisCommands(const RedisEndpoint& node,
                                                 const std::vector<std::string>& cluster) {
   if (cluster.empty()) return std::make_unique<RedisClient>(node);
   ClusterOptions co;
-  co.seeds = cluster;
   co.node = node;
+  co.seeds = cluster;
+  // Seeds may be redis:// URLs with the nodes' credentials (checked when the
+  // config loaded; a bad one is left as it is and fails to connect).
+  if (auto seeds = ParseClusterSeeds(cluster); seeds.ok()) {
+    co.seeds = seeds->nodes;
+    if (!seeds->password.empty()) {
+      co.node.username = seeds->username;
+      co.node.password = seeds->password;
+    }
+  }
   // Retries inside one call stay short: callers have their own backoff
   // (which does not block their loop) for longer outages.
   co.max_wait = node.command_timeout;

@@ -8,8 +8,11 @@
 //   small table of the commands apimeter sends; EVAL/EVALSHA: the first key
 //   after numkeys; keyless commands go to any master).
 // - Pipeline sends one pipeline per node per round and returns the replies
-//   in the order of the commands. MOVED updates the slot and retries on the
-//   new owner; ASK retries once on the target behind ASKING; TRYAGAIN,
+//   in the order of the commands. A MULTI .. EXEC block in a pipeline is
+//   routed whole by the slot of its keys (which must be one slot), so a
+//   group read atomically works as on one server. MOVED updates the slot
+//   and retries on the new owner; ASK retries once on the target behind
+//   ASKING (a block: ASKING before its MULTI); TRYAGAIN,
 //   CLUSTERDOWN, LOADING, MASTERDOWN and connection failures are retried with
 //   doubling backoff until `max_wait` of sleeping is spent, then kUnavailable.
 //   Because a command may be resent after an I/O error, Pipeline is for
@@ -147,7 +150,49 @@ class ClusterClient final : public RedisCommands {
   std::vector<std::string> Masters() const;
 
  private:
+  // A command, or a MULTI .. EXEC block, routed and resent as one.
+  struct Unit {
+    size_t first = 0, count = 1;  // commands[first, first + count)
+    int slot = -1;                // -1: keyless
+  };
+  // What to do with a reply (the one redirect parser: MOVED updates the
+  // slot table, ASK names the node for one retry).
+  enum class ReplyAction { kDone, kMoved, kAsk, kLater };
+  ReplyAction Follow(const RedisReply& reply, std::string* ask_node);
+  // One round's outcome: units to send again, and why.
+  struct Round {
+    std::vector<size_t> next;
+    bool refresh = false, wait = false, redirected = false;
+    Status last = Status::Ok();
+  };
+  struct Sent {
+    const std::string* node;
+    const std::vector<size_t>* units;
+    RedisClient* client;
+    size_t count;  // replies to read
+    int want_replicas;
+  };
+
+  // Run = SplitUnits, then rounds of Route, SendRound and Collect until every
+  // unit has its replies (or the backoff budget is spent).
   Result<std::vector<RedisReply>> Run(const std::vector<RedisArgs>& commands, bool durable);
+  // InvalidArgument for a MULTI without EXEC or whose keys span slots.
+  static Result<std::vector<Unit>> SplitUnits(const std::vector<RedisArgs>& commands);
+  // node ("host:port"; "" for an unserved slot) -> pending units for it.
+  std::map<std::string, std::vector<size_t>> Route(
+      const std::vector<Unit>& units, const std::vector<size_t>& pending,
+      const std::map<size_t, std::string>& ask_target) const;
+  // Writes each node's pipeline (ASKING before an asked unit, WAIT last when
+  // durable and the node's slots have replicas), reading nothing.
+  std::vector<Sent> SendRound(const std::vector<RedisArgs>& commands,
+                              const std::vector<Unit>& units,
+                              const std::map<std::string, std::vector<size_t>>& routed,
+                              const std::map<size_t, std::string>& ask_target, bool durable,
+                              Round* round);
+  // Reads each node's replies into *out, or marks the unit for another round.
+  void Collect(const std::vector<Unit>& units, const std::vector<Sent>& sent,
+               std::map<size_t, std::string>* ask_target, std::vector<RedisReply>* out,
+               Round* round);
   RedisClient* ClientFor(const std::string& node);
   int NodeIndex(const std::string& node);
 

@@ -1,16 +1,10 @@
-// RedisSink in cluster mode (docs/redis-schema.md, "Redis Cluster"): a
-// transaction cannot span slots, so a flush
-//   1. commits, in the host's slot {ckpt:<host>}, the checkpoints
-//      (compare-and-set under WATCH), a journal of every data command of the
-//      batch, the journal's id in the pending set and the batch token, in one
-//      MULTI/EXEC, then WAITs for a replica;
-//   2. applies the journaled commands, one pipeline per master: each group's
-//      script call is guarded by a marker (writer id -> last batch sequence
-//      number) in its own slot, so it applies at most once however often it
-//      is sent; then WAITs for a replica;
-//   3. deletes the journal. A journal left by a crash or a failed step 2 is
-//      re-applied by the next flush of the same host (RecoverJournals) or by
-//      the retry of the same batch (its token is found in step 1).
+// RedisSink in cluster mode (docs/redis-schema.md, "Redis Cluster"): the
+// series scripts of a batch, each wrapped in a dedupe guard (a marker field
+// of this writer in the group's own slot, so a call applies at most once
+// however often it is sent), and the slow-request commands (the same result
+// when repeated) go through ClusterJournal (sink/cluster_journal.h): commit
+// point with the checkpoints and a journal in the host's slot, apply, close.
+// Also the journal's command encoding and the guard (sink/cluster_flush.h).
 #include "sink/cluster_flush.h"
 
 #include <spdlog/spdlog.h>
@@ -19,6 +13,7 @@
 #include <map>
 
 #include "sink/cluster_client.h"
+#include "sink/cluster_journal.h"
 #include "sink/crc16.h"
 #include "sink/redis_sink.h"
 #include "sink/sink_internal.h"
@@ -106,253 +101,63 @@ RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std:
   return out;
 }
 
-namespace {
-
-struct HostKeys {
-  std::string token, journal, pending;
-};
-
-HostKeys KeysOf(const KeySchema& schema, const std::string& host, const std::string& id) {
-  const std::string tag = schema.HostTag(host);
-  return {tag + ":flush:" + id, tag + ":j:" + id, tag + ":journal"};
-}
-
-// Whether any reply asks to retry elsewhere or later (nothing was applied).
-bool AnyRetriable(ClusterClient& cluster, const std::vector<RedisReply>& replies) {
-  bool any = false;
-  for (const RedisReply& r : replies) any = cluster.NoteRetriable(r) || any;
-  return any;
-}
-
-}  // namespace
+RedisSink::~RedisSink() = default;
 
 Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
                                const std::string& token) {
   APIMETER_RETURN_IF_ERROR(sink_internal::CheckDistinctCheckpoints(input));
-  cluster.RecheckReplicas();
-  // This writer's batches apply in order: finish its own unfinished one first.
-  if (!own_pending_.empty()) {
-    APIMETER_RETURN_IF_ERROR(RollForward(cluster, own_pending_host_, own_pending_));
+  if (!journal_) {
+    // A guarded series call answers the number of series it wrote, or -1
+    // when its marker showed it applied.
+    journal_ = std::make_unique<ClusterJournal>(
+        &cluster, schema_,
+        [](const RedisArgs& cmd, const RedisReply& r) -> ClusterJournal::Verdict {
+          if (cmd[0] != "EVAL") return {};
+          if (r.type != RedisReply::Type::kInteger) return {"unexpected reply to a series script"};
+          return {"", r.integer == -1};
+        });
   }
-  if (recovered_hosts_.count(input.host) == 0) {
-    APIMETER_RETURN_IF_ERROR(RecoverJournals(cluster, input.host));
-    recovered_hosts_.insert(input.host);
-  }
-  if (token != seq_token_) {
-    seq_token_ = token;
-    ++writer_seq_;
-  }
+  const ClusterJournal::Stats before = journal_->stats();
+  Status st = FlushJournaled(input, token);
+  stats_.already_applied += journal_->stats().already_committed - before.already_committed;
+  stats_.journals_recovered += journal_->stats().journals_recovered - before.journals_recovered;
+  stats_.groups_already_applied += journal_->stats().skipped - before.skipped;
+  return st;
+}
+
+Status RedisSink::FlushJournaled(const FlushBatch& input, const std::string& token) {
+  APIMETER_RETURN_IF_ERROR(journal_->Prepare(input.host));
+  const uint64_t seq = journal_->SequenceFor(token);
   FlushBatch batch = DropExpired(input);
   APIMETER_RETURN_IF_ERROR(Admit(&batch));
 
-  std::vector<RedisArgs> data;
-  AppendSeries(batch, /*check_types=*/true, &data);
-  AppendSlow(batch, &data);
+  ClusterJournal::Batch jb;
+  jb.host = batch.host;
+  jb.token = token;
+  AppendSeries(batch, /*check_types=*/true, &jb.commands);
+  AppendSlow(batch, &jb.commands);
   // Series scripts add (not idempotent): guarded, each call of a group by
   // a marker field of its own (a big group takes several calls: with one
   // field for all, the first call's mark made the others look applied, and
   // they were skipped). Slow-request ZADD, trim and EXPIREAT give the same
   // result when repeated: sent as they are.
   std::map<std::string, size_t> calls;  // marker -> calls of this batch to its group
-  for (RedisArgs& cmd : data) {
+  for (RedisArgs& cmd : jb.commands) {
     if (cmd[0] != "EVAL") continue;
     std::string marker = MarkerKey(cmd[3]);
     const size_t call = calls[marker]++;
-    cmd = GuardEval(cmd, marker, MarkerField(writer_id_, call), writer_seq_);
+    cmd = GuardEval(cmd, marker, MarkerField(journal_->writer_id(), call), seq);
   }
-
-  const HostKeys hk = KeysOf(schema_, batch.host, token);
-  std::vector<std::string> ckpt_keys;
   for (const FileCheckpoint& c : batch.checkpoints) {
-    ckpt_keys.push_back(schema_.ClusterCheckpointKey(batch.host, c.fingerprint));
+    jb.ckpt_keys.push_back(schema_.ClusterCheckpointKey(batch.host, c.fingerprint));
   }
-  const int slot = HashSlot(hk.token);
-  const std::string ttl = std::to_string(options_.token_ttl_s);
+  jb.checkpoints = batch.checkpoints;
+  jb.checkpoint_ttl_s = options_.day_retention_s;
+  jb.token_ttl_s = options_.token_ttl_s;
   // A journal may wait for its host's next writer: kept as long as the data.
-  const std::string journal_ttl = std::to_string(options_.day_retention_s);
-  ClusterClient::Backoff backoff = cluster.NewBackoff();
-  for (;;) {
-    auto node = cluster.NodeForSlot(slot);
-    if (!node.ok()) {
-      if (backoff.Wait()) continue;
-      return node.status().WithContext("flush");
-    }
-    RedisClient* c = *node;
-    // Round trip 1 (reads only, safe to repeat): WATCH, token, checkpoints.
-    auto checked = c->Pipeline(sink_internal::CheckCommands(ckpt_keys, hk.token));
-    if (!checked.ok()) {
-      (void)cluster.RefreshTopology();
-      if (backoff.Wait()) continue;
-      return checked.status().WithContext("flush");
-    }
-    if (AnyRetriable(cluster, *checked)) {
-      APIMETER_RETURN_IF_ERROR(sink_internal::Unwatch(*c));
-      if (backoff.Wait()) continue;
-      return Status::Unavailable("flush: the host's slot kept moving or was down");
-    }
-    if (Status st = sink_internal::CheckCheckReplies(*checked, ckpt_keys.size()); !st.ok()) {
-      return ckpt_keys.empty() ? st : sink_internal::FailAfterWatch(*c, st);
-    }
-    if ((*checked)[ckpt_keys.empty() ? 0 : 1].integer == 1) {
-      if (!ckpt_keys.empty()) APIMETER_RETURN_IF_ERROR(sink_internal::Unwatch(*c));
-      ++stats_.already_applied;
-      spdlog::info("flush {}: committed by an earlier attempt; finishing its journal", token);
-      return RollForward(cluster, batch.host, token);
-    }
-    if (!ckpt_keys.empty()) {
-      APIMETER_RETURN_IF_ERROR(
-          sink_internal::CompareCheckpoints(*c, checked->back(), ckpt_keys, batch));
-    }
-    // Round trip 2: checkpoints + journal + token, atomically in this slot.
-    std::vector<RedisArgs> tx{{"MULTI"}};
-    for (size_t i = 0; i < ckpt_keys.size(); ++i) {
-      tx.push_back({"SET", ckpt_keys[i], batch.checkpoints[i].updated, "EX",
-                    std::to_string(options_.day_retention_s)});
-    }
-    if (!data.empty()) {
-      RedisArgs push{"RPUSH", hk.journal};
-      for (const RedisArgs& cmd : data) push.push_back(EncodeJournalCommand(cmd));
-      tx.push_back(std::move(push));
-      tx.push_back({"EXPIRE", hk.journal, journal_ttl});
-      tx.push_back({"SADD", hk.pending, token});
-      tx.push_back({"EXPIRE", hk.pending, journal_ttl});
-    }
-    tx.push_back({"SET", hk.token, "1", "EX", ttl});
-    tx.push_back({"EXEC"});
-    const int replicas = std::min(1, cluster.ReplicasOfSlot(slot));
-    std::vector<RedisArgs> send = tx;
-    const std::string wait_ms = std::to_string(cluster.wait_timeout().count());
-    if (replicas > 0) send.push_back({"WAIT", "1", wait_ms});
-    auto replies = c->Pipeline(send);
-    if (!replies.ok()) return replies.status().WithContext("flush (outcome unknown)");
-    RedisReply wait;
-    if (replicas > 0) {
-      wait = std::move(replies->back());
-      replies->pop_back();
-    }
-    if (replies->back().is_error() && AnyRetriable(cluster, *replies)) {
-      // EXECABORT because the slot moved while queuing: nothing was applied.
-      if (backoff.Wait()) continue;
-      return Status::Unavailable("flush: the host's slot kept moving");
-    }
-    APIMETER_RETURN_IF_ERROR(CheckExec(*replies, tx));
-    // The commit point must survive a failover before anything is applied:
-    // a commit only the master holds could vanish with it while the applied
-    // increments (in other slots) stay, and the lines would be read again.
-    if (replicas > 0 &&
-        (wait.is_error() || wait.type != RedisReply::Type::kInteger || wait.integer < 1)) {
-      own_pending_ = token;  // the next flush rolls it forward if it is still there
-      own_pending_host_ = batch.host;
-      cluster.NoteShortWait(c->endpoint().host + ":" + std::to_string(c->endpoint().port), wait);
-      return Status::Unavailable(
-          "flush " + token + ": committed, but no replica acknowledged it (" +
-          cluster.last_short_wait() +
-          "); nothing applied yet (the next attempt finds the commit and applies it, or, if "
-          "it was lost in a failover, reads the lines again)");
-    }
-    break;
-  }
-  own_pending_ = token;
-  own_pending_host_ = batch.host;
-  return ApplyJournal(cluster, batch.host, token, data);
-}
-
-Status RedisSink::ApplyJournal(ClusterClient& cluster, const std::string& host,
-                               const std::string& id, const std::vector<RedisArgs>& commands) {
-  const HostKeys hk = KeysOf(schema_, host, id);
-  if (!commands.empty()) {
-    const uint64_t unreplicated_before = cluster.stats().unreplicated;
-    auto replies = cluster.PipelineDurable(commands);
-    if (!replies.ok()) {
-      return replies.status().WithContext("flush " + id +
-                                          ": committed, applying it (it stays journaled and is "
-                                          "finished by the next attempt)");
-    }
-    // Every reply is read: one error fails the flush with its reason (the
-    // journal stays, and the next attempt applies what is still missing).
-    size_t errors = 0;
-    std::string first;
-    for (size_t i = 0; i < replies->size(); ++i) {
-      const RedisReply& r = (*replies)[i];
-      const RedisArgs& cmd = commands[i];
-      const bool series = cmd[0] == "EVAL";
-      if (!r.is_error() && (!series || r.type == RedisReply::Type::kInteger)) {
-        if (series && r.integer == -1) ++stats_.groups_already_applied;
-        continue;
-      }
-      // A series call names its group's max key (the first key), others their key.
-      const std::string key = series ? cmd.at(3) : cmd.size() > 1 ? cmd[1] : "";
-      const std::string why = r.is_error() ? r.str : "unexpected reply to a series script";
-      spdlog::error("flush {}: Redis rejected {} on key '{}': {}", id, cmd[0], key, why);
-      if (errors++ == 0) first = cmd[0] + " " + key + ": " + why;
-    }
-    if (errors > 0) {
-      return Status::Internal("flush " + id + ": " + std::to_string(errors) + " of " +
-                              std::to_string(commands.size()) +
-                              " command(s) failed while applying it (it stays journaled; the "
-                              "next attempt applies what is missing). First: " +
-                              first);
-    }
-    if (cluster.stats().unreplicated != unreplicated_before) {
-      // Applied, but a master may hold increments no replica has: keep the
-      // journal, so that if they are lost in a failover (their markers with
-      // them) the next flush's recovery applies them again.
-      return Status::Unavailable("flush " + id + ": applied, but not yet acknowledged by a " +
-                                 "replica (" + cluster.last_short_wait() +
-                                 "); it stays journaled and is finished by the next attempt");
-    }
-  }
-  // Close: only now is the batch fully applied. A failure here fails the
-  // flush too; the retry finds every marker set and closes it then.
-  auto done = cluster.Pipeline({{"DEL", hk.journal}, {"SREM", hk.pending, id}});
-  if (!done.ok()) {
-    return done.status().WithContext("flush " + id + ": applied, closing its journal");
-  }
-  for (const RedisReply& r : *done) {
-    if (r.is_error()) {
-      return Status::Internal("flush " + id +
-                              ": applied, but closing its journal failed: " + r.str);
-    }
-  }
-  if (id == own_pending_) own_pending_.clear();
-  return Status::Ok();
-}
-
-Status RedisSink::RollForward(ClusterClient& cluster, const std::string& host,
-                              const std::string& id) {
-  const HostKeys hk = KeysOf(schema_, host, id);
-  auto list = cluster.Command({"LRANGE", hk.journal, "0", "-1"});
-  if (!list.ok()) return list.status().WithContext("flush journal " + id);
-  if (list->is_error()) return Status::Internal("flush journal " + id + ": " + list->str);
-  if (list->type != RedisReply::Type::kArray) {
-    return Status::Internal("flush journal " + id + ": LRANGE did not answer a list");
-  }
-  std::vector<RedisArgs> commands;
-  for (const RedisReply& e : list->elements) {
-    auto cmd = DecodeJournalCommand(e.str);
-    if (!cmd.ok()) return cmd.status().WithContext("flush journal " + hk.journal);
-    commands.push_back(std::move(*cmd));
-  }
-  return ApplyJournal(cluster, host, id, commands);
-}
-
-Status RedisSink::RecoverJournals(ClusterClient& cluster, const std::string& host) {
-  const HostKeys hk = KeysOf(schema_, host, "");
-  auto ids = cluster.Command({"SMEMBERS", hk.pending});
-  if (!ids.ok()) return ids.status().WithContext("flush journal recovery");
-  if (ids->is_error()) return Status::Internal("flush journal recovery: " + ids->str);
-  if (ids->type != RedisReply::Type::kArray) {
-    return Status::Internal("flush journal recovery: SMEMBERS did not answer a set");
-  }
-  for (const RedisReply& id : ids->elements) {
-    spdlog::warn(
-        "flush {} of host {} was committed but not fully applied (a crash or a node "
-        "failure); applying the rest now",
-        id.str, host);
-    APIMETER_RETURN_IF_ERROR(RollForward(cluster, host, id.str));
-    ++stats_.journals_recovered;
-  }
-  return Status::Ok();
+  jb.journal_ttl_s = options_.day_retention_s;
+  auto outcome = journal_->Commit(jb);
+  return outcome.ok() ? Status::Ok() : outcome.status();
 }
 
 }  // namespace apimeter

@@ -216,4 +216,22 @@ Result<std::vector<SlowDay>> PrepareSlow(const FlushBatch& batch, const NameIds&
   return out;
 }
 
+void AppendSlowCommands(const std::vector<SlowDay>& days, int64_t top_n, const BlockKeys& keys,
+                        std::vector<RedisArgs>* out) {
+  const int64_t keep = std::max<int64_t>(top_n, 0);
+  for (const SlowDay& day : days) {
+    if (day.entries.empty()) continue;
+    const std::string key = keys.SlowKey(day.day);
+    RedisArgs zadd{"ZADD", key};
+    zadd.reserve(2 + 2 * day.entries.size());
+    for (const auto& [latency, member] : day.entries) {
+      zadd.push_back(std::to_string(latency));
+      zadd.push_back(member);
+    }
+    out->push_back(std::move(zadd));
+    out->push_back({"ZREMRANGEBYRANK", key, "0", std::to_string(-(keep + 1))});
+    out->push_back({"EXPIREAT", key, std::to_string(day.expire_at)});
+  }
+}
+
 }  // namespace apimeter

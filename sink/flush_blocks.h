@@ -54,4 +54,10 @@ Result<std::vector<GroupBlock>> EncodeFlushBlocks(const FlushBatch& batch, const
 Result<std::vector<SlowDay>> PrepareSlow(const FlushBatch& batch, const NameIds& ids,
                                          const SinkOptions& options);
 
+// The commands that add the slow requests of each day: ZADD of every
+// candidate, trim to the slowest `top_n`, EXPIREAT. Repeating them gives the
+// same result (fixed members), so a cluster journal may resend them.
+void AppendSlowCommands(const std::vector<SlowDay>& days, int64_t top_n, const BlockKeys& keys,
+                        std::vector<RedisArgs>* out);
+
 }  // namespace apimeter

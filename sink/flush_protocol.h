@@ -2,8 +2,9 @@
 // requests, checkpoints and idempotency token — is committed to Redis
 // (docs/storage-v2.md "Writing: one flush protocol, two implementations").
 // The sink (BlockSink) builds a PreparedFlush and never asks which
-// implementation it has: StandaloneFlush (sink/standalone_flush.h) today,
-// a journaled cluster protocol later.
+// implementation it has: StandaloneFlush (sink/standalone_flush.h) on one
+// redis-server, ClusterBlockFlush (sink/cluster_block_flush.h) on Redis
+// Cluster.
 //
 // Promise of every implementation:
 // - exactly once: the blocks are appended, the slow requests added and the
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,6 +69,10 @@ class FlushProtocol {
  public:
   virtual ~FlushProtocol() = default;
   virtual Result<CommitReport> Commit(const PreparedFlush& flush) = 0;
+  // The key Commit stores a file's checkpoint under (on a cluster it moves
+  // into the host's slot), so a writer reads it back without asking which
+  // implementation it has.
+  virtual std::string CheckpointKey(std::string_view host, std::string_view fingerprint) const = 0;
 };
 
 }  // namespace apimeter

@@ -10,6 +10,7 @@
 #include <thread>
 #include <tuple>
 
+#include "sink/cluster_journal.h"
 #include "sink/sink_internal.h"
 
 namespace apimeter {
@@ -119,7 +120,9 @@ bool AppendSeriesArgs(const KeySchema& schema, const SeriesDelta& d, std::vector
   return true;
 }
 
-std::string RandomToken() {
+}  // namespace
+
+std::string sink_internal::RandomToken() {
   // 128 bits from the OS entropy source; tokens only need to be unique.
   std::random_device rd;
   static constexpr char kHex[] = "0123456789abcdef";
@@ -133,6 +136,8 @@ std::string RandomToken() {
   }
   return t;
 }
+
+namespace {
 
 class Fnv64 {
  public:
@@ -184,8 +189,7 @@ RedisSink::RedisSink(RedisCommands* client, KeySchema schema, SinkOptions option
     : client_(client),
       schema_(std::move(schema)),
       options_(options),
-      clock_(clock),
-      writer_id_(RandomToken().substr(0, 16)) {}
+      clock_(clock) {}
 
 int64_t RedisSink::RetentionSeconds(Tier tier) const {
   switch (tier) {
@@ -242,7 +246,7 @@ std::string RedisSink::TokenFor(const FlushBatch& batch) {
   const uint64_t hash = ContentHash(batch);
   if (pending_token_.empty() || pending_hash_ != hash) {
     pending_hash_ = hash;
-    pending_token_ = RandomToken();
+    pending_token_ = sink_internal::RandomToken();
   }
   return pending_token_;
 }
@@ -307,7 +311,7 @@ Status RedisSink::FlushOnce(const FlushBatch& input, const std::string& token) {
   tx.push_back({"EXEC"});
   auto replies = client_->Pipeline(tx);
   if (!replies.ok()) return replies.status().WithContext("flush (outcome unknown)");
-  return CheckExec(*replies, tx);
+  return sink_internal::CheckTransaction(*replies, tx);
 }
 
 void RedisSink::AppendSeries(const FlushBatch& batch, bool check_types,
@@ -361,8 +365,8 @@ void RedisSink::AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) 
   }
 }
 
-Status RedisSink::CheckExec(const std::vector<RedisReply>& replies,
-                            const std::vector<RedisArgs>& tx) const {
+Status sink_internal::CheckTransaction(const std::vector<RedisReply>& replies,
+                                       const std::vector<RedisArgs>& tx) {
   if (replies.size() != tx.size()) {
     return Status::Internal("flush: " + std::to_string(replies.size()) + " replies to " +
                             std::to_string(tx.size()) + " commands");

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -39,6 +40,8 @@
 #include "sink/schema.h"
 
 namespace apimeter {
+
+class ClusterJournal;
 
 struct SinkOptions {
   int64_t minute_retention_s = defaults::kMinuteRetentionS;
@@ -61,6 +64,7 @@ class RedisSink {
   static constexpr size_t kMaxCachedDays = 4;
 
   RedisSink(RedisCommands* client, KeySchema schema, SinkOptions options, const Clock* clock);
+  ~RedisSink();
 
   // The stored checkpoint value of one file ("" when none).
   Result<std::string> ReadCheckpoint(std::string_view host, std::string_view fingerprint);
@@ -104,10 +108,7 @@ class RedisSink {
   Status FlushOnce(const FlushBatch& batch, const std::string& token);
   // Cluster mode (sink/cluster_flush.cpp).
   Status FlushCluster(ClusterClient& cluster, const FlushBatch& batch, const std::string& token);
-  Status ApplyJournal(ClusterClient& cluster, const std::string& host, const std::string& id,
-                      const std::vector<RedisArgs>& commands);
-  Status RollForward(ClusterClient& cluster, const std::string& host, const std::string& id);
-  Status RecoverJournals(ClusterClient& cluster, const std::string& host);
+  Status FlushJournaled(const FlushBatch& batch, const std::string& token);
   int64_t RetentionSeconds(Tier tier) const;
   // Copies the batch without expired entries.
   FlushBatch DropExpired(const FlushBatch& batch);
@@ -124,8 +125,6 @@ class RedisSink {
   // (cluster mode, where a failed call is retried).
   void AppendSeries(const FlushBatch& batch, bool check_types, std::vector<RedisArgs>* tx) const;
   void AppendSlow(const FlushBatch& batch, std::vector<RedisArgs>* tx) const;
-  // Turns the MULTI..EXEC replies into a Status (nil EXEC: aborted; errors: internal).
-  Status CheckExec(const std::vector<RedisReply>& replies, const std::vector<RedisArgs>& tx) const;
   // Token of this batch: its id, or a remembered one for a retried content.
   std::string TokenFor(const FlushBatch& batch);
 
@@ -137,14 +136,8 @@ class RedisSink {
   std::map<int64_t, DayNames> admitted_;  // day -> names known to be admitted
   uint64_t pending_hash_ = 0;             // content hash of a batch whose flush failed
   std::string pending_token_;
-  // Cluster mode: hosts whose journals were recovered; this writer's id and
-  // batch sequence number (the token it was given to); its own journal not
-  // yet fully applied (finished before any newer batch).
-  std::unordered_set<std::string> recovered_hosts_;
-  std::string writer_id_;
-  uint64_t writer_seq_ = 0;
-  std::string seq_token_;
-  std::string own_pending_, own_pending_host_;
+  // Cluster mode: the journal protocol (made at the first cluster flush).
+  std::unique_ptr<ClusterJournal> journal_;
 };
 
 // Retry schedule for FlushWithRetry. Delays double from `initial` up to `max`.

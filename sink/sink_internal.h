@@ -61,6 +61,16 @@ Status Unwatch(RedisCommands& conn);
 // UNWATCH is added to the reason.
 Status FailAfterWatch(RedisCommands& conn, const Status& failure);
 
+// Checks the replies of a MULTI ... EXEC pipeline `tx` (MULTI first, EXEC
+// last): EXEC nil -> Aborted (nothing written); MULTI, a command refused
+// while queuing or EXEC itself an error -> Internal with the reason (nothing
+// written); an error inside EXEC's results -> Internal naming the command
+// and key (logged; the rest of the transaction was applied).
+Status CheckTransaction(const std::vector<RedisReply>& replies, const std::vector<RedisArgs>& tx);
+
+// 128 random bits as 32 hex digits (tokens and writer ids only need to be unique).
+std::string RandomToken();
+
 // Compares the MGET reply (checked by CheckCheckReplies) with what the batch
 // expects; on a mismatch sends UNWATCH on `conn` and returns Aborted naming
 // the key (and UNWATCH's failure, if any).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "sink/flush_blocks.h"
 #include "sink/sink_internal.h"
 
 namespace apimeter {
@@ -25,11 +26,6 @@ std::string KeyOf(const RedisArgs& cmd) {
 }  // namespace
 
 Result<CommitReport> StandaloneFlush::Commit(const PreparedFlush& flush) {
-  if (client_->AsCluster() != nullptr) {
-    // One MULTI over keys of many slots: Redis Cluster would refuse it.
-    return Status::InvalidArgument(
-        "storage v2 on Redis Cluster needs the cluster flush protocol, which is not built yet");
-  }
   const std::string token_key = keys_.TokenKey(flush.token);
   std::vector<std::string> ckpt_keys;
   ckpt_keys.reserve(flush.checkpoints.size());
@@ -76,19 +72,7 @@ std::vector<RedisArgs> StandaloneFlush::Transaction(const PreparedFlush& flush,
     tx.push_back({"EVAL", kAppendScript, "1", keys_.ListKey(b.group), b.bytes,
                   std::to_string(b.expire_at)});
   }
-  const int64_t keep = std::max<int64_t>(flush.slow_top_n, 0);
-  for (const SlowDay& day : flush.slow) {
-    if (day.entries.empty()) continue;
-    const std::string key = keys_.SlowKey(day.day);
-    RedisArgs zadd{"ZADD", key};
-    for (const auto& [latency, member] : day.entries) {
-      zadd.push_back(std::to_string(latency));
-      zadd.push_back(member);
-    }
-    tx.push_back(std::move(zadd));
-    tx.push_back({"ZREMRANGEBYRANK", key, "0", std::to_string(-(keep + 1))});
-    tx.push_back({"EXPIREAT", key, std::to_string(day.expire_at)});
-  }
+  AppendSlowCommands(flush.slow, flush.slow_top_n, keys_, &tx);
   for (size_t i = 0; i < ckpt_keys.size(); ++i) {
     tx.push_back({"SET", ckpt_keys[i], flush.checkpoints[i].updated, "EX",
                   std::to_string(flush.checkpoint_ttl_s)});

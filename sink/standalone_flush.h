@@ -18,7 +18,9 @@
 // message names the command, key and reason. Refused while queuing: nothing
 // written. Inside EXEC's results: Redis applied the other commands — only a
 // key of the wrong type does this, which the schema marker rules out).
-// On a ClusterClient it refuses (kInvalidArgument) and sends nothing.
+// Redis Cluster needs ClusterBlockFlush: on a ClusterClient this one writes
+// nothing (its checks are refused across slots — CROSSSLOT — and the client
+// refuses a MULTI block whose keys span slots with kInvalidArgument).
 // Thread-safety: drives one client; one owner at a time.
 #pragma once
 
@@ -34,6 +36,9 @@ class StandaloneFlush final : public FlushProtocol {
       : client_(client), keys_(std::move(keys)) {}
 
   Result<CommitReport> Commit(const PreparedFlush& flush) override;
+  std::string CheckpointKey(std::string_view host, std::string_view fingerprint) const override {
+    return keys_.CheckpointKey(host, fingerprint);
+  }
 
  private:
   std::vector<RedisArgs> Transaction(const PreparedFlush& flush,

@@ -196,6 +196,13 @@ TEST_F(ConfigErrors, RedisPrefixAndClusterSeeds) {
   EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) +
                            "redis:\n  url: redis://h:6379\n  cluster: [\"h1:6379\"]\n"),
                       6, "redis.cluster and redis.url are mutually exclusive"));
+  // Credentials in a seed URL: every node is asked with the same ones, in database 0.
+  EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) +
+                           "redis:\n  cluster: [\"redis://u:a@h1:6379\", \"redis://u:b@h2:6379\"]\n"),
+                      5, "redis.cluster entry 'redis://u:****@h2:6379' has other credentials"));
+  EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) +
+                           "redis:\n  cluster: [\"redis://:pw@h1:6379/2\"]\n"),
+                      5, "names database 2 (a Redis Cluster has only database 0)"));
 }
 
 TEST_F(ConfigErrors, BadRouteRegex) {

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/redis_url.h"
+
 #include "config/config.h"
 #include "config/yaml_reader.h"
 #include "tests/config/config_test_util.h"
@@ -251,6 +253,22 @@ TEST_F(ConfigLoad, ClusterSeedsInsteadOfUrlRoundTrip) {
   Result<Config> second = machine_.Load(effective);
   ASSERT_TRUE(second.ok()) << second.status().message() << "\n" << effective;
   EXPECT_EQ(second->redis.cluster, first->redis.cluster);
+}
+
+// Issue 17: a seed may carry the nodes' user and password, masked by check-config.
+TEST_F(ConfigLoad, ClusterSeedCredentialsAreMasked) {
+  Result<Config> c = machine_.Load(std::string(kMinimalSources) +
+                                   "redis:\n  cluster: [\"redis://apimeter:s3cr%40t@10.0.0.1:6379\", "
+                                   "\"10.0.0.2:6379\"]\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto seeds = ParseClusterSeeds(c->redis.cluster);
+  ASSERT_TRUE(seeds.ok()) << seeds.status().message();
+  EXPECT_EQ(seeds->nodes, (std::vector<std::string>{"10.0.0.1:6379", "10.0.0.2:6379"}));
+  EXPECT_EQ(seeds->username, "apimeter");
+  EXPECT_EQ(seeds->password, "s3cr@t");
+  const std::string effective = EffectiveConfigYaml(*c);
+  EXPECT_EQ(effective.find("s3cr"), std::string::npos) << effective;
+  EXPECT_NE(effective.find("redis://apimeter:****@10.0.0.1:6379"), std::string::npos) << effective;
 }
 
 TEST_F(ConfigLoad, EffectiveConfigOfDefaultsRoundTrips) {

@@ -275,34 +275,14 @@ class BlockStoreModel {
       }
       return std::find(dict.begin(), dict.end(), name) != dict.end() ? name : "other";
     };
-    std::map<std::pair<Tier, int64_t>, std::map<SeriesName, Rollup>> sums;
+    block_test::BucketSums sums;
     for (size_t h = 0; h < hosts_.size(); ++h) {
       for (const TrafficLine& l : streams_[h].lines) {
-        const int64_t t = FloorDiv(l.time_us, kMicrosPerSecond);
-        const int64_t day = FloorDiv(t, kSecondsPerDay);
-        const std::string ep =
-            stored_name(day, NameKind::kEndpoint, streams_[h].endpoints[l.endpoint]);
-        const std::string cu =
-            stored_name(day, NameKind::kCustomer, streams_[h].customers[l.customer]);
-        for (Tier tier : {Tier::kMinute, Tier::kHour, Tier::kDay}) {
-          auto& bucket = sums[{tier, FloorDiv(t, TierSeconds(tier))}];
-          std::vector<SeriesName> names{{SeriesKind::kAll, ""}, {SeriesKind::kHost, hosts_[h].name}};
-          if (!l.rejected) {
-            names.push_back({SeriesKind::kEndpoint, ep});
-            names.push_back({SeriesKind::kCustomer, cu});
-            if (tier == Tier::kDay) {
-              names.push_back({SeriesKind::kCustomerEndpoint, cu + kNameSeparator + ep});
-            }
-          }
-          for (const SeriesName& n : names) {
-            Rollup& r = bucket[n];
-            if (l.rejected) {
-              ++r.rejected;
-            } else {
-              r.AddRequest(l.status, l.bytes_in, l.bytes_out, l.latency_us);
-            }
-          }
-        }
+        const int64_t day = FloorDiv(FloorDiv(l.time_us, kMicrosPerSecond), kSecondsPerDay);
+        block_test::AddLineToSums(
+            l, hosts_[h].name,
+            stored_name(day, NameKind::kEndpoint, streams_[h].endpoints[l.endpoint]),
+            stored_name(day, NameKind::kCustomer, streams_[h].customers[l.customer]), &sums);
       }
     }
     std::map<std::pair<Tier, int64_t>, std::map<SeriesName, NormalRollup>> out;

@@ -14,6 +14,9 @@
 
 #include "aggregator/rollup.h"
 #include "sink/block.h"
+#include "sink/block_reader.h"
+#include "sink/sink_internal.h"
+#include "tests/sink/realistic_traffic.h"
 
 namespace apimeter::block_test {
 
@@ -152,5 +155,35 @@ inline RandomSeries MakeRandomSeries(std::mt19937_64& rng, BlockKind kind, size_
 
 inline constexpr BlockKind kAllKinds[] = {BlockKind::kAll, BlockKind::kEndpoint,
                                           BlockKind::kCustomer, BlockKind::kCustomerEndpoint};
+
+// (tier, bucket) -> series -> the brute-force sum of its lines.
+using BucketSums = std::map<std::pair<Tier, int64_t>, std::map<SeriesName, Rollup>>;
+
+// Adds line `l`, logged by `host` with its endpoint and customer stored as
+// `ep` and `cu`, to every series it counts in: all and host (a rejected
+// line only there), endpoint, customer, and the pair in the day tier.
+inline void AddLineToSums(const testing::TrafficLine& l, const std::string& host,
+                          const std::string& ep, const std::string& cu, BucketSums* sums) {
+  const int64_t t = sink_internal::FloorDiv(l.time_us, kMicrosPerSecond);
+  for (Tier tier : {Tier::kMinute, Tier::kHour, Tier::kDay}) {
+    auto& bucket = (*sums)[{tier, sink_internal::FloorDiv(t, TierSeconds(tier))}];
+    std::vector<SeriesName> names{{SeriesKind::kAll, ""}, {SeriesKind::kHost, host}};
+    if (!l.rejected) {
+      names.push_back({SeriesKind::kEndpoint, ep});
+      names.push_back({SeriesKind::kCustomer, cu});
+      if (tier == Tier::kDay) {
+        names.push_back({SeriesKind::kCustomerEndpoint, cu + kNameSeparator + ep});
+      }
+    }
+    for (const SeriesName& n : names) {
+      Rollup& r = bucket[n];
+      if (l.rejected) {
+        ++r.rejected;
+      } else {
+        r.AddRequest(l.status, l.bytes_in, l.bytes_out, l.latency_us);
+      }
+    }
+  }
+}
 
 }  // namespace apimeter::block_test

@@ -217,7 +217,7 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   // and the commit point succeed, the groups on that master do not. The
   // pause lasts until the UNPAUSE below, however slow the build or the
   // machine is (a 10 s bound expired under ASan at a load of 15, and the
-  // flush then succeeded); the guard ends it if an assertion returns first.
+  // flush then succeeded); PausedWrites ends it if an assertion returns first.
   const std::string host_node = MasterOfSlot(writer1, HashSlot(schema.HostTag(a.host)));
   const std::string registry_node = MasterOfSlot(writer1, HashSlot(schema.RegistryKey(day_, 'e')));
   std::string paused;
@@ -225,17 +225,13 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
     if (m != host_node && m != registry_node) paused = m;
   }
   ASSERT_FALSE(paused.empty());
-  RedisClient pauser(Cluster().NodeEndpoint(paused));
-  ASSERT_FALSE(pauser.Command({"CLIENT", "PAUSE", "300000", "WRITE"})->is_error());
-  struct Unpause {
-    RedisClient* client;
-    ~Unpause() { (void)client->Command({"CLIENT", "UNPAUSE"}); }
-  } unpause_on_exit{&pauser};
+  testing::PausedWrites pause(Cluster(), paused);
+  ASSERT_TRUE(pause.ok());
   RedisSink sink1(&writer1, schema, SinkOptions{}, &clock_);
   Status st = sink1.Flush(a);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_NE(st.message().find("committed, applying it"), std::string::npos) << st.ToString();
-  ASSERT_FALSE(pauser.Command({"CLIENT", "UNPAUSE"})->is_error());
+  ASSERT_TRUE(pause.Unpause());
 
   // The checkpoint moved with the commit point: a second process sees it.
   ClusterClient writer2(Cluster().Options());

@@ -98,7 +98,7 @@ bool TestCluster::StartNodes(int count) {
   for (int p : ports) {
     const std::string d = dir_ + "/" + std::to_string(p);
     std::filesystem::create_directories(d);
-    pids_.push_back(Spawn({"redis-server",
+    std::vector<std::string> args{"redis-server",
                            "--port",
                            std::to_string(p),
                            "--bind",
@@ -120,8 +120,14 @@ bool TestCluster::StartNodes(int count) {
                            "--loglevel",
                            "warning",
                            "--logfile",
-                           d + "/redis.log"},
-                          /*quiet=*/true));
+                           d + "/redis.log"};
+    if (!password_.empty()) {
+      for (const char* o : {"--requirepass", "--masterauth"}) {
+        args.push_back(o);
+        args.push_back(password_);
+      }
+    }
+    pids_.push_back(Spawn(args, /*quiet=*/true));
   }
   bool taken = false;
   for (size_t i = 0; i < ports.size(); ++i) {
@@ -153,8 +159,8 @@ bool TestCluster::StartNodes(int count) {
   return true;
 }
 
-TestCluster::TestCluster(int masters, int replicas, int node_timeout_ms)
-    : node_timeout_ms_(node_timeout_ms) {
+TestCluster::TestCluster(int masters, int replicas, int node_timeout_ms, std::string password)
+    : node_timeout_ms_(node_timeout_ms), password_(std::move(password)) {
   char tmpl[] = "/tmp/apimeter-test-cluster-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   try {
@@ -170,7 +176,9 @@ void TestCluster::Start(int masters, int replicas) {
   while (!StartNodes(masters * (1 + replicas))) {
     if (++attempts == 5) throw std::runtime_error("test cluster ports were taken 5 times");
   }
-  std::vector<std::string> create{"redis-cli", "--cluster", "create"};
+  std::vector<std::string> create{"redis-cli"};
+  if (!password_.empty()) create.insert(create.end(), {"-a", password_, "--no-auth-warning"});
+  create.insert(create.end(), {"--cluster", "create"});
   for (const std::string& s : seeds()) create.push_back(s);
   for (const char* a : {"--cluster-replicas", "--cluster-yes"}) create.push_back(a);
   create.insert(create.end() - 1, std::to_string(replicas));
@@ -250,6 +258,7 @@ RedisEndpoint TestCluster::NodeEndpoint(const std::string& host_port) const {
   SplitHostPort(host_port, &ep.host, &ep.port);
   ep.connect_timeout = std::chrono::milliseconds(1000);
   ep.command_timeout = std::chrono::milliseconds(5000);
+  ep.password = password_;
   return ep;
 }
 
@@ -258,6 +267,7 @@ ClusterOptions TestCluster::Options() const {
   o.seeds = seeds();
   o.node.connect_timeout = std::chrono::milliseconds(1000);
   o.node.command_timeout = std::chrono::milliseconds(5000);
+  o.node.password = password_;
   o.max_wait = std::chrono::milliseconds(5000);
   return o;
 }
@@ -266,6 +276,21 @@ std::string TestCluster::NodeId(const std::string& host_port) const {
   RedisClient c(NodeEndpoint(host_port));
   auto r = c.Command({"CLUSTER", "MYID"});
   return r.ok() ? r->str : std::string();
+}
+
+PausedWrites::PausedWrites(const TestCluster& cluster, const std::string& node)
+    : client_(cluster.NodeEndpoint(node)) {
+  auto r = client_.Command({"CLIENT", "PAUSE", "300000", "WRITE"});
+  ok_ = paused_ = r.ok() && !r->is_error();
+}
+
+PausedWrites::~PausedWrites() { (void)Unpause(); }
+
+bool PausedWrites::Unpause() {
+  if (!paused_) return true;
+  auto r = client_.Command({"CLIENT", "UNPAUSE"});
+  paused_ = !(r.ok() && !r->is_error());
+  return !paused_;
 }
 
 }  // namespace apimeter::testing
