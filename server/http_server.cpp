@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/process_metrics.h"
 #include "common/prometheus_text.h"
 #include "server/client_address.h"
 #include "server/live_stream.h"
@@ -527,6 +528,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     metric("apimeter_http_throttled_sign_ins_total", "counter",
            "Token attempts refused unchecked (429) from clients throttled after failures.",
            throttled_sign_ins);
+    WriteProcessMetrics(ReadProcessStats(), &out);
+    WriteBuildInfo(options.build_version, options.build_revision, "serve", &out);
     return out.str();
   }
 };
