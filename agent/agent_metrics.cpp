@@ -5,70 +5,68 @@
 #include <cstdio>
 #include <fstream>
 
-#include "common/prometheus_text.h"
 
 namespace apimeter {
-namespace {
 
-// The agent's samples all carry its host label; some add a reason.
-class Writer {
- public:
-  explicit Writer(const std::string& host) : host_(PrometheusText::Label("host", host)) {}
-  void Metric(const char* name, const char* type, const char* help, double value) {
-    out_.Metric(name, type, help, host_, value);
+void AgentMetrics::ObserveFlush(double seconds) {
+  ++flushes;
+  flush_seconds_sum += seconds;
+  last_flush_seconds = seconds;
+  for (size_t i = 0; i < kFlushBuckets.size(); ++i) {
+    if (seconds <= kFlushBuckets[i]) {
+      ++flush_buckets[i];
+      break;
+    }
   }
-  void Metric(const char* name, const char* type, const char* help, double value,
-              const std::string& reason) {
-    out_.Metric(name, type, help, host_ + "," + PrometheusText::Label("reason", reason), value);
-  }
-  std::string str() const { return out_.str(); }
+}
 
- private:
-  std::string host_;
-  PrometheusText out_;
-};
-
-}  // namespace
-
-std::string AgentMetrics::Render() const {
-  Writer w(host);
-  w.Metric("apimeter_agent_lines_read_total", "counter", "Complete lines read from log files.", lines_read);
-  w.Metric("apimeter_agent_lines_parsed_total", "counter", "Lines parsed and counted.", lines_parsed);
-  w.Metric("apimeter_agent_lines_rejected_total", "counter", "Malformed lines, counted and sampled.", lines_rejected);
+void AgentMetrics::Render(PrometheusText* out) const {
+  auto w = [out](const char* name, const char* type, const char* help, double value) {
+    out->Metric(name, type, help, "", value);
+  };
+  auto u = [](uint64_t v) { return static_cast<double>(v); };
+  w("apimeter_agent_lines_read_total", "counter", "Complete lines read from log files.", u(lines_read));
+  w("apimeter_agent_lines_parsed_total", "counter", "Lines parsed and counted.", u(lines_parsed));
+  out->Family("apimeter_api_rejected_lines_total", "counter",
+              "Log lines rejected (malformed, too long, dated in the future), by reason; "
+              "counted and sampled, never stored as requests.");
   for (const auto& [reason, n] : rejected_by_reason) {
-    w.Metric("apimeter_agent_lines_rejected_by_reason_total", "counter",
-             "Malformed lines by reason.", n, reason);
+    out->Sample("apimeter_api_rejected_lines_total", PrometheusText::Label("reason", reason), u(n));
   }
   for (const auto& [reason, n] : customer_key_errors) {
-    w.Metric("apimeter_agent_customer_key_errors_total", "counter",
-             "Parsed lines counted as anonymous: the customer value gave no key.", n,
-             reason);
+    out->Metric("apimeter_agent_customer_key_errors_total", "counter",
+                "Parsed lines counted as anonymous: the customer value gave no key.",
+                PrometheusText::Label("reason", reason), u(n));
   }
-  w.Metric("apimeter_agent_bytes_read_total", "counter", "Bytes read from log files.", bytes_read);
-  w.Metric("apimeter_agent_rotations_total", "counter", "Log rotations followed.", rotations);
-  w.Metric("apimeter_agent_truncations_total", "counter", "Truncations (copytruncate) followed.", truncations);
-  w.Metric("apimeter_agent_read_errors_total", "counter", "Failed reads of log files.", read_errors);
-  w.Metric("apimeter_agent_flushes_total", "counter", "Flushes committed to Redis.", flushes);
-  w.Metric("apimeter_agent_flush_failures_total", "counter", "Flush attempts that failed.", flush_failures);
-  w.Metric("apimeter_agent_redis_cluster_moved_total", "counter",
-           "Redis Cluster MOVED redirects followed.", cluster_moved);
-  w.Metric("apimeter_agent_redis_cluster_ask_total", "counter",
-           "Redis Cluster ASK redirects followed.", cluster_ask);
-  w.Metric("apimeter_agent_redis_cluster_topology_reloads_total", "counter",
-           "Redis Cluster topology reloads (CLUSTER SLOTS).", cluster_refreshes);
-  w.Metric("apimeter_agent_flush_seconds_sum", "counter", "Time spent in committed flushes.", flush_seconds_sum);
-  w.Metric("apimeter_agent_last_flush_seconds", "gauge", "Duration of the last committed flush.", last_flush_seconds);
-  w.Metric("apimeter_agent_last_flush_timestamp_seconds", "gauge", "When the last flush committed.", static_cast<double>(last_success_flush_s));
-  w.Metric("apimeter_agent_reloads_total", "counter", "Config reloads (SIGHUP) applied.", reloads);
-  w.Metric("apimeter_agent_reload_failures_total", "counter", "Config reloads refused.", reload_failures);
-  w.Metric("apimeter_agent_files_open", "gauge", "Log files being tailed.", files_open);
-  w.Metric("apimeter_agent_lag_bytes", "gauge", "Bytes written to tailed files but not read yet.", bytes_behind);
-  w.Metric("apimeter_agent_lag_seconds", "gauge", "Now minus the newest line's timestamp.", seconds_behind);
-  w.Metric("apimeter_agent_pending_aggregate_bytes", "gauge", "In-memory aggregates not yet in Redis.", aggregator_bytes);
-  w.Metric("apimeter_agent_resident_memory_bytes", "gauge", "Resident set size.", rss_bytes);
-  w.Metric("apimeter_agent_reading_paused", "gauge", "1 while reading is paused (memory bound, Redis down).", paused ? 1 : 0);
-  w.Metric("apimeter_agent_redis_up", "gauge", "1 if the last flush attempt reached Redis.", redis_up ? 1 : 0);
-  return w.str();
+  w("apimeter_agent_bytes_read_total", "counter", "Bytes read from log files.", u(bytes_read));
+  w("apimeter_agent_rotations_total", "counter", "Log rotations followed.", u(rotations));
+  w("apimeter_agent_truncations_total", "counter", "Truncations (copytruncate) followed.", u(truncations));
+  w("apimeter_agent_read_errors_total", "counter", "Failed reads of log files.", u(read_errors));
+  w("apimeter_agent_flushes_total", "counter", "Flushes committed to Redis.", u(flushes));
+  w("apimeter_agent_flush_failures_total", "counter", "Flush attempts that failed.", u(flush_failures));
+  w("apimeter_agent_redis_cluster_moved_total", "counter",
+    "Redis Cluster MOVED redirects followed.", u(cluster_moved));
+  w("apimeter_agent_redis_cluster_ask_total", "counter", "Redis Cluster ASK redirects followed.",
+    u(cluster_ask));
+  w("apimeter_agent_redis_cluster_topology_reloads_total", "counter",
+    "Redis Cluster topology reloads (CLUSTER SLOTS).", u(cluster_refreshes));
+  out->Family("apimeter_agent_flush_duration_seconds", "histogram",
+              "Duration of committed flushes to Redis.");
+  out->Histogram("apimeter_agent_flush_duration_seconds", "", kFlushBuckets, flush_buckets,
+                 flush_seconds_sum, flushes);
+  w("apimeter_agent_last_flush_seconds", "gauge", "Duration of the last committed flush.", last_flush_seconds);
+  w("apimeter_agent_last_flush_timestamp_seconds", "gauge", "When the last flush committed.",
+    static_cast<double>(last_success_flush_s));
+  w("apimeter_agent_reloads_total", "counter", "Config reloads (SIGHUP) applied.", u(reloads));
+  w("apimeter_agent_reload_failures_total", "counter", "Config reloads refused.", u(reload_failures));
+  w("apimeter_agent_files_open", "gauge", "Log files being tailed.", u(files_open));
+  w("apimeter_agent_lag_bytes", "gauge", "Bytes written to tailed files but not read yet.", u(bytes_behind));
+  w("apimeter_agent_lag_seconds", "gauge", "Now minus the newest line's timestamp.", seconds_behind);
+  w("apimeter_agent_pending_aggregate_bytes", "gauge", "In-memory aggregates not yet in Redis.",
+    u(aggregator_bytes));
+  w("apimeter_agent_reading_paused", "gauge", "1 while reading is paused (memory bound, Redis down).",
+    paused ? 1 : 0);
+  w("apimeter_agent_redis_up", "gauge", "1 if the last flush attempt reached Redis.", redis_up ? 1 : 0);
 }
 
 std::string AgentMetrics::Summary() const {

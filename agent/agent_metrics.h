@@ -3,22 +3,30 @@
 //
 // Promise: plain counters and gauges updated by the agent's single event-loop
 // thread; Render() produces valid text format (HELP/TYPE lines, one sample per
-// line, host label escaped). Not thread-safe: render on the loop thread.
+// line). No host label: the scrape target is the host (the name the agent
+// stores its counts under is in the log and in `apimeter check-config`).
+// Rejected lines are one family, apimeter_api_rejected_lines_total{reason},
+// with every reason present from the start. Not thread-safe: render on the
+// loop thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
 
+#include "common/prometheus_text.h"
+
 namespace apimeter {
 
 struct AgentMetrics {
-  std::string host;
+  static constexpr std::array<double, 9> kFlushBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                          0.25,  0.5,  1,     5};
   // Counters
   uint64_t lines_read = 0;
   uint64_t lines_parsed = 0;
-  uint64_t lines_rejected = 0;
-  std::map<std::string, uint64_t> rejected_by_reason;
+  uint64_t lines_rejected = 0;  // for the log summary; exported by reason only
+  std::map<std::string, uint64_t> rejected_by_reason;  // every reason, zeros included
   // Parsed lines counted as anonymous because the customer value gave no key
   // (CustomerKeyErrorName → count); rendered only for sources that extract keys.
   std::map<std::string, uint64_t> customer_key_errors;
@@ -30,7 +38,9 @@ struct AgentMetrics {
   uint64_t read_errors = 0;
   uint64_t reloads = 0;
   uint64_t reload_failures = 0;
+  // Committed flushes' durations: a histogram (its count is `flushes`).
   double flush_seconds_sum = 0;
+  std::array<uint64_t, kFlushBuckets.size()> flush_buckets{};
   // Redis Cluster only (sink/cluster_client.h): redirects followed, topology reloads.
   uint64_t cluster_moved = 0;
   uint64_t cluster_ask = 0;
@@ -46,7 +56,9 @@ struct AgentMetrics {
   bool redis_up = true;
   int64_t last_success_flush_s = 0;
 
-  std::string Render() const;
+  // A committed flush of `seconds`: flushes, the histogram, last_flush_seconds.
+  void ObserveFlush(double seconds);
+  void Render(PrometheusText* out) const;
   std::string Summary() const;  // one log line
 };
 

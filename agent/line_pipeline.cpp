@@ -49,6 +49,7 @@ void LinePipeline::Process(std::string_view line, std::string_view source, uint6
   }
   std::string_view customer = customers_->Resolve(key);
   aggregator_->Add(record, endpoint_, customer);
+  if (options_.traffic != nullptr) options_.traffic->Add(record, endpoint_, customer);
 }
 
 void LinePipeline::ProcessTooLong(std::string_view source, uint64_t line_offset) {

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "agent/rejected_lines.h"
+#include "agent/traffic_metrics.h"
 #include "aggregator/aggregator.h"
 #include "aggregator/customer_resolver.h"
 #include "common/clock.h"
@@ -34,6 +35,7 @@ inline constexpr int64_t kDefaultMaxFutureUs = int64_t{86400} * 1000000;  // lim
 struct LinePipelineOptions {
   int64_t max_future_us = kDefaultMaxFutureUs;  // later lines are rejected as future_time
   bool show_raw_lines = false;                  // samples unmasked (--show-raw-lines)
+  TrafficMetrics* traffic = nullptr;            // also counts parsed lines here (the live agent)
 };
 
 // The warning every command logs when show_raw_lines is chosen: what it

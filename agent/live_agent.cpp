@@ -22,6 +22,7 @@
 #include "agent/runtime.h"
 #include "agent/tailer.h"
 #include "common/exit_code.h"
+#include "common/process_metrics.h"
 
 namespace apimeter {
 namespace asio = boost::asio;
@@ -104,7 +105,12 @@ Status LiveAgent::Init() {
   auto sink = open_sink_(*rt_);
   if (!sink.ok()) return sink.status();
   sink_ = std::move(sink).value();
-  metrics_.host = rt_->host();
+  for (int k = 0; k < RejectedLines::kKinds; ++k) {  // every reason exported from the start
+    metrics_.rejected_by_reason[std::string(ParseErrorName(static_cast<ParseErrorKind>(k)))] = 0;
+  }
+  if (rt_->config().prometheus.traffic) {
+    traffic_ = std::make_unique<TrafficMetrics>(TrafficOptionsOf(rt_->config().prometheus));
+  }
   return Status::Ok();
 }
 
@@ -167,9 +173,11 @@ void LiveAgent::BuildTails(bool first_start, const std::set<size_t>& fresh_sourc
     auto& src = rt_->sources()[i];
     SourceTail t;
     t.source = &src;
-    t.pipeline = std::make_unique<LinePipeline>(
-        &src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(), aggregator_.get(),
-        &rejected_, clock_, rt_->pipeline_options(args_.show_raw_lines));
+    LinePipelineOptions options = rt_->pipeline_options(args_.show_raw_lines);
+    options.traffic = traffic_.get();
+    t.pipeline = std::make_unique<LinePipeline>(&src.parser, &src.customer_key, &rt_->normalizer(),
+                                                &rt_->customers(), aggregator_.get(), &rejected_,
+                                                clock_, options);
     t.consumer = std::make_unique<PipelineConsumer>(t.pipeline.get(), &metrics_);
     TailerOptions o;
     o.paths = src.config.paths;
@@ -265,8 +273,7 @@ void LiveAgent::UpdateReadMetrics() {
                                 : 0;
   for (int k = 0; k < RejectedLines::kKinds; ++k) {
     const auto kind = static_cast<ParseErrorKind>(k);
-    if (uint64_t n = rejected_.count(kind))
-      metrics_.rejected_by_reason[std::string(ParseErrorName(kind))] = n;
+    metrics_.rejected_by_reason[std::string(ParseErrorName(kind))] = rejected_.count(kind);
   }
   LogRejectedSamples();
 }
@@ -285,7 +292,7 @@ void LiveAgent::NoteUnloggedRejects() {
   if (unlogged > 0) {
     spdlog::warn(
         "{} more rejected lines in the last interval were not logged (at most {} are); "
-        "counts by reason: apimeter_agent_lines_rejected_by_reason_total",
+        "counts by reason: apimeter_api_rejected_lines_total",
         unlogged, kLoggedRejectsPerSummary);
   }
   rejects_at_summary_ = rejected_.total();
@@ -349,9 +356,7 @@ Status LiveAgent::FlushOnce() {
     // modified after it was not fully read (docs/tailer.md).
     const bool caught_up = in_flight_->caught_up;
     in_flight_.reset();
-    ++metrics_.flushes;
-    metrics_.flush_seconds_sum += secs;
-    metrics_.last_flush_seconds = secs;
+    metrics_.ObserveFlush(secs);
     metrics_.last_success_flush_s = clock_->NowSeconds();
     metrics_.redis_up = true;
     if (metrics_.paused) spdlog::info("Redis accepted the pending counts; reading resumes");
@@ -490,8 +495,12 @@ Status LiveAgent::Shutdown(int sig) {
 std::string LiveAgent::RenderMetrics() {
   if (sink_) sink_->FillMetrics(&metrics_);
   metrics_.aggregator_bytes = aggregator_ ? aggregator_->MemoryBytes() : 0;
-  metrics_.rss_bytes = ReadRssBytes();
-  return metrics_.Render();
+  PrometheusText out;
+  metrics_.Render(&out);
+  if (traffic_) traffic_->Render(&out);
+  WriteProcessMetrics(ReadProcessStats(), &out);
+  WriteBuildInfo(args_.build_version, args_.build_revision, "agent", &out);
+  return out.str();
 }
 
 std::string LiveAgent::RenderSummary() {

@@ -46,6 +46,7 @@
 #include "agent/rejected_lines.h"
 #include "agent/runtime.h"
 #include "agent/tailer.h"
+#include "agent/traffic_metrics.h"
 #include "aggregator/aggregator.h"
 #include "common/clock.h"
 #include "common/result.h"
@@ -58,6 +59,7 @@ struct LiveAgentArgs {
   bool from_start = false;      // read files present at first start from their beginning
   std::string metrics_listen;   // overrides agent.metrics_listen when set
   bool show_raw_lines = false;  // rejected lines logged unmasked (API keys shown)
+  std::string build_version, build_revision;  // for apimeter_build_info
 };
 
 // What the agent is built from. The pointers outlive the agent.
@@ -189,6 +191,9 @@ class LiveAgent {
   std::vector<SourceTail> tails_;
   std::optional<InFlight> in_flight_;
   AgentMetrics metrics_;
+  // The observed API's traffic since start (prometheus.traffic); survives
+  // reloads, so its counters stay monotonic. Its options are the start's.
+  std::unique_ptr<TrafficMetrics> traffic_;
   bool started_ = false, stopping_ = false, reload_requested_ = false, first_start_ = false;
   int64_t last_alive_s_ = 0;
   uint64_t rotations_base_ = 0, truncations_base_ = 0, bytes_base_ = 0;

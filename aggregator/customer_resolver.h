@@ -34,6 +34,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/defaults.h"
+
 namespace apimeter {
 
 // SipHash-2-4 (Aumasson & Bernstein, 2012) of `data` under a 128-bit key
@@ -42,7 +44,7 @@ uint64_t SipHash24(const uint8_t key[16], std::string_view data);
 
 class CustomerResolver {
  public:
-  static constexpr std::string_view kDefaultSecret = "apimeter-default-customer-id-secret";
+  static constexpr std::string_view kDefaultSecret = defaults::kCustomerIdSecret;
   static constexpr std::string_view kAnonymous = "anonymous";
   static constexpr size_t kDefaultCacheEntries = 100000;
 

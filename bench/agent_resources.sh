@@ -10,9 +10,13 @@
 # (RSS 1st->last: the first and last per-second sample, to see growth)
 # and, as references measured the same way in the same run, the loggen's and
 # redis-server's CPU %, and the flushes in the window with their mean duration
-# (from apimeter_agent_flushes_total / _flush_seconds_sum).
+# (from apimeter_agent_flushes_total / apimeter_agent_flush_duration_seconds_sum).
+# Each rate runs once per TRAFFIC mode: "on" or "off" is prometheus.traffic
+# (the apimeter_api_* traffic metrics); "on off on off" interleaves them to
+# compare their cost in the same run.
 # Usage: bench/agent_resources.sh [RATE...]   env: BUILD (default build),
-#        WINDOW (measured seconds, default 20), WARMUP (default 3).
+#        WINDOW (measured seconds, default 20), WARMUP (default 3),
+#        TRAFFIC (modes, default "on").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -20,6 +24,7 @@ window=${WINDOW:-20}
 warmup=${WARMUP:-3}
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(2000 20000)
+read -r -a modes <<< "${TRAFFIC:-on}"
 bin="$build/cli/apimeter"
 loggen="$build/tools/apimeter-loggen"
 tck=$(getconf CLK_TCK)
@@ -50,8 +55,12 @@ metric() { curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v n="$2" '{k
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
 results=()
+run=0
 for rate in "${rates[@]}"; do
-  dir="$work/r$rate"
+for mode in "${modes[@]}"; do
+  run=$((run + 1))
+  traffic=$([ "$mode" = off ] && echo false || echo true)
+  dir="$work/r$rate-$run"
   mkdir -p "$dir"
   log="$dir/api.access.log"
   : > "$log"
@@ -64,8 +73,9 @@ sources:
     latency: \$request_time
     host: bench
 customer_id_secret: "bench-agent-resources"
-redis: { url: "redis://127.0.0.1:$port/0", prefix: "res$rate" }
+redis: { url: "redis://127.0.0.1:$port/0", prefix: "res$rate-$run" }
 agent: { from_start: true, metrics_listen: "127.0.0.1:$mport" }
+prometheus: { traffic: $traffic }
 YAML
   "$loggen" --follow --rps "$rate" --duration $((warmup + window + 5)) --seed "$rate" --out "$log" &
   loggen_pid=$!
@@ -75,7 +85,7 @@ YAML
 
   t0=$(date +%s.%N)
   a0=$(ticks $agent_pid); g0=$(ticks $loggen_pid); s0=$(ticks $redis_pid)
-  f0=$(metric "$mport" apimeter_agent_flushes_total); fs0=$(metric "$mport" apimeter_agent_flush_seconds_sum)
+  f0=$(metric "$mport" apimeter_agent_flushes_total); fs0=$(metric "$mport" apimeter_agent_flush_duration_seconds_sum)
   r0=$(metric "$mport" apimeter_agent_lines_read_total); w0=$(wc -l < "$log")
   rss_samples=()
   for _ in $(seq 1 "$window"); do
@@ -84,7 +94,7 @@ YAML
   done
   t1=$(date +%s.%N)
   a1=$(ticks $agent_pid); g1=$(ticks $loggen_pid); s1=$(ticks $redis_pid)
-  f1=$(metric "$mport" apimeter_agent_flushes_total); fs1=$(metric "$mport" apimeter_agent_flush_seconds_sum)
+  f1=$(metric "$mport" apimeter_agent_flushes_total); fs1=$(metric "$mport" apimeter_agent_flush_duration_seconds_sum)
   r1=$(metric "$mport" apimeter_agent_lines_read_total); w1=$(wc -l < "$log")
   lag=$(metric "$mport" apimeter_agent_lag_bytes)
   hwm=$(status_kb $agent_pid VmHWM)
@@ -96,17 +106,18 @@ YAML
   kill -TERM "$agent_pid"; code=0; wait "$agent_pid" || code=$?; agent_pid=""
   [ "$code" = 0 ] || { echo "agent exited $code at $rate lines/s:"; tail -5 "$dir/agent.out"; }
 
-  results+=("$(awk -v rate="$rate" -v el="$el" -v tck="$tck" -v a="$((a1 - a0))" -v g="$((g1 - g0))" \
+  results+=("$(awk -v mode="$mode" -v rate="$rate" -v el="$el" -v tck="$tck" -v a="$((a1 - a0))" -v g="$((g1 - g0))" \
     -v w="$((w1 - w0))" -v r="${r1:-0}" -v r0="${r0:-0}" -v steady="$steady" -v hwm="$hwm" -v first="$first" -v last="$last" -v lag="${lag:-?}" -v s="$((s1 - s0))" \
     -v f="$(echo "${f1:-0} - ${f0:-0}" | bc -l)" -v fs="$(echo "${fs1:-0} - ${fs0:-0}" | bc -l)" \
-    'BEGIN {printf "%9d  %10.0f  %10.0f  %9.1f  %10.1f  %13s  %10.1f  %9s  %9.1f  %9.1f  %11s\n",
-            rate, w/el, (r-r0)/el, 100*a/tck/el, steady/1024,
+    'BEGIN {printf "%7s  %9d  %10.0f  %10.0f  %9.1f  %10.1f  %13s  %10.1f  %9s  %9.1f  %9.1f  %11s\n",
+            mode, rate, w/el, (r-r0)/el, 100*a/tck/el, steady/1024,
             sprintf("%.0f->%.0f", first/1024, last/1024), hwm/1024, lag, 100*g/tck/el, 100*s/tck/el,
             (f > 0 ? sprintf("%.0f/%.2f", f, fs/f) : "0/-")}')")
+done
 done
 
 echo
 echo "agent resources over a ${window}s window (after ${warmup}s warm-up); CPU % of one core; RSS in MiB"
-printf "%9s  %10s  %10s  %9s  %10s  %13s  %10s  %9s  %9s  %9s  %11s\n" "target/s" "written/s" "counted/s" "agent CPU" \
+printf "%7s  %9s  %10s  %10s  %9s  %10s  %13s  %10s  %9s  %9s  %9s  %11s\n" "traffic" "target/s" "written/s" "counted/s" "agent CPU" \
   "RSS steady" "RSS 1st->last" "RSS peak" "lag bytes" "loggen CPU" "redis CPU" "flushes/avg s"
 printf '%s\n' "${results[@]}"

@@ -5,12 +5,15 @@
 
 #include "agent/live_agent.h"
 #include "cli/commands.h"
+#include "cli/version.h"
 
 namespace apimeter {
 
 Subcommand AddAgentCommand(CLI::App& app, const std::string& config_default) {
   auto agent_args = std::make_shared<LiveAgentArgs>();
   agent_args->config = config_default;
+  agent_args->build_version = APIMETER_VERSION;
+  agent_args->build_revision = APIMETER_GIT_COMMIT;
   auto* ag = app.add_subcommand(
       "agent",
       "Tail the configured nginx access logs (following rotation), count every line once at "

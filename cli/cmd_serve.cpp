@@ -13,6 +13,7 @@
 #include "agent/runtime.h"
 #include "alerts/serve_alerts.h"
 #include "cli/commands.h"
+#include "cli/version.h"
 #include "report/report_routes.h"
 #include "server/http_server.h"
 #include "server/session_key.h"
@@ -68,6 +69,8 @@ int RunServe(const ServeArgs& args) {
   options.auth.session_key = std::move(session_key->key);
   options.auth.session_ttl_s = sc.session_ttl_s;
   options.log_warning = [](const std::string& line) { spdlog::warn("{}", line); };
+  options.build_version = APIMETER_VERSION;
+  options.build_revision = APIMETER_GIT_COMMIT;
   EmbeddedWebAssets assets;
   options.assets = &assets;
   // One query engine, Redis connection and set of routes per worker thread.

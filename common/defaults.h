@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace apimeter::defaults {
 
@@ -23,5 +24,10 @@ inline constexpr int64_t kCustomersPerDay = 50000;
 
 // aggregation: slowest requests kept per UTC day.
 inline constexpr int64_t kSlowTopN = 100;
+
+// The customer id secret of a config that sets none (documented, public);
+// postinst writes it into the secret file on an upgrade from versions that
+// ran on it, so customer ids do not change (packaging/debian/postinst).
+inline constexpr std::string_view kCustomerIdSecret = "apimeter-default-customer-id-secret";
 
 }  // namespace apimeter::defaults

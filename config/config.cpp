@@ -16,6 +16,7 @@
 #include "config/alerts_section.h"
 #include "config/config_keys.h"
 #include "config/customers_file.h"
+#include "config/prometheus_section.h"
 #include "config/sections.h"
 #include "config/yaml_reader.h"
 
@@ -102,6 +103,9 @@ class Loader {
     if (auto f = Find(top, "agent")) APIMETER_RETURN_IF_ERROR(LoadAgent(*f, &c.agent));
     if (auto f = Find(top, "server")) APIMETER_RETURN_IF_ERROR(LoadServer(*f, &c.server));
     if (auto f = Find(top, "alerts")) APIMETER_RETURN_IF_ERROR(LoadAlerts(r_, *f, &c.alerts));
+    if (auto f = Find(top, "prometheus")) {
+      APIMETER_RETURN_IF_ERROR(config_internal::LoadPrometheus(r_, *f, &c.prometheus));
+    }
     if (auto f = Find(top, "customers_file")) APIMETER_RETURN_IF_ERROR(LoadCustomers(*f, &c));
     APIMETER_RETURN_IF_ERROR(
         LoadSecret(Find(top, "customer_id_secret"), Find(top, "customer_id_secret_file"), &c));
@@ -346,7 +350,13 @@ class Loader {
       return Status::Ok();
     }
     c->customer_id_secret_is_default = false;
-    if (c->customer_id_secret.size() < kMinSecretBytes) {
+    if (c->customer_id_secret == defaults::kCustomerIdSecret) {
+      // An upgraded package keeps the ids it had (packaging/debian/postinst).
+      c->warnings.push_back(
+          "the customer id secret is the built-in default secret, so anyone can compute "
+          "customer ids from API keys; write a secret of your own (docs/operations.md, "
+          "\"Secrets and rotation\": every customer id changes with it)");
+    } else if (c->customer_id_secret.size() < kMinSecretBytes) {
       c->warnings.push_back("customer_id_secret is shorter than " +
                             std::to_string(kMinSecretBytes) +
                             " characters; use a long random string, e.g. `openssl rand -hex 32`");

@@ -22,6 +22,7 @@
 #include "common/defaults.h"
 #include "common/result.h"
 #include "config/alerts_config.h"
+#include "config/prometheus_config.h"
 #include "parsers/customer_key.h"
 #include "parsers/line_parser.h"
 
@@ -108,6 +109,7 @@ struct Config {
   AgentConfig agent;
   ServerConfig server;
   AlertsConfig alerts;  // docs/alerts.md
+  PrometheusConfig prometheus;  // the agent's traffic metrics
   // Things that are valid but probably not what the operator wants (e.g. no
   // customer_id_secret). check-config prints them; loading still succeeds.
   std::vector<std::string> warnings;

@@ -26,7 +26,8 @@ inline constexpr std::string_view kTopLevel[] = {"sources",
                                                  "aggregation",
                                                  "agent",
                                                  "server",
-                                                 "alerts"};
+                                                 "alerts",
+                                                 "prometheus"};
 inline constexpr std::string_view kSource[] = {"paths",    "log_format",     "escape",
                                                "customer", "customer_match", "customer_jwt_claim",
                                                "latency",  "bytes_out",      "host"};
@@ -41,6 +42,8 @@ inline constexpr std::string_view kAgent[] = {"flush_interval", "from_start", "s
                                               "metrics_listen"};
 inline constexpr std::string_view kServer[] = {"listen", "tokens", "session_ttl", "session_secret",
                                                "workers"};
+inline constexpr std::string_view kPrometheus[] = {
+    "traffic", "max_endpoints", "customer_label", "max_customers", "latency_buckets"};
 inline constexpr std::string_view kAlerts[] = {"evaluate_in_serve", "grace",    "lease_ttl",
                                                "catch_up",          "history",  "max_instances",
                                                "dashboard_url",     "webhooks", "rules"};
@@ -74,6 +77,7 @@ inline constexpr ConfigSectionKeys kAcceptedConfigKeys[] = {
     {"alerts", config_keys::kAlerts},
     {"alerts.webhooks", config_keys::kAlertWebhook},
     {"alerts.rules", config_keys::kAlertRule},
+    {"prometheus", config_keys::kPrometheus},
 };
 
 }  // namespace apimeter

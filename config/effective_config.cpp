@@ -191,6 +191,18 @@ void EmitAlerts(YAML::Emitter& out, const AlertsConfig& a) {
   out << YAML::EndMap;
 }
 
+void EmitPrometheus(YAML::Emitter& out, const PrometheusConfig& p) {
+  out << YAML::Key << "prometheus" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "traffic" << YAML::Value << p.traffic;
+  out << YAML::Key << "max_endpoints" << YAML::Value << p.max_endpoints;
+  out << YAML::Key << "customer_label" << YAML::Value << p.customer_label;
+  out << YAML::Key << "max_customers" << YAML::Value << p.max_customers;
+  out << YAML::Key << "latency_buckets" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (int64_t ms : p.latency_buckets_ms) out << FormatDurationMs(ms);
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 std::string EffectiveConfigYaml(const Config& config) {
@@ -211,6 +223,7 @@ std::string EffectiveConfigYaml(const Config& config) {
   if (!config.alerts.rules.empty() || !config.alerts.webhooks.empty()) {
     EmitAlerts(out, config.alerts);
   }
+  EmitPrometheus(out, config.prometheus);
   out << YAML::EndMap;
   std::string text = out.c_str();
   text += '\n';

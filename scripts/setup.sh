@@ -16,6 +16,8 @@ PACKAGES=(
   redis-server redis-tools nginx-light logrotate goaccess python3 bc
   # alert delivery tests: a real Alertmanager (tests/integration/alerts_delivery_test.py)
   prometheus-alertmanager
+  # traffic metrics test: a real Prometheus scrapes the agent (tests/integration/prometheus_test.py)
+  prometheus
   # the .deb: cpack's dependency scan, lintian, systemd-analyze (tests/packaging)
   dpkg-dev file lintian systemd
   # customer reports: PDF with cairo; pdftotext/pdftoppm check it in tests/report
@@ -59,7 +61,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The test suite starts its own redis-server and nginx on private ports; the
 # packaged system services are not needed and would hold the default ports.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now redis-server nginx prometheus-alertmanager 2>/dev/null || true
+  $SUDO systemctl disable --now redis-server nginx prometheus-alertmanager prometheus 2>/dev/null || true
 fi
 echo "setup: done"
 web_tests

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "common/process_metrics.h"
 #include "common/prometheus_text.h"
 #include "server/client_address.h"
 #include "server/live_stream.h"
@@ -573,6 +574,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     metric("apimeter_http_failed_answers_total", "counter",
            "Answers that failed with an exception (answered 500; the reason is logged).",
            failed_answers);
+    WriteProcessMetrics(ReadProcessStats(), &out);
+    WriteBuildInfo(options.build_version, options.build_revision, "serve", &out);
     return out.str();
   }
 };

@@ -77,6 +77,8 @@ struct HttpServerOptions {
   // Failed sign-ins (rate-limited lines); null: not logged. Called on the
   // io_context's thread.
   std::function<void(const std::string&)> log_warning;
+  // apimeter_build_info's labels on /metrics (with the process_* families).
+  std::string build_version, build_revision;
 };
 
 class HttpServer {

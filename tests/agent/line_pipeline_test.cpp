@@ -155,5 +155,35 @@ TEST(RejectedLines, SamplesAreBoundedAndCanBeCleared) {
   EXPECT_EQ(r.total(), RejectedLines::kMaxSamples + 5);
 }
 
+// The traffic metrics see what the aggregator stores: the normalized endpoint
+// and the customer id, never the raw key; rejected lines are not requests.
+TEST_F(LinePipelineTest, TrafficMetricsCountParsedLinesWithCustomerIdsOnly) {
+  TrafficMetricsOptions o;
+  o.customer_label = true;
+  TrafficMetrics traffic(o);
+  LinePipelineOptions options = rt_->pipeline_options(false);
+  options.traffic = &traffic;
+  LinePipeline pipeline(&rt_->sources()[0].parser, &rt_->sources()[0].customer_key,
+                        &rt_->normalizer(), &rt_->customers(), aggregator_.get(), &rejected_,
+                        &clock_, options);
+  pipeline.Process(LineAt(kNow - 60), "api.log", 0);
+  pipeline.Process(LineAt(kNow - 60, "503"), "api.log", 1);
+  pipeline.Process("not a line " + std::string(kKey), "api.log", 2);
+  PrometheusText out;
+  traffic.Render(&out);
+  const std::string text = out.str();
+  EXPECT_EQ(text.find(kKey), std::string::npos) << text;
+  const std::string id = CustomerResolver::IdFor("pipeline-test-secret-0001", kKey);
+  EXPECT_NE(text.find("apimeter_api_customer_requests_total{customer=\"" + id +
+                      "\",status_class=\"5xx\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apimeter_api_requests_total{endpoint=\"GET /v1/orders/:id\","
+                      "status_class=\"2xx\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(pipeline.rejected(), 1u);
+}
+
 }  // namespace
 }  // namespace apimeter

@@ -316,6 +316,45 @@ TEST_F(LiveAgentTest, HangupWithAGoodConfigCommitsThenAppliesIt) {
   EXPECT_EQ(store_.endpoints["GET /reports-any"], 5u);
 }
 
+// The traffic counters belong to the process, not to a config: a reload
+// keeps them (and their labels), so they never go backwards.
+TEST_F(LiveAgentTest, TrafficMetricsSurviveAReloadAndCountEveryLine) {
+  StartAgent();
+  Append(Lines(10, 5, "/v1/reports/a"));
+  Run(milliseconds(300));
+  yaml_ = Config(kReportsRoute);
+  agent_->Hangup();
+  Append(Lines(5, 6, "/v1/reports/b") + "not a log line\n");
+  Run(milliseconds(2500));
+  const std::string text = agent_->RenderMetrics();
+  EXPECT_NE(text.find("apimeter_api_requests_total{endpoint=\"GET /v1/reports/a\","
+                      "status_class=\"2xx\"} 10\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apimeter_api_requests_total{endpoint=\"GET /reports-any\","
+                      "status_class=\"2xx\"} 5\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apimeter_api_rejected_lines_total{reason=\"no_match\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter"), std::string::npos);
+  EXPECT_NE(text.find("apimeter_build_info{"), std::string::npos);
+}
+
+TEST_F(LiveAgentTest, TrafficMetricsCanBeTurnedOff) {
+  yaml_ = Config("prometheus: { traffic: false }\n");
+  StartAgent();
+  Append(Lines(3));
+  Run(milliseconds(300));
+  const std::string text = agent_->RenderMetrics();
+  EXPECT_EQ(text.find("apimeter_api_requests_total"), std::string::npos) << text;
+  EXPECT_NE(text.find("apimeter_agent_lines_read_total 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("apimeter_api_rejected_lines_total{reason=\"no_match\"} 0\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(LiveAgentTest, HangupWithABadConfigKeepsTheOldOneAndCountsAFailure) {
   yaml_ = Config(kReportsRoute);
   StartAgent();

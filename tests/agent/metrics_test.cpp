@@ -7,6 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "agent/agent_metrics.h"
@@ -15,33 +18,66 @@
 namespace apimeter {
 namespace {
 
-TEST(AgentMetricsTest, RendersPrometheusTextWithEscapedHost) {
+TEST(AgentMetricsTest, RendersPrometheusTextWithoutHostLabel) {
   AgentMetrics m;
-  m.host = "web-\"1\"";
   m.lines_read = 42;
   m.rejected_by_reason["no_match"] = 3;
+  m.rejected_by_reason["too_long"] = 0;
   m.customer_key_errors["jwt_malformed"] = 2;
   m.paused = true;
-  const std::string text = m.Render();
-  EXPECT_NE(text.find("# TYPE apimeter_agent_lines_read_total counter\n"), std::string::npos);
-  EXPECT_NE(text.find("apimeter_agent_lines_read_total{host=\"web-\\\"1\\\"\"} 42\n"),
+  m.ObserveFlush(0.02);
+  m.ObserveFlush(7);
+  PrometheusText out;
+  m.Render(&out);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("# TYPE apimeter_agent_lines_read_total counter\n"
+                      "apimeter_agent_lines_read_total 42\n"),
             std::string::npos);
-  EXPECT_NE(text.find("reason=\"no_match\"} 3\n"), std::string::npos);
-  EXPECT_NE(text.find("# TYPE apimeter_agent_customer_key_errors_total counter\n"
-                      "apimeter_agent_customer_key_errors_total{host=\"web-\\\"1\\\"\",reason="
-                      "\"jwt_malformed\"} 2\n"),
+  // One family for rejected lines, every reason present (zeros too).
+  EXPECT_NE(text.find("# TYPE apimeter_api_rejected_lines_total counter\n"
+                      "apimeter_api_rejected_lines_total{reason=\"no_match\"} 3\n"
+                      "apimeter_api_rejected_lines_total{reason=\"too_long\"} 0\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("apimeter_agent_reading_paused{host=\"web-\\\"1\\\"\"} 1\n"),
-            std::string::npos);
-  // Every non-comment line is "name{labels} value".
+  EXPECT_EQ(text.find("lines_rejected"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE apimeter_agent_customer_key_errors_total counter\n"
+                      "apimeter_agent_customer_key_errors_total{reason=\"jwt_malformed\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apimeter_agent_reading_paused 1\n"), std::string::npos);
+  // Flush durations are a histogram, not a "_sum" typed as a counter.
+  EXPECT_NE(text.find("# TYPE apimeter_agent_flush_duration_seconds histogram\n"
+                      "apimeter_agent_flush_duration_seconds_bucket{le=\"0.005\"} 0\n"
+                      "apimeter_agent_flush_duration_seconds_bucket{le=\"0.01\"} 0\n"
+                      "apimeter_agent_flush_duration_seconds_bucket{le=\"0.025\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apimeter_agent_flush_duration_seconds_bucket{le=\"+Inf\"} 2\n"
+                      "apimeter_agent_flush_duration_seconds_sum 7.0"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apimeter_agent_flush_duration_seconds_count 2\n"), std::string::npos);
+  EXPECT_EQ(text.find("host="), std::string::npos);
+  EXPECT_EQ(text.find("flush_seconds_sum"), std::string::npos);
+  // Every non-comment line is "name value" or "name{labels} value"; every
+  // family is typed once; counters end in _total.
   size_t pos = 0;
+  std::set<std::string> typed;
+  const std::regex kSample(R"([a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [-+0-9.eInf]+)");
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     std::string line = text.substr(pos, end - pos);
     pos = end + 1;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      const std::string name = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(typed.insert(name).second) << name;
+      EXPECT_TRUE(PrometheusText::ValidMetricName(name)) << name;
+      if (line.substr(line.rfind(' ') + 1) == "counter") {
+        EXPECT_EQ(name.substr(name.size() - 6), "_total") << name;
+      }
+    }
     if (line.rfind("# ", 0) == 0) continue;
-    EXPECT_NE(line.find("} "), std::string::npos) << line;
+    EXPECT_TRUE(std::regex_match(line, kSample)) << line;
   }
 }
 

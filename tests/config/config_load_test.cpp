@@ -302,6 +302,17 @@ TEST_F(ConfigLoad, ShortSecretIsAcceptedWithAWarning) {
   EXPECT_NE(r->warnings[0].find("shorter than 16"), std::string::npos);
 }
 
+// What postinst writes on an upgrade from versions without a secret file:
+// ids stay the same, and check-config still says the secret is public.
+TEST_F(ConfigLoad, SecretFileHoldingTheBuiltInDefaultIsAcceptedWithAWarning) {
+  machine_.files["/etc/apimeter/customer_id_secret"] = "apimeter-default-customer-id-secret\n";
+  Result<Config> r = machine_.Load(std::string(kMinimalSources) +
+                                   "customer_id_secret_file: /etc/apimeter/customer_id_secret\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_NE(r->warnings[0].find("built-in default secret"), std::string::npos);
+}
+
 TEST_F(ConfigLoad, VariablesMayBeBracedAndSingleValuesAreLists) {
   Result<Config> r = machine_.Load(
       "sources:\n  - paths: /var/log/a.log\n    log_format: '" + std::string(kApiFormat) +

@@ -104,6 +104,7 @@ const std::map<std::pair<std::string, std::string>, std::string>& TableSections(
       {{"config.md", "aggregation"}, "aggregation"},
       {{"config.md", "agent"}, "agent"},
       {{"config.md", "server"}, "server"},
+      {{"config.md", "prometheus"}, "prometheus"},
       {{"alerts.md", "Rules"}, "alerts.rules"},
       {{"alerts.md", "Settings (`alerts:`)"}, "alerts"},
       {{"alerts.md", "Webhooks (`alerts.webhooks`)"}, "alerts.webhooks"},

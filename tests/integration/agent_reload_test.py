@@ -76,7 +76,7 @@ agent: {{ flush_interval: 200ms, metrics_listen: "127.0.0.1:{self.metrics_port}"
         except OSError:
             return None
         for line in body.splitlines():
-            if line.startswith(name + "{"):
+            if line.startswith(name + "{") or line.startswith(name + " "):
                 return float(line.rsplit(" ", 1)[1])
         return None
 

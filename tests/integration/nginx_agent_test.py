@@ -710,7 +710,7 @@ class FullSpeedRotation(NginxAgentStack):
             "sent": total, "answered": traffic.answered, "lines in files": lines,
             "destroyed by copytruncate": len(destroyed), "agent counted": got,
             "agent lines read": int(m["apimeter_agent_lines_read_total"]),
-            "agent rejected": int(m["apimeter_agent_lines_rejected_total"]),
+            "agent rejected": int(m["apimeter_api_rejected_lines_total"]),
             "malformed in files": malformed,
             "agent rotations": int(m["apimeter_agent_rotations_total"]),
             "agent truncations": int(m["apimeter_agent_truncations_total"]),

@@ -2,6 +2,7 @@
 control fields and scripts (dpkg-deb --info), the binary inside (stripped,
 --version, accepts the packaged config), and lintian."""
 import gzip
+import json
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ EXPECTED_FILES = {
     DOC + "examples/apimeter.example.yaml": ("-rw-r--r--", "root/root"),
     "./usr/share/man/man1/apimeter.1.gz": ("-rw-r--r--", "root/root"),
     "./usr/share/lintian/overrides/apimeter": ("-rw-r--r--", "root/root"),
+    "./usr/share/apimeter/grafana/apimeter-api-traffic.json": ("-rw-r--r--", "root/root"),
 }
 
 
@@ -93,9 +95,31 @@ class DebTest(unittest.TestCase):
         with open(packaged) as f, open(os.path.join(pkg.SOURCE, "packaging/apimeter.yaml")) as g:
             self.assertEqual(f.read(), g.read())
         binary = os.path.join(self.root, "usr/bin/apimeter")
-        r = pkg.run([binary, "check-config", "--config", packaged])
+        # It names the secret postinst makes (install_test.py checks that
+        # part); here a stand-in file takes its place.
+        with open(packaged) as f:
+            text = f.read()
+        secret_line = "customer_id_secret_file: /etc/apimeter/customer_id_secret\n"
+        self.assertEqual(text.count(secret_line), 1)
+        secret = os.path.join(self.dir, "customer_id_secret")
+        with open(secret, "w") as f:
+            f.write("0123456789abcdef" * 4 + "\n")
+        config = os.path.join(self.dir, "apimeter.yaml")
+        with open(config, "w") as f:
+            f.write(text.replace(secret_line, f"customer_id_secret_file: {secret}\n"))
+        r = pkg.run([binary, "check-config", "--config", config])
         self.assertRegex(r.stdout, r"\n    log_format: '?combined'?\n")
         self.assertIn("/var/log/nginx/access.log*", r.stdout)
+        self.assertNotIn("default secret", r.stdout + r.stderr)
+
+    def test_grafana_dashboard_is_valid_json_on_the_agents_metrics(self):
+        path = os.path.join(self.root, "usr/share/apimeter/grafana/apimeter-api-traffic.json")
+        with open(path) as f:
+            dash = json.load(f)
+        exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+        self.assertGreaterEqual(len(exprs), 8)
+        for e in exprs:
+            self.assertIn("apimeter_", e)
 
     def test_binary_is_stripped_and_reports_its_version(self):
         binary = os.path.join(self.root, "usr/bin/apimeter")

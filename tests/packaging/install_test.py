@@ -43,6 +43,7 @@ SKIP = 77
 LOCK = "/run/lock/apimeter-package-install-test.lock"
 CONFIG = "/etc/apimeter/apimeter.yaml"
 STATE = "/var/lib/apimeter"
+SECRET = "/etc/apimeter/customer_id_secret"
 WANTS = "/etc/systemd/system/multi-user.target.wants/"
 REQUESTS = 240
 # (path, status nginx answers): the expected endpoint counts follow from these.
@@ -179,12 +180,23 @@ class InstallTest(unittest.TestCase):
         for path, owner, group, mode in [(STATE, "apimeter", "apimeter", 0o750),
                                          (STATE + "/session.key", "apimeter", "apimeter", 0o600),
                                          ("/etc/apimeter", "root", "apimeter", 0o750),
-                                         (CONFIG, "root", "apimeter", 0o640)]:
+                                         (CONFIG, "root", "apimeter", 0o640),
+                                         (SECRET, "root", "apimeter", 0o640)]:
             st = os.stat(path)
             self.assertEqual((pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
                               stat.S_IMODE(st.st_mode)), (owner, group, mode), path)
         conffiles = pkg.run(["dpkg-query", "-W", "-f=${Conffiles}", "apimeter"]).stdout
         self.assertIn(CONFIG, conffiles)
+        # A fresh install's own customer id secret, never the built-in default;
+        # not a file of the package (dpkg must never replace it).
+        with open(SECRET) as f:
+            self.secret = f.read()
+        self.assertRegex(self.secret, r"^[0-9a-f]{64}\n$")
+        self.assertNotIn(SECRET, conffiles)
+        files = pkg.run(["dpkg-query", "-L", "apimeter"]).stdout.split()
+        self.assertNotIn(SECRET, files)
+        check = pkg.run(as_apimeter(["/usr/bin/apimeter", "check-config", "--config", CONFIG]))
+        self.assertNotIn("default secret", check.stdout + check.stderr)
         version = pkg.run(["/usr/bin/apimeter", "--version"]).stdout
         self.assertTrue(version.startswith("apimeter " + pkg.VERSION.rsplit("-", 1)[0]), version)
 
@@ -292,7 +304,7 @@ http {{
         self.assertEqual(ov["rejected"], 0)
         m = self.metrics()
         self.assertEqual(m["apimeter_agent_lines_parsed_total"], REQUESTS)
-        self.assertEqual(m["apimeter_agent_lines_rejected_total"], 0)
+        self.assertEqual(m["apimeter_api_rejected_lines_total"], 0)
         self.assertEqual(m["apimeter_agent_redis_up"], 1)
 
         # ExecReload, with $MAINPID = the agent (setpriv exec'd it in place).
@@ -349,6 +361,20 @@ http {{
         st = os.stat(CONFIG)
         self.assertEqual((grp.getgrgid(st.st_gid).gr_name, stat.S_IMODE(st.st_mode)), ("apimeter", 0o640))
         self.assertTrue(os.path.lexists(WANTS + "apimeter-agent.service"))
+        # The secret survives the upgrade byte for byte (customer ids stay).
+        with open(SECRET) as f:
+            self.assertEqual(f.read(), self.secret)
+        # An upgrade from a version without the file (simulated by removing
+        # it): the default those versions used, so ids do not change, said.
+        os.remove(SECRET)
+        r = dpkg("-i", self.deb)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("holds the built-in default secret", r.stdout + r.stderr)
+        with open(SECRET) as f:
+            self.assertEqual(f.read(), "apimeter-default-customer-id-secret\n")
+        st = os.stat(SECRET)
+        self.assertEqual((pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+                          stat.S_IMODE(st.st_mode)), ("root", "apimeter", 0o640))
 
     def purge(self):
         r = dpkg("--purge", "apimeter")
