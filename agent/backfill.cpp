@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <utility>
 #include <random>
 #include <regex>
 
@@ -12,6 +14,7 @@
 #include "agent/batch_id.h"
 #include "agent/line_splitter.h"
 #include "agent/log_file_reader.h"
+#include "aggregator/merge_batches.h"
 
 namespace apimeter {
 namespace {
@@ -66,9 +69,14 @@ void Backfiller::NoteNames(const FlushBatch& batch) {
   }
 }
 
-Status Backfiller::Flush(const std::string& fingerprint, std::string* committed,
+Status Backfiller::Flush(std::span<const BackfillLane> lanes, BackfillLanes* workers,
+                         const std::string& fingerprint, std::string* committed,
                          const std::string& updated) {
-  FlushBatch batch = aggregator_->TakeBatch();
+  if (workers != nullptr) workers->Drain();
+  std::vector<FlushBatch> parts;
+  parts.reserve(lanes.size());
+  for (const BackfillLane& lane : lanes) parts.push_back(lane.aggregator->TakeBatch());
+  FlushBatch batch = MergeFlushBatches(std::move(parts));
   // One id per batch: a retry after an unknown outcome is recognised by it.
   batch.id = NewBatchId();
   if (updated != *committed) {
@@ -83,10 +91,11 @@ Status Backfiller::Flush(const std::string& fingerprint, std::string* committed,
   return Status::Ok();
 }
 
-Status Backfiller::RunFile(const std::string& path, LinePipeline& pipeline,
+Status Backfiller::RunFile(const std::string& path, std::span<const BackfillLane> lanes,
                            const BackfillProgressFn& progress) {
+  if (lanes.empty()) return Status::InvalidArgument("backfill needs at least one lane");
   for (int attempt = 1;; ++attempt) {
-    Status st = RunFileOnce(path, pipeline, progress);
+    Status st = RunFileOnce(path, lanes, progress);
     if (st.code() != StatusCode::kAborted || attempt == kMaxFileAttempts) return st;
     spdlog::warn("{}: its checkpoint was advanced by another apimeter process while reading; "
                  "reading it again from the new checkpoint (attempt {} of {})",
@@ -94,7 +103,7 @@ Status Backfiller::RunFile(const std::string& path, LinePipeline& pipeline,
   }
 }
 
-Status Backfiller::RunFileOnce(const std::string& path, LinePipeline& pipeline,
+Status Backfiller::RunFileOnce(const std::string& path, std::span<const BackfillLane> lanes,
                                const BackfillProgressFn& progress) {
   auto reader = LogFileReader::Open(path);
   if (!reader.ok()) return reader.status();
@@ -111,6 +120,13 @@ Status Backfiller::RunFileOnce(const std::string& path, LinePipeline& pipeline,
   uint64_t line_begin = 0;
   uint64_t since_flush = 0;
 
+  // One lane: lines go straight to its pipeline. Several: they are collected
+  // in a batch per chunk read and handed to the lanes' threads.
+  std::optional<BackfillLanes> workers;
+  if (lanes.size() > 1) workers.emplace(lanes, path);
+  BackfillLanes* const lanes_ptr = workers ? &*workers : nullptr;
+  LinePipeline& pipeline = *lanes.front().pipeline;
+  LineBatch batch;
   auto on_line = [&](std::string_view line, uint64_t end, bool too_long) {
     const uint64_t begin = line_begin;
     line_begin = end;
@@ -118,7 +134,9 @@ Status Backfiller::RunFileOnce(const std::string& path, LinePipeline& pipeline,
       ++stats_.already_counted;
       return;
     }
-    if (too_long) {
+    if (workers) {
+      batch.Add(line, begin, too_long);
+    } else if (too_long) {
       pipeline.ProcessTooLong(path, begin);
     } else {
       pipeline.Process(line, path, begin);
@@ -126,6 +144,12 @@ Status Backfiller::RunFileOnce(const std::string& path, LinePipeline& pipeline,
     done.Add(begin, end);
     ++stats_.lines;
     ++since_flush;
+  };
+  auto submit = [&] {
+    if (workers && !batch.empty()) workers->Submit(std::exchange(batch, LineBatch{}));
+  };
+  auto memory_bytes = [&] {
+    return workers ? workers->MemoryBytes() : lanes.front().aggregator->MemoryBytes();
   };
 
   std::string buf(options_.read_chunk_bytes, '\0');
@@ -135,9 +159,9 @@ Status Backfiller::RunFileOnce(const std::string& path, LinePipeline& pipeline,
     if (*got == 0) break;
     stats_.bytes += *got;
     splitter.Feed(std::string_view(buf.data(), *got), on_line);
-    if (since_flush >= options_.flush_every_lines ||
-        aggregator_->MemoryBytes() > options_.memory_limit_bytes) {
-      APIMETER_RETURN_IF_ERROR(Flush(*fingerprint, &committed, done.ToString()));
+    submit();
+    if (since_flush >= options_.flush_every_lines || memory_bytes() > options_.memory_limit_bytes) {
+      APIMETER_RETURN_IF_ERROR(Flush(lanes, lanes_ptr, *fingerprint, &committed, done.ToString()));
       since_flush = 0;
     }
     if (progress) progress((*reader)->disk_offset(), stats_.lines);
@@ -146,13 +170,14 @@ Status Backfiller::RunFileOnce(const std::string& path, LinePipeline& pipeline,
   // it is left uncounted (and out of the checkpoint) for a later read. A
   // complete .gz cannot grow, so its last line counts.
   if ((*reader)->compressed() && !(*reader)->truncated()) splitter.Finish(on_line);
+  submit();
   if ((*reader)->truncated()) {
     stats_.truncated_files.push_back(path);
     spdlog::warn("{}: compressed data ends early (file cut short or still being written); "
                  "counted the {} bytes that could be read", path, line_begin);
   }
   ++stats_.files;
-  return Flush(*fingerprint, &committed, done.ToString());
+  return Flush(lanes, lanes_ptr, *fingerprint, &committed, done.ToString());
 }
 
 }  // namespace apimeter

@@ -10,15 +10,26 @@
 // aggregator is flushed every `flush_every_lines` lines or when it holds more
 // than `memory_limit_bytes`. If another process advances the same file's
 // checkpoint meanwhile, the file's uncommitted work is dropped and the file
-// is read again from the new checkpoint. Not thread-safe.
+// is read again from the new checkpoint.
+//
+// Lanes: RunFile takes one or more (pipeline, aggregator) lanes. With one,
+// every line is processed on the caller's thread. With several, the caller's
+// thread reads and splits the file and the lanes process consecutive runs of
+// its lines on threads of their own (agent/backfill_lanes.h); before each
+// flush every lane is drained and their batches are merged
+// (aggregator/merge_batches.h), so the same lines give the same counts
+// either way, in the same minutes, and the checkpoint still commits with
+// exactly the lines it covers. Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "agent/backfill_lanes.h"
 #include "agent/line_pipeline.h"
 #include "aggregator/aggregator.h"
 #include "common/clock.h"
@@ -51,21 +62,32 @@ using BackfillProgressFn = std::function<void(uint64_t disk_done, uint64_t lines
 
 class Backfiller {
  public:
-  Backfiller(BackfillOptions options, Aggregator* aggregator, RedisSink* sink, Sleeper* sleeper)
-      : options_(std::move(options)), aggregator_(aggregator), sink_(sink), sleeper_(sleeper) {}
+  Backfiller(BackfillOptions options, RedisSink* sink, Sleeper* sleeper)
+      : options_(std::move(options)), sink_(sink), sleeper_(sleeper) {}
 
-  Status RunFile(const std::string& path, LinePipeline& pipeline,
+  // lanes: at least one; their aggregators are empty when RunFile starts and
+  // when it returns OK.
+  Status RunFile(const std::string& path, std::span<const BackfillLane> lanes,
                  const BackfillProgressFn& progress = {});
+  // One lane, on this thread.
+  Status RunFile(const std::string& path, LinePipeline& pipeline, Aggregator& aggregator,
+                 const BackfillProgressFn& progress = {}) {
+    const BackfillLane lane{&pipeline, &aggregator};
+    return RunFile(path, std::span<const BackfillLane>(&lane, 1), progress);
+  }
   const BackfillStats& stats() const { return stats_; }
 
  private:
-  Status RunFileOnce(const std::string& path, LinePipeline& pipeline,
+  Status RunFileOnce(const std::string& path, std::span<const BackfillLane> lanes,
                      const BackfillProgressFn& progress);
-  Status Flush(const std::string& fingerprint, std::string* committed, const std::string& updated);
+  // Takes every lane's batch (draining `workers` first, when there are any)
+  // and commits it with the checkpoint `updated`.
+  Status Flush(std::span<const BackfillLane> lanes, BackfillLanes* workers,
+               const std::string& fingerprint, std::string* committed,
+               const std::string& updated);
   void NoteNames(const FlushBatch& batch);
 
   BackfillOptions options_;
-  Aggregator* aggregator_;
   RedisSink* sink_;
   Sleeper* sleeper_;
   BackfillStats stats_;

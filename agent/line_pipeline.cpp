@@ -68,7 +68,23 @@ void LinePipeline::Reject(const ParseError& error, std::string_view line, std::s
   } else {
     rejected_->Add(error, line, source, line_offset);
   }
+  if (last_time_us_ < 0 && hold_leading_rejects_) {
+    ++held_rejects_;
+    return;
+  }
   aggregator_->AddRejected(last_time_us_ >= 0 ? last_time_us_ : clock_->NowMicros());
+}
+
+void LinePipeline::StartSegment() {
+  hold_leading_rejects_ = true;
+  held_rejects_ = 0;
+  last_time_us_ = -1;
+}
+
+void LinePipeline::CountHeldRejects(uint64_t n, int64_t last_good_time_us) {
+  if (n == 0) return;
+  const int64_t t = last_good_time_us >= 0 ? last_good_time_us : clock_->NowMicros();
+  for (uint64_t i = 0; i < n; ++i) aggregator_->AddRejected(t);
 }
 
 }  // namespace apimeter

@@ -73,6 +73,21 @@ class LinePipeline {
   int64_t min_time_us() const { return min_time_us_; }
   int64_t max_time_us() const { return max_time_us_; }
 
+  // Segments, for a backfill that hands consecutive runs of a file's lines
+  // to several pipelines (agent/backfill_lanes.h). After StartSegment, a
+  // rejected line met before the segment's first good line is counted in
+  // rejected() and sampled as usual, but its minute is not known here (the
+  // line before it went to another pipeline): it is held, and the caller
+  // counts the held lines with CountHeldRejects once it knows the time of
+  // the last good line before the segment. segment_last_time_us() is the
+  // time of the segment's last good line, -1 when it had none.
+  void StartSegment();
+  uint64_t held_rejects() const { return held_rejects_; }
+  int64_t segment_last_time_us() const { return last_time_us_; }
+  // Counts n held rejected lines in the minute of last_good_time_us, or of
+  // the clock when it is negative (no good line before them).
+  void CountHeldRejects(uint64_t n, int64_t last_good_time_us);
+
  private:
   void Reject(const ParseError& error, std::string_view line, std::string_view source,
               uint64_t line_offset);
@@ -96,6 +111,8 @@ class LinePipeline {
   uint64_t rejected_count_ = 0;
   std::array<uint64_t, kCustomerKeyErrorCount> customer_key_errors_{};
   int64_t last_time_us_ = -1;
+  bool hold_leading_rejects_ = false;  // in a segment (StartSegment)
+  uint64_t held_rejects_ = 0;
   int64_t min_time_us_ = INT64_MAX;
   int64_t max_time_us_ = INT64_MIN;
 };

@@ -1,5 +1,6 @@
 #include "agent/rejected_lines.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace apimeter {
@@ -31,6 +32,21 @@ void RejectedLines::Add(const ParseError& error, std::string_view line, std::str
   if (!error.field.empty()) reason += " ($" + std::string(error.field) + ")";
   samples_.push_back(
       Sample{std::string(source), offset, std::move(reason), Escape(line, kMaxSampleBytes)});
+}
+
+void RejectedLines::AddFileParts(std::span<const RejectedLines> parts) {
+  std::vector<const Sample*> samples;
+  for (const RejectedLines& part : parts) {
+    total_ += part.total_;
+    for (int k = 0; k < kKinds; ++k) counts_[k] += part.counts_[k];
+    for (const Sample& s : part.samples_) samples.push_back(&s);
+  }
+  std::sort(samples.begin(), samples.end(),
+            [](const Sample* a, const Sample* b) { return a->offset < b->offset; });
+  for (const Sample* s : samples) {
+    if (samples_.size() >= kMaxSamples) break;
+    samples_.push_back(*s);
+  }
 }
 
 std::string RejectedLines::Summary() const {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,11 @@ class RejectedLines {
   uint64_t total() const { return total_; }
   uint64_t count(ParseErrorKind kind) const { return counts_[static_cast<int>(kind)]; }
   const std::vector<Sample>& samples() const { return samples_; }
+  // Adds the counts and samples of `parts`: the rejected lines of one file,
+  // split between the lanes of a backfill (agent/backfill_lanes.h). Samples
+  // are taken in file order (by offset) while there is room, so the result
+  // holds what one RejectedLines fed every line in order would.
+  void AddFileParts(std::span<const RejectedLines> parts);
   // "no_match=3 too_long=1" (only non-zero reasons), or "" when none.
   std::string Summary() const;
 

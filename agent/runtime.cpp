@@ -38,7 +38,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(const Config& config, const Clo
   if (!normalizer.ok()) return normalizer.status().WithContext(config.path);
   rt->normalizer_ = std::make_unique<EndpointNormalizer>(std::move(normalizer).value());
   for (const auto& w : config.warnings) spdlog::warn("{}", w);
-  rt->customers_ = std::make_unique<CustomerResolver>(config.customer_id_secret, config.customers);
+  rt->customers_ = rt->NewCustomerResolver();
   return rt;
 }
 
@@ -148,6 +148,10 @@ std::vector<std::string> ExpandSourcePaths(const SourceConfig& source) {
     }
   }
   return SortOldestFirst(std::vector<std::string>(found.begin(), found.end()));
+}
+
+std::unique_ptr<CustomerResolver> Runtime::NewCustomerResolver() const {
+  return std::make_unique<CustomerResolver>(config_.customer_id_secret, config_.customers);
 }
 
 }  // namespace apimeter

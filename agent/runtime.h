@@ -41,6 +41,9 @@ class Runtime {
   std::vector<SourceRuntime>& sources() { return sources_; }
   const EndpointNormalizer& normalizer() const { return *normalizer_; }
   CustomerResolver& customers() { return *customers_; }
+  // Another resolver like customers(), for a thread of its own (a resolver
+  // caches, so it is not thread-safe).
+  std::unique_ptr<CustomerResolver> NewCustomerResolver() const;
 
   // The host name a source's lines are counted under (sources may differ).
   const std::string& host() const { return host_; }

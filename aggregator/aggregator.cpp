@@ -33,13 +33,6 @@ bool ValidName(std::string_view name) {
   return true;
 }
 
-// Total order on slow requests: slower first, then earlier, then by names, so
-// the kept top N does not depend on the order lines arrive in.
-bool Slower(const SlowRequest& a, const SlowRequest& b) {
-  return std::tie(b.latency_us, a.time_us, a.endpoint, a.customer, a.status, a.host) <
-         std::tie(a.latency_us, b.time_us, b.endpoint, b.customer, b.status, b.host);
-}
-
 size_t SlowBytes(const SlowRequest& s) {
   auto heap = [](const std::string& str) { return str.capacity() > 15 ? str.capacity() + 1 : 0; };
   return sizeof(SlowRequest) + heap(s.host) + heap(s.endpoint) + heap(s.customer);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "aggregator/rollup.h"
@@ -46,6 +47,13 @@ struct SlowRequest {
   std::string endpoint;
   std::string customer;
 };
+
+// Total order on slow requests: slower first, then earlier, then by names, so
+// the kept top N does not depend on the order lines arrive in.
+inline bool Slower(const SlowRequest& a, const SlowRequest& b) {
+  return std::tie(b.latency_us, a.time_us, a.endpoint, a.customer, a.status, a.host) <
+         std::tie(a.latency_us, b.time_us, b.endpoint, b.customer, b.status, b.host);
+}
 
 // The byte intervals of one input file that are counted once the batch commits.
 struct FileCheckpoint {

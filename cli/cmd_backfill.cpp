@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/backfill.h"
@@ -24,6 +26,68 @@ struct BackfillArgs {
   std::vector<std::string> files;
   bool no_progress = false;
   bool show_raw_lines = false;  // rejected samples unmasked (API keys shown)
+  int jobs = 0;                 // lanes; 0 = one per core, at most kMaxDefaultJobs
+};
+
+constexpr int kMaxDefaultJobs = 2;
+constexpr int kMaxJobs = 16;
+
+int LaneCount(int jobs) {
+  if (jobs > 0) return jobs;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cores, 1, kMaxDefaultJobs);
+}
+
+// The pipelines and aggregators of a backfill's lanes for one file
+// (agent/backfill_lanes.h). Lane 0 uses the runtime's customer resolver; the
+// others have their own (a resolver is not thread-safe).
+struct FileLanes {
+  std::vector<std::unique_ptr<CustomerResolver>> resolvers;
+  std::vector<std::unique_ptr<Aggregator>> aggregators;
+  std::vector<RejectedLines> rejected;
+  std::vector<std::unique_ptr<LinePipeline>> pipelines;
+  std::vector<BackfillLane> lanes;
+
+  FileLanes(Runtime& runtime, SourceRuntime& src, const Clock* clock, bool show_raw_lines,
+            int count)
+      : rejected(static_cast<size_t>(count)) {
+    AggregatorOptions ao = runtime.aggregator_options();
+    ao.host = src.config.host;
+    for (int i = 0; i < count; ++i) {
+      CustomerResolver* customers = &runtime.customers();
+      if (i > 0) customers = resolvers.emplace_back(runtime.NewCustomerResolver()).get();
+      aggregators.push_back(std::make_unique<Aggregator>(ao));
+      pipelines.push_back(std::make_unique<LinePipeline>(
+          &src.parser, &src.customer_key, &runtime.normalizer(), customers,
+          aggregators.back().get(), &rejected[static_cast<size_t>(i)], clock,
+          runtime.pipeline_options(show_raw_lines)));
+      lanes.push_back(BackfillLane{pipelines.back().get(), aggregators.back().get()});
+    }
+  }
+  uint64_t parsed() const { return Sum(&LinePipeline::parsed); }
+  uint64_t rejected_lines() const { return Sum(&LinePipeline::rejected); }
+  uint64_t key_errors(CustomerKeyError e) const {
+    uint64_t n = 0;
+    for (const auto& p : pipelines) n += p->customer_key_errors(e);
+    return n;
+  }
+  int64_t min_time_us() const {
+    int64_t t = INT64_MAX;
+    for (const auto& p : pipelines) t = std::min(t, p->min_time_us());
+    return t;
+  }
+  int64_t max_time_us() const {
+    int64_t t = INT64_MIN;
+    for (const auto& p : pipelines) t = std::max(t, p->max_time_us());
+    return t;
+  }
+
+ private:
+  uint64_t Sum(uint64_t (LinePipeline::*count)() const) const {
+    uint64_t n = 0;
+    for (const auto& p : pipelines) n += ((*p).*count)();
+    return n;
+  }
 };
 
 constexpr size_t kMaxBackfillBatchBytes = size_t{48} << 20;
@@ -121,12 +185,7 @@ int RunBackfill(const BackfillArgs& args) {
   int exit_code = kExitOk;
   for (size_t i = 0; i < work.size(); ++i) {
     const auto& [path, src] = work[i];
-    AggregatorOptions ao = runtime.aggregator_options();
-    ao.host = src->config.host;
-    Aggregator aggregator(ao);
-    LinePipeline pipeline(&src->parser, &src->customer_key, &runtime.normalizer(),
-                          &runtime.customers(), &aggregator, &rejected, &clock,
-                          runtime.pipeline_options(args.show_raw_lines));
+    FileLanes file_lanes(runtime, *src, &clock, args.show_raw_lines, LaneCount(args.jobs));
     BackfillOptions bo;
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);
@@ -134,8 +193,8 @@ int RunBackfill(const BackfillArgs& args) {
     // each EXEC well inside the command timeout.
     bo.memory_limit_bytes = std::min<size_t>(
         static_cast<size_t>(runtime.config().limits.memory_mb) << 20, kMaxBackfillBatchBytes);
-    Backfiller backfiller(bo, &aggregator, &runtime.sink(), &sleeper);
-    Status st = backfiller.RunFile(path, pipeline, [&](uint64_t disk_done, uint64_t lines) {
+    Backfiller backfiller(bo, &runtime.sink(), &sleeper);
+    Status st = backfiller.RunFile(path, file_lanes.lanes, [&](uint64_t disk_done, uint64_t lines) {
       bar.Update(disk_before + disk_done, totals.lines + lines, i + 1, work.size());
     });
     const BackfillStats& s = backfiller.stats();
@@ -147,15 +206,16 @@ int RunBackfill(const BackfillArgs& args) {
     totals.endpoints.insert(s.endpoints.begin(), s.endpoints.end());
     totals.customers.insert(s.customers.begin(), s.customers.end());
     for (const auto& t : s.truncated_files) totals.truncated_files.push_back(t);
-    parsed += pipeline.parsed();
-    rejected_count += pipeline.rejected();
+    parsed += file_lanes.parsed();
+    rejected_count += file_lanes.rejected_lines();
+    rejected.AddFileParts(file_lanes.rejected);
     extracts_keys = extracts_keys || src->customer_key.active();
     for (int k = 0; k < kCustomerKeyErrorCount; ++k) {
-      key_errors[k] += pipeline.customer_key_errors(static_cast<CustomerKeyError>(k));
+      key_errors[k] += file_lanes.key_errors(static_cast<CustomerKeyError>(k));
     }
-    if (pipeline.parsed()) {
-      min_t = std::min(min_t, pipeline.min_time_us());
-      max_t = std::max(max_t, pipeline.max_time_us());
+    if (file_lanes.parsed()) {
+      min_t = std::min(min_t, file_lanes.min_time_us());
+      max_t = std::max(max_t, file_lanes.max_time_us());
     }
     if (auto r = LogFileReader::Open(path); r.ok()) disk_before += (*r)->disk_size();
     if (!st.ok()) {
@@ -245,6 +305,10 @@ Subcommand AddBackfillCommand(CLI::App& app, const std::string& config_default) 
                  "log files to load; default: every file the sources' paths match");
   bf->add_flag("--no-progress", backfill->no_progress, "no progress bar, even on a terminal");
   bf->add_flag("--show-raw-lines", backfill->show_raw_lines, kShowRawLinesHelp);
+  bf->add_option("-j,--jobs", backfill->jobs,
+                 "threads that parse and aggregate (default: one per core, at most 2); the "
+                 "counts are the same for any number")
+      ->check(CLI::Range(1, kMaxJobs));
   return Subcommand{bf, [backfill] { return RunBackfill(*backfill); }};
 }
 

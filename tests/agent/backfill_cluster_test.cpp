@@ -196,8 +196,8 @@ class BackfillClusterTest : public ::testing::Test {
       options.host = kHost;
       options.flush_every_lines = shape.flush_every_lines;
       options.read_chunk_bytes = shape.read_chunk_bytes;
-      Backfiller backfiller(options, &aggregator, &run.rt->sink(), &sleeper_);
-      st = backfiller.RunFile(path, pipeline);
+      Backfiller backfiller(options, &run.rt->sink(), &sleeper_);
+      st = backfiller.RunFile(path, pipeline, aggregator);
       EXPECT_TRUE(st.ok()) << path << ": " << st.ToString();
       run.flushes += backfiller.stats().flushes;
     }

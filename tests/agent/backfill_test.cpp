@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <vector>
 
 #include "agent/byte_intervals.h"
 #include "agent/log_file_reader.h"
@@ -38,8 +40,15 @@ class BackfillTest : public ::testing::Test {
            ("apimeter-backfill-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
+    rt_ = MakeRuntime(&prefix_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // A runtime on a fresh prefix of the test Redis, connected.
+  std::unique_ptr<Runtime> MakeRuntime(std::string* prefix) {
     auto& redis = testing::TestRedis::Get();
-    prefix_ = redis.UniquePrefix("bf");
+    *prefix = redis.UniquePrefix("bf");
+    const std::string& prefix_ = *prefix;
     const std::string yaml = std::string("sources:\n  - paths: [\"") + (dir_ / "api.log").string() +
         "\"]\n    log_format: '$remote_addr - $remote_user [$time_local] \"$request\" $status "
         "$body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time "
@@ -49,26 +58,45 @@ class BackfillTest : public ::testing::Test {
         "retention: { minute: 3650d, hour: 3650d, day: 3650d }\n"
         "redis: { url: \"" + redis.url() + "\", prefix: \"" + prefix_ + "\" }\n";
     auto config = LoadConfigString(yaml, "test.yaml");
-    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    EXPECT_TRUE(config.ok()) << config.status().ToString();
+    if (!config.ok()) return nullptr;
     auto rt = Runtime::Create(*config, &clock_);
-    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
-    rt_ = std::move(rt).value();
-    ASSERT_TRUE(rt_->ConnectRedis().ok());
+    EXPECT_TRUE(rt.ok()) << rt.status().ToString();
+    if (!rt.ok()) return nullptr;
+    Status st = (*rt)->ConnectRedis();
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return std::move(rt).value();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // Backfills `path` once with a fresh aggregator; returns lines counted now.
-  uint64_t Backfill(const std::string& path) {
-    Aggregator aggregator(rt_->aggregator_options());
-    SourceRuntime& src = rt_->sources().front();
-    LinePipeline pipeline(&src.parser, &src.customer_key, &rt_->normalizer(), &rt_->customers(),
-                          &aggregator, &rejected_, &clock_, rt_->pipeline_options(false));
+  // Backfills `path` once with fresh aggregators; returns lines counted now.
+  // With lanes > 1 the lines are processed on that many threads
+  // (agent/backfill_lanes.h), read in chunks of `chunk_bytes`.
+  uint64_t Backfill(const std::string& path, Runtime* rt = nullptr, int lanes = 1,
+                    size_t chunk_bytes = 1 << 20, uint64_t flush_every_lines = 7) {
+    if (rt == nullptr) rt = rt_.get();
+    SourceRuntime& src = rt->sources().front();
+    std::vector<std::unique_ptr<CustomerResolver>> resolvers;
+    std::vector<std::unique_ptr<Aggregator>> aggregators;
+    std::vector<RejectedLines> rejected(static_cast<size_t>(lanes));
+    std::vector<std::unique_ptr<LinePipeline>> pipelines;
+    std::vector<BackfillLane> lane_list;
+    for (int i = 0; i < lanes; ++i) {
+      resolvers.push_back(rt->NewCustomerResolver());
+      aggregators.push_back(std::make_unique<Aggregator>(rt->aggregator_options()));
+      pipelines.push_back(std::make_unique<LinePipeline>(
+          &src.parser, &src.customer_key, &rt->normalizer(), resolvers.back().get(),
+          aggregators.back().get(), &rejected[static_cast<size_t>(i)], &clock_,
+          rt->pipeline_options(false)));
+      lane_list.push_back(BackfillLane{pipelines.back().get(), aggregators.back().get()});
+    }
     BackfillOptions options;
     options.host = "bf-host";
-    options.flush_every_lines = 7;  // many small transactions, each with its checkpoint
-    Backfiller backfiller(options, &aggregator, &rt_->sink(), &sleeper_);
-    Status st = backfiller.RunFile(path, pipeline);
+    options.flush_every_lines = flush_every_lines;  // default: many small transactions
+    options.read_chunk_bytes = chunk_bytes;
+    Backfiller backfiller(options, &rt->sink(), &sleeper_);
+    Status st = backfiller.RunFile(path, lane_list);
     EXPECT_TRUE(st.ok()) << st.ToString();
+    rejected_.AddFileParts(rejected);
     return backfiller.stats().lines;
   }
 
@@ -165,6 +193,69 @@ TEST_F(BackfillTest, FillsExactlyTheGapAnAgentLeft) {
   auto stored = rt_->sink().ReadCheckpoint("bf-host", *fp);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(*stored, "0-" + std::to_string(content.size()));
+}
+
+// Lanes (agent/backfill_lanes.h) count exactly as one pipeline: every answer
+// the API gives, per minute included, is the same, and rejected lines land in
+// the minute of the good line before them even when that line went to
+// another lane (rejected lines open many of the small chunks here).
+TEST_F(BackfillTest, ThreeLanesCountExactlyAsOneLane) {
+  std::string content;
+  uint32_t rng = 12345;
+  auto next = [&rng] { return rng = rng * 1103515245u + 12345u, (rng >> 8); };
+  for (int i = 0; i < 3000; ++i) {
+    const int minute = (i * 60) / 3000;  // in time order, 50 lines a minute
+    if (next() % 9 == 0) {
+      for (uint32_t r = next() % 4; r < 4; ++r) content += "garbage line " + std::to_string(i) + "\n";
+    }
+    const std::string path = "/v1/items/" + std::to_string(next() % 40);
+    const int status = next() % 10 == 0 ? 503 : 200;
+    std::string line = Line(minute, path, status, "key-" + std::to_string(next() % 25));
+    // A latency of its own (1..3000 ms), so the slowest requests have no ties.
+    char latency[16];
+    std::snprintf(latency, sizeof latency, "%d.%03d", (i * 7919 % 3000 + 1) / 1000,
+                  (i * 7919 % 3000 + 1) % 1000);
+    line.replace(line.find("0.010 "), 5, latency);
+    // And a second of its own: the slowest requests are stored by time,
+    // endpoint, customer and status, so equal ones would share an entry.
+    line.replace(line.find(":05 +0000"), 3, ":" + std::to_string(10 + i % 50));
+    content += line;
+  }
+  content += "a last garbage line\n";
+  const std::string p = Write("api.log", content);
+  std::string other_prefix;
+  std::unique_ptr<Runtime> other = MakeRuntime(&other_prefix);
+  ASSERT_TRUE(other);
+  const uint64_t one = Backfill(p, rt_.get(), 1, 1 << 20, 1000000);
+  const uint64_t rejected_one = rejected_.total();
+  const auto samples_one = rejected_.samples();
+  rejected_ = RejectedLines();
+  const uint64_t three = Backfill(p, other.get(), 3, 2048, 1100);  // ~9 lines a chunk
+  EXPECT_EQ(one, three);
+  EXPECT_EQ(rejected_one, rejected_.total());
+  EXPECT_GT(rejected_one, 300u);
+  ASSERT_EQ(samples_one.size(), rejected_.samples().size());
+  for (size_t i = 0; i < samples_one.size(); ++i) {
+    EXPECT_EQ(samples_one[i].offset, rejected_.samples()[i].offset);
+  }
+  QueryParams params;
+  params.from_s = 1795687200;  // 2026-11-26T10:00Z
+  params.to_s = params.from_s + 3600;
+  params.step_s = 60;
+  params.limit = 1000;
+  auto same = [](const Result<nlohmann::json>& a, const Result<nlohmann::json>& b) {
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(a->dump(), b->dump());
+  };
+  same(rt_->query().Overview(params), other->query().Overview(params));
+  same(rt_->query().Timeseries(params), other->query().Timeseries(params));
+  same(rt_->query().Endpoints(params), other->query().Endpoints(params));
+  same(rt_->query().Customers(params), other->query().Customers(params));
+  same(rt_->query().Slow(params), other->query().Slow(params));
+  auto overview = rt_->query().Overview(params);
+  ASSERT_TRUE(overview.ok());
+  EXPECT_EQ(overview->dump().find("\"requests\":0,"), std::string::npos);
 }
 
 TEST_F(BackfillTest, FutureDatedLinesAreRejectedAndNeverStored) {
