@@ -108,7 +108,9 @@ class QueryEngineFixture : public ::testing::Test {
 
   json Ok(Result<json> r) {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (r.ok()) EXPECT_FALSE(r->contains("partial")) << "nothing is damaged here";
+    if (r.ok()) {
+      EXPECT_FALSE(r->contains("partial")) << "nothing is damaged here";
+    }
     return r.ok() ? *r : json();
   }
 
