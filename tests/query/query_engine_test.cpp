@@ -28,6 +28,7 @@ using testing::TestRequest;
 
 constexpr int64_t kMin = 60, kHour = 3600, kDay = 86400;
 
+
 // Percentile (ms in JSON) within 1% of the exact nearest-rank value (µs),
 // plus the 0.0005 ms rounding of the JSON.
 void ExpectPercentile(const json& ms, const Expected& e, double p) {
@@ -66,7 +67,7 @@ class QueryEngineFixture : public ::testing::Test {
  protected:
   explicit QueryEngineFixture(Store store)
       : store_(store),
-        client_(TestRedis::Get().endpoint()),
+        client_(testing::PatientEndpoint()),
         schema_(TestRedis::Get().UniquePrefix("query")),
         // Yesterday, by the real clock: the sink sets EXPIREAT from the
         // bucket's time, so the data must be recent for Redis too.
@@ -108,7 +109,9 @@ class QueryEngineFixture : public ::testing::Test {
 
   json Ok(Result<json> r) {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (r.ok()) EXPECT_FALSE(r->contains("partial")) << "nothing is damaged here";
+    if (r.ok()) {
+      EXPECT_FALSE(r->contains("partial")) << "nothing is damaged here";
+    }
     return r.ok() ? *r : json();
   }
 

@@ -16,8 +16,17 @@
 #include "aggregator/rollup.h"
 #include "common/status.h"
 #include "sink/redis_sink.h"
+#include "tests/support/test_redis.h"
 
 namespace apimeter::testing {
+
+// The test server with a long command timeout: one flush of thousands of
+// series can take longer than the default 5 s on a loaded machine (ASan, CI).
+inline RedisEndpoint PatientEndpoint() {
+  RedisEndpoint ep = TestRedis::Get().endpoint();
+  ep.command_timeout = std::chrono::milliseconds(60000);
+  return ep;
+}
 
 struct TestRequest {
   int64_t time_us = 0;

@@ -502,6 +502,8 @@ TEST_F(HttpServerTest, MetricsWithoutAuthIs401) {
           "\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << ok.substr(0, 200);
   EXPECT_NE(ok.find("\napimeter_http_live_streams 0\n"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("\n# TYPE process_resident_memory_bytes gauge\n"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("component=\"serve\"} 1\n"), std::string::npos) << ok;
 }
 
 }  // namespace
