@@ -68,6 +68,16 @@ std::string AgentMetrics::Render() const {
   w.Metric("apimeter_agent_resident_memory_bytes", "gauge", "Resident set size.", rss_bytes);
   w.Metric("apimeter_agent_reading_paused", "gauge", "1 while reading is paused (memory bound, Redis down).", paused ? 1 : 0);
   w.Metric("apimeter_agent_redis_up", "gauge", "1 if the last flush attempt reached Redis.", redis_up ? 1 : 0);
+  if (store.schema == 2) {  // storage v2 (docs/storage-v2.md)
+    w.Metric("apimeter_agent_store_blocks_total", "counter", "Delta blocks appended to Redis.", store.blocks);
+    w.Metric("apimeter_agent_store_block_bytes_total", "counter", "Encoded bytes of the delta blocks appended.", store.block_bytes);
+    w.Metric("apimeter_agent_store_compactions_total", "counter", "Block groups compacted into one base block.", store.compactions);
+    w.Metric("apimeter_agent_store_compaction_lost_races_total", "counter", "Compactions left to another compactor that ran first.", store.compaction_lost_races);
+    w.Metric("apimeter_agent_store_compaction_failures_total", "counter", "Compaction rounds that failed (retried later).", store.compaction_failures);
+    w.Metric("apimeter_agent_store_compactions_pending", "gauge", "Block groups waiting for compaction.", store.compactions_pending);
+    w.Metric("apimeter_agent_store_registry_calls_total", "counter", "Name-registry script calls (names new to this agent).", store.registry_calls);
+    w.Metric("apimeter_agent_store_registry_refused_total", "counter", "Names stored as other: their day was full.", store.registry_refused);
+  }
   return w.str();
 }
 

@@ -22,7 +22,7 @@
 #include "agent/line_pipeline.h"
 #include "aggregator/aggregator.h"
 #include "common/clock.h"
-#include "sink/redis_sink.h"
+#include "sink/sink.h"
 
 namespace apimeter {
 
@@ -51,7 +51,7 @@ using BackfillProgressFn = std::function<void(uint64_t disk_done, uint64_t lines
 
 class Backfiller {
  public:
-  Backfiller(BackfillOptions options, Aggregator* aggregator, RedisSink* sink, Sleeper* sleeper)
+  Backfiller(BackfillOptions options, Aggregator* aggregator, Sink* sink, Sleeper* sleeper)
       : options_(std::move(options)), aggregator_(aggregator), sink_(sink), sleeper_(sleeper) {}
 
   Status RunFile(const std::string& path, LinePipeline& pipeline,
@@ -66,10 +66,16 @@ class Backfiller {
 
   BackfillOptions options_;
   Aggregator* aggregator_;
-  RedisSink* sink_;
+  Sink* sink_;
   Sleeper* sleeper_;
   BackfillStats stats_;
 };
+
+// The end of a backfill (storage v2): compacts every group the sink wrote
+// whose bucket is closed, `chunk` groups per round trip, until none is left
+// or a round fails (its error is returned; correctness never depends on
+// compaction). *compacted counts the groups compacted. A v1 sink has none.
+Status CompactClosedBuckets(Sink& sink, size_t chunk, uint64_t* compacted);
 
 // Orders files oldest rotation first: "x.log.10.gz" before "x.log.2" before
 // "x.log"; files without a rotation number by modification time.
