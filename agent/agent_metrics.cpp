@@ -67,6 +67,16 @@ void AgentMetrics::Render(PrometheusText* out) const {
   w("apimeter_agent_reading_paused", "gauge", "1 while reading is paused (memory bound, Redis down).",
     paused ? 1 : 0);
   w("apimeter_agent_redis_up", "gauge", "1 if the last flush attempt reached Redis.", redis_up ? 1 : 0);
+  if (store.schema == 2) {  // storage v2 (docs/storage-v2.md)
+    w("apimeter_agent_store_blocks_total", "counter", "Delta blocks appended to Redis.", u(store.blocks));
+    w("apimeter_agent_store_block_bytes_total", "counter", "Encoded bytes of the delta blocks appended.", u(store.block_bytes));
+    w("apimeter_agent_store_compactions_total", "counter", "Block groups compacted into one base block.", u(store.compactions));
+    w("apimeter_agent_store_compaction_lost_races_total", "counter", "Compactions left to another compactor that ran first.", u(store.compaction_lost_races));
+    w("apimeter_agent_store_compaction_failures_total", "counter", "Compaction rounds that failed (retried later).", u(store.compaction_failures));
+    w("apimeter_agent_store_compactions_pending", "gauge", "Block groups waiting for compaction.", u(store.compactions_pending));
+    w("apimeter_agent_store_registry_calls_total", "counter", "Name-registry script calls (names new to this agent).", u(store.registry_calls));
+    w("apimeter_agent_store_registry_refused_total", "counter", "Names stored as other: their day was full.", u(store.registry_refused));
+  }
 }
 
 std::string AgentMetrics::Summary() const {

@@ -45,6 +45,15 @@ struct AgentMetrics {
   uint64_t cluster_moved = 0;
   uint64_t cluster_ask = 0;
   uint64_t cluster_refreshes = 0;
+  // The store (sink/sink.h SinkStats), storage v2 only: delta blocks
+  // appended and their bytes, compactions (done, lost to another compactor,
+  // failed, waiting), name-registry script calls and names refused.
+  struct Store {
+    int schema = 0;  // 0 = not known yet; the v2 samples are rendered for 2
+    uint64_t blocks = 0, block_bytes = 0, compactions = 0, compaction_lost_races = 0,
+             compaction_failures = 0, compactions_pending = 0, registry_calls = 0,
+             registry_refused = 0;
+  } store;
   // Gauges
   double last_flush_seconds = 0;
   uint64_t files_open = 0;

@@ -57,6 +57,18 @@ std::vector<std::string> SortOldestFirst(std::vector<std::string> paths) {
   return out;
 }
 
+Status CompactClosedBuckets(Sink& sink, size_t chunk, uint64_t* compacted) {
+  const uint64_t before = sink.ExportStats().compactions;
+  Status st;
+  // Each successful round forgets the groups it took, so this ends.
+  while (sink.ExportStats().compactions_pending > 0) {
+    st = sink.Maintain(chunk);
+    if (!st.ok()) break;
+  }
+  *compacted = sink.ExportStats().compactions - before;
+  return st;
+}
+
 void Backfiller::NoteNames(const FlushBatch& batch) {
   for (const auto& d : batch.series) {
     if (d.tier != Tier::kDay) continue;

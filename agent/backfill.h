@@ -33,7 +33,7 @@
 #include "agent/line_pipeline.h"
 #include "aggregator/aggregator.h"
 #include "common/clock.h"
-#include "sink/redis_sink.h"
+#include "sink/sink.h"
 
 namespace apimeter {
 
@@ -62,7 +62,7 @@ using BackfillProgressFn = std::function<void(uint64_t disk_done, uint64_t lines
 
 class Backfiller {
  public:
-  Backfiller(BackfillOptions options, RedisSink* sink, Sleeper* sleeper)
+  Backfiller(BackfillOptions options, Sink* sink, Sleeper* sleeper)
       : options_(std::move(options)), sink_(sink), sleeper_(sleeper) {}
 
   // lanes: at least one; their aggregators are empty when RunFile starts and
@@ -88,10 +88,16 @@ class Backfiller {
   void NoteNames(const FlushBatch& batch);
 
   BackfillOptions options_;
-  RedisSink* sink_;
+  Sink* sink_;
   Sleeper* sleeper_;
   BackfillStats stats_;
 };
+
+// The end of a backfill (storage v2): compacts every group the sink wrote
+// whose bucket is closed, `chunk` groups per round trip, until none is left
+// or a round fails (its error is returned; correctness never depends on
+// compaction). *compacted counts the groups compacted. A v1 sink has none.
+Status CompactClosedBuckets(Sink& sink, size_t chunk, uint64_t* compacted);
 
 // Orders files oldest rotation first: "x.log.10.gz" before "x.log.2" before
 // "x.log"; files without a rotation number by modification time.

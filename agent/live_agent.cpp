@@ -35,6 +35,9 @@ constexpr milliseconds kPollIntervalWithInotify{1000};
 constexpr milliseconds kPollIntervalWithoutInotify{250};
 constexpr milliseconds kMaxFlushBackoff{30000};
 constexpr milliseconds kShutdownFlushBudget{10000};
+// Groups compacted per flush tick at most (storage v2): a few ms of Redis
+// time, so a tick never stalls behind a backlog of closed buckets.
+constexpr size_t kMaxCompactionsPerTick = 16;
 constexpr std::chrono::seconds kSummaryInterval{60};
 constexpr milliseconds kInotifyCoalesce{100};
 constexpr uint64_t kLoggedRejectsPerSummary = 5;
@@ -415,6 +418,14 @@ void LiveAgent::FlushTick() {
   if (flush_backoff_.count() > 0 && loop_->Now() < next_flush_) return;
   (void)FlushOnce();
   if (metrics_.paused && !in_flight_) SchedulePoll(milliseconds(0));
+  // Compaction, after the flush and outside its timing: bounded work per
+  // tick, only while nothing waits to be committed (Redis is up).
+  if (!in_flight_) {
+    loop_->Post([this] {
+      if (stopping_ || in_flight_ || !sink_) return;
+      (void)sink_->Maintain(kMaxCompactionsPerTick);  // the store logs and counts a failure
+    });
+  }
 }
 
 void LiveAgent::Hangup() {

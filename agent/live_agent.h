@@ -18,6 +18,10 @@
 //    from 1 s to 30 s; reading continues into memory until limits.memory_mb,
 //    then pauses (the log file is the buffer) and resumes when the batch
 //    commits.
+//  - After each flush tick with nothing left to commit, the store's
+//    background work (LiveSink::Maintain: compaction, at most
+//    kMaxCompactionsPerTick groups) runs as a separate loop callback, so it
+//    never delays or times a flush; its failure changes no count.
 //  - SIGTERM/SIGINT (Shutdown): stop reading, flush (retrying up to 10 s),
 //    exit 0; if the flush cannot commit, exit 1: the uncommitted lines are
 //    re-read on start.

@@ -16,7 +16,7 @@ Status RedisLiveSink::Ping() {
   auto pong = redis_->Command({"PING"});
   if (!pong.ok()) return pong.status();
   if (pong->is_error()) return Status::Unavailable(pong->str);
-  return Status::Ok();
+  return sink_->CheckSchema();
 }
 
 Result<std::string> RedisLiveSink::ReadCheckpoint(std::string_view host,
@@ -43,6 +43,17 @@ Status RedisLiveSink::WriteLastAlive(std::string_view host, int64_t seconds, boo
 }
 
 void RedisLiveSink::FillMetrics(AgentMetrics* metrics) {
+  const SinkStats s = sink_->ExportStats();
+  AgentMetrics::Store& m = metrics->store;
+  m.schema = sink_->schema_version();
+  m.blocks = s.blocks;
+  m.block_bytes = s.block_bytes;
+  m.compactions = s.compactions;
+  m.compaction_lost_races = s.compaction_lost_races;
+  m.compaction_failures = s.compaction_failures;
+  m.compactions_pending = s.compactions_pending;
+  m.registry_calls = s.registry_calls;
+  m.registry_refused = s.registry_refused;
   if (ClusterClient* cluster = redis_->AsCluster()) {
     metrics->cluster_moved = cluster->stats().moved;
     metrics->cluster_ask = cluster->stats().ask;

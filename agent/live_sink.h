@@ -2,13 +2,15 @@
 // with a fake (one that fails flushes, answers no PING, ...).
 //
 // Promise:
-// - Flush has RedisSink::Flush's contract (sink/redis_sink.h): all of the
+// - Flush has Sink::Flush's contract (sink/sink.h): all of the
 //   batch and its checkpoints or nothing; kAborted when a checkpoint moved;
 //   after kUnavailable the same batch may be passed again, never counted twice.
 // - The agent's own state (last_alive, per host) is read and written outside
 //   flushes; its failures are returned, never swallowed.
 // - Errors are Status values; nothing throws.
-// RedisLiveSink adapts a RedisSink and its client. Thread-safety: not
+// - Maintain runs the store's bounded background work (compaction), off the
+//   flush's critical path; its failure is returned, and changes no count.
+// RedisLiveSink adapts a Sink (either schema) and its client. Thread-safety: not
 // thread-safe; the agent's loop thread owns it.
 #pragma once
 
@@ -21,7 +23,7 @@
 #include "common/result.h"
 #include "common/status.h"
 #include "sink/redis_client.h"
-#include "sink/redis_sink.h"
+#include "sink/sink.h"
 
 namespace apimeter {
 
@@ -30,7 +32,8 @@ class LiveSink {
   virtual ~LiveSink() = default;
   // Where the store is, safe to log (no password).
   virtual std::string Describe() const = 0;
-  // OK when the store answers.
+  // OK when the store answers and holds the configured storage schema
+  // (Sink::CheckSchema; the agent waits, saying why, until it does).
   virtual Status Ping() = 0;
   // The stored checkpoint value of one file ("" when none).
   virtual Result<std::string> ReadCheckpoint(std::string_view host,
@@ -40,6 +43,7 @@ class LiveSink {
   virtual Result<int64_t> ReadLastAlive(std::string_view host) = 0;
   // Writes last_alive; only_if_unset: keep a value already there (HSETNX).
   virtual Status WriteLastAlive(std::string_view host, int64_t seconds, bool only_if_unset) = 0;
+  virtual Status Maintain(size_t /*max_groups*/) { return Status::Ok(); }
   // Adds the store's own counters (cluster redirects, ...) to the metrics.
   virtual void FillMetrics(AgentMetrics* /*metrics*/) {}
 };
@@ -48,12 +52,13 @@ class LiveSink {
 // redis.prefix (the agent's state is the hash <prefix>:agent:<host>).
 class RedisLiveSink final : public LiveSink {
  public:
-  RedisLiveSink(RedisSink* sink, RedisCommands* redis, std::string prefix, std::string url)
+  RedisLiveSink(Sink* sink, RedisCommands* redis, std::string prefix, std::string url)
       : sink_(sink), redis_(redis), prefix_(std::move(prefix)), url_(std::move(url)) {}
   std::string Describe() const override;
   Status Ping() override;
   Result<std::string> ReadCheckpoint(std::string_view host, std::string_view fingerprint) override;
   Status Flush(const FlushBatch& batch) override;
+  Status Maintain(size_t max_groups) override { return sink_->Maintain(max_groups); }
   Result<int64_t> ReadLastAlive(std::string_view host) override;
   Status WriteLastAlive(std::string_view host, int64_t seconds, bool only_if_unset) override;
   void FillMetrics(AgentMetrics* metrics) override;
@@ -61,7 +66,7 @@ class RedisLiveSink final : public LiveSink {
  private:
   std::string StateKey(std::string_view host) const;
 
-  RedisSink* sink_;
+  Sink* sink_;
   RedisCommands* redis_;
   std::string prefix_, url_;
 };

@@ -22,7 +22,9 @@
 #include "query/query_engine.h"
 #include "sink/cluster_client.h"
 #include "sink/redis_client.h"
+#include "sink/flush_protocol.h"
 #include "sink/redis_sink.h"
+#include "sink/sink.h"
 
 namespace apimeter {
 
@@ -54,14 +56,21 @@ class Runtime {
   // source. InvalidArgument naming the file otherwise.
   Result<SourceRuntime*> SourceForFile(const std::string& path);
 
+  // Retention, limits and the slow top N, as every writer uses them.
+  SinkOptions sink_options() const;
   // Builds the Redis client, sink and query engine without connecting (the
-  // client connects on first use and reconnects after failures).
+  // client connects on first use and reconnects after failures). The sink
+  // writes the schema of redis.schema: a BlockSink on StandaloneFlush for 2,
+  // a RedisSink for 1. InvalidArgument for schema 2 with redis.cluster (the
+  // cluster protocol for blocks is not in this build yet).
   Status CreateRedis();
-  // CreateRedis, then connects now so a wrong URL or password fails early.
+  // CreateRedis, then connects now so a wrong URL or password fails early,
+  // and checks that Redis holds the configured schema (Sink::CheckSchema:
+  // InvalidArgument naming `apimeter migrate` otherwise).
   // With redis.cluster set, the client is a ClusterClient (sink/cluster_client.h).
   Status ConnectRedis();
   RedisCommands& redis() { return *redis_; }
-  RedisSink& sink() { return *sink_; }
+  Sink& sink() { return *sink_; }
   QueryEngine& query() { return *query_; }
 
   // Another Redis client (not connected yet) and a QueryEngine on it, for a
@@ -84,7 +93,8 @@ class Runtime {
   std::unique_ptr<EndpointNormalizer> normalizer_;
   std::unique_ptr<CustomerResolver> customers_;
   std::unique_ptr<RedisCommands> redis_;
-  std::unique_ptr<RedisSink> sink_;
+  std::unique_ptr<FlushProtocol> protocol_;  // schema 2: drives redis_ for sink_
+  std::unique_ptr<Sink> sink_;
   std::unique_ptr<QueryEngine> query_;
 };
 

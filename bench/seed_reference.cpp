@@ -162,7 +162,7 @@ struct PendingDay {
 // outlasts the command timeout; deltas add, so the split changes nothing.
 constexpr size_t kDayChunk = 20000;
 
-Status FlushDay(RedisSink& sink, PendingDay* pending) {
+Status FlushDay(Sink& sink, PendingDay* pending) {
   if (pending->day < 0) return Status::Ok();
   FlushBatch batch;
   batch.host = "seed";

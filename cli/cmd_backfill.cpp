@@ -16,6 +16,7 @@
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
 #include "cli/commands.h"
+#include "cli/progress_bar.h"
 #include "common/time_util.h"
 
 namespace apimeter {
@@ -92,44 +93,6 @@ struct FileLanes {
 
 constexpr size_t kMaxBackfillBatchBytes = size_t{48} << 20;
 
-// Redraws one status line on a terminal at most 5 times a second.
-class ProgressBar {
- public:
-  ProgressBar(bool enabled, uint64_t total_disk_bytes)
-      : enabled_(enabled), total_(total_disk_bytes), start_(Now()) {}
-
-  void Update(uint64_t disk_done, uint64_t lines, size_t file_index, size_t files) {
-    if (!enabled_) return;
-    const double now = Now();
-    if (now - last_ < 0.2) return;
-    last_ = now;
-    const double elapsed = now - start_;
-    const double frac = total_ ? std::min(1.0, static_cast<double>(disk_done) / total_) : 0;
-    const double rate = elapsed > 0 ? lines / elapsed : 0;
-    const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
-    char bar[31];
-    const int filled = static_cast<int>(frac * 30);
-    for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '-';
-    bar[30] = 0;
-    std::fprintf(stderr, "\r[%s] %5.1f%%  %llu lines  %.0f lines/s  ETA %.0fs  file %zu/%zu ", bar,
-                 frac * 100, static_cast<unsigned long long>(lines), rate, eta, file_index, files);
-    std::fflush(stderr);
-  }
-  void Done() {
-    if (enabled_) std::fprintf(stderr, "\r%100s\r", "");
-  }
-
- private:
-  static double Now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-  bool enabled_;
-  uint64_t total_;
-  double start_;
-  double last_ = 0;
-};
-
 std::string TimeOrDash(int64_t us, bool valid) {
   return valid ? FormatIso8601(us / kMicrosPerSecond) : "-";
 }
@@ -171,7 +134,7 @@ int RunBackfill(const BackfillArgs& args) {
     if (auto r = LogFileReader::Open(p); r.ok()) total_disk += (*r)->disk_size();
   }
   const bool tty = !args.no_progress && ::isatty(STDERR_FILENO);
-  ProgressBar bar(tty, total_disk);
+  ProgressBar bar(tty);
   RealSleeper sleeper;
   RejectedLines rejected;
   const auto started = std::chrono::steady_clock::now();
@@ -195,7 +158,14 @@ int RunBackfill(const BackfillArgs& args) {
         static_cast<size_t>(runtime.config().limits.memory_mb) << 20, kMaxBackfillBatchBytes);
     Backfiller backfiller(bo, &runtime.sink(), &sleeper);
     Status st = backfiller.RunFile(path, file_lanes.lanes, [&](uint64_t disk_done, uint64_t lines) {
-      bar.Update(disk_before + disk_done, totals.lines + lines, i + 1, work.size());
+      const uint64_t all_lines = totals.lines + lines;
+      const double elapsed = bar.Elapsed();
+      char detail[128];
+      std::snprintf(detail, sizeof detail, "%llu lines  %.0f lines/s  file %zu/%zu",
+                    static_cast<unsigned long long>(all_lines),
+                    elapsed > 0 ? all_lines / elapsed : 0, i + 1, work.size());
+      bar.Update(total_disk ? static_cast<double>(disk_before + disk_done) / total_disk : 0,
+                 detail);
     });
     const BackfillStats& s = backfiller.stats();
     totals.files += s.files;
@@ -227,9 +197,18 @@ int RunBackfill(const BackfillArgs& args) {
     }
   }
   bar.Done();
+  // Storage v2: the closed buckets written become one base block per group
+  // (the open ones are left to the agents still writing them).
+  uint64_t compacted = 0;
+  Status compaction = CompactClosedBuckets(runtime.sink(), 256, &compacted);
+  if (!compaction.ok()) {
+    spdlog::warn("compacting the closed buckets written failed: {} (the counts are exact; a "
+                 "reader or a later writer compacts them)",
+                 compaction.message());
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const auto& sink_stats = runtime.sink().stats();
+  const SinkStats sink_stats = runtime.sink().ExportStats();
   std::printf("backfill %s\n", exit_code == kExitOk ? "done" : "stopped early");
   std::printf("  files:            %llu\n", static_cast<unsigned long long>(totals.files));
   std::printf("  lines:            %llu (%.0f lines/s, %.1f s)\n",
@@ -264,6 +243,14 @@ int RunBackfill(const BackfillArgs& args) {
                 static_cast<unsigned long long>(sink_stats.dropped_expired_deltas));
   }
   std::printf("\n");
+  if (runtime.sink().schema_version() == 2) {
+    std::printf("  storage v2:       %llu blocks, %.1f MB; %llu groups compacted (%llu blocks "
+                "merged)%s\n",
+                static_cast<unsigned long long>(sink_stats.blocks), sink_stats.block_bytes / 1e6,
+                static_cast<unsigned long long>(sink_stats.compactions),
+                static_cast<unsigned long long>(sink_stats.blocks_merged),
+                compaction.ok() ? "" : ", compaction failed (see the warning above)");
+  }
   if (ClusterClient* cluster = runtime.redis().AsCluster()) {
     const auto& cs = cluster->stats();
     // Groups found applied: only a retry (or a recovered journal) has any.

@@ -35,6 +35,7 @@ Subcommand AddServeCommand(CLI::App& app, const std::string& config_default);
 Subcommand AddHashTokenCommand(CLI::App& app, const std::string& config_default);
 Subcommand AddAlertsCommand(CLI::App& app, const std::string& config_default);  // cmd_alerts.cpp
 Subcommand AddReportCommand(CLI::App& app, const std::string& config_default);  // cmd_report.cpp
+Subcommand AddMigrateCommand(CLI::App& app, const std::string& config_default);  // cmd_migrate.cpp
 
 // Logging set-up shared by all commands: to stderr; without timestamps when
 // running under systemd (journald adds its own).

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   for (AddCommandFn add : {AddAgentCommand, AddBackfillCommand, AddQueryCommand,
                            AddCheckConfigCommand, AddTestFormatCommand, AddCustomerIdCommand,
                            AddServeCommand, AddHashTokenCommand, AddAlertsCommand,
-                           AddReportCommand}) {
+                           AddReportCommand, AddMigrateCommand}) {
     subcommands.push_back(add(app, config_default));
   }
 

@@ -156,6 +156,14 @@ class Loader {
         // host:port, or a redis:// URL carrying the nodes' user and password.
         Result<ClusterSeeds> seeds = ParseClusterSeeds(rc->cluster);
         if (!seeds.ok()) return r_.ErrorAt(x, seeds.status().message());
+      } else if (x.key == "schema") {
+        APIMETER_ASSIGN_OR_RETURN(std::string v, r_.String(x, name));
+        rc->schema = v == "1" ? 1 : v == "2" ? 2 : 0;
+        if (rc->schema == 0) {
+          return r_.ErrorAt(x, "redis.schema must be 1 (v1: hashes) or 2 (v2: blocks, "
+                               "docs/storage-v2.md); data written with 1 is converted to 2 by "
+                               "`apimeter migrate`");
+        }
       } else {
         int64_t* out =
             x.key == "connect_timeout" ? &rc->connect_timeout_ms : &rc->command_timeout_ms;

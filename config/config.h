@@ -64,6 +64,9 @@ struct RedisConfig {
   std::vector<std::string> cluster;
   int64_t connect_timeout_ms = 2000;
   int64_t command_timeout_ms = 5000;
+  // Storage schema: 1 (hashes, docs/redis-schema.md) or 2 (blocks,
+  // docs/storage-v2.md). `apimeter migrate` converts 1 to 2.
+  int64_t schema = defaults::kRedisSchema;
 };
 
 struct RetentionConfig {

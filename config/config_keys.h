@@ -35,7 +35,7 @@ inline constexpr std::string_view kRoute[] = {"template", "match", "name"};
 inline constexpr std::string_view kLimits[] = {"endpoints_per_day", "customers_per_day",
                                                "max_line_bytes", "memory_mb", "max_future"};
 inline constexpr std::string_view kRedis[] = {"url", "prefix", "cluster", "connect_timeout",
-                                              "command_timeout"};
+                                              "command_timeout", "schema"};
 inline constexpr std::string_view kRetention[] = {"minute", "hour", "day"};
 inline constexpr std::string_view kAggregation[] = {"slow_top_n"};
 inline constexpr std::string_view kAgent[] = {"flush_interval", "from_start", "state_dir",

@@ -93,6 +93,7 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
       << FormatDurationMs(c.redis.connect_timeout_ms);
   out << YAML::Key << "command_timeout" << YAML::Value
       << FormatDurationMs(c.redis.command_timeout_ms);
+  out << YAML::Key << "schema" << YAML::Value << c.redis.schema;
   out << YAML::EndMap;
 
   out << YAML::Key << "retention" << YAML::Value << YAML::BeginMap;

@@ -24,6 +24,9 @@ namespace apimeter {
 
 // The schema version v2 stores in P:schema.
 inline constexpr std::string_view kStorageSchemaVersion = "2";
+// What P:schema holds while `apimeter migrate` converts v1 data: no v1 or
+// v2 process reads or writes meanwhile (sink/migrate_v1.h).
+inline constexpr std::string_view kMigratingSchemaMarker = "migrating";
 
 // Shards per tier (kShards[tier] in the design): minute 1, hour 2, day 8.
 // Schema constants: changing them needs a migration.
@@ -52,7 +55,7 @@ class BlockKeys {
   // P:{reg<day>}:<e|c|h> name -> id, and P:{reg<day>}:n, the last id per kind.
   std::string RegistryKey(int64_t day, NameKind kind) const;
   std::string RegistryCounterKey(int64_t day) const;
-  std::string SchemaKey() const { return prefix() + ":schema"; }
+  std::string SchemaKey() const { return v1_.SchemaKey(); }
   std::string TokenKey(std::string_view token) const;
   std::string CheckpointKey(std::string_view host, std::string_view fingerprint) const {
     return v1_.CheckpointKey(host, fingerprint);

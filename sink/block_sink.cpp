@@ -39,12 +39,7 @@ Status BlockSink::FlushOnce(const FlushBatch& input) {
         "flush batch has no id: storage v2 needs it as the idempotency token");
   }
   APIMETER_RETURN_IF_ERROR(sink_internal::CheckDistinctCheckpoints(input));
-  if (!schema_checked_) {
-    const int64_t today = clock_->NowSeconds() / kSecondsPerDay;
-    APIMETER_RETURN_IF_ERROR(EnsureStorageSchema(*client_, keys_, today,
-                                                 options_.day_retention_s / kSecondsPerDay + 1));
-    schema_checked_ = true;
-  }
+  if (!schema_checked_) APIMETER_RETURN_IF_ERROR(CheckSchema());
   FlushBatch batch = input;
   stats_.dropped_expired_deltas += DropExpired(clock_->NowSeconds(), options_, &batch);
   APIMETER_ASSIGN_OR_RETURN(NameIds ids, CollectNames(batch));
@@ -69,34 +64,117 @@ Status BlockSink::FlushOnce(const FlushBatch& input) {
   return Status::Ok();
 }
 
+Status BlockSink::CheckSchema() {
+  const int64_t today = sink_internal::FloorDiv(clock_->NowSeconds(), kSecondsPerDay);
+  APIMETER_RETURN_IF_ERROR(EnsureStorageSchema(*client_, keys_, today,
+                                               options_.day_retention_s / kSecondsPerDay + 1));
+  schema_checked_ = true;
+  return Status::Ok();
+}
+
+Result<std::string> BlockSink::ReadCheckpoint(std::string_view host,
+                                              std::string_view fingerprint) {
+  return sink_internal::ReadCheckpointValue(*client_, KeySchema(keys_.prefix()), host,
+                                            fingerprint);
+}
+
+SinkStats BlockSink::ExportStats() const {
+  SinkStats s;
+  s.flushes = stats_.flushes;
+  s.failures = stats_.failures;
+  s.commands = stats_.commands;
+  s.already_applied = stats_.already_applied;
+  s.dropped_expired_deltas = stats_.dropped_expired_deltas;
+  s.blocks = stats_.blocks;
+  s.block_bytes = stats_.block_bytes;
+  s.series = stats_.series;
+  s.compactions = compactor_.stats().compacted;
+  s.compaction_lost_races = compactor_.stats().lost_races;
+  s.blocks_merged = compactor_.stats().blocks_merged;
+  s.compaction_failures = compaction_failures_;
+  s.compactions_pending = pending_.size() + closed_to_compact();
+  s.registry_calls = registry_.stats().calls;
+  s.registry_refused = registry_.stats().refused;
+  return s;
+}
+
 void BlockSink::Remember(const PreparedFlush& flush, const CommitReport& report) {
   for (size_t i = 0; i < flush.blocks.size(); ++i) {
     const GroupBlock& b = flush.blocks[i];
     ++stats_.blocks;
     stats_.block_bytes += b.bytes.size();
     stats_.series += b.series;
-    if (i < report.list_lengths.size() && report.list_lengths[i] >= kCompactAtLength &&
-        pending_.size() < kMaxPendingCompactions) {
-      pending_.insert({b.group.tier, b.group.bucket, b.group.shard, b.group.kind});
+    const GroupKey key{b.group.tier, b.group.bucket, b.group.shard, b.group.kind};
+    const int64_t length = i < report.list_lengths.size() ? report.list_lengths[i] : 0;
+    if (length >= kCompactAtLength && pending_.size() < kMaxPendingCompactions) {
+      pending_.insert(key);
+    }
+    auto it = written_.find(key);
+    if (it != written_.end()) {
+      it->second.length = length;
+    } else if (written_.size() < kMaxTrackedGroups) {
+      written_.emplace(key, Written{sink_internal::BucketEnd(b.group.tier, b.group.bucket) +
+                                        kCompactAfterCloseS,
+                                    length});
+    } else {
+      ++untracked_groups_;
     }
   }
 }
 
-Status BlockSink::CompactPending(size_t max_groups) {
-  std::vector<BlockGroup> groups;
+size_t BlockSink::closed_to_compact() const {
+  const int64_t now = clock_->NowSeconds();
+  size_t n = 0;
+  for (const auto& [key, w] : written_) n += w.close_at <= now && w.length >= 2;
+  return n;
+}
+
+Status BlockSink::Maintain(size_t max_groups) {
+  std::vector<GroupKey> groups;
   for (auto it = pending_.begin(); it != pending_.end() && groups.size() < max_groups; ++it) {
-    const auto& [tier, bucket, shard, kind] = *it;
-    groups.push_back({kind, tier, bucket, shard});
+    groups.push_back(*it);
   }
-  if (groups.empty()) return Status::Ok();
+  // Closed buckets, oldest first (the map is ordered by tier, then bucket;
+  // every tier's closed groups are due, so the order only spreads the work).
+  const int64_t now = clock_->NowSeconds();
+  for (auto it = written_.begin(); it != written_.end() && groups.size() < max_groups;) {
+    if (it->second.close_at > now) {
+      ++it;
+    } else if (it->second.length < 2) {
+      it = written_.erase(it);  // one block: nothing to merge (a later writer saw more)
+    } else {
+      if (!pending_.count(it->first)) groups.push_back(it->first);
+      ++it;
+    }
+  }
+  return CompactGroups(groups);
+}
+
+Status BlockSink::CompactGroups(const std::vector<GroupKey>& keys) {
+  if (keys.empty()) return Status::Ok();
+  std::vector<BlockGroup> groups;
+  groups.reserve(keys.size());
+  for (const auto& [tier, bucket, shard, kind] : keys) groups.push_back({kind, tier, bucket, shard});
   auto done = compactor_.Compact(groups);
   if (!done.ok()) {
+    ++compaction_failures_;
     spdlog::warn("compaction of {} group(s) failed (they stay pending): {}", groups.size(),
                  done.status().ToString());
     return done.status();
   }
-  for (const BlockGroup& g : groups) pending_.erase({g.tier, g.bucket, g.shard, g.kind});
+  for (const GroupKey& k : keys) {
+    pending_.erase(k);
+    written_.erase(k);
+  }
   return Status::Ok();
+}
+
+Status BlockSink::CompactPending(size_t max_groups) {
+  std::vector<GroupKey> groups;
+  for (auto it = pending_.begin(); it != pending_.end() && groups.size() < max_groups; ++it) {
+    groups.push_back(*it);
+  }
+  return CompactGroups(groups);
 }
 
 }  // namespace apimeter

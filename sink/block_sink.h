@@ -19,10 +19,20 @@
 //   remembered (at most kMaxPendingCompactions) for CompactPending, which
 //   the caller runs off the flush's critical path. Correctness never
 //   depends on it.
+// - Closed buckets: every group it appended to is remembered (at most
+//   kMaxTrackedGroups; beyond that new groups are counted in
+//   untracked_groups and left to other compactors) with the list length its
+//   last append answered. Maintain compacts, besides the pending groups,
+//   the remembered groups whose bucket closed (bucket end +
+//   kCompactAfterCloseS by the injected clock) and whose list held two
+//   blocks or more, so a closed bucket ends as one base block per group.
+// - ReadCheckpoint reads v1's checkpoint keys (unchanged in v2; under the
+//   host's tag on a ClusterClient).
 // Thread-safety: not thread-safe (it drives one client); one per thread.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -34,19 +44,40 @@
 #include "sink/flush_protocol.h"
 #include "sink/name_registry.h"
 #include "sink/redis_sink.h"
+#include "sink/sink.h"
 
 namespace apimeter {
 
-class BlockSink {
+class BlockSink final : public Sink {
  public:
   static constexpr int64_t kCompactAtLength = 8;
   static constexpr size_t kMaxPendingCompactions = 4096;
+  // A bucket is closed this long after its end: a grace of 1 min for late
+  // lines (a line is counted at its own time, and nginx logs a request when
+  // it ends), plus 1 min (docs/storage-v2.md "Compaction").
+  static constexpr int64_t kCompactAfterCloseS = 120;
+  // Bounds what is remembered for closed-bucket compaction (about 64 bytes
+  // each): a backfill of 35 days writes ~15,000 groups.
+  static constexpr size_t kMaxTrackedGroups = 65536;
 
   // `client` is the connection `protocol` drives; both outlive the sink.
   BlockSink(RedisCommands* client, FlushProtocol* protocol, BlockKeys keys, SinkOptions options,
             const Clock* clock);
 
-  Status Flush(const FlushBatch& batch);
+  int schema_version() const override { return 2; }
+  // EnsureStorageSchema over the retained days (sets P:schema on a fresh Redis).
+  Status CheckSchema() override;
+  Result<std::string> ReadCheckpoint(std::string_view host, std::string_view fingerprint) override;
+  Status Flush(const FlushBatch& batch) override;
+  // CompactPending, then the remembered groups of closed buckets (oldest
+  // first): at most `max_groups` groups in all, in one read and one CAS
+  // round trip. A failure leaves them remembered for the next call.
+  Status Maintain(size_t max_groups) override;
+  SinkStats ExportStats() const override;
+  // Remembered groups whose bucket is closed and that hold 2+ blocks.
+  size_t closed_to_compact() const;
+  size_t tracked_groups() const { return written_.size(); }
+  uint64_t untracked_groups() const { return untracked_groups_; }
 
   // Compacts the groups remembered by Flush (at most `max_groups`); the ones
   // it could not compact because of an error stay remembered.
@@ -68,8 +99,16 @@ class BlockSink {
   const BlockCompactor::Stats& compactor_stats() const { return compactor_.stats(); }
 
  private:
+  using GroupKey = std::tuple<Tier, int64_t, uint16_t, BlockKind>;
+  struct Written {
+    int64_t close_at = 0;  // bucket end + kCompactAfterCloseS
+    int64_t length = 0;    // list length answered by this sink's last append
+  };
+
   Status FlushOnce(const FlushBatch& batch);
   void Remember(const PreparedFlush& flush, const CommitReport& report);
+  // Compacts `groups` and forgets them on success.
+  Status CompactGroups(const std::vector<GroupKey>& groups);
 
   RedisCommands* client_;
   FlushProtocol* protocol_;
@@ -81,7 +120,11 @@ class BlockSink {
   BlockCompactor compactor_;
   bool schema_checked_ = false;
   // Groups to compact, ordered so the oldest buckets come first.
-  std::set<std::tuple<Tier, int64_t, uint16_t, BlockKind>> pending_;
+  std::set<GroupKey> pending_;
+  // Groups appended to and not compacted since (closed-bucket compaction).
+  std::map<GroupKey, Written> written_;
+  uint64_t untracked_groups_ = 0;
+  uint64_t compaction_failures_ = 0;
   Stats stats_;
 };
 

@@ -204,16 +204,7 @@ int64_t RedisSink::RetentionSeconds(Tier tier) const {
 }
 
 Result<std::string> RedisSink::ReadCheckpoint(std::string_view host, std::string_view fingerprint) {
-  const std::string key = client_->AsCluster() != nullptr
-                              ? schema_.ClusterCheckpointKey(host, fingerprint)
-                              : schema_.CheckpointKey(host, fingerprint);
-  auto r = client_->Command({"GET", key});
-  if (!r.ok()) return r.status().WithContext("reading checkpoint");
-  if (r->is_nil()) return std::string();
-  if (r->type != RedisReply::Type::kString) {
-    return Status::Internal("checkpoint " + key + " is not a string: " + r->str);
-  }
-  return std::move(r->str);
+  return sink_internal::ReadCheckpointValue(*client_, schema_, host, fingerprint);
 }
 
 FlushBatch RedisSink::DropExpired(const FlushBatch& batch) {
@@ -251,11 +242,43 @@ std::string RedisSink::TokenFor(const FlushBatch& batch) {
   return pending_token_;
 }
 
+Status RedisSink::CheckSchema() {
+  const std::string key = schema_.SchemaKey();
+  auto r = client_->Command({"GET", key});
+  if (!r.ok()) return r.status().WithContext("schema check");
+  if (r->is_error()) return Status::Internal("schema check: GET " + key + ": " + r->str);
+  if (r->is_nil()) return Status::Ok();
+  return Status::InvalidArgument(
+      key + " holds '" + r->str + "': this Redis holds storage schema 2 (or a migration to it) " +
+      "under prefix '" + schema_.prefix() + "', and this process is configured with " +
+      "redis.schema: 1; set redis.schema: 2 (and finish `apimeter migrate` if it was " +
+      "interrupted), or use another redis.prefix");
+}
+
+SinkStats RedisSink::ExportStats() const {
+  SinkStats s;
+  s.flushes = stats_.flushes;
+  s.failures = stats_.failures;
+  s.commands = stats_.commands;
+  s.already_applied = stats_.already_applied;
+  s.dropped_expired_deltas = stats_.dropped_expired_deltas;
+  s.groups_already_applied = stats_.groups_already_applied;
+  s.journals_recovered = stats_.journals_recovered;
+  return s;
+}
+
 Status RedisSink::Flush(const FlushBatch& batch) {
   const uint64_t sent_before = client_->commands_sent();
+  Status st;
+  if (!schema_checked_) {
+    st = CheckSchema();
+    schema_checked_ = st.ok();
+  }
   const std::string token = TokenFor(batch);
   ClusterClient* cluster = client_->AsCluster();
-  Status st = cluster != nullptr ? FlushCluster(*cluster, batch, token) : FlushOnce(batch, token);
+  if (st.ok()) {
+    st = cluster != nullptr ? FlushCluster(*cluster, batch, token) : FlushOnce(batch, token);
+  }
   stats_.commands += client_->commands_sent() - sent_before;
   if (st.ok()) {
     ++stats_.flushes;
@@ -483,42 +506,20 @@ Status CompareCheckpoints(RedisCommands& conn, const RedisReply& values,
   return Status::Ok();
 }
 
-}  // namespace sink_internal
-
-void RealSleeper::SleepFor(std::chrono::milliseconds duration) {
-  std::this_thread::sleep_for(duration);
-}
-
-Status FlushWithRetry(RedisSink& sink, const FlushBatch& batch, const RetryPolicy& policy,
-                      Sleeper& sleeper) {
-  std::chrono::milliseconds delay = policy.initial, slept{0};
-  for (int attempt = 1;; ++attempt) {
-    Status st = sink.Flush(batch);
-    if (st.ok()) {
-      if (attempt > 1) spdlog::info("flush succeeded on attempt {}", attempt);
-      return st;
-    }
-    // Only an unreachable Redis is worth waiting for; the rest need the caller.
-    if (st.code() != StatusCode::kUnavailable) {
-      spdlog::error("flush attempt {} failed, not retrying: {}", attempt, st.ToString());
-      return st;
-    }
-    const bool out_of_attempts = policy.max_attempts > 0 && attempt >= policy.max_attempts;
-    const bool out_of_time =
-        policy.max_total_sleep.count() > 0 && slept + delay > policy.max_total_sleep;
-    if (out_of_attempts || out_of_time) {
-      spdlog::error(
-          "flush attempt {} failed: {}; giving up after {} attempt(s) and {} ms of "
-          "waiting",
-          attempt, st.ToString(), attempt, slept.count());
-      return st;
-    }
-    spdlog::warn("flush attempt {} failed: {}; retrying in {} ms", attempt, st.ToString(),
-                 delay.count());
-    sleeper.SleepFor(delay);
-    slept += delay;
-    delay = std::min(std::max(delay * 2, std::chrono::milliseconds(1)), policy.max);
+Result<std::string> ReadCheckpointValue(RedisCommands& client, const KeySchema& schema,
+                                        std::string_view host, std::string_view fingerprint) {
+  const std::string key = client.AsCluster() != nullptr
+                              ? schema.ClusterCheckpointKey(host, fingerprint)
+                              : schema.CheckpointKey(host, fingerprint);
+  auto r = client.Command({"GET", key});
+  if (!r.ok()) return r.status().WithContext("reading checkpoint");
+  if (r->is_nil()) return std::string();
+  if (r->type != RedisReply::Type::kString) {
+    return Status::Internal("checkpoint " + key + " is not a string: " + r->str);
   }
+  return std::move(r->str);
 }
+
+}  // namespace sink_internal
 
 }  // namespace apimeter

@@ -19,6 +19,9 @@
 //   checkpoints and a journal of the batch commit first in the host's slot,
 //   then each (tier, bucket, shard) group applies under a dedupe marker in
 //   its own slot; the same guarantees hold (docs/redis-schema.md, "Redis Cluster").
+// - Schema: it writes storage schema 1 only. CheckSchema (and Flush, before
+//   its first write) refuses a Redis whose P:schema marker is set: a v2 (or
+//   migrating) store is never written with v1 keys.
 // Thread-safety: not thread-safe (it drives one client). One sink per thread.
 #pragma once
 
@@ -38,6 +41,7 @@
 #include "common/status.h"
 #include "sink/redis_client.h"
 #include "sink/schema.h"
+#include "sink/sink.h"
 
 namespace apimeter {
 
@@ -59,15 +63,18 @@ struct SinkOptions {
 inline constexpr std::string_view kOtherName = "other";
 inline constexpr std::string_view kAnonymousName = "anonymous";
 
-class RedisSink {
+class RedisSink final : public Sink {
  public:
   static constexpr size_t kMaxCachedDays = 4;
 
   RedisSink(RedisCommands* client, KeySchema schema, SinkOptions options, const Clock* clock);
   ~RedisSink();
 
+  int schema_version() const override { return 1; }
+  // OK when P:schema is absent (v1 never sets it); InvalidArgument otherwise.
+  Status CheckSchema() override;
   // The stored checkpoint value of one file ("" when none).
-  Result<std::string> ReadCheckpoint(std::string_view host, std::string_view fingerprint);
+  Result<std::string> ReadCheckpoint(std::string_view host, std::string_view fingerprint) override;
 
   // Applies the batch and its checkpoints atomically.
   // kAborted: a checkpoint moved (another process advanced the file), or a
@@ -83,7 +90,10 @@ class RedisSink {
   //   other commands of a standalone transaction applied; in cluster mode
   //   after the commit point, the batch stays journaled and the next flush
   //   finishes it.
-  Status Flush(const FlushBatch& batch);
+  Status Flush(const FlushBatch& batch) override;
+  // v1 has no background work.
+  Status Maintain(size_t /*max_groups*/) override { return Status::Ok(); }
+  SinkStats ExportStats() const override;
 
   struct Stats {
     uint64_t flushes = 0;   // committed flushes (including ones found already applied)
@@ -133,37 +143,12 @@ class RedisSink {
   SinkOptions options_;
   const Clock* clock_;
   Stats stats_;
+  bool schema_checked_ = false;
   std::map<int64_t, DayNames> admitted_;  // day -> names known to be admitted
   uint64_t pending_hash_ = 0;             // content hash of a batch whose flush failed
   std::string pending_token_;
   // Cluster mode: the journal protocol (made at the first cluster flush).
   std::unique_ptr<ClusterJournal> journal_;
 };
-
-// Retry schedule for FlushWithRetry. Delays double from `initial` up to `max`.
-struct RetryPolicy {
-  int max_attempts = 0;  // 0 = forever
-  std::chrono::milliseconds initial{100};
-  std::chrono::milliseconds max{10000};
-  // Give up once the delays slept add up to more than this; 0 = no limit.
-  std::chrono::milliseconds max_total_sleep{0};
-};
-
-class Sleeper {
- public:
-  virtual ~Sleeper() = default;
-  virtual void SleepFor(std::chrono::milliseconds duration) = 0;
-};
-
-class RealSleeper final : public Sleeper {
- public:
-  void SleepFor(std::chrono::milliseconds duration) override;
-};
-
-// Retries Flush with exponential backoff until OK, a non-retryable status
-// (kAborted, kInvalidArgument, kInternal) or the attempt/sleep budget runs
-// out; returns the last status. Logs each failure (attempt, error, next delay).
-Status FlushWithRetry(RedisSink& sink, const FlushBatch& batch, const RetryPolicy& policy,
-                      Sleeper& sleeper);
 
 }  // namespace apimeter

@@ -50,6 +50,9 @@ class KeySchema {
   std::string CustomerEndpointIndexKey(Tier tier, int64_t bucket,
                                        std::string_view customer) const;
   std::string SlowKey(int64_t day) const;
+  // P:schema, the storage schema marker: absent in v1, "2" in v2
+  // (docs/storage-v2.md "Schema version and migration").
+  std::string SchemaKey() const { return prefix_ + ":schema"; }
   // kind: 'e' endpoints, 'c' customers.
   std::string RegistryKey(int64_t day, char kind) const;
   std::string CheckpointKey(std::string_view host, std::string_view fingerprint) const;

@@ -5,12 +5,15 @@
 #include <cstdint>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aggregator/flush_batch.h"
 #include "common/status.h"
 #include "common/time_util.h"
+#include "common/result.h"
 #include "sink/redis_client.h"
+#include "sink/schema.h"
 
 namespace apimeter::sink_internal {
 
@@ -43,6 +46,12 @@ inline Status CheckDistinctCheckpoints(const FlushBatch& batch) {
   }
   return Status::Ok();
 }
+
+// The stored checkpoint of one file ("" when none), under v1's key layout,
+// which both schemas share: P:ckpt:<host>:<fingerprint>, or under the
+// host's tag {ckpt:<host>} on a ClusterClient.
+Result<std::string> ReadCheckpointValue(RedisCommands& client, const KeySchema& schema,
+                                        std::string_view host, std::string_view fingerprint);
 
 // Round trip 1 of a flush: WATCH the checkpoint keys, EXISTS the token, MGET
 // the checkpoints (WATCH and MGET only when there are checkpoints).

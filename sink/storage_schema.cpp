@@ -14,6 +14,11 @@ Status CheckMarker(const RedisReply& r, const std::string& key, bool* missing) {
     return Status::Ok();
   }
   if (r.type == RedisReply::Type::kString && r.str == kStorageSchemaVersion) return Status::Ok();
+  if (r.type == RedisReply::Type::kString && r.str == kMigratingSchemaMarker) {
+    return Status::InvalidArgument(key + " says `apimeter migrate` is converting this Redis from " +
+                                   "schema 1 (or was interrupted); run `apimeter migrate` again " +
+                                   "to finish before starting writers or readers");
+  }
   return Status::InvalidArgument(key + " holds schema '" + r.str + "', but this binary reads and " +
                                  "writes schema " + std::string(kStorageSchemaVersion) +
                                  " only; use the apimeter release that wrote it");

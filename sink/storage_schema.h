@@ -7,7 +7,8 @@
 // per-day registries as sets under the same key names where v2 keeps hashes,
 // so a registry key of the retained days (today and `retained_days` before)
 // that is a set means v1 data, and the answer is InvalidArgument naming
-// `apimeter migrate`. Another value in P:schema is InvalidArgument too.
+// `apimeter migrate`. Another value in P:schema is InvalidArgument too
+// ("migrating": a migration is under way or was interrupted; run it again).
 // Unavailable when Redis cannot be reached; Internal on an error reply.
 // Cost: one GET when the marker is set; else 2 TYPE per retained day, once.
 // CheckStorageSchema is the read-only half, for readers.

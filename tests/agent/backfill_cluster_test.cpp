@@ -307,7 +307,7 @@ class BackfillClusterTest : public ::testing::Test {
     EXPECT_TRUE(diff.empty()) << "standalone and cluster stores differ:\n" << report;
 
     // A clean run never finds a group "already applied": that would be a skip.
-    EXPECT_EQ(cluster.rt->sink().stats().groups_already_applied, 0u);
+    EXPECT_EQ(cluster.rt->sink().ExportStats().groups_already_applied, 0u);
 
     // The symptom, as users see it: a day-tier plan answers the same.
     QueryParams p;

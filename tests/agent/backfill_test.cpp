@@ -14,23 +14,16 @@
 #include "agent/byte_intervals.h"
 #include "agent/log_file_reader.h"
 #include "agent/runtime.h"
+#include "tests/agent/backfill_test_util.h"
 #include "tests/support/test_redis.h"
 
 namespace apimeter {
 namespace {
 
-class NoSleep : public Sleeper {
- public:
-  void SleepFor(std::chrono::milliseconds) override {}
-};
+using testing::NoSleep;
 
 std::string Line(int minute, const std::string& path, int status, const std::string& key) {
-  char buf[400];
-  std::snprintf(buf, sizeof buf,
-                "10.0.0.1 - - [26/Nov/2026:10:%02d:05 +0000] \"GET %s HTTP/1.1\" %d 100 \"-\" "
-                "\"curl\" 0.010 0.009 \"%s\" 200\n",
-                minute, path.c_str(), status, key.c_str());
-  return buf;
+  return testing::BackfillLine(minute, path, status, key);
 }
 
 class BackfillTest : public ::testing::Test {

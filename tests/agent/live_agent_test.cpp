@@ -51,6 +51,8 @@ struct FakeStore {
   };
   std::vector<Attempt> attempts;
   uint64_t commits = 0;
+  // Maintain calls: when (flush attempts made before it) and the bound asked.
+  std::vector<std::pair<size_t, size_t>> maintains;
 
   Status Flush(const FlushBatch& batch) {
     Attempt a{loop ? loop->Now() : EventLoop::TimePoint{}, batch.id, false};
@@ -94,6 +96,10 @@ class FakeSink final : public LiveSink {
     return it == store_->checkpoints.end() ? std::string() : it->second;
   }
   Status Flush(const FlushBatch& batch) override { return store_->Flush(batch); }
+  Status Maintain(size_t max_groups) override {
+    store_->maintains.emplace_back(store_->attempts.size(), max_groups);
+    return Up();
+  }
   Result<int64_t> ReadLastAlive(std::string_view host) override {
     APIMETER_RETURN_IF_ERROR(Up());
     if (store_->fail_last_alive_reads > 0) {
@@ -194,6 +200,30 @@ class LiveAgentTest : public ::testing::Test {
 };
 
 // --- flush backoff and retry ---------------------------------------------
+
+TEST_F(LiveAgentTest, StoreMaintenanceRunsAfterFlushTicksBoundedAndNotWhileABatchWaits) {
+  StartAgent();
+  Append(Lines(10));
+  Run(milliseconds(2100));  // the first tick commits
+  ASSERT_EQ(store_.commits, 1u);
+  ASSERT_FALSE(store_.maintains.empty());
+  // After the flush attempt of its tick, with a bound (kMaxCompactionsPerTick).
+  EXPECT_EQ(store_.maintains.front().first, store_.attempts.size());
+  EXPECT_EQ(store_.maintains.front().second, 16u);
+  // Idle ticks keep it going (closed buckets come due without new lines).
+  const size_t before = store_.maintains.size();
+  Run(milliseconds(4000));
+  EXPECT_EQ(store_.maintains.size(), before + 2);
+  // While a batch waits for a failing store, no maintenance competes with it.
+  store_.fail_flushes = 3;
+  Append(Lines(5, 6));
+  const size_t at_failure = store_.maintains.size();
+  Run(milliseconds(2000));
+  EXPECT_EQ(store_.maintains.size(), at_failure);
+  Run(milliseconds(20000));  // retried until it commits, then maintenance resumes
+  EXPECT_EQ(store_.requests, 15u);
+  EXPECT_GT(store_.maintains.size(), at_failure);
+}
 
 TEST_F(LiveAgentTest, FailedFlushesAreRetriedWithDoublingBackoffAndCommitOnce) {
   StartAgent();

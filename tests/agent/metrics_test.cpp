@@ -97,6 +97,27 @@ std::string Get(uint16_t port, const std::string& request) {
   return out;
 }
 
+TEST(AgentMetricsTest, StorageV2SamplesOnlyWithSchema2) {
+  AgentMetrics m;
+  m.host = "h";
+  m.store.schema = 1;
+  EXPECT_EQ(m.Render().find("apimeter_agent_store_"), std::string::npos);
+  m.store = {2, 12, 3456, 5, 1, 2, 7, 9, 4};
+  const std::string text = m.Render();
+  for (const char* want :
+       {"# TYPE apimeter_agent_store_blocks_total counter\n", "apimeter_agent_store_blocks_total{host=\"h\"} 12\n",
+        "apimeter_agent_store_block_bytes_total{host=\"h\"} 3456\n",
+        "apimeter_agent_store_compactions_total{host=\"h\"} 5\n",
+        "apimeter_agent_store_compaction_lost_races_total{host=\"h\"} 1\n",
+        "apimeter_agent_store_compaction_failures_total{host=\"h\"} 2\n",
+        "# TYPE apimeter_agent_store_compactions_pending gauge\n",
+        "apimeter_agent_store_compactions_pending{host=\"h\"} 7\n",
+        "apimeter_agent_store_registry_calls_total{host=\"h\"} 9\n",
+        "apimeter_agent_store_registry_refused_total{host=\"h\"} 4\n"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want;
+  }
+}
+
 TEST(MetricsServerTest, ServesMetricsAndHealthAnd404) {
   boost::asio::io_context io;
   auto server = MetricsServer::Start(io, "127.0.0.1:0", [] { return std::string("m 1\n"); });

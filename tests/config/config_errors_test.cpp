@@ -113,6 +113,16 @@ TEST_F(ConfigErrors, BadDurations) {
                       "'redis.command_timeout' must be between 1ms and 10m"));
 }
 
+TEST_F(ConfigErrors, StorageSchemaIsOneOrTwo) {
+  for (const char* bad : {"3", "0", "two", "1.5"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) + "redis:\n  schema: " + bad + "\n"), 5,
+                        "redis.schema must be 1 (v1: hashes) or 2 (v2: blocks"));
+  }
+  EXPECT_TRUE(FailsAt(Load(std::string(kMinimalSources) + "redis:\n  schema: 3\n"), 5,
+                      "`apimeter migrate`"));
+}
+
 TEST_F(ConfigErrors, LogFormatErrorsUseTheParsersMessage) {
   const std::string yaml =
       "sources:\n"                                                                        // 1

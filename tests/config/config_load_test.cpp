@@ -62,6 +62,7 @@ std::string FullConfig() {
          "  prefix: am\n"
          "  connect_timeout: 1500ms\n"
          "  command_timeout: 10s\n"
+         "  schema: 2\n"
          "retention: { minute: 72h, hour: 60d, day: 800d }\n"
          "aggregation: { slow_top_n: 250 }\n"
          "agent:\n"
@@ -112,6 +113,7 @@ TEST_F(ConfigLoad, DefaultsAreFilledIn) {
   EXPECT_TRUE(c.redis.cluster.empty());
   EXPECT_EQ(c.redis.connect_timeout_ms, 2000);
   EXPECT_EQ(c.redis.command_timeout_ms, 5000);
+  EXPECT_EQ(c.redis.schema, defaults::kRedisSchema);
   EXPECT_EQ(c.retention.minute_s, 48 * 3600);
   EXPECT_EQ(c.retention.hour_s, 35 * 86400);
   EXPECT_EQ(c.retention.day_s, 400 * 86400);
@@ -174,6 +176,7 @@ TEST_F(ConfigLoad, EveryKeyIsRead) {
   EXPECT_TRUE(c.redis.cluster.empty());  // mutually exclusive with url
   EXPECT_EQ(c.redis.connect_timeout_ms, 1500);
   EXPECT_EQ(c.redis.command_timeout_ms, 10000);
+  EXPECT_EQ(c.redis.schema, 2);
   EXPECT_EQ(c.retention.minute_s, 72 * 3600);
   EXPECT_EQ(c.retention.hour_s, 60 * 86400);
   EXPECT_EQ(c.retention.day_s, 800 * 86400);

@@ -132,7 +132,8 @@ TEST_F(ClusterSinkTest, SameAnswersAsASingleRedis) {
 
   RedisClient single(TestRedis::Get().endpoint());
   RedisSink single_sink(&single, KeySchema(prefix), SinkOptions{}, &clock_);
-  ASSERT_TRUE(single_sink.Flush(batch).ok());
+  const Status single_st = single_sink.Flush(batch);
+  ASSERT_TRUE(single_st.ok()) << single_st.ToString();
   ClusterClient cluster(Cluster().Options());
   RedisSink cluster_sink(&cluster, KeySchema(prefix), SinkOptions{}, &clock_);
   Status st = cluster_sink.Flush(batch);
