@@ -59,7 +59,9 @@ struct PreparedFlush {
 };
 
 struct CommitReport {
-  bool already_applied = false;  // the token showed an earlier commit; nothing written now
+  // The token showed an earlier commit: nothing of the batch is written
+  // twice (on a cluster, what that commit's journal still lacked is applied now).
+  bool already_applied = false;
   // Length of each group's list after its append, in PreparedFlush::blocks
   // order (empty when already_applied).
   std::vector<int64_t> list_lengths;

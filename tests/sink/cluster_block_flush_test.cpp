@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -36,6 +37,14 @@ using testing::TestCluster;
 using testing::TestRedis;
 using testing::Traffic;
 using testing::TrafficLine;
+
+// The sanitizer build is about 10x slower: the big tests use a quarter of
+// the lines there (the same shapes: 5,000 Zipf customers, 60 small flushes).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kScale = 4;
+#else
+constexpr size_t kScale = 1;
+#endif
 
 TestCluster& Cluster() {
   static TestCluster cluster(3, 0);
@@ -121,17 +130,18 @@ class ClusterBlockFlushTest : public ::testing::Test {
 // A live agent at 20K lines/s flushing every 2 s, 5,000 Zipf customers.
 TEST_F(ClusterBlockFlushTest, RealisticFlushesAreStoredExactly) {
   const int64_t start = SystemClock().NowSeconds() / 60 * 60 - 600;
-  const Traffic t = Traffic::Make(11, 80000, start, start + 4, 200, 5000);
+  const size_t per_flush = 40000 / kScale;
+  const Traffic t = Traffic::Make(11, 2 * per_flush, start, start + 4, 200, 5000);
   const BlockKeys keys(TestRedis::Get().UniquePrefix("v2c-live"));
   Writer w(keys);
   Model model;
-  for (size_t first = 0, n = 0; first < t.lines.size(); first += 40000, ++n) {
-    FlushBatch b = BatchOf(t, first, first + 40000, "live" + std::to_string(n));
+  for (size_t first = 0, n = 0; first < t.lines.size(); first += per_flush, ++n) {
+    FlushBatch b = BatchOf(t, first, first + per_flush, "live" + std::to_string(n));
     b.checkpoints.push_back(
-        {"log", first == 0 ? "" : std::to_string(first), std::to_string(first + 40000)});
+        {"log", first == 0 ? "" : std::to_string(first), std::to_string(first + per_flush)});
     const Status st = w.sink.Flush(b);
     ASSERT_TRUE(st.ok()) << st.ToString();
-    AddToModel(t, first, first + 40000, "web1", &model);
+    AddToModel(t, first, first + per_flush, "web1", &model);
   }
   ExpectStored(keys, model);
   EXPECT_EQ(w.sink.stats().already_applied, 0u);
@@ -139,10 +149,10 @@ TEST_F(ClusterBlockFlushTest, RealisticFlushesAreStoredExactly) {
   // The checkpoint moved into the host's slot, with the commit point.
   auto ckpt = reader_.Command({"GET", w.protocol.CheckpointKey("web1", "log")});
   ASSERT_TRUE(ckpt.ok());
-  EXPECT_EQ(ckpt->str, "80000");
+  EXPECT_EQ(ckpt->str, std::to_string(2 * per_flush));
   // A stale checkpoint is refused, nothing written.
   FlushBatch stale = BatchOf(t, 0, 100, "stale");
-  stale.checkpoints.push_back({"log", "40000", "40100"});
+  stale.checkpoints.push_back({"log", std::to_string(per_flush), std::to_string(per_flush + 100)});
   EXPECT_EQ(w.sink.Flush(stale).code(), StatusCode::kAborted);
   ExpectStored(keys, model);
 }
@@ -260,7 +270,7 @@ TEST_F(ClusterBlockFlushTest, CrashBetweenCommitPointAndApplyIsFinishedByTheNext
 // The same realistic traffic as one huge flush and as 60 small ones.
 TEST_F(ClusterBlockFlushTest, OneHugeFlushAndManySmallOnesStoreTheSameSums) {
   const int64_t now = SystemClock().NowSeconds();
-  const Traffic t = Traffic::Make(7, 60000, now - 3 * 3600, now - 300, 100, 2000);
+  const Traffic t = Traffic::Make(7, 60000 / kScale, now - 3 * 3600, now - 300, 100, 2000);
   const BlockKeys huge_keys(TestRedis::Get().UniquePrefix("v2c-huge"));
   const BlockKeys small_keys(TestRedis::Get().UniquePrefix("v2c-small"));
   Writer huge(huge_keys), small(small_keys);
@@ -268,8 +278,10 @@ TEST_F(ClusterBlockFlushTest, OneHugeFlushAndManySmallOnesStoreTheSameSums) {
   AddToModel(t, 0, t.lines.size(), "web1", &model);
   Status st = huge.sink.Flush(BatchOf(t, 0, t.lines.size(), "huge"));
   ASSERT_TRUE(st.ok()) << st.ToString();
-  for (size_t first = 0, n = 0; first < t.lines.size(); first += 1000, ++n) {
-    st = small.sink.Flush(BatchOf(t, first, first + 1000, "small" + std::to_string(n)));
+  const size_t small_flush = t.lines.size() / 60;
+  for (size_t first = 0, n = 0; first < t.lines.size(); first += small_flush, ++n) {
+    st = small.sink.Flush(
+        BatchOf(t, first, std::min(t.lines.size(), first + small_flush), "small" + std::to_string(n)));
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   ExpectStored(huge_keys, model);
