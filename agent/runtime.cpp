@@ -9,7 +9,9 @@
 
 #include "agent/backfill.h"
 #include "common/time_util.h"
+#include "query/series_store.h"
 #include "sink/block_sink.h"
+#include "sink/cluster_block_flush.h"
 #include "sink/standalone_flush.h"
 
 namespace apimeter {
@@ -41,6 +43,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(const Config& config, const Clo
   rt->normalizer_ = std::make_unique<EndpointNormalizer>(std::move(normalizer).value());
   for (const auto& w : config.warnings) spdlog::warn("{}", w);
   rt->customers_ = rt->NewCustomerResolver();
+  rt->block_cache_ = std::make_shared<BlockCache>(kDefaultBlockCacheBytes);
   return rt;
 }
 
@@ -93,9 +96,18 @@ RetentionSeconds Runtime::Retention() const {
 Result<Runtime::QueryConnection> Runtime::NewQueryConnection() const {
   QueryConnection c;
   APIMETER_ASSIGN_OR_RETURN(c.redis, NewRedisClient());
-  c.query = std::make_unique<QueryEngine>(c.redis.get(), KeySchema(config_.redis.prefix),
-                                          Retention(), clock_);
+  c.query = NewQueryEngine(c.redis.get());
   return c;
+}
+
+std::unique_ptr<QueryEngine> Runtime::NewQueryEngine(RedisCommands* client) const {
+  if (config_.redis.schema == 2) {
+    return std::make_unique<QueryEngine>(
+        MakeV2SeriesStore(client, BlockKeys(config_.redis.prefix), block_cache_), Retention(),
+        clock_);
+  }
+  return std::make_unique<QueryEngine>(MakeV1SeriesStore(client, KeySchema(config_.redis.prefix)),
+                                       Retention(), clock_);
 }
 
 SinkOptions Runtime::sink_options() const {
@@ -114,27 +126,18 @@ Status Runtime::CreateRedis() {
   APIMETER_ASSIGN_OR_RETURN(redis_, NewRedisClient());
   const SinkOptions so = sink_options();
   if (config_.redis.schema == 2) {
-    if (!config_.redis.cluster.empty()) {
-      // Replaced at the merge of the cluster flush protocol for blocks
-      // (sink/cluster_block_flush.h: ClusterBlockFlush from ClusterClient*).
-      return Status::InvalidArgument(
-          config_.path + ": redis.schema: 2 with redis.cluster is not supported by this build "
-          "yet (the cluster flush protocol for blocks is not in it); use redis.schema: 1 with "
-          "a Redis Cluster for now");
+    if (ClusterClient* cluster = redis_->AsCluster()) {
+      protocol_ = std::make_unique<ClusterBlockFlush>(cluster, BlockKeys(config_.redis.prefix));
+    } else {
+      protocol_ = std::make_unique<StandaloneFlush>(redis_.get(), BlockKeys(config_.redis.prefix));
     }
-    protocol_ = std::make_unique<StandaloneFlush>(redis_.get(), BlockKeys(config_.redis.prefix));
     sink_ = std::make_unique<BlockSink>(redis_.get(), protocol_.get(),
                                         BlockKeys(config_.redis.prefix), so, clock_);
   } else {
     sink_ =
         std::make_unique<RedisSink>(redis_.get(), KeySchema(config_.redis.prefix), so, clock_);
   }
-  // STORAGE SCHEMA (query side): the one place the query store is chosen by
-  // redis.schema once query/series_store.h lands: MakeV2SeriesStore for 2,
-  // MakeV1SeriesStore for 1 (and the same in NewQueryConnection). Until
-  // then the v1 QueryEngine reads schema 1 only.
-  query_ = std::make_unique<QueryEngine>(redis_.get(), KeySchema(config_.redis.prefix),
-                                         Retention(), clock_);
+  query_ = NewQueryEngine(redis_.get());
   return Status::Ok();
 }
 

@@ -20,6 +20,7 @@
 #include "parsers/endpoint_normalizer.h"
 #include "parsers/line_parser.h"
 #include "query/query_engine.h"
+#include "sink/block_cache.h"
 #include "sink/cluster_client.h"
 #include "sink/redis_client.h"
 #include "sink/flush_protocol.h"
@@ -84,6 +85,8 @@ class Runtime {
  private:
   Runtime() = default;
   Result<std::unique_ptr<RedisCommands>> NewRedisClient() const;
+  // A QueryEngine on `client` reading the schema redis.schema names.
+  std::unique_ptr<QueryEngine> NewQueryEngine(RedisCommands* client) const;
   RetentionSeconds Retention() const;
 
   Config config_;
@@ -96,6 +99,9 @@ class Runtime {
   std::unique_ptr<FlushProtocol> protocol_;  // schema 2: drives redis_ for sink_
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<QueryEngine> query_;
+  // Schema 2: decoded base blocks, shared by every query engine of this
+  // runtime (serve's workers); created with the runtime.
+  std::shared_ptr<BlockCache> block_cache_;
 };
 
 // Loads and validates `config_path` and builds a Runtime from it; on failure

@@ -23,10 +23,7 @@ inline constexpr int64_t kEndpointsPerDay = 2000;
 inline constexpr int64_t kCustomersPerDay = 50000;
 
 // redis.schema: the storage schema written and read (docs/storage-v2.md).
-// 1 until the v2 query path (query/series_store.h) is wired into serve,
-// report and alerts: with 2, the writers store blocks that the v1
-// QueryEngine cannot read. Flip to 2 when it is.
-inline constexpr int64_t kRedisSchema = 1;
+inline constexpr int64_t kRedisSchema = 2;
 
 // aggregation: slowest requests kept per UTC day.
 inline constexpr int64_t kSlowTopN = 100;

@@ -62,8 +62,8 @@ class BackfillV2Test : public ::testing::Test {
     options.host = "bf-host";
     options.flush_every_lines = 7;  // many small flushes: groups get several blocks
     options.read_chunk_bytes = 100;
-    Backfiller backfiller(options, &aggregator, &rt.sink(), &sleeper_);
-    Status st = backfiller.RunFile(path, pipeline);
+    Backfiller backfiller(options, &rt.sink(), &sleeper_);
+    Status st = backfiller.RunFile(path, pipeline, aggregator);
     EXPECT_TRUE(st.ok()) << st.ToString();
     return backfiller.stats().lines;
   }
