@@ -101,13 +101,9 @@ Result<Runtime::QueryConnection> Runtime::NewQueryConnection() const {
 }
 
 std::unique_ptr<QueryEngine> Runtime::NewQueryEngine(RedisCommands* client) const {
-  if (config_.redis.schema == 2) {
-    return std::make_unique<QueryEngine>(
-        MakeV2SeriesStore(client, BlockKeys(config_.redis.prefix), block_cache_), Retention(),
-        clock_);
-  }
-  return std::make_unique<QueryEngine>(MakeV1SeriesStore(client, KeySchema(config_.redis.prefix)),
-                                       Retention(), clock_);
+  return std::make_unique<QueryEngine>(
+      MakeSeriesStore(config_.redis.schema, client, config_.redis.prefix, block_cache_),
+      Retention(), clock_);
 }
 
 SinkOptions Runtime::sink_options() const {

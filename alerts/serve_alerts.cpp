@@ -18,6 +18,7 @@ AlertServiceOptions AlertServiceOptionsOf(const Config& c) {
   // New clients for redis.url, or redis.cluster when it is set.
   o.redis = [node, cluster = c.redis.cluster] { return NewRedisCommands(node, cluster); };
   o.prefix = c.redis.prefix;
+  o.schema = c.redis.schema;
   o.retention.minute_s = c.retention.minute_s;
   o.retention.hour_s = c.retention.hour_s;
   o.retention.day_s = c.retention.day_s;

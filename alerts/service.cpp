@@ -8,6 +8,7 @@
 #include "alerts/notifier.h"
 #include "alerts/runner.h"
 #include "alerts/store.h"
+#include "query/series_store.h"
 #include "query/query_engine.h"
 
 namespace apimeter {
@@ -40,7 +41,8 @@ bool AlertService::WaitOrStop(int64_t ms) {
 
 void AlertService::EvaluateLoop() {
   std::unique_ptr<RedisCommands> redis = options_.redis();
-  QueryEngine query(redis.get(), KeySchema(options_.prefix), options_.retention, clock_);
+  QueryEngine query(MakeSeriesStore(options_.schema, redis.get(), options_.prefix, nullptr),
+                    options_.retention, clock_);
   QueryEngineSource source(&query);
   AlertEngine engine(options_.config, &source);
   AlertStore store(redis.get(), options_.prefix, owner_, options_.config.history);

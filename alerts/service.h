@@ -34,6 +34,7 @@ struct AlertServiceOptions {
   AlertsConfig config;
   RedisFactory redis;
   std::string prefix;
+  int64_t schema = 2;  // redis.schema: the storage the rules read
   RetentionSeconds retention;
 };
 

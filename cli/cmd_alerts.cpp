@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "common/time_util.h"
 #include "query/range_plan.h"
+#include "query/series_store.h"
 
 namespace apimeter {
 namespace {
@@ -111,7 +112,7 @@ int RunOnce(const AlertsArgs& args) {
     spdlog::error("{}: {}", RedisNameOf(*c), st.message());
     return kExitRuntime;
   }
-  QueryEngine query(redis.get(), KeySchema(o.prefix), o.retention, clock);
+  QueryEngine query(MakeSeriesStore(o.schema, redis.get(), o.prefix, nullptr), o.retention, clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
   AlertStore store(redis.get(), c->redis.prefix, NewLeaseOwner(), c->alerts.history);
@@ -192,7 +193,8 @@ int RunReplay(const AlertsArgs& args) {
   }
   const AlertServiceOptions o = AlertServiceOptionsOf(*c);
   std::unique_ptr<RedisCommands> redis = o.redis();
-  QueryEngine query(redis.get(), KeySchema(o.prefix), o.retention, &clock);
+  QueryEngine query(MakeSeriesStore(o.schema, redis.get(), o.prefix, nullptr), o.retention,
+                    &clock);
   QueryEngineSource source(&query);
   AlertEngine engine(c->alerts, &source);
   AlertState state;

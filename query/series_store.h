@@ -131,7 +131,13 @@ std::unique_ptr<SeriesStore> MakeV2SeriesStore(RedisCommands* client, BlockKeys 
                                                std::shared_ptr<BlockCache> cache,
                                                V2StoreOptions options = {});
 
-// The default capacity of the shared block cache (server.block_cache_mb).
+// The default capacity of the shared block cache.
 inline constexpr size_t kDefaultBlockCacheBytes = size_t{64} << 20;
+
+// The store of redis.schema `schema` (1 or 2) under `prefix`; for 2, `cache`
+// may be null (the store then has a cache of its own).
+std::unique_ptr<SeriesStore> MakeSeriesStore(int64_t schema, RedisCommands* client,
+                                             const std::string& prefix,
+                                             std::shared_ptr<BlockCache> cache);
 
 }  // namespace apimeter

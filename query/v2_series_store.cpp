@@ -519,4 +519,11 @@ std::unique_ptr<SeriesStore> MakeV2SeriesStore(RedisCommands* client, BlockKeys 
                                          std::move(options));
 }
 
+std::unique_ptr<SeriesStore> MakeSeriesStore(int64_t schema, RedisCommands* client,
+                                             const std::string& prefix,
+                                             std::shared_ptr<BlockCache> cache) {
+  if (schema == 2) return MakeV2SeriesStore(client, BlockKeys(prefix), std::move(cache));
+  return MakeV1SeriesStore(client, KeySchema(prefix));
+}
+
 }  // namespace apimeter

@@ -166,7 +166,10 @@ class BackfillClusterTest : public ::testing::Test {
            redis + ", prefix: \"" + prefix_ +
            // One EXEC of this size can take longer than the default 5 s on a
            // busy machine; a timeout is handled (retry, token) but costs time.
-           "\", command_timeout: 60s }\n";
+           // Storage v1: this test compares v1's keys one by one; storage v2
+           // on a cluster is compared with the standalone write by
+           // sink_cluster_block_flush_test.
+           "\", command_timeout: 60s, schema: 1 }\n";
   }
 
   struct Run {
