@@ -230,6 +230,15 @@ std::vector<std::string> ClusterClient::Masters() const {
   return out;
 }
 
+Result<RedisReply> ClusterClient::CommandOnNode(const std::string& node, const RedisArgs& args) {
+  RedisClient* c = ClientFor(node);
+  if (c == nullptr) return Status::InvalidArgument(node + ": not host:port");
+  ++commands_sent_;
+  auto r = c->Command(args);
+  if (!r.ok()) return r.status().WithContext(node);
+  return r;
+}
+
 Status ClusterClient::Connect() { return RefreshTopology(); }
 
 Result<RedisClient*> ClusterClient::NodeForSlot(int slot) {

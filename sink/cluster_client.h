@@ -148,6 +148,9 @@ class ClusterClient final : public RedisCommands {
   const Stats& stats() const { return stats_; }
   // "host:port" of the masters that own at least one slot.
   std::vector<std::string> Masters() const;
+  // One command on the named node ("host:port", e.g. from Masters()), with
+  // no routing and no redirects followed: for node-wide commands (SCAN).
+  Result<RedisReply> CommandOnNode(const std::string& node, const RedisArgs& args);
 
  private:
   // A command, or a MULTI .. EXEC block, routed and resent as one.

@@ -101,6 +101,14 @@ RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std:
   return out;
 }
 
+ClusterJournal::ReplyCheck V1SeriesReplyCheck() {
+  return [](const RedisArgs& cmd, const RedisReply& r) -> ClusterJournal::Verdict {
+    if (cmd[0] != "EVAL") return {};
+    if (r.type != RedisReply::Type::kInteger) return {"unexpected reply to a series script"};
+    return {"", r.integer == -1};
+  };
+}
+
 RedisSink::~RedisSink() = default;
 
 Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
@@ -109,13 +117,7 @@ Status RedisSink::FlushCluster(ClusterClient& cluster, const FlushBatch& input,
   if (!journal_) {
     // A guarded series call answers the number of series it wrote, or -1
     // when its marker showed it applied.
-    journal_ = std::make_unique<ClusterJournal>(
-        &cluster, schema_,
-        [](const RedisArgs& cmd, const RedisReply& r) -> ClusterJournal::Verdict {
-          if (cmd[0] != "EVAL") return {};
-          if (r.type != RedisReply::Type::kInteger) return {"unexpected reply to a series script"};
-          return {"", r.integer == -1};
-        });
+    journal_ = std::make_unique<ClusterJournal>(&cluster, schema_, V1SeriesReplyCheck());
   }
   const ClusterJournal::Stats before = journal_->stats();
   Status st = FlushJournaled(input, token);

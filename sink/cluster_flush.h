@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "sink/cluster_journal.h"
 #include "sink/redis_client.h"
 
 namespace apimeter {
@@ -39,5 +40,10 @@ std::string MarkerField(std::string_view writer, size_t call);
 // failing call has written nothing. The marker expires with the group's keys.
 RedisArgs GuardEval(const RedisArgs& eval, const std::string& marker, const std::string& field,
                     uint64_t seq);
+
+// How v1's cluster flush reads the reply to one journaled command: a
+// guarded series call answers the number of series it wrote, or -1 when its
+// marker showed it applied. `apimeter migrate` finishes v1 journals with it.
+ClusterJournal::ReplyCheck V1SeriesReplyCheck();
 
 }  // namespace apimeter

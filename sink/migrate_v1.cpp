@@ -14,6 +14,10 @@
 
 #include "sink/block_compactor.h"
 #include "sink/block_keys.h"
+#include "sink/cluster_client.h"
+#include "sink/cluster_flush.h"
+#include "sink/cluster_journal.h"
+#include "sink/crc16.h"
 #include "sink/flush_blocks.h"
 #include "sink/name_registry.h"
 #include "sink/schema.h"
@@ -79,6 +83,7 @@ struct Found {
   std::set<int64_t> renamed_days;        // days with a registry set moved aside
   std::vector<std::string> registry_keys;
   std::vector<std::string> sample;       // a few v1 keys, for messages
+  std::set<std::string> journal_hosts;   // hosts with a cluster flush journal pending
   bool Empty() const { return tags.empty() && renamed_days.empty(); }
 };
 
@@ -98,6 +103,10 @@ void Classify(std::string_view key, std::string_view prefix, Found* found) {
   const std::string_view tag = key.substr(open, close - open);
   const std::string_view suffix = key.substr(close + 2);
   int64_t n = 0;
+  if (tag.substr(0, 5) == "ckpt:") {  // a host's slot: its pending journals' set
+    if (suffix == "journal") found->journal_hosts.emplace(tag.substr(5));
+    return;
+  }
   if (tag.substr(0, 3) == "reg" && ParseInt(tag.substr(3), &n)) {
     if (suffix == "e" || suffix == "c") {
       found->registry_days.insert(n);
@@ -142,6 +151,8 @@ class Migration {
  private:
   Status Step();
   Result<Found> Scan();
+  Status ScanNode(const std::string& node, Found* found);
+  Status FinishV1Journals(const std::set<std::string>& hosts);
   Status ConvertRegistry(int64_t day);
   Status MigrateTag(const V1Tag& tag, std::set<std::tuple<Tier, int64_t, uint16_t, BlockKind>>* touched);
   Status ReadSeries(const V1Tag& tag, std::vector<SeriesDelta>* series,
@@ -193,19 +204,36 @@ Result<std::vector<RedisReply>> Migration::Pipeline(const std::vector<RedisArgs>
   return replies;
 }
 
-Result<Found> Migration::Scan() {
-  Found found;
+// SCAN of one node ("" = the standalone server).
+Status Migration::ScanNode(const std::string& node, Found* found) {
+  ClusterClient* cluster = client_.AsCluster();
   std::string cursor = "0";
   do {
-    auto r = client_.Command({"SCAN", cursor, "MATCH", GlobEscape(prefix_) + ":{*", "COUNT",
-                              std::to_string(options_.scan_count)});
-    if (!r.ok()) return r.status().WithContext("SCAN");
+    const RedisArgs scan{"SCAN", cursor, "MATCH", GlobEscape(prefix_) + ":{*", "COUNT",
+                         std::to_string(options_.scan_count)};
+    auto r = cluster != nullptr ? cluster->CommandOnNode(node, scan) : client_.Command(scan);
+    const std::string what = node.empty() ? "SCAN" : "SCAN of " + node;
+    if (!r.ok()) return r.status().WithContext(what);
     if (r->type != RedisReply::Type::kArray || r->elements.size() != 2) {
-      return Status::Internal("SCAN: unexpected reply " + r->str);
+      return Status::Internal(what + ": unexpected reply " + r->str);
     }
     cursor = r->elements[0].str;
-    for (const RedisReply& k : r->elements[1].elements) Classify(k.str, prefix_, &found);
+    for (const RedisReply& k : r->elements[1].elements) Classify(k.str, prefix_, found);
   } while (cursor != "0");
+  return Status::Ok();
+}
+
+// A cluster's keys are spread over its masters: each is scanned.
+Result<Found> Migration::Scan() {
+  Found found;
+  if (ClusterClient* cluster = client_.AsCluster()) {
+    if (cluster->Masters().empty()) APIMETER_RETURN_IF_ERROR(cluster->Connect());
+    const std::vector<std::string> masters = cluster->Masters();
+    if (masters.empty()) return Status::Unavailable("the cluster has no master serving slots");
+    for (const std::string& node : masters) APIMETER_RETURN_IF_ERROR(ScanNode(node, &found));
+  } else {
+    APIMETER_RETURN_IF_ERROR(ScanNode("", &found));
+  }
   // Registries: a set is v1 (its day needs converting), a hash is v2.
   std::sort(found.registry_keys.begin(), found.registry_keys.end());
   found.registry_keys.erase(std::unique(found.registry_keys.begin(), found.registry_keys.end()),
@@ -227,6 +255,22 @@ Result<Found> Migration::Scan() {
   }
   found.registry_days = std::move(set_days);  // from here on: days with a v1 set
   return found;
+}
+
+// A v1 cluster flush that committed but did not finish applying (a crash)
+// left a journal in its host's slot; a v2 writer must never replay it (its
+// commands write v1 keys), so it is finished here, as v1 would, first.
+Status Migration::FinishV1Journals(const std::set<std::string>& hosts) {
+  ClusterClient* cluster = client_.AsCluster();
+  if (cluster == nullptr || hosts.empty()) return Status::Ok();
+  ClusterJournal journal(cluster, v1_, V1SeriesReplyCheck());
+  for (const std::string& host : hosts) {
+    APIMETER_RETURN_IF_ERROR(Step());
+    APIMETER_RETURN_IF_ERROR(
+        journal.Prepare(host).WithContext("finishing the v1 flush journals of host " + host));
+  }
+  stats_.journals_finished += journal.stats().journals_recovered;
+  return Status::Ok();
 }
 
 Status Migration::SetMarker(std::string_view value) {
@@ -387,14 +431,20 @@ Status Migration::Append(const V1Tag& tag, const std::vector<GroupBlock>& blocks
   return Status::Ok();
 }
 
+// One DEL per hash slot (and per kDeleteChunk keys): on a cluster a DEL
+// may not span slots, and a tag's customer indexes are in their own slots.
 Status Migration::Delete(const std::vector<std::string>& keys) {
-  for (size_t first = 0; first < keys.size(); first += kDeleteChunk) {
-    RedisArgs del{"DEL"};
-    del.insert(del.end(), keys.begin() + first,
-               keys.begin() + std::min(keys.size(), first + kDeleteChunk));
-    APIMETER_RETURN_IF_ERROR(Step());
-    APIMETER_ASSIGN_OR_RETURN(auto r, Pipeline({del}, "deleting migrated v1 keys"));
-    stats_.keys_deleted += static_cast<uint64_t>(std::max<int64_t>(r[0].integer, 0));
+  std::map<int, std::vector<std::string>> by_slot;
+  for (const std::string& k : keys) by_slot[HashSlot(k)].push_back(k);
+  for (const auto& [slot, of_slot] : by_slot) {
+    for (size_t first = 0; first < of_slot.size(); first += kDeleteChunk) {
+      RedisArgs del{"DEL"};
+      del.insert(del.end(), of_slot.begin() + first,
+                 of_slot.begin() + std::min(of_slot.size(), first + kDeleteChunk));
+      APIMETER_RETURN_IF_ERROR(Step());
+      APIMETER_ASSIGN_OR_RETURN(auto r, Pipeline({del}, "deleting migrated v1 keys"));
+      stats_.keys_deleted += static_cast<uint64_t>(std::max<int64_t>(r[0].integer, 0));
+    }
   }
   return Status::Ok();
 }
@@ -438,11 +488,6 @@ Status Migration::Compact(const std::set<std::tuple<Tier, int64_t, uint16_t, Blo
 }
 
 Result<MigrateStats> Migration::Run() {
-  if (client_.AsCluster() != nullptr) {
-    return Status::InvalidArgument(
-        "apimeter migrate does not support Redis Cluster in this build (the cluster flush "
-        "protocol for blocks is not in it); keep redis.schema: 1 on the cluster for now");
-  }
   auto marker = client_.Command({"GET", keys_.SchemaKey()});
   if (!marker.ok()) return marker.status().WithContext("GET " + keys_.SchemaKey());
   if (marker->is_error()) return Status::Internal("GET " + keys_.SchemaKey() + ": " + marker->str);
@@ -454,6 +499,12 @@ Result<MigrateStats> Migration::Run() {
                                    "wrote it");
   }
   APIMETER_ASSIGN_OR_RETURN(Found found, Scan());
+  if (!stats_.was_v2 && !found.journal_hosts.empty()) {
+    // Only v1 writers ran (a v2 writer refuses v1 data and a migration), so
+    // the journals are v1's: finished first, then the keys they wrote found.
+    APIMETER_RETURN_IF_ERROR(FinishV1Journals(found.journal_hosts));
+    APIMETER_ASSIGN_OR_RETURN(found, Scan());
+  }
   if (found.Empty() && found.registry_days.empty()) {
     // Nothing of v1: a fresh Redis, or one migrated already.
     if (!stats_.was_v2) APIMETER_RETURN_IF_ERROR(SetMarker(kStorageSchemaVersion));

@@ -3,6 +3,7 @@
 // version and migration"); `apimeter migrate` is its command line.
 //
 // Steps (SCAN is allowed here: this is not a query path):
+//   0. On a cluster: v1 flush journals left by a crash are finished.
 //   1. P:schema is set to "migrating": every v1 and v2 process refuses this
 //      Redis until the end (step 5).
 //   2. SCAN the prefix once, keeping only the v1 tags {T<bucket>.<shard>}
@@ -34,8 +35,11 @@
 // options given) are not written, as a flush would not. Slow-request sets,
 // checkpoints, tokens, agent state and alerts keys are the same in both
 // schemas and are left as they are.
-// Refuses (InvalidArgument) a ClusterClient: the cluster protocol for
-// blocks is not in this build. Refuses a P:schema other than absent,
+// On Redis Cluster every master is scanned, each script and DEL stays in one
+// slot, and before step 2 the flush journals that v1's cluster flush left
+// unfinished (a crash between its commit point and its apply) are finished
+// as v1 would finish them, so their lines are migrated too and no v2 writer
+// ever replays a v1 journal. Refuses a P:schema other than absent,
 // "migrating" or "2".
 // Thread-safety: drives the caller's client; run one migration at a time
 // (a second one at the same time is safe for the counts but wasteful).
@@ -80,6 +84,7 @@ struct MigrateStats {
   uint64_t keys_deleted = 0;  // v1 keys deleted
   uint64_t compacted = 0;     // v2 groups compacted after their day
   uint64_t steps = 0;         // Redis write steps (see fail_before_step)
+  uint64_t journals_finished = 0;  // v1 cluster flush journals a crash left, applied first
 };
 
 Result<MigrateStats> MigrateV1ToV2(RedisCommands& client, const std::string& prefix,

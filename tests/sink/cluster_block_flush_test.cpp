@@ -24,6 +24,7 @@
 #include "sink/sink_internal.h"
 #include "sink/standalone_flush.h"
 #include "tests/sink/block_test_util.h"
+#include "tests/sink/cluster_test_util.h"
 #include "tests/sink/realistic_traffic.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_redis.h"
@@ -31,12 +32,16 @@
 namespace apimeter {
 namespace {
 
+using block_test::AddToModel;
+using block_test::BatchOf;
+using block_test::Cluster;
+using block_test::MasterOfSlot;
+using block_test::Model;
 using block_test::Normalize;
+using block_test::QuickOptions;
 using sink_internal::FloorDiv;
-using testing::TestCluster;
 using testing::TestRedis;
 using testing::Traffic;
-using testing::TrafficLine;
 
 // The sanitizer build is about 10x slower: the big tests use a quarter of
 // the lines there (the same shapes: 5,000 Zipf customers, 60 small flushes).
@@ -45,22 +50,6 @@ constexpr size_t kScale = 4;
 #else
 constexpr size_t kScale = 1;
 #endif
-
-TestCluster& Cluster() {
-  static TestCluster cluster(3, 0);
-  return cluster;
-}
-
-using Model = block_test::BucketSums;
-
-// The brute-force sums of lines [first, last) of `t`, logged by `host`.
-void AddToModel(const Traffic& t, size_t first, size_t last, const std::string& host,
-                Model* model) {
-  for (size_t i = first; i < last; ++i) {
-    const TrafficLine& l = t.lines[i];
-    block_test::AddLineToSums(l, host, t.endpoints[l.endpoint], t.customers[l.customer], model);
-  }
-}
 
 // One writing process: its cluster connection, protocol and sink.
 struct Writer {
@@ -74,54 +63,13 @@ struct Writer {
   BlockSink sink;
 };
 
-FlushBatch BatchOf(const Traffic& t, size_t first, size_t last, const std::string& id,
-                   const std::string& host = "web1") {
-  AggregatorOptions ao;
-  ao.host = host;
-  Aggregator agg(ao);
-  t.Feed(first, last, &agg);
-  FlushBatch b = agg.TakeBatch();
-  b.id = id;
-  b.host = host;
-  return b;
-}
-
-// Short timeouts: a paused master's writes time out quickly, the others
-// still answer on a busy machine.
-ClusterOptions QuickOptions() {
-  ClusterOptions quick = Cluster().Options();
-  quick.node.command_timeout = std::chrono::milliseconds(1500);
-  quick.max_wait = std::chrono::milliseconds(200);
-  return quick;
-}
-
-std::string MasterOfSlot(ClusterClient& c, int slot) {
-  auto node = c.NodeForSlot(slot);
-  return node.ok() ? (*node)->endpoint().host + ":" + std::to_string((*node)->endpoint().port)
-                   : std::string();
-}
-
 class ClusterBlockFlushTest : public ::testing::Test {
  protected:
   ClusterBlockFlushTest() : reader_(Cluster().Options()) {}
 
   // Every bucket of the model read back through the cluster equals it.
   void ExpectStored(const BlockKeys& keys, const Model& model) {
-    NameDictionaries names;
-    for (const auto& [bucket, want] : model) {
-      SCOPED_TRACE(std::string("tier ") + TierLetter(bucket.first) + " bucket " +
-                   std::to_string(bucket.second));
-      auto got = ReadBucketSeries(reader_, keys, bucket.first, bucket.second, &names);
-      ASSERT_TRUE(got.ok()) << got.status().ToString();
-      ASSERT_EQ(got->size(), want.size());
-      for (const auto& [name, r] : want) {
-        auto it = got->find(name);
-        ASSERT_NE(it, got->end()) << "missing series '" << name.name << "'";
-        ASSERT_EQ(Normalize(it->second), Normalize(r))
-            << "series '" << name.name << "': requests " << it->second.requests << " want "
-            << r.requests;
-      }
-    }
+    block_test::ExpectStored(reader_, keys, model);
   }
 
   ClusterClient reader_;
