@@ -12,6 +12,10 @@
 // parser, aggregator and sink, then compares complete dumps of the stores
 // (tests/support/store_dump.h).
 //
+// Storage v1 (`redis.schema: 1`) is compared key by key; storage v2 (the
+// default) series by series, every (tier, bucket) read back from both
+// stores (BackfillBothAndCompareBlocks).
+//
 // Keys that legitimately differ, and how each is still checked:
 // - checkpoints: `P:ckpt:<host>:<fp>` standalone, `P:{ckpt:<host>}:<fp>` in
 //   the cluster (the host's hash tag); compared by value under one name.
@@ -36,6 +40,9 @@
 #include "agent/backfill.h"
 #include "agent/runtime.h"
 #include "common/time_util.h"
+#include "sink/block_keys.h"
+#include "sink/block_reader.h"
+#include "tests/sink/block_test_util.h"
 #include "tests/support/store_dump.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_redis.h"
@@ -166,10 +173,7 @@ class BackfillClusterTest : public ::testing::Test {
            redis + ", prefix: \"" + prefix_ +
            // One EXEC of this size can take longer than the default 5 s on a
            // busy machine; a timeout is handled (retry, token) but costs time.
-           // Storage v1: this test compares v1's keys one by one; storage v2
-           // on a cluster is compared with the standalone write by
-           // sink_cluster_block_flush_test.
-           "\", command_timeout: 60s, schema: 1 }\n";
+           "\", command_timeout: 60s, schema: " + std::to_string(schema_) + " }\n";
   }
 
   struct Run {
@@ -335,6 +339,82 @@ class BackfillClusterTest : public ::testing::Test {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 
+  // Storage v2: blocks cannot be compared byte for byte (compaction and the
+  // lists' make-up depend on flush timing and slots), so every (tier,
+  // bucket) that has a block list in either store is read back by name on
+  // both, and every series must be equal, field for field.
+  void BackfillBothAndCompareBlocks(FlushShape shape) {
+    schema_ = 2;
+    Run single = Backfill("url: \"" + TestRedis::Get().url() + "\"", shape);
+    std::string seeds;
+    for (const std::string& s : Cluster().seeds())
+      seeds += (seeds.empty() ? "\"" : ", \"") + s + "\"";
+    Run cluster = Backfill("cluster: [" + seeds + "]", shape);
+    ASSERT_TRUE(single.rt && cluster.rt);
+    ASSERT_EQ(single.flushes, cluster.flushes);
+
+    auto a = DumpStore({TestRedis::Get().endpoint()}, prefix_);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    std::vector<RedisEndpoint> masters;
+    for (const std::string& m : cluster.rt->redis().AsCluster()->Masters()) {
+      masters.push_back(Cluster().NodeEndpoint(m));
+    }
+    auto b = DumpStore(masters, prefix_);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    const auto buckets = BlockBuckets(*a);
+    EXPECT_EQ(BlockBuckets(*b), buckets);
+    std::set<Tier> tiers;
+    for (const auto& [tier, bucket] : buckets) tiers.insert(tier);
+    EXPECT_EQ(tiers.size(), 3u) << "the logs cover every tier";
+    for (const auto& [key, value] : *b) {
+      EXPECT_EQ(key.find(":journal"), std::string::npos) << "a journal was left: " << key;
+      EXPECT_EQ(key.find(":j:"), std::string::npos) << "a journal was left: " << key;
+    }
+
+    const BlockKeys keys(prefix_);
+    NameDictionaries names_a, names_b;
+    size_t series = 0;
+    for (const auto& [tier, bucket] : buckets) {
+      SCOPED_TRACE(std::string("tier ") + TierLetter(tier) + " bucket " + std::to_string(bucket));
+      auto want = ReadBucketSeries(single.rt->redis(), keys, tier, bucket, &names_a);
+      auto got = ReadBucketSeries(cluster.rt->redis(), keys, tier, bucket, &names_b);
+      ASSERT_TRUE(want.ok()) << want.status().ToString();
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ASSERT_EQ(got->size(), want->size());
+      for (const auto& [name, r] : *want) {
+        auto it = got->find(name);
+        ASSERT_NE(it, got->end()) << "missing in the cluster: '" << name.name << "'";
+        ASSERT_EQ(block_test::Normalize(it->second), block_test::Normalize(r))
+            << "series '" << name.name << "'";
+      }
+      series += want->size();
+    }
+    auto total = cluster.rt->query().SeriesTotal(SeriesKind::kAll, "", day_ * kDaySeconds,
+                                                 (day_ + 1) * kDaySeconds);
+    ASSERT_TRUE(total.ok()) << total.status().ToString();
+    const uint64_t malformed = (kDayLines - 500 + 996) / 997;
+    EXPECT_EQ(total->requests, static_cast<uint64_t>(kDayLines) - malformed);
+    EXPECT_EQ(total->rejected, malformed);
+    std::printf("v2: %zu buckets, %zu series compared; %llu flushes\n", buckets.size(), series,
+                static_cast<unsigned long long>(cluster.flushes));
+  }
+
+  // (tier, bucket) of every v2 block list ("<prefix>:{<T><b>.<s>}:<kind>").
+  std::set<std::pair<Tier, int64_t>> BlockBuckets(const StoreDump& dump) const {
+    std::set<std::pair<Tier, int64_t>> out;
+    for (const auto& [key, value] : dump) {
+      if (key.size() < prefix_.size() + 4 || key.compare(0, prefix_.size() + 2, prefix_ + ":{"))
+        continue;
+      const size_t open = prefix_.size() + 2, dot = key.find('.', open), close = key.find('}');
+      if (close == std::string::npos || dot > close) continue;
+      const std::string kind = key.substr(close + 2);
+      const auto tier = TierFromLetter(key[open]);
+      if (!tier || (kind != "a" && kind != "e" && kind != "c" && kind != "x")) continue;
+      out.insert({*tier, std::stoll(key.substr(open + 1, dot - open - 1))});
+    }
+    return out;
+  }
+
   size_t KeysOfTier(const StoreDump& dump, char tier) const {
     return static_cast<size_t>(std::count_if(dump.begin(), dump.end(), [&](const auto& kv) {
       const std::string cat = KeyCategory(prefix_, kv.first);
@@ -347,6 +427,7 @@ class BackfillClusterTest : public ::testing::Test {
   std::filesystem::path dir_;
   int64_t day_ = 0;
   std::string day_file_, recent_file_, prefix_;
+  int schema_ = 1;  // v1's keys are compared one by one; v2's blocks by series
 };
 
 TEST_F(BackfillClusterTest, OneBigFlushStoresTheSameAsStandalone) {
@@ -356,6 +437,14 @@ TEST_F(BackfillClusterTest, OneBigFlushStoresTheSameAsStandalone) {
 TEST_F(BackfillClusterTest, ManySmallFlushesStoreTheSameAsStandalone) {
   // A flush after every 256 KiB read: ~150 flushes of ~1,300 lines each.
   BackfillBothAndCompare({/*flush_every_lines=*/1000, /*read_chunk_bytes=*/256 << 10});
+}
+
+TEST_F(BackfillClusterTest, StorageV2OneBigFlushStoresTheSameSeriesAsStandalone) {
+  BackfillBothAndCompareBlocks({/*flush_every_lines=*/10000000, /*read_chunk_bytes=*/1 << 20});
+}
+
+TEST_F(BackfillClusterTest, StorageV2ManySmallFlushesStoreTheSameSeriesAsStandalone) {
+  BackfillBothAndCompareBlocks({/*flush_every_lines=*/1000, /*read_chunk_bytes=*/256 << 10});
 }
 
 }  // namespace
