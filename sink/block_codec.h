@@ -1,4 +1,4 @@
-// The binary form of a storage-v2 block (docs/storage-v2.md "Block format"):
+// The binary form of a storage-v2 block (docs/redis-schema.md "Block format"):
 // a 40-byte header, then the columns as LEB128 varints, zstd-compressed when
 // that pays.
 //
@@ -36,7 +36,7 @@ inline constexpr size_t kBlockHeaderBytes = 40;
 // The format the encoder writes; the decoder reads every version from
 // kOldestBlockFormatVersion on (1: latencies in µs and every status and
 // histogram entry written; 2: a latency unit per block, and the entries a
-// series' totals imply left out; docs/storage-v2.md "Block format").
+// series' totals imply left out; docs/redis-schema.md "Block format").
 inline constexpr uint8_t kBlockFormatVersion = 2;
 inline constexpr uint8_t kOldestBlockFormatVersion = 1;
 // The largest uncompressed payload a block may have (encoder and decoder).
