@@ -2,7 +2,9 @@
 #include "alerts/engine.h"
 
 #include <re2/re2.h>
+#include <spdlog/spdlog.h>
 
+#include "common/time_util.h"
 #include "query/query_engine.h"
 
 namespace apimeter {
@@ -11,9 +13,24 @@ constexpr int64_t kBaselineDays = 7;
 constexpr int64_t kDiscoveryWindowS = 3600;
 constexpr int64_t kDiscoveryLimit = 1000;
 
+namespace {
+std::string JoinKeys(const std::set<std::string>& keys) {
+  std::string out;
+  for (const std::string& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+}  // namespace
+
+void QueryEngineSource::NoteDamage() {
+  const ReadDamage& d = engine_->last_damaged();
+  damaged_.insert(d.begin(), d.end());
+}
+
 Result<Rollup> QueryEngineSource::Total(SeriesKind kind, const std::string& name, int64_t from_s,
                                         int64_t to_s) {
-  return engine_->SeriesTotal(kind, name, from_s, to_s);
+  Result<Rollup> r = engine_->SeriesTotal(kind, name, from_s, to_s);
+  NoteDamage();
+  return r;
 }
 
 Result<std::vector<std::string>> QueryEngineSource::Names(bool customers, int64_t from_s,
@@ -24,6 +41,7 @@ Result<std::vector<std::string>> QueryEngineSource::Names(bool customers, int64_
   p.limit = limit;
   APIMETER_ASSIGN_OR_RETURN(nlohmann::json j,
                             customers ? engine_->Customers(p) : engine_->Endpoints(p));
+  NoteDamage();
   std::vector<std::string> out;
   const char* list = customers ? "customers" : "endpoints";
   const char* field = customers ? "customer" : "endpoint";
@@ -169,6 +187,12 @@ Result<std::vector<AlertEvent>> AlertEngine::EvaluateMinute(int64_t minute_s, Al
     const AlertRuleConfig& r = *c->rule;
     APIMETER_ASSIGN_OR_RETURN(std::vector<AlertInstance> instances,
                               Instances(*c, minute_s, *state));
+    if (auto d = source_->TakeDamaged(); !d.empty()) {
+      // Discovery from a partial top list may miss a new instance; the held
+      // ones are still evaluated.
+      spdlog::warn("alerts: rule '{}', {}: instances found from partial data; damaged: {}",
+                   r.name, FormatIso8601(minute_s), JoinKeys(d));
+    }
     for (AlertInstance& inst : instances) {
       const int64_t end = minute_s + 60;
       APIMETER_ASSIGN_OR_RETURN(
@@ -177,6 +201,14 @@ Result<std::vector<AlertEvent>> AlertEngine::EvaluateMinute(int64_t minute_s, Al
       std::vector<Rollup> days;
       if (r.baseline) {
         APIMETER_ASSIGN_OR_RETURN(days, Baseline(inst, minute_s));
+      }
+      if (auto d = source_->TakeDamaged(); !d.empty()) {
+        // Partial numbers: neither fire nor resolve on them.
+        ++partial_instances_;
+        baseline_cache_.erase(inst.scope + '\x1f' + inst.name);
+        spdlog::warn("alerts: rule '{}' {} '{}', {}: data partial, state kept; damaged: {}",
+                     r.name, inst.scope, inst.name, FormatIso8601(minute_s), JoinKeys(d));
+        continue;
       }
       const Observation obs = Observe(r, window, r.baseline ? &days : nullptr);
       const int64_t firing_since = inst.state.firing_since;

@@ -10,7 +10,10 @@
 // rule's regex among the 1000 busiest of the last hour (at most
 // max_instances), plus every instance the state still holds as pending or
 // firing, so an alert whose endpoint went silent can still resolve. A
-// data-source error fails the minute without changing the state.
+// data-source error fails the minute without changing the state. An
+// instance whose window or baseline was read partial (a damaged block left
+// out) keeps its state for that minute: no event, a warning naming the
+// keys, counted in partial_instances(); the other instances go on.
 // AlertState and AlertEvent round-trip through JSON (the form kept in Redis).
 // Thread-safety: not thread-safe; one engine per thread.
 #pragma once
@@ -18,6 +21,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -43,6 +48,10 @@ class AlertDataSource {
   // The busiest endpoint (customers = false) or customer names in [from_s, to_s).
   virtual Result<std::vector<std::string>> Names(bool customers, int64_t from_s, int64_t to_s,
                                                  int64_t limit) = 0;
+  // The keys of stored blocks left out as damaged (storage v2: the answer
+  // was partial, docs/storage-v2.md "Reading") by the calls since the last
+  // TakeDamaged; empty when every answer was whole.
+  virtual std::set<std::string> TakeDamaged() { return {}; }
 };
 
 class QueryEngineSource final : public AlertDataSource {
@@ -52,9 +61,12 @@ class QueryEngineSource final : public AlertDataSource {
                        int64_t to_s) override;
   Result<std::vector<std::string>> Names(bool customers, int64_t from_s, int64_t to_s,
                                          int64_t limit) override;
+  std::set<std::string> TakeDamaged() override { return std::exchange(damaged_, {}); }
 
  private:
+  void NoteDamage();
   QueryEngine* engine_;
+  std::set<std::string> damaged_;
 };
 
 struct AlertInstance {
@@ -108,6 +120,10 @@ class AlertEngine {
   // instances and minutes: 0 after a replay means the rules saw no data at
   // all, which `alerts test` must say rather than print a bare "0 events".
   uint64_t window_requests() const { return window_requests_; }
+  // Instance evaluations held back because their data was partial (a
+  // damaged block, storage v2): the instance kept its state for that minute
+  // (no firing, no resolving on partial numbers), with a warning logged.
+  uint64_t partial_instances() const { return partial_instances_; }
 
  private:
   struct Compiled;
@@ -119,6 +135,7 @@ class AlertEngine {
   AlertDataSource* source_;
   std::vector<std::unique_ptr<Compiled>> rules_;
   uint64_t window_requests_ = 0;
+  uint64_t partial_instances_ = 0;
   int64_t baseline_hour_ = -1;
   std::map<std::string, std::vector<Rollup>> baseline_cache_;  // this hour's, by scope key
 };

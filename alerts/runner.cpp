@@ -35,6 +35,7 @@ Result<TickResult> AlertRunner::Tick() {
   std::vector<AlertEvent> events;
   Status failed;
   const int64_t began_us = clock_->NowMicros();
+  const uint64_t partial_before = engine_->partial_instances();
   for (int64_t m = start; m <= latest; m += 60) {
     Result<std::vector<AlertEvent>> ev = engine_->EvaluateMinute(m, &state);
     if (!ev.ok()) {
@@ -62,6 +63,7 @@ Result<TickResult> AlertRunner::Tick() {
     APIMETER_RETURN_IF_ERROR(store_->Commit(state, events, outbox, config_.lease_ttl_ms));
   }
   tr.events = static_cast<int64_t>(events.size());
+  tr.partial = static_cast<int64_t>(engine_->partial_instances() - partial_before);
   tr.last_minute = state.last_minute;
   if (!failed.ok()) return failed;
   return tr;

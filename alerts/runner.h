@@ -38,6 +38,9 @@ struct TickResult {
   int64_t minutes = 0;  // minutes evaluated
   int64_t skipped = 0;  // minutes older than catch_up, not evaluated
   int64_t events = 0;   // firing + resolved events recorded
+  // Instance evaluations that kept their state because the data was
+  // partial (damaged blocks, AlertEngine::partial_instances).
+  int64_t partial = 0;
   int64_t last_minute = -1;
 };
 

@@ -59,6 +59,12 @@ void AlertService::EvaluateLoop() {
         was_leader = r->leader;
       }
       if (r->events > 0) spdlog::info("alerts: {} new alert events", r->events);
+      if (r->partial > 0) {
+        partial_instances_ += static_cast<uint64_t>(r->partial);
+        spdlog::warn("alerts: {} rule instance(s) kept their state: their data was partial "
+                     "(damaged blocks, logged above)",
+                     r->partial);
+      }
     }
     // Next pass: just after the next minute closes, or sooner to renew the lease.
     const int64_t now_ms = clock_->NowMicros() / 1000;

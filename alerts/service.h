@@ -13,6 +13,7 @@
 // thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -47,6 +48,9 @@ class AlertService {
 
   void Start();
   void Stop();
+  // Rule-instance evaluations held back on partial data since Start (a
+  // counter for metrics; AlertEngine::partial_instances). Any thread.
+  uint64_t partial_instances() const { return partial_instances_.load(); }
 
  private:
   void EvaluateLoop();
@@ -61,6 +65,7 @@ class AlertService {
   bool stopping_ = false;
   std::string owner_;
   std::thread evaluator_, deliverer_;
+  std::atomic<uint64_t> partial_instances_{0};
 };
 
 }  // namespace apimeter

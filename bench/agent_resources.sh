@@ -77,7 +77,7 @@ redis: { url: "redis://127.0.0.1:$port/0", prefix: "res$rate-$run" }
 agent: { from_start: true, metrics_listen: "127.0.0.1:$mport" }
 prometheus: { traffic: $traffic }
 YAML
-  "$loggen" --follow --rps "$rate" --duration $((warmup + window + 5)) --seed "$rate" --out "$log" &
+  "$loggen" --follow --rps "$rate" --duration 0 --seed "$rate" --out "$log" &
   loggen_pid=$!
   "$bin" agent --config "$dir/apimeter.yaml" > "$dir/agent.out" 2>&1 &
   agent_pid=$!

@@ -76,6 +76,13 @@ bool WriteFile(const std::string& path, const std::string& bytes) {
   return static_cast<bool>(out);
 }
 
+// A report built from partial data says so in its body (first note, CSV
+// rows); the terminal gets the same warning.
+void WarnIfPartial(const nlohmann::json& report, const std::string& customer) {
+  if (!report.value("partial", false)) return;
+  spdlog::warn("report for '{}': {}", customer, report.at("notes").at(0).get<std::string>());
+}
+
 int RunOne(QueryEngine& engine, const CustomerDirectory& dir, const ReportRequest& req,
            ReportFormat format, const std::string& output, int64_t now) {
   Result<nlohmann::json> report = BuildCustomerReport(engine, dir, req, now);
@@ -83,6 +90,7 @@ int RunOne(QueryEngine& engine, const CustomerDirectory& dir, const ReportReques
     spdlog::error("report: {}", report.status().message());
     return ExitFor(report.status());
   }
+  WarnIfPartial(*report, req.customer);
   Result<std::string> body = RenderReport(*report, format);
   if (!body.ok()) {
     spdlog::error("report: {}", body.status().message());
@@ -120,6 +128,7 @@ int RunAll(QueryEngine& engine, const CustomerDirectory& dir, ReportRequest req,
       spdlog::error("report --all: customer '{}': {}", name, report.status().message());
       return ExitFor(report.status());
     }
+    WarnIfPartial(*report, name);
     Result<std::string> body = RenderReport(*report, format);
     if (!body.ok()) {
       spdlog::error("report --all: customer '{}': {}", name, body.status().message());

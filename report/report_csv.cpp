@@ -96,6 +96,14 @@ std::string CsvBody(const json& r) {
     rec.Set("requests", ph.at("requests"));
     out += csv::Row(rec.fields);
   }
+  if (r.value("partial", false)) {
+    // The figures above may be low: damaged blocks were left out.
+    for (const json& key : r.at("damaged")) {
+      Record rec = start("partial_damaged_block");
+      rec.Set("endpoint", key);
+      out += csv::Row(rec.fields);
+    }
+  }
   return out;
 }
 

@@ -8,7 +8,10 @@
 // UTC days (customer × endpoint series exist per day only, so every section
 // then covers the same days); it says so in "period". Counts and bytes are
 // exact sums for that period; percentiles are the engine's (within 1%). A
-// value that cannot be computed is null with a note, never 0. An empty or
+// value that cannot be computed is null with a note, never 0. When a
+// storage-v2 answer left damaged blocks out, the report carries "partial":
+// true, "damaged": [list keys] and, as its first note, a PARTIAL DATA
+// warning (AddPartialWarning), which every format shows. An empty or
 // inverted range is InvalidArgument naming "from"; a customer that is neither
 // in the customers file nor has requests in the period is NotFound.
 // Thread-safety: as the QueryEngine it is given (not thread-safe).
@@ -61,5 +64,8 @@ std::pair<int64_t, int64_t> LastFullDays(int64_t now_s, int64_t days);
 
 Result<nlohmann::json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& customers,
                                            const ReportRequest& request, int64_t now_s);
+
+// Marks a report partial: "partial", "damaged" and a first note naming the keys.
+void AddPartialWarning(const ReadDamage& damaged, nlohmann::json* report);
 
 }  // namespace apimeter

@@ -5,7 +5,9 @@
 
 #include <cstring>
 #include <new>
+#include <vector>
 
+#include "aggregator/latency_histogram.h"
 #include "sink/varint.h"
 
 namespace apimeter {
@@ -53,10 +55,19 @@ size_t MinSeriesBytes(BlockKind kind) {
 
 // The statuses (or histograms) of n series: every series' list length, then
 // every id delta (ids restart from 0 per series), then every count.
-template <typename Ids, typename Counts>
-uint8_t* PutPairLists(uint8_t* p, size_t n, Ids ids_of, Counts counts_of) {
-  for (size_t i = 0; i < n; ++i) p = PutVarint(p, ids_of(i).size());
+// Format 2 leaves out what the series' total implies (docs/storage-v2.md
+// "Block format"): the count of a one-entry list (it is the total), and a
+// list that is exactly {implied id: total} (written as length 0; only the
+// histogram has an implied id, the bucket of the latency max).
+template <typename Ids, typename Counts, typename Implied>
+uint8_t* PutPairLists(uint8_t* p, size_t n, Ids ids_of, Counts counts_of, Implied implied_id) {
+  auto implied = [&](size_t i) {
+    const auto ids = ids_of(i);
+    return ids.size() == 1 && implied_id(i) == ids[0];
+  };
+  for (size_t i = 0; i < n; ++i) p = PutVarint(p, implied(i) ? 0 : ids_of(i).size());
   for (size_t i = 0; i < n; ++i) {
+    if (implied(i)) continue;
     uint16_t prev = 0;
     for (uint16_t id : ids_of(i)) {
       p = PutVarint(p, id - prev);
@@ -64,31 +75,48 @@ uint8_t* PutPairLists(uint8_t* p, size_t n, Ids ids_of, Counts counts_of) {
     }
   }
   for (size_t i = 0; i < n; ++i) {
+    if (ids_of(i).size() == 1) continue;
     for (uint64_t count : counts_of(i)) p = PutVarint(p, count);
   }
   return p;
 }
 
-// Reads what PutPairLists wrote, advancing p: lengths into offsets (n + 1
-// prefix sums), ids (each at most max_id) and counts.
+// Reads what PutPairLists wrote (format 1: every list and count written;
+// format 2: implied ones left out), advancing p: lengths into offsets (n + 1
+// prefix sums), ids (each at most max_id) and counts. `totals` are the
+// series' totals (requests or latency count), already read; `implied_id(i)`
+// the id a length-0 list with a non-zero total stands for (a negative value:
+// none, and the list stays empty).
+template <typename Implied>
 Status ReadPairLists(const uint8_t*& cursor, const uint8_t* end, uint32_t n, uint64_t max_id,
-                     const char* name, block_internal::Column<uint32_t>* offsets,
+                     const char* name, uint8_t version, const uint64_t* totals,
+                     Implied implied_id, block_internal::Column<uint32_t>* offsets,
                      block_internal::Column<uint16_t>* ids,
                      block_internal::Column<uint64_t>* counts, const BlockGroup& group) {
   auto fail = [&](size_t i, const std::string& what) {
     return Status::ParseError("block " + DescribeGroup(group) + ": " + name + " of series " +
                               std::to_string(i) + ": " + what);
   };
+  const bool v2 = version >= 2;
   const uint8_t* p = cursor;  // a local, so it stays in a register
   offsets->resize(n + 1);
   uint32_t* at = offsets->data();
   at[0] = 0;
-  // Every entry takes two bytes at least (its id delta and its count).
+  // Every written entry takes a byte at least (format 1: two, its id delta
+  // and its count); an implied entry is one per series at most.
   uint64_t total = 0;
-  const uint64_t room = static_cast<uint64_t>(end - p) / 2;
+  const uint64_t room = static_cast<uint64_t>(end - p) / (v2 ? 1 : 2) + (v2 ? n : 0);
+  std::vector<int> implied(v2 ? n : 0, -1);
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t k;
     if (!ReadVarint(p, end, &k)) return fail(i, kBadVarint);
+    if (v2 && k == 0 && totals[i] != 0) {
+      const int id = implied_id(i);
+      if (id >= 0) {
+        implied[i] = id;
+        k = 1;
+      }
+    }
     if (k > max_id + 1 || k > room - total) {
       return fail(i, std::to_string(k) + " entries cannot fit");
     }
@@ -98,6 +126,10 @@ Status ReadPairLists(const uint8_t*& cursor, const uint8_t* end, uint32_t n, uin
   ids->resize(total);
   uint16_t* id = ids->data();
   for (uint32_t i = 0; i < n; ++i) {
+    if (v2 && implied[i] >= 0) {
+      id[at[i]] = static_cast<uint16_t>(implied[i]);
+      continue;
+    }
     uint64_t value = 0;
     for (uint32_t j = at[i]; j < at[i + 1]; ++j) {
       uint64_t delta;
@@ -110,12 +142,31 @@ Status ReadPairLists(const uint8_t*& cursor, const uint8_t* end, uint32_t n, uin
   counts->resize(total);
   uint64_t* count = counts->data();
   for (uint32_t i = 0; i < n; ++i) {
+    if (v2 && at[i + 1] - at[i] == 1) {
+      count[at[i]] = totals[i];
+      continue;
+    }
     for (uint32_t j = at[i]; j < at[i + 1]; ++j) {
       if (!ReadVarint(p, end, &count[j])) return fail(i, kBadVarint);
     }
   }
   cursor = p;
   return Status::Ok();
+}
+
+// Format 2: the largest of 1000, 100, 10, 1 µs that divides every latency
+// max and sum of the block (nginx logs latencies in ms, so usually 1000).
+uint64_t LatencyUnit(const DecodedBlock& b) {
+  uint64_t unit = 1000;
+  const auto max = b.latency_max_us();
+  const auto sum = b.latency_sum_us();
+  for (size_t i = 0; i < b.size() && unit > 1; ++i) {
+    while (unit > 1 && ((max[i] > 0 && static_cast<uint64_t>(max[i]) % unit != 0) ||
+                        sum[i] % unit != 0)) {
+      unit /= 10;
+    }
+  }
+  return unit;
 }
 
 }  // namespace
@@ -127,11 +178,13 @@ Result<BlockHeader> ParseBlockHeader(std::string_view block) {
   }
   const auto* h = reinterpret_cast<const uint8_t*>(block.data());
   if (std::memcmp(h + kMagicAt, kMagic, sizeof(kMagic)) != 0) return Damaged("bad magic");
-  if (h[kVersionAt] != kBlockFormatVersion) {
+  if (h[kVersionAt] < kOldestBlockFormatVersion || h[kVersionAt] > kBlockFormatVersion) {
     return Damaged("format version " + std::to_string(h[kVersionAt]) + " (this binary reads " +
+                   std::to_string(kOldestBlockFormatVersion) + " to " +
                    std::to_string(kBlockFormatVersion) + ")");
   }
   BlockHeader out;
+  out.version = h[kVersionAt];
   out.header_crc = static_cast<uint32_t>(GetLE(h + kHeaderCrcAt, 4));
   if (Crc32(h, kHeaderCrcAt) != out.header_crc) return Damaged("header checksum mismatch");
   const auto kind = BlockKindFromLetter(static_cast<char>(h[kKindAt]));
@@ -195,9 +248,10 @@ BlockEncoder::~BlockEncoder() { ZSTD_freeCCtx(cctx_); }
 
 size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
   const size_t n = b.size();
-  // Per series at most: two key varints, seven counters, two list lengths.
-  const size_t bound =
-      n * 11 * kMaxVarintBytes + (b.total_statuses() + b.total_buckets()) * 2 * kMaxVarintBytes;
+  // Per series at most: two key varints, seven counters, two list lengths;
+  // the latency unit.
+  const size_t bound = n * 11 * kMaxVarintBytes +
+                       (b.total_statuses() + b.total_buckets()) * 2 * kMaxVarintBytes + 1;
   uint8_t* const start = raw_.Ensure(bound);
   uint8_t* p = start;
   const auto keys = b.keys();
@@ -220,23 +274,28 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
   for (auto column : {b.requests(), b.bytes_in(), b.bytes_out(), b.latency_count()}) {
     for (uint64_t v : column) p = PutVarint(p, v);
   }
+  // The latency unit (format 2; not in a block with no series): its
+  // exponent, then max and sum in it.
+  const uint64_t unit = LatencyUnit(b);
+  if (n > 0) p = PutVarint(p, unit == 1000 ? 3 : unit == 100 ? 2 : unit == 10 ? 1 : 0);
   // Latency max + 1 (so that -1, none, is 0), then latency sum - max (the
   // sum of a single request is its max: 0, one byte).
   const auto max = b.latency_max_us();
-  for (int64_t m : max) p = PutVarint(p, static_cast<uint64_t>(m) + 1);
+  for (int64_t m : max) p = PutVarint(p, m < 0 ? 0 : static_cast<uint64_t>(m) / unit + 1);
   const auto sum = b.latency_sum_us();
   for (size_t i = 0; i < n; ++i) {
-    p = PutVarint(p, sum[i] - (max[i] < 0 ? 0 : static_cast<uint64_t>(max[i])));
+    p = PutVarint(p, (sum[i] - (max[i] < 0 ? 0 : static_cast<uint64_t>(max[i]))) / unit);
   }
   if (b.group().kind == BlockKind::kAll) {
     for (size_t i = 0; i < n; ++i) p = PutVarint(p, b.rejected(i));
   }
   p = PutPairLists(
       p, n, [&](size_t i) { return b.StatusCodes(i); },
-      [&](size_t i) { return b.StatusCounts(i); });
+      [&](size_t i) { return b.StatusCounts(i); }, [](size_t) { return -1; });
   p = PutPairLists(
       p, n, [&](size_t i) { return b.BucketIndexes(i); },
-      [&](size_t i) { return b.BucketCounts(i); });
+      [&](size_t i) { return b.BucketCounts(i); },
+      [&](size_t i) { return max[i] < 0 ? -1 : LatencyHistogram::BucketIndex(max[i]); });
   return static_cast<size_t>(p - start);
 }
 
@@ -266,7 +325,7 @@ Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
   std::string out(kBlockHeaderBytes + stored, '\0');
   auto* h = reinterpret_cast<uint8_t*>(out.data());
   std::memcpy(h + kMagicAt, kMagic, sizeof(kMagic));
-  h[kVersionAt] = kBlockFormatVersion;
+  h[kVersionAt] = kBlockFormatVersion;  // the encoder writes the newest format only
   h[kKindAt] = static_cast<uint8_t>(BlockKindLetter(block.group().kind));
   h[kTierAt] = static_cast<uint8_t>(TierLetter(block.group().tier));
   h[kFlagsAt] = (compressed ? kFlagCompressed : 0) | (block.base() ? kFlagBase : 0);
@@ -333,7 +392,7 @@ Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
                  " payload bytes");
   } else {
     out->Reset(h.group, h.base);
-    st = ReadColumns(data, data + size, h.series, out);
+    st = ReadColumns(data, data + size, h.series, h.version, out);
     if (!st.ok()) out->Reset(h.group, h.base);  // no half-read columns
   }
   if (raw_capacity_ > kKeepScratchBytes) {
@@ -355,7 +414,7 @@ Status BlockDecoder::Decode(std::string_view block, const BlockGroup& expected, 
 }
 
 Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uint32_t n,
-                                 DecodedBlock* b) {
+                                 uint8_t version, DecodedBlock* b) {
   const BlockKind kind = b->group_.kind;
   auto fail = [&](const char* column, size_t i, const std::string& what) {
     return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + column + " of series " +
@@ -400,22 +459,29 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
       if (!ReadVarint(p, end, &v[i])) return fail(col.name, i, kBadVarint);
     }
   }
+  uint64_t unit = 1;  // format 1: µs
+  if (version >= 2 && n > 0) {
+    uint64_t exponent;
+    if (!ReadVarint(p, end, &exponent)) return fail("latency unit", 0, kBadVarint);
+    if (exponent > 3) return fail("latency unit", 0, "exponent above 3");
+    for (; exponent > 0; --exponent) unit *= 10;
+  }
+  constexpr uint64_t kMaxMax = (uint64_t{1} << 63) - 1;
   b->latency_max_us_.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t v;
     if (!ReadVarint(p, end, &v)) return fail("latency max", i, kBadVarint);
-    if (v > uint64_t{1} << 63) return fail("latency max", i, "above 2^63 - 1");
-    b->latency_max_us_[i] = v == 0 ? -1 : static_cast<int64_t>(v - 1);
+    if (v != 0 && v - 1 > kMaxMax / unit) return fail("latency max", i, "above 2^63 - 1");
+    b->latency_max_us_[i] = v == 0 ? -1 : static_cast<int64_t>((v - 1) * unit);
   }
   b->latency_sum_us_.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t v;
     if (!ReadVarint(p, end, &v)) return fail("latency sum", i, kBadVarint);
     const int64_t max = b->latency_max_us_[i];
-    if (max > 0 && v > ~uint64_t{0} - static_cast<uint64_t>(max)) {
-      return fail("latency sum", i, "above 2^64 - 1");
-    }
-    b->latency_sum_us_[i] = v + (max > 0 ? static_cast<uint64_t>(max) : 0);
+    const uint64_t room = ~uint64_t{0} - (max > 0 ? static_cast<uint64_t>(max) : 0);
+    if (v > room / unit) return fail("latency sum", i, "above 2^64 - 1");
+    b->latency_sum_us_[i] = v * unit + (max > 0 ? static_cast<uint64_t>(max) : 0);
   }
   if (kind == BlockKind::kAll) {
     b->rejected_.resize(n);
@@ -423,11 +489,15 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
       if (!ReadVarint(p, end, &b->rejected_[i])) return fail("rejected", i, kBadVarint);
     }
   }
-  APIMETER_RETURN_IF_ERROR(ReadPairLists(p, end, n, kMaxStatusCode, "statuses", &b->status_offsets_,
-                                         &b->status_codes_, &b->status_counts_, b->group_));
-  APIMETER_RETURN_IF_ERROR(ReadPairLists(p, end, n, LatencyHistogram::kMaxIndex, "histogram",
-                                         &b->bucket_offsets_, &b->bucket_indexes_,
-                                         &b->bucket_counts_, b->group_));
+  APIMETER_RETURN_IF_ERROR(ReadPairLists(
+      p, end, n, kMaxStatusCode, "statuses", version, b->requests_.data(),
+      [](uint32_t) { return -1; }, &b->status_offsets_, &b->status_codes_, &b->status_counts_,
+      b->group_));
+  const int64_t* max = b->latency_max_us_.data();
+  APIMETER_RETURN_IF_ERROR(ReadPairLists(
+      p, end, n, LatencyHistogram::kMaxIndex, "histogram", version, b->latency_count_.data(),
+      [max](uint32_t i) { return max[i] < 0 ? -1 : LatencyHistogram::BucketIndex(max[i]); },
+      &b->bucket_offsets_, &b->bucket_indexes_, &b->bucket_counts_, b->group_));
   if (p != end) {
     return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + std::to_string(end - p) +
                               " bytes after the last column");

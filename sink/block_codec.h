@@ -1,4 +1,4 @@
-// The binary form of a storage-v2 block (docs/storage-v2.md "Block format"):
+// The binary form of a storage-v2 block (docs/redis-schema.md "Block format"):
 // a 40-byte header, then the columns as LEB128 varints, zstd-compressed when
 // that pays.
 //
@@ -33,7 +33,12 @@ struct ZSTD_DCtx_s;
 namespace apimeter {
 
 inline constexpr size_t kBlockHeaderBytes = 40;
-inline constexpr uint8_t kBlockFormatVersion = 1;
+// The format the encoder writes; the decoder reads every version from
+// kOldestBlockFormatVersion on (1: latencies in µs and every status and
+// histogram entry written; 2: a latency unit per block, and the entries a
+// series' totals imply left out; docs/redis-schema.md "Block format").
+inline constexpr uint8_t kBlockFormatVersion = 2;
+inline constexpr uint8_t kOldestBlockFormatVersion = 1;
 // The largest uncompressed payload a block may have (encoder and decoder).
 inline constexpr size_t kMaxBlockPayloadBytes = size_t{64} << 20;
 // Payloads up to this size are stored raw; larger ones compressed when smaller.
@@ -44,6 +49,7 @@ inline constexpr int kBaseZstdLevel = 3;
 
 // The header fields, as checked by ParseBlockHeader.
 struct BlockHeader {
+  uint8_t version = 0;  // format version
   BlockGroup group;
   bool base = false;
   bool compressed = false;
@@ -104,7 +110,8 @@ class BlockDecoder {
   Status Decode(std::string_view block, const BlockGroup& expected, DecodedBlock* out);
 
  private:
-  Status ReadColumns(const uint8_t* p, const uint8_t* end, uint32_t series, DecodedBlock* out);
+  Status ReadColumns(const uint8_t* p, const uint8_t* end, uint32_t series, uint8_t version,
+                     DecodedBlock* out);
 
   std::unique_ptr<uint8_t[]> raw_;
   size_t raw_capacity_ = 0;

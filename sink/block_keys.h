@@ -1,5 +1,5 @@
 // BlockKeys: the one place that spells storage-v2 Redis keys and shards
-// (docs/storage-v2.md "Groups and keys"). Keys v2 shares with v1
+// (docs/redis-schema.md "Groups and keys"). Keys v2 shares with v1
 // (checkpoints, idempotency tokens, slow requests, the registry key names)
 // come from KeySchema, so the two schemas cannot drift apart there.
 //

@@ -1,7 +1,7 @@
 // FlushBlocks: the pure part of a storage-v2 flush — which deltas a tier
 // still keeps, which names the registry must number, and the encoding of a
 // FlushBatch into one delta block per (tier, bucket, shard, kind) group
-// (docs/storage-v2.md "Groups and keys", "Writing").
+// (docs/redis-schema.md "Groups and keys"; docs/storage-v2.md "Writing").
 //
 // Promise: no I/O; deterministic (groups sorted by tier, bucket, shard,
 // kind). Series map to groups and keys as the design says:

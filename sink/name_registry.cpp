@@ -16,19 +16,26 @@ namespace {
 // whatever the limit. The keys get their expiry when a call creates the
 // names hash (HLEN was 0; both keys are written only here and expire
 // together), so later calls do not repeat it.
+// Cost: one HMGET for every name and one HSET for all new ones, not a
+// command per name (a backfill numbers ~10,000 names a day; this is most of
+// its Redis commands otherwise). The names of one call are distinct (the
+// caller sends each name once), so reading them all before writing gives
+// the same ids as asking one at a time.
 // KEYS[1] name -> id hash, KEYS[2] last id per kind; ARGV[1] kind letter,
 // ARGV[2] limit, ARGV[3] first id, ARGV[4] expire-at, ARGV[5..] names.
 constexpr const char* kAssignScript =
     "local lim=tonumber(ARGV[2]) local used=redis.call('HLEN',KEYS[1]) local created=used==0 "
     "local last=tonumber(redis.call('HGET',KEYS[2],ARGV[1]) or (tonumber(ARGV[3])-1)) "
-    "local out={} local grew=false "
+    "local have=redis.call('HMGET',KEYS[1],unpack(ARGV,5,#ARGV)) "
+    "local out={} local new={} "
     "for i=5,#ARGV do "
-    "local id=redis.call('HGET',KEYS[1],ARGV[i]) "
+    "local id=have[i-4] "
     "if id then out[#out+1]=tonumber(id) "
     "elseif used<lim then last=last+1 used=used+1 "
-    "redis.call('HSET',KEYS[1],ARGV[i],last) out[#out+1]=last grew=true "
+    "new[#new+1]=ARGV[i] new[#new+1]=last out[#out+1]=last "
     "else out[#out+1]=0 end end "
-    "if grew then redis.call('HSET',KEYS[2],ARGV[1],last) "
+    "if #new>0 then redis.call('HSET',KEYS[1],unpack(new)) "
+    "redis.call('HSET',KEYS[2],ARGV[1],last) "
     "if created then redis.call('EXPIREAT',KEYS[1],ARGV[4]) "
     "redis.call('EXPIREAT',KEYS[2],ARGV[4]) end end "
     "return out";

@@ -1,5 +1,5 @@
 // NameRegistry: the per-day admission registry that numbers names
-// (docs/storage-v2.md "Names are ids"). Writer side: Assign gives every
+// (docs/redis-schema.md "Names are ids"). Writer side: Assign gives every
 // endpoint, customer and host name of a batch its id for its UTC day.
 // Reader side: ReadNameDictionary turns a day's ids back into names.
 //

@@ -1,4 +1,4 @@
-// LEB128 varints for the block codec (docs/storage-v2.md "Block format").
+// LEB128 varints for the block codec (docs/redis-schema.md "Block format").
 //
 // Promise: PutVarint writes 1..10 bytes, 7 bits per byte, low bits first,
 // high bit set on every byte but the last. ReadVarint reads one back from

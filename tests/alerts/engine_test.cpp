@@ -146,13 +146,19 @@ TEST(AlertEngine, PerCustomerStatusRules) {
   EXPECT_DOUBLE_EQ(*i.state.value, 0.1);
 }
 
-TEST(AlertEngine, ASourceErrorLeavesTheStateUnchanged) {
-  FakeSource src;
-  src.Add(SeriesKind::kAll, "", kHour, 100, 500, 1);
+// One rule: the error rate of all requests above 5%.
+AlertsConfig ErrorRateAbove5Percent() {
   AlertsConfig cfg;
   AlertRuleConfig r = TestRule("errors", AlertMetric::kErrorRate, "error_rate");
   r.threshold = 0.05;
   cfg.rules.push_back(r);
+  return cfg;
+}
+
+TEST(AlertEngine, ASourceErrorLeavesTheStateUnchanged) {
+  FakeSource src;
+  src.Add(SeriesKind::kAll, "", kHour, 100, 500, 1);
+  const AlertsConfig cfg = ErrorRateAbove5Percent();
   AlertEngine engine(cfg, &src);
   AlertState state;
   src.fail = true;
@@ -165,6 +171,36 @@ TEST(AlertEngine, ASourceErrorLeavesTheStateUnchanged) {
   ASSERT_EQ(ev->size(), 1u);
   EXPECT_EQ((*ev)[0].kind, "firing");
   EXPECT_DOUBLE_EQ(*(*ev)[0].value, 1.0);
+}
+
+// Storage v2 leaves a damaged block out and marks the answer partial: an
+// alert must neither fire nor resolve on such numbers (the missing block may
+// hold the errors, or the recovery), and says why in the log.
+TEST(AlertEngine, PartialDataNeitherFiresNorResolves) {
+  FakeSource src;
+  src.Add(SeriesKind::kAll, "", kHour, 100, 500, 1);
+  src.Add(SeriesKind::kAll, "", kHour + 120, 100, 200, 1);
+  const AlertsConfig cfg = ErrorRateAbove5Percent();
+  AlertEngine engine(cfg, &src);
+  AlertState state;
+  src.damaged = "P:{m1.0}:a";
+  auto ev = engine.EvaluateMinute(kHour, &state);
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  EXPECT_TRUE(ev->empty());  // would fire on whole data
+  EXPECT_TRUE(state.instances.empty());
+  EXPECT_EQ(state.last_minute, kHour);
+  EXPECT_EQ(engine.partial_instances(), 1u);
+  src.damaged.clear();
+  EXPECT_EQ(Evaluate(engine, &state, kHour, kHour + 60),
+            std::vector<std::string>{"firing 0 errors "});
+  // The recovery minute read partial: still firing; whole again: resolved.
+  src.damaged = "P:{m2.0}:a";
+  EXPECT_TRUE(Evaluate(engine, &state, kHour + 120, kHour + 180).empty());
+  EXPECT_EQ(state.instances.size(), 1u);
+  EXPECT_EQ(engine.partial_instances(), 2u);
+  src.damaged.clear();
+  EXPECT_EQ(Evaluate(engine, &state, kHour + 120, kHour + 180),
+            std::vector<std::string>{"resolved 2 errors "});
 }
 
 TEST(AlertEngine, StateAndEventsRoundTripThroughJson) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,7 @@ class FakeSource final : public AlertDataSource {
                        int64_t to_s) override {
     ++calls;
     if (fail) return Status::Unavailable("redis down");
+    if (!damaged.empty()) pending_damage_.insert(damaged);
     Rollup out;
     auto it = data_.find({kind, name});
     if (it == data_.end()) return out;
@@ -61,10 +63,13 @@ class FakeSource final : public AlertDataSource {
     }
     return out;
   }
+  std::set<std::string> TakeDamaged() override { return std::exchange(pending_damage_, {}); }
   int calls = 0;
   bool fail = false;
+  std::string damaged;  // non-empty: every Total answer is partial, this key left out
 
  private:
+  std::set<std::string> pending_damage_;
   std::map<std::pair<SeriesKind, std::string>, std::map<int64_t, Rollup>> data_;
 };
 

@@ -21,7 +21,10 @@
 #include "report/report_model.h"
 #include "report/report_render.h"
 #include "report/report_routes.h"
+#include "sink/block_keys.h"
+#include "sink/block_sink.h"
 #include "sink/redis_sink.h"
+#include "sink/standalone_flush.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
 
@@ -534,6 +537,58 @@ TEST_F(ReportTest, OutOfRangeIntegersNameTheirParameter) {
     EXPECT_EQ(err.value("parameter", ""), c.name) << c.name << "=" << c.value << ": " << r->body;
     EXPECT_EQ(err["message"].get<std::string>().rfind(c.name + " must be", 0), 0u) << r->body;
   }
+}
+
+// Storage v2 leaves a damaged block out of an answer and marks it partial;
+// a report built from such answers must say so in every format, not look
+// whole with numbers that are too low.
+TEST(ReportPartialTest, ADamagedBlockMakesTheReportSayPartialInEveryFormat) {
+  RedisClient client(testing::PatientEndpoint());
+  ASSERT_TRUE(client.Connect().ok());
+  const BlockKeys keys(TestRedis::Get().UniquePrefix("report-v2"));
+  const int64_t day = FloorDiv(SystemClock().NowSeconds(), kDay) - 1;
+  ManualClock clock((day + 1) * kDay * 1000000 + 12 * kHour * 1000000LL);
+  const std::vector<TestRequest> requests =
+      testing::MixedRequests(day * kDay + 9 * kHour, day * kDay + 12 * kHour, 2000, 31);
+  {
+    StandaloneFlush protocol(&client, keys);
+    BlockSink sink(&client, &protocol, keys, SinkOptions{}, &clock);
+    FlushBatch batch = testing::BatchFor(requests);
+    batch.id = keys.prefix() + "-1";
+    ASSERT_TRUE(sink.Flush(batch).ok());
+  }
+  auto cache = std::make_shared<BlockCache>(kDefaultBlockCacheBytes);
+  QueryEngine engine(MakeV2SeriesStore(&client, keys, cache, V2StoreOptions{}),
+                     RetentionSeconds{}, &clock);
+  const CustomerDirectory none(std::map<std::string, std::string>{});
+  const ReportRequest req{"acme", day * kDay, (day + 1) * kDay, 10};
+  auto whole = BuildCustomerReport(engine, none, req, clock.NowSeconds());
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_FALSE(whole->contains("partial"));
+  ASSERT_GT(whole->at("totals").at("requests").get<uint64_t>(), 0u);
+
+  // The customer's day-tier block, which the whole-day report reads: its
+  // only block, so the report has no requests left, and must not call the
+  // customer unknown (NotFound) on that.
+  const std::string key = keys.ListKey({BlockKind::kCustomer, Tier::kDay, day,
+                                        BlockKeys::ShardOfName(Tier::kDay, "acme")});
+  auto set = client.Command({"LSET", key, "0", "not a block at all"});
+  ASSERT_TRUE(set.ok() && !set->is_error()) << key;
+  auto r = BuildCustomerReport(engine, none, req, clock.NowSeconds());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->value("partial", false), true);
+  EXPECT_EQ(r->at("damaged"), json::array({key}));
+  EXPECT_EQ(r->at("totals").at("requests").get<uint64_t>(), 0u);
+  const std::string note = r->at("notes").at(0).get<std::string>();
+  EXPECT_EQ(note.rfind("PARTIAL DATA", 0), 0u) << note;
+  EXPECT_NE(note.find(key), std::string::npos);
+  auto csv_body = RenderReport(*r, ReportFormat::kCsv);
+  ASSERT_TRUE(csv_body.ok());
+  EXPECT_NE(csv_body->find("partial_damaged_block"), std::string::npos);
+  EXPECT_NE(csv_body->find(key), std::string::npos);
+  auto html = RenderReport(*r, ReportFormat::kHtml);
+  ASSERT_TRUE(html.ok());
+  EXPECT_NE(html->find("PARTIAL DATA"), std::string::npos);
 }
 
 TEST(CustomerDirectoryTest, ResolvesIdsAndNames) {

@@ -82,20 +82,20 @@ TEST(BlockCodec, WritesTheBytesTheDocDescribes) {
       0x0A, 0x00,              // bytes in
       0x14, 0x00,              // bytes out
       0x01, 0x00,              // latency count
-      0xAD, 0x02, 0x00,        // latency max + 1: 301, none
-      0x00, 0x00,              // latency sum - max: 300 - 300, none
+      0x02,                    // latency unit 10^2 µs (300 µs is 3 of them)
+      0x04, 0x00,              // latency max / unit + 1: 4, none
+      0x00, 0x00,              // (latency sum - max) / unit: 0, none
       0x01, 0x02,              // statuses: list lengths
       0xC8, 0x01,              //   codes of series 5: 200
       0xC8, 0x01, 0xCC, 0x01,  //   codes of series 9: 200, 404 (+204)
-      0x01, 0x01, 0x01,        //   counts
-      0x01, 0x00,              // histogram: list lengths
-      0x9E, 0x02,              //   indexes of series 5: 286
-      0x01,                    //   counts
+      0x01, 0x01,              //   counts (series 5: one code, its count is its requests)
+      0x00, 0x00,              // histogram: list lengths (series 5: implied, the bucket
+                               // of its max, 286, holding its latency count)
   });
   const std::string& b = *block;
   ASSERT_EQ(b.size(), kBlockHeaderBytes + payload.size());
   EXPECT_EQ(b.substr(0, 4), "AMB2");
-  EXPECT_EQ(b[4], 1);    // version
+  EXPECT_EQ(b[4], 2);    // version
   EXPECT_EQ(b[5], 'e');  // kind
   EXPECT_EQ(b[6], 'h');  // tier
   EXPECT_EQ(b[7], 0);    // flags: raw (≤ 256 bytes), delta
@@ -109,6 +109,68 @@ TEST(BlockCodec, WritesTheBytesTheDocDescribes) {
                                 static_cast<uInt>(payload.size())));
   EXPECT_EQ(LE(b, 36, 4), crc32(0, reinterpret_cast<const Bytef*>(b.data()), 36));
   EXPECT_EQ(b.substr(kBlockHeaderBytes), payload);
+}
+
+// Format 1 (written before format 2, and still in Redis until its bucket
+// expires or is compacted): the same two series, every latency in µs and
+// every status and histogram entry written. It reads as the same block.
+TEST(BlockCodec, ReadsFormatOneBlocks) {
+  Rollup first, second;
+  first.AddRequest(200, 10, 20, 300);
+  second.AddRequest(200, 0, 0, -1);
+  second.AddRequest(404, 0, 0, -1);
+  const BlockGroup group{BlockKind::kEndpoint, Tier::kHour, 0x0102030405, 1};
+  const KeyedRollup series[] = {{5, &first}, {9, &second}};
+  auto now = EncodeBlock(group, false, series);
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  const std::string payload = Bytes({
+      0x05, 0x04, 0x01, 0x02, 0x0A, 0x00, 0x14, 0x00, 0x01, 0x00,  // keys .. latency count
+      0xAD, 0x02, 0x00,                                            // latency max + 1 (µs)
+      0x00, 0x00,                                                  // latency sum - max
+      0x01, 0x02, 0xC8, 0x01, 0xC8, 0x01, 0xCC, 0x01, 0x01, 0x01, 0x01,  // statuses
+      0x01, 0x00, 0x9E, 0x02, 0x01,                                      // histogram
+  });
+  std::string old = now->substr(0, kBlockHeaderBytes) + payload;
+  old[4] = 1;
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) old[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  put32(24, static_cast<uint32_t>(payload.size()));
+  put32(28, static_cast<uint32_t>(payload.size()));
+  put32(32, crc32(0, reinterpret_cast<const Bytef*>(payload.data()),
+                  static_cast<uInt>(payload.size())));
+  put32(36, crc32(0, reinterpret_cast<const Bytef*>(old.data()), 36));
+  auto a = DecodeBlock(old);
+  auto b = DecodeBlock(*now);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE(*a == *b);
+  EXPECT_EQ(a->BucketIndexes(0)[0], 286);
+  EXPECT_EQ(a->latency_max_us()[0], 300);
+}
+
+// Format 2 leaves out what a series' totals imply; a series whose
+// histogram is not just the bucket of its max keeps it, and a block with a
+// latency that is not a multiple of 10 µs keeps µs.
+TEST(BlockCodec, ImpliedEntriesAndLatencyUnitRoundTrip) {
+  Rollup ms, odd, spread;
+  ms.AddRequest(200, 1, 2, 45000);
+  odd.AddRequest(500, 1, 2, 1234567);
+  spread.AddRequest(200, 1, 2, 1000);
+  spread.AddRequest(200, 1, 2, 90000);
+  spread.AddRequest(429, 1, 2, 90000);
+  const BlockGroup group{BlockKind::kCustomer, Tier::kMinute, 29000000, 0};
+  for (bool with_odd : {false, true}) {
+    std::vector<KeyedRollup> series = {{2, &ms}, {7, &spread}};
+    if (with_odd) series.push_back({9, &odd});
+    auto block = EncodeBlock(group, false, series);
+    ASSERT_TRUE(block.ok()) << block.status().ToString();
+    auto back = DecodeBlock(*block);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    DecodedBlock want;
+    ASSERT_TRUE(BuildBlock(group, false, series, &want).ok());
+    EXPECT_TRUE(*back == want);
+  }
 }
 
 TEST(BlockCodec, PairKeysDeltaTheEndpointOnlyUnderTheSameCustomer) {
