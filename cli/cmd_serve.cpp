@@ -60,7 +60,9 @@ AuthConfig AuthOf(const ServerConfig& sc) {
       auth.trusted_header.users[u.user] = AccessOf(u.grant);
     }
     if (th.unlisted != "refuse") {
-      auth.trusted_header.unlisted = Access{th.unlisted == "admin" ? Role::kAdmin : Role::kViewer};
+      Access unlisted;
+      unlisted.role = th.unlisted == "admin" ? Role::kAdmin : Role::kViewer;
+      auth.trusted_header.unlisted = unlisted;
     }
   }
   return auth;
@@ -99,6 +101,12 @@ int RunServe(const ServeArgs& args) {
   options.auth.session_key = std::move(session_key->key);
   options.auth.session_ttl_s = sc.session_ttl_s;
   options.log_warning = [](const std::string& line) { spdlog::warn("{}", line); };
+  if (!sc.trusted_header.header.empty()) {
+    std::string proxies;
+    for (const std::string& p : sc.trusted_header.proxies) proxies += (proxies.empty() ? "" : ", ") + p;
+    spdlog::info("sign-in by the {} header, believed only from {}", sc.trusted_header.header,
+                 proxies);
+  }
   options.build_version = APIMETER_VERSION;
   options.build_revision = APIMETER_GIT_COMMIT;
   EmbeddedWebAssets assets;

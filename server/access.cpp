@@ -55,16 +55,17 @@ std::optional<HttpResponse> ApplyAccess(const Access& who, std::string_view path
                      std::string(RoleName(who.role)));
   }
   if (!who.scoped()) return std::nullopt;
-  if (route == nullptr || route->scope == ScopeRule::kAllCustomers) {
-    return Forbidden(
-        "this route is not open to a customer-scoped token: its answer covers other customers");
-  }
-  if (route->scope == ScopeRule::kNoTraffic) return std::nullopt;
+  // Naming another customer is refused on every route, listed or not.
   const std::string param(kCustomerParam);
   auto it = params->find(param);
   if (it != params->end() && !who.IsOwnCustomer(it->second)) {
     return Forbidden("this token may read only its own customer's numbers", param);
   }
+  if (route == nullptr || route->scope == ScopeRule::kAllCustomers) {
+    return Forbidden(
+        "this route is not open to a customer-scoped token: its answer covers other customers");
+  }
+  if (route->scope == ScopeRule::kNoTraffic) return std::nullopt;
   (*params)[param] = who.customer;
   return std::nullopt;
 }

@@ -5,9 +5,10 @@
 // Promise: ApplyAccess() runs on the parameters of every authenticated
 // request under /api/ and on /metrics, before any route (core, extension or
 // the live stream) reads them. For a caller scoped to customer C:
+//   - naming any other customer in the customer parameter is a 403 on
+//     every route;
 //   - a route listed in kRouteAccess with kForceCustomer gets customer=C
-//     (added when absent); naming any other customer in a customer
-//     parameter is a 403 that names neither customer's numbers;
+//     (added when absent);
 //   - a route listed with kAllCustomers (answers across customers: heatmap,
 //     attribution, alerts) is a 403;
 //   - a route NOT listed is a 403 too (deny by default): a new route is

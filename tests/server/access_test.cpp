@@ -174,6 +174,9 @@ TEST_F(AccessTest, OpenApiAndMeAreOpenToEveryone) {
   EXPECT_EQ(json::parse(me.body)["role"], "admin");
   EXPECT_EQ(json::parse(me.body)["customer"], nullptr);
   EXPECT_EQ(Get("/api/v1/me?x=1", kAdminToken).status, 400);
+  // Naming another customer is a 403 on every route, these included.
+  EXPECT_EQ(Get("/api/v1/me?customer=Globex", kAcmeToken).status, 403);
+  EXPECT_EQ(Get("/api/v1/openapi.json?customer=Globex", kAcmeToken).status, 403);
 }
 
 TEST(ApplyAccessTest, MetricsIsForAdminsOnly) {
