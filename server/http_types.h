@@ -14,7 +14,7 @@ struct HttpRequest {
   std::string body;
   // The TCP peer's address (server/client_address.h, CanonicalAddress): what
   // the trusted header's proxies are checked against; "" when unknown.
-  std::string peer;
+  std::string peer{};  // a default, so 4-field aggregate inits stay warning-free
 };
 
 struct HttpResponse {
