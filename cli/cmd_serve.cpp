@@ -36,12 +36,44 @@ class EmbeddedWebAssets final : public StaticAssets {
   }
 };
 
+// What a scoped token or trusted user may see (server/access.h).
+Access AccessOf(const AccessGrantConfig& g) {
+  Access a;
+  a.role = g.role == "admin" ? Role::kAdmin : Role::kViewer;
+  a.customer = g.customer_name;
+  a.customer_id = g.customer_id;
+  return a;
+}
+
+// Tokens and trusted-header sign-in; the session key is added by the caller.
+AuthConfig AuthOf(const ServerConfig& sc) {
+  AuthConfig auth;
+  auth.token_hashes = sc.tokens;
+  for (const TokenConfig& t : sc.scoped_tokens) auth.grants.push_back({t.hash, AccessOf(t.grant)});
+  const TrustedHeaderConfig& th = sc.trusted_header;
+  if (!th.header.empty()) {
+    for (char c : th.header) {
+      auth.trusted_header.header += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    auth.trusted_header.proxies = th.proxies;
+    for (const TrustedUserConfig& u : th.users) {
+      auth.trusted_header.users[u.user] = AccessOf(u.grant);
+    }
+    if (th.unlisted != "refuse") {
+      Access unlisted;
+      unlisted.role = th.unlisted == "admin" ? Role::kAdmin : Role::kViewer;
+      auth.trusted_header.unlisted = unlisted;
+    }
+  }
+  return auth;
+}
+
 int RunServe(const ServeArgs& args) {
   SystemClock clock;
   auto rt = LoadRuntimeOrLog(args.config, &clock);
   if (!rt) return kExitConfig;
   const ServerConfig& sc = rt->config().server;
-  if (sc.tokens.empty()) {
+  if (sc.tokens.empty() && sc.scoped_tokens.empty() && sc.trusted_header.header.empty()) {
     spdlog::error(
         "{}: server.tokens: at least one token hash is required; create one with "
         "apimeter hash-token",
@@ -54,7 +86,7 @@ int RunServe(const ServeArgs& args) {
   }
   HttpServerOptions options;
   options.listen = args.listen.empty() ? sc.listen : args.listen;
-  options.auth.token_hashes = sc.tokens;
+  options.auth = AuthOf(sc);
   auto session_key = ResolveSessionKey(sc.session_secret, rt->config().agent.state_dir);
   if (!session_key.ok()) {
     spdlog::error("{}: {}", args.config, session_key.status().message());
@@ -69,6 +101,12 @@ int RunServe(const ServeArgs& args) {
   options.auth.session_key = std::move(session_key->key);
   options.auth.session_ttl_s = sc.session_ttl_s;
   options.log_warning = [](const std::string& line) { spdlog::warn("{}", line); };
+  if (!sc.trusted_header.header.empty()) {
+    std::string proxies;
+    for (const std::string& p : sc.trusted_header.proxies) proxies += (proxies.empty() ? "" : ", ") + p;
+    spdlog::info("sign-in by the {} header, believed only from {}", sc.trusted_header.header,
+                 proxies);
+  }
   options.build_version = APIMETER_VERSION;
   options.build_revision = APIMETER_GIT_COMMIT;
   EmbeddedWebAssets assets;

@@ -18,6 +18,7 @@
 #include "config/customers_file.h"
 #include "config/prometheus_section.h"
 #include "config/sections.h"
+#include "config/server_section.h"
 #include "config/yaml_reader.h"
 
 namespace apimeter {
@@ -41,29 +42,6 @@ bool HasControlChar(std::string_view s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
   }
   return false;
-}
-
-// "host:port" with a port in 1..65535 ("[::1]:9465" works too).
-bool IsHostPort(std::string_view s) {
-  const size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
-  const std::string_view port = s.substr(colon + 1);
-  if (port.size() > 5) return false;
-  int p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    p = p * 10 + (c - '0');
-  }
-  const std::string_view host = s.substr(0, colon);
-  return p >= 1 && p <= 65535 && host.find_first_of(" \t") == std::string_view::npos &&
-         !HasControlChar(host);
-}
-
-// "sha256:" and 64 lower-case hex digits: a token hash from apimeter hash-token.
-bool IsTokenHashText(std::string_view s) {
-  constexpr std::string_view kPrefix = "sha256:";
-  if (s.size() != kPrefix.size() + 64 || s.substr(0, kPrefix.size()) != kPrefix) return false;
-  return s.substr(kPrefix.size()).find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 class Loader {
@@ -101,7 +79,9 @@ class Loader {
     if (auto f = Find(top, "retention")) APIMETER_RETURN_IF_ERROR(LoadRetention(*f, &c.retention));
     if (auto f = Find(top, "aggregation")) APIMETER_RETURN_IF_ERROR(LoadAggregation(*f, &c));
     if (auto f = Find(top, "agent")) APIMETER_RETURN_IF_ERROR(LoadAgent(*f, &c.agent));
-    if (auto f = Find(top, "server")) APIMETER_RETURN_IF_ERROR(LoadServer(*f, &c.server));
+    if (auto f = Find(top, "server")) {
+      APIMETER_RETURN_IF_ERROR(config_internal::LoadServer(r_, *f, &c.server));
+    }
     if (auto f = Find(top, "alerts")) APIMETER_RETURN_IF_ERROR(LoadAlerts(r_, *f, &c.alerts));
     if (auto f = Find(top, "prometheus")) {
       APIMETER_RETURN_IF_ERROR(config_internal::LoadPrometheus(r_, *f, &c.prometheus));
@@ -109,6 +89,8 @@ class Loader {
     if (auto f = Find(top, "customers_file")) APIMETER_RETURN_IF_ERROR(LoadCustomers(*f, &c));
     APIMETER_RETURN_IF_ERROR(
         LoadSecret(Find(top, "customer_id_secret"), Find(top, "customer_id_secret_file"), &c));
+    // Token scopes name customers by id or by a customers_file name.
+    APIMETER_RETURN_IF_ERROR(config_internal::ResolveServerCustomers(r_, c.customers, &c.server));
     return c;
   }
 
@@ -247,49 +229,10 @@ class Loader {
         }
       } else {
         APIMETER_ASSIGN_OR_RETURN(a->metrics_listen, r_.String(x, name));
-        if (!a->metrics_listen.empty() && !IsHostPort(a->metrics_listen)) {
+        if (!a->metrics_listen.empty() && !config_internal::IsHostPort(a->metrics_listen)) {
           return r_.ErrorAt(x, "agent.metrics_listen '" + a->metrics_listen.substr(0, 60) +
                                    "' is not host:port; write e.g. 127.0.0.1:9465, or \"\" to "
                                    "turn the metrics endpoint off");
-        }
-      }
-    }
-    return Status::Ok();
-  }
-
-  // server: for `apimeter serve`. Tokens are hashes only, so a leaked config
-  // does not leak access; an empty list is valid here (only serve needs one).
-  Status LoadServer(const YamlField& f, ServerConfig* s) {
-    APIMETER_ASSIGN_OR_RETURN(std::vector<YamlField> fields,
-                              r_.OpenMap(f.value, "server", config_keys::kServer));
-    for (const YamlField& x : fields) {
-      const std::string name = "server." + x.key;
-      if (x.key == "listen") {
-        APIMETER_ASSIGN_OR_RETURN(s->listen, r_.String(x, name));
-        if (!IsHostPort(s->listen)) {
-          return r_.ErrorAt(x, "server.listen '" + s->listen.substr(0, 60) +
-                                   "' is not host:port; write e.g. 127.0.0.1:8080");
-        }
-      } else if (x.key == "tokens") {
-        APIMETER_ASSIGN_OR_RETURN(s->tokens, r_.StringList(x, name));
-        if (s->tokens.size() > 1000) return r_.ErrorAt(x, "server.tokens: at most 1000 tokens");
-        for (const std::string& t : s->tokens) {
-          if (!IsTokenHashText(t)) {
-            return r_.ErrorAt(x, "server.tokens: each entry must be \"sha256:<64 hex digits>\" "
-                                 "(never the token itself); create one with apimeter hash-token");
-          }
-        }
-      } else if (x.key == "workers") {
-        APIMETER_ASSIGN_OR_RETURN(s->workers, r_.Int(x, name, 1, 64));
-      } else if (x.key == "session_ttl") {
-        APIMETER_ASSIGN_OR_RETURN(s->session_ttl_s,
-                                  r_.DurationMs(x, name, 60000, 30 * kMsPerDay, /*allow_ms=*/false));
-        s->session_ttl_s /= 1000;
-      } else {
-        APIMETER_ASSIGN_OR_RETURN(s->session_secret, r_.String(x, name));
-        if (s->session_secret.size() < kMinSecretBytes) {
-          return r_.ErrorAt(x, "server.session_secret must be at least 16 bytes; generate one "
-                               "with: openssl rand -hex 32");
         }
       }
     }

@@ -88,9 +88,41 @@ struct AgentConfig {
   std::string metrics_listen = "127.0.0.1:9465";
 };
 
+// Who a scoped token or a trusted-header user is (docs/config.md, "server").
+struct AccessGrantConfig {
+  std::string role = "admin";  // "admin" | "viewer"; "viewer" whenever customer is set
+  std::string customer;        // as written ("" = every customer)
+  std::string customer_name;   // the name stored in Redis (resolved through customers_file)
+  std::string customer_id;     // its k_ id when known, else ""
+  int line = 0;
+};
+
+// A server.tokens entry written as a mapping (hash + role and/or customer).
+struct TokenConfig {
+  std::string hash;  // "sha256:<64 hex>"
+  AccessGrantConfig grant;
+};
+
+struct TrustedUserConfig {
+  std::string user;  // the header's value, exactly
+  AccessGrantConfig grant;
+};
+
+// server.trusted_header: sign-in by a header a proxy in front sets.
+struct TrustedHeaderConfig {
+  std::string header;                  // "" = off; as written (matched case-insensitively)
+  std::vector<std::string> proxies;    // peer IP addresses believed, canonical text
+  std::vector<TrustedUserConfig> users;
+  std::string unlisted = "refuse";     // users not listed: "refuse" | "viewer" | "admin"
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";  // `apimeter serve`; loopback unless configured
-  std::vector<std::string> tokens;         // "sha256:<64 hex>" hashes only, never raw tokens
+  // "sha256:<64 hex>" hashes only, never raw tokens: the plain entries, admin
+  // tokens for every customer. Entries with a role or customer are in scoped_tokens.
+  std::vector<std::string> tokens;
+  std::vector<TokenConfig> scoped_tokens;
+  TrustedHeaderConfig trusted_header;
   int64_t session_ttl_s = 12 * 3600;
   std::string session_secret;  // HMAC key for session cookies; secret; "" = server/session_key.h
   int64_t workers = 4;  // threads answering requests, each with its own Redis connection

@@ -40,8 +40,11 @@ inline constexpr std::string_view kRetention[] = {"minute", "hour", "day"};
 inline constexpr std::string_view kAggregation[] = {"slow_top_n"};
 inline constexpr std::string_view kAgent[] = {"flush_interval", "from_start", "state_dir",
                                               "metrics_listen"};
-inline constexpr std::string_view kServer[] = {"listen", "tokens", "session_ttl", "session_secret",
-                                               "workers"};
+inline constexpr std::string_view kServer[] = {"listen",         "tokens",  "session_ttl",
+                                               "session_secret", "workers", "trusted_header"};
+inline constexpr std::string_view kServerToken[] = {"hash", "role", "customer"};
+inline constexpr std::string_view kTrustedHeader[] = {"header", "proxies", "users", "unlisted"};
+inline constexpr std::string_view kTrustedUser[] = {"user", "role", "customer"};
 inline constexpr std::string_view kPrometheus[] = {
     "traffic", "max_endpoints", "customer_label", "max_customers", "latency_buckets"};
 inline constexpr std::string_view kAlerts[] = {"evaluate_in_serve", "grace",    "lease_ttl",
@@ -74,6 +77,9 @@ inline constexpr ConfigSectionKeys kAcceptedConfigKeys[] = {
     {"aggregation", config_keys::kAggregation},
     {"agent", config_keys::kAgent},
     {"server", config_keys::kServer},
+    {"server.tokens[]", config_keys::kServerToken},
+    {"server.trusted_header", config_keys::kTrustedHeader},
+    {"server.trusted_header.users[]", config_keys::kTrustedUser},
     {"alerts", config_keys::kAlerts},
     {"alerts.webhooks", config_keys::kAlertWebhook},
     {"alerts.rules", config_keys::kAlertRule},

@@ -69,6 +69,15 @@ void EmitCustomers(YAML::Emitter& out, const Config& c) {
   }
 }
 
+
+// role: and customer: of a scoped token or trusted user, as written.
+void EmitGrant(YAML::Emitter& out, const AccessGrantConfig& g) {
+  out << YAML::Key << "role" << YAML::Value << g.role;
+  if (!g.customer.empty()) {
+    out << YAML::Key << "customer" << YAML::Value << YAML::DoubleQuoted << g.customer;
+  }
+}
+
 void EmitSettings(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "endpoints_per_day" << YAML::Value << c.limits.endpoints_per_day;
@@ -123,7 +132,32 @@ void EmitSettings(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "listen" << YAML::Value << YAML::DoubleQuoted << c.server.listen;
   out << YAML::Key << "tokens" << YAML::Value << YAML::BeginSeq;
   for (const std::string& t : c.server.tokens) out << YAML::DoubleQuoted << t;
+  for (const TokenConfig& t : c.server.scoped_tokens) {
+    out << YAML::BeginMap << YAML::Key << "hash" << YAML::Value << YAML::DoubleQuoted << t.hash;
+    EmitGrant(out, t.grant);
+    out << YAML::EndMap;
+  }
   out << YAML::EndSeq;
+  const TrustedHeaderConfig& th = c.server.trusted_header;
+  if (!th.header.empty()) {
+    out << YAML::Key << "trusted_header" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "header" << YAML::Value << th.header;
+    out << YAML::Key << "proxies" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& p : th.proxies) out << YAML::DoubleQuoted << p;
+    out << YAML::EndSeq;
+    out << YAML::Key << "unlisted" << YAML::Value << th.unlisted;
+    if (!th.users.empty()) {
+      out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq;
+      for (const TrustedUserConfig& u : th.users) {
+        out << YAML::BeginMap << YAML::Key << "user" << YAML::Value << YAML::DoubleQuoted
+            << u.user;
+        EmitGrant(out, u.grant);
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    }
+    out << YAML::EndMap;
+  }
   out << YAML::Key << "session_ttl" << YAML::Value << FormatDurationMs(c.server.session_ttl_s * 1000);
   out << YAML::Key << "workers" << YAML::Value << c.server.workers;
   if (!c.server.session_secret.empty()) {

@@ -166,10 +166,10 @@ HttpResponse PostLogin(const HttpRequest& req, const AuthConfig& auth, const Clo
   }
   ParamError err;
   auto form = ParseForm(req.body, &err);
-  if (!form.ok() || !TokenMatches(Get(*form, "token"), auth)) {
-    return LoginPage(assets, 401, "That token is not valid. Try again.");
-  }
-  auto value = MakeSessionValue(auth, clock.NowSeconds());
+  std::optional<Access> access;
+  if (form.ok()) access = MatchToken(Get(*form, "token"), auth);
+  if (!access) return LoginPage(assets, 401, "That token is not valid. Try again.");
+  auto value = MakeSessionValue(auth, clock.NowSeconds(), *access);
   if (!value.ok()) return ErrorResponse(500, value.status().message());
   HttpResponse r = Redirect("/");
   r.headers["Set-Cookie"] = SessionCookie(*value, auth.session_ttl_s);
@@ -182,11 +182,40 @@ HttpResponse Logout() {
   return r;
 }
 
+// GET /api/v1/me: the caller's role and scope, for the page.
+HttpResponse Me(const Access& who, const FormParams& q) {
+  if (!q.empty()) {
+    return ErrorResponse(400, "unknown parameter; /api/v1/me takes none",
+                         q.begin()->first.substr(0, 64));
+  }
+  nlohmann::json j{{"role", RoleName(who.role)},
+                   {"customer", who.scoped() ? json(who.customer) : json(nullptr)},
+                   {"customer_id", who.customer_id.empty() ? json(nullptr) : json(who.customer_id)},
+                   {"user", who.user.empty() ? json(nullptr) : json(who.user)}};
+  return JsonResponse(200, j);
+}
+
+HttpResponse RouteRequest(std::string_view path, FormParams* q, QueryBackend& backend,
+                          const Clock& clock, const std::vector<ApiExtension*>& extensions,
+                          const Access& who);
+
+// Every API request: parameters → ApplyAccess → the route → ScrubAnswer.
 HttpResponse ApiRoute(std::string_view path, const std::string& query, QueryBackend& backend,
-                      const Clock& clock, const std::vector<ApiExtension*>& extensions) {
+                      const Clock& clock, const std::vector<ApiExtension*>& extensions,
+                      const Access& who) {
   ParamError perr;
   auto q = ParseForm(query, &perr);
   if (!q.ok()) return ErrorResponse(400, perr.message, perr.parameter);
+  if (auto denied = ApplyAccess(who, path, &*q)) return std::move(*denied);
+  HttpResponse r = RouteRequest(path, &*q, backend, clock, extensions, who);
+  ScrubAnswer(who, path, &r);
+  return r;
+}
+
+HttpResponse RouteRequest(std::string_view path, FormParams* q, QueryBackend& backend,
+                          const Clock& clock, const std::vector<ApiExtension*>& extensions,
+                          const Access& who) {
+  if (path == "/api/v1/me") return Me(who, *q);
   if (path == "/api/v1/openapi.json") {
     if (!q->empty()) {
       return ErrorResponse(400, "unknown parameter; /api/v1/openapi.json takes none",
@@ -231,14 +260,31 @@ HttpResponse StaticRoute(std::string_view path, const StaticAssets* assets) {
 
 }  // namespace
 
-bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock) {
+Caller Identify(const HttpRequest& req, const AuthConfig& auth, const Clock& clock) {
+  Caller c;
   const std::string authz = Header(req, "authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (authz.size() > kBearer.size() && authz.compare(0, kBearer.size(), kBearer) == 0) {
-    return TokenMatches(std::string_view(authz).substr(kBearer.size()), auth);
+    c.access = MatchToken(std::string_view(authz).substr(kBearer.size()), auth);
+    return c;
+  }
+  TrustedHeaderResult th = ReadTrustedHeader(req, auth);
+  if (th.kind == TrustedHeaderResult::kAccepted) {
+    c.access = std::move(th.access);
+    return c;
+  }
+  if (th.kind == TrustedHeaderResult::kRefused) {
+    c.refusal = "the user '" + th.user.substr(0, 64) +
+                "' signed in by the proxy has no access to apimeter (server.trusted_header.users)";
+    return c;
   }
   const std::string session = CookieValue(req, kSessionCookie);
-  return !session.empty() && SessionValid(session, auth, clock.NowSeconds());
+  if (!session.empty()) c.access = SessionAccess(session, auth, clock.NowSeconds());
+  return c;
+}
+
+bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock) {
+  return Identify(req, auth, clock).access.has_value();
 }
 
 namespace {
@@ -279,7 +325,7 @@ std::string HostOfAuthority(std::string_view authority) {
 std::string RouteLabel(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
   for (const char* r : {"overview", "endpoints", "customers", "timeseries", "slow", "heatmap",
-                        "openapi.json", "live", "report", "attribution", "alerts"}) {
+                        "openapi.json", "live", "report", "attribution", "alerts", "me"}) {
     const std::string route = std::string("/api/v1/") + r;
     if (path == route || path.rfind(route + "/", 0) == 0) return r;
   }
@@ -314,7 +360,14 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
     r.headers["Allow"] = "GET";
     return r;
   }
-  if (!IsPublicAsset(path) && !Authenticated(req, auth, clock)) {
+  if (IsPublicAsset(path)) return StaticRoute(path, assets);
+  const Caller caller = Identify(req, auth, clock);
+  if (!caller.refusal.empty()) {
+    return api || path == "/metrics" ? ErrorResponse(403, caller.refusal)
+                                     : TextResponse(403, "text/plain; charset=utf-8",
+                                                    caller.refusal + "\n");
+  }
+  if (!caller.access) {
     if (api || path == "/metrics") {  // machine routes answer 401, never a redirect
       HttpResponse r = ErrorResponse(
           401,
@@ -324,7 +377,7 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
     }
     return Redirect("/login");
   }
-  if (api) return ApiRoute(path, query, backend, clock, extensions);
+  if (api) return ApiRoute(path, query, backend, clock, extensions, *caller.access);
   return StaticRoute(path, assets);
 }
 

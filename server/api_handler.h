@@ -97,7 +97,18 @@ HttpResponse Handle(const HttpRequest& req, QueryBackend& backend, const AuthCon
                     const Clock& clock, const StaticAssets* assets = nullptr,
                     const std::vector<ApiExtension*>& extensions = {});
 
-// True when the request carries a valid Bearer token or session cookie.
+// Who a request is: its Bearer token when it sends one; otherwise the
+// trusted header (server/auth.h) when a configured proxy sent it; otherwise
+// its session cookie. `access` is nullopt when none holds; `refusal` is set
+// when the trusted header named a user who has no access (a 403, not a 401).
+struct Caller {
+  std::optional<Access> access;
+  std::string refusal;
+};
+Caller Identify(const HttpRequest& req, const AuthConfig& auth, const Clock& clock);
+
+// True when the request carries a valid Bearer token or session cookie (or
+// a believed trusted header).
 bool Authenticated(const HttpRequest& req, const AuthConfig& auth, const Clock& clock);
 
 // True when the request presents a token to be checked (POST /login or an

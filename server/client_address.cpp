@@ -5,6 +5,13 @@ namespace apimeter {
 
 namespace ip = boost::asio::ip;
 
+std::string CanonicalAddress(const ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return ip::make_address_v4(ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
 std::string ClientKey(const ip::address& address) {
   if (address.is_v4()) return address.to_v4().to_string();
   const ip::address_v6 v6 = address.to_v6();

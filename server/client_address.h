@@ -17,6 +17,11 @@
 
 namespace apimeter {
 
+// The address as text, an IPv4-mapped IPv6 address as its IPv4 form
+// ("::ffff:127.0.0.1" → "127.0.0.1"): what HttpRequest::peer holds and the
+// trusted header's proxies are compared with.
+std::string CanonicalAddress(const boost::asio::ip::address& address);
+
 // "192.0.2.7", "2001:db8:1:2::/64".
 std::string ClientKey(const boost::asio::ip::address& address);
 

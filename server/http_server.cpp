@@ -77,6 +77,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
            request_timeouts = 0;
   uint64_t failed_sign_ins = 0, throttled_sign_ins = 0;
   uint64_t failed_answers = 0;  // answers that threw (answered 500)
+  uint64_t ignored_trusted_headers = 0, ignored_since_log = 0;
+  int64_t ignored_logged_at_ms = -1;
   int live_streams = 0;
   SignInThrottle throttle;
 
@@ -319,8 +321,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     Write(s, ErrorResponse(status, message), 11, /*keep_alive=*/false, "other");
   }
 
-  HttpRequest ToRequest(const http::request<http::string_body>& req) const {
+  HttpRequest ToRequest(const http::request<http::string_body>& req,
+                        const asio::ip::address& peer) const {
     HttpRequest out;
+    out.peer = CanonicalAddress(peer);
     out.method = std::string(req.method_string());
     out.target = std::string(req.target());
     for (const auto& field : req) {
@@ -334,7 +338,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   void Respond(const std::shared_ptr<Session>& s) {
     const auto& req = s->parser->get();
-    HttpRequest request = ToRequest(req);
+    HttpRequest request = ToRequest(req, s->peer);
+    NoteIgnoredTrustedHeader(request);
     const std::string label = RouteLabel(request.target);
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
@@ -353,12 +358,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     const std::string_view path = std::string_view(request.target).substr(
         0, std::string_view(request.target).find('?'));
-    if (path == "/api/v1/live" && request.method == "GET" &&
-        Authenticated(request, options.auth, *clock)) {
-      return StartLive(s, request, version);
-    }
-    if (label == "metrics" && request.method == "GET" &&
-        Authenticated(request, options.auth, *clock)) {
+    const bool identified = (path == "/api/v1/live" || label == "metrics") &&
+                            request.method == "GET";
+    const Caller caller = identified ? Identify(request, options.auth, *clock) : Caller{};
+    if (path == "/api/v1/live" && caller.access) return StartLive(s, request, version, *caller.access);
+    if (label == "metrics" && caller.access) {
+      FormParams none;
+      if (auto denied = ApplyAccess(*caller.access, "/metrics", &none)) {
+        return Write(s, *denied, version, keep_alive, label);
+      }
       HttpResponse r;
       r.status = 200;
       r.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8";
@@ -376,6 +384,27 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           if (!sign_in_client.empty() && answer.status == 401) self->SignInFailed(sign_in_client);
           self->Write(s, answer, version, keep_alive, label);
         });
+  }
+
+  // A trusted header from a peer that is not a configured proxy is not
+  // believed (server/auth.h); it is counted, and logged at most once a minute
+  // with the number seen since the last line.
+  void NoteIgnoredTrustedHeader(const HttpRequest& request) {
+    if (ReadTrustedHeader(request, options.auth).kind != TrustedHeaderResult::kIgnored) return;
+    ++ignored_trusted_headers;
+    ++ignored_since_log;
+    const int64_t now = NowMs();
+    if (!options.log_warning || (ignored_logged_at_ms >= 0 && now - ignored_logged_at_ms < 60000)) {
+      return;
+    }
+    options.log_warning("ignored the trusted header " + options.auth.trusted_header.header +
+                        " from " + request.peer +
+                        ", which is not one of server.trusted_header.proxies (" +
+                        std::to_string(ignored_since_log) +
+                        " such requests since the last line; see "
+                        "apimeter_http_ignored_trusted_headers_total)");
+    ignored_logged_at_ms = now;
+    ignored_since_log = 0;
   }
 
   void SignInFailed(const std::string& client) {
@@ -396,7 +425,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     options.log_warning(line);
   }
 
-  void StartLive(const std::shared_ptr<Session>& s, const HttpRequest& request, unsigned version) {
+  void StartLive(const std::shared_ptr<Session>& s, const HttpRequest& request, unsigned version,
+                 const Access& who) {
     const size_t qmark = request.target.find('?');
     const std::string query = qmark == std::string::npos ? "" : request.target.substr(qmark + 1);
     ParamError perr;
@@ -406,6 +436,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (!form.ok()) {
       bad = perr;
     } else {
+      // The scope is forced here as on every other route (server/access.h).
+      if (auto denied = ApplyAccess(who, "/api/v1/live", &*form)) {
+        return Write(s, *denied, version, true, "live");
+      }
       bad = ParseLiveParams(*form, &params);
     }
     if (bad) return Write(s, ErrorResponse(400, bad->message, bad->parameter), version, true, "live");
@@ -574,6 +608,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     metric("apimeter_http_failed_answers_total", "counter",
            "Answers that failed with an exception (answered 500; the reason is logged).",
            failed_answers);
+    metric("apimeter_http_ignored_trusted_headers_total", "counter",
+           "Requests carrying the trusted sign-in header from a peer that is not one of "
+           "server.trusted_header.proxies (not believed).",
+           ignored_trusted_headers);
     WriteProcessMetrics(ReadProcessStats(), &out);
     WriteBuildInfo(options.build_version, options.build_revision, "serve", &out);
     return out.str();

@@ -20,7 +20,11 @@
 // (sign_in_throttle.h); failures are counted in /metrics and logged through
 // `log_warning` (rate-limited, with the client address). Every response
 // carries kSecurityHeaders (http_util.h). A live stream ends as soon as its
-// client disconnects. GET /metrics (auth required) shows request counts by
+// client disconnects. The live stream and /metrics, answered here rather than
+// in Handle(), go through the same ApplyAccess (server/access.h) as every
+// API route. A trusted sign-in header from a peer that is not a configured
+// proxy is counted (apimeter_http_ignored_trusted_headers_total) and logged
+// through `log_warning` at most once a minute. GET /metrics (auth required) shows request counts by
 // route and status and the gauges and counters above in Prometheus text
 // format. Tokens and cookies are never logged. Sockets, limits and metrics
 // live on the caller's io_context, which one thread must run. Answering a

@@ -12,6 +12,9 @@ struct HttpRequest {
   std::string target;                          // path and query, e.g. "/api/v1/overview?from=1h"
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
+  // The TCP peer's address (server/client_address.h, CanonicalAddress): what
+  // the trusted header's proxies are checked against; "" when unknown.
+  std::string peer{};  // a default, so 4-field aggregate inits stay warning-free
 };
 
 struct HttpResponse {

@@ -106,6 +106,9 @@ std::string_view OpenApiDocument() {
         {"name": "matrix_endpoints", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 15}}],
       "responses": {"200": {"$ref": "#/components/responses/Answer"}, "400": {"$ref": "#/components/responses/BadRequest"},
         "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+    "/api/v1/me": {"get": {"summary": "who the caller is: role (admin or viewer), customer (its scope, or null for every customer), customer_id, user (trusted-header sign-in)",
+      "responses": {"200": {"description": "role, customer, customer_id, user", "content": {"application/json": {}}},
+        "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
     "/healthz": {"get": {"summary": "liveness; no auth", "security": [],
       "responses": {"200": {"description": "ok", "content": {"text/plain": {}}}}}}
   }

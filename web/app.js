@@ -3,7 +3,8 @@
 // so a view can be bookmarked and shared. Plain JS, no build step: an ES
 // module, the page's one entry point (index.html); it imports report.js and
 // alerts.js, and uses the vendored uPlot's global `uPlot` (a classic script,
-// run before any module).
+// run before any module). A customer-scoped session sees "Your API usage"
+// (see "who is signed in" below).
 import { $, el, isNum, fmtInt, fmtPct, fmtMs, fmtRps, fmtBytes } from './util.js';
 import * as report from './report.js';
 import { startAlerts } from './alerts.js';
@@ -30,11 +31,41 @@ function writeState(st, push) {
   const q = new URLSearchParams();
   q.set('range', st.range);
   if (st.range === 'custom') { q.set('from', st.from); q.set('to', st.to); }
-  for (const k of FILTER_KINDS) if (st[k]) q.set(k, st[k]);
+  for (const k of FILTER_KINDS) if (st[k] && !(scope && k !== 'endpoint')) q.set(k, st[k]);
   if (st.sort !== 'requests') q.set('sort', st.sort);
   if (!st.live) q.set('live', '0');
   const url = location.pathname + '?' + q.toString();
   if (push) history.pushState(null, '', url); else history.replaceState(null, '', url);
+}
+
+// ---------- who is signed in ----------
+// GET /api/v1/me (docs/api.md, "Roles and customer scope"). A session
+// limited to one customer sees "Your API usage": that customer is the page's
+// fixed filter (only endpoint filters can be added), sections about every
+// customer (marked data-scope="all" in index.html: top customers, heatmap,
+// attribution, alerts) are hidden and their questions are not asked (the
+// server refuses them anyway). Any other section, such as a Clients panel,
+// shows as it is; its API route must be registered in server/access.h to be
+// answered for a scoped session. Other modules read
+// document.body.dataset.scope ('' = every customer).
+let scope = '';
+async function loadAccess() {
+  let me = {};
+  try { me = await api('me', {}); } catch (e) { if (e.status === 401) throw e; }
+  scope = typeof me.customer === 'string' ? me.customer : '';
+  document.body.dataset.scope = scope;
+  document.body.dataset.role = me.role || '';
+  if (!scope) return;
+  document.body.classList.add('scoped');
+  document.title = 'Your API usage · ' + scope + ' · apimeter';
+  $('scope-customer').textContent = scope;
+  $('scope-title').hidden = false;
+  for (const o of [...$('filter-kind').options]) if (o.value !== 'endpoint') o.remove();
+}
+// The URL's state, with a scoped session's customer fixed.
+function scopedState(st) {
+  if (scope) Object.assign(st, { customer: scope, host: '' });
+  return st;
 }
 
 let state = readState();
@@ -91,6 +122,7 @@ function filtersFor(question) {
       if (f.host) return { refused: 'Top endpoints are not available with a host filter (per-host series are totals only).' };
       return { params: { endpoint: f.endpoint, customer: f.customer } };
     case 'customers':
+      if (scope) return { refused: 'Only your own usage is shown.' };
       if (f.host) return { refused: 'Top customers are not available with a host filter.' };
       if (f.endpoint) return { refused: 'Customers of one endpoint are not indexed; filter by customer to see its endpoints.' };
       return { params: { customer: f.customer } };
@@ -320,7 +352,7 @@ async function load() {
       ep.params ? api('endpoints', { ...base, ...ep.params, limit: 50 }, signal) : Promise.resolve(null),
       cu.params ? api('customers', { ...base, ...cu.params, limit: 50 }, signal) : Promise.resolve(null),
       api('slow', { ...base, ...filtersFor('slow').params, limit: 20 }, signal),
-      soft(api('heatmap', { from, to, metric: 'p99' }, signal)),
+      scope ? Promise.resolve({ e: null, v: null }) : soft(api('heatmap', { from, to, metric: 'p99' }, signal)),
     ]);
     if (gen !== generation) return;
     showBanner('');
@@ -333,7 +365,7 @@ async function load() {
     showTableNote('customers-note', cu.refused);
     renderCustomers(cus || { customers: [] }, ov, { from, to });
     renderSlow(slow);
-    renderHeatmap(hm.v, hm.e);
+    if (!scope) renderHeatmap(hm.v, hm.e);
     report.onLoad(state, { from, to });
     document.body.dataset.loaded = String(gen);
   } catch (e) {
@@ -397,7 +429,7 @@ function renderControls() {
   const chips = $('chips');
   chips.textContent = '';
   for (const k of FILTER_KINDS) {
-    if (!state[k]) continue;
+    if (!state[k] || (scope && k === 'customer')) continue;  // a scoped session's customer is fixed
     chips.append(el('li', { class: 'chip', 'data-kind': k }, el('span', {}, k + ': ', el('strong', {}, state[k])),
       el('button', { type: 'button', 'aria-label': 'Remove filter ' + k + ' ' + state[k], onclick: () => removeFilter(k) }, '×')));
   }
@@ -407,13 +439,13 @@ function renderControls() {
 function update(push) { writeState(state, push); renderControls(); load(); }
 
 function addFilter(kind, value) {
-  if (!value) return;
+  if (!value || (scope && kind !== 'endpoint')) return;
   state[kind] = value;
   // host cannot be combined with endpoint/customer (docs/api.md): the newest filter wins.
   if (kind === 'host') { state.endpoint = ''; state.customer = ''; } else state.host = '';
   update(true);
 }
-function removeFilter(kind) { state[kind] = ''; update(true); }
+function removeFilter(kind) { if (scope && kind === 'customer') return; state[kind] = ''; update(true); }
 
 function setRange(r) {
   if (r === 'custom') {
@@ -443,8 +475,11 @@ $('filter-form').addEventListener('submit', (ev) => {
 for (const b of document.querySelectorAll('button.sort')) {
   b.addEventListener('click', () => { state.sort = b.dataset.sortKey; writeState(state, false); renderEndpoints(null); });
 }
-window.addEventListener('popstate', () => { state = readState(); renderControls(); load(); });
+window.addEventListener('popstate', () => { state = scopedState(readState()); renderControls(); load(); });
 
-renderControls();
-load();
-startAlerts();
+loadAccess().then(() => {
+  state = scopedState(state);
+  renderControls();
+  load();
+  if (!scope) startAlerts();
+}, () => { /* 401: redirecting to /login */ });

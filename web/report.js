@@ -115,5 +115,6 @@ export function customerCell(customer, range) { return el('td', { class: 'dl' },
 // After each load of the page: the detail card and the attribution section.
 export function onLoad(state, range) {
   renderDetail(state.customer || '', range);
-  if (!state.host && !state.endpoint) renderAttribution(range);
+  // Attribution spans every customer: not for a customer-scoped session.
+  if (!state.host && !state.endpoint && !document.body.dataset.scope) renderAttribution(range);
 }

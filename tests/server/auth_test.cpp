@@ -75,7 +75,8 @@ TEST(AuthTest, ExpiryBeyondIssuePlusTtlIsRefusedEvenWhenSigned) {
   AuthConfig auth = TestAuth();
   auth.session_ttl_s = 3600;
   const int64_t now = 1764000000;
-  const std::string nonce(64, 'a');
+  // The nonce and, after it, the role and an empty customer scope.
+  const std::string nonce = std::string(64, 'a') + ".admin..";
   auto cookie = [&](const std::string& payload) {
     return payload + "." + testing::HmacSha256Hex(auth.session_key, payload);
   };
@@ -115,6 +116,39 @@ TEST(AuthTest, ConstantTimeEquals) {
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
+}
+
+}  // namespace
+}  // namespace apimeter
+
+namespace apimeter {
+namespace {
+
+// Issue 18: a token's role and customer scope ride in the signed part of
+// its session; each grant is found by its own hash.
+TEST(AuthTest, GrantsAndScopedSessions) {
+  AuthConfig auth;
+  auth.session_key = "auth-test-session-key-0123456789abcdef";
+  auth.token_hashes = {HashToken("admin")};
+  auth.grants = {{HashToken("acme"), Access{Role::kViewer, "Acme. Corp", "k_0123456789ab", ""}},
+                 {HashToken("viewer"), Access{Role::kViewer, "", "", ""}}};
+  ASSERT_TRUE(MatchToken("admin", auth));
+  EXPECT_EQ(MatchToken("admin", auth)->role, Role::kAdmin);
+  EXPECT_FALSE(MatchToken("admin", auth)->scoped());
+  EXPECT_EQ(MatchToken("acme", auth)->customer, "Acme. Corp");
+  EXPECT_EQ(MatchToken("viewer", auth)->role, Role::kViewer);
+  EXPECT_FALSE(MatchToken("nobody", auth));
+  EXPECT_FALSE(MatchToken("", auth));
+  for (const char* token : {"admin", "acme", "viewer"}) {
+    const Access a = *MatchToken(token, auth);
+    auto v = MakeSessionValue(auth, 1000, a);
+    ASSERT_TRUE(v.ok());
+    auto back = SessionAccess(*v, auth, 1001);
+    ASSERT_TRUE(back) << *v;
+    EXPECT_EQ(back->role, a.role);
+    EXPECT_EQ(back->customer, a.customer);  // a name with a dot survives the encoding
+    EXPECT_EQ(back->customer_id, a.customer_id);
+  }
 }
 
 }  // namespace

@@ -151,6 +151,8 @@ const ALERTS = {
 };
 const BAD_FROM = "time '2026-02-30' is not understood; use now, a duration ago (1h, 24h, 7d, 30d), an ISO-8601 time such as 2026-11-26T10:00:00Z, or epoch seconds";
 function serveApi(res, name, q) {
+  // GET /api/v1/me (asked once at start): an admin token, every customer.
+  if (name === 'me') return sendJson(res, 200, { role: 'admin', customer: null, customer_id: null, user: null });
   log.push({ name, params: Object.fromEntries(q) });
   if (name === 'alerts') return sendJson(res, 200, ALERTS); // no range parameters
   // Error bodies exactly as the server sends them (docs/api.md, Errors).

@@ -62,3 +62,20 @@ export async function watchPage(page) {
 }
 
 export const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// A numbered TAP-like step: prints "ok N - name" or "not ok N - name" and rethrows.
+let steps = 0;
+export async function check(name, fn) {
+  steps++;
+  try { await fn(); console.log(`ok ${steps} - ${name}`); } catch (e) { console.log(`not ok ${steps} - ${name}`); throw e; }
+}
+export const checksRun = () => steps;
+
+// Waits until the dashboard has finished a load newer than `prev` (app.js sets
+// body[data-loaded] to its generation); returns that generation.
+export async function waitForLoad(page, prev, timeout = 20000) {
+  await page.waitForFunction((g) => Number(document.body.dataset.loaded || 0) > g, prev, { timeout });
+  return page.evaluate(() => Number(document.body.dataset.loaded));
+}
+// A tile's raw value (data-value), null when empty.
+export const tileValue = (page, id) => page.$eval('#' + id, (e) => (e.dataset.value === '' ? null : Number(e.dataset.value)));

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { watchPage, BROWSER_ARGS } from './page_harness.mjs';
+import { watchPage, BROWSER_ARGS, check, checksRun, waitForLoad, tileValue } from './page_harness.mjs';
 
 const base = process.env.APIMETER_BASE;
 const token = process.env.APIMETER_TOKEN;
@@ -24,17 +24,6 @@ if (!base || !token || !(from < to)) {
   process.exit(64);
 }
 fs.mkdirSync(artifacts, { recursive: true });
-
-let step = 0;
-async function check(name, fn) {
-  step++;
-  try { await fn(); console.log(`ok ${step} - ${name}`); } catch (e) { console.log(`not ok ${step} - ${name}`); throw e; }
-}
-async function waitForLoad(page, prev) {
-  await page.waitForFunction((g) => Number(document.body.dataset.loaded || 0) > g, prev, { timeout: TIMEOUT });
-  return page.evaluate(() => Number(document.body.dataset.loaded));
-}
-const tileValue = (page, id) => page.$eval('#' + id, (e) => (e.dataset.value === '' ? null : Number(e.dataset.value)));
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: BROWSER_ARGS });
 let failed = false;
@@ -150,5 +139,5 @@ try {
 } finally {
   await browser.close();
 }
-console.log(failed ? 'FAIL' : `PASS (${step} checks); screenshots in ${artifacts}`);
+console.log(failed ? 'FAIL' : `PASS (${checksRun()} checks); screenshots in ${artifacts}`);
 process.exit(failed ? 1 : 0);
