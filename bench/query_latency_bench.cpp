@@ -26,6 +26,7 @@
 #include "sink/standalone_flush.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 using namespace apimeter;
 using Ms = std::chrono::duration<double, std::milli>;
@@ -107,12 +108,12 @@ int main(int argc, char** argv) {
     std::function<Result<nlohmann::json>(QueryEngine&)> run;
   };
   const std::vector<Case> cases = {
-      {"overview 1h", [&](QueryEngine& e) { return e.Overview(hour); }},
-      {"overview 24h", [&](QueryEngine& e) { return e.Overview(day); }},
+      {"overview 1h", [&](QueryEngine& e) { return ToJson(e.Overview(hour)); }},
+      {"overview 24h", [&](QueryEngine& e) { return ToJson(e.Overview(day)); }},
       {"endpoints top20 24h", [&](QueryEngine& e) { return e.Endpoints(day); }},
       {"endpoints of customer 24h", [&](QueryEngine& e) { return e.Endpoints(cust); }},
       {"customers top20 24h", [&](QueryEngine& e) { return e.Customers(day); }},
-      {"overview cust x endpoint", [&](QueryEngine& e) { return e.Overview(pair); }},
+      {"overview cust x endpoint", [&](QueryEngine& e) { return ToJson(e.Overview(pair)); }},
       {"timeseries cust x endpoint", [&](QueryEngine& e) { return e.Timeseries(pair); }},
       {"timeseries 24h (5m step)", [&](QueryEngine& e) { return e.Timeseries(day); }},
       {"timeseries 1h (1m step)", [&](QueryEngine& e) { return e.Timeseries(hour); }},

@@ -9,6 +9,7 @@
 #include "agent/runtime.h"
 #include "cli/commands.h"
 #include "common/time_util.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -56,7 +57,7 @@ int RunQuery(const QueryArgs& args) {
   }
   QueryEngine& q = rt->query();
   Result<nlohmann::json> result = Status::InvalidArgument("unknown query kind '" + args.kind + "'");
-  if (args.kind == "overview") result = q.Overview(params);
+  if (args.kind == "overview") result = ToJson(q.Overview(params));
   if (args.kind == "endpoints") result = q.Endpoints(params);
   if (args.kind == "customers") result = q.Customers(params);
   if (args.kind == "timeseries") result = q.Timeseries(params);

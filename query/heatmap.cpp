@@ -44,13 +44,6 @@ Result<HeatmapMetric> ParseHeatmapMetric(std::string_view metric) {
       query_json::Utf8(metric.substr(0, 64)) + "')");
 }
 
-std::string_view HeatmapMetricName(HeatmapMetric metric) {
-  for (const auto& [name, value] : kMetrics) {
-    if (value == metric) return name;
-  }
-  return "?";
-}
-
 int64_t HeatmapStep(int64_t from_s, int64_t to_s, const RetentionSeconds& retention,
                     int64_t now_s) {
   const bool short_range = to_s - from_s <= kHeatmapHourlyMaxSpan;

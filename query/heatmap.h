@@ -29,11 +29,9 @@
 
 namespace apimeter {
 
-enum class HeatmapMetric { kP99, kP95, kP50, kRequests, kErrorRate };
-
-// "p99" | "p95" | "p50" | "requests" | "error_rate"; InvalidArgument otherwise.
+// "p99" | "p95" | "p50" | "requests" | "error_rate" (HeatmapMetricName,
+// query/answers.h); InvalidArgument otherwise.
 Result<HeatmapMetric> ParseHeatmapMetric(std::string_view metric);
-std::string_view HeatmapMetricName(HeatmapMetric metric);
 
 // Rows are bounded tighter than top-N lists: each row reads one hash per column.
 constexpr int64_t kMaxHeatmapRows = 200;

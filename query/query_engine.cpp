@@ -63,6 +63,11 @@ json RangeHeader(const RangePlan& plan, const QueryFilter& filter) {
           {"filter", FilterJson(filter)}};
 }
 
+AnswerRange AnswerRangeOf(const RangePlan& plan) {
+  return AnswerRange{plan.from_s, plan.to_s, plan.requested_from_s, plan.requested_to_s,
+                     plan.Adjusted(), plan.runs};
+}
+
 // Marks an answer that reads series kept only at a coarser tier than the
 // minute, and says why its range is wider. Minute answers stay unchanged.
 void AddResolution(Tier finest, json* j) {
@@ -112,6 +117,10 @@ Status QueryEngine::Begin() {
     schema_checked_ = true;
   }
   return Status::Ok();
+}
+
+AnswerQuality QueryEngine::Quality(Tier resolution) const {
+  return AnswerQuality{resolution, std::vector<std::string>(damage_.begin(), damage_.end())};
 }
 
 void QueryEngine::AddDamage(json* j) const {
@@ -164,36 +173,37 @@ Result<std::vector<uint64_t>> QueryEngine::SeriesRequests(std::vector<FilterSeri
   return out;
 }
 
-Result<json> QueryEngine::Overview(const QueryParams& p) {
+Result<OverviewAnswer> QueryEngine::Overview(const QueryParams& p) {
   APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
   const Tier finest = FinestTier(series.kind);
   APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, finest));
   APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups, FetchSeries({series}, plan.runs, true));
   const Rollup& r = rollups[0];
-  const uint64_t e4 = r.StatusRange(400, 499), e5 = r.StatusRange(500, 599);
   const int64_t now = clock_->NowSeconds();
   const int64_t seconds = std::min(plan.to_s, now) - plan.from_s;
-  json j = RangeHeader(plan, p.filter);
-  j["requests"] = r.requests;
-  j["errors_4xx"] = e4;
-  j["errors_5xx"] = e5;
-  j["error_rate"] =
-      query_json::Ratio(static_cast<double>(e4 + e5), static_cast<double>(r.requests), 6);
-  j["status"] = query_json::StatusCodes(r);
-  j["status_class"] = query_json::StatusClasses(r);
-  j["latency_ms"] = query_json::LatencyMs(r);
-  j["latency_count"] = r.latency_count;
-  j["bytes_in"] = r.bytes_in;
-  j["bytes_out"] = r.bytes_out;
-  j["rejected"] = r.rejected;
-  j["rps"] = seconds <= 0 ? json(nullptr)
-                          : query_json::Ratio(static_cast<double>(r.requests),
-                                              static_cast<double>(seconds), 3);
-  j["rps_seconds"] = std::max<int64_t>(seconds, 0);
-  AddResolution(finest, &j);
-  AddDamage(&j);
-  return j;
+  OverviewAnswer a;
+  a.range = AnswerRangeOf(plan);
+  a.filter = p.filter;
+  a.requests = r.requests;
+  a.errors_4xx = r.StatusRange(400, 499);
+  a.errors_5xx = r.StatusRange(500, 599);
+  a.error_rate = RoundedRatio(static_cast<double>(a.errors_4xx + a.errors_5xx),
+                              static_cast<double>(r.requests), 6);
+  a.status.insert(r.status_counts.begin(), r.status_counts.end());
+  std::erase_if(a.status, [](const auto& code_n) { return code_n.second == 0; });
+  for (int c = 1; c <= 5; ++c) a.status_class[c - 1] = r.StatusRange(c * 100, c * 100 + 99);
+  a.latency_ms = SummarizeLatency(r);
+  a.latency_count = r.latency_count;
+  a.bytes_in = r.bytes_in;
+  a.bytes_out = r.bytes_out;
+  a.rejected = r.rejected;
+  if (seconds > 0) {
+    a.rps = RoundedRatio(static_cast<double>(r.requests), static_cast<double>(seconds), 3);
+  }
+  a.rps_seconds = std::max<int64_t>(seconds, 0);
+  a.quality = Quality(finest);
+  return a;
 }
 
 Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketRun>& runs,

@@ -41,6 +41,7 @@
 #include "aggregator/rollup.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "query/answers.h"
 #include "query/range_plan.h"
 #include "query/series_store.h"
 #include "query/top_n.h"
@@ -48,10 +49,6 @@
 #include "sink/schema.h"
 
 namespace apimeter {
-
-struct QueryFilter {
-  std::string host, endpoint, customer;  // "" = no filter
-};
 
 struct QueryParams {
   int64_t from_s = 0, to_s = 0;  // [from, to) epoch seconds
@@ -80,7 +77,7 @@ class QueryEngine {
               const Clock* clock);
   QueryEngine(std::unique_ptr<SeriesStore> store, RetentionSeconds retention, const Clock* clock);
 
-  Result<nlohmann::json> Overview(const QueryParams& params);
+  Result<OverviewAnswer> Overview(const QueryParams& params);
   Result<nlohmann::json> Endpoints(const QueryParams& params);
   Result<nlohmann::json> Customers(const QueryParams& params);
   Result<nlohmann::json> Timeseries(const QueryParams& params);
@@ -122,6 +119,8 @@ class QueryEngine {
   // Starts an answer: the store's schema check (until it succeeds) and a
   // clean damage list.
   Status Begin();
+  // The resolution given and the blocks left out so far.
+  AnswerQuality Quality(Tier resolution) const;
   // Marks a JSON answer partial when blocks were left out.
   void AddDamage(nlohmann::json* j) const;
   Result<RangePlan> Plan(const QueryParams& params, Tier finest) const;

@@ -86,13 +86,13 @@ Result<json> BuildAttribution(QueryEngine& engine, const AttributionRequest& r, 
   QueryParams p;
   p.from_s = days.first;
   p.to_s = days.second;
-  APIMETER_ASSIGN_OR_RETURN(json ov, engine.Overview(p));
+  APIMETER_ASSIGN_OR_RETURN(OverviewAnswer ov, engine.Overview(p));
   p.limit = r.limit;
   APIMETER_ASSIGN_OR_RETURN(json top, engine.Customers(p));
   APIMETER_ASSIGN_OR_RETURN(std::vector<std::string> names, engine.CustomerNames(p));
 
-  const uint64_t total_calls = ov.at("requests").get<uint64_t>();
-  const uint64_t total_bytes = Bytes(ov);
+  const uint64_t total_calls = ov.requests;
+  const uint64_t total_bytes = ov.bytes_in + ov.bytes_out;
   const json& rows_in = top.at("customers");
   // Rank by bytes among the listed customers (ties by calls rank).
   std::vector<size_t> by_bytes(rows_in.size());
@@ -134,17 +134,17 @@ Result<json> BuildAttribution(QueryEngine& engine, const AttributionRequest& r, 
   }
   APIMETER_ASSIGN_OR_RETURN(json matrix,
                             Matrix(engine, p, rows, r.matrix_customers, r.matrix_endpoints));
-  return json{{"from", ov.at("from")},
-              {"to", ov.at("to")},
+  return json{{"from", FormatIso8601(ov.range.from_s)},
+              {"to", FormatIso8601(ov.range.to_s)},
               {"requested_from", FormatIso8601(r.from_s)},
               {"requested_to", FormatIso8601(r.to_s)},
               {"adjusted",
-               ov.at("adjusted").get<bool>() || days.first != r.from_s || days.second != r.to_s},
+               ov.range.adjusted || days.first != r.from_s || days.second != r.to_s},
               {"generated_at", FormatIso8601(now_s)},
               {"total",
                {{"requests", total_calls},
-                {"bytes_in", ov.at("bytes_in")},
-                {"bytes_out", ov.at("bytes_out")},
+                {"bytes_in", ov.bytes_in},
+                {"bytes_out", ov.bytes_out},
                 {"bytes", total_bytes}}},
               {"active_customers", active},
               {"limit", r.limit},

@@ -38,10 +38,11 @@ json PeakPoint(const json& series, const char* key, bool date_only) {
   return {{key, t}, {"requests", best->at("requests")}};
 }
 
-json Totals(const json& ov, int64_t days) {
-  const uint64_t n = ov.at("requests").get<uint64_t>();
-  const uint64_t e4 = ov.at("errors_4xx").get<uint64_t>(), e5 = ov.at("errors_5xx").get<uint64_t>();
-  const json& lat = ov.at("latency_ms");
+json Optional(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+json Totals(const OverviewAnswer& ov, int64_t days) {
+  const uint64_t n = ov.requests, e4 = ov.errors_4xx, e5 = ov.errors_5xx;
+  const LatencySummary& lat = ov.latency_ms;
   json per_day = nullptr;
   if (days > 0) per_day = std::round(static_cast<double>(n) / static_cast<double>(days) * 10) / 10;
   return {{"requests", n},
@@ -50,16 +51,16 @@ json Totals(const json& ov, int64_t days) {
           {"errors_5xx", e5},
           {"rate_4xx", Ratio(e4, n)},
           {"rate_5xx", Ratio(e5, n)},
-          {"error_rate", ov.at("error_rate")},
-          {"bytes_in", ov.at("bytes_in")},
-          {"bytes_out", ov.at("bytes_out")},
-          {"latency_count", ov.at("latency_count")},
+          {"error_rate", Optional(ov.error_rate)},
+          {"bytes_in", ov.bytes_in},
+          {"bytes_out", ov.bytes_out},
+          {"latency_count", ov.latency_count},
           {"latency_ms",
-           {{"avg", lat.at("avg")},
-            {"p50", lat.at("p50")},
-            {"p95", lat.at("p95")},
-            {"p99", lat.at("p99")},
-            {"max", lat.at("max")}}}};
+           {{"avg", Optional(lat.avg)},
+            {"p50", Optional(lat.p50)},
+            {"p95", Optional(lat.p95)},
+            {"p99", Optional(lat.p99)},
+            {"max", Optional(lat.max)}}}};
 }
 
 json EndpointRows(const json& eps, uint64_t customer_requests, int64_t limit) {
@@ -137,13 +138,13 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
   p.from_s = days.first;
   p.to_s = days.second;
   p.filter.customer = who.name;
-  APIMETER_ASSIGN_OR_RETURN(json ov, engine.Overview(p));
-  const uint64_t requests = ov.at("requests").get<uint64_t>();
-  if (!who.listed && requests == 0) {
+  APIMETER_ASSIGN_OR_RETURN(OverviewAnswer ov, engine.Overview(p));
+  const uint64_t requests = ov.requests;
+  const std::string from = FormatIso8601(ov.range.from_s), to = FormatIso8601(ov.range.to_s);
+  if (!who.listed && ov.no_data()) {
     return Status::NotFound("customer '" + request.customer +
-                            "' is not in the customers file and has no requests in [" +
-                            ov.at("from").get<std::string>() + ", " +
-                            ov.at("to").get<std::string>() + ")");
+                            "' is not in the customers file and has no requests in [" + from +
+                            ", " + to + ")");
   }
   p.step_s = kDay;
   APIMETER_ASSIGN_OR_RETURN(json daily, engine.Timeseries(p));
@@ -163,7 +164,6 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
     return hourly.status();
   }
 
-  const std::string from = ov.at("from").get<std::string>(), to = ov.at("to").get<std::string>();
   const int64_t n_days = static_cast<int64_t>(daily.at("points").size());
   json day_rows = json::array();
   for (const json& pt : daily.at("points")) {
@@ -189,7 +189,7 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
            {"days", n_days},
            {"requested_from", FormatIso8601(request.from_s)},
            {"requested_to", FormatIso8601(request.to_s)},
-           {"adjusted", ov.at("adjusted").get<bool>() || days.first != request.from_s ||
+           {"adjusted", ov.range.adjusted || days.first != request.from_s ||
                             days.second != request.to_s}}},
          {"totals", Totals(ov, n_days)},
          {"daily", std::move(day_rows)},

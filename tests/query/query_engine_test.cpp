@@ -16,6 +16,7 @@
 #include "sink/standalone_flush.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -152,7 +153,7 @@ TEST_P(QueryEngineTest, OverviewIsExactForAnUnalignedRange) {
   Write(testing::RejectedBatch("web1", At(11, 30), 7));
   Write(testing::RejectedBatch("web2", At(16), 5));  // outside the range
 
-  const json j = Ok(engine_.Overview(Params(At(10, 7, 30), At(13, 42, 10))));
+  const json j = Ok(ToJson(engine_.Overview(Params(At(10, 7, 30), At(13, 42, 10)))));
   // Minute granularity: [10:07, 13:43).
   EXPECT_EQ(j["from"], FormatIso8601(At(10, 7)));
   EXPECT_EQ(j["to"], FormatIso8601(At(13, 43)));
@@ -188,7 +189,7 @@ TEST_P(QueryEngineTest, OverviewOverWholeDaysUsesTheDayTierAndMatches) {
   const int64_t from = (day_ - 1) * kDay + 5 * kHour + 17 * kMin;
   const int64_t effective_from = (day_ - 1) * kDay + 5 * kHour;
   const int64_t to = clock_.NowSeconds();
-  const json j = Ok(engine_.Overview(Params(from, to)));
+  const json j = Ok(ToJson(engine_.Overview(Params(from, to))));
   bool has_day = false;
   for (const json& run : j["plan"]) has_day |= run["tier"] == "day";
   EXPECT_TRUE(has_day) << j["plan"].dump();
@@ -203,7 +204,7 @@ TEST_P(QueryEngineTest, ExpiredMinutesAreReportedAsTheWiderRange) {
   const auto requests = testing::MixedRequests(At(9), At(15), 2000, 3);
   Write(requests);
   ManualClock later((day_ + 3) * kDay * 1000000);
-  const json j = Ok(MakeEngine(&later)->Overview(Params(At(10, 7, 30), At(13, 42, 10))));
+  const json j = Ok(ToJson(MakeEngine(&later)->Overview(Params(At(10, 7, 30), At(13, 42, 10)))));
   EXPECT_EQ(j["from"], FormatIso8601(At(10)));
   EXPECT_EQ(j["to"], FormatIso8601(At(14)));
   EXPECT_EQ(j["requested_from"], FormatIso8601(At(10, 7, 30)));
@@ -229,7 +230,7 @@ TEST_P(QueryEngineTest, FiltersReadTheMatchingSeries) {
   for (const Case& c : cases) {
     QueryParams p = Params(from, to);
     p.filter = c.filter;
-    const json j = Ok(engine_.Overview(p));
+    const json j = Ok(ToJson(engine_.Overview(p)));
     // Customer × endpoint series exist per UTC day only: the whole day.
     const bool day_only = !c.filter.customer.empty() && !c.filter.endpoint.empty();
     const Expected e = day_only ? Compute(requests, day_ * kDay, (day_ + 1) * kDay, c.keep)
@@ -248,7 +249,7 @@ TEST_P(QueryEngineTest, FiltersReadTheMatchingSeries) {
 TEST_P(QueryEngineTest, HostCannotBeCombinedWithEndpointOrCustomer) {
   QueryParams p = Params(At(9), At(10));
   p.filter = {"web1", "GET /v1/users", ""};
-  for (auto r : {engine_.Overview(p), engine_.Timeseries(p)}) {
+  for (auto r : {ToJson(engine_.Overview(p)), engine_.Timeseries(p)}) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(r.status().message(),
@@ -453,7 +454,7 @@ TEST_P(QueryEngineTest, SlowListsTheSlowestInRangeNewestTieFirst) {
 }
 
 TEST_P(QueryEngineTest, NoDataGivesNullsNotZeros) {
-  const json j = Ok(engine_.Overview(Params(At(3), At(4))));
+  const json j = Ok(ToJson(engine_.Overview(Params(At(3), At(4)))));
   EXPECT_EQ(j["requests"], 0);
   EXPECT_TRUE(j["error_rate"].is_null());
   for (const char* k : {"avg", "p50", "p90", "p95", "p99", "max"}) {
@@ -464,7 +465,7 @@ TEST_P(QueryEngineTest, NoDataGivesNullsNotZeros) {
   EXPECT_TRUE(Ok(engine_.Slow(Params(At(3), At(4))))["requests"].empty());
   // A range entirely in the future has no elapsed seconds: rps is null.
   const int64_t now = clock_.NowSeconds();
-  EXPECT_TRUE(Ok(engine_.Overview(Params(now + kHour, now + 2 * kHour)))["rps"].is_null());
+  EXPECT_TRUE(Ok(ToJson(engine_.Overview(Params(now + kHour, now + 2 * kHour))))["rps"].is_null());
 }
 
 TEST_P(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
@@ -472,7 +473,7 @@ TEST_P(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
   r.time_us = At(10, 1) * 1000000;
   r.latency_us = -1;
   Write({r, r});
-  const json j = Ok(engine_.Overview(Params(At(10), At(11))));
+  const json j = Ok(ToJson(engine_.Overview(Params(At(10), At(11)))));
   EXPECT_EQ(j["requests"], 2);
   EXPECT_EQ(j["error_rate"], 0.0);
   EXPECT_TRUE(j["latency_ms"]["p50"].is_null());
@@ -486,9 +487,9 @@ TEST_P(QueryEngineTest, BadParametersAreInvalidArgument) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
   };
-  expect_invalid(engine_.Overview(Params(At(10), At(10))), "from must be before to");
-  expect_invalid(engine_.Overview(Params(At(10), At(9))), "from must be before to");
-  expect_invalid(engine_.Overview(Params(At(10) - 401 * kDay, At(10))), "day retention");
+  expect_invalid(ToJson(engine_.Overview(Params(At(10), At(10)))), "from must be before to");
+  expect_invalid(ToJson(engine_.Overview(Params(At(10), At(9)))), "from must be before to");
+  expect_invalid(ToJson(engine_.Overview(Params(At(10) - 401 * kDay, At(10)))), "day retention");
   for (int64_t limit : {0, -1, 1001}) {
     QueryParams p = Params(At(9), At(10));
     p.limit = limit;
@@ -514,7 +515,7 @@ TEST_F(QueryEngineV1Test, AHashThatBreaksTheSchemaIsAParseErrorNotACrash) {
   const std::string key = schema_.SeriesKey(Tier::kMinute, At(10, 1) / 60, SeriesKind::kAll, "");
   ASSERT_TRUE(client_.Command({"HSET", key, "bogus", "1"}).ok());
   ASSERT_TRUE(client_.Command({"EXPIRE", key, "600"}).ok());
-  auto r = engine_.Overview(Params(At(10), At(10, 5)));
+  auto r = ToJson(engine_.Overview(Params(At(10), At(10, 5))));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kParseError);
   EXPECT_NE(r.status().message().find("bogus"), std::string::npos);
@@ -559,7 +560,7 @@ INSTANTIATE_TEST_SUITE_P(Stores, CustomerEndpointDayTest,
 TEST_P(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
   QueryParams p = Params(At(10, 7, 30), At(13, 42, 10));
   p.filter = {"", "GET /v1/users", "acme"};
-  const json j = Ok(engine_.Overview(p));
+  const json j = Ok(ToJson(engine_.Overview(p)));
   EXPECT_EQ(j["from"], FormatIso8601(day_ * kDay));
   EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
   EXPECT_EQ(j["requested_from"], FormatIso8601(At(10, 7, 30)));
@@ -577,7 +578,7 @@ TEST_P(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
 
   // The customer alone still has minutes: the request range as before.
   p.filter = {"", "", "acme"};
-  const json c = Ok(engine_.Overview(p));
+  const json c = Ok(ToJson(engine_.Overview(p)));
   EXPECT_EQ(c["from"], FormatIso8601(At(10, 7)));
   EXPECT_EQ(c["to"], FormatIso8601(At(13, 43)));
   EXPECT_FALSE(c.contains("resolution"));
@@ -587,18 +588,18 @@ TEST_P(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
 TEST_P(CustomerEndpointDayTest, RangeAcrossMidnightReadsBothDays) {
   QueryParams p = Params(At(-2), At(2));
   p.filter = {"", "GET /v1/users", "acme"};
-  const json j = Ok(engine_.Overview(p));
+  const json j = Ok(ToJson(engine_.Overview(p)));
   EXPECT_EQ(j["from"], FormatIso8601((day_ - 1) * kDay));
   EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
   ASSERT_EQ(j["plan"].size(), 1u);
   EXPECT_EQ(j["plan"][0]["buckets"], 2);
   ExpectMatches(j, Compute(requests_, (day_ - 1) * kDay, (day_ + 1) * kDay, AcmeUsers));
   // Aligned days are not adjusted and still say why they are days.
-  const json aligned = Ok(engine_.Overview([&] {
+  const json aligned = Ok(ToJson(engine_.Overview([&] {
     QueryParams q = Params((day_ - 1) * kDay, (day_ + 1) * kDay);
     q.filter = p.filter;
     return q;
-  }()));
+  }())));
   EXPECT_EQ(aligned["adjusted"], false);
   ExpectDayResolution(aligned);
   EXPECT_EQ(aligned["requests"], j["requests"]);
@@ -829,7 +830,7 @@ TEST_F(QueryEngineV1Test, AMaxScoreThatIsNotALatencyIsAParseError) {
   ASSERT_TRUE(client_.Command({"ZADD", key, "-5", "e:GET /x"}).ok());
   QueryParams p = Params(At(10), At(10, 5));
   p.filter.endpoint = "GET /x";
-  auto o = engine_.Overview(p);
+  auto o = ToJson(engine_.Overview(p));
   ASSERT_FALSE(o.ok());
   EXPECT_EQ(o.status().code(), StatusCode::kParseError);
   EXPECT_NE(o.status().message().find("not a latency"), std::string::npos);
