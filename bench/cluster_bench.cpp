@@ -94,9 +94,9 @@ Figures Run(RedisCommands* client, const std::string& prefix, const ManualClock&
   hour.from_s = to - 3600;
   const std::vector<std::pair<std::string, std::function<bool()>>> kinds = {
       {"overview 24h", [&] { return ToJson(q.Overview(day)).ok(); }},
-      {"endpoints 24h top 20", [&] { return q.Endpoints(day).ok(); }},
-      {"customers 24h top 20", [&] { return q.Customers(day).ok(); }},
-      {"timeseries 6h by 1m", [&] { return q.Timeseries(six).ok(); }},
+      {"endpoints 24h top 20", [&] { return ToJson(q.Endpoints(day)).ok(); }},
+      {"customers 24h top 20", [&] { return ToJson(q.Customers(day)).ok(); }},
+      {"timeseries 6h by 1m", [&] { return ToJson(q.Timeseries(six)).ok(); }},
       {"overview 1h", [&] { return ToJson(q.Overview(hour)).ok(); }},
   };
   for (const auto& [name, fn] : kinds) {

@@ -110,15 +110,15 @@ int main(int argc, char** argv) {
   const std::vector<Case> cases = {
       {"overview 1h", [&](QueryEngine& e) { return ToJson(e.Overview(hour)); }},
       {"overview 24h", [&](QueryEngine& e) { return ToJson(e.Overview(day)); }},
-      {"endpoints top20 24h", [&](QueryEngine& e) { return e.Endpoints(day); }},
-      {"endpoints of customer 24h", [&](QueryEngine& e) { return e.Endpoints(cust); }},
-      {"customers top20 24h", [&](QueryEngine& e) { return e.Customers(day); }},
+      {"endpoints top20 24h", [&](QueryEngine& e) { return ToJson(e.Endpoints(day)); }},
+      {"endpoints of customer 24h", [&](QueryEngine& e) { return ToJson(e.Endpoints(cust)); }},
+      {"customers top20 24h", [&](QueryEngine& e) { return ToJson(e.Customers(day)); }},
       {"overview cust x endpoint", [&](QueryEngine& e) { return ToJson(e.Overview(pair)); }},
-      {"timeseries cust x endpoint", [&](QueryEngine& e) { return e.Timeseries(pair); }},
-      {"timeseries 24h (5m step)", [&](QueryEngine& e) { return e.Timeseries(day); }},
-      {"timeseries 1h (1m step)", [&](QueryEngine& e) { return e.Timeseries(hour); }},
-      {"heatmap p95 24h", [&](QueryEngine& e) { return e.Heatmap(day, "p95"); }},
-      {"slow 24h", [&](QueryEngine& e) { return e.Slow(day); }},
+      {"timeseries cust x endpoint", [&](QueryEngine& e) { return ToJson(e.Timeseries(pair)); }},
+      {"timeseries 24h (5m step)", [&](QueryEngine& e) { return ToJson(e.Timeseries(day)); }},
+      {"timeseries 1h (1m step)", [&](QueryEngine& e) { return ToJson(e.Timeseries(hour)); }},
+      {"heatmap p95 24h", [&](QueryEngine& e) { return ToJson(e.Heatmap(day, "p95")); }},
+      {"slow 24h", [&](QueryEngine& e) { return ToJson(e.Slow(day)); }},
   };
   auto run_cases = [&](const char* phase) -> bool {
     std::printf("-- v2 %s\n", phase);

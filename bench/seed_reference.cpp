@@ -274,10 +274,10 @@ Status Bench(const SeedOptions& o, Runtime& rt, int64_t end_s) {
   };
   const std::vector<Case> kinds = {
       {"overview", [&](const QueryParams& p) { return ToJson(q.Overview(p)); }},
-      {"endpoints", [&](const QueryParams& p) { return q.Endpoints(p); }},
-      {"customers", [&](const QueryParams& p) { return q.Customers(p); }},
-      {"timeseries", [&](const QueryParams& p) { return q.Timeseries(p); }},
-      {"heatmap p99", [&](const QueryParams& p) { return q.Heatmap(p, "p99"); }},
+      {"endpoints", [&](const QueryParams& p) { return ToJson(q.Endpoints(p)); }},
+      {"customers", [&](const QueryParams& p) { return ToJson(q.Customers(p)); }},
+      {"timeseries", [&](const QueryParams& p) { return ToJson(q.Timeseries(p)); }},
+      {"heatmap p99", [&](const QueryParams& p) { return ToJson(q.Heatmap(p, "p99")); }},
   };
   std::printf("%-22s %-5s %9s %9s %9s  %s\n", "query", "range", "p50_ms", "p95_ms", "commands",
               "top-N path");

@@ -66,6 +66,9 @@ std::optional<double> RoundedRatio(double numerator, double denominator, int dec
 double MicrosToMs(double micros);
 std::optional<double> OptionalMs(std::optional<double> micros);
 LatencySummary SummarizeLatency(const Rollup& r);
+// A name as the JSON shows it: bytes that are not valid UTF-8 replaced by
+// U+FFFD (stored names are untrusted log input).
+std::string ValidUtf8(std::string_view s);
 
 // GET /api/v1/overview: one series (all, host, endpoint, customer or
 // customer × endpoint) summed over the range.

@@ -4,13 +4,11 @@
 #include <string>
 
 #include "common/time_util.h"
-#include "query/json_format.h"
 
 namespace apimeter {
 namespace {
 
 using nlohmann::json;
-using query_json::Utf8;
 
 std::string Iso(int64_t epoch_seconds) { return FormatIso8601(epoch_seconds); }
 
@@ -23,9 +21,9 @@ json Latency(const LatencySummary& l) {
 
 json Filter(const QueryFilter& f) {
   json j = json::object();
-  if (!f.host.empty()) j["host"] = Utf8(f.host);
-  if (!f.endpoint.empty()) j["endpoint"] = Utf8(f.endpoint);
-  if (!f.customer.empty()) j["customer"] = Utf8(f.customer);
+  if (!f.host.empty()) j["host"] = ValidUtf8(f.host);
+  if (!f.endpoint.empty()) j["endpoint"] = ValidUtf8(f.endpoint);
+  if (!f.customer.empty()) j["customer"] = ValidUtf8(f.customer);
   return j;
 }
 
@@ -98,7 +96,7 @@ json ToJson(const TopListAnswer& a) {
   const bool customers = a.of == TopListAnswer::Of::kCustomers;
   json rows = json::array();
   for (const TopRow& r : a.rows) {
-    rows.push_back({{customers ? "customer" : "endpoint", Utf8(r.name)},
+    rows.push_back({{customers ? "customer" : "endpoint", ValidUtf8(r.name)},
                     {"requests", r.requests},
                     {"share", Optional(r.share)},
                     {"errors_4xx", r.errors_4xx},
@@ -145,11 +143,11 @@ json ToJson(const SlowAnswer& a) {
   for (const SlowRequest& s : a.requests) {
     rows.push_back({{"time", Iso(FloorDiv(s.time_us, kMicrosPerSecond))},
                     {"time_us", s.time_us},
-                    {"endpoint", Utf8(s.endpoint)},
-                    {"customer", Utf8(s.customer)},
+                    {"endpoint", ValidUtf8(s.endpoint)},
+                    {"customer", ValidUtf8(s.customer)},
                     {"status", s.status},
                     {"latency_ms", MicrosToMs(static_cast<double>(s.latency_us))},
-                    {"host", Utf8(s.host)}});
+                    {"host", ValidUtf8(s.host)}});
   }
   return json{{"from", Iso(a.from_s)}, {"to", Iso(a.to_s)},          {"filter", Filter(a.filter)},
               {"limit", a.limit},      {"malformed", a.malformed}, {"requests", std::move(rows)}};
@@ -160,7 +158,7 @@ json ToJson(const HeatmapAnswer& a) {
   const bool counts = a.metric == HeatmapMetric::kRequests;
   json names = json::array(), times = json::array(), rows = json::array();
   for (int64_t t : a.times) times.push_back(Iso(t));
-  for (const std::string& e : a.endpoints) names.push_back(Utf8(e));
+  for (const std::string& e : a.endpoints) names.push_back(ValidUtf8(e));
   for (const auto& row : a.cells) {
     json values = json::array();
     for (const std::optional<double>& v : row) {
