@@ -39,18 +39,14 @@ Result<std::vector<std::string>> QueryEngineSource::Names(bool customers, int64_
   p.from_s = from_s;
   p.to_s = to_s;
   p.limit = limit;
-  APIMETER_ASSIGN_OR_RETURN(nlohmann::json j,
+  APIMETER_ASSIGN_OR_RETURN(TopListAnswer top,
                             customers ? engine_->Customers(p) : engine_->Endpoints(p));
   NoteDamage();
   std::vector<std::string> out;
-  const char* list = customers ? "customers" : "endpoints";
-  const char* field = customers ? "customer" : "endpoint";
-  if (!j.contains(list) || !j[list].is_array()) {
-    return Status::ParseError(std::string("query answer without '") + list + "'");
-  }
-  for (const auto& row : j[list]) {
-    if (row.contains(field) && row[field].is_string()) out.push_back(row[field]);
-  }
+  out.reserve(top.rows.size());
+  // As the JSON answer named them (invalid UTF-8 replaced), which is what
+  // alert state and events are stored and dumped with.
+  for (const TopRow& row : top.rows) out.push_back(ValidUtf8(row.name));
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include "tests/query/test_data.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 using namespace apimeter;
 using Ms = std::chrono::duration<double, std::milli>;
@@ -92,11 +93,11 @@ Figures Run(RedisCommands* client, const std::string& prefix, const ManualClock&
   QueryParams hour = day;
   hour.from_s = to - 3600;
   const std::vector<std::pair<std::string, std::function<bool()>>> kinds = {
-      {"overview 24h", [&] { return q.Overview(day).ok(); }},
-      {"endpoints 24h top 20", [&] { return q.Endpoints(day).ok(); }},
-      {"customers 24h top 20", [&] { return q.Customers(day).ok(); }},
-      {"timeseries 6h by 1m", [&] { return q.Timeseries(six).ok(); }},
-      {"overview 1h", [&] { return q.Overview(hour).ok(); }},
+      {"overview 24h", [&] { return ToJson(q.Overview(day)).ok(); }},
+      {"endpoints 24h top 20", [&] { return ToJson(q.Endpoints(day)).ok(); }},
+      {"customers 24h top 20", [&] { return ToJson(q.Customers(day)).ok(); }},
+      {"timeseries 6h by 1m", [&] { return ToJson(q.Timeseries(six)).ok(); }},
+      {"overview 1h", [&] { return ToJson(q.Overview(hour)).ok(); }},
   };
   for (const auto& [name, fn] : kinds) {
     std::vector<double> ms;

@@ -26,6 +26,7 @@
 #include "sink/standalone_flush.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 using namespace apimeter;
 using Ms = std::chrono::duration<double, std::milli>;
@@ -107,17 +108,17 @@ int main(int argc, char** argv) {
     std::function<Result<nlohmann::json>(QueryEngine&)> run;
   };
   const std::vector<Case> cases = {
-      {"overview 1h", [&](QueryEngine& e) { return e.Overview(hour); }},
-      {"overview 24h", [&](QueryEngine& e) { return e.Overview(day); }},
-      {"endpoints top20 24h", [&](QueryEngine& e) { return e.Endpoints(day); }},
-      {"endpoints of customer 24h", [&](QueryEngine& e) { return e.Endpoints(cust); }},
-      {"customers top20 24h", [&](QueryEngine& e) { return e.Customers(day); }},
-      {"overview cust x endpoint", [&](QueryEngine& e) { return e.Overview(pair); }},
-      {"timeseries cust x endpoint", [&](QueryEngine& e) { return e.Timeseries(pair); }},
-      {"timeseries 24h (5m step)", [&](QueryEngine& e) { return e.Timeseries(day); }},
-      {"timeseries 1h (1m step)", [&](QueryEngine& e) { return e.Timeseries(hour); }},
-      {"heatmap p95 24h", [&](QueryEngine& e) { return e.Heatmap(day, "p95"); }},
-      {"slow 24h", [&](QueryEngine& e) { return e.Slow(day); }},
+      {"overview 1h", [&](QueryEngine& e) { return ToJson(e.Overview(hour)); }},
+      {"overview 24h", [&](QueryEngine& e) { return ToJson(e.Overview(day)); }},
+      {"endpoints top20 24h", [&](QueryEngine& e) { return ToJson(e.Endpoints(day)); }},
+      {"endpoints of customer 24h", [&](QueryEngine& e) { return ToJson(e.Endpoints(cust)); }},
+      {"customers top20 24h", [&](QueryEngine& e) { return ToJson(e.Customers(day)); }},
+      {"overview cust x endpoint", [&](QueryEngine& e) { return ToJson(e.Overview(pair)); }},
+      {"timeseries cust x endpoint", [&](QueryEngine& e) { return ToJson(e.Timeseries(pair)); }},
+      {"timeseries 24h (5m step)", [&](QueryEngine& e) { return ToJson(e.Timeseries(day)); }},
+      {"timeseries 1h (1m step)", [&](QueryEngine& e) { return ToJson(e.Timeseries(hour)); }},
+      {"heatmap p95 24h", [&](QueryEngine& e) { return ToJson(e.Heatmap(day, "p95")); }},
+      {"slow 24h", [&](QueryEngine& e) { return ToJson(e.Slow(day)); }},
   };
   auto run_cases = [&](const char* phase) -> bool {
     std::printf("-- v2 %s\n", phase);

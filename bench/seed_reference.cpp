@@ -29,6 +29,7 @@
 #include "aggregator/aggregator.h"
 #include "common/clock.h"
 #include "common/time_util.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -256,7 +257,7 @@ Status Verify(const SeedOptions& o, Runtime& rt, int64_t end_s) {
   QueryParams p;
   p.from_s = start_s;
   p.to_s = end_s;
-  APIMETER_ASSIGN_OR_RETURN(nlohmann::json j, rt.query().Overview(p));
+  APIMETER_ASSIGN_OR_RETURN(nlohmann::json j, ToJson(rt.query().Overview(p)));
   const uint64_t stored = j.at("requests").get<uint64_t>();
   std::printf("verify: generated %llu requests, overview over the seeded range reads %llu: %s\n",
               static_cast<unsigned long long>(expected), static_cast<unsigned long long>(stored),
@@ -272,11 +273,11 @@ Status Bench(const SeedOptions& o, Runtime& rt, int64_t end_s) {
     std::function<Result<nlohmann::json>(const QueryParams&)> run;
   };
   const std::vector<Case> kinds = {
-      {"overview", [&](const QueryParams& p) { return q.Overview(p); }},
-      {"endpoints", [&](const QueryParams& p) { return q.Endpoints(p); }},
-      {"customers", [&](const QueryParams& p) { return q.Customers(p); }},
-      {"timeseries", [&](const QueryParams& p) { return q.Timeseries(p); }},
-      {"heatmap p99", [&](const QueryParams& p) { return q.Heatmap(p, "p99"); }},
+      {"overview", [&](const QueryParams& p) { return ToJson(q.Overview(p)); }},
+      {"endpoints", [&](const QueryParams& p) { return ToJson(q.Endpoints(p)); }},
+      {"customers", [&](const QueryParams& p) { return ToJson(q.Customers(p)); }},
+      {"timeseries", [&](const QueryParams& p) { return ToJson(q.Timeseries(p)); }},
+      {"heatmap p99", [&](const QueryParams& p) { return ToJson(q.Heatmap(p, "p99")); }},
   };
   std::printf("%-22s %-5s %9s %9s %9s  %s\n", "query", "range", "p50_ms", "p95_ms", "commands",
               "top-N path");

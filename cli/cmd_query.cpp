@@ -9,6 +9,7 @@
 #include "agent/runtime.h"
 #include "cli/commands.h"
 #include "common/time_util.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -56,11 +57,11 @@ int RunQuery(const QueryArgs& args) {
   }
   QueryEngine& q = rt->query();
   Result<nlohmann::json> result = Status::InvalidArgument("unknown query kind '" + args.kind + "'");
-  if (args.kind == "overview") result = q.Overview(params);
-  if (args.kind == "endpoints") result = q.Endpoints(params);
-  if (args.kind == "customers") result = q.Customers(params);
-  if (args.kind == "timeseries") result = q.Timeseries(params);
-  if (args.kind == "slow") result = q.Slow(params);
+  if (args.kind == "overview") result = ToJson(q.Overview(params));
+  if (args.kind == "endpoints") result = ToJson(q.Endpoints(params));
+  if (args.kind == "customers") result = ToJson(q.Customers(params));
+  if (args.kind == "timeseries") result = ToJson(q.Timeseries(params));
+  if (args.kind == "slow") result = ToJson(q.Slow(params));
   if (!result.ok()) {
     spdlog::error("{}", result.status().message());
     return result.status().code() == StatusCode::kInvalidArgument ? kExitConfig : kExitRuntime;

@@ -2,11 +2,8 @@
 
 #include <utility>
 
-#include "query/json_format.h"
 
 namespace apimeter {
-
-using nlohmann::json;
 
 namespace {
 
@@ -41,14 +38,7 @@ Result<HeatmapMetric> ParseHeatmapMetric(std::string_view metric) {
   }
   return Status::InvalidArgument(
       "metric must be one of p99, p95, p50, requests, error_rate (got '" +
-      query_json::Utf8(metric.substr(0, 64)) + "')");
-}
-
-std::string_view HeatmapMetricName(HeatmapMetric metric) {
-  for (const auto& [name, value] : kMetrics) {
-    if (value == metric) return name;
-  }
-  return "?";
+      ValidUtf8(metric.substr(0, 64)) + "')");
 }
 
 int64_t HeatmapStep(int64_t from_s, int64_t to_s, const RetentionSeconds& retention,
@@ -59,26 +49,25 @@ int64_t HeatmapStep(int64_t from_s, int64_t to_s, const RetentionSeconds& retent
              : 86400;
 }
 
-json HeatmapCell(const Rollup& r, HeatmapMetric metric) {
-  if (r.requests == 0) return nullptr;
+std::optional<double> HeatmapCell(const Rollup& r, HeatmapMetric metric) {
+  if (r.requests == 0) return std::nullopt;
   switch (metric) {
     case HeatmapMetric::kP99:
-      return query_json::OptionalMs(r.histogram.PercentileMicros(99));
+      return OptionalMs(r.histogram.PercentileMicros(99));
     case HeatmapMetric::kP95:
-      return query_json::OptionalMs(r.histogram.PercentileMicros(95));
+      return OptionalMs(r.histogram.PercentileMicros(95));
     case HeatmapMetric::kP50:
-      return query_json::OptionalMs(r.histogram.PercentileMicros(50));
+      return OptionalMs(r.histogram.PercentileMicros(50));
     case HeatmapMetric::kRequests:
-      return r.requests;
+      return static_cast<double>(r.requests);
     case HeatmapMetric::kErrorRate:
-      return query_json::Ratio(
-          static_cast<double>(r.StatusRange(400, 499) + r.StatusRange(500, 599)),
-          static_cast<double>(r.requests), 6);
+      return RoundedRatio(static_cast<double>(r.StatusRange(400, 499) + r.StatusRange(500, 599)),
+                          static_cast<double>(r.requests), 6);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
-Result<json> BuildHeatmap(const QueryParams& p, std::string_view metric_name,
+Result<HeatmapAnswer> BuildHeatmap(const QueryParams& p, std::string_view metric_name,
                           const RetentionSeconds& retention, int64_t now_s,
                           const HeatmapReader& reader) {
   APIMETER_ASSIGN_OR_RETURN(HeatmapMetric metric, ParseHeatmapMetric(metric_name));
@@ -101,26 +90,25 @@ Result<json> BuildHeatmap(const QueryParams& p, std::string_view metric_name,
     return Status::Internal("heatmap: reader returned " + std::to_string(cells.size()) +
                             " cells for " + std::to_string(endpoints.size() * cols));
   }
-  json names = json::array(), times = json::array(), rows = json::array();
-  for (const SeriesPoint& point : grid.points) times.push_back(query_json::Iso(point.t));
+  HeatmapAnswer a;
+  a.from_s = grid.from_s;
+  a.to_s = grid.to_s;
+  a.requested_from_s = grid.requested_from_s;
+  a.requested_to_s = grid.requested_to_s;
+  a.step_s = grid.step_s;
+  a.metric = metric;
+  a.limit = p.limit;
+  for (const SeriesPoint& point : grid.points) a.times.push_back(point.t);
   for (size_t row = 0; row < endpoints.size(); ++row) {
-    names.push_back(query_json::Utf8(endpoints[row]));
-    json values = json::array();
+    std::vector<std::optional<double>> values;
+    values.reserve(cols);
     for (size_t col = 0; col < cols; ++col) {
       values.push_back(HeatmapCell(cells[row * cols + col], metric));
     }
-    rows.push_back(std::move(values));
+    a.cells.push_back(std::move(values));
   }
-  return json{{"from", query_json::Iso(grid.from_s)},
-              {"to", query_json::Iso(grid.to_s)},
-              {"requested_from", query_json::Iso(grid.requested_from_s)},
-              {"requested_to", query_json::Iso(grid.requested_to_s)},
-              {"step_s", grid.step_s},
-              {"metric", std::string(HeatmapMetricName(metric))},
-              {"limit", p.limit},
-              {"endpoints", std::move(names)},
-              {"times", std::move(times)},
-              {"cells", std::move(rows)}};
+  a.endpoints = std::move(endpoints);
+  return a;
 }
 
 }  // namespace apimeter

@@ -16,11 +16,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "aggregator/rollup.h"
 #include "common/result.h"
@@ -29,11 +28,9 @@
 
 namespace apimeter {
 
-enum class HeatmapMetric { kP99, kP95, kP50, kRequests, kErrorRate };
-
-// "p99" | "p95" | "p50" | "requests" | "error_rate"; InvalidArgument otherwise.
+// "p99" | "p95" | "p50" | "requests" | "error_rate" (HeatmapMetricName,
+// query/answers.h); InvalidArgument otherwise.
 Result<HeatmapMetric> ParseHeatmapMetric(std::string_view metric);
-std::string_view HeatmapMetricName(HeatmapMetric metric);
 
 // Rows are bounded tighter than top-N lists: each row reads one hash per column.
 constexpr int64_t kMaxHeatmapRows = 200;
@@ -44,8 +41,8 @@ constexpr int64_t kHeatmapHourlyMaxSpan = 14 * 86400;
 int64_t HeatmapStep(int64_t from_s, int64_t to_s, const RetentionSeconds& retention, int64_t now_s);
 
 // One cell's value: latency ms (percentiles), a count, or a rate in 0..1
-// (6 decimals); null when the rollup has no requests / no latencies.
-nlohmann::json HeatmapCell(const Rollup& r, HeatmapMetric metric);
+// (6 decimals); empty when the rollup has no requests / no latencies.
+std::optional<double> HeatmapCell(const Rollup& r, HeatmapMetric metric);
 
 // The I/O the heatmap needs, provided by QueryEngine.
 struct HeatmapReader {
@@ -58,9 +55,9 @@ struct HeatmapReader {
       read_cells;
 };
 
-// The heatmap JSON for params (range, limit; filter endpoint = that single
+// The heatmap for params (range, limit; filter endpoint = that single
 // row; filter host/customer are rejected) at `now_s`.
-Result<nlohmann::json> BuildHeatmap(const QueryParams& params, std::string_view metric,
+Result<HeatmapAnswer> BuildHeatmap(const QueryParams& params, std::string_view metric,
                                     const RetentionSeconds& retention, int64_t now_s,
                                     const HeatmapReader& reader);
 

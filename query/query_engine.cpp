@@ -12,15 +12,10 @@
 
 #include "common/time_util.h"
 #include "query/heatmap.h"
-#include "query/json_format.h"
 #include "query/redis_reads.h"
 #include "query/top_n.h"
 
 namespace apimeter {
-
-using nlohmann::json;
-using query_json::Iso;
-using query_json::Utf8;
 
 namespace {
 
@@ -33,44 +28,9 @@ Status CheckLimit(int64_t limit) {
   return Status::Ok();
 }
 
-json PlanJson(const std::vector<BucketRun>& runs) {
-  json plan = json::array();
-  for (const BucketRun& r : runs) {
-    plan.push_back({{"tier", std::string(TierName(r.tier))},
-                    {"from", Iso(r.FromSeconds())},
-                    {"to", Iso(r.ToSeconds())},
-                    {"buckets", r.Count()}});
-  }
-  return plan;
-}
-
-json FilterJson(const QueryFilter& f) {
-  json j = json::object();
-  if (!f.host.empty()) j["host"] = Utf8(f.host);
-  if (!f.endpoint.empty()) j["endpoint"] = Utf8(f.endpoint);
-  if (!f.customer.empty()) j["customer"] = Utf8(f.customer);
-  return j;
-}
-
-// The fields every range answer starts with.
-json RangeHeader(const RangePlan& plan, const QueryFilter& filter) {
-  return {{"from", Iso(plan.from_s)},
-          {"to", Iso(plan.to_s)},
-          {"requested_from", Iso(plan.requested_from_s)},
-          {"requested_to", Iso(plan.requested_to_s)},
-          {"adjusted", plan.Adjusted()},
-          {"plan", PlanJson(plan.runs)},
-          {"filter", FilterJson(filter)}};
-}
-
-// Marks an answer that reads series kept only at a coarser tier than the
-// minute, and says why its range is wider. Minute answers stay unchanged.
-void AddResolution(Tier finest, json* j) {
-  if (finest == Tier::kMinute) return;
-  (*j)["resolution"] = std::string(TierName(finest));
-  (*j)["note"] =
-      "customer \u00d7 endpoint series are stored per UTC day only: the answer covers whole UTC "
-      "days";
+AnswerRange AnswerRangeOf(const RangePlan& plan) {
+  return AnswerRange{plan.from_s, plan.to_s, plan.requested_from_s, plan.requested_to_s,
+                     plan.Adjusted(), plan.runs};
 }
 
 }  // namespace
@@ -114,10 +74,8 @@ Status QueryEngine::Begin() {
   return Status::Ok();
 }
 
-void QueryEngine::AddDamage(json* j) const {
-  if (damage_.empty()) return;
-  (*j)["partial"] = true;
-  (*j)["damaged"] = json(std::vector<std::string>(damage_.begin(), damage_.end()));
+AnswerQuality QueryEngine::Quality(Tier resolution) const {
+  return AnswerQuality{resolution, std::vector<std::string>(damage_.begin(), damage_.end())};
 }
 
 Result<RangePlan> QueryEngine::Plan(const QueryParams& p, Tier finest) const {
@@ -164,36 +122,37 @@ Result<std::vector<uint64_t>> QueryEngine::SeriesRequests(std::vector<FilterSeri
   return out;
 }
 
-Result<json> QueryEngine::Overview(const QueryParams& p) {
+Result<OverviewAnswer> QueryEngine::Overview(const QueryParams& p) {
   APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
   const Tier finest = FinestTier(series.kind);
   APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, finest));
   APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups, FetchSeries({series}, plan.runs, true));
   const Rollup& r = rollups[0];
-  const uint64_t e4 = r.StatusRange(400, 499), e5 = r.StatusRange(500, 599);
   const int64_t now = clock_->NowSeconds();
   const int64_t seconds = std::min(plan.to_s, now) - plan.from_s;
-  json j = RangeHeader(plan, p.filter);
-  j["requests"] = r.requests;
-  j["errors_4xx"] = e4;
-  j["errors_5xx"] = e5;
-  j["error_rate"] =
-      query_json::Ratio(static_cast<double>(e4 + e5), static_cast<double>(r.requests), 6);
-  j["status"] = query_json::StatusCodes(r);
-  j["status_class"] = query_json::StatusClasses(r);
-  j["latency_ms"] = query_json::LatencyMs(r);
-  j["latency_count"] = r.latency_count;
-  j["bytes_in"] = r.bytes_in;
-  j["bytes_out"] = r.bytes_out;
-  j["rejected"] = r.rejected;
-  j["rps"] = seconds <= 0 ? json(nullptr)
-                          : query_json::Ratio(static_cast<double>(r.requests),
-                                              static_cast<double>(seconds), 3);
-  j["rps_seconds"] = std::max<int64_t>(seconds, 0);
-  AddResolution(finest, &j);
-  AddDamage(&j);
-  return j;
+  OverviewAnswer a;
+  a.range = AnswerRangeOf(plan);
+  a.filter = p.filter;
+  a.requests = r.requests;
+  a.errors_4xx = r.StatusRange(400, 499);
+  a.errors_5xx = r.StatusRange(500, 599);
+  a.error_rate = RoundedRatio(static_cast<double>(a.errors_4xx + a.errors_5xx),
+                              static_cast<double>(r.requests), 6);
+  a.status.insert(r.status_counts.begin(), r.status_counts.end());
+  std::erase_if(a.status, [](const auto& code_n) { return code_n.second == 0; });
+  for (int c = 1; c <= 5; ++c) a.status_class[c - 1] = r.StatusRange(c * 100, c * 100 + 99);
+  a.latency_ms = SummarizeLatency(r);
+  a.latency_count = r.latency_count;
+  a.bytes_in = r.bytes_in;
+  a.bytes_out = r.bytes_out;
+  a.rejected = r.rejected;
+  if (seconds > 0) {
+    a.rps = RoundedRatio(static_cast<double>(r.requests), static_cast<double>(seconds), 3);
+  }
+  a.rps_seconds = std::max<int64_t>(seconds, 0);
+  a.quality = Quality(finest);
+  return a;
 }
 
 Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketRun>& runs,
@@ -209,11 +168,11 @@ Result<std::vector<std::string>> QueryEngine::TopNames(const std::vector<BucketR
   return names;
 }
 
-Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
+Result<TopListAnswer> QueryEngine::TopList(const QueryParams& p, bool customers) {
   APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_RETURN_IF_ERROR(CheckLimit(p.limit));
   const QueryFilter& f = p.filter;
-  const char* what = customers ? "customers" : "endpoints";
+  const char* what = customers ? "customers" : "endpoints";  // for messages
   if (!f.host.empty()) {
     return Status::InvalidArgument(std::string("filter host cannot be used with ") + what +
                                    "; per-host series are totals only");
@@ -257,30 +216,31 @@ Result<json> QueryEngine::TopList(const QueryParams& p, bool customers) {
   }
   APIMETER_ASSIGN_OR_RETURN(std::vector<Rollup> rollups, FetchSeries(series, plan.runs, true));
 
-  const double total = static_cast<double>(rollups[0].requests);
-  json rows = json::array();
+  TopListAnswer a;
+  a.of = customers ? TopListAnswer::Of::kCustomers : TopListAnswer::Of::kEndpoints;
+  a.range = AnswerRangeOf(plan);
+  a.filter = f;
+  a.total_requests = rollups[0].requests;
+  a.limit = p.limit;
+  const double total = static_cast<double>(a.total_requests);
   for (size_t i = 0; i < names.size(); ++i) {
     const Rollup& r = rollups[i + 1];
     if (r.requests == 0) continue;  // a filtered name with no traffic in the range
-    const uint64_t e4 = r.StatusRange(400, 499), e5 = r.StatusRange(500, 599);
-    rows.push_back({{customers ? "customer" : "endpoint", Utf8(names[i])},
-                    {"requests", r.requests},
-                    {"share", query_json::Ratio(static_cast<double>(r.requests), total, 6)},
-                    {"errors_4xx", e4},
-                    {"errors_5xx", e5},
-                    {"error_rate", query_json::Ratio(static_cast<double>(e4 + e5),
-                                                     static_cast<double>(r.requests), 6)},
-                    {"latency_ms", query_json::LatencyMs(r)},
-                    {"bytes_in", r.bytes_in},
-                    {"bytes_out", r.bytes_out}});
+    TopRow row;
+    row.name = std::move(names[i]);
+    row.requests = r.requests;
+    row.share = RoundedRatio(static_cast<double>(r.requests), total, 6);
+    row.errors_4xx = r.StatusRange(400, 499);
+    row.errors_5xx = r.StatusRange(500, 599);
+    row.error_rate = RoundedRatio(static_cast<double>(row.errors_4xx + row.errors_5xx),
+                                  static_cast<double>(r.requests), 6);
+    row.latency_ms = SummarizeLatency(r);
+    row.bytes_in = r.bytes_in;
+    row.bytes_out = r.bytes_out;
+    a.rows.push_back(std::move(row));
   }
-  json j = RangeHeader(plan, f);
-  j["total_requests"] = rollups[0].requests;
-  j["limit"] = p.limit;
-  j[what] = std::move(rows);
-  AddResolution(finest, &j);
-  AddDamage(&j);
-  return j;
+  a.quality = Quality(finest);
+  return a;
 }
 
 Result<std::vector<std::string>> QueryEngine::CustomerNames(const QueryParams& p) {
@@ -289,10 +249,10 @@ Result<std::vector<std::string>> QueryEngine::CustomerNames(const QueryParams& p
   return TopNames(plan.runs, IndexKind::kCustomers, "", std::numeric_limits<int64_t>::max());
 }
 
-Result<json> QueryEngine::Endpoints(const QueryParams& p) { return TopList(p, false); }
-Result<json> QueryEngine::Customers(const QueryParams& p) { return TopList(p, true); }
+Result<TopListAnswer> QueryEngine::Endpoints(const QueryParams& p) { return TopList(p, false); }
+Result<TopListAnswer> QueryEngine::Customers(const QueryParams& p) { return TopList(p, true); }
 
-Result<json> QueryEngine::Timeseries(const QueryParams& p) {
+Result<SeriesAnswer> QueryEngine::Timeseries(const QueryParams& p) {
   APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_ASSIGN_OR_RETURN(FilterSeries series, SeriesForFilter(p.filter));
   const Tier finest = FinestTier(series.kind);
@@ -308,32 +268,28 @@ Result<json> QueryEngine::Timeseries(const QueryParams& p) {
   std::vector<Rollup> rollups(plan.points.size());
   APIMETER_RETURN_IF_ERROR(store_->ReadRollups({series}, reads, false, &rollups, &damage_));
 
-  json points = json::array();
+  SeriesAnswer a;
+  a.from_s = plan.from_s;
+  a.to_s = plan.to_s;
+  a.requested_from_s = plan.requested_from_s;
+  a.requested_to_s = plan.requested_to_s;
+  a.step_s = plan.step_s;
+  a.step_chosen = plan.step_chosen;
+  a.filter = p.filter;
+  a.points.reserve(plan.points.size());
   for (size_t i = 0; i < plan.points.size(); ++i) {
     const Rollup& r = rollups[i];
-    points.push_back({{"t", Iso(plan.points[i].t)},
-                      {"requests", r.requests},
-                      {"errors_4xx", r.StatusRange(400, 499)},
-                      {"errors_5xx", r.StatusRange(500, 599)},
-                      {"bytes_out", r.bytes_out},
-                      {"p50", query_json::OptionalMs(r.histogram.PercentileMicros(50))},
-                      {"p95", query_json::OptionalMs(r.histogram.PercentileMicros(95))},
-                      {"p99", query_json::OptionalMs(r.histogram.PercentileMicros(99))}});
+    a.points.push_back({plan.points[i].t, r.requests, r.StatusRange(400, 499),
+                        r.StatusRange(500, 599), r.bytes_out,
+                        OptionalMs(r.histogram.PercentileMicros(50)),
+                        OptionalMs(r.histogram.PercentileMicros(95)),
+                        OptionalMs(r.histogram.PercentileMicros(99))});
   }
-  json j{{"from", Iso(plan.from_s)},
-         {"to", Iso(plan.to_s)},
-         {"requested_from", Iso(plan.requested_from_s)},
-         {"requested_to", Iso(plan.requested_to_s)},
-         {"step_s", plan.step_s},
-         {"step_chosen", plan.step_chosen},
-         {"filter", FilterJson(p.filter)},
-         {"points", std::move(points)}};
-  AddResolution(finest, &j);
-  AddDamage(&j);
-  return j;
+  a.quality = Quality(finest);
+  return a;
 }
 
-Result<json> QueryEngine::Heatmap(const QueryParams& p, std::string_view metric) {
+Result<HeatmapAnswer> QueryEngine::Heatmap(const QueryParams& p, std::string_view metric) {
   APIMETER_RETURN_IF_ERROR(Begin());
   HeatmapReader reader;
   reader.top_endpoints = [this](const std::vector<BucketRun>& runs, int64_t limit) {
@@ -354,12 +310,13 @@ Result<json> QueryEngine::Heatmap(const QueryParams& p, std::string_view metric)
     APIMETER_RETURN_IF_ERROR(store_->ReadRollups(series, reads, false, &cells, &damage_));
     return cells;
   };
-  APIMETER_ASSIGN_OR_RETURN(json j, BuildHeatmap(p, metric, retention_, clock_->NowSeconds(), reader));
-  AddDamage(&j);
-  return j;
+  APIMETER_ASSIGN_OR_RETURN(HeatmapAnswer a,
+                            BuildHeatmap(p, metric, retention_, clock_->NowSeconds(), reader));
+  a.quality = Quality(Tier::kMinute);
+  return a;
 }
 
-Result<json> QueryEngine::Slow(const QueryParams& p) {
+Result<SlowAnswer> QueryEngine::Slow(const QueryParams& p) {
   APIMETER_RETURN_IF_ERROR(Begin());
   APIMETER_RETURN_IF_ERROR(CheckLimit(p.limit));
   APIMETER_ASSIGN_OR_RETURN(RangePlan plan, Plan(p, Tier::kMinute));
@@ -397,18 +354,14 @@ Result<json> QueryEngine::Slow(const QueryParams& p) {
   }
   std::sort(top.begin(), top.end(), before);
 
-  json rows = json::array();
-  for (const SlowRequest& s : top) {
-    rows.push_back({{"time", Iso(FloorDiv(s.time_us, kMicrosPerSecond))},
-                    {"time_us", s.time_us},
-                    {"endpoint", Utf8(s.endpoint)},
-                    {"customer", Utf8(s.customer)},
-                    {"status", s.status},
-                    {"latency_ms", query_json::MicrosToMs(static_cast<double>(s.latency_us))},
-                    {"host", Utf8(s.host)}});
-  }
-  return json{{"from", Iso(from_s)}, {"to", Iso(to_s)},        {"filter", FilterJson(f)},
-              {"limit", p.limit},    {"malformed", malformed}, {"requests", std::move(rows)}};
+  SlowAnswer a;
+  a.from_s = from_s;
+  a.to_s = to_s;
+  a.filter = f;
+  a.limit = p.limit;
+  a.malformed = malformed;
+  a.requests = std::move(top);
+  return a;
 }
 
 }  // namespace apimeter

@@ -1,31 +1,35 @@
 // QueryEngine: the read side. Answers overview / endpoints / customers /
-// timeseries / slow questions from the aggregates in Redis, as JSON that is
-// the API contract (docs/api.md) for both `apimeter query` and the HTTP API.
+// timeseries / slow / heatmap questions from the aggregates in Redis as typed
+// answers (query/answers.h). Their JSON, the API contract of docs/api.md for
+// both `apimeter query --json` and the HTTP API, is written at the edges by
+// server/answer_json.h; report/ and alerts/ read the structs.
 //
 // Promise: numbers are exact sums of whole buckets over the effective range
-// each answer reports in "from"/"to" (see query/range_plan.h for how a
+// each answer reports (range.from_s/to_s; see query/range_plan.h for how a
 // requested range becomes that range); percentiles are nearest-rank from the
 // merged latency histogram (within 1% of the exact value). A value that
-// cannot be computed (no requests, no latencies) is JSON null, never 0. Bad
-// parameters give InvalidArgument naming the parameter; Redis trouble gives
-// Unavailable; a hash that does not match the schema gives ParseError. Keys
-// are built only through KeySchema and never discovered with KEYS or SCAN.
-// Reads are pipelined in bounded chunks, so memory grows with the answer and
-// the number of distinct names in the range, not with the data stored.
+// cannot be computed (no requests, no latencies) is an empty optional (JSON
+// null), never 0. Bad parameters give InvalidArgument naming the parameter;
+// Redis trouble gives Unavailable; a hash that does not match the schema
+// gives ParseError. Keys are built only through KeySchema and never
+// discovered with KEYS or SCAN. Reads are pipelined in bounded chunks, so
+// memory grows with the answer and the number of distinct names in the
+// range, not with the data stored.
 //
 // Day resolution: customer × endpoint series (and the per-customer endpoint
 // index) are written at the day tier only. Every answer that reads them —
 // overview/timeseries/SeriesTotal for customer + endpoint, endpoints with a
 // customer filter — covers whole UTC days: the range is rounded outward to
-// day boundaries (reported in from/to/adjusted/plan) and the JSON carries
-// "resolution": "day" and a "note" saying why. Other answers are unchanged
-// (no "resolution" field: minute resolution).
-// Storage: the engine plans and formats; a SeriesStore (query/series_store.h)
-// does the reads, v1 or v2. Before its first read the engine lets the store
-// check the schema (v2: the P:schema marker, read-only). With v2 a block
-// that fails its checks is left out and the answer says so: JSON answers
-// carry "partial": true and "damaged": [list keys] (docs/api.md), and
-// last_damaged() names them for the typed answers.
+// day boundaries (reported in the range and plan) and the answer's
+// quality.resolution is kDay (JSON "resolution": "day" and a "note" saying
+// why). Other answers have kMinute (no "resolution" field).
+// Storage: the engine plans and computes; a SeriesStore
+// (query/series_store.h) does the reads, v1 or v2. Before its first read the
+// engine lets the store check the schema (v2: the P:schema marker,
+// read-only). With v2 a block that fails its checks is left out and the
+// answer says so: quality.damaged lists the block keys and quality.partial()
+// is true (JSON "partial": true, "damaged": [...], docs/api.md);
+// last_damaged() names them for SeriesTotal/SeriesRequests/CustomerNames.
 // Thread-safety: not thread-safe (it drives one Redis client); use one engine
 // per thread. The client (or store) and clock must outlive the engine.
 #pragma once
@@ -41,6 +45,7 @@
 #include "aggregator/rollup.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "query/answers.h"
 #include "query/range_plan.h"
 #include "query/series_store.h"
 #include "query/top_n.h"
@@ -48,10 +53,6 @@
 #include "sink/schema.h"
 
 namespace apimeter {
-
-struct QueryFilter {
-  std::string host, endpoint, customer;  // "" = no filter
-};
 
 struct QueryParams {
   int64_t from_s = 0, to_s = 0;  // [from, to) epoch seconds
@@ -80,14 +81,14 @@ class QueryEngine {
               const Clock* clock);
   QueryEngine(std::unique_ptr<SeriesStore> store, RetentionSeconds retention, const Clock* clock);
 
-  Result<nlohmann::json> Overview(const QueryParams& params);
-  Result<nlohmann::json> Endpoints(const QueryParams& params);
-  Result<nlohmann::json> Customers(const QueryParams& params);
-  Result<nlohmann::json> Timeseries(const QueryParams& params);
-  Result<nlohmann::json> Slow(const QueryParams& params);
+  Result<OverviewAnswer> Overview(const QueryParams& params);
+  Result<TopListAnswer> Endpoints(const QueryParams& params);
+  Result<TopListAnswer> Customers(const QueryParams& params);
+  Result<SeriesAnswer> Timeseries(const QueryParams& params);
+  Result<SlowAnswer> Slow(const QueryParams& params);
   // Endpoint × hour/day grid of one metric (query/heatmap.h): metric is p99,
   // p95, p50, requests or error_rate.
-  Result<nlohmann::json> Heatmap(const QueryParams& params, std::string_view metric);
+  Result<HeatmapAnswer> Heatmap(const QueryParams& params, std::string_view metric);
 
   // Every customer with requests in the planned range, most requests first
   // (ties by name): the customers answer without its top-N limit, names only.
@@ -122,8 +123,8 @@ class QueryEngine {
   // Starts an answer: the store's schema check (until it succeeds) and a
   // clean damage list.
   Status Begin();
-  // Marks a JSON answer partial when blocks were left out.
-  void AddDamage(nlohmann::json* j) const;
+  // The resolution given and the blocks left out so far.
+  AnswerQuality Quality(Tier resolution) const;
   Result<RangePlan> Plan(const QueryParams& params, Tier finest) const;
   // Merges each series over every bucket of `runs`; with_max also gives the
   // latency max.
@@ -132,7 +133,7 @@ class QueryEngine {
   // The `limit` largest names of an index summed over the plan.
   Result<std::vector<std::string>> TopNames(const std::vector<BucketRun>& runs, IndexKind index,
                                             const std::string& customer, int64_t limit);
-  Result<nlohmann::json> TopList(const QueryParams& params, bool customers);
+  Result<TopListAnswer> TopList(const QueryParams& params, bool customers);
 
   std::unique_ptr<SeriesStore> store_;
   RetentionSeconds retention_;
@@ -142,7 +143,8 @@ class QueryEngine {
   bool schema_checked_ = false;
 };
 
-// Human-readable tables for `apimeter query`, from the JSON above. kind is
+// Human-readable tables for `apimeter query`, from the answers' JSON
+// (server/answer_json.h). kind is
 // "overview", "endpoints", "customers", "timeseries" or "slow"; any other
 // kind, or JSON without the expected shape, renders as indented JSON.
 std::string RenderTable(std::string_view kind, const nlohmann::json& result);

@@ -20,9 +20,7 @@ json Ratio(uint64_t num, uint64_t den) {
   return std::round(static_cast<double>(num) / static_cast<double>(den) * 1e6) / 1e6;
 }
 
-uint64_t Bytes(const json& row) {
-  return row.at("bytes_in").get<uint64_t>() + row.at("bytes_out").get<uint64_t>();
-}
+uint64_t Bytes(const TopRow& row) { return row.bytes_in + row.bytes_out; }
 
 Status CheckBound(const char* name, int64_t v, int64_t max) {
   if (v < 1 || v > max) {
@@ -35,19 +33,18 @@ Status CheckBound(const char* name, int64_t v, int64_t max) {
 // Top customers × top endpoints, calls per cell: each cell is the request
 // count of one customer × endpoint series (day tier, whole days), so every
 // cell is exact, and the customer's other endpoints are its total minus them.
-Result<json> Matrix(QueryEngine& engine, QueryParams p, const json& ranked, int64_t rows,
-                    int64_t cols) {
+Result<json> Matrix(QueryEngine& engine, QueryParams p, const std::vector<TopRow>& ranked,
+                    int64_t rows, int64_t cols) {
   p.limit = cols;
-  APIMETER_ASSIGN_OR_RETURN(json top_eps, engine.Endpoints(p));
+  APIMETER_ASSIGN_OR_RETURN(TopListAnswer top_eps, engine.Endpoints(p));
   json endpoints = json::array();
-  for (const json& e : top_eps.at("endpoints")) endpoints.push_back(e.at("endpoint"));
+  for (const TopRow& e : top_eps.rows) endpoints.push_back(ValidUtf8(e.name));
   const size_t n_rows = std::min(ranked.size(), static_cast<size_t>(rows));
   std::vector<FilterSeries> series;
   for (size_t i = 0; i < n_rows; ++i) {
-    const std::string customer = ranked[i].at("customer").get<std::string>();
-    for (const json& ep : endpoints) {
+    for (const TopRow& ep : top_eps.rows) {
       series.push_back({SeriesKind::kCustomerEndpoint,
-                        customer + std::string(1, kNameSeparator) + ep.get<std::string>()});
+                        ranked[i].name + std::string(1, kNameSeparator) + ep.name});
     }
   }
   APIMETER_ASSIGN_OR_RETURN(std::vector<uint64_t> counts,
@@ -62,8 +59,8 @@ Result<json> Matrix(QueryEngine& engine, QueryParams p, const json& ranked, int6
       row.push_back(n);
       listed += n;
     }
-    const uint64_t total = ranked[i].at("requests").get<uint64_t>();
-    customers.push_back(ranked[i].at("customer"));
+    const uint64_t total = ranked[i].requests;
+    customers.push_back(ValidUtf8(ranked[i].name));
     cells.push_back(std::move(row));
     // A shortfall would mean writes landed between the reads: not exact, so null.
     other.push_back(total >= listed ? json(total - listed) : json(nullptr));
@@ -86,14 +83,14 @@ Result<json> BuildAttribution(QueryEngine& engine, const AttributionRequest& r, 
   QueryParams p;
   p.from_s = days.first;
   p.to_s = days.second;
-  APIMETER_ASSIGN_OR_RETURN(json ov, engine.Overview(p));
+  APIMETER_ASSIGN_OR_RETURN(OverviewAnswer ov, engine.Overview(p));
   p.limit = r.limit;
-  APIMETER_ASSIGN_OR_RETURN(json top, engine.Customers(p));
+  APIMETER_ASSIGN_OR_RETURN(TopListAnswer top, engine.Customers(p));
   APIMETER_ASSIGN_OR_RETURN(std::vector<std::string> names, engine.CustomerNames(p));
 
-  const uint64_t total_calls = ov.at("requests").get<uint64_t>();
-  const uint64_t total_bytes = Bytes(ov);
-  const json& rows_in = top.at("customers");
+  const uint64_t total_calls = ov.requests;
+  const uint64_t total_bytes = ov.bytes_in + ov.bytes_out;
+  const std::vector<TopRow>& rows_in = top.rows;
   // Rank by bytes among the listed customers (ties by calls rank).
   std::vector<size_t> by_bytes(rows_in.size());
   for (size_t i = 0; i < by_bytes.size(); ++i) by_bytes[i] = i;
@@ -104,18 +101,20 @@ Result<json> BuildAttribution(QueryEngine& engine, const AttributionRequest& r, 
 
   json rows = json::array(), curve = json::array();
   uint64_t cum_calls = 0, cum_bytes = 0;
+  std::vector<uint64_t> cum_calls_at;  // after the i-th listed customer
   for (size_t i = 0; i < rows_in.size(); ++i) {
-    const json& c = rows_in[i];
-    const uint64_t calls = c.at("requests").get<uint64_t>(), bytes = Bytes(c);
+    const TopRow& c = rows_in[i];
+    const uint64_t calls = c.requests, bytes = Bytes(c);
     cum_calls += calls;
     cum_bytes += bytes;
+    cum_calls_at.push_back(cum_calls);
     rows.push_back({{"rank", i + 1},
-                    {"customer", c.at("customer")},
+                    {"customer", ValidUtf8(c.name)},
                     {"requests", calls},
                     {"share_calls", Ratio(calls, total_calls)},
                     {"cumulative_share_calls", Ratio(cum_calls, total_calls)},
-                    {"bytes_in", c.at("bytes_in")},
-                    {"bytes_out", c.at("bytes_out")},
+                    {"bytes_in", c.bytes_in},
+                    {"bytes_out", c.bytes_out},
                     {"bytes", bytes},
                     {"share_bytes", Ratio(bytes, total_bytes)},
                     {"rank_bytes", rank_bytes[i]}});
@@ -130,21 +129,21 @@ Result<json> BuildAttribution(QueryEngine& engine, const AttributionRequest& r, 
   json highlights = json::array();
   for (size_t k : {1, 5, 10, 20, 50, 100}) {
     if (k > rows_in.size()) break;
-    highlights.push_back({{"top", k}, {"share_calls", rows[k - 1].at("cumulative_share_calls")}});
+    highlights.push_back({{"top", k}, {"share_calls", Ratio(cum_calls_at[k - 1], total_calls)}});
   }
   APIMETER_ASSIGN_OR_RETURN(json matrix,
-                            Matrix(engine, p, rows, r.matrix_customers, r.matrix_endpoints));
-  return json{{"from", ov.at("from")},
-              {"to", ov.at("to")},
+                            Matrix(engine, p, rows_in, r.matrix_customers, r.matrix_endpoints));
+  return json{{"from", FormatIso8601(ov.range.from_s)},
+              {"to", FormatIso8601(ov.range.to_s)},
               {"requested_from", FormatIso8601(r.from_s)},
               {"requested_to", FormatIso8601(r.to_s)},
               {"adjusted",
-               ov.at("adjusted").get<bool>() || days.first != r.from_s || days.second != r.to_s},
+               ov.range.adjusted || days.first != r.from_s || days.second != r.to_s},
               {"generated_at", FormatIso8601(now_s)},
               {"total",
                {{"requests", total_calls},
-                {"bytes_in", ov.at("bytes_in")},
-                {"bytes_out", ov.at("bytes_out")},
+                {"bytes_in", ov.bytes_in},
+                {"bytes_out", ov.bytes_out},
                 {"bytes", total_bytes}}},
               {"active_customers", active},
               {"limit", r.limit},

@@ -23,25 +23,23 @@ json Ratio(uint64_t num, uint64_t den) {
 
 // The highest point of a timeseries answer (earliest on ties); null when no
 // point has requests.
-json PeakPoint(const json& series, const char* key, bool date_only) {
-  const json* best = nullptr;
-  for (const json& p : series.at("points")) {
-    if (p.at("requests").get<uint64_t>() == 0) continue;
-    if (best == nullptr ||
-        p.at("requests").get<uint64_t>() > best->at("requests").get<uint64_t>()) {
-      best = &p;
-    }
+json PeakPoint(const SeriesAnswer& series, const char* key, bool date_only) {
+  const SeriesPointAnswer* best = nullptr;
+  for (const SeriesPointAnswer& p : series.points) {
+    if (p.requests == 0) continue;
+    if (best == nullptr || p.requests > best->requests) best = &p;
   }
   if (best == nullptr) return nullptr;
-  std::string t = best->at("t").get<std::string>();
+  std::string t = FormatIso8601(best->t);
   if (date_only) t = t.substr(0, 10);
-  return {{key, t}, {"requests", best->at("requests")}};
+  return {{key, t}, {"requests", best->requests}};
 }
 
-json Totals(const json& ov, int64_t days) {
-  const uint64_t n = ov.at("requests").get<uint64_t>();
-  const uint64_t e4 = ov.at("errors_4xx").get<uint64_t>(), e5 = ov.at("errors_5xx").get<uint64_t>();
-  const json& lat = ov.at("latency_ms");
+json Optional(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+json Totals(const OverviewAnswer& ov, int64_t days) {
+  const uint64_t n = ov.requests, e4 = ov.errors_4xx, e5 = ov.errors_5xx;
+  const LatencySummary& lat = ov.latency_ms;
   json per_day = nullptr;
   if (days > 0) per_day = std::round(static_cast<double>(n) / static_cast<double>(days) * 10) / 10;
   return {{"requests", n},
@@ -50,40 +48,39 @@ json Totals(const json& ov, int64_t days) {
           {"errors_5xx", e5},
           {"rate_4xx", Ratio(e4, n)},
           {"rate_5xx", Ratio(e5, n)},
-          {"error_rate", ov.at("error_rate")},
-          {"bytes_in", ov.at("bytes_in")},
-          {"bytes_out", ov.at("bytes_out")},
-          {"latency_count", ov.at("latency_count")},
+          {"error_rate", Optional(ov.error_rate)},
+          {"bytes_in", ov.bytes_in},
+          {"bytes_out", ov.bytes_out},
+          {"latency_count", ov.latency_count},
           {"latency_ms",
-           {{"avg", lat.at("avg")},
-            {"p50", lat.at("p50")},
-            {"p95", lat.at("p95")},
-            {"p99", lat.at("p99")},
-            {"max", lat.at("max")}}}};
+           {{"avg", Optional(lat.avg)},
+            {"p50", Optional(lat.p50)},
+            {"p95", Optional(lat.p95)},
+            {"p99", Optional(lat.p99)},
+            {"max", Optional(lat.max)}}}};
 }
 
-json EndpointRows(const json& eps, uint64_t customer_requests, int64_t limit) {
+json EndpointRows(const TopListAnswer& eps, uint64_t customer_requests, int64_t limit) {
   json rows = json::array();
   uint64_t listed = 0;
-  for (const json& e : eps.at("endpoints")) {
-    const uint64_t n = e.at("requests").get<uint64_t>();
-    const uint64_t e4 = e.at("errors_4xx").get<uint64_t>(), e5 = e.at("errors_5xx").get<uint64_t>();
+  for (const TopRow& e : eps.rows) {
+    const uint64_t n = e.requests, e4 = e.errors_4xx, e5 = e.errors_5xx;
     listed += n;
-    const json& lat = e.at("latency_ms");
-    rows.push_back({{"endpoint", e.at("endpoint")},
+    const LatencySummary& lat = e.latency_ms;
+    rows.push_back({{"endpoint", ValidUtf8(e.name)},
                     {"requests", n},
-                    {"share", e.at("share")},
+                    {"share", Optional(e.share)},
                     {"errors_4xx", e4},
                     {"errors_5xx", e5},
                     {"rate_4xx", Ratio(e4, n)},
                     {"rate_5xx", Ratio(e5, n)},
-                    {"bytes_in", e.at("bytes_in")},
-                    {"bytes_out", e.at("bytes_out")},
+                    {"bytes_in", e.bytes_in},
+                    {"bytes_out", e.bytes_out},
                     {"latency_ms",
-                     {{"avg", lat.at("avg")},
-                      {"p50", lat.at("p50")},
-                      {"p95", lat.at("p95")},
-                      {"p99", lat.at("p99")}}}});
+                     {{"avg", Optional(lat.avg)},
+                      {"p50", Optional(lat.p50)},
+                      {"p95", Optional(lat.p95)},
+                      {"p99", Optional(lat.p99)}}}});
   }
   // The rest of the customer's calls, exact by difference (the same days).
   const uint64_t rest = customer_requests > listed ? customer_requests - listed : 0;
@@ -154,30 +151,33 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
   // Blocks any answer left out as damaged (storage v2; docs/storage-v2.md
   // "Reading"): the report says it is partial instead of looking whole.
   ReadDamage damaged;
-  auto note_damage = [&] { damaged.insert(engine.last_damaged().begin(), engine.last_damaged().end()); };
-  APIMETER_ASSIGN_OR_RETURN(json ov, engine.Overview(p));
-  note_damage();
-  const uint64_t requests = ov.at("requests").get<uint64_t>();
-  // (With damaged blocks left out, 0 may be wrong: the report goes on, marked partial.)
-  if (!who.listed && requests == 0 && damaged.empty()) {
+  auto note_damage = [&](const AnswerQuality& q) {
+    damaged.insert(q.damaged.begin(), q.damaged.end());
+    damaged.insert(engine.last_damaged().begin(), engine.last_damaged().end());
+  };
+  APIMETER_ASSIGN_OR_RETURN(OverviewAnswer ov, engine.Overview(p));
+  note_damage(ov.quality);
+  const uint64_t requests = ov.requests;
+  const std::string from = FormatIso8601(ov.range.from_s), to = FormatIso8601(ov.range.to_s);
+  // (With damaged blocks left out, no data may be wrong: the report goes on, marked partial.)
+  if (!who.listed && ov.no_data() && damaged.empty()) {
     return Status::NotFound("customer '" + request.customer +
-                            "' is not in the customers file and has no requests in [" +
-                            ov.at("from").get<std::string>() + ", " +
-                            ov.at("to").get<std::string>() + ")");
+                            "' is not in the customers file and has no requests in [" + from +
+                            ", " + to + ")");
   }
   p.step_s = kDay;
-  APIMETER_ASSIGN_OR_RETURN(json daily, engine.Timeseries(p));
-  note_damage();
+  APIMETER_ASSIGN_OR_RETURN(SeriesAnswer daily, engine.Timeseries(p));
+  note_damage(daily.quality);
   p.step_s = 0;
   p.limit = request.top_endpoints;
-  APIMETER_ASSIGN_OR_RETURN(json eps, engine.Endpoints(p));
-  note_damage();
+  APIMETER_ASSIGN_OR_RETURN(TopListAnswer eps, engine.Endpoints(p));
+  note_damage(eps.quality);
 
   json notes = json::array();
   json peak_hour = nullptr;
   p.step_s = 3600;
-  Result<json> hourly = engine.Timeseries(p);
-  note_damage();
+  Result<SeriesAnswer> hourly = engine.Timeseries(p);
+  if (hourly.ok()) note_damage(hourly->quality);
   if (hourly.ok()) {
     peak_hour = PeakPoint(*hourly, "hour", false);
   } else if (hourly.status().code() == StatusCode::kInvalidArgument) {
@@ -186,18 +186,17 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
     return hourly.status();
   }
 
-  const std::string from = ov.at("from").get<std::string>(), to = ov.at("to").get<std::string>();
-  const int64_t n_days = static_cast<int64_t>(daily.at("points").size());
+  const int64_t n_days = static_cast<int64_t>(daily.points.size());
   json day_rows = json::array();
-  for (const json& pt : daily.at("points")) {
-    day_rows.push_back({{"date", pt.at("t").get<std::string>().substr(0, 10)},
-                        {"requests", pt.at("requests")},
-                        {"errors_4xx", pt.at("errors_4xx")},
-                        {"errors_5xx", pt.at("errors_5xx")},
-                        {"bytes_out", pt.at("bytes_out")},
-                        {"p50", pt.at("p50")},
-                        {"p95", pt.at("p95")},
-                        {"p99", pt.at("p99")}});
+  for (const SeriesPointAnswer& pt : daily.points) {
+    day_rows.push_back({{"date", FormatIso8601(pt.t).substr(0, 10)},
+                        {"requests", pt.requests},
+                        {"errors_4xx", pt.errors_4xx},
+                        {"errors_5xx", pt.errors_5xx},
+                        {"bytes_out", pt.bytes_out},
+                        {"p50", Optional(pt.p50)},
+                        {"p95", Optional(pt.p95)},
+                        {"p99", Optional(pt.p99)}});
   }
   json j{{"report", "customer_usage"},
          {"format_version", 1},
@@ -212,7 +211,7 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
            {"days", n_days},
            {"requested_from", FormatIso8601(request.from_s)},
            {"requested_to", FormatIso8601(request.to_s)},
-           {"adjusted", ov.at("adjusted").get<bool>() || days.first != request.from_s ||
+           {"adjusted", ov.range.adjusted || days.first != request.from_s ||
                             days.second != request.to_s}}},
          {"totals", Totals(ov, n_days)},
          {"daily", std::move(day_rows)},

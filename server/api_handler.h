@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "query/query_engine.h"
+#include "server/answer_json.h"
 #include "server/auth.h"
 #include "server/http_types.h"
 #include "server/http_util.h"
@@ -50,15 +51,21 @@ class QueryBackend {
 class QueryEngineBackend final : public QueryBackend {
  public:
   explicit QueryEngineBackend(QueryEngine* engine) : engine_(engine) {}
-  Result<nlohmann::json> Overview(const QueryParams& p) override { return engine_->Overview(p); }
-  Result<nlohmann::json> Endpoints(const QueryParams& p) override { return engine_->Endpoints(p); }
-  Result<nlohmann::json> Customers(const QueryParams& p) override { return engine_->Customers(p); }
-  Result<nlohmann::json> Timeseries(const QueryParams& p) override {
-    return engine_->Timeseries(p);
+  Result<nlohmann::json> Overview(const QueryParams& p) override {
+    return ToJson(engine_->Overview(p));
   }
-  Result<nlohmann::json> Slow(const QueryParams& p) override { return engine_->Slow(p); }
+  Result<nlohmann::json> Endpoints(const QueryParams& p) override {
+    return ToJson(engine_->Endpoints(p));
+  }
+  Result<nlohmann::json> Customers(const QueryParams& p) override {
+    return ToJson(engine_->Customers(p));
+  }
+  Result<nlohmann::json> Timeseries(const QueryParams& p) override {
+    return ToJson(engine_->Timeseries(p));
+  }
+  Result<nlohmann::json> Slow(const QueryParams& p) override { return ToJson(engine_->Slow(p)); }
   Result<nlohmann::json> Heatmap(const QueryParams& p, const std::string& metric) override {
-    return engine_->Heatmap(p, metric);
+    return ToJson(engine_->Heatmap(p, metric));
   }
 
  private:

@@ -46,6 +46,7 @@
 #include "tests/support/store_dump.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -321,8 +322,8 @@ class BackfillClusterTest : public ::testing::Test {
     p.from_s = (day_ - 1) * kDaySeconds;
     p.to_s = (day_ + 2) * kDaySeconds;
     p.limit = 1000;
-    auto ca = single.rt->query().Customers(p);
-    auto cb = cluster.rt->query().Customers(p);
+    auto ca = ToJson(single.rt->query().Customers(p));
+    auto cb = ToJson(cluster.rt->query().Customers(p));
     ASSERT_TRUE(ca.ok() && cb.ok());
     EXPECT_EQ(*cb, *ca);
     auto total = cluster.rt->query().SeriesTotal(SeriesKind::kAll, "", day_ * kDaySeconds,

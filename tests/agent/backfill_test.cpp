@@ -16,6 +16,7 @@
 #include "agent/runtime.h"
 #include "tests/agent/backfill_test_util.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -241,12 +242,12 @@ TEST_F(BackfillTest, ThreeLanesCountExactlyAsOneLane) {
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     EXPECT_EQ(a->dump(), b->dump());
   };
-  same(rt_->query().Overview(params), other->query().Overview(params));
-  same(rt_->query().Timeseries(params), other->query().Timeseries(params));
-  same(rt_->query().Endpoints(params), other->query().Endpoints(params));
-  same(rt_->query().Customers(params), other->query().Customers(params));
-  same(rt_->query().Slow(params), other->query().Slow(params));
-  auto overview = rt_->query().Overview(params);
+  same(ToJson(rt_->query().Overview(params)), ToJson(other->query().Overview(params)));
+  same(ToJson(rt_->query().Timeseries(params)), ToJson(other->query().Timeseries(params)));
+  same(ToJson(rt_->query().Endpoints(params)), ToJson(other->query().Endpoints(params)));
+  same(ToJson(rt_->query().Customers(params)), ToJson(other->query().Customers(params)));
+  same(ToJson(rt_->query().Slow(params)), ToJson(other->query().Slow(params)));
+  auto overview = ToJson(rt_->query().Overview(params));
   ASSERT_TRUE(overview.ok());
   EXPECT_EQ(overview->dump().find("\"requests\":0,"), std::string::npos);
 }

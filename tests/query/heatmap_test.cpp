@@ -9,6 +9,7 @@
 #include "sink/redis_sink.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -62,7 +63,7 @@ class HeatmapTest : public ::testing::Test {
     p.from_s = from;
     p.to_s = to;
     p.limit = limit;
-    auto r = engine_.Heatmap(p, metric);
+    auto r = ToJson(engine_.Heatmap(p, metric));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : json();
   }
@@ -195,7 +196,7 @@ TEST_F(HeatmapTest, EndpointFilterGivesOneRowEvenWithoutTraffic) {
   p.from_s = At(2);
   p.to_s = At(4);
   p.filter.endpoint = "GET /v1/nothing";
-  auto r = engine_.Heatmap(p, "p99");
+  auto r = ToJson(engine_.Heatmap(p, "p99"));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ((*r)["endpoints"].size(), 1u);
   EXPECT_EQ((*r)["cells"][0], json::array({nullptr, nullptr}));
@@ -205,20 +206,20 @@ TEST_F(HeatmapTest, BadParametersAreInvalidArgumentNamingTheParameter) {
   QueryParams p;
   p.from_s = At(2);
   p.to_s = At(4);
-  auto bad_metric = engine_.Heatmap(p, "p42\xff");
+  auto bad_metric = ToJson(engine_.Heatmap(p, "p42\xff"));
   ASSERT_FALSE(bad_metric.ok());
   EXPECT_EQ(bad_metric.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad_metric.status().message().find("metric"), std::string::npos);
   p.limit = kMaxHeatmapRows + 1;
-  auto bad_limit = engine_.Heatmap(p, "p99");
+  auto bad_limit = ToJson(engine_.Heatmap(p, "p99"));
   ASSERT_FALSE(bad_limit.ok());
   EXPECT_NE(bad_limit.status().message().find("limit"), std::string::npos);
   p.limit = 20;
   p.filter.host = "web1";
-  EXPECT_EQ(engine_.Heatmap(p, "p99").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ToJson(engine_.Heatmap(p, "p99")).status().code(), StatusCode::kInvalidArgument);
   p.filter.host.clear();
   p.to_s = p.from_s;
-  EXPECT_EQ(engine_.Heatmap(p, "requests").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ToJson(engine_.Heatmap(p, "requests")).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(HeatmapStepTest, HourlyUpTo14DaysWhileTheHourTierIsRetained) {

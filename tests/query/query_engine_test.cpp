@@ -16,6 +16,7 @@
 #include "sink/standalone_flush.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -152,7 +153,7 @@ TEST_P(QueryEngineTest, OverviewIsExactForAnUnalignedRange) {
   Write(testing::RejectedBatch("web1", At(11, 30), 7));
   Write(testing::RejectedBatch("web2", At(16), 5));  // outside the range
 
-  const json j = Ok(engine_.Overview(Params(At(10, 7, 30), At(13, 42, 10))));
+  const json j = Ok(ToJson(engine_.Overview(Params(At(10, 7, 30), At(13, 42, 10)))));
   // Minute granularity: [10:07, 13:43).
   EXPECT_EQ(j["from"], FormatIso8601(At(10, 7)));
   EXPECT_EQ(j["to"], FormatIso8601(At(13, 43)));
@@ -188,7 +189,7 @@ TEST_P(QueryEngineTest, OverviewOverWholeDaysUsesTheDayTierAndMatches) {
   const int64_t from = (day_ - 1) * kDay + 5 * kHour + 17 * kMin;
   const int64_t effective_from = (day_ - 1) * kDay + 5 * kHour;
   const int64_t to = clock_.NowSeconds();
-  const json j = Ok(engine_.Overview(Params(from, to)));
+  const json j = Ok(ToJson(engine_.Overview(Params(from, to))));
   bool has_day = false;
   for (const json& run : j["plan"]) has_day |= run["tier"] == "day";
   EXPECT_TRUE(has_day) << j["plan"].dump();
@@ -203,7 +204,7 @@ TEST_P(QueryEngineTest, ExpiredMinutesAreReportedAsTheWiderRange) {
   const auto requests = testing::MixedRequests(At(9), At(15), 2000, 3);
   Write(requests);
   ManualClock later((day_ + 3) * kDay * 1000000);
-  const json j = Ok(MakeEngine(&later)->Overview(Params(At(10, 7, 30), At(13, 42, 10))));
+  const json j = Ok(ToJson(MakeEngine(&later)->Overview(Params(At(10, 7, 30), At(13, 42, 10)))));
   EXPECT_EQ(j["from"], FormatIso8601(At(10)));
   EXPECT_EQ(j["to"], FormatIso8601(At(14)));
   EXPECT_EQ(j["requested_from"], FormatIso8601(At(10, 7, 30)));
@@ -229,7 +230,7 @@ TEST_P(QueryEngineTest, FiltersReadTheMatchingSeries) {
   for (const Case& c : cases) {
     QueryParams p = Params(from, to);
     p.filter = c.filter;
-    const json j = Ok(engine_.Overview(p));
+    const json j = Ok(ToJson(engine_.Overview(p)));
     // Customer × endpoint series exist per UTC day only: the whole day.
     const bool day_only = !c.filter.customer.empty() && !c.filter.endpoint.empty();
     const Expected e = day_only ? Compute(requests, day_ * kDay, (day_ + 1) * kDay, c.keep)
@@ -238,7 +239,7 @@ TEST_P(QueryEngineTest, FiltersReadTheMatchingSeries) {
     ASSERT_GT(e.requests, 50u);
     ExpectMatches(j, e);
     EXPECT_EQ(j.contains("resolution"), day_only);
-    const json ts = Ok(engine_.Timeseries(p));
+    const json ts = Ok(ToJson(engine_.Timeseries(p)));
     uint64_t sum = 0;
     for (const json& point : ts["points"]) sum += point["requests"].get<uint64_t>();
     EXPECT_EQ(sum, e.requests);
@@ -248,7 +249,7 @@ TEST_P(QueryEngineTest, FiltersReadTheMatchingSeries) {
 TEST_P(QueryEngineTest, HostCannotBeCombinedWithEndpointOrCustomer) {
   QueryParams p = Params(At(9), At(10));
   p.filter = {"web1", "GET /v1/users", ""};
-  for (auto r : {engine_.Overview(p), engine_.Timeseries(p)}) {
+  for (auto r : {ToJson(engine_.Overview(p)), ToJson(engine_.Timeseries(p))}) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(r.status().message(),
@@ -256,10 +257,10 @@ TEST_P(QueryEngineTest, HostCannotBeCombinedWithEndpointOrCustomer) {
               "only");
   }
   p.filter = {"web1", "", ""};
-  EXPECT_EQ(engine_.Endpoints(p).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(engine_.Customers(p).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ToJson(engine_.Endpoints(p)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ToJson(engine_.Customers(p)).status().code(), StatusCode::kInvalidArgument);
   p.filter = {"", "GET /v1/users", ""};
-  auto c = engine_.Customers(p);
+  auto c = ToJson(engine_.Customers(p));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("endpoint"), std::string::npos);
 }
@@ -270,7 +271,7 @@ TEST_P(QueryEngineTest, EndpointsAreTopNByRequestsWithShares) {
   const int64_t from = At(9, 10), to = At(11, 50);
   QueryParams p = Params(from, to);
   p.limit = 3;
-  const json j = Ok(engine_.Endpoints(p));
+  const json j = Ok(ToJson(engine_.Endpoints(p)));
   const Expected all = Compute(requests, from, to);
   EXPECT_EQ(j["total_requests"], all.requests);
   const json& rows = j["endpoints"];
@@ -294,7 +295,7 @@ TEST_P(QueryEngineTest, EndpointsOfOneCustomerUseItsIndexAndTotal) {
   const int64_t from = At(9), to = At(12);
   QueryParams p = Params(from, to);
   p.filter.customer = "globex";
-  const json j = Ok(engine_.Endpoints(p));
+  const json j = Ok(ToJson(engine_.Endpoints(p)));
   const Expected total =
       Compute(requests, from, to, [](const TestRequest& r) { return r.customer == "globex"; });
   EXPECT_EQ(j["total_requests"], total.requests);
@@ -330,13 +331,13 @@ TEST_P(QueryEngineTest, TopNTiesAreBrokenByName) {
   Write(requests);
   QueryParams p = Params(At(10), At(11));
   p.limit = 3;
-  const json j = Ok(engine_.Endpoints(p));
+  const json j = Ok(ToJson(engine_.Endpoints(p)));
   ASSERT_EQ(j["endpoints"].size(), 3u);
   EXPECT_EQ(j["endpoints"][0]["endpoint"], "GET /d");
   EXPECT_EQ(j["endpoints"][1]["endpoint"], "GET /a");
   EXPECT_EQ(j["endpoints"][2]["endpoint"], "GET /b");
   EXPECT_DOUBLE_EQ(j["endpoints"][0]["share"].get<double>(), 0.357143);  // 5/14, 6 decimals
-  const json c = Ok(engine_.Customers(p));
+  const json c = Ok(ToJson(engine_.Customers(p)));
   EXPECT_EQ(c["customers"][0]["customer"], "cust-d");
   EXPECT_EQ(c["customers"][1]["customer"], "cust-a");
 }
@@ -346,7 +347,7 @@ TEST_P(QueryEngineTest, CustomersAreTopNWithBytes) {
   Write(requests);
   const int64_t from = At(9), to = At(12);
   QueryParams p = Params(from, to);
-  const json j = Ok(engine_.Customers(p));
+  const json j = Ok(ToJson(engine_.Customers(p)));
   const json& rows = j["customers"];
   ASSERT_EQ(rows.size(), 4u);
   const char* order[] = {"acme", "globex", "k_0123456789ab", "anonymous"};
@@ -357,7 +358,7 @@ TEST_P(QueryEngineTest, CustomersAreTopNWithBytes) {
     ExpectMatches(rows[i], e);
   }
   p.filter.customer = "globex";
-  const json one = Ok(engine_.Customers(p));
+  const json one = Ok(ToJson(engine_.Customers(p)));
   ASSERT_EQ(one["customers"].size(), 1u);
   EXPECT_EQ(one["customers"][0], rows[1]);
 }
@@ -377,7 +378,7 @@ TEST_P(QueryEngineTest, TimeseriesHasEveryStepAndNullsForEmptyOnes) {
   requests.push_back(last);
   Write(requests);
 
-  const json j = Ok(engine_.Timeseries(Params(At(10), At(10, 15))));
+  const json j = Ok(ToJson(engine_.Timeseries(Params(At(10), At(10, 15)))));
   EXPECT_EQ(j["step_s"], 60);
   EXPECT_EQ(j["step_chosen"], true);
   const json& pts = j["points"];
@@ -396,7 +397,7 @@ TEST_P(QueryEngineTest, TimeseriesHasEveryStepAndNullsForEmptyOnes) {
 
   QueryParams p = Params(At(10), At(10, 15));
   p.step_s = 300;
-  const json five = Ok(engine_.Timeseries(p));
+  const json five = Ok(ToJson(engine_.Timeseries(p)));
   ASSERT_EQ(five["points"].size(), 3u);
   EXPECT_EQ(five["points"][0]["requests"], 10);
   EXPECT_EQ(five["points"][1]["requests"], 0);
@@ -405,7 +406,7 @@ TEST_P(QueryEngineTest, TimeseriesHasEveryStepAndNullsForEmptyOnes) {
   // The 10th smallest of 1..10 ms is 10 ms.
   EXPECT_NEAR(five["points"][0]["p99"].get<double>(), 10.0, 0.1);
   p.step_s = 90;
-  auto bad = engine_.Timeseries(p);
+  auto bad = ToJson(engine_.Timeseries(p));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("step_s"), std::string::npos);
 }
@@ -431,7 +432,7 @@ TEST_P(QueryEngineTest, SlowListsTheSlowestInRangeNewestTieFirst) {
 
   QueryParams p = Params(At(10), At(11));
   p.limit = 3;
-  const json j = Ok(engine_.Slow(p));
+  const json j = Ok(ToJson(engine_.Slow(p)));
   const json& rows = j["requests"];
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0]["latency_ms"], 900.0);
@@ -446,25 +447,25 @@ TEST_P(QueryEngineTest, SlowListsTheSlowestInRangeNewestTieFirst) {
 
   p.limit = 10;
   p.filter.endpoint = "GET /fast";
-  const json fast = Ok(engine_.Slow(p));
+  const json fast = Ok(ToJson(engine_.Slow(p)));
   ASSERT_EQ(fast["requests"].size(), 3u);
   EXPECT_EQ(fast["requests"][0]["latency_ms"], 300.0);
   EXPECT_EQ(fast["requests"][2]["latency_ms"], 5.0);
 }
 
 TEST_P(QueryEngineTest, NoDataGivesNullsNotZeros) {
-  const json j = Ok(engine_.Overview(Params(At(3), At(4))));
+  const json j = Ok(ToJson(engine_.Overview(Params(At(3), At(4)))));
   EXPECT_EQ(j["requests"], 0);
   EXPECT_TRUE(j["error_rate"].is_null());
   for (const char* k : {"avg", "p50", "p90", "p95", "p99", "max"}) {
     EXPECT_TRUE(j["latency_ms"][k].is_null()) << k;
   }
   EXPECT_EQ(j["rps"], 0.0);
-  EXPECT_TRUE(Ok(engine_.Endpoints(Params(At(3), At(4))))["endpoints"].empty());
-  EXPECT_TRUE(Ok(engine_.Slow(Params(At(3), At(4))))["requests"].empty());
+  EXPECT_TRUE(Ok(ToJson(engine_.Endpoints(Params(At(3), At(4)))))["endpoints"].empty());
+  EXPECT_TRUE(Ok(ToJson(engine_.Slow(Params(At(3), At(4)))))["requests"].empty());
   // A range entirely in the future has no elapsed seconds: rps is null.
   const int64_t now = clock_.NowSeconds();
-  EXPECT_TRUE(Ok(engine_.Overview(Params(now + kHour, now + 2 * kHour)))["rps"].is_null());
+  EXPECT_TRUE(Ok(ToJson(engine_.Overview(Params(now + kHour, now + 2 * kHour))))["rps"].is_null());
 }
 
 TEST_P(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
@@ -472,7 +473,7 @@ TEST_P(QueryEngineTest, RequestsWithoutLatencyGiveNullPercentilesButCounts) {
   r.time_us = At(10, 1) * 1000000;
   r.latency_us = -1;
   Write({r, r});
-  const json j = Ok(engine_.Overview(Params(At(10), At(11))));
+  const json j = Ok(ToJson(engine_.Overview(Params(At(10), At(11)))));
   EXPECT_EQ(j["requests"], 2);
   EXPECT_EQ(j["error_rate"], 0.0);
   EXPECT_TRUE(j["latency_ms"]["p50"].is_null());
@@ -486,15 +487,15 @@ TEST_P(QueryEngineTest, BadParametersAreInvalidArgument) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
   };
-  expect_invalid(engine_.Overview(Params(At(10), At(10))), "from must be before to");
-  expect_invalid(engine_.Overview(Params(At(10), At(9))), "from must be before to");
-  expect_invalid(engine_.Overview(Params(At(10) - 401 * kDay, At(10))), "day retention");
+  expect_invalid(ToJson(engine_.Overview(Params(At(10), At(10)))), "from must be before to");
+  expect_invalid(ToJson(engine_.Overview(Params(At(10), At(9)))), "from must be before to");
+  expect_invalid(ToJson(engine_.Overview(Params(At(10) - 401 * kDay, At(10)))), "day retention");
   for (int64_t limit : {0, -1, 1001}) {
     QueryParams p = Params(At(9), At(10));
     p.limit = limit;
-    expect_invalid(engine_.Endpoints(p), "limit");
-    expect_invalid(engine_.Customers(p), "limit");
-    expect_invalid(engine_.Slow(p), "limit");
+    expect_invalid(ToJson(engine_.Endpoints(p)), "limit");
+    expect_invalid(ToJson(engine_.Customers(p)), "limit");
+    expect_invalid(ToJson(engine_.Slow(p)), "limit");
   }
 }
 
@@ -514,7 +515,7 @@ TEST_F(QueryEngineV1Test, AHashThatBreaksTheSchemaIsAParseErrorNotACrash) {
   const std::string key = schema_.SeriesKey(Tier::kMinute, At(10, 1) / 60, SeriesKind::kAll, "");
   ASSERT_TRUE(client_.Command({"HSET", key, "bogus", "1"}).ok());
   ASSERT_TRUE(client_.Command({"EXPIRE", key, "600"}).ok());
-  auto r = engine_.Overview(Params(At(10), At(10, 5)));
+  auto r = ToJson(engine_.Overview(Params(At(10), At(10, 5))));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kParseError);
   EXPECT_NE(r.status().message().find("bogus"), std::string::npos);
@@ -526,7 +527,7 @@ TEST_P(QueryEngineTest, InvalidUtf8NamesStillDump) {
   r.endpoint = "GET /v1/\xff\xfe";
   r.latency_us = 10;
   Write({r});
-  const json j = Ok(engine_.Endpoints(Params(At(10), At(11))));
+  const json j = Ok(ToJson(engine_.Endpoints(Params(At(10), At(11)))));
   ASSERT_EQ(j["endpoints"].size(), 1u);
   EXPECT_NO_THROW((void)j.dump());
   EXPECT_EQ(j["endpoints"][0]["endpoint"], "GET /v1/\xEF\xBF\xBD\xEF\xBF\xBD");
@@ -559,7 +560,7 @@ INSTANTIATE_TEST_SUITE_P(Stores, CustomerEndpointDayTest,
 TEST_P(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
   QueryParams p = Params(At(10, 7, 30), At(13, 42, 10));
   p.filter = {"", "GET /v1/users", "acme"};
-  const json j = Ok(engine_.Overview(p));
+  const json j = Ok(ToJson(engine_.Overview(p)));
   EXPECT_EQ(j["from"], FormatIso8601(day_ * kDay));
   EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
   EXPECT_EQ(j["requested_from"], FormatIso8601(At(10, 7, 30)));
@@ -577,7 +578,7 @@ TEST_P(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
 
   // The customer alone still has minutes: the request range as before.
   p.filter = {"", "", "acme"};
-  const json c = Ok(engine_.Overview(p));
+  const json c = Ok(ToJson(engine_.Overview(p)));
   EXPECT_EQ(c["from"], FormatIso8601(At(10, 7)));
   EXPECT_EQ(c["to"], FormatIso8601(At(13, 43)));
   EXPECT_FALSE(c.contains("resolution"));
@@ -587,18 +588,18 @@ TEST_P(CustomerEndpointDayTest, OverviewIsRoundedOutwardToWholeDays) {
 TEST_P(CustomerEndpointDayTest, RangeAcrossMidnightReadsBothDays) {
   QueryParams p = Params(At(-2), At(2));
   p.filter = {"", "GET /v1/users", "acme"};
-  const json j = Ok(engine_.Overview(p));
+  const json j = Ok(ToJson(engine_.Overview(p)));
   EXPECT_EQ(j["from"], FormatIso8601((day_ - 1) * kDay));
   EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
   ASSERT_EQ(j["plan"].size(), 1u);
   EXPECT_EQ(j["plan"][0]["buckets"], 2);
   ExpectMatches(j, Compute(requests_, (day_ - 1) * kDay, (day_ + 1) * kDay, AcmeUsers));
   // Aligned days are not adjusted and still say why they are days.
-  const json aligned = Ok(engine_.Overview([&] {
+  const json aligned = Ok(ToJson(engine_.Overview([&] {
     QueryParams q = Params((day_ - 1) * kDay, (day_ + 1) * kDay);
     q.filter = p.filter;
     return q;
-  }()));
+  }())));
   EXPECT_EQ(aligned["adjusted"], false);
   ExpectDayResolution(aligned);
   EXPECT_EQ(aligned["requests"], j["requests"]);
@@ -607,7 +608,7 @@ TEST_P(CustomerEndpointDayTest, RangeAcrossMidnightReadsBothDays) {
 TEST_P(CustomerEndpointDayTest, TimeseriesHasOnePointPerDay) {
   QueryParams p = Params(At(-2), At(2));
   p.filter = {"", "GET /v1/users", "acme"};
-  const json j = Ok(engine_.Timeseries(p));
+  const json j = Ok(ToJson(engine_.Timeseries(p)));
   EXPECT_EQ(j["step_s"], kDay);
   EXPECT_EQ(j["step_chosen"], true);
   EXPECT_EQ(j["from"], FormatIso8601((day_ - 1) * kDay));
@@ -624,7 +625,7 @@ TEST_P(CustomerEndpointDayTest, TimeseriesHasOnePointPerDay) {
   }
   // A 2-day step sits on the 2-day grid since the epoch.
   p.step_s = 2 * kDay;
-  const json two = Ok(engine_.Timeseries(p));
+  const json two = Ok(ToJson(engine_.Timeseries(p)));
   const int64_t grid_from = FloorDiv(At(-2), 2 * kDay) * 2 * kDay;
   const int64_t grid_to = CeilDiv(At(2), 2 * kDay) * 2 * kDay;
   EXPECT_EQ(two["from"], FormatIso8601(grid_from));
@@ -637,7 +638,7 @@ TEST_P(CustomerEndpointDayTest, TimeseriesHasOnePointPerDay) {
   // Without the ce filter the same range keeps minute points.
   p.step_s = 0;
   p.filter = {"", "GET /v1/users", ""};
-  const json e = Ok(engine_.Timeseries(p));
+  const json e = Ok(ToJson(engine_.Timeseries(p)));
   EXPECT_EQ(e["step_s"], 60);
   EXPECT_FALSE(e.contains("resolution"));
 }
@@ -647,7 +648,7 @@ TEST_P(CustomerEndpointDayTest, TimeseriesStepFinerThanADayIsInvalid) {
   p.filter = {"", "GET /v1/users", "acme"};
   for (int64_t step : {60, 3600, 43200}) {
     p.step_s = step;
-    auto r = engine_.Timeseries(p);
+    auto r = ToJson(engine_.Timeseries(p));
     ASSERT_FALSE(r.ok()) << step;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     const std::string& m = r.status().message();
@@ -661,7 +662,7 @@ TEST_P(CustomerEndpointDayTest, TimeseriesStepFinerThanADayIsInvalid) {
 TEST_P(CustomerEndpointDayTest, EndpointsOfACustomerCoverWholeDays) {
   QueryParams p = Params(At(1, 15), At(3, 10));
   p.filter.customer = "globex";
-  const json j = Ok(engine_.Endpoints(p));
+  const json j = Ok(ToJson(engine_.Endpoints(p)));
   EXPECT_EQ(j["from"], FormatIso8601(day_ * kDay));
   EXPECT_EQ(j["to"], FormatIso8601((day_ + 1) * kDay));
   EXPECT_EQ(j["adjusted"], true);
@@ -682,7 +683,7 @@ TEST_P(CustomerEndpointDayTest, EndpointsOfACustomerCoverWholeDays) {
   }
   // One endpoint of the customer: also whole days.
   p.filter.endpoint = "POST /v1/orders";
-  const json one = Ok(engine_.Endpoints(p));
+  const json one = Ok(ToJson(engine_.Endpoints(p)));
   ExpectDayResolution(one);
   ASSERT_EQ(one["endpoints"].size(), 1u);
   EXPECT_EQ(one["endpoints"][0]["requests"],
@@ -693,22 +694,22 @@ TEST_P(CustomerEndpointDayTest, EndpointsOfACustomerCoverWholeDays) {
 
 TEST_P(CustomerEndpointDayTest, QueriesWithoutCustomerEndpointSeriesAreUnchanged) {
   const QueryParams p = Params(At(1, 15), At(3, 10));
-  const json endpoints = Ok(engine_.Endpoints(p));
+  const json endpoints = Ok(ToJson(engine_.Endpoints(p)));
   EXPECT_EQ(endpoints["from"], FormatIso8601(At(1, 15)));
   EXPECT_EQ(endpoints["to"], FormatIso8601(At(3, 10)));
   EXPECT_FALSE(endpoints.contains("resolution"));
-  const json customers = Ok(engine_.Customers(p));
+  const json customers = Ok(ToJson(engine_.Customers(p)));
   EXPECT_EQ(customers["from"], FormatIso8601(At(1, 15)));
   EXPECT_FALSE(customers.contains("resolution"));
   QueryParams one = p;
   one.filter.customer = "acme";
-  const json c = Ok(engine_.Customers(one));
+  const json c = Ok(ToJson(engine_.Customers(one)));
   EXPECT_EQ(c["from"], FormatIso8601(At(1, 15)));
   EXPECT_EQ(c["customers"][0]["requests"],
             Compute(requests_, At(1, 15), At(3, 10), [](const TestRequest& r) {
               return r.customer == "acme";
             }).requests);
-  const json slow = Ok(engine_.Slow(one));
+  const json slow = Ok(ToJson(engine_.Slow(one)));
   EXPECT_EQ(slow["from"], FormatIso8601(At(1, 15)));
   EXPECT_FALSE(slow.contains("resolution"));
 }
@@ -757,7 +758,7 @@ TEST_F(QueryEngineV1Test, TopNReadsMaxScoresWithOneCommandPerBucketAndShard) {
   QueryParams p = Params(At(10), At(11));  // one hour bucket
   p.limit = 4;
   const uint64_t before = client_.commands_sent();
-  const json j = Ok(engine_.Endpoints(p));
+  const json j = Ok(ToJson(engine_.Endpoints(p)));
   const uint64_t commands = client_.commands_sent() - before;
   ASSERT_EQ(j["endpoints"].size(), 4u);
   std::set<int> shards = {KeySchema::ShardOf(SeriesKind::kAll, "")};
@@ -773,7 +774,7 @@ TEST_F(QueryEngineV1Test, TopNReadsMaxScoresWithOneCommandPerBucketAndShard) {
   // A customer's endpoints all live in its shard: one ZMSCORE for the day.
   p.filter.customer = "acme";
   const uint64_t before_ce = client_.commands_sent();
-  const json ce = Ok(engine_.Endpoints(p));
+  const json ce = Ok(ToJson(engine_.Endpoints(p)));
   EXPECT_EQ(ce["endpoints"].size(), 4u);
   EXPECT_EQ(client_.commands_sent() - before_ce, 1u + 5u + 1u);
 }
@@ -796,7 +797,7 @@ TEST_P(QueryEngineTest, ManySeriesInOneShardSplitTheirMaxReadsAndStayExact) {
   QueryParams p = Params(At(9), At(12));
   p.limit = 1000;
   p.filter.customer = "solo";
-  const json j = Ok(engine_.Endpoints(p));
+  const json j = Ok(ToJson(engine_.Endpoints(p)));
   ASSERT_EQ(j["endpoints"].size(), 300u);
   for (const json& row : j["endpoints"]) {
     const int e = std::stoi(row["endpoint"].get<std::string>().substr(6));
@@ -811,7 +812,7 @@ TEST_P(QueryEngineTest, ManySeriesInOneShardSplitTheirMaxReadsAndStayExact) {
   // The same 300 endpoints without the customer filter (spread over shards).
   QueryParams all = p;
   all.filter.customer.clear();
-  const json j2 = Ok(engine_.Endpoints(all));
+  const json j2 = Ok(ToJson(engine_.Endpoints(all)));
   ASSERT_EQ(j2["endpoints"].size(), 300u);
   for (size_t i = 0; i < 300; ++i)
     EXPECT_EQ(j2["endpoints"][i]["latency_ms"], j["endpoints"][i]["latency_ms"]);
@@ -829,7 +830,7 @@ TEST_F(QueryEngineV1Test, AMaxScoreThatIsNotALatencyIsAParseError) {
   ASSERT_TRUE(client_.Command({"ZADD", key, "-5", "e:GET /x"}).ok());
   QueryParams p = Params(At(10), At(10, 5));
   p.filter.endpoint = "GET /x";
-  auto o = engine_.Overview(p);
+  auto o = ToJson(engine_.Overview(p));
   ASSERT_FALSE(o.ok());
   EXPECT_EQ(o.status().code(), StatusCode::kParseError);
   EXPECT_NE(o.status().message().find("not a latency"), std::string::npos);

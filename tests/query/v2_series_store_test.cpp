@@ -17,6 +17,7 @@
 #include "sink/standalone_flush.h"
 #include "tests/query/test_data.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -105,22 +106,22 @@ class V2StoreTest : public ::testing::Test {
       EXPECT_TRUE(r.ok()) << name << ": " << r.status().ToString();
       all[name] = r.ok() ? *r : json();
     };
-    put("overview", engine.Overview(Params(from, to)));
-    put("overview_host", engine.Overview(Params(from, to, {"web2", "", ""})));
-    put("overview_endpoint", engine.Overview(Params(from, to, {"", "POST /v1/orders", ""})));
-    put("overview_customer", engine.Overview(Params(from, to, {"", "", "globex"})));
-    put("overview_pair", engine.Overview(Params(from, to, {"", "GET /v1/users", "acme"})));
-    put("endpoints", engine.Endpoints(Params(from, to)));
-    put("endpoints_2", engine.Endpoints(Params(from, to, {}, 2)));
-    put("endpoints_of_customer", engine.Endpoints(Params(from, to, {"", "", "acme"})));
-    put("customers", engine.Customers(Params(from, to)));
-    put("customers_1", engine.Customers(Params(from, to, {}, 1)));
-    put("customer", engine.Customers(Params(from, to, {"", "", "anonymous"})));
-    put("timeseries", engine.Timeseries(Params(from, to)));
-    put("timeseries_customer", engine.Timeseries(Params(from, to, {"", "", "acme"})));
-    put("slow", engine.Slow(Params(from, to)));
-    put("heatmap_p95", engine.Heatmap(Params(from, to), "p95"));
-    put("heatmap_requests", engine.Heatmap(Params(from, to), "requests"));
+    put("overview", ToJson(engine.Overview(Params(from, to))));
+    put("overview_host", ToJson(engine.Overview(Params(from, to, {"web2", "", ""}))));
+    put("overview_endpoint", ToJson(engine.Overview(Params(from, to, {"", "POST /v1/orders", ""}))));
+    put("overview_customer", ToJson(engine.Overview(Params(from, to, {"", "", "globex"}))));
+    put("overview_pair", ToJson(engine.Overview(Params(from, to, {"", "GET /v1/users", "acme"}))));
+    put("endpoints", ToJson(engine.Endpoints(Params(from, to))));
+    put("endpoints_2", ToJson(engine.Endpoints(Params(from, to, {}, 2))));
+    put("endpoints_of_customer", ToJson(engine.Endpoints(Params(from, to, {"", "", "acme"}))));
+    put("customers", ToJson(engine.Customers(Params(from, to))));
+    put("customers_1", ToJson(engine.Customers(Params(from, to, {}, 1))));
+    put("customer", ToJson(engine.Customers(Params(from, to, {"", "", "anonymous"}))));
+    put("timeseries", ToJson(engine.Timeseries(Params(from, to))));
+    put("timeseries_customer", ToJson(engine.Timeseries(Params(from, to, {"", "", "acme"}))));
+    put("slow", ToJson(engine.Slow(Params(from, to))));
+    put("heatmap_p95", ToJson(engine.Heatmap(Params(from, to), "p95")));
+    put("heatmap_requests", ToJson(engine.Heatmap(Params(from, to), "requests")));
     auto names = engine.CustomerNames(Params(from, to));
     EXPECT_TRUE(names.ok());
     if (names.ok()) all["customer_names"] = *names;
@@ -198,7 +199,7 @@ TEST_F(V2StoreTest, CompactedAndUncompactedGroupsAnswerTheSame) {
   std::vector<TestRequest> all = requests;
   all.insert(all.end(), more.begin(), more.end());
   auto engine = Engine();
-  auto j = engine->Overview(Params(At(9, 30), At(11, 45)));
+  auto j = ToJson(engine->Overview(Params(At(9, 30), At(11, 45))));
   ASSERT_TRUE(j.ok());
   EXPECT_EQ((*j)["requests"], Compute(all, At(9, 30), At(11, 45)).requests);
   EXPECT_FALSE(j->contains("partial"));
@@ -212,14 +213,14 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
   auto engine = Engine();
   // One hour of one customer: one group, the hour 'c' group of its shard.
   const QueryParams p = Params(At(10), At(11), {"", "", "acme"});
-  auto first = engine->Overview(p);
+  auto first = ToJson(engine->Overview(p));
   ASSERT_TRUE(first.ok());
   const SeriesStoreStats s1 = engine->store().stats();
   EXPECT_EQ(s1.bases_cached, 0u);
   EXPECT_EQ(s1.blocks_read, 1u);  // the group's base
   EXPECT_EQ(cache_->GetStats().entries, 1u);
 
-  auto second = engine->Overview(p);
+  auto second = ToJson(engine->Overview(p));
   ASSERT_TRUE(second.ok());
   const SeriesStoreStats s2 = engine->store().stats();
   EXPECT_EQ(*second, *first);
@@ -233,7 +234,7 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
   extra.customer = "acme";
   extra.time_us = At(10, 30) * 1000000;
   WriteV2({extra});
-  auto third = engine->Overview(p);
+  auto third = ToJson(engine->Overview(p));
   ASSERT_TRUE(third.ok());
   const SeriesStoreStats s3 = engine->store().stats();
   EXPECT_EQ(s3.blocks_read - s2.blocks_read, 1u);
@@ -246,7 +247,7 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
 
   // Compacted again: the generation moved, so the stale base is read anew.
   ASSERT_GT(Compact(At(10), At(11)), 0u);
-  auto fourth = engine->Overview(p);
+  auto fourth = ToJson(engine->Overview(p));
   ASSERT_TRUE(fourth.ok());
   EXPECT_EQ(*fourth, *third);
   EXPECT_GT(engine->store().stats().rereads, 0u);
@@ -303,7 +304,7 @@ TEST_F(V2CorruptionTest, ADamagedDeltaIsLeftOutAndNamed) {
     Set(key, 1, bytes);
     std::vector<std::string> log;
     auto engine = Engine(nullptr, &log);
-    auto j = engine->Overview(Params(At(9), At(12)));
+    auto j = ToJson(engine->Overview(Params(At(9), At(12))));
     ASSERT_TRUE(j.ok()) << j.status().ToString();
     EXPECT_EQ((*j)["partial"], true);
     EXPECT_EQ((*j)["damaged"], json::array({key}));
@@ -313,12 +314,12 @@ TEST_F(V2CorruptionTest, ADamagedDeltaIsLeftOutAndNamed) {
     ASSERT_EQ(log.size(), 1u);
     EXPECT_NE(log[0].find(key), std::string::npos) << log[0];
     // Asked again: still partial, logged once.
-    auto again = engine->Overview(Params(At(9), At(12)));
+    auto again = ToJson(engine->Overview(Params(At(9), At(12))));
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(*again, *j);
     EXPECT_EQ(log.size(), 1u);
     // Answers that do not read that block are whole.
-    auto other = engine->Overview(Params(At(9), At(10)));
+    auto other = ToJson(engine->Overview(Params(At(9), At(10))));
     ASSERT_TRUE(other.ok());
     EXPECT_FALSE(other->contains("partial"));
     EXPECT_TRUE(engine->last_damaged().empty());
@@ -329,7 +330,7 @@ TEST_F(V2CorruptionTest, ADamagedDeltaIsLeftOutAndNamed) {
                            BlockKeys::ShardOfName(Tier::kHour, "GET /v1/users")};
   Set(ListKey(e_group), 0, "garbage");
   auto engine = Engine();
-  auto top = engine->Endpoints(Params(At(9), At(12)));
+  auto top = ToJson(engine->Endpoints(Params(At(9), At(12))));
   ASSERT_TRUE(top.ok()) << top.status().ToString();
   EXPECT_EQ((*top)["partial"], true);
   EXPECT_EQ((*top)["damaged"], json::array({ListKey(e_group)}));
@@ -344,7 +345,7 @@ TEST_F(V2CorruptionTest, ADamagedBaseIsLeftOutAndNamed) {
   base[base.size() - 1] ^= 0x01;
   Set(key, 0, base);
   auto engine = Engine();
-  auto j = engine->Overview(Params(At(9), At(12)));
+  auto j = ToJson(engine->Overview(Params(At(9), At(12))));
   ASSERT_TRUE(j.ok()) << j.status().ToString();
   EXPECT_EQ((*j)["damaged"], json::array({key}));
   EXPECT_EQ((*j)["requests"], Compute(requests_, At(9), At(11)).requests);
@@ -361,7 +362,7 @@ TEST_F(V2CorruptionTest, ABlockWithAnIdTheRegistryDoesNotKnowIsLeftOutOfTopN) {
   ASSERT_TRUE(bytes.ok());
   ASSERT_TRUE(client_.Command({"RPUSH", ListKey(g), *bytes}).ok());
   auto engine = Engine();
-  auto top = engine->Endpoints(Params(At(9), At(12)));
+  auto top = ToJson(engine->Endpoints(Params(At(9), At(12))));
   ASSERT_TRUE(top.ok()) << top.status().ToString();
   EXPECT_EQ((*top)["damaged"], json::array({ListKey(g)}));
   uint64_t listed = 0;
@@ -379,7 +380,7 @@ TEST_F(V2StoreTest, V1DataIsRefusedNamingMigrateAndNothingIsWritten) {
     ASSERT_TRUE(sink.Flush(testing::BatchFor(testing::MixedRequests(At(10), At(11), 50, 26))).ok());
   }
   auto engine = Engine();
-  auto j = engine->Overview(Params(At(10), At(11)));
+  auto j = ToJson(engine->Overview(Params(At(10), At(11))));
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(j.status().message().find("apimeter migrate"), std::string::npos);
@@ -389,14 +390,14 @@ TEST_F(V2StoreTest, V1DataIsRefusedNamingMigrateAndNothingIsWritten) {
 }
 
 TEST_F(V2StoreTest, AReaderNeverWritesTheMarkerAndRefusesAnUnknownSchema) {
-  auto empty = Engine()->Overview(Params(At(10), At(11)));
+  auto empty = ToJson(Engine()->Overview(Params(At(10), At(11))));
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();
   EXPECT_EQ((*empty)["requests"], 0);
   auto marker = client_.Command({"GET", keys_.SchemaKey()});
   ASSERT_TRUE(marker.ok());
   EXPECT_TRUE(marker->is_nil()) << "a reader never sets the marker";
   ASSERT_TRUE(client_.Command({"SET", keys_.SchemaKey(), "3"}).ok());
-  auto j = Engine()->Overview(Params(At(10), At(11)));
+  auto j = ToJson(Engine()->Overview(Params(At(10), At(11))));
   ASSERT_FALSE(j.ok());
   EXPECT_NE(j.status().message().find("schema '3'"), std::string::npos) << j.status().message();
 }

@@ -16,6 +16,7 @@
 #include "tests/query/test_data.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -101,7 +102,7 @@ TEST_F(ClusterAuthTest, AclUserFlushesAndReadsThroughTheCluster) {
   QueryParams p;
   p.from_s = from;
   p.to_s = to;
-  auto overview = q.Overview(p);
+  auto overview = ToJson(q.Overview(p));
   ASSERT_TRUE(overview.ok()) << overview.status().ToString();
   EXPECT_EQ(overview->at("requests").get<uint64_t>(), requests.size());
 }

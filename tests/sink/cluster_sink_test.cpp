@@ -18,6 +18,7 @@
 #include "tests/query/test_data.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_redis.h"
+#include "server/answer_json.h"
 
 namespace apimeter {
 namespace {
@@ -144,14 +145,14 @@ TEST_F(ClusterSinkTest, SameAnswersAsASingleRedis) {
   for (auto [f, t] :
        {std::pair{from, to}, std::pair{from + 3 * kHour + 17 * 60, from + 9 * kHour}}) {
     QueryParams p = Params(f, t);
-    EXPECT_EQ(*b.Overview(p), *a.Overview(p));
-    EXPECT_EQ(*b.Endpoints(p), *a.Endpoints(p));
-    EXPECT_EQ(*b.Customers(p), *a.Customers(p));
-    EXPECT_EQ(*b.Timeseries(p), *a.Timeseries(p));
-    EXPECT_EQ(*b.Slow(p), *a.Slow(p));
+    EXPECT_EQ(*ToJson(b.Overview(p)), *ToJson(a.Overview(p)));
+    EXPECT_EQ(*ToJson(b.Endpoints(p)), *ToJson(a.Endpoints(p)));
+    EXPECT_EQ(*ToJson(b.Customers(p)), *ToJson(a.Customers(p)));
+    EXPECT_EQ(*ToJson(b.Timeseries(p)), *ToJson(a.Timeseries(p)));
+    EXPECT_EQ(*ToJson(b.Slow(p)), *ToJson(a.Slow(p)));
   }
   const auto want = testing::Compute(requests, from, to);
-  EXPECT_EQ(b.Overview(Params(from, to))->at("requests").get<uint64_t>(), want.requests);
+  EXPECT_EQ(ToJson(b.Overview(Params(from, to)))->at("requests").get<uint64_t>(), want.requests);
 }
 
 // Issue 14.1: a (tier, bucket, shard) group of more than 200 series takes
@@ -246,12 +247,12 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
 
   QueryEngine q(&writer2, schema, RetentionSeconds{}, &clock_);
   const uint64_t want = first.size() + second.size();
-  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), want);
+  EXPECT_EQ(ToJson(q.Overview(Params(from, to)))->at("requests").get<uint64_t>(), want);
   // Writer 1 retries its batch (outcome unknown to it): nothing counted twice.
   st = sink1.Flush(a);
   ASSERT_TRUE(st.ok()) << st.ToString();
-  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), want);
-  auto endpoints = q.Endpoints(Params(from, to));
+  EXPECT_EQ(ToJson(q.Overview(Params(from, to)))->at("requests").get<uint64_t>(), want);
+  auto endpoints = ToJson(q.Endpoints(Params(from, to)));
   ASSERT_TRUE(endpoints.ok());
   std::vector<testing::TestRequest> all = first;
   all.insert(all.end(), second.begin(), second.end());
@@ -266,7 +267,7 @@ TEST_F(ClusterSinkTest, FlushStoppedBetweenSlotsIsFinishedExactlyOnce) {
   stale.id = "batch-stale";
   stale.checkpoints.push_back({"file1", "0-1000", "0-3000"});
   EXPECT_EQ(sink2.Flush(stale).code(), StatusCode::kAborted);
-  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), want);
+  EXPECT_EQ(ToJson(q.Overview(Params(from, to)))->at("requests").get<uint64_t>(), want);
 }
 
 // A replica that died is still listed by a topology read before its death,
@@ -314,7 +315,7 @@ TEST_F(ClusterSinkTest, ShortWaitReloadsTheTopologySoADeadReplicaDoesNotStallFlu
   EXPECT_EQ(client.ReplicasOfSlot(slot), 0);
 
   QueryEngine q(&client, schema, RetentionSeconds{}, &clock_);
-  EXPECT_EQ(q.Overview(Params(from, to))->at("requests").get<uint64_t>(), requests.size());
+  EXPECT_EQ(ToJson(q.Overview(Params(from, to)))->at("requests").get<uint64_t>(), requests.size());
   EXPECT_EQ(*sink.ReadCheckpoint(batch.host, "file1"), "0-1000");
 }
 
