@@ -41,6 +41,7 @@
 #include "aggregator/rollup.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "query/endpoint_customers.h"
 #include "query/range_plan.h"
 #include "query/series_store.h"
 #include "query/top_n.h"
@@ -83,6 +84,9 @@ class QueryEngine {
   Result<nlohmann::json> Overview(const QueryParams& params);
   Result<nlohmann::json> Endpoints(const QueryParams& params);
   Result<nlohmann::json> Customers(const QueryParams& params);
+  // The customers of params.filter.endpoint over whole UTC days, with first
+  // and last seen (query/endpoint_customers.h; storage v2).
+  Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams& params);
   Result<nlohmann::json> Timeseries(const QueryParams& params);
   Result<nlohmann::json> Slow(const QueryParams& params);
   // Endpoint × hour/day grid of one metric (query/heatmap.h): metric is p99,
@@ -143,7 +147,8 @@ class QueryEngine {
 };
 
 // Human-readable tables for `apimeter query`, from the JSON above. kind is
-// "overview", "endpoints", "customers", "timeseries" or "slow"; any other
+// "overview", "endpoints", "customers", "timeseries", "slow" or
+// "endpoint_customers" (server/usage_json.h's EndpointCustomersJson); any other
 // kind, or JSON without the expected shape, renders as indented JSON.
 std::string RenderTable(std::string_view kind, const nlohmann::json& result);
 

@@ -33,7 +33,11 @@ struct ZSTD_DCtx_s;
 namespace apimeter {
 
 inline constexpr size_t kBlockHeaderBytes = 40;
-inline constexpr uint8_t kBlockFormatVersion = 1;
+// Format versions this binary reads: 1, and 2 = 1 plus optional seen columns
+// (header flag bit 2). The encoder writes 2 only for a block with seen
+// columns, so every other block stays readable by version-1 binaries.
+inline constexpr uint8_t kBlockFormatVersionFirst = 1;
+inline constexpr uint8_t kBlockFormatVersion = 2;
 // The largest uncompressed payload a block may have (encoder and decoder).
 inline constexpr size_t kMaxBlockPayloadBytes = size_t{64} << 20;
 // Payloads up to this size are stored raw; larger ones compressed when smaller.
@@ -47,6 +51,7 @@ struct BlockHeader {
   BlockGroup group;
   bool base = false;
   bool compressed = false;
+  bool seen = false;  // version 2, flag bit 2: the payload ends with the seen columns
   uint32_t series = 0;
   uint32_t payload_bytes = 0;      // as stored
   uint32_t raw_payload_bytes = 0;  // uncompressed
