@@ -105,6 +105,8 @@ const std::map<std::pair<std::string, std::string>, std::string>& TableSections(
       {{"config.md", "agent"}, "agent"},
       {{"config.md", "server"}, "server"},
       {{"config.md", "prometheus"}, "prometheus"},
+      {{"config.md", "clients"}, "clients"},
+      {{"config.md", "clients.rules"}, "clients.rules[]"},
       {{"alerts.md", "Rules"}, "alerts.rules"},
       {{"alerts.md", "Settings (`alerts:`)"}, "alerts"},
       {{"alerts.md", "Webhooks (`alerts.webhooks`)"}, "alerts.webhooks"},
