@@ -241,8 +241,12 @@ class Aggregator::Emitter {
       std::string name = a_.customers_.table.Name(k.customer);
       name += kNameSeparator;
       name += a_.endpoints_.table.Name(k.endpoint);
-      days->push_back(SeriesDelta{Tier::kDay, d, SeriesKind::kCustomerEndpoint, std::move(name),
-                                  a_.ce_cells_[cell].TakeRollup()});
+      Rollup r = a_.ce_cells_[cell].TakeRollup();
+      const CeSeen seen = a_.ce_seen_[cell];
+      r.first_seen_minute = d * kMinutesPerDay + seen.first;
+      r.last_seen_minute = d * kMinutesPerDay + seen.last;
+      days->push_back(
+          SeriesDelta{Tier::kDay, d, SeriesKind::kCustomerEndpoint, std::move(name), std::move(r)});
     }
   }
 
@@ -277,6 +281,7 @@ void Aggregator::Reset() {
   ce_index_.Clear();
   ce_cells_.Clear();
   ReleaseMemory(ce_keys_);
+  ReleaseMemory(ce_seen_);
   ce_admitted_ = 0;
   heap_bytes_ = 0;
   slow_.clear();
@@ -296,6 +301,7 @@ void Aggregator::SetMinute(int64_t time_us) {
   if (inserted) minutes_.push_back(minute);
   slot_ = it->second;
   day_ = FloorDiv(minute, kMinutesPerDay);
+  minute_of_day_ = static_cast<uint16_t>(minute - day_ * kMinutesPerDay);
   // The first and last minutes of the int64 range are cut short.
   if (__builtin_mul_overflow(minute, kMicrosPerMinute, &minute_first_us_)) {
     minute_first_us_ = INT64_MIN;
@@ -355,6 +361,7 @@ uint32_t Aggregator::CeCell(int64_t day, uint32_t customer, uint32_t endpoint) {
   }
   cell = ce_cells_.Add();
   ce_keys_.push_back(CeKey{day, customer, endpoint});
+  ce_seen_.push_back(CeSeen{});
   ce_index_.Insert(day, pair, cell);
   return cell;
 }
@@ -371,6 +378,7 @@ void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
   p.status = record.status;
   p.bucket = record.latency_us >= 0 ? LatencyHistogram::BucketIndex(record.latency_us) : 0;
   p.slot = slot_;
+  p.minute_of_day = minute_of_day_;
   p.endpoint = Intern(endpoints_, endpoint);
   p.customer = Intern(customers_, customer);
   ce_index_.Prefetch(p.day, (uint64_t{p.customer} << 32) | p.endpoint);
@@ -409,6 +417,7 @@ void Aggregator::FindCells(PendingLine& p) {
   minute_cells_[p.endpoint_cell].Prefetch();
   minute_cells_[p.customer_cell].Prefetch();
   ce_cells_[p.ce_cell].Prefetch();
+  aggregator_internal::PrefetchLine(&ce_seen_[p.ce_cell]);
 }
 
 void Aggregator::Apply(const PendingLine& p) {
@@ -421,6 +430,9 @@ void Aggregator::Apply(const PendingLine& p) {
   for (CompactRollup* cell : cells) {
     cell->Add(p.status, p.bytes_in, p.bytes_out, p.latency_us, p.bucket, &heap_bytes_);
   }
+  CeSeen& seen = ce_seen_[p.ce_cell];
+  seen.first = std::min(seen.first, p.minute_of_day);
+  seen.last = std::max(seen.last, p.minute_of_day);
 }
 
 // Applies every line still in the pipeline, in order.
@@ -495,7 +507,8 @@ size_t Aggregator::MemoryBytes() const {
            minute_slots_.bucket_count() * sizeof(void*);
   bytes += minute_index_.MemoryBytes() + minute_cells_.MemoryBytes() +
            minute_keys_.capacity() * sizeof(uint64_t);
-  bytes += ce_index_.MemoryBytes() + ce_cells_.MemoryBytes() + ce_keys_.capacity() * sizeof(CeKey);
+  bytes += ce_index_.MemoryBytes() + ce_cells_.MemoryBytes() + ce_keys_.capacity() * sizeof(CeKey) +
+           ce_seen_.capacity() * sizeof(CeSeen);
   bytes += heap_bytes_;  // spilled statuses and histograms
   bytes += slow_.size() * (sizeof(DayTop) + kMapNodeBytes) + slow_bytes_;
   return bytes;

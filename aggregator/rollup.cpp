@@ -34,6 +34,16 @@ void Rollup::AddRequestInBucket(int status, uint64_t in, uint64_t out, int64_t l
 }
 
 void Rollup::Merge(const Rollup& o) {
+  // Seen minutes: min / max when both sides know theirs; a side with
+  // requests but no minutes makes the sum unknown. (Before the counts.)
+  const bool mine = requests == 0 || SeenKnown(), theirs = o.requests == 0 || o.SeenKnown();
+  if (mine && theirs) {
+    first_seen_minute = std::min(first_seen_minute, o.first_seen_minute);
+    last_seen_minute = std::max(last_seen_minute, o.last_seen_minute);
+  } else {
+    first_seen_minute = kNoMinute;
+    last_seen_minute = INT64_MIN;
+  }
   requests += o.requests;
   bytes_in += o.bytes_in;
   bytes_out += o.bytes_out;

@@ -27,6 +27,14 @@ struct Rollup {
   // (status, count) pairs, unsorted; a series sees few distinct statuses.
   std::vector<std::pair<int, uint64_t>> status_counts;
   LatencyHistogram histogram;
+  // First and last minute (epoch minute numbers) with a request, kept only by
+  // series that track them (customer × endpoint per day; issue 18).
+  // "Unknown" (first > last: the defaults) for every other series, and for
+  // a sum that includes a part with requests but unknown minutes (data
+  // written before they were tracked): Merge never invents a minute.
+  static constexpr int64_t kNoMinute = INT64_MAX;
+  int64_t first_seen_minute = kNoMinute;
+  int64_t last_seen_minute = INT64_MIN;
 
   void AddRequest(int status, uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us);
   // AddRequest with the latency's histogram bucket already computed
@@ -41,6 +49,13 @@ struct Rollup {
   // Requests whose status is in [lo, hi], e.g. (400, 499) for 4xx.
   uint64_t StatusRange(int lo, int hi) const;
   bool Empty() const { return requests == 0 && rejected == 0; }
+  bool SeenKnown() const { return first_seen_minute <= last_seen_minute; }
+  // Records a request in `minute` for first/last seen (the counters are
+  // added separately, by AddRequest).
+  void SeeMinute(int64_t minute) {
+    first_seen_minute = first_seen_minute < minute ? first_seen_minute : minute;
+    last_seen_minute = last_seen_minute > minute ? last_seen_minute : minute;
+  }
   // Heap bytes plus the object itself; O(1).
   size_t MemoryBytes() const {
     return sizeof(*this) - sizeof(histogram) + histogram.MemoryBytes() +

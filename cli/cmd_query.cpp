@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "common/time_util.h"
 #include "server/answer_json.h"
+#include "server/usage_json.h"
 
 namespace apimeter {
 namespace {
@@ -59,7 +60,9 @@ int RunQuery(const QueryArgs& args) {
   Result<nlohmann::json> result = Status::InvalidArgument("unknown query kind '" + args.kind + "'");
   if (args.kind == "overview") result = ToJson(q.Overview(params));
   if (args.kind == "endpoints") result = ToJson(q.Endpoints(params));
-  if (args.kind == "customers") result = ToJson(q.Customers(params));
+  const bool endpoint_customers = args.kind == "customers" && !args.endpoint.empty();
+  if (args.kind == "customers" && !endpoint_customers) result = ToJson(q.Customers(params));
+  if (endpoint_customers) result = ToJson(q.EndpointCustomers(params), EndpointCustomersJson);
   if (args.kind == "timeseries") result = ToJson(q.Timeseries(params));
   if (args.kind == "slow") result = ToJson(q.Slow(params));
   if (!result.ok()) {
@@ -69,7 +72,7 @@ int RunQuery(const QueryArgs& args) {
   if (args.json) {
     std::cout << result->dump(2) << "\n";
   } else {
-    std::cout << RenderTable(args.kind, *result);
+    std::cout << RenderTable(endpoint_customers ? "endpoint_customers" : args.kind, *result);
   }
   return kExitOk;
 }
@@ -92,7 +95,8 @@ Subcommand AddQueryCommand(CLI::App& app, const std::string& config_default) {
       ->capture_default_str();
   q->add_option("--step", query->step, "timeseries step, e.g. 1m, 5m, 1h, 1d (default: from range)");
   q->add_option("--host", query->host, "only this host (overview, timeseries)");
-  q->add_option("--endpoint", query->endpoint, "only this endpoint, e.g. 'GET /v1/orders/:id'");
+  q->add_option("--endpoint", query->endpoint, "only this endpoint, e.g. 'GET /v1/orders/:id'; with customers: the customers "
+                "of that endpoint, with first and last seen");
   q->add_option("--customer", query->customer, "only this customer (name or k_ id)");
   q->add_flag("--json", query->json, "print the JSON of the API contract (docs/api.md)");
   return Subcommand{q, [query] { return RunQuery(*query); }};

@@ -14,6 +14,7 @@
 
 #include "common/redis_url.h"
 #include "config/alerts_section.h"
+#include "config/clients_section.h"
 #include "config/config_keys.h"
 #include "config/customers_file.h"
 #include "config/prometheus_section.h"
@@ -86,6 +87,9 @@ class Loader {
     if (auto f = Find(top, "prometheus")) {
       APIMETER_RETURN_IF_ERROR(config_internal::LoadPrometheus(r_, *f, &c.prometheus));
     }
+    if (auto f = Find(top, "clients")) {
+      APIMETER_RETURN_IF_ERROR(config_internal::LoadClients(r_, *f, &c.client_rules));
+    }
     if (auto f = Find(top, "customers_file")) APIMETER_RETURN_IF_ERROR(LoadCustomers(*f, &c));
     APIMETER_RETURN_IF_ERROR(
         LoadSecret(Find(top, "customer_id_secret"), Find(top, "customer_id_secret_file"), &c));
@@ -106,6 +110,8 @@ class Loader {
         APIMETER_ASSIGN_OR_RETURN(l->customers_per_day, r_.Int(x, name, 1, 10000000));
       } else if (x.key == "max_line_bytes") {
         APIMETER_ASSIGN_OR_RETURN(l->max_line_bytes, r_.Size(x, name, 256, 16 << 20));
+      } else if (x.key == "clients_per_day") {
+        APIMETER_ASSIGN_OR_RETURN(l->clients_per_day, r_.Int(x, name, 1, 100000));
       } else if (x.key == "max_future") {
         APIMETER_ASSIGN_OR_RETURN(
             int64_t ms, r_.DurationMs(x, name, 60000, 366 * kMsPerDay, /*allow_ms=*/false));

@@ -22,6 +22,7 @@
 #include "common/defaults.h"
 #include "common/result.h"
 #include "config/alerts_config.h"
+#include "parsers/client_agent.h"
 #include "config/prometheus_config.h"
 #include "parsers/customer_key.h"
 #include "parsers/line_parser.h"
@@ -54,6 +55,7 @@ struct LimitsConfig {
   int64_t max_line_bytes = 64 * 1024;
   int64_t memory_mb = 256;  // bound on in-memory aggregates before a forced flush / read pause
   int64_t max_future_s = 86400;  // lines dated later than now + this are rejected (future_time)
+  int64_t clients_per_day = 1000;  // distinct user-agent clients per UTC day (issue 18)
 };
 
 struct RedisConfig {
@@ -145,6 +147,9 @@ struct Config {
   ServerConfig server;
   AlertsConfig alerts;  // docs/alerts.md
   PrometheusConfig prometheus;  // the agent's traffic metrics
+  // `clients.rules`: additions to the user-agent reduction table
+  // (parsers/client_agent.h); a later rule for a product wins.
+  std::vector<ClientRule> client_rules;
   // Things that are valid but probably not what the operator wants (e.g. no
   // customer_id_secret). check-config prints them; loading still succeeds.
   std::vector<std::string> warnings;

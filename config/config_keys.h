@@ -27,13 +27,17 @@ inline constexpr std::string_view kTopLevel[] = {"sources",
                                                  "agent",
                                                  "server",
                                                  "alerts",
-                                                 "prometheus"};
+                                                 "prometheus",
+                                                 "clients"};
 inline constexpr std::string_view kSource[] = {"paths",    "log_format",     "escape",
                                                "customer", "customer_match", "customer_jwt_claim",
                                                "latency",  "bytes_out",      "host"};
 inline constexpr std::string_view kRoute[] = {"template", "match", "name"};
 inline constexpr std::string_view kLimits[] = {"endpoints_per_day", "customers_per_day",
-                                               "max_line_bytes", "memory_mb", "max_future"};
+                                               "max_line_bytes",    "memory_mb",
+                                               "max_future",        "clients_per_day"};
+inline constexpr std::string_view kClients[] = {"rules"};
+inline constexpr std::string_view kClientRule[] = {"product", "version", "name"};
 inline constexpr std::string_view kRedis[] = {"url", "prefix", "cluster", "connect_timeout",
                                               "command_timeout", "schema"};
 inline constexpr std::string_view kRetention[] = {"minute", "hour", "day"};
@@ -84,6 +88,8 @@ inline constexpr ConfigSectionKeys kAcceptedConfigKeys[] = {
     {"alerts.webhooks", config_keys::kAlertWebhook},
     {"alerts.rules", config_keys::kAlertRule},
     {"prometheus", config_keys::kPrometheus},
+    {"clients", config_keys::kClients},
+    {"clients.rules[]", config_keys::kClientRule},
 };
 
 }  // namespace apimeter

@@ -46,6 +46,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "query/answers.h"
+#include "query/endpoint_customers.h"
 #include "query/range_plan.h"
 #include "query/series_store.h"
 #include "query/top_n.h"
@@ -84,6 +85,9 @@ class QueryEngine {
   Result<OverviewAnswer> Overview(const QueryParams& params);
   Result<TopListAnswer> Endpoints(const QueryParams& params);
   Result<TopListAnswer> Customers(const QueryParams& params);
+  // The customers of params.filter.endpoint over whole UTC days, with first
+  // and last seen (query/endpoint_customers.h; storage v2).
+  Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams& params);
   Result<SeriesAnswer> Timeseries(const QueryParams& params);
   Result<SlowAnswer> Slow(const QueryParams& params);
   // Endpoint × hour/day grid of one metric (query/heatmap.h): metric is p99,
@@ -144,8 +148,9 @@ class QueryEngine {
 };
 
 // Human-readable tables for `apimeter query`, from the answers' JSON
-// (server/answer_json.h). kind is
-// "overview", "endpoints", "customers", "timeseries" or "slow"; any other
+// (server/answer_json.h, server/usage_json.h). kind is
+// "overview", "endpoints", "customers", "timeseries", "slow" or
+// "endpoint_customers"; any other
 // kind, or JSON without the expected shape, renders as indented JSON.
 std::string RenderTable(std::string_view kind, const nlohmann::json& result);
 

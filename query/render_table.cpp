@@ -146,6 +146,20 @@ std::string RenderSlow(const json& j) {
   return RangeLine(j) + "\n" + t.Render();
 }
 
+// The customers of one endpoint, with first and last seen (issue 18).
+std::string RenderEndpointCustomers(const json& j) {
+  Table t({"#", "customer", "REQUESTS", "SHARE", "4XX", "5XX", "P95_MS", "FIRST_SEEN", "LAST_SEEN"},
+          {true, false, true, true, true, true, true, false, false});
+  int rank = 0;
+  for (const json& row : j.at("customers")) {
+    t.Add({std::to_string(++rank), Text(row, "customer"), Text(row, "requests"),
+           Percent(row.at("share")), Text(row, "errors_4xx"), Text(row, "errors_5xx"),
+           Text(row.at("latency_ms"), "p95"), Text(row, "first_seen"), Text(row, "last_seen")});
+  }
+  return RangeLine(j) + "  endpoint " + Text(j.at("filter"), "endpoint") + "  customers " +
+         Text(j, "customer_count") + "\n" + t.Render();
+}
+
 }  // namespace
 
 std::string RenderTable(std::string_view kind, const nlohmann::json& result) {
@@ -155,6 +169,7 @@ std::string RenderTable(std::string_view kind, const nlohmann::json& result) {
     if (kind == "overview") return RenderOverview(result);
     if (kind == "endpoints") return RenderTop(result, "endpoints", "endpoint");
     if (kind == "customers") return RenderTop(result, "customers", "customer");
+    if (kind == "endpoint_customers") return RenderEndpointCustomers(result);
     if (kind == "timeseries") return RenderTimeseries(result);
     if (kind == "slow") return RenderSlow(result);
   } catch (const nlohmann::json::exception&) {

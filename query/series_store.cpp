@@ -9,4 +9,11 @@ void AppendReads(size_t group, size_t series, const std::vector<BucketRun>& runs
   }
 }
 
+Status SeriesStore::ForEachEndpointCustomer(const std::vector<BucketRun>&, const std::string&,
+                                            const EndpointCustomerFn&, ReadDamage*) {
+  return Status::InvalidArgument(
+      "the customers of one endpoint need storage v2 (redis.schema: 2); storage v1 keeps only "
+      "a customer's endpoints. Run `apimeter migrate`, or query endpoints with filter customer");
+}
+
 }  // namespace apimeter

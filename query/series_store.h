@@ -76,6 +76,12 @@ void AppendReads(size_t group, size_t series, const std::vector<BucketRun>& runs
 // The keys of blocks left out of an answer because they failed their checks.
 using ReadDamage = std::set<std::string>;
 
+// One customer's traffic on one endpoint in one UTC day: the customer ×
+// endpoint series of that day (first/last seen minutes included where the
+// blocks know them, see Rollup).
+using EndpointCustomerFn =
+    std::function<Status(int64_t day, const std::string& customer, Rollup&& rollup)>;
+
 // What a store did, for tests and benchmarks (cumulative).
 struct SeriesStoreStats {
   uint64_t round_trips = 0;    // pipelines sent
@@ -108,6 +114,14 @@ class SeriesStore {
                           const std::function<void(SlowRequest&&)>& each,
                           uint64_t* malformed) = 0;
   virtual SeriesStoreStats stats() const = 0;
+  // The customers of one endpoint (issue 18): each() once per (UTC day of a
+  // day-tier bucket of `runs`, customer) with requests on `endpoint`; runs
+  // of other tiers are skipped. v2 reads every shard of the day's kind-x
+  // groups (they are sharded by customer); v1 has no such index and
+  // answers InvalidArgument saying so. An error from each() ends the read.
+  virtual Status ForEachEndpointCustomer(const std::vector<BucketRun>& runs,
+                                         const std::string& endpoint,
+                                         const EndpointCustomerFn& each, ReadDamage* damage);
 };
 
 // v1: hashes per series and bucket, sorted-set indexes (SummedTopN) and max

@@ -112,6 +112,8 @@ class V2SeriesStore final : public SeriesStore {
   Result<std::vector<ScoredName>> TopNames(const std::vector<BucketRun>& runs, IndexKind index,
                                            const std::string& customer, size_t limit,
                                            TopNStats* stats, ReadDamage* damage) override;
+  Status ForEachEndpointCustomer(const std::vector<BucketRun>& runs, const std::string& endpoint,
+                                 const EndpointCustomerFn& each, ReadDamage* damage) override;
 
   Status ReadSlow(int64_t first_day, int64_t last_day,
                   const std::function<void(SlowRequest&&)>& each, uint64_t* malformed) override {
@@ -507,6 +509,48 @@ Result<std::vector<ScoredName>> V2SeriesStore::TopNames(const std::vector<Bucket
   std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), Before);
   all.resize(n);
   return all;
+}
+
+Status V2SeriesStore::ForEachEndpointCustomer(const std::vector<BucketRun>& runs,
+                                              const std::string& endpoint,
+                                              const EndpointCustomerFn& each, ReadDamage* damage) {
+  refreshed_.clear();
+  // Pairs are sharded by customer: one endpoint's pairs are in every shard.
+  std::vector<BlockGroup> groups;
+  for (const BucketRun& run : runs) {
+    if (run.tier != Tier::kDay) continue;
+    for (int64_t b = run.first; b < run.last; ++b) {
+      for (uint16_t s = 0; s < BlockShards(run.tier); ++s) {
+        groups.push_back({BlockKind::kCustomerEndpoint, run.tier, b, s});
+      }
+    }
+  }
+  return ForEachGroup(
+      groups, damage,
+      [&](size_t, const BlockGroup& g, const std::string& key, const DecodedBlock& block) -> Status {
+        if (block.empty()) return Status::Ok();
+        const int64_t day = DayOf(g);
+        APIMETER_ASSIGN_OR_RETURN(auto eid, IdOf(day, NameKind::kEndpoint, endpoint, block));
+        if (!eid) return Status::Ok();
+        const auto keys = block.keys();
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (PairEndpoint(keys[i]) != *eid || block.requests()[i] == 0) continue;
+          const uint32_t cid = PairCustomer(keys[i]);
+          APIMETER_ASSIGN_OR_RETURN(Dictionary * dict, Dict(day, NameKind::kCustomer));
+          if (!dict->Knows(cid)) {
+            APIMETER_ASSIGN_OR_RETURN(bool known, Known(day, NameKind::kCustomer, cid));
+            if (!known) {
+              Damaged(key, key + ": id " + std::to_string(cid) + " is not in registry " +
+                               keys_.RegistryKey(day, NameKind::kCustomer),
+                      damage);
+              continue;
+            }
+            APIMETER_ASSIGN_OR_RETURN(dict, Dict(day, NameKind::kCustomer));
+          }
+          APIMETER_RETURN_IF_ERROR(each(day, dict->names[cid], block.RollupAt(i)));
+        }
+        return Status::Ok();
+      });
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "common/html_escape.h"
 #include "common/time_util.h"
+#include "server/usage_json.h"
 
 namespace apimeter {
 namespace {
@@ -241,6 +242,9 @@ HttpResponse RouteRequest(std::string_view path, FormParams* q, QueryBackend& ba
   }
   if (name == "overview") return FromResult(backend.Overview(params));
   if (name == "endpoints") return FromResult(backend.Endpoints(params));
+  if (name == "customers" && !params.filter.endpoint.empty()) {
+    return FromResult(ToJson(backend.EndpointCustomers(params), EndpointCustomersJson));
+  }
   if (name == "customers") return FromResult(backend.Customers(params));
   if (name == "timeseries") return FromResult(backend.Timeseries(params));
   if (name == "slow") return FromResult(backend.Slow(params));

@@ -45,6 +45,10 @@ class QueryBackend {
   virtual Result<nlohmann::json> Timeseries(const QueryParams& p) = 0;
   virtual Result<nlohmann::json> Slow(const QueryParams& p) = 0;
   virtual Result<nlohmann::json> Heatmap(const QueryParams& p, const std::string& metric) = 0;
+  // The customers of p.filter.endpoint (issue 18); backends without it refuse.
+  virtual Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams&) {
+    return Status::InvalidArgument("this server cannot list the customers of an endpoint");
+  }
 };
 
 // QueryBackend over a QueryEngine (which must outlive it).
@@ -66,6 +70,9 @@ class QueryEngineBackend final : public QueryBackend {
   Result<nlohmann::json> Slow(const QueryParams& p) override { return ToJson(engine_->Slow(p)); }
   Result<nlohmann::json> Heatmap(const QueryParams& p, const std::string& metric) override {
     return ToJson(engine_->Heatmap(p, metric));
+  }
+  Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams& p) override {
+    return engine_->EndpointCustomers(p);
   }
 
  private:

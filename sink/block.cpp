@@ -65,6 +65,9 @@ void DecodedBlock::Reset(const BlockGroup& group, bool base) {
   group_ = group;
   base_ = base;
   stray_rejected_ = false;
+  has_seen_ = false;
+  seen_first_.clear();
+  seen_last_.clear();
   keys_.clear();
   requests_.clear();
   bytes_in_.clear();
@@ -90,6 +93,10 @@ void DecodedBlock::Reserve(size_t series, size_t statuses, size_t buckets) {
   latency_sum_us_.reserve(series);
   latency_max_us_.reserve(series);
   if (group_.kind == BlockKind::kAll) rejected_.reserve(series);
+  if (has_seen_) {
+    seen_first_.reserve(series);
+    seen_last_.reserve(series);
+  }
   status_offsets_.reserve(series + 1);
   bucket_offsets_.reserve(series + 1);
   status_codes_.reserve(statuses);
@@ -110,6 +117,10 @@ void DecodedBlock::AppendSeries(SeriesKey key, const SeriesCounters& c) {
     rejected_.push_back(c.rejected);
   } else if (c.rejected != 0) {
     stray_rejected_ = true;
+  }
+  if (has_seen_) {
+    seen_first_.push_back(c.seen_first);
+    seen_last_.push_back(c.seen_last);
   }
   status_offsets_.push_back(status_offsets_.back());
   bucket_offsets_.push_back(bucket_offsets_.back());
@@ -138,6 +149,8 @@ SeriesCounters DecodedBlock::CountersAt(size_t i) const {
   c.latency_sum_us = latency_sum_us_[i];
   c.latency_max_us = latency_max_us_[i];
   c.rejected = rejected(i);
+  c.seen_first = seen_first(i);
+  c.seen_last = seen_last(i);
   return c;
 }
 
@@ -150,6 +163,11 @@ Rollup DecodedBlock::RollupAt(size_t i) const {
   r.latency_sum_us = latency_sum_us_[i];
   r.latency_max_us = latency_max_us_[i];
   r.rejected = rejected(i);
+  if (seen_first(i) != kSeenUnknown) {
+    const int64_t first_minute = group_.bucket * MinutesPerBucket(group_.tier);
+    r.first_seen_minute = first_minute + seen_first(i);
+    r.last_seen_minute = first_minute + seen_last(i);
+  }
   const auto codes = StatusCodes(i);
   const auto counts = StatusCounts(i);
   r.status_counts.reserve(codes.size());
@@ -171,7 +189,8 @@ size_t DecodedBlock::MemoryBytes() const {
   return sizeof(*this) + CapacityBytes(keys_) + CapacityBytes(requests_) +
          CapacityBytes(bytes_in_) + CapacityBytes(bytes_out_) + CapacityBytes(latency_count_) +
          CapacityBytes(latency_sum_us_) + CapacityBytes(latency_max_us_) +
-         CapacityBytes(rejected_) + CapacityBytes(status_offsets_) + CapacityBytes(status_codes_) +
+         CapacityBytes(rejected_) + CapacityBytes(seen_first_) + CapacityBytes(seen_last_) +
+         CapacityBytes(status_offsets_) + CapacityBytes(status_codes_) +
          CapacityBytes(status_counts_) + CapacityBytes(bucket_offsets_) +
          CapacityBytes(bucket_indexes_) + CapacityBytes(bucket_counts_);
 }
@@ -251,6 +270,17 @@ Status DecodedBlock::Validate() const {
           i, "latency sum " + std::to_string(sum) + " below latency max " + std::to_string(max));
     }
   }
+  if (has_seen_) {
+    const int64_t minutes = MinutesPerBucket(group_.tier);
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      const uint16_t first = seen_first_[i], last = seen_last_[i];
+      if (first == kSeenUnknown && last == kSeenUnknown) continue;
+      if (first > last || last >= minutes) {
+        return fail(i, "seen minutes " + std::to_string(first) + ".." + std::to_string(last) +
+                           " outside the bucket's " + std::to_string(minutes));
+      }
+    }
+  }
   APIMETER_RETURN_IF_ERROR(ValidateLists(group_, keys_, status_offsets_, status_codes_,
                                          status_counts_, requests_, kMaxStatusCode, "status code",
                                          "status", "requests are"));
@@ -261,6 +291,8 @@ Status DecodedBlock::Validate() const {
 
 bool operator==(const DecodedBlock& a, const DecodedBlock& b) {
   return a.group_ == b.group_ && a.base_ == b.base_ && a.stray_rejected_ == b.stray_rejected_ &&
+         a.has_seen_ == b.has_seen_ && a.seen_first_ == b.seen_first_ &&
+         a.seen_last_ == b.seen_last_ &&
          a.keys_ == b.keys_ && a.requests_ == b.requests_ && a.bytes_in_ == b.bytes_in_ &&
          a.bytes_out_ == b.bytes_out_ && a.latency_count_ == b.latency_count_ &&
          a.latency_sum_us_ == b.latency_sum_us_ && a.latency_max_us_ == b.latency_max_us_ &&
@@ -279,6 +311,9 @@ class SeriesGatherer {
   Status Gather(std::span<const Rollup* const> rollups, SeriesCounters* out) {
     statuses_.clear();
     buckets_.clear();
+    seen_unknown_ = false;
+    first_ = Rollup::kNoMinute;
+    last_ = INT64_MIN;
     *out = SeriesCounters{};
     bool overflow = false;
     for (const Rollup* r : rollups) {
@@ -298,6 +333,10 @@ class SeriesGatherer {
       }
       r->histogram.ForEachBucket(
           [&](int index, uint64_t n) { buckets_.emplace_back(static_cast<uint16_t>(index), n); });
+      if (r->requests == 0) continue;
+      seen_unknown_ |= !r->SeenKnown();
+      first_ = std::min(first_, r->first_seen_minute);
+      last_ = std::max(last_, r->last_seen_minute);
     }
     if (overflow) return Status::InvalidArgument("a counter's sum overflows 64 bits");
     if (!Coalesce(statuses_,
@@ -309,6 +348,11 @@ class SeriesGatherer {
     }
     return Status::Ok();
   }
+  // The key's first/last seen minutes (epoch minutes; Rollup::Merge's
+  // rule: unknown when a part with requests does not know its own).
+  bool seen_known() const { return !seen_unknown_ && first_ <= last_; }
+  int64_t first_seen() const { return first_; }
+  int64_t last_seen() const { return last_; }
   const std::vector<std::pair<uint16_t, uint64_t>>& statuses() const { return statuses_; }
   const std::vector<std::pair<uint16_t, uint64_t>>& buckets() const { return buckets_; }
 
@@ -331,7 +375,24 @@ class SeriesGatherer {
   }
 
   std::vector<std::pair<uint16_t, uint64_t>> statuses_, buckets_;
+  bool seen_unknown_ = false;
+  int64_t first_ = Rollup::kNoMinute, last_ = INT64_MIN;
 };
+
+// A key's seen minutes as offsets within the group's bucket.
+Status SeenOffsets(const BlockGroup& group, const SeriesGatherer& seen, SeriesCounters* c) {
+  if (!seen.seen_known()) return Status::Ok();
+  const int64_t first_minute = group.bucket * MinutesPerBucket(group.tier);
+  const int64_t first = seen.first_seen() - first_minute;
+  const int64_t last = seen.last_seen() - first_minute;
+  if (first < 0 || last >= MinutesPerBucket(group.tier)) {
+    return Status::InvalidArgument("seen minutes " + std::to_string(seen.first_seen()) + ".." +
+                                   std::to_string(seen.last_seen()) + " outside the bucket");
+  }
+  c->seen_first = static_cast<uint16_t>(first);
+  c->seen_last = static_cast<uint16_t>(last);
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -348,6 +409,11 @@ Status BuildBlock(const BlockGroup& group, bool base, std::span<const KeyedRollu
   }
   std::sort(order.begin(), order.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (std::any_of(series.begin(), series.end(), [](const KeyedRollup& s) {
+        return s.rollup->requests > 0 && s.rollup->SeenKnown();
+      })) {
+    out->EnableSeen();
+  }
   out->Reserve(order.size(), statuses, buckets);
 
   SeriesGatherer gather;
@@ -358,6 +424,7 @@ Status BuildBlock(const BlockGroup& group, bool base, std::span<const KeyedRollu
     for (; i < order.size() && order[i].first == key; ++i) run.push_back(order[i].second);
     SeriesCounters counters;
     Status st = gather.Gather(run, &counters);
+    if (st.ok() && out->has_seen()) st = SeenOffsets(group, gather, &counters);
     if (!st.ok()) {
       return SeriesError(StatusCode::kInvalidArgument, group, out->size(), key, st.message());
     }

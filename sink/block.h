@@ -84,6 +84,11 @@ constexpr SeriesKey PairKey(uint32_t customer_id, uint32_t endpoint_id) {
 constexpr uint32_t PairCustomer(SeriesKey key) { return static_cast<uint32_t>(key >> 32); }
 constexpr uint32_t PairEndpoint(SeriesKey key) { return static_cast<uint32_t>(key); }
 
+// A series' first/last seen minute when the block does not know it.
+inline constexpr uint16_t kSeenUnknown = 0xFFFF;
+// Minutes in one bucket of a tier: the bound of a seen offset.
+constexpr int64_t MinutesPerBucket(Tier t) { return TierSeconds(t) / 60; }
+
 // Largest status code a block holds (statuses are three digits).
 inline constexpr int kMaxStatusCode = 999;
 
@@ -107,6 +112,9 @@ struct SeriesCounters {
   uint64_t latency_sum_us = 0;
   int64_t latency_max_us = -1;  // -1: no latency
   uint64_t rejected = 0;        // kind a only
+  // First and last minute with a request, as offsets from the bucket's first
+  // minute (blocks with seen columns; kSeenUnknown: not known).
+  uint16_t seen_first = kSeenUnknown, seen_last = kSeenUnknown;
   friend bool operator==(const SeriesCounters&, const SeriesCounters&) = default;
 };
 
@@ -141,6 +149,14 @@ class DecodedBlock {
   std::span<const uint64_t> latency_sum_us() const { return latency_sum_us_; }
   std::span<const int64_t> latency_max_us() const { return latency_max_us_; }
   uint64_t rejected(size_t i) const { return rejected_.empty() ? 0 : rejected_[i]; }
+  // Seen columns (optional, issue 18): the first and last minute of series
+  // i with a request, as offsets from the bucket's first minute, or
+  // kSeenUnknown. Blocks without them (has_seen() false) know no minute.
+  bool has_seen() const { return has_seen_; }
+  uint16_t seen_first(size_t i) const { return has_seen_ ? seen_first_[i] : kSeenUnknown; }
+  uint16_t seen_last(size_t i) const { return has_seen_ ? seen_last_[i] : kSeenUnknown; }
+  // Gives the block seen columns; call on an empty block, before appending.
+  void EnableSeen() { has_seen_ = true; }
 
   // Statuses of series i, codes strictly ascending, counts > 0.
   std::span<const uint16_t> StatusCodes(size_t i) const {
@@ -192,8 +208,9 @@ class DecodedBlock {
   // bucket indexes strictly ascending in [0, LatencyHistogram::kMaxIndex]
   // with counts > 0 summing to latency_count; no latency (count 0) exactly
   // when latency max is -1, and then latency sum is 0; else latency sum >=
-  // latency max. The error names the series (by index and key) and what
-  // failed.
+  // latency max; with seen columns, a series' first and last minute are
+  // both kSeenUnknown or first <= last < MinutesPerBucket(tier). The error
+  // names the series (by index and key) and what failed.
   Status Validate() const;
 
   // Same group, flag and series (capacity aside).
@@ -208,12 +225,14 @@ class DecodedBlock {
   BlockGroup group_;
   bool base_ = false;
   bool stray_rejected_ = false;  // a non-a series was appended with rejected != 0
+  bool has_seen_ = false;
   template <typename T>
   using Column = block_internal::Column<T>;
   Column<SeriesKey> keys_;
   Column<uint64_t> requests_, bytes_in_, bytes_out_, latency_count_, latency_sum_us_;
   Column<int64_t> latency_max_us_;
   Column<uint64_t> rejected_;  // kind a only; empty otherwise
+  Column<uint16_t> seen_first_, seen_last_;  // when has_seen_; empty otherwise
   // Series i's statuses are [status_offsets_[i], status_offsets_[i + 1]).
   Column<uint32_t> status_offsets_;
   Column<uint16_t> status_codes_;
@@ -224,6 +243,9 @@ class DecodedBlock {
 };
 
 // Builds the block of `series` (any order; equal keys are summed exactly).
+// The block has seen columns when some series with requests knows its
+// first/last seen minutes (Rollup::SeenKnown); a key's minutes are the min
+// and max of its parts, unknown when a part with requests does not know its.
 // Fails, naming the series, on a status code outside [0, kMaxStatusCode], a
 // key the kind cannot hold, rejected outside kind a, a sum that overflows
 // 64 bits, or counts that are not consistent (see Validate).

@@ -18,7 +18,8 @@ constexpr size_t kMagicAt = 0, kVersionAt = 4, kKindAt = 5, kTierAt = 6, kFlagsA
                  kBucketAt = 8, kShardAt = 16, kReservedAt = 18, kSeriesAt = 20,
                  kPayloadBytesAt = 24, kRawBytesAt = 28, kPayloadCrcAt = 32, kHeaderCrcAt = 36;
 constexpr char kMagic[4] = {'A', 'M', 'B', '2'};
-constexpr uint8_t kFlagCompressed = 1, kFlagBase = 2;
+// kFlagSeen (format version 2 only): the payload ends with the seen columns.
+constexpr uint8_t kFlagCompressed = 1, kFlagBase = 2, kFlagSeen = 4;
 
 // The decoder drops a scratch buffer larger than this after use, so one huge
 // block does not pin its size for the life of the thread.
@@ -178,8 +179,9 @@ Result<BlockHeader> ParseBlockHeader(std::string_view block) {
   }
   const auto* h = reinterpret_cast<const uint8_t*>(block.data());
   if (std::memcmp(h + kMagicAt, kMagic, sizeof(kMagic)) != 0) return Damaged("bad magic");
-  if (h[kVersionAt] < kOldestBlockFormatVersion || h[kVersionAt] > kBlockFormatVersion) {
-    return Damaged("format version " + std::to_string(h[kVersionAt]) + " (this binary reads " +
+  const uint8_t version = h[kVersionAt];
+  if (version < kOldestBlockFormatVersion || version > kBlockFormatVersion) {
+    return Damaged("format version " + std::to_string(version) + " (this binary reads " +
                    std::to_string(kOldestBlockFormatVersion) + " to " +
                    std::to_string(kBlockFormatVersion) + ")");
   }
@@ -192,8 +194,10 @@ Result<BlockHeader> ParseBlockHeader(std::string_view block) {
   const auto tier = TierFromLetter(static_cast<char>(h[kTierAt]));
   if (!tier) return Damaged("unknown tier byte " + std::to_string(h[kTierAt]));
   const uint8_t flags = h[kFlagsAt];
-  if ((flags & ~(kFlagCompressed | kFlagBase)) != 0) {
-    return Damaged("unknown flags " + std::to_string(flags));
+  const uint8_t known = kFlagCompressed | kFlagBase | (version >= 2 ? kFlagSeen : 0);
+  if ((flags & ~known) != 0) {
+    return Damaged("unknown flags " + std::to_string(flags) + " for format version " +
+                   std::to_string(version));
   }
   if (GetLE(h + kReservedAt, 2) != 0) return Damaged("reserved bytes not zero");
   out.group.kind = *kind;
@@ -202,6 +206,7 @@ Result<BlockHeader> ParseBlockHeader(std::string_view block) {
   out.group.shard = static_cast<uint16_t>(GetLE(h + kShardAt, 2));
   out.compressed = (flags & kFlagCompressed) != 0;
   out.base = (flags & kFlagBase) != 0;
+  out.seen = (flags & kFlagSeen) != 0;
   out.series = static_cast<uint32_t>(GetLE(h + kSeriesAt, 4));
   out.payload_bytes = static_cast<uint32_t>(GetLE(h + kPayloadBytesAt, 4));
   out.raw_payload_bytes = static_cast<uint32_t>(GetLE(h + kRawBytesAt, 4));
@@ -248,9 +253,9 @@ BlockEncoder::~BlockEncoder() { ZSTD_freeCCtx(cctx_); }
 
 size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
   const size_t n = b.size();
-  // Per series at most: two key varints, seven counters, two list lengths;
-  // the latency unit.
-  const size_t bound = n * 11 * kMaxVarintBytes +
+  // Per series at most: two key varints, seven counters, two list lengths,
+  // two seen minutes; the latency unit.
+  const size_t bound = n * 13 * kMaxVarintBytes +
                        (b.total_statuses() + b.total_buckets()) * 2 * kMaxVarintBytes + 1;
   uint8_t* const start = raw_.Ensure(bound);
   uint8_t* p = start;
@@ -296,6 +301,15 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
       p, n, [&](size_t i) { return b.BucketIndexes(i); },
       [&](size_t i) { return b.BucketCounts(i); },
       [&](size_t i) { return max[i] < 0 ? -1 : LatencyHistogram::BucketIndex(max[i]); });
+  if (b.has_seen()) {
+    // First seen + 1 (0: unknown), then last - first (0 when unknown).
+    for (size_t i = 0; i < n; ++i) {
+      p = PutVarint(p, b.seen_first(i) == kSeenUnknown ? 0 : uint64_t{b.seen_first(i)} + 1);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      p = PutVarint(p, b.seen_first(i) == kSeenUnknown ? 0 : b.seen_last(i) - b.seen_first(i));
+    }
+  }
   return static_cast<size_t>(p - start);
 }
 
@@ -328,7 +342,8 @@ Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
   h[kVersionAt] = kBlockFormatVersion;  // the encoder writes the newest format only
   h[kKindAt] = static_cast<uint8_t>(BlockKindLetter(block.group().kind));
   h[kTierAt] = static_cast<uint8_t>(TierLetter(block.group().tier));
-  h[kFlagsAt] = (compressed ? kFlagCompressed : 0) | (block.base() ? kFlagBase : 0);
+  h[kFlagsAt] = (compressed ? kFlagCompressed : 0) | (block.base() ? kFlagBase : 0) |
+                (block.has_seen() ? kFlagSeen : 0);
   Put64(h + kBucketAt, static_cast<uint64_t>(block.group().bucket));
   Put16(h + kShardAt, block.group().shard);
   Put32(h + kSeriesAt, static_cast<uint32_t>(block.size()));
@@ -392,6 +407,7 @@ Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
                  " payload bytes");
   } else {
     out->Reset(h.group, h.base);
+    if (h.seen) out->EnableSeen();
     st = ReadColumns(data, data + size, h.series, h.version, out);
     if (!st.ok()) out->Reset(h.group, h.base);  // no half-read columns
   }
@@ -498,6 +514,29 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
       p, end, n, LatencyHistogram::kMaxIndex, "histogram", version, b->latency_count_.data(),
       [max](uint32_t i) { return max[i] < 0 ? -1 : LatencyHistogram::BucketIndex(max[i]); },
       &b->bucket_offsets_, &b->bucket_indexes_, &b->bucket_counts_, b->group_));
+  if (b->has_seen_) {
+    b->seen_first_.resize(n);
+    b->seen_last_.resize(n);
+    const uint64_t minutes = static_cast<uint64_t>(MinutesPerBucket(b->group_.tier));
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t v;
+      if (!ReadVarint(p, end, &v)) return fail("first seen", i, kBadVarint);
+      if (v > minutes) return fail("first seen", i, "beyond the bucket");
+      b->seen_first_[i] = v == 0 ? kSeenUnknown : static_cast<uint16_t>(v - 1);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t v;
+      if (!ReadVarint(p, end, &v)) return fail("last seen", i, kBadVarint);
+      const uint16_t first = b->seen_first_[i];
+      if (first == kSeenUnknown) {
+        if (v != 0) return fail("last seen", i, "without a first seen");
+        b->seen_last_[i] = kSeenUnknown;
+        continue;
+      }
+      if (v >= minutes - first) return fail("last seen", i, "beyond the bucket");
+      b->seen_last_[i] = static_cast<uint16_t>(first + v);
+    }
+  }
   if (p != end) {
     return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + std::to_string(end - p) +
                               " bytes after the last column");

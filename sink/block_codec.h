@@ -35,8 +35,9 @@ namespace apimeter {
 inline constexpr size_t kBlockHeaderBytes = 40;
 // The format the encoder writes; the decoder reads every version from
 // kOldestBlockFormatVersion on (1: latencies in µs and every status and
-// histogram entry written; 2: a latency unit per block, and the entries a
-// series' totals imply left out; docs/redis-schema.md "Block format").
+// histogram entry written; 2: a latency unit per block, the entries a
+// series' totals imply left out, and optional seen columns, header flag
+// bit 2; docs/redis-schema.md "Block format").
 inline constexpr uint8_t kBlockFormatVersion = 2;
 inline constexpr uint8_t kOldestBlockFormatVersion = 1;
 // The largest uncompressed payload a block may have (encoder and decoder).
@@ -53,6 +54,7 @@ struct BlockHeader {
   BlockGroup group;
   bool base = false;
   bool compressed = false;
+  bool seen = false;  // version 2, flag bit 2: the payload ends with the seen columns
   uint32_t series = 0;
   uint32_t payload_bytes = 0;      // as stored
   uint32_t raw_payload_bytes = 0;  // uncompressed

@@ -30,6 +30,9 @@ Status BlockMerger::Merge(std::span<const DecodedBlock* const> blocks, DecodedBl
     buckets += b->total_buckets();
   }
   out->Reset(group, false);
+  if (std::any_of(blocks.begin(), blocks.end(), [](const DecodedBlock* b) { return b->has_seen(); })) {
+    out->EnableSeen();
+  }
   out->Reserve(series, statuses, buckets);
 
   // k-way merge: pop every block whose next key is the smallest, sum, advance.
@@ -71,6 +74,10 @@ Status BlockMerger::MergeSeries(std::span<const DecodedBlock* const> blocks, Dec
   const SeriesKey key = blocks[sources_[0]]->keys()[cursor_[sources_[0]]];
   SeriesCounters sum;
   bool ok = true;
+  // Seen minutes: min / max of the parts with requests; unknown if one of
+  // them does not know its own (Rollup::Merge's rule).
+  bool seen_unknown = false;
+  uint16_t seen_first = kSeenUnknown, seen_last = 0;
   for (uint32_t j : sources_) {
     const DecodedBlock& b = *blocks[j];
     const size_t i = cursor_[j];
@@ -81,6 +88,11 @@ Status BlockMerger::MergeSeries(std::span<const DecodedBlock* const> blocks, Dec
     ok &= AddTo(sum.latency_sum_us, b.latency_sum_us()[i]);
     ok &= AddTo(sum.rejected, b.rejected(i));
     sum.latency_max_us = std::max(sum.latency_max_us, b.latency_max_us()[i]);
+    if (b.requests()[i] > 0) {
+      seen_unknown |= b.seen_first(i) == kSeenUnknown;
+      seen_first = std::min(seen_first, b.seen_first(i));
+      seen_last = std::max(seen_last, b.seen_last(i) == kSeenUnknown ? uint16_t{0} : b.seen_last(i));
+    }
     const auto codes = b.StatusCodes(i);
     const auto counts = b.StatusCounts(i);
     for (size_t s = 0; s < codes.size(); ++s) {
@@ -101,6 +113,10 @@ Status BlockMerger::MergeSeries(std::span<const DecodedBlock* const> blocks, Dec
     for (size_t s = 0; s < indexes.size(); ++s) ok &= AddTo(buckets_[indexes[s]], bcounts[s]);
   }
   if (!ok) return Overflow(out->group(), key);
+  if (!seen_unknown && seen_first != kSeenUnknown) {
+    sum.seen_first = seen_first;
+    sum.seen_last = seen_last;
+  }
   out->AppendSeries(key, sum);
   for (const auto& [code, n] : statuses_) out->AppendStatus(code, n);
   for (int index = lo_; index <= hi_; ++index) {

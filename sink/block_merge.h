@@ -4,7 +4,8 @@
 // Promise: the merge of blocks b1..bn of the same group (kind, tier, bucket,
 // shard) is the block whose series are the union of their keys, each the
 // exact sum (max for latency max) of that key's series in the inputs — what
-// Rollup::Merge would give, with statuses and buckets in ascending order. A
+// Rollup::Merge would give, with statuses and buckets in ascending order
+// (seen minutes included: the output has seen columns when an input has). A
 // sum that overflows 64 bits, inputs of different groups, or no inputs at all
 // is an error; the output is then unspecified. The output is a delta (base()
 // false); compaction marks it a base before encoding.

@@ -7,6 +7,7 @@
 // (see "who is signed in" below).
 import { $, el, isNum, fmtInt, fmtPct, fmtMs, fmtRps, fmtBytes } from './util.js';
 import * as report from './report.js';
+import * as usage from './usage.js';
 import { startAlerts } from './alerts.js';
 
 const RANGES = { '1h': 3600, '6h': 21600, '24h': 86400, '7d': 604800, '30d': 2592000 };
@@ -124,7 +125,8 @@ function filtersFor(question) {
     case 'customers':
       if (scope) return { refused: 'Only your own usage is shown.' };
       if (f.host) return { refused: 'Top customers are not available with a host filter.' };
-      if (f.endpoint) return { refused: 'Customers of one endpoint are not indexed; filter by customer to see its endpoints.' };
+      if (f.endpoint && f.customer) return { refused: 'The tiles above show this customer on this endpoint.' };
+      if (f.endpoint) return { params: { endpoint: f.endpoint } }; // its customers, with first and last call
       return { params: { customer: f.customer } };
     default:
       return { params: f };
@@ -260,6 +262,8 @@ function renderEndpoints(ans) {
 }
 
 function renderCustomers(ans, overview, range) {
+  if (ans.filter && ans.filter.endpoint) { usage.renderEndpointCustomers(ans, filterButton); return; }
+  usage.showTopCustomersHead();
   const body = $('customers-table').tBodies[0];
   body.textContent = '';
   const rows = Array.isArray(ans.customers) ? ans.customers : [];

@@ -108,6 +108,8 @@ const std::map<std::pair<std::string, std::string>, std::string>& TableSections(
       {{"config.md", "server.trusted_header"}, "server.trusted_header"},
       {{"config.md", "server.trusted_header.users"}, "server.trusted_header.users[]"},
       {{"config.md", "prometheus"}, "prometheus"},
+      {{"config.md", "clients"}, "clients"},
+      {{"config.md", "clients.rules"}, "clients.rules[]"},
       {{"alerts.md", "Rules"}, "alerts.rules"},
       {{"alerts.md", "Settings (`alerts:`)"}, "alerts"},
       {{"alerts.md", "Webhooks (`alerts.webhooks`)"}, "alerts.webhooks"},

@@ -22,6 +22,22 @@ class FakeBackend : public QueryBackend {
     last_metric = metric;
     return Answer("heatmap", p);
   }
+  Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams& p) override {
+    last_route = "endpoint_customers";
+    last = p;
+    if (!next_error.ok()) return next_error;
+    EndpointCustomersAnswer a;
+    a.endpoint = p.filter.endpoint;
+    a.limit = p.limit;
+    a.total_requests = 7;
+    a.customer_count = 1;
+    EndpointCustomerRow row;
+    row.customer = "acme";
+    row.requests = 7;
+    row.last_seen_s = kNow - 60;
+    a.customers.push_back(row);
+    return a;
+  }
   std::string last_metric;
 
   std::string last_route;
@@ -92,6 +108,27 @@ TEST_F(ApiHandlerTest, EveryQueryRouteReachesItsBackendCall) {
     EXPECT_EQ(Body(r)["route"], route);
     EXPECT_EQ(backend_.last_route, route);
   }
+}
+
+TEST_F(ApiHandlerTest, CustomersWithAnEndpointListThatEndpointsCustomers) {
+  HttpResponse r = Get("/api/v1/customers?endpoint=GET+%2Fv1%2Flegacy-export&limit=5");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(backend_.last_route, "endpoint_customers");
+  EXPECT_EQ(backend_.last.filter.endpoint, "GET /v1/legacy-export");
+  EXPECT_EQ(backend_.last.limit, 5);
+  const json body = Body(r);
+  EXPECT_EQ(body["filter"]["endpoint"], "GET /v1/legacy-export");
+  EXPECT_EQ(body["customers"][0]["customer"], "acme");
+  EXPECT_EQ(body["customers"][0]["last_seen"], "2025-11-24T15:59:00Z");
+  EXPECT_TRUE(body["customers"][0]["first_seen"].is_null());  // unknown, not a guess
+  EXPECT_EQ(body["resolution"], "day");
+  backend_.next_error = Status::InvalidArgument("the customers of one endpoint need storage v2");
+  r = Get("/api/v1/customers?endpoint=GET+%2Fa");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("storage v2"), std::string::npos);
+  backend_.next_error = Status::Ok();
+  ASSERT_EQ(Get("/api/v1/customers?customer=acme").status, 200);  // no endpoint: top customers
+  EXPECT_EQ(backend_.last_route, "customers");
 }
 
 TEST_F(ApiHandlerTest, DefaultsAreLastDayToNow) {

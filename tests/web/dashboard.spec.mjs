@@ -103,7 +103,22 @@ function customers(q) {
     return { customer: name, requests, share: total ? r6(requests / total) : null, errors_4xx: 0, errors_5xx: 0, error_rate: requests ? 0 : null,
       latency_ms: latency(20, requests), bytes_in: requests * 310, bytes_out: Math.round(total * 2048 * share * (name === 'acme' ? 1.2 : 0.83)) };
   }).filter((r) => r.requests > 0);
+  if (f.endpoint) return endpointCustomers(q, f);
   return { ...rangeHeader(q), limit: Number(q.get('limit') || 20), total_requests: total, customers: rows };
+}
+// customers?endpoint=...: whole UTC days, first/last seen (docs/api.md).
+function endpointCustomers(q, f) {
+  const { from, to } = rangeOf(q);
+  const day0 = Math.floor(from / 86400) * 86400; const day1 = Math.ceil(to / 86400) * 86400;
+  const total = perMinute({ endpoint: f.endpoint }) * (to - from) / 60;
+  const rows = CUSTOMERS.map(([name, share], i) => {
+    const requests = Math.round(total * share);
+    return { customer: name, requests, share: total ? r6(requests / total) : null, errors_4xx: i, errors_5xx: 0, error_rate: requests ? r6(i / requests) : null,
+      latency_ms: { p50: 12, p95: r3(40 + i), p99: 90, max: 300 }, bytes_in: 0, bytes_out: 0,
+      first_seen: i === 3 ? null : iso(day0 + 600 + 60 * i), last_seen: iso(to - 60 * (1 + 30 * i)) };
+  }).filter((r) => r.requests > 0);
+  return { from: iso(day0), to: iso(day1), requested_from: iso(from), requested_to: iso(to), adjusted: true, plan: [], filter: { endpoint: f.endpoint },
+    total_requests: total, customer_count: rows.length, limit: Number(q.get('limit') || 20), customers: rows, resolution: 'day', note: 'whole UTC days' };
 }
 function slow(q) {
   const { rf, rt } = rangeOf(q); const f = filterOf(q);
@@ -299,11 +314,26 @@ try {
     assert.equal(await page.locator('.chip[data-kind="endpoint"] strong').textContent(), 'GET /v1/search');
     const ov = overview(new URLSearchParams(lastCall('overview').params));
     assert.equal((await tile(page, 'tile-requests')).text, nf.format(ov.requests));
-    assert.ok(await page.locator('#customers-note').isVisible(), 'customers with endpoint filter must be explained, not requested');
+    // The drill-down: the customers card lists this endpoint's customers with their last call.
+    assert.equal(lastCall('customers').params.endpoint, 'GET /v1/search');
+    assert.equal(lastCall('customers').params.customer, undefined);
+    assert.equal(await page.locator('#customers-title').textContent(), 'Customers of GET /v1/search');
+    assert.equal(await page.locator('#customers-table').getAttribute('data-mode'), 'endpoint');
+    const want = endpointCustomers(new URLSearchParams(lastCall('customers').params), { endpoint: 'GET /v1/search' });
+    assert.equal(await page.locator('#customers-table tbody tr').count(), want.customers.length);
+    const firstRow = page.locator('#customers-table tbody tr').first();
+    assert.equal(await firstRow.locator('td').first().textContent(), want.customers[0].customer);
+    assert.equal(await firstRow.locator('td[data-seen="last"]').textContent(), want.customers[0].last_seen.replace('T', ' ').replace(':00Z', ''));
+    assert.equal(await page.locator('#customers-table tbody tr').last().locator('td[data-seen="first"]').textContent(), '—'); // unknown, not a guess
+    assert.match(await page.locator('#customers-table thead').textContent(), /Last call/);
+    assert.match(await page.locator('#customers-note').textContent(), /Whole UTC days/);
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-endpoint-customers.png'), fullPage: true });
     await page.getByRole('button', { name: 'Remove filter endpoint GET /v1/search' }).click();
     gen = await waitForLoad(page, gen);
     assert.equal(lastCall('overview').params.endpoint, undefined);
     assert.equal(await page.locator('.chip').count(), 0);
+    assert.equal(await page.locator('#customers-title').textContent(), 'Top customers'); // back to the top list
+    assert.match(await page.locator('#customers-table thead').textContent(), /Share of bytes/);
   });
 
   await check('clicking a customer filters to it; state survives a reload from the URL', async () => {

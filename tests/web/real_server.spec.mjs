@@ -109,6 +109,15 @@ try {
     const ov = await api(ovUrl);
     assert.equal(await tileValue(page, 'tile-requests'), ov.requests);
     assert.match(await page.locator('#chips').textContent(), new RegExp('endpoint'));
+    // The drill-down (issue 18): the customers of this endpoint, with their last call, as the API says.
+    const cuUrl = lastAsked('customers');
+    assert.equal(cuUrl.searchParams.get('endpoint'), name);
+    const cu = await api(cuUrl);
+    assert.ok(cu.customers.length > 0, 'the real data has customers on every endpoint');
+    assert.equal(await page.locator('#customers-table tbody tr').count(), cu.customers.length);
+    const row = page.locator('#customers-table tbody tr').first();
+    assert.equal(await row.locator('td').first().textContent(), cu.customers[0].customer);
+    assert.equal(await row.locator('td[data-seen="last"]').textContent(), cu.customers[0].last_seen.replace('T', ' ').replace(':00Z', ''));
     await page.screenshot({ path: path.join(artifacts, 'real-dashboard-endpoint.png'), fullPage: true });
   });
 
