@@ -1,16 +1,21 @@
 #include "server/usage_json.h"
 
-#include "query/json_format.h"
+#include "common/time_util.h"
+#include "query/answers.h"
 #include "query/range_plan.h"
 
 namespace apimeter {
 namespace {
 
 using nlohmann::json;
-using query_json::Iso;
-using query_json::OptionalMs;
-using query_json::Ratio;
-using query_json::Utf8;
+
+std::string Iso(int64_t epoch_seconds) { return FormatIso8601(epoch_seconds); }
+json Nullable(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json JsonMs(std::optional<double> micros) { return Nullable(apimeter::OptionalMs(micros)); }
+json Ratio(double numerator, double denominator, int decimals) {
+  return Nullable(RoundedRatio(numerator, denominator, decimals));
+}
+std::string Utf8(std::string_view s) { return ValidUtf8(s); }
 
 json OptionalIso(const std::optional<int64_t>& s) { return s ? json(Iso(*s)) : json(nullptr); }
 
@@ -53,10 +58,10 @@ json EndpointCustomersJson(const EndpointCustomersAnswer& a) {
          {"errors_5xx", r.errors_5xx},
          {"error_rate", Ratio(static_cast<double>(r.errors_4xx + r.errors_5xx), n, 6)},
          {"latency_ms",
-          {{"p50", OptionalMs(r.p50_us)},
-           {"p95", OptionalMs(r.p95_us)},
-           {"p99", OptionalMs(r.p99_us)},
-           {"max", OptionalMs(r.max_us ? std::optional<double>(static_cast<double>(*r.max_us))
+          {{"p50", JsonMs(r.p50_us)},
+           {"p95", JsonMs(r.p95_us)},
+           {"p99", JsonMs(r.p99_us)},
+           {"max", JsonMs(r.max_us ? std::optional<double>(static_cast<double>(*r.max_us))
                                        : std::nullopt)}}},
          {"bytes_in", r.bytes_in},
          {"bytes_out", r.bytes_out},

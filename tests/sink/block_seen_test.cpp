@@ -87,12 +87,14 @@ TEST(BlockSeen, BlocksWithSeenColumnsAreVersion2WithFlag4AndRoundTrip) {
   EXPECT_EQ(back->RollupAt(1).last_seen_minute, kFirstMinute);
 }
 
-TEST(BlockSeen, BlocksWithoutMinutesStayVersion1) {
+// Format 2 is the only one written; a block without minutes has no seen
+// columns (flag bit 2 clear).
+TEST(BlockSeen, BlocksWithoutMinutesHaveNoSeenColumns) {
   const Rollup r = Unseen(2);
   const KeyedRollup series[] = {{PairKey(1, 2), &r}};
   auto bytes = EncodeBlock(kGroup, false, series);
   ASSERT_TRUE(bytes.ok());
-  EXPECT_EQ((*bytes)[4], 1);
+  EXPECT_EQ((*bytes)[4], kBlockFormatVersion);
   EXPECT_EQ((*bytes)[7] & 4, 0);
   auto back = DecodeBlock(*bytes);
   ASSERT_TRUE(back.ok());
