@@ -24,6 +24,7 @@
 # Usage: bench/storage.sh [--lines N] [--v1 COMMIT | --no-v1] [--no-goaccess]
 #          [--no-jobs] [--agent-window S | --no-agent] [--repeats R] [--reference DAYS]
 #   Smoke run: bench/storage.sh --lines 20000 --no-v1 --repeats 2 --agent-window 4
+#   V1_BIN=path uses that v1 binary (built from --v1's commit) instead of building it.
 #   PERF=1 records `perf record -g` of the v2 backfill and prints its top symbols.
 # Needs a built tree in $BUILD (default build/): cli/apimeter, tools/apimeter-loggen
 # (and bench/apimeter-seed for --reference). Nothing passes or fails on a figure.
@@ -86,7 +87,11 @@ v2_bin=$build/cli/apimeter
 loggen=$build/tools/apimeter-loggen
 [[ -x $v2_bin && -x $loggen ]] || { echo "build the tree in $build first" >&2; exit 1; }
 engines=(v2)
-if [[ $with_v1 == 1 ]]; then
+v1_bin=$work/v1build/cli/apimeter
+if [[ $with_v1 == 1 && -n ${V1_BIN:-} ]]; then  # a v1 binary built already
+  v1_bin=$(realpath "$V1_BIN")
+  engines=(v1 v2)
+elif [[ $with_v1 == 1 ]]; then
   echo "== building v1 ($v1_commit) in a worktree"
   git -C "$root" worktree add --detach "$work/v1src" "$v1_commit" >/dev/null 2>&1
   cmake -S "$work/v1src" -B "$work/v1build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -95,7 +100,7 @@ if [[ $with_v1 == 1 ]]; then
   cmake --build "$work/v1build" --target apimeter -j2 >/dev/null
   engines=(v1 v2)
 fi
-declare -A bin=([v1]=$work/v1build/cli/apimeter [v2]=$v2_bin)
+declare -A bin=([v1]=$v1_bin [v2]=$v2_bin)
 
 # --- the log ------------------------------------------------------------------
 log=$work/api.access.log
