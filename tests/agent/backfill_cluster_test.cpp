@@ -182,6 +182,27 @@ class BackfillClusterTest : public ::testing::Test {
     uint64_t flushes = 0;
   };
 
+  // The `redis:` entries of the test cluster's seeds.
+  static std::string ClusterRedisYaml() {
+    std::string seeds;
+    for (const std::string& s : Cluster().seeds())
+      seeds += (seeds.empty() ? "\"" : ", \"") + s + "\"";
+    return "cluster: [" + seeds + "]";
+  }
+
+  // Every key of the prefix on the cluster's masters (all 3 of them).
+  Result<StoreDump> DumpCluster(Run& cluster) const {
+    std::vector<RedisEndpoint> masters;
+    for (const std::string& m : cluster.rt->redis().AsCluster()->Masters()) {
+      masters.push_back(Cluster().NodeEndpoint(m));
+    }
+    if (masters.size() != 3) {
+      return Status::Internal("the test cluster has " + std::to_string(masters.size()) +
+                              " masters, not 3");
+    }
+    return DumpStore(masters, prefix_);
+  }
+
   // Backfills both files (oldest first, as `apimeter backfill` does).
   Run Backfill(const std::string& redis_yaml, FlushShape shape) {
     Run run;
@@ -224,22 +245,14 @@ class BackfillClusterTest : public ::testing::Test {
     };
     Run single = Backfill("url: \"" + TestRedis::Get().url() + "\"", shape);
     std::printf("standalone backfill: %.1f s\n", lap());
-    std::string seeds;
-    for (const std::string& s : Cluster().seeds())
-      seeds += (seeds.empty() ? "\"" : ", \"") + s + "\"";
-    Run cluster = Backfill("cluster: [" + seeds + "]", shape);
+    Run cluster = Backfill(ClusterRedisYaml(), shape);
     std::printf("cluster backfill: %.1f s\n", lap());
     ASSERT_TRUE(single.rt && cluster.rt);
     ASSERT_EQ(single.flushes, cluster.flushes);
 
     auto a = DumpStore({TestRedis::Get().endpoint()}, prefix_);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
-    std::vector<RedisEndpoint> masters;
-    for (const std::string& m : cluster.rt->redis().AsCluster()->Masters()) {
-      masters.push_back(Cluster().NodeEndpoint(m));
-    }
-    ASSERT_EQ(masters.size(), 3u);
-    auto b = DumpStore(masters, prefix_);
+    auto b = DumpCluster(cluster);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     std::printf("dumps: %.1f s\n", lap());
 
@@ -347,20 +360,13 @@ class BackfillClusterTest : public ::testing::Test {
   void BackfillBothAndCompareBlocks(FlushShape shape) {
     schema_ = 2;
     Run single = Backfill("url: \"" + TestRedis::Get().url() + "\"", shape);
-    std::string seeds;
-    for (const std::string& s : Cluster().seeds())
-      seeds += (seeds.empty() ? "\"" : ", \"") + s + "\"";
-    Run cluster = Backfill("cluster: [" + seeds + "]", shape);
+    Run cluster = Backfill(ClusterRedisYaml(), shape);
     ASSERT_TRUE(single.rt && cluster.rt);
     ASSERT_EQ(single.flushes, cluster.flushes);
 
     auto a = DumpStore({TestRedis::Get().endpoint()}, prefix_);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
-    std::vector<RedisEndpoint> masters;
-    for (const std::string& m : cluster.rt->redis().AsCluster()->Masters()) {
-      masters.push_back(Cluster().NodeEndpoint(m));
-    }
-    auto b = DumpStore(masters, prefix_);
+    auto b = DumpCluster(cluster);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     const auto buckets = BlockBuckets(*a);
     EXPECT_EQ(BlockBuckets(*b), buckets);
