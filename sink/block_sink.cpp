@@ -74,6 +74,9 @@ Status BlockSink::CheckSchema() {
 
 Result<std::string> BlockSink::ReadCheckpoint(std::string_view host,
                                               std::string_view fingerprint) {
+  // On a cluster, a dead process may have moved this checkpoint and left
+  // its data journaled: apply that first.
+  APIMETER_RETURN_IF_ERROR(protocol_->FinishCommitted(host));
   return sink_internal::ReadCheckpointValue(*client_, KeySchema(keys_.prefix()), host,
                                             fingerprint);
 }

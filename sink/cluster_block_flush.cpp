@@ -43,6 +43,10 @@ std::string ClusterBlockFlush::CheckpointKey(std::string_view host,
   return KeySchema(keys_.prefix()).ClusterCheckpointKey(host, fingerprint);
 }
 
+Status ClusterBlockFlush::FinishCommitted(std::string_view host) {
+  return journal_.FinishHostJournals(std::string(host));
+}
+
 ClusterBlockFlush::Stats ClusterBlockFlush::stats() const {
   return {journal_.stats().skipped, journal_.stats().journals_recovered,
           journal_.stats().scripts_sent_whole};

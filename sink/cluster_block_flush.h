@@ -16,8 +16,9 @@
 //   3. close: delete the journal.
 // The script goes by EVALSHA, and as EVAL when a node answers NOSCRIPT
 // (outside MULTI, so nothing half-ran). A journal left by a crash is
-// finished by the next flush of the same host in any process, or by the
-// retry of the same token.
+// finished by FinishCommitted (BlockSink::ReadCheckpoint calls it before a
+// host's checkpoint is trusted), by the next flush of the same host in any
+// process, or by the retry of the same token.
 //
 // Promise: FlushProtocol's. A tag's blocks are appended at most once per
 // batch (the w: field changes in the same script call as the lists), so a
@@ -46,6 +47,8 @@ class ClusterBlockFlush final : public FlushProtocol {
   Result<CommitReport> Commit(const PreparedFlush& flush) override;
   // P:{ckpt:<host>}:<fingerprint>, in the host's slot with the commit point.
   std::string CheckpointKey(std::string_view host, std::string_view fingerprint) const override;
+  // Finishes the host's journals left by dead processes (once per host).
+  Status FinishCommitted(std::string_view host) override;
 
   struct Stats {
     uint64_t tags_already_applied = 0;  // apply calls whose w: field showed them applied

@@ -71,10 +71,13 @@ Status ClusterJournal::Prepare(const std::string& host) {
   if (!own_pending_.empty()) {
     APIMETER_RETURN_IF_ERROR(RollForward(own_pending_host_, own_pending_));
   }
-  if (recovered_hosts_.count(host) == 0) {
-    APIMETER_RETURN_IF_ERROR(RecoverJournals(host));
-    recovered_hosts_.insert(host);
-  }
+  return FinishHostJournals(host);
+}
+
+Status ClusterJournal::FinishHostJournals(const std::string& host) {
+  if (recovered_hosts_.count(host) != 0) return Status::Ok();
+  APIMETER_RETURN_IF_ERROR(RecoverJournals(host));
+  recovered_hosts_.insert(host);
   return Status::Ok();
 }
 

@@ -65,6 +65,11 @@ class ClusterJournal {
   // Before a batch of `host`: rechecks replicas, finishes this writer's own
   // unfinished batch, and (once per host) every journal the host left.
   Status Prepare(const std::string& host);
+  // Once per host and process: finishes every journal in the host's pending
+  // set (batches a dead process committed but did not fully apply). Called
+  // before a host's checkpoint is trusted, so that the lines it covers are
+  // counted even when this process has nothing of its own to flush.
+  Status FinishHostJournals(const std::string& host);
 
   struct Batch {
     std::string host, token;

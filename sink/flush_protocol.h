@@ -75,6 +75,14 @@ class FlushProtocol {
   // into the host's slot), so a writer reads it back without asking which
   // implementation it has.
   virtual std::string CheckpointKey(std::string_view host, std::string_view fingerprint) const = 0;
+  // Applies what a dead process of `host` committed but did not apply, so
+  // the lines a stored checkpoint of the host covers are in Redis before the
+  // checkpoint is trusted (even when this process has nothing to flush).
+  // Standalone: nothing to do (a commit is one transaction).
+  virtual Status FinishCommitted(std::string_view host) {
+    (void)host;
+    return Status::Ok();
+  }
 };
 
 }  // namespace apimeter

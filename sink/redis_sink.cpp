@@ -10,6 +10,7 @@
 #include <thread>
 #include <tuple>
 
+#include "sink/cluster_flush.h"
 #include "sink/cluster_journal.h"
 #include "sink/sink_internal.h"
 
@@ -204,6 +205,16 @@ int64_t RedisSink::RetentionSeconds(Tier tier) const {
 }
 
 Result<std::string> RedisSink::ReadCheckpoint(std::string_view host, std::string_view fingerprint) {
+  if (ClusterClient* cluster = client_->AsCluster(); cluster != nullptr) {
+    // A dead process may have moved this checkpoint and left its data
+    // journaled: apply that first.
+    if (!journal_) journal_ = std::make_unique<ClusterJournal>(cluster, schema_, V1SeriesReplyCheck());
+    const ClusterJournal::Stats before = journal_->stats();
+    Status st = journal_->FinishHostJournals(std::string(host));
+    stats_.journals_recovered += journal_->stats().journals_recovered - before.journals_recovered;
+    stats_.groups_already_applied += journal_->stats().skipped - before.skipped;
+    APIMETER_RETURN_IF_ERROR(st);
+  }
   return sink_internal::ReadCheckpointValue(*client_, schema_, host, fingerprint);
 }
 

@@ -12,7 +12,10 @@
 //   a malformed batch or a Redis holding another storage schema (nothing
 //   written); kInternal for an error reply (the message names it).
 // - ReadCheckpoint answers the stored checkpoint of a file ("" when none);
-//   both schemas keep checkpoints under the same keys.
+//   both schemas keep checkpoints under the same keys. On Redis Cluster it
+//   first applies every batch of the host that a dead process committed but
+//   did not apply (its journal), so the lines a checkpoint covers are in
+//   Redis once the checkpoint is read, even if nothing is flushed after.
 // - CheckSchema answers OK only when Redis holds this sink's schema (or no
 //   data yet); otherwise kInvalidArgument with what to do (`apimeter
 //   migrate`). Flush checks it too before its first write: a sink never

@@ -187,7 +187,7 @@ class ClusterCrashTest(unittest.TestCase):
             recovered += journals_recovered(final)
             got = query(cfg, "overview", "--from", h.iso(end - 21 * 3600), "--to", h.iso(end + 60))
             want = h.summarize(reqs)
-            self.assertEqual(got["requests"], want["requests"], final)
+            self.assertEqual(got["requests"], want["requests"], f"{final}\nanswer: {got}")
             self.assertEqual(got["status"], want["status"])
             self.assertEqual(got["bytes_out"], want["bytes_out"])
             print(f"journals recovered after kills: {recovered}", file=sys.stderr)
