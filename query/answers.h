@@ -142,6 +142,40 @@ struct SlowAnswer {
   bool no_data() const { return requests.empty(); }
 };
 
+// One row of GET /api/v1/clients: a client (a user agent reduced to
+// product/major.minor by parsers/client_agent.h; "none" when the request
+// sent no User-Agent, "other" past limits.clients_per_day).
+struct ClientRow {
+  std::string client;
+  uint64_t requests = 0;
+  std::optional<double> share;  // of ClientsAnswer::total_requests, 6 decimals
+  uint64_t errors_4xx = 0, errors_5xx = 0;
+  std::optional<double> error_rate;
+  LatencySummary latency_ms;
+  uint64_t bytes_in = 0, bytes_out = 0;
+};
+
+// GET /api/v1/clients (issue 18 part 2): the clients that called, most
+// requests first (ties by name), over whole UTC days (client series exist
+// per day only: quality.resolution is kDay). filter.endpoint or
+// filter.customer narrows to one endpoint (client × endpoint series) or one
+// customer (customer × client series); not both (InvalidArgument), and host
+// is not a client filter (InvalidArgument).
+// `logged` is false when no client series exist in the range: no source
+// logged $http_user_agent there, so the dimension is absent (JSON "logged":
+// false, "clients": [] and a note), never a list of zeros.
+struct ClientsAnswer {
+  AnswerRange range;
+  QueryFilter filter;
+  bool logged = false;
+  uint64_t total_requests = 0;  // of the filtered endpoint/customer, or all
+  uint64_t client_count = 0;    // clients with requests, before the limit
+  int64_t limit = 0;
+  std::vector<ClientRow> rows;
+  AnswerQuality quality;
+  bool no_data() const { return rows.empty(); }
+};
+
 enum class HeatmapMetric { kP99, kP95, kP50, kRequests, kErrorRate };
 std::string_view HeatmapMetricName(HeatmapMetric metric);
 

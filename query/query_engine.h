@@ -88,6 +88,9 @@ class QueryEngine {
   // The customers of params.filter.endpoint over whole UTC days, with first
   // and last seen (query/endpoint_customers.h; storage v2).
   Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams& params);
+  // The clients (user agents reduced, issue 18 part 2) over whole UTC
+  // days, for all traffic, one endpoint or one customer (ClientsAnswer).
+  Result<ClientsAnswer> Clients(const QueryParams& params);
   Result<SeriesAnswer> Timeseries(const QueryParams& params);
   Result<SlowAnswer> Slow(const QueryParams& params);
   // Endpoint × hour/day grid of one metric (query/heatmap.h): metric is p99,
