@@ -45,6 +45,13 @@ class ServeAlertsImpl final : public ServeAlertsHandle {
         std::make_unique<AlertsRoutes>(options_.config, options_.redis(), options_.prefix));
     return routes_.back().get();
   }
+  void WriteMetrics(PrometheusText* out) const override {
+    if (!service_) return;
+    out->Metric("apimeter_alerts_partial_evaluations_total", "counter",
+                "Rule-instance evaluations held back because a window or baseline was read "
+                "with damaged blocks left out (the instance kept its state; docs/alerts.md).",
+                "", static_cast<double>(service_->partial_instances()));
+  }
 
  private:
   const AlertServiceOptions options_;

@@ -15,6 +15,7 @@
 
 #include "alerts/service.h"
 #include "common/clock.h"
+#include "common/prometheus_text.h"
 #include "config/config.h"
 
 namespace apimeter {
@@ -34,6 +35,10 @@ class ServeAlertsHandle {
   // The /api/v1/alerts routes for one more serve worker: each has its own
   // Redis connection, so no two workers share one. Owned by the handle.
   virtual ApiExtension* NewRoutes() = 0;
+  // serve's /metrics families of the evaluator: with alerts.evaluate_in_serve
+  // (and rules), apimeter_alerts_partial_evaluations_total; otherwise
+  // nothing (no evaluator here: absent, not zero). Any thread.
+  virtual void WriteMetrics(PrometheusText* out) const = 0;
 };
 std::unique_ptr<ServeAlertsHandle> StartServeAlerts(const Config& config, const Clock* clock);
 

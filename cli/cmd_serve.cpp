@@ -133,6 +133,9 @@ int RunServe(const ServeArgs& args) {
     workers.push_back(std::move(w));
   }
   QueryEngineBackend backend(&rt->query());  // unused while there are workers
+  options.extra_metrics = [handle = alerts.get()](PrometheusText* out) {
+    handle->WriteMetrics(out);
+  };
 
   boost::asio::io_context io(1);
   auto server = HttpServer::Start(io, options, &backend, &clock);

@@ -612,6 +612,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
            "Requests carrying the trusted sign-in header from a peer that is not one of "
            "server.trusted_header.proxies (not believed).",
            ignored_trusted_headers);
+    if (options.extra_metrics) options.extra_metrics(&out);
     WriteProcessMetrics(ReadProcessStats(), &out);
     WriteBuildInfo(options.build_version, options.build_revision, "serve", &out);
     return out.str();

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/prometheus_text.h"
 #include "common/result.h"
 #include "server/api_handler.h"
 #include "server/auth.h"
@@ -83,6 +84,10 @@ struct HttpServerOptions {
   std::function<void(const std::string&)> log_warning;
   // apimeter_build_info's labels on /metrics (with the process_* families).
   std::string build_version, build_revision;
+  // More families for /metrics from parts of the process the server does not
+  // know (serve's alert evaluator); null: none. Called on the io_context's
+  // thread, so it must read only what is safe from there (atomics).
+  std::function<void(PrometheusText*)> extra_metrics;
 };
 
 class HttpServer {

@@ -516,5 +516,23 @@ TEST_F(HttpServerTest, MetricsWithoutAuthIs401) {
   EXPECT_NE(ok.find("component=\"serve\"} 1\n"), std::string::npos) << ok;
 }
 
+// Families from other parts of serve (its alert evaluator) are added to
+// /metrics, read at each scrape.
+TEST_F(HttpServerTest, ExtraMetricsAreReadAtEachScrape) {
+  std::atomic<uint64_t> held_back{0};
+  Start([&held_back](HttpServerOptions& o) {
+    o.extra_metrics = [&held_back](PrometheusText* out) {
+      out->Metric("apimeter_alerts_partial_evaluations_total", "counter", "held back", "",
+                  static_cast<double>(held_back.load()));
+    };
+  });
+  EXPECT_EQ(testing::Sample(server_.Metrics(), "apimeter_alerts_partial_evaluations_total"), 0);
+  held_back = 3;
+  const std::string metrics = server_.Metrics();
+  EXPECT_EQ(testing::Sample(metrics, "apimeter_alerts_partial_evaluations_total"), 3) << metrics;
+  EXPECT_NE(metrics.find("# TYPE apimeter_alerts_partial_evaluations_total counter\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace apimeter
