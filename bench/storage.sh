@@ -15,6 +15,10 @@
 #   - the live agent at 20K lines/s (bench/agent_resources.sh): the mean flush;
 #   - query latency (p50/p95 of `apimeter query` over REPEATS runs, process
 #     start included) on the loaded day, both engines;
+#   - with --clients: v2 backfill with the client dimension (issue 18 part 2)
+#     on and off, each into a fresh redis-server: the same log, read with
+#     $http_user_agent in log_format (on) and with that field named
+#     $http_x_ua_unused (off: the line parses the same, no client series);
 #   - with --reference DAYS: the reference set (bench/seed_reference.cpp,
 #     50 req/s, 5,000 customers, 2 hosts) seeded for DAYS days with v2.
 # The log is realistic and recent (its last 24 hours, so the minute tier is
@@ -23,6 +27,7 @@
 #
 # Usage: bench/storage.sh [--lines N] [--v1 COMMIT | --no-v1] [--no-goaccess]
 #          [--no-jobs] [--agent-window S | --no-agent] [--repeats R] [--reference DAYS]
+#          [--clients]
 #   Smoke run: bench/storage.sh --lines 20000 --no-v1 --repeats 2 --agent-window 4
 #   V1_BIN=path uses that v1 binary (built from --v1's commit) instead of building it.
 #   PERF=1 records `perf record -g` of the v2 backfill and prints its top symbols.
@@ -33,7 +38,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 lines=2000000
 v1_commit=${V1_COMMIT:-3fe9d94}  # the last commit whose binaries write storage v1
-with_v1=1 with_goaccess=1 with_jobs=1 agent_window=20 repeats=20 reference_days=0
+with_v1=1 with_goaccess=1 with_jobs=1 agent_window=20 repeats=20 reference_days=0 with_clients=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --lines) lines=$2; shift 2 ;;
@@ -45,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --no-agent) agent_window=0; shift ;;
     --repeats) repeats=$2; shift 2 ;;
     --reference) reference_days=$2; shift 2 ;;
+    --clients) with_clients=1; shift ;;
     *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -120,11 +126,12 @@ if [[ $with_goaccess == 1 ]]; then
   printf "goaccess: %.2f s\n" "$t_ga"
 fi
 
+ua_var=http_user_agent  # the user-agent field's name in log_format (--clients turns it off)
 write_config() {  # write_config FILE PORT (no redis.schema: each binary writes its own default)
   cat > "$1" <<YAML
 sources:
   - paths: ["$log"]
-    log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time \$upstream_response_time "\$http_x_api_key" \$request_length'
+    log_format: '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$$ua_var" \$request_time \$upstream_response_time "\$http_x_api_key" \$request_length'
     customer: \$http_x_api_key
     latency: \$request_time
     host: bench
@@ -198,6 +205,16 @@ if [[ $with_jobs == 1 ]]; then
   done
 fi
 
+if [[ $with_clients == 1 ]]; then
+  for c in on off; do
+    echo "== backfill, storage v2, client dimension $c"
+    if [[ $c == on ]]; then ua_var=http_user_agent; else ua_var=http_x_ua_unused; fi
+    backfill "v2c$c" "$v2_bin"
+    stop_redis "$port"
+  done
+  ua_var=http_user_agent
+fi
+
 if [[ $agent_window -gt 0 ]]; then
   echo "== live agent at 20,000 lines/s (bench/agent_resources.sh, ${agent_window}s window)"
   WINDOW=$agent_window BUILD=$build bench/agent_resources.sh 20000 | tee "$work/agent.out"
@@ -247,6 +264,24 @@ if [[ $repeats -gt 0 ]]; then
     qp() { [[ -n "${fig[$1.q_$q]:-}" ]] && { read -r a b <<< "${fig[$1.q_$q]}"; printf "%s / %s ms" "$a" "$b"; } || printf -- "-"; }
     echo "| query $q, 24 h, p50 / p95 (CLI, process start included) | $(qp v1) | $(qp v2) | |"
   done
+fi
+
+if [[ $with_clients == 1 ]]; then
+  echo
+  echo "## Client dimension on vs off (v2, the same log, same run)"
+  echo
+  echo "| figure | on | off | on / off |"
+  echo "|---|---|---|---|"
+  onoff() {  # onoff LABEL KEY FORMAT
+    printf "| %s | $3 | $3 | %.3f |\n" "$1" "${fig[v2con.$2]}" "${fig[v2coff.$2]}" \
+      "$(ratio "${fig[v2con.$2]}" "${fig[v2coff.$2]}")"
+  }
+  onoff "backfill wall" wall "%.2f s"
+  onoff "client CPU" client_cpu "%.2f s"
+  onoff "redis-server CPU" redis_cpu "%.3f s"
+  onoff "Redis memory" memory_mb "%.2f MB"
+  onoff "keys" keys "%s"
+  onoff "Redis commands" commands "%s"
 fi
 
 if [[ $reference_days -gt 0 ]]; then
