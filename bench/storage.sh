@@ -68,7 +68,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_redis() {  # start_redis PORT: a fresh, empty redis-server
   redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
     --dir "$work" --logfile "$work/redis-$1.log" --slowlog-log-slower-than 1000 \
-    --slowlog-max-len 100000
+    --slowlog-max-len 100000 --latency-monitor-threshold 1
   ports+=("$1")
   for _ in $(seq 1 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "redis-server on port $1 did not start" >&2; exit 1
@@ -82,6 +82,12 @@ import json, sys
 entries = json.load(sys.stdin)
 us = max((e[2] for e in entries), default=0)
 print("< 1" if us == 0 else "%.1f" % (us / 1000))'
+}
+longest_block_ms() {  # the longest time Redis answered nobody: LATENCY's "command" max
+  # SLOWLOG leaves out EXEC (Redis 7 logs the commands inside it instead), so
+  # a whole flush transaction shows only here.
+  redis-cli -p "$1" latency latest | awk 'NR % 4 == 1 {e=$1} NR % 4 == 0 && e == "command" {m=$1}
+    END {if (m == "") print "< 1"; else print m}'
 }
 top_commands() {  # the 8 most called commands: "name calls; ..."
   redis-cli -p "$1" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\2 \1/p' |
@@ -158,6 +164,7 @@ backfill() {  # backfill NAME BIN [--jobs N]: one backfill into a fresh redis; l
   cfg=$work/$name.yaml; write_config "$cfg" "$port"
   redis-cli -p "$port" config resetstat >/dev/null
   redis-cli -p "$port" slowlog reset >/dev/null
+  redis-cli -p "$port" latency reset >/dev/null
   cpu0=$(redis_cpu "$port")
   tf=$work/$name.time
   local perf=()
@@ -177,6 +184,7 @@ backfill() {  # backfill NAME BIN [--jobs N]: one backfill into a fresh redis; l
   fig[$name.memory_mb]=$(echo "$(info "$port" memory used_memory) / 1048576" | bc -l)
   fig[$name.keys]=$(redis-cli -p "$port" dbsize)
   fig[$name.slowest]=$(slowest_ms "$port")
+  fig[$name.blocked]=$(longest_block_ms "$port")
   fig[$name.top]=$(top_commands "$port")
 }
 
@@ -252,6 +260,7 @@ echo "| Redis commands per line (processed) | $(cl v1) | $(cl v2) | ≤ 0.01 |"
 mem() { [[ -n "${fig[$1.memory_mb]:-}" ]] && printf "%.1f MB, %s keys" "${fig[$1.memory_mb]}" "${fig[$1.keys]}" || printf -- "-"; }
 echo "| Redis memory after the day | $(mem v1) | $(mem v2) | ≤ 20 MB (2M lines) |"
 echo "| longest command (SLOWLOG) | $(col v1 "%s ms" slowest) | $(col v2 "%s ms" slowest) | ≤ 10 ms |"
+echo "| longest time blocked, EXEC included (LATENCY) | $(col v1 "%s ms" blocked) | $(col v2 "%s ms" blocked) | |"
 if [[ $with_jobs == 1 ]]; then
   printf "| backfill --jobs 1 / --jobs 2 | | %.2f s / %.2f s (%.2f×) | use both cores |\n" \
     "${fig[v2j1.wall]}" "${fig[v2j2.wall]}" "$(ratio "${fig[v2j1.wall]}" "${fig[v2j2.wall]}")"
