@@ -42,7 +42,6 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(const Config& config, const Clo
   if (!normalizer.ok()) return normalizer.status().WithContext(config.path);
   rt->normalizer_ = std::make_unique<EndpointNormalizer>(std::move(normalizer).value());
   for (const auto& w : config.warnings) spdlog::warn("{}", w);
-  rt->customers_ = rt->NewCustomerResolver();
   rt->block_cache_ = std::make_shared<BlockCache>(kDefaultBlockCacheBytes);
   return rt;
 }
