@@ -223,7 +223,24 @@ TEST_F(ReportTest, NumbersAreExactAgainstTheRequests) {
   }
   EXPECT_EQ(eps["other_requests"], 0);
   EXPECT_EQ(listed, e.requests);
-  EXPECT_TRUE(r["notes"].empty()) << r["notes"];
+  // The suite's requests carry no User-Agent: the one note is that clients
+  // were not logged (ClientsNotLoggedAreNullWithANote).
+  EXPECT_EQ(r["notes"], json::array({"clients not logged: " + std::string(kClientsNotLogged)}));
+}
+
+// Requests written without $http_user_agent: the clients section is null
+// and a note says why, in every format; never a table of zeros.
+TEST_F(ReportTest, ClientsNotLoggedAreNullWithANote) {
+  const json r = Report("acme", From(), To());
+  ASSERT_TRUE(r.contains("clients"));
+  EXPECT_TRUE(r["clients"].is_null()) << r["clients"];
+  const std::string note = "clients not logged: " + std::string(kClientsNotLogged);
+  EXPECT_EQ(r["notes"].back(), note);
+  const std::string csv_body = *RenderReport(r, ReportFormat::kCsv);
+  EXPECT_NE(csv_body.find("\r\nclients_not_logged,acme,"), std::string::npos) << csv_body;
+  EXPECT_EQ(csv_body.find("\r\nclient,"), std::string::npos);
+  const std::string html = *RenderReport(r, ReportFormat::kHtml);
+  EXPECT_NE(html.find("Not logged: " + std::string(kClientsNotLogged)), std::string::npos);
 }
 
 TEST_F(ReportTest, TopLimitsEndpointsAndTheRestIsExactByDifference) {

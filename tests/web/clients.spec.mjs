@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { root, serveWebFile, watchPage, BROWSER_ARGS, check, checksRun, waitForLoad } from './page_harness.mjs';
+import { root, serveWebFile, watchPage, BROWSER_ARGS, check, checksRun, waitForLoad, expectClientsPanel } from './page_harness.mjs';
 
 const artifacts = process.env.APIMETER_ARTIFACTS || path.join(root, 'artifacts');
 const TIMEOUT = 15000;
@@ -129,6 +129,7 @@ try {
       ['none', '12', '0.15%', '100.0%', '—'], // no latency: a dash, not 0 ms
     ]);
     const want = clients(new URLSearchParams(p));
+    assert.equal(await expectClientsPanel(page, want), 'table'); // the helper the real-server tests use
     assert.match(await page.locator('#clients-note').textContent(), new RegExp('^Whole UTC days ' + want.from.slice(0, 10) + ' to ' + want.to.slice(0, 10) + ' \\(exclusive\\)\\.$'));
     assert.equal(await page.locator('#clients-partial .partial').count(), 0);
     assert.equal(await visible(page, '#clients-caveat'), false);
@@ -189,6 +190,7 @@ try {
     await page.goto(base + '/?range=7d&live=0');
     gen = await waitForLoad(page, 0);
     assert.equal(await panelState(page), 'not-logged');
+    await expectClientsPanel(page, clients(new URLSearchParams(lastCall('clients').params)));
     assert.equal(await visible(page, '#clients-table'), false);
     assert.equal(await page.locator('#clients-table tbody tr').count(), 0);
     const note = await page.locator('#clients-note').textContent();
@@ -208,6 +210,7 @@ try {
     assert.match(await marker.textContent(), /^Partial data: 2 stored blocks failed their checks and were left out/);
     assert.match(await marker.getAttribute('title'), /apimeter:\{d20425\}:ua:b/);
     assert.equal(await page.locator('#clients-table tbody tr').count(), CLIENTS.length);
+    await expectClientsPanel(page, clients(new URLSearchParams(lastCall('clients').params)));
     await shot(page, 'clients-partial.png');
     mode.clients = 'ok';
     await page.goto(base + '/?range=24h&live=0');
