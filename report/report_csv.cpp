@@ -13,9 +13,9 @@ namespace {
 using nlohmann::json;
 
 const std::vector<std::string> kColumns = {
-    "record",         "customer",       "from",          "to",         "date",
-    "endpoint",       "requests",       "share",         "errors_4xx", "errors_5xx",
-    "rate_4xx",       "rate_5xx",       "bytes_in",      "bytes_out",  "latency_avg_ms",
+    "record",         "customer",       "from",           "to",         "date",
+    "endpoint",       "requests",       "share",          "errors_4xx", "errors_5xx",
+    "rate_4xx",       "rate_5xx",       "bytes_in",       "bytes_out",  "latency_avg_ms",
     "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "client"};
 
 // A record with every column; `set` fills the ones it has.

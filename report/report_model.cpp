@@ -131,12 +131,9 @@ json ClientSection(const ClientsAnswer& c, uint64_t customer_requests, json* not
                      std::to_string(customer_requests) +
                      " requests in the period: the others were logged without $http_user_agent");
   }
-  return {{"limit", c.limit},
-          {"client_count", c.client_count},
-          {"total_requests", total},
-          {"rows", std::move(rows)},
-          {"other_requests", rest},
-          {"other_share", Ratio(rest, total)}};
+  return {{"limit", c.limit},        {"client_count", c.client_count},
+          {"total_requests", total}, {"rows", std::move(rows)},
+          {"other_requests", rest},  {"other_share", Ratio(rest, total)}};
 }
 
 }  // namespace
@@ -266,8 +263,8 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
            {"days", n_days},
            {"requested_from", FormatIso8601(request.from_s)},
            {"requested_to", FormatIso8601(request.to_s)},
-           {"adjusted", ov.range.adjusted || days.first != request.from_s ||
-                            days.second != request.to_s}}},
+           {"adjusted",
+            ov.range.adjusted || days.first != request.from_s || days.second != request.to_s}}},
          {"totals", Totals(ov, n_days)},
          {"daily", std::move(day_rows)},
          {"peak_day", PeakPoint(daily, "date", true)},

@@ -325,7 +325,8 @@ void ClientsSection(Page& pg, const json& clients, double y) {
   pg.Color(kMuted);
   pg.Font(8);
   if (clients.is_null()) {
-    pg.Text(kMargin, y + 12, pg.Fit("Not logged: " + std::string(kClientsNotLogged) + ".", kContentW));
+    pg.Text(kMargin, y + 12,
+            pg.Fit("Not logged: " + std::string(kClientsNotLogged) + ".", kContentW));
     return;
   }
   pg.Text(kMargin, y + 14,
@@ -369,8 +370,7 @@ void Draw(cairo_t* cr, const json& r) {
   // The section's title sits this far below the endpoint table's last row.
   const double clients_gap = 20;
   const bool clients_next_page =
-      has_clients &&
-      table_end - kRowH + clients_gap + ClientsHeight(clients) > kFooterY - 20;
+      has_clients && table_end - kRowH + clients_gap + ClientsHeight(clients) > kFooterY - 20;
   const int pages = table_pages + (clients_next_page ? 1 : 0);
 
   Header(pg, r);

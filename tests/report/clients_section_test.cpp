@@ -68,8 +68,10 @@ json Latency(double base) {
 }
 
 json Endpoint(const std::string& name, uint64_t n) {
-  return {{"endpoint", name}, {"requests", n},          {"share", 0.1},    {"errors_4xx", 1},
-          {"errors_5xx", 0},  {"rate_4xx", 1.0 / n},    {"rate_5xx", 0.0}, {"bytes_in", n * 10},
+  return {{"endpoint", name},     {"requests", n},
+          {"share", 0.1},         {"errors_4xx", 1},
+          {"errors_5xx", 0},      {"rate_4xx", 1.0 / n},
+          {"rate_5xx", 0.0},      {"bytes_in", n * 10},
           {"bytes_out", n * 100}, {"latency_ms", Latency(12.5)}};
 }
 
@@ -91,7 +93,8 @@ json Client(const std::string& name, uint64_t n, uint64_t e4, uint64_t e5, json 
 // (json() = absent: a document from before clients existed).
 json Report(const json& clients, int endpoints = 3) {
   json eps = json::array();
-  for (int i = 0; i < endpoints; ++i) eps.push_back(Endpoint("GET /v1/e" + std::to_string(i), 900 - i));
+  for (int i = 0; i < endpoints; ++i)
+    eps.push_back(Endpoint("GET /v1/e" + std::to_string(i), 900 - i));
   json daily = json::array();
   for (const char* d : {"2026-11-23", "2026-11-24", "2026-11-25"}) {
     daily.push_back({{"date", d},
@@ -125,7 +128,8 @@ json Report(const json& clients, int endpoints = 3) {
            {"bytes_in", 120000},
            {"bytes_out", 1200000},
            {"latency_count", 12000},
-           {"latency_ms", {{"avg", 14.0}, {"p50", 10.0}, {"p95", 30.0}, {"p99", 50.0}, {"max", 900.0}}}}},
+           {"latency_ms",
+            {{"avg", 14.0}, {"p50", 10.0}, {"p95", 30.0}, {"p99", 50.0}, {"max", 900.0}}}}},
          {"daily", daily},
          {"peak_day", {{"date", "2026-11-24"}, {"requests", 4000}}},
          {"peak_hour", {{"hour", "2026-11-24T14:00:00Z"}, {"requests", 400}}},
@@ -141,15 +145,11 @@ json Clients(int n) {
   for (int i = 0; i < n; ++i) {
     const uint64_t req = 5000 - 400 * i;
     listed += req;
-    rows.push_back(Client(i == 0 ? "okhttp/4.12" : "client-" + std::to_string(i) + "/1.0", req,
-                          i, i == 1 ? 7 : 0, 0.25));
+    rows.push_back(Client(i == 0 ? "okhttp/4.12" : "client-" + std::to_string(i) + "/1.0", req, i,
+                          i == 1 ? 7 : 0, 0.25));
   }
-  return {{"limit", 10},
-          {"client_count", n + 2},
-          {"total_requests", listed + 30},
-          {"rows", rows},
-          {"other_requests", 30},
-          {"other_share", 0.0025}};
+  return {{"limit", 10},  {"client_count", n + 2}, {"total_requests", listed + 30},
+          {"rows", rows}, {"other_requests", 30},  {"other_share", 0.0025}};
 }
 
 const json kAbsent = json(json::value_t::discarded);
@@ -210,7 +210,8 @@ TEST(ReportClientsSection, CsvSaysNotLoggedWithoutAnyFigure) {
     if (r[0] != "clients_not_logged") continue;
     ++not_logged;
     for (size_t i = 0; i < head.size(); ++i) {
-      if (head[i] == "record" || head[i] == "customer" || head[i] == "from" || head[i] == "to") continue;
+      if (head[i] == "record" || head[i] == "customer" || head[i] == "from" || head[i] == "to")
+        continue;
       EXPECT_EQ(r[i], "") << head[i] << " must be empty, not a zero";
     }
   }
