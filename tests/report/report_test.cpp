@@ -671,8 +671,8 @@ TEST(ReportClientsTest, TheCustomersClientsAreExactInEveryFormat) {
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   auto cache = std::make_shared<BlockCache>(kDefaultBlockCacheBytes);
-  QueryEngine engine(MakeV2SeriesStore(&client, keys, cache, V2StoreOptions{}),
-                     RetentionSeconds{}, &clock);
+  QueryEngine engine(MakeV2SeriesStore(&client, keys, cache, V2StoreOptions{}), RetentionSeconds{},
+                     &clock);
   const CustomerDirectory none(std::map<std::string, std::string>{});
   auto built = BuildCustomerReport(engine, none, {"acme", day * kDay, (day + 1) * kDay, 10},
                                    clock.NowSeconds());
@@ -690,8 +690,8 @@ TEST(ReportClientsTest, TheCustomersClientsAreExactInEveryFormat) {
   uint64_t listed = 0;
   for (size_t i = 0; i < 10; ++i) {
     const json& row = c["rows"][i];
-    const std::string name = "sdk-" + std::string(11 - i < 10 ? "0" : "") +
-                             std::to_string(11 - i) + "/1.0";  // most requests first
+    const std::string name = "sdk-" + std::string(11 - i < 10 ? "0" : "") + std::to_string(11 - i) +
+                             "/1.0";  // most requests first
     ASSERT_EQ(row["client"], name) << i;
     const Want& w = want[name];
     EXPECT_EQ(row["requests"], w.requests) << name;
