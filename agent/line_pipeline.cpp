@@ -48,7 +48,13 @@ void LinePipeline::Process(std::string_view line, std::string_view source, uint6
     key = {};
   }
   std::string_view customer = customers_->Resolve(key);
-  aggregator_->Add(record, endpoint_, customer);
+  if (options_.clients != nullptr && record.user_agent_logged) {
+    client_ = options_.clients->Reduce(record.user_agent);
+    const std::string_view client = client_;
+    aggregator_->Add(record, endpoint_, customer, &client);
+  } else {
+    aggregator_->Add(record, endpoint_, customer);
+  }
   if (options_.traffic != nullptr) options_.traffic->Add(record, endpoint_, customer);
 }
 

@@ -24,6 +24,7 @@
 #include "aggregator/aggregator.h"
 #include "aggregator/customer_resolver.h"
 #include "common/clock.h"
+#include "parsers/client_agent.h"
 #include "parsers/customer_key.h"
 #include "parsers/endpoint_normalizer.h"
 #include "parsers/line_parser.h"
@@ -36,6 +37,9 @@ struct LinePipelineOptions {
   int64_t max_future_us = kDefaultMaxFutureUs;  // later lines are rejected as future_time
   bool show_raw_lines = false;                  // samples unmasked (--show-raw-lines)
   TrafficMetrics* traffic = nullptr;            // also counts parsed lines here (the live agent)
+  // Reduces $http_user_agent to a client (issue 18 part 2) for the lines of
+  // a format that logs it; null: no client series at all.
+  const ClientReducer* clients = nullptr;
 };
 
 // The warning every command logs when show_raw_lines is chosen: what it
@@ -107,6 +111,7 @@ class LinePipeline {
   int64_t future_limit_us_ = INT64_MIN;
   std::string endpoint_;     // reused buffer: no allocation per line
   std::string key_scratch_;  // reused buffer for a decoded JWT payload
+  std::string client_;       // the reduced user agent of the current line
   uint64_t parsed_ = 0;
   uint64_t rejected_count_ = 0;
   std::array<uint64_t, kCustomerKeyErrorCount> customer_key_errors_{};

@@ -42,6 +42,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(const Config& config, const Clo
   if (!normalizer.ok()) return normalizer.status().WithContext(config.path);
   rt->normalizer_ = std::make_unique<EndpointNormalizer>(std::move(normalizer).value());
   for (const auto& w : config.warnings) spdlog::warn("{}", w);
+  rt->clients_ = std::make_unique<ClientReducer>(config.client_rules);
   rt->block_cache_ = std::make_shared<BlockCache>(kDefaultBlockCacheBytes);
   return rt;
 }
@@ -52,6 +53,7 @@ AggregatorOptions Runtime::aggregator_options() const {
   o.max_endpoints = config_.limits.endpoints_per_day;
   o.max_customers = config_.limits.customers_per_day;
   o.slow_top_n = config_.aggregation.slow_top_n;
+  o.max_clients = config_.limits.clients_per_day;
   return o;
 }
 
@@ -59,6 +61,7 @@ LinePipelineOptions Runtime::pipeline_options(bool show_raw_lines) const {
   LinePipelineOptions o;
   o.max_future_us = config_.limits.max_future_s * kMicrosPerSecond;
   o.show_raw_lines = show_raw_lines;
+  o.clients = clients_.get();
   return o;
 }
 
@@ -112,6 +115,7 @@ SinkOptions Runtime::sink_options() const {
   so.day_retention_s = config_.retention.day_s;
   so.endpoints_per_day = config_.limits.endpoints_per_day;
   so.customers_per_day = config_.limits.customers_per_day;
+  so.clients_per_day = config_.limits.clients_per_day;
   so.slow_top_n = config_.aggregation.slow_top_n;
   return so;
 }

@@ -101,6 +101,7 @@ class Runtime {
   std::vector<SourceRuntime> sources_;
   std::unique_ptr<EndpointNormalizer> normalizer_;
   std::unique_ptr<CustomerResolver> customers_;
+  std::unique_ptr<ClientReducer> clients_;  // $http_user_agent -> client (issue 18 part 2)
   std::unique_ptr<RedisCommands> redis_;
   std::unique_ptr<FlushProtocol> protocol_;  // schema 2: drives redis_ for sink_
   std::unique_ptr<Sink> sink_;

@@ -261,7 +261,10 @@ class Aggregator::Emitter {
   size_t next_ce_ = 0;
 };
 
-Aggregator::Aggregator(AggregatorOptions options) : options_(std::move(options)) { Reset(); }
+Aggregator::Aggregator(AggregatorOptions options)
+    : options_(std::move(options)), clients_(options_.max_clients, options_.max_client_pairs) {
+  Reset();
+}
 
 void Aggregator::Reset() {
   endpoints_ = Names{};
@@ -284,6 +287,7 @@ void Aggregator::Reset() {
   ReleaseMemory(ce_seen_);
   ce_admitted_ = 0;
   heap_bytes_ = 0;
+  clients_ = ClientCells(options_.max_clients, options_.max_client_pairs);
   slow_.clear();
   slow_day_ = INT64_MIN;
   slow_top_ = nullptr;
@@ -367,7 +371,7 @@ uint32_t Aggregator::CeCell(int64_t day, uint32_t customer, uint32_t endpoint) {
 }
 
 void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
-                     std::string_view customer) {
+                     std::string_view customer, const std::string_view* client) {
   ++lines_;
   SetMinute(record.time_us);
   PendingLine& p = Pending(pushed_);
@@ -383,6 +387,10 @@ void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
   p.customer = Intern(customers_, customer);
   ce_index_.Prefetch(p.day, (uint64_t{p.customer} << 32) | p.endpoint);
   if (record.latency_us >= 0 && options_.slow_top_n > 0) OfferSlow(record, p.endpoint, p.customer);
+  if (client != nullptr) {
+    clients_.Add(p.day, *client, p.endpoint, p.customer, record.status, record.bytes_in,
+                 record.bytes_out, record.latency_us);
+  }
   ++pushed_;
   Advance();
 }
@@ -489,12 +497,33 @@ FlushBatch Aggregator::TakeBatch() {
   batch.lines = lines_;
   Drain();
   Emitter(*this).Run(&batch.series);
+  MergeClientDays(&batch.series);
   for (auto& [day, top] : slow_) {
     std::sort(top.heap.begin(), top.heap.end(), Slower);
     for (SlowRequest& s : top.heap) batch.slow.push_back(std::move(s));
   }
   Reset();
   return batch;
+}
+
+// The client deltas are day deltas of kinds after every other kind: they
+// merge into the day tier (the tail of the sorted series) by (bucket, kind, name).
+void Aggregator::MergeClientDays(std::vector<SeriesDelta>* series) {
+  if (clients_.Empty()) return;
+  std::vector<SeriesDelta> clients =
+      clients_.Take([this](uint32_t id) -> const std::string& { return endpoints_.table.Name(id); },
+                    [this](uint32_t id) -> const std::string& { return customers_.table.Name(id); });
+  const auto day_begin = std::partition_point(
+      series->begin(), series->end(), [](const SeriesDelta& d) { return d.tier != Tier::kDay; });
+  std::vector<SeriesDelta> days(std::make_move_iterator(day_begin),
+                                std::make_move_iterator(series->end()));
+  series->erase(day_begin, series->end());
+  series->reserve(series->size() + days.size() + clients.size());
+  std::merge(std::make_move_iterator(days.begin()), std::make_move_iterator(days.end()),
+             std::make_move_iterator(clients.begin()), std::make_move_iterator(clients.end()),
+             std::back_inserter(*series), [](const SeriesDelta& x, const SeriesDelta& y) {
+               return std::tie(x.bucket, x.kind, x.name) < std::tie(y.bucket, y.kind, y.name);
+             });
 }
 
 size_t Aggregator::MemoryBytes() const {
@@ -510,6 +539,7 @@ size_t Aggregator::MemoryBytes() const {
   bytes += ce_index_.MemoryBytes() + ce_cells_.MemoryBytes() + ce_keys_.capacity() * sizeof(CeKey) +
            ce_seen_.capacity() * sizeof(CeSeen);
   bytes += heap_bytes_;  // spilled statuses and histograms
+  bytes += clients_.MemoryBytes();
   bytes += slow_.size() * (sizeof(DayTop) + kMapNodeBytes) + slow_bytes_;
   return bytes;
 }

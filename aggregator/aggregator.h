@@ -10,6 +10,9 @@
 //     with the first and last minute of a request (Rollup first/last seen).
 //     Reports and cost attribution work per day, and per-minute pairs would
 //     be almost one new series per line.
+//   - client, client × endpoint and customer × client (issue 18 part 2): per
+//     UTC day only, for the lines that carry a client (aggregator/client_cells.h:
+//     at most max_clients names and max_client_pairs pair cells held).
 // TakeBatch also hands over the slowest requests of each UTC day (at most
 // slow_top_n per day), then leaves the aggregator empty. Output order is
 // deterministic: series sorted by (tier, bucket, kind, name), slow requests
@@ -41,6 +44,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "aggregator/client_cells.h"
 #include "aggregator/compact_rollup.h"
 #include "aggregator/flat_tables.h"
 #include "aggregator/flush_batch.h"
@@ -57,6 +61,8 @@ struct AggregatorOptions {
   int64_t max_customers = defaults::kCustomersPerDay;  // same for customers
   int64_t max_customer_endpoints = 200000;  // (day, customer, endpoint) series held
   int64_t slow_top_n = defaults::kSlowTopN;  // slowest requests kept per UTC day
+  int64_t max_clients = 1000;                // client names held (limits.clients_per_day)
+  int64_t max_client_pairs = 200000;         // client × endpoint and customer × client cells held
 };
 
 class Aggregator {
@@ -68,8 +74,10 @@ class Aggregator {
 
   // Counts one parsed request in the minute (and, for the pair, the day) of
   // record.time_us and offers it as a slow-request candidate (when it has a
-  // latency).
-  void Add(const LogRecord& record, std::string_view endpoint, std::string_view customer);
+  // latency). `client` is the reduced user agent (parsers/client_agent.h),
+  // or null when the source does not log $http_user_agent (no client series).
+  void Add(const LogRecord& record, std::string_view endpoint, std::string_view customer,
+           const std::string_view* client = nullptr);
   // Counts a malformed line (field `rejected` of the all and host series).
   void AddRejected(int64_t time_us);
   // Moves everything out as deltas and leaves the aggregator empty.
@@ -146,6 +154,7 @@ class Aggregator {
   void Drain();
   void OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer);
   void Reset();
+  void MergeClientDays(std::vector<SeriesDelta>* series);
 
   AggregatorOptions options_;
   Names endpoints_, customers_;
@@ -169,6 +178,7 @@ class Aggregator {
   std::vector<CeSeen> ce_seen_;  // cell -> first and last minute of the day
   uint32_t ce_admitted_ = 0;    // ce cells of real customers, counted against the cap
   size_t heap_bytes_ = 0;       // heap owned by cells (spilled statuses and histograms)
+  ClientCells clients_;
   std::map<int64_t, DayTop> slow_;
   int64_t slow_day_ = INT64_MIN;
   DayTop* slow_top_ = nullptr;

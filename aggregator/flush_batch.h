@@ -26,9 +26,24 @@ constexpr char TierLetter(Tier t) {
   return t == Tier::kMinute ? 'm' : t == Tier::kHour ? 'h' : 'd';
 }
 
-enum class SeriesKind : uint8_t { kAll, kHost, kEndpoint, kCustomer, kCustomerEndpoint };
+// kClient, kClientEndpoint and kCustomerClient (issue 18 part 2) are kept per
+// UTC day only, and only for sources that log $http_user_agent.
+enum class SeriesKind : uint8_t {
+  kAll,
+  kHost,
+  kEndpoint,
+  kCustomer,
+  kCustomerEndpoint,
+  kClient,          // name: the client ("acme-python/2.3", "none", "other")
+  kClientEndpoint,  // name: client + '\x1f' + endpoint
+  kCustomerClient,  // name: customer + '\x1f' + client
+};
+constexpr bool IsClientKind(SeriesKind k) {
+  return k == SeriesKind::kClient || k == SeriesKind::kClientEndpoint ||
+         k == SeriesKind::kCustomerClient;
+}
 
-// Separator between customer and endpoint in a customer × endpoint name.
+// Separator between the two names of a pair kind's name.
 constexpr char kNameSeparator = '\x1f';
 
 struct SeriesDelta {

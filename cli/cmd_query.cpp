@@ -17,7 +17,7 @@ namespace {
 
 struct QueryArgs {
   std::string config;
-  std::string kind;  // overview | endpoints | customers | timeseries | slow
+  std::string kind;  // overview | endpoints | customers | timeseries | slow | clients
   std::string from = "24h";
   std::string to = "now";
   int64_t limit = 20;
@@ -65,6 +65,7 @@ int RunQuery(const QueryArgs& args) {
   if (endpoint_customers) result = ToJson(q.EndpointCustomers(params), EndpointCustomersJson);
   if (args.kind == "timeseries") result = ToJson(q.Timeseries(params));
   if (args.kind == "slow") result = ToJson(q.Slow(params));
+  if (args.kind == "clients") result = ToJson(q.Clients(params));
   if (!result.ok()) {
     spdlog::error("{}", result.status().message());
     return result.status().code() == StatusCode::kInvalidArgument ? kExitConfig : kExitRuntime;
@@ -83,15 +84,17 @@ Subcommand AddQueryCommand(CLI::App& app, const std::string& config_default) {
   auto query = std::make_shared<QueryArgs>();
   query->config = config_default;
   auto* q = app.add_subcommand("query", "Ask the aggregates a question; tables, or JSON with --json.");
-  q->add_option("kind", query->kind, "overview | endpoints | customers | timeseries | slow")
+  q->add_option("kind", query->kind,
+                "overview | endpoints | customers | timeseries | slow | clients")
       ->required()
-      ->check(CLI::IsMember({"overview", "endpoints", "customers", "timeseries", "slow"}));
+      ->check(
+          CLI::IsMember({"overview", "endpoints", "customers", "timeseries", "slow", "clients"}));
   q->add_option("-c,--config", query->config, "config file")->capture_default_str();
   q->add_option("--from", query->from,
                 "start (inclusive): now, 1h, 24h, 7d, 30d, ISO-8601 or epoch seconds")
       ->capture_default_str();
   q->add_option("--to", query->to, "end (exclusive), same forms as --from")->capture_default_str();
-  q->add_option("--limit", query->limit, "rows for endpoints, customers and slow (1..1000)")
+  q->add_option("--limit", query->limit, "rows for endpoints, customers, clients and slow (1..1000)")
       ->capture_default_str();
   q->add_option("--step", query->step, "timeseries step, e.g. 1m, 5m, 1h, 1d (default: from range)");
   q->add_option("--host", query->host, "only this host (overview, timeseries)");

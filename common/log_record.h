@@ -21,6 +21,11 @@ struct LogRecord {
   uint64_t bytes_out = 0;         // response size ($bytes_sent or $body_bytes_sent)
   int64_t latency_us = -1;        // latency in microseconds; -1 when "-" or not logged
   std::string_view customer_key;  // raw customer identifier (e.g. API key); empty when absent
+  // $http_user_agent as logged (untrusted bytes; "-" or empty when the
+  // request sent none). user_agent_logged is false when the source's
+  // log_format has no $http_user_agent: the client dimension is then absent.
+  std::string_view user_agent;
+  bool user_agent_logged = false;
 };
 
 }  // namespace apimeter

@@ -74,6 +74,7 @@ struct CompiledFormat {
   int bytes_in_slot = -1;
   int latency_slot = -1;
   int customer_slot = -1;
+  int user_agent_slot = -1;  // $http_user_agent (the client dimension)
 };
 
 Result<std::shared_ptr<const CompiledFormat>> CompileFormat(const FormatSpec& spec);

@@ -301,6 +301,7 @@ Status AssignOptionalRoles(CompiledFormat* f, const FormatSpec& spec) {
     if (f->bytes_out_slot < 0) f->bytes_out_slot = UseVar(f, "body_bytes_sent");
   }
   f->bytes_in_slot = UseVar(f, "request_length");
+  f->user_agent_slot = UseVar(f, "http_user_agent");
   if (!spec.latency_var.empty()) {
     bool ok = false;
     for (std::string_view v : kLatencyVariables) ok = ok || v == spec.latency_var;
@@ -338,7 +339,8 @@ void RenumberSlots(CompiledFormat* f) {
   }
   f->slot_names = std::move(names);
   for (int* role : {&f->time_slot, &f->request_slot, &f->method_slot, &f->status_slot,
-                    &f->bytes_out_slot, &f->bytes_in_slot, &f->latency_slot, &f->customer_slot}) {
+                    &f->bytes_out_slot, &f->bytes_in_slot, &f->latency_slot, &f->customer_slot,
+                    &f->user_agent_slot}) {
     if (*role >= 0) *role = remap[*role];
   }
 }

@@ -317,6 +317,10 @@ bool Derive(const CompiledFormat& f, std::string_view line, const std::string_vi
   if (f.customer_slot >= 0 && !IsAbsent(caps[f.customer_slot])) {
     r.customer_key = caps[f.customer_slot];
   }
+  if (f.user_agent_slot >= 0) {
+    r.user_agent_logged = true;
+    r.user_agent = caps[f.user_agent_slot];
+  }
   *out = r;
   return true;
 }

@@ -160,6 +160,18 @@ std::string RenderEndpointCustomers(const json& j) {
          Text(j, "customer_count") + "\n" + t.Render();
 }
 
+// The clients of all traffic, an endpoint or a customer (issue 18 part 2);
+// a range without client series says why instead of an empty table.
+std::string RenderClients(const json& j) {
+  std::string head = RangeLine(j);
+  const json& f = j.at("filter");
+  if (f.contains("endpoint")) head += "  endpoint " + Text(f, "endpoint");
+  if (f.contains("customer")) head += "  customer " + Text(f, "customer");
+  if (!j.value("logged", false)) return head + "\n" + Text(j, "note") + "\n";
+  head += "  clients " + Text(j, "client_count") + "  requests " + Text(j, "total_requests");
+  return head + "\n" + RenderTop(j, "clients", "client").substr(RangeLine(j).size() + 1);
+}
+
 }  // namespace
 
 std::string RenderTable(std::string_view kind, const nlohmann::json& result) {
@@ -172,6 +184,7 @@ std::string RenderTable(std::string_view kind, const nlohmann::json& result) {
     if (kind == "endpoint_customers") return RenderEndpointCustomers(result);
     if (kind == "timeseries") return RenderTimeseries(result);
     if (kind == "slow") return RenderSlow(result);
+    if (kind == "clients") return RenderClients(result);
   } catch (const nlohmann::json::exception&) {
   }
   return result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

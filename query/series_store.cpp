@@ -16,4 +16,10 @@ Status SeriesStore::ForEachEndpointCustomer(const std::vector<BucketRun>&, const
       "a customer's endpoints. Run `apimeter migrate`, or query endpoints with filter customer");
 }
 
+Status SeriesStore::ForEachClient(const std::vector<BucketRun>&, const ClientScope&,
+                                  const ClientFn&, bool* logged, ReadDamage*) {
+  *logged = false;
+  return Status::Ok();
+}
+
 }  // namespace apimeter

@@ -82,6 +82,17 @@ using ReadDamage = std::set<std::string>;
 using EndpointCustomerFn =
     std::function<Status(int64_t day, const std::string& customer, Rollup&& rollup)>;
 
+// One client's traffic in one UTC day (issue 18 part 2): the client series
+// (kind u), or its client × endpoint (v) or customer × client (w) series.
+using ClientFn =
+    std::function<Status(int64_t day, const std::string& client, Rollup&& rollup)>;
+// Which client series ForEachClient reads: all clients, or those of one
+// endpoint or one customer (at most one of the two is set).
+struct ClientScope {
+  std::string endpoint;
+  std::string customer;
+};
+
 // What a store did, for tests and benchmarks (cumulative).
 struct SeriesStoreStats {
   uint64_t round_trips = 0;    // pipelines sent
@@ -122,6 +133,13 @@ class SeriesStore {
   virtual Status ForEachEndpointCustomer(const std::vector<BucketRun>& runs,
                                          const std::string& endpoint,
                                          const EndpointCustomerFn& each, ReadDamage* damage);
+  // The clients of the day-tier buckets of `runs` (issue 18 part 2): each()
+  // once per (day, client) with requests in `scope`. *logged is set when any
+  // client series (kind u) exists in those days, whatever the scope: the
+  // dimension was logged there. v1 keeps no client series: the default
+  // answers Ok with *logged false.
+  virtual Status ForEachClient(const std::vector<BucketRun>& runs, const ClientScope& scope,
+                               const ClientFn& each, bool* logged, ReadDamage* damage);
 };
 
 // v1: hashes per series and bucket, sorted-set indexes (SummedTopN) and max

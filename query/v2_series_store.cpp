@@ -56,6 +56,10 @@ std::optional<BlockGroup> GroupOf(const FilterSeries& s, Tier tier, int64_t buck
       return BlockGroup{BlockKind::kCustomerEndpoint, tier, bucket,
                         BlockKeys::ShardOfName(tier, customer)};
     }
+    case SeriesKind::kClient:
+    case SeriesKind::kClientEndpoint:
+    case SeriesKind::kCustomerClient:
+      return std::nullopt;  // read by ForEachClient, not as filter series
   }
   return std::nullopt;
 }
@@ -75,8 +79,16 @@ int64_t MaxId(const DecodedBlock& block, NameKind kind) {
     case BlockKind::kEndpoint:
     case BlockKind::kCustomer:
       return static_cast<int64_t>(last);
-    case BlockKind::kCustomerEndpoint: {
-      if (kind == NameKind::kCustomer) return PairCustomer(last);
+    case BlockKind::kClient:
+      return static_cast<int64_t>(last);
+    case BlockKind::kCustomerEndpoint:
+    case BlockKind::kClientEndpoint:
+    case BlockKind::kCustomerClient: {
+      // The first id of a pair is sorted; the second is not.
+      const bool first = (block.group().kind == BlockKind::kClientEndpoint)
+                             ? kind == NameKind::kClient
+                             : kind == NameKind::kCustomer;
+      if (first) return PairCustomer(last);
       int64_t max = -1;
       for (SeriesKey k : block.keys()) max = std::max<int64_t>(max, PairEndpoint(k));
       return max;
@@ -112,6 +124,8 @@ class V2SeriesStore final : public SeriesStore {
   Result<std::vector<ScoredName>> TopNames(const std::vector<BucketRun>& runs, IndexKind index,
                                            const std::string& customer, size_t limit,
                                            TopNStats* stats, ReadDamage* damage) override;
+  Status ForEachClient(const std::vector<BucketRun>& runs, const ClientScope& scope,
+                       const ClientFn& each, bool* logged, ReadDamage* damage) override;
   Status ForEachEndpointCustomer(const std::vector<BucketRun>& runs, const std::string& endpoint,
                                  const EndpointCustomerFn& each, ReadDamage* damage) override;
 
@@ -371,6 +385,10 @@ Result<std::optional<SeriesKey>> V2SeriesStore::KeyOf(const FilterSeries& s, int
       APIMETER_ASSIGN_OR_RETURN(auto id, IdOf(day, kind, s.name, block));
       return id ? OptKey(*id) : OptKey();
     }
+    case SeriesKind::kClient:
+    case SeriesKind::kClientEndpoint:
+    case SeriesKind::kCustomerClient:
+      return OptKey();  // GroupOf has no group for them
     case SeriesKind::kCustomerEndpoint: {
       const size_t sep = s.name.find(kNameSeparator);
       if (sep == std::string::npos) return OptKey();
@@ -548,6 +566,93 @@ Status V2SeriesStore::ForEachEndpointCustomer(const std::vector<BucketRun>& runs
             APIMETER_ASSIGN_OR_RETURN(dict, Dict(day, NameKind::kCustomer));
           }
           APIMETER_RETURN_IF_ERROR(each(day, dict->names[cid], block.RollupAt(i)));
+        }
+        return Status::Ok();
+      });
+}
+
+Status V2SeriesStore::ForEachClient(const std::vector<BucketRun>& runs, const ClientScope& scope,
+                                    const ClientFn& each, bool* logged, ReadDamage* damage) {
+  refreshed_.clear();
+  *logged = false;
+  const bool all = scope.endpoint.empty() && scope.customer.empty();
+  // Kind u in every shard of every day: the clients themselves, and whether
+  // the dimension was logged at all. Kind v (by client) is in every shard;
+  // kind w (by customer) in the customer's shard only.
+  std::vector<BlockGroup> clients, pairs;
+  for (const BucketRun& run : runs) {
+    if (run.tier != Tier::kDay) continue;
+    for (int64_t b = run.first; b < run.last; ++b) {
+      for (uint16_t s = 0; s < BlockShards(run.tier); ++s) {
+        clients.push_back({BlockKind::kClient, run.tier, b, s});
+        if (!scope.endpoint.empty()) pairs.push_back({BlockKind::kClientEndpoint, run.tier, b, s});
+      }
+      if (!scope.customer.empty()) {
+        pairs.push_back({BlockKind::kCustomerClient, run.tier, b,
+                         BlockKeys::ShardOfName(run.tier, scope.customer)});
+      }
+    }
+  }
+  // The client of id `id` in `day`, or nullopt (reported damaged) when the
+  // registry does not know it.
+  auto client_name = [&](int64_t day, uint64_t id,
+                         const std::string& key) -> Result<std::optional<std::string>> {
+    APIMETER_ASSIGN_OR_RETURN(Dictionary * dict, Dict(day, NameKind::kClient));
+    if (!dict->Knows(id)) {
+      APIMETER_ASSIGN_OR_RETURN(bool known, Known(day, NameKind::kClient, id));
+      if (!known) {
+        Damaged(key, key + ": id " + std::to_string(id) + " is not in registry " +
+                         keys_.RegistryKey(day, NameKind::kClient),
+                damage);
+        return std::optional<std::string>();
+      }
+      APIMETER_ASSIGN_OR_RETURN(dict, Dict(day, NameKind::kClient));
+    }
+    return std::optional<std::string>(dict->names[id]);
+  };
+  APIMETER_RETURN_IF_ERROR(ForEachGroup(
+      clients, damage,
+      [&](size_t, const BlockGroup& g, const std::string& key, const DecodedBlock& block) -> Status {
+        if (block.empty()) return Status::Ok();
+        *logged = true;
+        if (!all) return Status::Ok();
+        const int64_t day = DayOf(g);
+        const auto keys = block.keys();
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (block.requests()[i] == 0) continue;
+          APIMETER_ASSIGN_OR_RETURN(auto name, client_name(day, keys[i], key));
+          if (name) APIMETER_RETURN_IF_ERROR(each(day, *name, block.RollupAt(i)));
+        }
+        return Status::Ok();
+      }));
+  if (all) return Status::Ok();
+  return ForEachGroup(
+      pairs, damage,
+      [&](size_t, const BlockGroup& g, const std::string& key, const DecodedBlock& block) -> Status {
+        if (block.empty()) return Status::Ok();
+        const int64_t day = DayOf(g);
+        const auto keys = block.keys();
+        size_t from = 0, to = keys.size();
+        std::optional<uint32_t> endpoint_id;
+        if (g.kind == BlockKind::kClientEndpoint) {
+          APIMETER_ASSIGN_OR_RETURN(endpoint_id,
+                                    IdOf(day, NameKind::kEndpoint, scope.endpoint, block));
+          if (!endpoint_id) return Status::Ok();
+        } else {
+          APIMETER_ASSIGN_OR_RETURN(auto cid, IdOf(day, NameKind::kCustomer, scope.customer, block));
+          if (!cid) return Status::Ok();
+          from = static_cast<size_t>(
+              std::lower_bound(keys.begin(), keys.end(), PairKey(*cid, 0)) - keys.begin());
+          to = static_cast<size_t>(
+              std::lower_bound(keys.begin(), keys.end(), PairKey(*cid, 0) + (SeriesKey{1} << 32)) -
+              keys.begin());
+        }
+        for (size_t i = from; i < to; ++i) {
+          if (block.requests()[i] == 0) continue;
+          if (endpoint_id && PairEndpoint(keys[i]) != *endpoint_id) continue;
+          const uint32_t client = endpoint_id ? PairCustomer(keys[i]) : PairEndpoint(keys[i]);
+          APIMETER_ASSIGN_OR_RETURN(auto name, client_name(day, client, key));
+          if (name) APIMETER_RETURN_IF_ERROR(each(day, *name, block.RollupAt(i)));
         }
         return Status::Ok();
       });

@@ -13,10 +13,10 @@ namespace {
 using nlohmann::json;
 
 const std::vector<std::string> kColumns = {
-    "record",         "customer",       "from",          "to",         "date",
-    "endpoint",       "requests",       "share",         "errors_4xx", "errors_5xx",
-    "rate_4xx",       "rate_5xx",       "bytes_in",      "bytes_out",  "latency_avg_ms",
-    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"};
+    "record",         "customer",       "from",           "to",         "date",
+    "endpoint",       "requests",       "share",          "errors_4xx", "errors_5xx",
+    "rate_4xx",       "rate_5xx",       "bytes_in",       "bytes_out",  "latency_avg_ms",
+    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "client"};
 
 // A record with every column; `set` fills the ones it has.
 struct Record {
@@ -84,6 +84,25 @@ std::string CsvBody(const json& r) {
   other.Set("requests", eps.at("other_requests"));
   other.Set("share", eps.at("other_share"));
   out += csv::Row(other.fields);
+  // Clients (absent from reports made before them): one record per listed
+  // client and the rest; "clients_not_logged" with no figures when no source
+  // logged $http_user_agent (never zeros).
+  if (auto it = r.find("clients"); it != r.end()) {
+    if (it->is_null()) {
+      out += csv::Row(start("clients_not_logged").fields);
+    } else {
+      for (const json& c : it->at("rows")) {
+        Record rec = start("client");
+        rec.Set("client", c.at("client"));
+        rec.SetStats(c);
+        out += csv::Row(rec.fields);
+      }
+      Record rest = start("other_clients");
+      rest.Set("requests", it->at("other_requests"));
+      rest.Set("share", it->at("other_share"));
+      out += csv::Row(rest.fields);
+    }
+  }
   if (const json& pd = r.at("peak_day"); !pd.is_null()) {
     Record rec = start("peak_day");
     rec.Set("date", pd.at("date"));

@@ -65,6 +65,40 @@ std::string Kpi(const std::string& label, const std::string& value, const std::s
          HtmlEscape(sub) + "</div></div>";
 }
 
+// The clients section: a table, or "not logged" (a null section), or
+// nothing for a report made before clients existed.
+std::string ClientsHtml(const json& r) {
+  auto it = r.find("clients");
+  if (it == r.end()) return "";
+  std::string h = "<h2>Clients</h2>";
+  if (it->is_null()) {
+    return h + "<p class=\"muted\" id=\"clients-not-logged\">Not logged: " +
+           HtmlEscape(std::string(kClientsNotLogged)) + ".</p>";
+  }
+  h += "<table><thead><tr><th>Client</th><th class=\"num\">Requests</th><th class=\"num\">Share"
+       "</th><th class=\"num\">4xx</th><th class=\"num\">5xx</th><th class=\"num\">avg</th>"
+       "<th class=\"num\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th></tr>"
+       "</thead><tbody>";
+  for (const json& c : it->at("rows")) {
+    const json& cl = c.at("latency_ms");
+    h += "<tr><td>" + HtmlEscape(c.at("client").get<std::string>()) + "</td><td class=\"num\">" +
+         text::Count(c.at("requests")) + "</td><td class=\"num\">" + text::Percent(c.at("share")) +
+         "</td><td class=\"num\">" + text::Percent(c.at("rate_4xx")) + "</td><td class=\"num\">" +
+         text::Percent(c.at("rate_5xx")) + "</td><td class=\"num\">" + text::Ms(cl.at("avg")) +
+         "</td><td class=\"num\">" + text::Ms(cl.at("p50")) + "</td><td class=\"num\">" +
+         text::Ms(cl.at("p95")) + "</td><td class=\"num\">" + text::Ms(cl.at("p99")) + "</td></tr>";
+  }
+  if (it->at("other_requests").get<uint64_t>() > 0) {
+    h += "<tr><td class=\"muted\">All other clients</td><td class=\"num\">" +
+         text::Count(it->at("other_requests")) + "</td><td class=\"num\">" +
+         text::Percent(it->at("other_share")) + "</td><td colspan=\"6\"></td></tr>";
+  }
+  if (it->at("rows").empty()) {
+    h += "<tr><td colspan=\"9\" class=\"muted\">No requests with a client in this period</td></tr>";
+  }
+  return h + "</tbody></table>";
+}
+
 std::string Body(const json& r) {
   const json& t = r.at("totals");
   const json& lat = t.at("latency_ms");
@@ -141,6 +175,7 @@ std::string Body(const json& r) {
          text::Percent(eps.at("other_share")) + "</td><td colspan=\"6\"></td></tr>";
   }
   h += "</tbody></table>";
+  h += ClientsHtml(r);
   h += "<footer>Counts and bytes are exact for the period (whole UTC days); latency "
        "percentiles are accurate to within 1%. Error rates are shares of requests.";
   for (const json& note : r.at("notes"))

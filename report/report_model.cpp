@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/time_util.h"
+#include "report/report_render.h"
 
 namespace apimeter {
 namespace {
@@ -90,6 +91,51 @@ json EndpointRows(const TopListAnswer& eps, uint64_t customer_requests, int64_t 
           {"other_share", Ratio(rest, customer_requests)}};
 }
 
+// The customer's clients (issue 18 part 2): the top rows and the rest of the
+// calls that carried a client, exact by difference. null when no source
+// logged $http_user_agent in the period (ClientsAnswer::logged), with a
+// note: the dimension is absent, which a list of zeros would hide. When only
+// some of the customer's requests carry a client (a source without
+// $http_user_agent on some days), a note says how many.
+json ClientSection(const ClientsAnswer& c, uint64_t customer_requests, json* notes) {
+  if (!c.logged) {
+    notes->push_back("clients not logged: " + std::string(kClientsNotLogged));
+    return nullptr;
+  }
+  json rows = json::array();
+  uint64_t listed = 0;
+  for (const ClientRow& row : c.rows) {
+    const uint64_t n = row.requests, e4 = row.errors_4xx, e5 = row.errors_5xx;
+    listed += n;
+    const LatencySummary& lat = row.latency_ms;
+    rows.push_back({{"client", ValidUtf8(row.client)},
+                    {"requests", n},
+                    {"share", Optional(row.share)},
+                    {"errors_4xx", e4},
+                    {"errors_5xx", e5},
+                    {"rate_4xx", Ratio(e4, n)},
+                    {"rate_5xx", Ratio(e5, n)},
+                    {"error_rate", Optional(row.error_rate)},
+                    {"bytes_in", row.bytes_in},
+                    {"bytes_out", row.bytes_out},
+                    {"latency_ms",
+                     {{"avg", Optional(lat.avg)},
+                      {"p50", Optional(lat.p50)},
+                      {"p95", Optional(lat.p95)},
+                      {"p99", Optional(lat.p99)}}}});
+  }
+  const uint64_t total = c.total_requests;
+  const uint64_t rest = total > listed ? total - listed : 0;
+  if (total < customer_requests) {
+    notes->push_back("clients cover " + std::to_string(total) + " of the customer's " +
+                     std::to_string(customer_requests) +
+                     " requests in the period: the others were logged without $http_user_agent");
+  }
+  return {{"limit", c.limit},        {"client_count", c.client_count},
+          {"total_requests", total}, {"rows", std::move(rows)},
+          {"other_requests", rest},  {"other_share", Ratio(rest, total)}};
+}
+
 }  // namespace
 
 CustomerDirectory::CustomerDirectory(std::map<std::string, std::string> id_to_name)
@@ -172,8 +218,14 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
   p.limit = request.top_endpoints;
   APIMETER_ASSIGN_OR_RETURN(TopListAnswer eps, engine.Endpoints(p));
   note_damage(eps.quality);
+  p.limit = kReportTopClients;
+  APIMETER_ASSIGN_OR_RETURN(ClientsAnswer clients, engine.Clients(p));
+  note_damage(clients.quality);
 
   json notes = json::array();
+  // Its notes go last: the PDF shows the first note, which stays the period's.
+  json client_notes = json::array();
+  json client_section = ClientSection(clients, requests, &client_notes);
   json peak_hour = nullptr;
   p.step_s = 3600;
   Result<SeriesAnswer> hourly = engine.Timeseries(p);
@@ -211,17 +263,19 @@ Result<json> BuildCustomerReport(QueryEngine& engine, const CustomerDirectory& c
            {"days", n_days},
            {"requested_from", FormatIso8601(request.from_s)},
            {"requested_to", FormatIso8601(request.to_s)},
-           {"adjusted", ov.range.adjusted || days.first != request.from_s ||
-                            days.second != request.to_s}}},
+           {"adjusted",
+            ov.range.adjusted || days.first != request.from_s || days.second != request.to_s}}},
          {"totals", Totals(ov, n_days)},
          {"daily", std::move(day_rows)},
          {"peak_day", PeakPoint(daily, "date", true)},
          {"peak_hour", std::move(peak_hour)},
          {"endpoints", EndpointRows(eps, requests, request.top_endpoints)},
+         {"clients", std::move(client_section)},
          {"notes", std::move(notes)}};
   if (days.second > FloorDay(now_s)) {
     j["notes"].push_back("the period includes today (UTC), which is not over yet");
   }
+  for (json& note : client_notes) j["notes"].push_back(std::move(note));
   if (!damaged.empty()) AddPartialWarning(damaged, &j);
   return j;
 }

@@ -1,5 +1,5 @@
 // Customer usage report model: everything a report shows, assembled from
-// QueryEngine answers only (overview, timeseries, endpoints), so every number
+// QueryEngine answers only (overview, timeseries, endpoints, clients), so every number
 // is the API's number for the same range. The model is a JSON document (the
 // `json` format of `apimeter report` and GET /api/v1/report, docs/reports.md);
 // the CSV, HTML and PDF renderers read nothing else.
@@ -8,7 +8,8 @@
 // UTC days (customer × endpoint series exist per day only, so every section
 // then covers the same days); it says so in "period". Counts and bytes are
 // exact sums for that period; percentiles are the engine's (within 1%). A
-// value that cannot be computed is null with a note, never 0. When a
+// value that cannot be computed is null with a note, never 0; so is the
+// clients section when no source logged $http_user_agent in the period. When a
 // storage-v2 answer left damaged blocks out, the report carries "partial":
 // true, "damaged": [list keys] and, as its first note, a PARTIAL DATA
 // warning (AddPartialWarning), which every format shows. An empty or
@@ -31,6 +32,8 @@ namespace apimeter {
 inline constexpr int64_t kReportDefaultDays = 30;
 inline constexpr int64_t kReportDefaultTopEndpoints = 10;
 inline constexpr int64_t kReportMaxTopEndpoints = 50;
+// Clients listed in a report (the rest is one "other clients" figure).
+inline constexpr int64_t kReportTopClients = 10;
 
 // The customers file (id "k_..." → display name); a customer is asked for by
 // either. Stored names are the display names for mapped ids.

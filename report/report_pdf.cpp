@@ -1,8 +1,10 @@
 // The report as an A4 PDF drawn with cairo (see report_render.h): a header
 // band, four key figures, a bar chart of requests per day, a table of key
-// figures, the top endpoints table and a footer with page numbers. It fits
-// one page for up to 10 endpoints; longer endpoint tables continue on a
-// second page (and further ones if asked for more).
+// figures, the top endpoints table, the clients table (or "not logged") and
+// a footer with page numbers. Up to 10 endpoints fit on the first page;
+// longer endpoint tables continue on a second page (and further ones if asked
+// for more). The clients section (at most 11 rows) follows the endpoints on
+// the same page when it fits whole, else it starts the next page.
 #include <cairo-pdf.h>
 #include <cairo.h>
 
@@ -238,14 +240,15 @@ constexpr Column kColumns[] = {{"Endpoint", 155}, {"Requests", 52}, {"Share", 40
                                {"4xx", 38},       {"5xx", 38},      {"avg", 44},
                                {"p50", 44},       {"p95", 44},      {"p99", 44.28}};
 
-void TableHeader(Page& pg, double y) {
+// The header row; `first` titles the name column ("Endpoint", "Client").
+void TableHeader(Page& pg, double y, const char* first = kColumns[0].title) {
   pg.Rect(kMargin, y - 11, kContentW, kRowH, kZebra);
   pg.Color(kMuted);
   pg.Font(7.5, true);
   double x = kMargin + 4;
   for (size_t c = 0; c < std::size(kColumns); ++c) {
     if (c == 0) {
-      pg.Text(x, y, kColumns[c].title);
+      pg.Text(x, y, first);
     } else {
       pg.Text(x + kColumns[c].width - 4, y, kColumns[c].title, 1);
     }
@@ -285,6 +288,70 @@ std::vector<std::vector<std::string>> EndpointCells(const json& eps) {
   return rows;
 }
 
+std::vector<std::vector<std::string>> ClientCells(const json& clients) {
+  std::vector<std::vector<std::string>> rows;
+  for (const json& c : clients.at("rows")) {
+    const json& l = c.at("latency_ms");
+    rows.push_back({c.at("client").get<std::string>(), text::Count(c.at("requests")),
+                    text::Percent(c.at("share")), text::Percent(c.at("rate_4xx")),
+                    text::Percent(c.at("rate_5xx")), text::Ms(l.at("avg")), text::Ms(l.at("p50")),
+                    text::Ms(l.at("p95")), text::Ms(l.at("p99"))});
+  }
+  if (clients.at("other_requests").get<uint64_t>() > 0) {
+    rows.push_back({"All other clients", text::Count(clients.at("other_requests")),
+                    text::Percent(clients.at("other_share")), "", "", "", "", "", ""});
+  }
+  return rows;
+}
+
+// Where a table of `rows` rows that starts at `y` on page 1 ends: the page
+// and the y below its last row (the endpoint table's page breaks in Draw).
+std::pair<int, double> TableEnd(size_t rows, double y, double bottom, double next_top) {
+  int page = 1;
+  for (size_t i = 0; i < rows; ++i) {
+    if (y > bottom) {
+      ++page;
+      y = next_top;
+    }
+    y += kRowH;
+  }
+  return {page, y};
+}
+
+// The clients section from its title's baseline `y`: a table, or the
+// "not logged" line for a null section.
+void ClientsSection(Page& pg, const json& clients, double y) {
+  SectionTitle(pg, y, "Clients");
+  pg.Color(kMuted);
+  pg.Font(8);
+  if (clients.is_null()) {
+    pg.Text(kMargin, y + 12,
+            pg.Fit("Not logged: " + std::string(kClientsNotLogged) + ".", kContentW));
+    return;
+  }
+  pg.Text(kMargin, y + 14,
+          "User agents by requests; share of the requests that carried one; 4xx/5xx as a share "
+          "of the client's requests.");
+  const auto rows = ClientCells(clients);
+  TableHeader(pg, y + 30, "Client");
+  double ry = y + 30 + kRowH;
+  if (rows.empty()) {
+    pg.Color(kMuted);
+    pg.Font(8);
+    pg.Text(kMargin + 4, ry, "No requests with a client in this period");
+  }
+  const bool other = clients.at("other_requests").get<uint64_t>() > 0;
+  for (size_t i = 0; i < rows.size(); ++i, ry += kRowH) {
+    TableRow(pg, ry, rows[i], other && i + 1 == rows.size());
+  }
+}
+
+// The clients section's height from its title's baseline to below its last line.
+double ClientsHeight(const json& clients) {
+  if (clients.is_null()) return 12;
+  return 30 + kRowH * static_cast<double>(std::max<size_t>(1, ClientCells(clients).size())) + 5;
+}
+
 cairo_status_t Append(void* closure, const unsigned char* data, unsigned int length) {
   static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
   return CAIRO_STATUS_SUCCESS;
@@ -295,10 +362,16 @@ void Draw(cairo_t* cr, const json& r) {
   const auto rows = EndpointCells(r.at("endpoints"));
   const bool other = r.at("endpoints").at("other_requests").get<uint64_t>() > 0;
   const double table_top = 586, table_bottom = kFooterY - 26;
-  const size_t first = static_cast<size_t>((table_bottom - table_top - kRowH) / kRowH);
-  const size_t next = static_cast<size_t>((table_bottom - 130) / kRowH);
-  const int pages =
-      rows.size() <= first ? 1 : 1 + static_cast<int>((rows.size() - first + next - 1) / next);
+  // Reports made before clients existed have no "clients" field: no section.
+  const bool has_clients = r.contains("clients");
+  const json& clients = has_clients ? r.at("clients") : r.at("endpoints");
+  const auto [table_pages, table_end] =
+      TableEnd(rows.size(), table_top + 6, table_bottom, 148 + kRowH);
+  // The section's title sits this far below the endpoint table's last row.
+  const double clients_gap = 20;
+  const bool clients_next_page =
+      has_clients && table_end - kRowH + clients_gap + ClientsHeight(clients) > kFooterY - 20;
+  const int pages = table_pages + (clients_next_page ? 1 : 0);
 
   Header(pg, r);
   pg.Color(kMuted);
@@ -334,6 +407,18 @@ void Draw(cairo_t* cr, const json& r) {
     }
     TableRow(pg, y, rows[i], other && i + 1 == rows.size());
     y += kRowH;
+  }
+  if (has_clients) {
+    if (clients_next_page) {
+      Footer(pg, r, page, pages);
+      cairo_show_page(cr);
+      ++page;
+      Header(pg, r);
+      y = 124;
+    } else {
+      y = y - kRowH + clients_gap;
+    }
+    ClientsSection(pg, clients, y);
   }
   Footer(pg, r, page, pages);
   cairo_show_page(cr);

@@ -19,6 +19,12 @@ namespace apimeter {
 
 enum class ReportFormat { kJson, kCsv, kHtml, kPdf };
 
+// Why a report's "clients" section is null: the model adds it as a note
+// ("clients not logged: ..."), the HTML and PDF show it in the section.
+inline constexpr std::string_view kClientsNotLogged =
+    "no log source recorded $http_user_agent in this period; add it to the nginx log_format to "
+    "see which clients call";
+
 // "json" | "csv" | "html" | "pdf"; InvalidArgument naming "format" otherwise.
 Result<ReportFormat> ParseReportFormat(std::string_view name);
 std::string_view ReportExtension(ReportFormat f);    // "json", "csv", ...

@@ -114,6 +114,34 @@ json ToJson(const TopListAnswer& a) {
   return j;
 }
 
+json ToJson(const ClientsAnswer& a) {
+  json rows = json::array();
+  for (const ClientRow& r : a.rows) {
+    rows.push_back({{"client", ValidUtf8(r.client)},
+                    {"requests", r.requests},
+                    {"share", Optional(r.share)},
+                    {"errors_4xx", r.errors_4xx},
+                    {"errors_5xx", r.errors_5xx},
+                    {"error_rate", Optional(r.error_rate)},
+                    {"latency_ms", Latency(r.latency_ms)},
+                    {"bytes_in", r.bytes_in},
+                    {"bytes_out", r.bytes_out}});
+  }
+  json j = RangeHeader(a.range, a.filter);
+  j["logged"] = a.logged;
+  j["total_requests"] = a.total_requests;
+  j["client_count"] = a.client_count;
+  j["limit"] = a.limit;
+  j["clients"] = std::move(rows);
+  AddQuality(a.quality, &j);
+  j["resolution"] = "day";
+  j["note"] = a.logged ? "client series are stored per UTC day only: the answer covers whole UTC "
+                         "days"
+                       : "no client series in this range: $http_user_agent is not in the "
+                         "log_format of the sources for this range";
+  return j;
+}
+
 json ToJson(const SeriesAnswer& a) {
   json points = json::array();
   for (const SeriesPointAnswer& p : a.points) {

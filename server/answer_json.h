@@ -22,6 +22,7 @@ namespace apimeter {
 
 nlohmann::json ToJson(const OverviewAnswer& a);
 nlohmann::json ToJson(const TopListAnswer& a);
+nlohmann::json ToJson(const ClientsAnswer& a);
 nlohmann::json ToJson(const SeriesAnswer& a);
 nlohmann::json ToJson(const SlowAnswer& a);
 nlohmann::json ToJson(const HeatmapAnswer& a);

@@ -225,7 +225,8 @@ HttpResponse RouteRequest(std::string_view path, FormParams* q, QueryBackend& ba
     return TextResponse(200, "application/json", std::string(OpenApiDocument()));
   }
   static const std::vector<std::string> kRoutes = {"overview",   "endpoints", "customers",
-                                                   "timeseries", "slow",      "heatmap"};
+                                                   "timeseries", "slow",      "heatmap",
+                                                   "clients"};
   std::string name;
   for (const auto& r : kRoutes) {
     if (path == "/api/v1/" + r) name = r;
@@ -248,6 +249,7 @@ HttpResponse RouteRequest(std::string_view path, FormParams* q, QueryBackend& ba
   if (name == "customers") return FromResult(backend.Customers(params));
   if (name == "timeseries") return FromResult(backend.Timeseries(params));
   if (name == "slow") return FromResult(backend.Slow(params));
+  if (name == "clients") return FromResult(backend.Clients(params));
   return FromResult(backend.Heatmap(params, Get(*q, "metric", "requests")));
 }
 

@@ -49,6 +49,10 @@ class QueryBackend {
   virtual Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams&) {
     return Status::InvalidArgument("this server cannot list the customers of an endpoint");
   }
+  // The clients (issue 18 part 2) of all traffic, an endpoint or a customer.
+  virtual Result<nlohmann::json> Clients(const QueryParams&) {
+    return Status::InvalidArgument("this server cannot list clients");
+  }
 };
 
 // QueryBackend over a QueryEngine (which must outlive it).
@@ -73,6 +77,9 @@ class QueryEngineBackend final : public QueryBackend {
   }
   Result<EndpointCustomersAnswer> EndpointCustomers(const QueryParams& p) override {
     return engine_->EndpointCustomers(p);
+  }
+  Result<nlohmann::json> Clients(const QueryParams& p) override {
+    return ToJson(engine_->Clients(p));
   }
 
  private:

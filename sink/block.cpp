@@ -7,7 +7,7 @@ namespace apimeter {
 namespace {
 
 std::string DescribeKey(BlockKind kind, SeriesKey key) {
-  if (kind == BlockKind::kCustomerEndpoint) {
+  if (IsPairKind(kind)) {
     return "(" + std::to_string(PairCustomer(key)) + ", " + std::to_string(PairEndpoint(key)) + ")";
   }
   return std::to_string(key);
@@ -39,6 +39,12 @@ std::optional<BlockKind> BlockKindFromLetter(char letter) {
       return BlockKind::kCustomer;
     case 'x':
       return BlockKind::kCustomerEndpoint;
+    case 'u':
+      return BlockKind::kClient;
+    case 'v':
+      return BlockKind::kClientEndpoint;
+    case 'w':
+      return BlockKind::kCustomerClient;
     default:
       return std::nullopt;
   }
@@ -252,7 +258,7 @@ Status DecodedBlock::Validate() const {
   auto fail = [&](size_t i, const std::string& what) {
     return SeriesError(StatusCode::kParseError, group_, i, keys_[i], what);
   };
-  const SeriesKey max_key = group_.kind == BlockKind::kCustomerEndpoint ? ~SeriesKey{0} : kMaxIdKey;
+  const SeriesKey max_key = IsPairKind(group_.kind) ? ~SeriesKey{0} : kMaxIdKey;
   for (size_t i = 0; i < keys_.size(); ++i) {
     if (i > 0 && keys_[i] <= keys_[i - 1]) return fail(i, "keys not strictly ascending");
     if (keys_[i] > max_key) return fail(i, "key above 2^32 - 1");

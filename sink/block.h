@@ -65,15 +65,31 @@ enum class BlockKind : uint8_t {
   kEndpoint = 'e',          // one per endpoint
   kCustomer = 'c',          // one per customer
   kCustomerEndpoint = 'x',  // one per (customer, endpoint) pair; day tier
+  // The client dimension (issue 18 part 2); day tier only.
+  kClient = 'u',          // one per client (reduced user agent)
+  kClientEndpoint = 'v',  // one per (client, endpoint) pair
+  kCustomerClient = 'w',  // one per (customer, client) pair
 };
+// Kinds whose key is a pair of ids (PairKey): two key varints in a block.
+constexpr bool IsPairKind(BlockKind k) {
+  return k == BlockKind::kCustomerEndpoint || k == BlockKind::kClientEndpoint ||
+         k == BlockKind::kCustomerClient;
+}
+// Kinds kept in the day tier only.
+constexpr bool IsDayOnlyKind(BlockKind k) {
+  return k == BlockKind::kCustomerEndpoint || k == BlockKind::kClient ||
+         k == BlockKind::kClientEndpoint || k == BlockKind::kCustomerClient;
+}
 constexpr char BlockKindLetter(BlockKind k) { return static_cast<char>(k); }
 std::optional<BlockKind> BlockKindFromLetter(char letter);
 std::optional<Tier> TierFromLetter(char letter);
 
 // A series' key: a registry id for kinds e and c; for kind a, 0 = the all
 // series and host id + 1 for a host (so a host numbered 0 = "other" never
-// collides with all); for kind x, customer id << 32 | endpoint id. Ids are
-// below 2^32, so every key of kinds a, e and c is at most kMaxIdKey.
+// collides with all); for kind x, customer id << 32 | endpoint id; for kind
+// u a client id; for kind v, client id << 32 | endpoint id; for kind w,
+// customer id << 32 | client id. Ids are below 2^32, so every key of kinds
+// a, e, c and u is at most kMaxIdKey.
 using SeriesKey = uint64_t;
 inline constexpr SeriesKey kMaxIdKey = 0xFFFFFFFFu;
 inline constexpr SeriesKey kAllSeriesKey = 0;

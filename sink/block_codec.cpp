@@ -51,7 +51,7 @@ Status Damaged(const std::string& what) { return Status::ParseError("block: " + 
 // Fewest payload bytes one series takes: its key (two varints for kind x),
 // six counter columns, rejected (kind a), and the status and bucket counts.
 size_t MinSeriesBytes(BlockKind kind) {
-  return kind == BlockKind::kAll || kind == BlockKind::kCustomerEndpoint ? 10 : 9;
+  return kind == BlockKind::kAll || IsPairKind(kind) ? 10 : 9;
 }
 
 // The statuses (or histograms) of n series: every series' list length, then
@@ -260,7 +260,7 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
   uint8_t* const start = raw_.Ensure(bound);
   uint8_t* p = start;
   const auto keys = b.keys();
-  if (b.group().kind == BlockKind::kCustomerEndpoint) {
+  if (IsPairKind(b.group().kind)) {
     uint32_t prev_c = 0, prev_e = 0;
     for (SeriesKey key : keys) {
       const uint32_t c = PairCustomer(key), e = PairEndpoint(key);
@@ -438,7 +438,7 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
   };
 
   b->keys_.resize(n);
-  if (kind == BlockKind::kCustomerEndpoint) {
+  if (IsPairKind(kind)) {
     uint64_t c = 0, e = 0;
     for (uint32_t i = 0; i < n; ++i) {
       uint64_t dc, de;

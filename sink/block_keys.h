@@ -35,7 +35,8 @@ constexpr int BlockShards(Tier tier) {
 }
 
 // The registry kinds of a day: endpoint, customer and host names.
-enum class NameKind : uint8_t { kEndpoint = 'e', kCustomer = 'c', kHost = 'h' };
+// kClient (issue 18 part 2): the clients of a day (reduced user agents).
+enum class NameKind : uint8_t { kEndpoint = 'e', kCustomer = 'c', kHost = 'h', kClient = 'u' };
 
 class BlockKeys {
  public:
@@ -43,7 +44,7 @@ class BlockKeys {
   const std::string& prefix() const { return v1_.prefix(); }
 
   // fnv1a32(name) % BlockShards(tier): the shard of an endpoint (kind e) or
-  // a customer (kinds c and x).
+  // a customer (kinds c, x and w) or a client (kinds u and v).
   static uint16_t ShardOfName(Tier tier, std::string_view name);
 
   // P:{T<bucket>.<shard>}
@@ -52,7 +53,7 @@ class BlockKeys {
   std::string ListKey(const BlockGroup& group) const;
   // P:{T<bucket>.<shard>}:meta, generation and base CRC per kind.
   std::string MetaKey(const BlockGroup& group) const;
-  // P:{reg<day>}:<e|c|h> name -> id, and P:{reg<day>}:n, the last id per kind.
+  // P:{reg<day>}:<e|c|h|u> name -> id, and P:{reg<day>}:n, the last id per kind.
   std::string RegistryKey(int64_t day, NameKind kind) const;
   std::string RegistryCounterKey(int64_t day) const;
   std::string SchemaKey() const { return v1_.SchemaKey(); }

@@ -150,8 +150,9 @@ Status MergeStoredGroup(const StoredGroup& stored, BlockDecoder* decoder, BlockM
 Result<BucketSeries> ReadBucketSeries(RedisCommands& client, const BlockKeys& keys, Tier tier,
                                       int64_t bucket, NameDictionaries* dictionaries) {
   std::vector<BlockGroup> groups{{BlockKind::kAll, tier, bucket, 0}};
-  for (BlockKind kind : {BlockKind::kEndpoint, BlockKind::kCustomer, BlockKind::kCustomerEndpoint}) {
-    if (kind == BlockKind::kCustomerEndpoint && tier != Tier::kDay) continue;
+  for (BlockKind kind : {BlockKind::kEndpoint, BlockKind::kCustomer, BlockKind::kCustomerEndpoint,
+                         BlockKind::kClient, BlockKind::kClientEndpoint, BlockKind::kCustomerClient}) {
+    if (IsDayOnlyKind(kind) && tier != Tier::kDay) continue;
     for (uint16_t s = 0; s < BlockShards(tier); ++s) groups.push_back({kind, tier, bucket, s});
   }
   APIMETER_ASSIGN_OR_RETURN(std::vector<StoredGroup> stored, ReadGroups(client, keys, groups));
@@ -209,10 +210,33 @@ Result<BucketSeries> ReadBucketSeries(RedisCommands& client, const BlockKeys& ke
           series.name = c + kNameSeparator + e;
           break;
         }
+        case BlockKind::kClient: {
+          series.kind = SeriesKind::kClient;
+          APIMETER_ASSIGN_OR_RETURN(series.name, name(NameKind::kClient, key, g.key));
+          break;
+        }
+        case BlockKind::kClientEndpoint: {
+          series.kind = SeriesKind::kClientEndpoint;
+          APIMETER_ASSIGN_OR_RETURN(std::string u,
+                                    name(NameKind::kClient, PairCustomer(key), g.key));
+          APIMETER_ASSIGN_OR_RETURN(std::string e,
+                                    name(NameKind::kEndpoint, PairEndpoint(key), g.key));
+          series.name = u + kNameSeparator + e;
+          break;
+        }
+        case BlockKind::kCustomerClient: {
+          series.kind = SeriesKind::kCustomerClient;
+          APIMETER_ASSIGN_OR_RETURN(std::string c,
+                                    name(NameKind::kCustomer, PairCustomer(key), g.key));
+          APIMETER_ASSIGN_OR_RETURN(std::string u,
+                                    name(NameKind::kClient, PairEndpoint(key), g.key));
+          series.name = c + kNameSeparator + u;
+          break;
+        }
       }
       if (g.group.kind != BlockKind::kAll) {
         const std::string_view entity =
-            g.group.kind == BlockKind::kCustomerEndpoint
+            IsPairKind(g.group.kind)
                 ? std::string_view(series.name).substr(0, series.name.find(kNameSeparator))
                 : std::string_view(series.name);
         if (BlockKeys::ShardOfName(tier, entity) != g.group.shard) {

@@ -18,7 +18,8 @@ BlockSink::BlockSink(RedisCommands* client, FlushProtocol* protocol, BlockKeys k
       options_(options),
       clock_(clock),
       registry_(client, keys,
-                {options.endpoints_per_day, options.customers_per_day, options.day_retention_s}),
+                {options.endpoints_per_day, options.customers_per_day, options.day_retention_s,
+                 options.clients_per_day}),
       compactor_(client, keys, options) {}
 
 Status BlockSink::Flush(const FlushBatch& batch) {

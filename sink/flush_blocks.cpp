@@ -92,6 +92,31 @@ Result<Placed> Place(const SeriesDelta& d, const IdLookup& ids) {
       p.series.key = PairKey(cid, eid);
       return p;
     }
+    case SeriesKind::kClient: {
+      APIMETER_ASSIGN_OR_RETURN(uint32_t id, ids.Id(day, NameKind::kClient, d.name));
+      p.group.kind = BlockKind::kClient;
+      p.group.shard = BlockKeys::ShardOfName(d.tier, IdLookup::Stored(id, d.name));
+      p.series.key = id;
+      return p;
+    }
+    case SeriesKind::kClientEndpoint: {
+      auto [client, endpoint] = SplitPair(d.name);
+      APIMETER_ASSIGN_OR_RETURN(uint32_t uid, ids.Id(day, NameKind::kClient, client));
+      APIMETER_ASSIGN_OR_RETURN(uint32_t eid, ids.Id(day, NameKind::kEndpoint, endpoint));
+      p.group.kind = BlockKind::kClientEndpoint;
+      p.group.shard = BlockKeys::ShardOfName(d.tier, IdLookup::Stored(uid, client));
+      p.series.key = PairKey(uid, eid);
+      return p;
+    }
+    case SeriesKind::kCustomerClient: {
+      auto [customer, client] = SplitPair(d.name);
+      APIMETER_ASSIGN_OR_RETURN(uint32_t cid, ids.Id(day, NameKind::kCustomer, customer));
+      APIMETER_ASSIGN_OR_RETURN(uint32_t uid, ids.Id(day, NameKind::kClient, client));
+      p.group.kind = BlockKind::kCustomerClient;
+      p.group.shard = BlockKeys::ShardOfName(d.tier, IdLookup::Stored(cid, customer));
+      p.series.key = PairKey(cid, uid);
+      return p;
+    }
   }
   return Status::Internal("flush: unknown series kind");
 }
@@ -147,6 +172,32 @@ Result<NameIds> CollectNames(const FlushBatch& batch) {
         auto [customer, endpoint] = SplitPair(d.name);
         add(day, NameKind::kCustomer, customer);
         add(day, NameKind::kEndpoint, endpoint);
+        break;
+      }
+      case SeriesKind::kClient:
+      case SeriesKind::kClientEndpoint:
+      case SeriesKind::kCustomerClient: {
+        const bool pair = d.kind != SeriesKind::kClient;
+        if (pair && d.name.find(kNameSeparator) == std::string::npos) {
+          return Status::InvalidArgument("flush batch: client pair series '" + d.name +
+                                         "' has no \\x1f separator");
+        }
+        if (d.tier != Tier::kDay) {
+          return Status::InvalidArgument(
+              "flush batch: client series are kept per day only, not in tier '" +
+              std::string(1, TierLetter(d.tier)) + "'");
+        }
+        if (!pair) {
+          add(day, NameKind::kClient, d.name);
+        } else if (d.kind == SeriesKind::kClientEndpoint) {
+          auto [client, endpoint] = SplitPair(d.name);
+          add(day, NameKind::kClient, client);
+          add(day, NameKind::kEndpoint, endpoint);
+        } else {
+          auto [customer, client] = SplitPair(d.name);
+          add(day, NameKind::kCustomer, customer);
+          add(day, NameKind::kClient, client);
+        }
         break;
       }
     }

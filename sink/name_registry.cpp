@@ -45,6 +45,7 @@ const char* KindName(NameKind kind) {
     case NameKind::kEndpoint: return "endpoint";
     case NameKind::kCustomer: return "customer";
     case NameKind::kHost: return "host";
+    case NameKind::kClient: return "client";
   }
   return "name";
 }
@@ -71,12 +72,13 @@ int64_t NameRegistry::Limit(NameKind kind) const {
     case NameKind::kEndpoint: return limits_.endpoints_per_day;
     case NameKind::kCustomer: return limits_.customers_per_day;
     case NameKind::kHost: return kHostsPerDay;
+    case NameKind::kClient: return limits_.clients_per_day;
   }
   return 0;
 }
 
 Status NameRegistry::Assign(NameIds* names) {
-  for (NameKind kind : {NameKind::kEndpoint, NameKind::kCustomer}) {
+  for (NameKind kind : {NameKind::kEndpoint, NameKind::kCustomer, NameKind::kClient}) {
     if (Limit(kind) < 0 || Limit(kind) >= kMaxLimit) {
       return Status::InvalidArgument(std::string("registry: the ") + KindName(kind) +
                                      " limit per day must be in [0, 2^31), not " +

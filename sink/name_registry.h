@@ -9,7 +9,7 @@
 //   in the order names were first admitted (customers start at 2).
 // - Reserved ids, never stored: 0 = "other" (every kind), 1 = "anonymous"
 //   (customers). A day admits at most its limit of other names per kind
-//   (endpoints_per_day, customers_per_day, kHostsPerDay); a name asked once
+//   (endpoints_per_day, customers_per_day, kHostsPerDay, clients_per_day); a name asked once
 //   the day is full gets 0 ("other"), and an admitted name stays admitted
 //   whatever the asker's own limit (as v1's admission).
 // - Names the cache does not know go to Redis in one round trip: one script
@@ -45,6 +45,7 @@ struct RegistryLimits {
   int64_t endpoints_per_day = 2000;
   int64_t customers_per_day = 50000;
   int64_t day_retention_s = 400 * 86400;  // registry keys expire with the day tier
+  int64_t clients_per_day = 1000;         // limits.clients_per_day (issue 18 part 2)
 };
 
 class NameRegistry {

@@ -53,6 +53,7 @@ struct SinkOptions {
   int64_t day_retention_s = defaults::kDayRetentionS;
   int64_t endpoints_per_day = defaults::kEndpointsPerDay;
   int64_t customers_per_day = defaults::kCustomersPerDay;
+  int64_t clients_per_day = 1000;  // limits.clients_per_day (storage v2 only)
   int64_t slow_top_n = defaults::kSlowTopN;
   // How long an idempotency token is kept: a batch retried later than this
   // after an unknown outcome could be counted twice.

@@ -28,6 +28,9 @@ std::string KeySchema::MemberId(SeriesKind kind, std::string_view name) {
     case SeriesKind::kEndpoint: return "e:" + std::string(name);
     case SeriesKind::kCustomer: return "c:" + std::string(name);
     case SeriesKind::kCustomerEndpoint: return "ce:" + std::string(name);
+    case SeriesKind::kClient:
+    case SeriesKind::kClientEndpoint:
+    case SeriesKind::kCustomerClient: break;  // v1 keeps no client series
   }
   return "all";
 }
@@ -44,6 +47,9 @@ int KeySchema::ShardOf(SeriesKind kind, std::string_view name) {
     case SeriesKind::kCustomer: return ShardOfEntity(name);
     case SeriesKind::kCustomerEndpoint:
       return ShardOfEntity(name.substr(0, name.find(kNameSeparator)));
+    case SeriesKind::kClient:
+    case SeriesKind::kClientEndpoint:
+    case SeriesKind::kCustomerClient: break;  // v1 keeps no client series
   }
   return 0;
 }

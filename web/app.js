@@ -2,12 +2,13 @@
 // charts (uPlot), tables and the heatmap. State lives in the URL query string
 // so a view can be bookmarked and shared. Plain JS, no build step: an ES
 // module, the page's one entry point (index.html); it imports report.js and
-// alerts.js, and uses the vendored uPlot's global `uPlot` (a classic script,
+// alerts.js, usage.js and clients.js, and uses the vendored uPlot's global `uPlot` (a classic script,
 // run before any module). A customer-scoped session sees "Your API usage"
 // (see "who is signed in" below).
 import { $, el, isNum, fmtInt, fmtPct, fmtMs, fmtRps, fmtBytes } from './util.js';
 import * as report from './report.js';
 import * as usage from './usage.js';
+import * as clients from './clients.js';
 import { startAlerts } from './alerts.js';
 
 const RANGES = { '1h': 3600, '6h': 21600, '24h': 86400, '7d': 604800, '30d': 2592000 };
@@ -348,15 +349,17 @@ async function load() {
   const signal = ctrl.signal;
   document.body.classList.add('loading');
   const ep = filtersFor('endpoints'); const cu = filtersFor('customers');
+  const cl = clients.clientsQuestion({ host: state.host, endpoint: state.endpoint, customer: state.customer }, scope);
   const soft = (p) => p.then((v) => ({ v }), (e) => ({ e }));
   try {
-    const [ov, ts, eps, cus, slow, hm] = await Promise.all([
+    const [ov, ts, eps, cus, slow, hm, cls] = await Promise.all([
       api('overview', { ...base, ...filtersFor('overview').params }, signal),
       api('timeseries', { ...base, ...filtersFor('timeseries').params }, signal),
       ep.params ? api('endpoints', { ...base, ...ep.params, limit: 50 }, signal) : Promise.resolve(null),
       cu.params ? api('customers', { ...base, ...cu.params, limit: 50 }, signal) : Promise.resolve(null),
       api('slow', { ...base, ...filtersFor('slow').params, limit: 20 }, signal),
       scope ? Promise.resolve({ e: null, v: null }) : soft(api('heatmap', { from, to, metric: 'p99' }, signal)),
+      cl.params ? soft(api('clients', { ...base, ...cl.params, limit: clients.CLIENTS_LIMIT }, signal)) : Promise.resolve({ e: null, v: null }),
     ]);
     if (gen !== generation) return;
     showBanner('');
@@ -369,6 +372,8 @@ async function load() {
     showTableNote('customers-note', cu.refused);
     renderCustomers(cus || { customers: [] }, ov, { from, to });
     renderSlow(slow);
+    if (cls.e && cls.e.status === 401) return; // redirecting to /login
+    clients.renderClients(cl, cls.v, cls.e);
     if (!scope) renderHeatmap(hm.v, hm.e);
     report.onLoad(state, { from, to });
     document.body.dataset.loaded = String(gen);

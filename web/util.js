@@ -70,3 +70,15 @@ export function fmtMetricValue(metric, v) {
   if (metric === 'requests') return number(v) + '/min';
   return number(v) + ' ms';
 }
+
+// The page's partial marker: an answer that left damaged stored blocks out
+// carries "partial": true and "damaged": [keys] (docs/api.md, Partial
+// answers); its numbers are exact sums of what was read, so too low. Returns
+// the marker element, or null for a whole answer.
+export function partialMarker(ans) {
+  if (!ans || ans.partial !== true) return null;
+  const keys = Array.isArray(ans.damaged) ? ans.damaged : [];
+  return el('p', { class: 'partial', role: 'note', title: keys.join('\n') || null },
+    'Partial data: ' + keys.length + ' stored block' + (keys.length === 1 ? '' : 's') +
+    ' failed their checks and were left out, so these numbers may be too low.');
+}

@@ -35,6 +35,9 @@ const char* KindName(SeriesKind k) {
     case SeriesKind::kEndpoint: return "endpoint";
     case SeriesKind::kCustomer: return "customer";
     case SeriesKind::kCustomerEndpoint: return "cust*ep";
+    case SeriesKind::kClient: return "client";
+    case SeriesKind::kClientEndpoint: return "client*ep";
+    case SeriesKind::kCustomerClient: return "cust*client";
   }
   return "?";
 }

@@ -141,7 +141,22 @@ class ReportTest(unittest.TestCase):
         want = self.truth("Acme, Inc.", self.frm, self.to)
         self.assertIn("Acme, Inc.", text)
         self.assertIn(f"{want['requests']:,}", text)
-        self.assertIn("Page 1 of 1", text)
+        # Ten endpoints and the rest fill the first page; the log has
+        # $http_user_agent, so the clients table starts the second page whole.
+        first, second = text.split("\f")[:2]
+        self.assertIn("Page 1 of 2", first)
+        self.assertIn("Clients", second)
+        self.assertIn("Page 2 of 2", second)
+        _, jout = self.report("json")
+        with open(jout) as f:
+            rep = json.load(f)
+        self.assertGreater(len(rep["clients"]["rows"]), 0)
+        # Every line has a User-Agent: the clients cover all the customer's requests.
+        cl = rep["clients"]
+        self.assertEqual(cl["total_requests"], want["requests"])
+        self.assertEqual(sum(c["requests"] for c in cl["rows"]) + cl["other_requests"], want["requests"])
+        for c in rep["clients"]["rows"]:
+            self.assertIn(c["client"], second)
 
     def test_all_writes_one_report_per_active_customer_and_a_summary(self):
         out = os.path.join(self.dir, "all")

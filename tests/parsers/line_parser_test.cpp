@@ -36,6 +36,8 @@ LogRecord MustParse(const LineParser& p, std::string_view line) {
   EXPECT_EQ(r.time_us, ref.time_us);
   EXPECT_EQ(r.path, ref.path);
   EXPECT_EQ(r.latency_us, ref.latency_us);
+  EXPECT_EQ(r.user_agent, ref.user_agent);
+  EXPECT_EQ(r.user_agent_logged, ref.user_agent_logged);
   return r;
 }
 
@@ -122,13 +124,38 @@ TEST(LineParserCompile, PresetNames) {
 
 TEST(LineParserCompile, PatternCapturesOnlyUsedVariables) {
   LineParser p = MustCompile("combined");
-  // time, status, request, body_bytes_sent: four groups; referer/agent/user uncaptured.
+  // time, status, request, body_bytes_sent and http_user_agent (the client
+  // dimension, issue 18 part 2): five groups; referer and user uncaptured.
   int groups = 0;
   const std::string& pat = p.re2_pattern();
   for (size_t i = 0; i + 1 < pat.size(); ++i) {
     if (pat[i] == '(' && pat[i + 1] != '?' && (i == 0 || pat[i - 1] != '\\')) ++groups;
   }
-  EXPECT_EQ(groups, 4) << pat;
+  EXPECT_EQ(groups, 5) << pat;
+}
+
+// The user agent is carried as logged when the format has $http_user_agent
+// ("-" included: the reducer makes it "none"); without it the record says
+// the dimension is not logged.
+TEST(LineParser, UserAgentIsCarriedOnlyWhenLogged) {
+  const LineParser combined = MustCompile("combined");
+  LogRecord r;
+  ParseError err{};
+  ASSERT_TRUE(combined.Parse("10.0.0.1 - - [26/Nov/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 "
+                             "5 \"-\" \"acme-python/2.3.1 (Linux)\"",
+                             &r, &err));
+  EXPECT_TRUE(r.user_agent_logged);
+  EXPECT_EQ(r.user_agent, "acme-python/2.3.1 (Linux)");
+  ASSERT_TRUE(combined.Parse("10.0.0.1 - - [26/Nov/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 "
+                             "5 \"-\" \"-\"",
+                             &r, &err));
+  EXPECT_TRUE(r.user_agent_logged);
+  EXPECT_EQ(r.user_agent, "-");
+  const LineParser common = MustCompile("$remote_addr [$time_local] \"$request\" $status");
+  ASSERT_TRUE(common.Parse("10.0.0.1 [26/Nov/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200", &r,
+                           &err));
+  EXPECT_FALSE(r.user_agent_logged);
+  EXPECT_TRUE(r.user_agent.empty());
 }
 
 TEST(LineParser, ApiFormatWithUpstreamTimesAndApiKey) {

@@ -16,6 +16,7 @@
 
 #include "report/csv.h"
 
+#include "aggregator/aggregator.h"
 #include "common/time_util.h"
 #include "report/attribution.h"
 #include "report/report_model.h"
@@ -228,7 +229,24 @@ TEST_F(ReportTest, NumbersAreExactAgainstTheRequests) {
   }
   EXPECT_EQ(eps["other_requests"], 0);
   EXPECT_EQ(listed, e.requests);
-  EXPECT_TRUE(r["notes"].empty()) << r["notes"];
+  // The suite's requests carry no User-Agent: the one note is that clients
+  // were not logged (ClientsNotLoggedAreNullWithANote).
+  EXPECT_EQ(r["notes"], json::array({"clients not logged: " + std::string(kClientsNotLogged)}));
+}
+
+// Requests written without $http_user_agent: the clients section is null
+// and a note says why, in every format; never a table of zeros.
+TEST_F(ReportTest, ClientsNotLoggedAreNullWithANote) {
+  const json r = Report("acme", From(), To());
+  ASSERT_TRUE(r.contains("clients"));
+  EXPECT_TRUE(r["clients"].is_null()) << r["clients"];
+  const std::string note = "clients not logged: " + std::string(kClientsNotLogged);
+  EXPECT_EQ(r["notes"].back(), note);
+  const std::string csv_body = *RenderReport(r, ReportFormat::kCsv);
+  EXPECT_NE(csv_body.find("\r\nclients_not_logged,acme,"), std::string::npos) << csv_body;
+  EXPECT_EQ(csv_body.find("\r\nclient,"), std::string::npos);
+  const std::string html = *RenderReport(r, ReportFormat::kHtml);
+  EXPECT_NE(html.find("Not logged: " + std::string(kClientsNotLogged)), std::string::npos);
 }
 
 TEST_F(ReportTest, TopLimitsEndpointsAndTheRestIsExactByDifference) {
@@ -594,6 +612,133 @@ TEST(ReportPartialTest, ADamagedBlockMakesTheReportSayPartialInEveryFormat) {
   auto html = RenderReport(*r, ReportFormat::kHtml);
   ASSERT_TRUE(html.ok());
   EXPECT_NE(html->find("PARTIAL DATA"), std::string::npos);
+}
+
+// The clients section from logged user agents (storage v2, day-tier
+// customer x client series written by the real aggregator and block sink):
+// the customer's top 10 clients exact against the requests, the rest by
+// difference, another customer's clients absent, and a note for the
+// customer's requests that carried no client (a source without
+// $http_user_agent). Every format shows the section.
+TEST(ReportClientsTest, TheCustomersClientsAreExactInEveryFormat) {
+  RedisClient client(testing::PatientEndpoint());
+  ASSERT_TRUE(client.Connect().ok());
+  const BlockKeys keys(TestRedis::Get().UniquePrefix("report-clients"));
+  const int64_t day = FloorDiv(SystemClock().NowSeconds(), kDay) - 1;
+  ManualClock clock((day + 1) * kDay * 1000000 + 12 * kHour * 1000000LL);
+  struct Want {
+    uint64_t requests = 0, e4 = 0, e5 = 0;
+  };
+  std::map<std::string, Want> want;  // acme's clients
+  uint64_t acme_requests = 0;
+  Aggregator agg(AggregatorOptions{.host = "web1"});
+  // 12 clients for acme with 12, 13, ... 23 requests each (client-00 the
+  // fewest), 4xx on every 5th request and 5xx on every 7th; globex has its
+  // own client; 9 of acme's requests come from a source without the agent.
+  int64_t t = day * kDay + 9 * kHour;
+  for (int c = 0; c < 12; ++c) {
+    const std::string name = "sdk-" + std::string(c < 10 ? "0" : "") + std::to_string(c) + "/1.0";
+    for (int i = 0; i < 12 + c; ++i, t += 7) {
+      LogRecord rec;
+      rec.time_us = t * 1000000;
+      rec.status = i % 5 == 4 ? 404 : i % 7 == 6 ? 503 : 200;
+      rec.bytes_out = 100;
+      rec.latency_us = 1000 * (1 + i);
+      const std::string_view view = name;
+      agg.Add(rec, "GET /v1/x", "acme", &view);
+      Want& w = want[name];
+      ++w.requests;
+      w.e4 += rec.status == 404;
+      w.e5 += rec.status == 503;
+      ++acme_requests;
+    }
+  }
+  for (int i = 0; i < 50; ++i, t += 7) {
+    LogRecord rec;
+    rec.time_us = t * 1000000;
+    rec.status = 200;
+    const std::string_view view = "globex-cli/2.0";
+    agg.Add(rec, "GET /v1/x", "globex", &view);
+  }
+  for (int i = 0; i < 9; ++i, t += 7) {
+    LogRecord rec;
+    rec.time_us = t * 1000000;
+    rec.status = 200;
+    agg.Add(rec, "GET /v1/x", "acme");  // no $http_user_agent in this source
+    ++acme_requests;
+  }
+  {
+    StandaloneFlush protocol(&client, keys);
+    BlockSink sink(&client, &protocol, keys, SinkOptions{}, &clock);
+    FlushBatch batch = agg.TakeBatch();
+    batch.id = keys.prefix() + "-1";
+    Status st = sink.Flush(batch);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  auto cache = std::make_shared<BlockCache>(kDefaultBlockCacheBytes);
+  QueryEngine engine(MakeV2SeriesStore(&client, keys, cache, V2StoreOptions{}), RetentionSeconds{},
+                     &clock);
+  const CustomerDirectory none(std::map<std::string, std::string>{});
+  auto built = BuildCustomerReport(engine, none, {"acme", day * kDay, (day + 1) * kDay, 10},
+                                   clock.NowSeconds());
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  const json& r = *built;
+  ASSERT_EQ(r["totals"]["requests"], acme_requests);
+  const json& c = r["clients"];
+  ASSERT_TRUE(c.is_object()) << c;
+  uint64_t with_client = 0;
+  for (const auto& [name, w] : want) with_client += w.requests;
+  EXPECT_EQ(c["limit"], kReportTopClients);
+  EXPECT_EQ(c["client_count"], 12);
+  EXPECT_EQ(c["total_requests"], with_client);
+  ASSERT_EQ(c["rows"].size(), 10u);
+  uint64_t listed = 0;
+  for (size_t i = 0; i < 10; ++i) {
+    const json& row = c["rows"][i];
+    const std::string name = "sdk-" + std::string(11 - i < 10 ? "0" : "") + std::to_string(11 - i) +
+                             "/1.0";  // most requests first
+    ASSERT_EQ(row["client"], name) << i;
+    const Want& w = want[name];
+    EXPECT_EQ(row["requests"], w.requests) << name;
+    EXPECT_EQ(row["errors_4xx"], w.e4) << name;
+    EXPECT_EQ(row["errors_5xx"], w.e5) << name;
+    EXPECT_NEAR(row["share"].get<double>(), double(w.requests) / double(with_client), 1e-6);
+    EXPECT_NEAR(row["rate_4xx"].get<double>(), double(w.e4) / double(w.requests), 1e-6);
+    EXPECT_EQ(row["bytes_out"], w.requests * 100);
+    EXPECT_TRUE(row["latency_ms"]["p95"].is_number());
+    listed += w.requests;
+  }
+  EXPECT_EQ(c["other_requests"], with_client - listed);  // sdk-00 and sdk-01: 12 + 13
+  EXPECT_EQ(with_client - listed, 25u);
+  EXPECT_EQ(r.dump().find("globex-cli"), std::string::npos);
+  EXPECT_EQ(r["notes"], json::array({"clients cover " + std::to_string(with_client) +
+                                     " of the customer's " + std::to_string(acme_requests) +
+                                     " requests in the period: the others were logged without "
+                                     "$http_user_agent"}));
+
+  const auto rows = ParseCsv(*ReportCsv(r));
+  const auto& head = rows[0];
+  const size_t client_col = head.size() - 1;
+  ASSERT_EQ(head[client_col], "client");
+  std::vector<std::string> csv_clients;
+  for (const auto& row : rows) {
+    if (row[0] == "client") csv_clients.push_back(row[client_col]);
+    if (row[0] == "other_clients") EXPECT_EQ(row[6], "25");  // requests
+  }
+  ASSERT_EQ(csv_clients.size(), 10u);
+  EXPECT_EQ(csv_clients.front(), "sdk-11/1.0");
+  EXPECT_EQ(head[6], "requests");
+  const std::string html = *ReportHtml(r);
+  EXPECT_NE(html.find("<h2>Clients</h2>"), std::string::npos);
+  EXPECT_NE(html.find("sdk-11/1.0"), std::string::npos);
+  EXPECT_NE(html.find("All other clients"), std::string::npos);
+  const std::string path = ArtifactPath("report_clients_acme.pdf");
+  std::ofstream(path, std::ios::binary) << *ReportPdf(r);
+  const std::string text = Shell(std::string(APIMETER_PDFTOTEXT) + " -layout " + path + " -");
+  EXPECT_NE(text.find("sdk-11/1.0"), std::string::npos) << text;
+  EXPECT_NE(text.find("All other clients"), std::string::npos);
+  Shell(std::string(APIMETER_PDFTOPPM) + " -png -r 80 " + path + " " +
+        ArtifactPath("report_clients_acme"));
 }
 
 TEST(CustomerDirectoryTest, ResolvesIdsAndNames) {

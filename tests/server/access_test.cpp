@@ -38,6 +38,7 @@ class TwoCustomerBackend : public QueryBackend {
   }
   Result<json> Timeseries(const QueryParams& p) override { return Rows("timeseries", p); }
   Result<json> Slow(const QueryParams& p) override { return Rows("slow", p); }
+  Result<json> Clients(const QueryParams& p) override { return Rows("clients", p); }
   Result<json> Heatmap(const QueryParams& p, const std::string&) override {
     return Rows("heatmap", p);
   }
@@ -92,7 +93,7 @@ class AccessTest : public ::testing::Test {
 
 // Every core route with a customer filter, and the parameters that name one.
 const char* const kForcedCoreRoutes[] = {"overview", "endpoints", "customers", "timeseries",
-                                         "slow"};
+                                         "slow",     "clients"};
 
 TEST_F(AccessTest, ScopedTokenIsForcedToItsCustomerOnEveryCoreRoute) {
   for (const char* route : kForcedCoreRoutes) {

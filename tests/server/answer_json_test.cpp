@@ -129,6 +129,53 @@ TEST(AnswerJsonTest, TopListNamesItsListAndRowKeyByKind) {
   EXPECT_FALSE(j.contains("customers"));
 }
 
+// Issue 18 part 2: the clients answer's shape, and a range without client
+// series says why ("logged": false and a note naming $http_user_agent).
+TEST(AnswerJsonTest, ClientsWriteEveryFieldAndSayWhenNotLogged) {
+  ClientsAnswer a;
+  a.range = Range();
+  a.filter.endpoint = "GET /v1/legacy";
+  a.logged = true;
+  a.total_requests = 40;
+  a.client_count = 3;
+  a.limit = 1;
+  ClientRow row;
+  row.client = "acme-python/2.3";
+  row.requests = 30;
+  row.share = 0.75;
+  row.errors_5xx = 3;
+  row.error_rate = 0.1;
+  row.bytes_out = 6;
+  a.rows = {row};
+  a.quality.resolution = Tier::kDay;
+  a.quality.damaged = {"P:{d20000.1}:v"};
+  json j = ToJson(a);
+  ASSERT_TRUE(j.contains("note"));
+  j.erase("note");
+  EXPECT_EQ(j.dump(), Canonical(R"({
+    "from": "2026-11-26T10:00:00Z", "to": "2026-11-26T11:00:00Z",
+    "requested_from": "2026-11-26T10:00:07Z", "requested_to": "2026-11-26T11:00:00Z",
+    "adjusted": true,
+    "plan": [{"tier": "minute", "from": "2026-11-26T10:00:00Z",
+              "to": "2026-11-26T11:00:00Z", "buckets": 60}],
+    "filter": {"endpoint": "GET /v1/legacy"},
+    "logged": true, "total_requests": 40, "client_count": 3, "limit": 1,
+    "clients": [{"client": "acme-python/2.3", "requests": 30, "share": 0.75,
+                 "errors_4xx": 0, "errors_5xx": 3, "error_rate": 0.1,
+                 "latency_ms": {"avg": null, "p50": null, "p90": null, "p95": null,
+                                "p99": null, "max": null},
+                 "bytes_in": 0, "bytes_out": 6}],
+    "resolution": "day", "partial": true, "damaged": ["P:{d20000.1}:v"]})"));
+  ClientsAnswer none;
+  none.range = Range();
+  none.quality.resolution = Tier::kDay;
+  const json n = ToJson(none);
+  EXPECT_EQ(n["logged"], false);
+  EXPECT_EQ(n["clients"], json::array());
+  EXPECT_NE(n["note"].get<std::string>().find("$http_user_agent is not in the log_format"),
+            std::string::npos);
+}
+
 TEST(AnswerJsonTest, SeriesPointsKeepEmptyPercentilesNull) {
   SeriesAnswer a;
   a.from_s = kT0;

@@ -419,5 +419,68 @@ TEST_F(BlockSinkTest, ADamagedBlockIsAnErrorNamingItsKeyAndIsNotCompactedAway) {
   EXPECT_EQ(Run({"LLEN", keys_.ListKey(all)}).integer, 2);
 }
 
+// Issue 18 part 2: the client kinds u, v and w (day tier) go to their own
+// groups under registry kind u, read back by name, are capped per day by
+// clients_per_day ("other"), and compact like the other kinds.
+TEST_F(BlockSinkTest, ClientKindsRoundTripCapAndCompact) {
+  StandaloneFlush protocol(&client_, keys_);
+  SinkOptions o;
+  o.clients_per_day = 2;
+  BlockSink sink(&client_, &protocol, keys_, o, &clock_);
+  const std::string sep(1, kNameSeparator);
+  auto batch = [&](const std::string& id, const Rollup& r) {
+    FlushBatch b;
+    b.id = id;
+    b.host = "web1";
+    for (const std::string client : {"acme-python/2.3", "curl/8", "okhttp/4.12"}) {
+      b.series.push_back(Delta(Tier::kDay, kT0, SeriesKind::kClient, client, r));
+      b.series.push_back(
+          Delta(Tier::kDay, kT0, SeriesKind::kClientEndpoint, client + sep + "GET /a", r));
+      b.series.push_back(
+          Delta(Tier::kDay, kT0, SeriesKind::kCustomerClient, "acme" + sep + client, r));
+    }
+    return b;
+  };
+  Rollup total;
+  for (int i = 0; i < BlockSink::kCompactAtLength; ++i) {
+    const Rollup r = MakeRollup({{200, 10 + i}, {i % 2 ? 404 : 500, -1}});
+    total.Merge(r);
+    ASSERT_TRUE(sink.Flush(batch("c" + std::to_string(i), r)).ok());
+  }
+  const int64_t day = Bucket(Tier::kDay, kT0);
+  // The first two names (sorted) were admitted; okhttp is "other".
+  EXPECT_EQ(Run({"HGET", keys_.RegistryKey(day, NameKind::kClient), "acme-python/2.3"}).str, "1");
+  EXPECT_EQ(Run({"HGET", keys_.RegistryKey(day, NameKind::kClient), "curl/8"}).str, "2");
+  EXPECT_EQ(Run({"HEXISTS", keys_.RegistryKey(day, NameKind::kClient), "okhttp/4.12"}).integer, 0);
+  const BlockGroup u{BlockKind::kClient, Tier::kDay, day,
+                     BlockKeys::ShardOfName(Tier::kDay, "curl/8")};
+  const BlockGroup v{BlockKind::kClientEndpoint, Tier::kDay, day,
+                     BlockKeys::ShardOfName(Tier::kDay, "curl/8")};
+  const BlockGroup w{BlockKind::kCustomerClient, Tier::kDay, day,
+                     BlockKeys::ShardOfName(Tier::kDay, "acme")};
+  for (const BlockGroup& g : {u, v, w}) {
+    EXPECT_EQ(Run({"LLEN", keys_.ListKey(g)}).integer, BlockSink::kCompactAtLength);
+  }
+  auto check = [&] {
+    const BucketSeries got = Read(Tier::kDay, kT0);
+    ASSERT_EQ(got.size(), 9u);
+    for (const std::string client : {"acme-python/2.3", "curl/8"}) {
+      SCOPED_TRACE(client);
+      EXPECT_EQ(Normalize(got.at({SeriesKind::kClient, client})), Normalize(total));
+      EXPECT_EQ(Normalize(got.at({SeriesKind::kClientEndpoint, client + sep + "GET /a"})),
+                Normalize(total));
+      EXPECT_EQ(Normalize(got.at({SeriesKind::kCustomerClient, "acme" + sep + client})),
+                Normalize(total));
+    }
+    EXPECT_EQ(got.at({SeriesKind::kClient, "other"}).requests, total.requests);
+  };
+  check();
+  ASSERT_TRUE(sink.CompactPending().ok());
+  EXPECT_GE(sink.compactor_stats().compacted, 3u);
+  for (const BlockGroup& g : {u, v, w}) EXPECT_EQ(Run({"LLEN", keys_.ListKey(g)}).integer, 1);
+  EXPECT_EQ(Run({"HGET", keys_.MetaKey(u), "gu"}).str, "1");
+  check();
+}
+
 }  // namespace
 }  // namespace apimeter

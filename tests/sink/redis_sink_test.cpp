@@ -195,6 +195,28 @@ TEST_F(RedisSinkTest, TwoHostsMergeByAdditionIncludingHistogramsAndMax) {
   EXPECT_EQ(max[0].second, "70000");  // ZADD GT keeps the larger of the two
 }
 
+// Storage v1 keeps no client series (issue 18 part 2 is v2 only): a batch
+// holding them flushes, writes its other series, and no key for them.
+TEST_F(RedisSinkTest, ClientKindsAreLeftOutWithoutFailing) {
+  RedisSink sink = MakeSink();
+  const Rollup r = MakeRollup({{200, 10}});
+  FlushBatch b;
+  b.host = "web1";
+  b.series.push_back(Delta(Tier::kDay, kT0, SeriesKind::kAll, "", r));
+  b.series.push_back(Delta(Tier::kDay, kT0, SeriesKind::kClient, "curl/8", r));
+  b.series.push_back(Delta(Tier::kDay, kT0, SeriesKind::kClientEndpoint,
+                           std::string("curl/8") + kNameSeparator + "GET /a", r));
+  b.series.push_back(Delta(Tier::kDay, kT0, SeriesKind::kCustomerClient,
+                           std::string("acme") + kNameSeparator + "curl/8", r));
+  const int64_t before = CountKeys();
+  ASSERT_TRUE(sink.Flush(b).ok());
+  EXPECT_EQ(ReadSeries(Tier::kDay, kT0, SeriesKind::kAll, "").requests, 1u);
+  for (const RedisReply& k : Run({"KEYS", schema_.prefix() + ":*"}).elements) {
+    EXPECT_EQ(k.str.find("curl"), std::string::npos) << k.str;
+  }
+  EXPECT_GT(CountKeys(), before);
+}
+
 TEST_F(RedisSinkTest, DropsBucketsPastTheirTiersRetention) {
   SinkOptions o;
   o.minute_retention_s = 3600;

@@ -2,6 +2,7 @@
 // (read from server/http_util.h, so the fake servers here send exactly the
 // real Content-Security-Policy), serving web/ files with them, and watching a
 // page for console errors, page errors and CSP violations.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,3 +80,23 @@ export async function waitForLoad(page, prev, timeout = 20000) {
 }
 // A tile's raw value (data-value), null when empty.
 export const tileValue = (page, id) => page.$eval('#' + id, (e) => (e.dataset.value === '' ? null : Number(e.dataset.value)));
+
+// The Clients panel (web/clients.js) shows exactly `ans`, the /api/v1/clients
+// answer to the question the page asked: its rows' names and requests in
+// order, or the "not logged" state with no rows; the partial marker exactly
+// when the answer is partial. Returns the panel's state.
+export async function expectClientsPanel(page, ans) {
+  const state = await page.$eval('#clients-panel', (e) => e.dataset.state);
+  if (ans.logged === false) {
+    assert.equal(state, 'not-logged');
+    assert.equal(await page.locator('#clients-table tbody tr').count(), 0);
+    assert.match(await page.locator('#clients-note').textContent(), /not logged.*\$http_user_agent/);
+  } else {
+    assert.equal(state, 'table');
+    const rows = await page.$$eval('#clients-table tbody tr', (trs) => trs.filter((tr) => tr.cells.length > 1).map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent]));
+    const nf = new Intl.NumberFormat('en-US');
+    assert.deepEqual(rows, ans.clients.map((c) => [c.client, nf.format(c.requests)]));
+  }
+  assert.equal(await page.locator('#clients-partial .partial').count(), ans.partial === true ? 1 : 0);
+  return state;
+}

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { watchPage, BROWSER_ARGS, check, checksRun, waitForLoad, tileValue } from './page_harness.mjs';
+import { watchPage, BROWSER_ARGS, check, checksRun, waitForLoad, tileValue, expectClientsPanel } from './page_harness.mjs';
 
 const base = process.env.APIMETER_BASE;
 const token = process.env.APIMETER_TOKEN;
@@ -85,6 +85,18 @@ try {
     await page.screenshot({ path: path.join(artifacts, 'real-dashboard-1280.png'), fullPage: true });
   });
 
+  await check('the Clients panel shows what /api/v1/clients answers for the same range', async () => {
+    const u = lastAsked('clients');
+    assert.ok(u, 'the page asked for clients');
+    assert.equal(u.searchParams.get('from'), String(from));
+    assert.equal(u.searchParams.get('to'), String(to));
+    const ans = await api(u);
+    // serve_test.py's log format (harness.API_FORMAT) has $http_user_agent: a table, not "not logged".
+    assert.equal(await expectClientsPanel(page, ans), 'table');
+    assert.ok(ans.clients.length > 0);
+    await page.locator('#clients-panel').screenshot({ path: path.join(artifacts, 'real-clients.png') });
+  });
+
   await check('changing the time range asks for the new range and redraws the charts', async () => {
     const before = lastAsked('timeseries');
     await page.getByRole('button', { name: '24h', exact: true }).click();
@@ -118,6 +130,14 @@ try {
     const row = page.locator('#customers-table tbody tr').first();
     assert.equal(await row.locator('td').first().textContent(), cu.customers[0].customer);
     assert.equal(await row.locator('td[data-seen="last"]').textContent(), cu.customers[0].last_seen.replace('T', ' ').replace(':00Z', ''));
+    // ... and that endpoint's clients.
+    const clUrl = lastAsked('clients');
+    assert.equal(clUrl.searchParams.get('endpoint'), name);
+    assert.equal(clUrl.searchParams.get('customer'), null);
+    const cl = await api(clUrl);
+    assert.deepEqual(cl.filter, { endpoint: name });
+    assert.equal(await expectClientsPanel(page, cl), 'table');
+    assert.equal(await page.locator('#clients-title').textContent(), 'Clients of ' + name);
     await page.screenshot({ path: path.join(artifacts, 'real-dashboard-endpoint.png'), fullPage: true });
   });
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { watchPage, BROWSER_ARGS, check, checksRun, waitForLoad, tileValue } from './page_harness.mjs';
+import { watchPage, BROWSER_ARGS, check, checksRun, waitForLoad, tileValue, expectClientsPanel } from './page_harness.mjs';
 
 const base = process.env.APIMETER_BASE;
 const token = process.env.APIMETER_TOKEN;
@@ -69,6 +69,19 @@ try {
     const rows = await page.$$eval('#endpoints-table tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent));
     assert.ok(rows.length > 0);
     assert.deepEqual(rows, eps.endpoints.map((e) => e.endpoint));
+  });
+
+  await check('the Clients panel shows the customer\'s own clients, as the API answers them', async () => {
+    const u = lastAsked('clients');
+    assert.ok(u, 'the page asked for clients');
+    assert.equal(u.searchParams.get('customer'), customer);
+    assert.equal(u.searchParams.get('endpoint'), null);
+    const ans = await api(u);
+    assert.deepEqual(ans.filter, { customer });
+    assert.equal(await expectClientsPanel(page, ans), 'table'); // scoped_test.py logs $http_user_agent
+    assert.ok(ans.clients.length > 0);
+    assert.equal(await page.locator('#clients-title').textContent(), 'Your clients');
+    await page.locator('#clients-panel').screenshot({ path: path.join(artifacts, 'scoped-clients.png') });
   });
 
   await check('the report download is offered for this customer only', async () => {

@@ -55,6 +55,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AssetCase{"/assets/report.js", "report.js", "text/javascript; charset=utf-8"},
                       AssetCase{"/assets/alerts.js", "alerts.js", "text/javascript; charset=utf-8"},
                       AssetCase{"/assets/usage.js", "usage.js", "text/javascript; charset=utf-8"},
+                      AssetCase{"/assets/clients.js", "clients.js", "text/javascript; charset=utf-8"},
                       AssetCase{"/assets/login.html", "login.html", "text/html; charset=utf-8"},
                       AssetCase{"/assets/login.css", "login.css", "text/css; charset=utf-8"},
                       AssetCase{"/assets/app.css", "app.css", "text/css; charset=utf-8"},
