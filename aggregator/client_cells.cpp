@@ -33,7 +33,7 @@ uint32_t ClientCells::Other() {
 }
 
 uint32_t ClientCells::Intern(std::string_view client) {
-  auto it = ids_.find(std::string(client));
+  auto it = ids_.find(client);
   if (it != ids_.end()) return it->second;
   const int64_t held = static_cast<int64_t>(names_.size()) - (other_ != UINT32_MAX);
   if (client == kOtherClient || !ValidClient(client) || held >= max_clients_) return Other();

@@ -60,12 +60,18 @@ class ClientCells {
     }
   };
 
+  // Looks names up by string_view (no std::string per line).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   uint32_t Intern(std::string_view client);
   uint32_t Other();
   Rollup& Cell(const Key& key, bool* created);
 
   int64_t max_clients_, max_pairs_;
-  std::unordered_map<std::string, uint32_t> ids_;
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> ids_;
   std::vector<std::string> names_;  // by id
   uint32_t other_ = UINT32_MAX;
   int64_t pairs_ = 0;
