@@ -33,9 +33,11 @@ class ClientCells {
   ClientCells(int64_t max_clients, int64_t max_pairs);
 
   // Counts one request of `client` in `day`. endpoint and customer are the
-  // aggregator's ids for names that `names` (in Take) turns back.
+  // aggregator's ids for names that `names` (in Take) turns back;
+  // histogram_bucket is LatencyHistogram::BucketIndex(latency_us) when
+  // latency_us >= 0 (computed once per line by the caller).
   void Add(int64_t day, std::string_view client, uint32_t endpoint, uint32_t customer, int status,
-           uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us);
+           uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us, int histogram_bucket);
 
   // endpoint_name(id) / customer_name(id): the names of the ids Add got.
   using NameOf = std::function<const std::string&(uint32_t)>;
