@@ -389,7 +389,7 @@ void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
   if (record.latency_us >= 0 && options_.slow_top_n > 0) OfferSlow(record, p.endpoint, p.customer);
   if (client != nullptr) {
     clients_.Add(p.day, *client, p.endpoint, p.customer, record.status, record.bytes_in,
-                 record.bytes_out, record.latency_us);
+                 record.bytes_out, record.latency_us, p.bucket);
   }
   ++pushed_;
   Advance();

@@ -33,7 +33,7 @@ uint32_t ClientCells::Other() {
 }
 
 uint32_t ClientCells::Intern(std::string_view client) {
-  auto it = ids_.find(std::string(client));
+  auto it = ids_.find(client);
   if (it != ids_.end()) return it->second;
   const int64_t held = static_cast<int64_t>(names_.size()) - (other_ != UINT32_MAX);
   if (client == kOtherClient || !ValidClient(client) || held >= max_clients_) return Other();
@@ -52,11 +52,12 @@ Rollup& ClientCells::Cell(const Key& key, bool* created) {
 }
 
 void ClientCells::Add(int64_t day, std::string_view client, uint32_t endpoint, uint32_t customer,
-                      int status, uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us) {
+                      int status, uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us,
+                      int histogram_bucket) {
   const uint32_t id = Intern(client);
   auto count = [&](Rollup& r) {
     const size_t before = r.MemoryBytes();
-    r.AddRequest(status, bytes_in, bytes_out, latency_us);
+    r.AddRequestInBucket(status, bytes_in, bytes_out, latency_us, histogram_bucket);
     bytes_ += r.MemoryBytes() - before;
   };
   bool created = false;

@@ -33,9 +33,11 @@ class ClientCells {
   ClientCells(int64_t max_clients, int64_t max_pairs);
 
   // Counts one request of `client` in `day`. endpoint and customer are the
-  // aggregator's ids for names that `names` (in Take) turns back.
+  // aggregator's ids for names that `names` (in Take) turns back;
+  // histogram_bucket is LatencyHistogram::BucketIndex(latency_us) when
+  // latency_us >= 0 (computed once per line by the caller).
   void Add(int64_t day, std::string_view client, uint32_t endpoint, uint32_t customer, int status,
-           uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us);
+           uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us, int histogram_bucket);
 
   // endpoint_name(id) / customer_name(id): the names of the ids Add got.
   using NameOf = std::function<const std::string&(uint32_t)>;
@@ -60,12 +62,18 @@ class ClientCells {
     }
   };
 
+  // Looks names up by string_view (no std::string per line).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   uint32_t Intern(std::string_view client);
   uint32_t Other();
   Rollup& Cell(const Key& key, bool* created);
 
   int64_t max_clients_, max_pairs_;
-  std::unordered_map<std::string, uint32_t> ids_;
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> ids_;
   std::vector<std::string> names_;  // by id
   uint32_t other_ = UINT32_MAX;
   int64_t pairs_ = 0;

@@ -94,6 +94,35 @@ void BM_AggregatorAdd(benchmark::State& state) {
 }
 BENCHMARK(BM_AggregatorAdd)->Arg(500)->Arg(10000);
 
+// The same with a client per line (issue 18 part 2): 40 clients, so the
+// cost of the three day kinds shows against BM_AggregatorAdd.
+void BM_AggregatorAddWithClient(benchmark::State& state) {
+  const Mix& m = RealisticMix();
+  AggregatorOptions o;
+  o.host = "web1";
+  Aggregator agg(o);
+  std::vector<LogRecord> records = m.records;
+  std::vector<std::string> clients;
+  for (int c = 0; c < 40; ++c) clients.push_back("sdk" + std::to_string(c % 8) + "/1." + std::to_string(c));
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].time_us = kStartUs + static_cast<int64_t>(i) * (1000000 / state.range(0));
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string_view client = clients[(i * 2654435761u) % clients.size()];
+    agg.Add(records[i], m.endpoints[m.endpoint_of[i]], m.customers[m.customer_of[i]], &client);
+    if (++i == records.size()) {
+      i = 0;
+      state.PauseTiming();
+      benchmark::DoNotOptimize(agg.TakeBatch());
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes_held"] = static_cast<double>(agg.MemoryBytes());
+}
+BENCHMARK(BM_AggregatorAddWithClient)->Arg(10000);
+
 // The same code path with everything in cache (8 endpoints x 8 customers, one
 // minute): the floor that memory misses add to in BM_AggregatorAdd.
 void BM_AggregatorAddHot(benchmark::State& state) {
