@@ -44,35 +44,42 @@ uint32_t ClientCells::Intern(std::string_view client) {
   return id;
 }
 
-Rollup& ClientCells::Cell(const Key& key, bool* created) {
+aggregator_internal::CompactRollup* ClientCells::Cell(const Key& key, bool pair) {
+  if (pair && pairs_ >= max_pairs_) {
+    auto it = cells_.find(key);
+    return it == cells_.end() ? nullptr : &it->second;
+  }
   auto [it, fresh] = cells_.try_emplace(key);
-  *created = fresh;
-  if (fresh) bytes_ += sizeof(Key) + it->second.MemoryBytes() + kNodeBytes;
-  return it->second;
+  if (fresh) {
+    bytes_ += sizeof(Key) + sizeof(aggregator_internal::CompactRollup) + kNodeBytes;
+    if (pair) ++pairs_;
+  }
+  return &it->second;
+}
+
+void ClientCells::Count(aggregator_internal::CompactRollup* cell, int status, uint64_t bytes_in,
+                        uint64_t bytes_out, int64_t latency_us, int bucket) {
+  cell->Add(status, bytes_in, bytes_out, latency_us, bucket, &bytes_);  // heap spills add to bytes_
 }
 
 void ClientCells::Add(int64_t day, std::string_view client, uint32_t endpoint, uint32_t customer,
                       int status, uint64_t bytes_in, uint64_t bytes_out, int64_t latency_us,
                       int histogram_bucket) {
   const uint32_t id = Intern(client);
-  auto count = [&](Rollup& r) {
-    const size_t before = r.MemoryBytes();
-    r.AddRequestInBucket(status, bytes_in, bytes_out, latency_us, histogram_bucket);
-    bytes_ += r.MemoryBytes() - before;
+  auto count = [&](aggregator_internal::CompactRollup* cell) {
+    Count(cell, status, bytes_in, bytes_out, latency_us, histogram_bucket);
   };
-  bool created = false;
-  count(Cell({day, SeriesKind::kClient, id, 0}, &created));
-  // A pair cell past the cap goes to the pair with "other" as the client.
+  count(Cell({day, SeriesKind::kClient, id, 0}, false));
+  // A pair cell past the cap goes to the pair with "other" as the client
+  // (that spill cell is created whatever the cap: at most one per endpoint
+  // or customer of the day).
   auto pair = [&](SeriesKind kind, uint32_t a, uint32_t b, bool client_first) {
-    const Key key{day, kind, a, b};
-    if (cells_.find(key) == cells_.end() && pairs_ >= max_pairs_) {
-      const uint32_t other = Other();
-      const Key spill = client_first ? Key{day, kind, other, b} : Key{day, kind, a, other};
-      count(Cell(spill, &created));
+    if (auto* cell = Cell({day, kind, a, b}, true)) {
+      count(cell);
       return;
     }
-    count(Cell(key, &created));
-    if (created) ++pairs_;
+    const uint32_t other = Other();
+    count(Cell(client_first ? Key{day, kind, other, b} : Key{day, kind, a, other}, false));
   };
   pair(SeriesKind::kClientEndpoint, id, endpoint, true);
   pair(SeriesKind::kCustomerClient, customer, id, false);
@@ -96,7 +103,7 @@ std::vector<SeriesDelta> ClientCells::Take(const NameOf& endpoint_name,
         break;
       default: d.name = names_[key.a]; break;
     }
-    d.rollup = std::move(rollup);
+    d.rollup = rollup.TakeRollup();
     out.push_back(std::move(d));
   }
   std::sort(out.begin(), out.end(), [](const SeriesDelta& x, const SeriesDelta& y) {

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "aggregator/compact_rollup.h"
 #include "aggregator/flush_batch.h"
 #include "aggregator/rollup.h"
 
@@ -70,14 +71,21 @@ class ClientCells {
 
   uint32_t Intern(std::string_view client);
   uint32_t Other();
-  Rollup& Cell(const Key& key, bool* created);
+  // The cell of `key`; created (and counted in pairs_ when `pair`) only
+  // while the pair cap allows, else nullptr.
+  aggregator_internal::CompactRollup* Cell(const Key& key, bool pair);
+  void Count(aggregator_internal::CompactRollup* cell, int status, uint64_t bytes_in,
+             uint64_t bytes_out, int64_t latency_us, int bucket);
 
   int64_t max_clients_, max_pairs_;
   std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> ids_;
   std::vector<std::string> names_;  // by id
   uint32_t other_ = UINT32_MAX;
   int64_t pairs_ = 0;
-  std::unordered_map<Key, Rollup, KeyHash> cells_;
+  // CompactRollup: one 128-byte block per cell, spilling to the heap only
+  // for a busy series (most pairs see few requests), as the aggregator's
+  // customer × endpoint cells.
+  std::unordered_map<Key, aggregator_internal::CompactRollup, KeyHash> cells_;
   size_t bytes_ = 0;
 };
 

@@ -45,6 +45,12 @@ const char* KindName(SeriesKind k) {
       return "c";
     case SeriesKind::kCustomerEndpoint:
       return "ce";
+    case SeriesKind::kClient:
+      return "u";
+    case SeriesKind::kClientEndpoint:
+      return "ue";
+    case SeriesKind::kCustomerClient:
+      return "cu";
   }
   return "?";
 }

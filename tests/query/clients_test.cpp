@@ -273,7 +273,9 @@ TEST_F(ClientsTest, AllEndpointAndCustomerEqualTheLinesBeforeAndAfterCompaction)
     EXPECT_EQ(j["logged"], true);
     EXPECT_EQ(j["resolution"], "day");
     EXPECT_EQ(j["clients"].size(), all.size());
-    if (pass == 0) ASSERT_GT(CompactClientBlocks(), 0u);
+    if (pass == 0) {
+      ASSERT_GT(CompactClientBlocks(), 0u);
+    }
   }
 }
 
