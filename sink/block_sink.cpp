@@ -41,8 +41,16 @@ Status BlockSink::FlushOnce(const FlushBatch& input) {
   }
   APIMETER_RETURN_IF_ERROR(sink_internal::CheckDistinctCheckpoints(input));
   if (!schema_checked_) APIMETER_RETURN_IF_ERROR(CheckSchema());
-  FlushBatch batch = input;
-  stats_.dropped_expired_deltas += DropExpired(clock_->NowSeconds(), options_, &batch);
+  // The batch is copied only when some of it is past retention (old
+  // backfills): a copy of every series per flush cost more than the encoding.
+  const int64_t now_s = clock_->NowSeconds();
+  FlushBatch kept;
+  const bool drop = AnyExpired(now_s, options_, input);
+  if (drop) {
+    kept = input;
+    stats_.dropped_expired_deltas += DropExpired(now_s, options_, &kept);
+  }
+  const FlushBatch& batch = drop ? kept : input;
   APIMETER_ASSIGN_OR_RETURN(NameIds ids, CollectNames(batch));
   APIMETER_RETURN_IF_ERROR(registry_.Assign(&ids));
 

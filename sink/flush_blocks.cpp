@@ -136,15 +136,28 @@ int64_t GroupExpireAt(const BlockGroup& group, const SinkOptions& options) {
   return BucketEnd(group.tier, group.bucket) + RetentionSeconds(group.tier, options);
 }
 
+namespace {
+bool SeriesExpired(const SeriesDelta& d, int64_t now_s, const SinkOptions& options) {
+  return BucketEnd(d.tier, d.bucket) + RetentionSeconds(d.tier, options) <= now_s;
+}
+bool SlowExpired(const SlowRequest& s, int64_t now_s, const SinkOptions& options) {
+  return BucketEnd(Tier::kDay, DayOfMicros(s.time_us)) + options.day_retention_s <= now_s;
+}
+}  // namespace
+
 uint64_t DropExpired(int64_t now_s, const SinkOptions& options, FlushBatch* batch) {
   const size_t before = batch->series.size() + batch->slow.size();
-  std::erase_if(batch->series, [&](const SeriesDelta& d) {
-    return BucketEnd(d.tier, d.bucket) + RetentionSeconds(d.tier, options) <= now_s;
-  });
-  std::erase_if(batch->slow, [&](const SlowRequest& s) {
-    return BucketEnd(Tier::kDay, DayOfMicros(s.time_us)) + options.day_retention_s <= now_s;
-  });
+  std::erase_if(batch->series,
+                [&](const SeriesDelta& d) { return SeriesExpired(d, now_s, options); });
+  std::erase_if(batch->slow, [&](const SlowRequest& s) { return SlowExpired(s, now_s, options); });
   return before - batch->series.size() - batch->slow.size();
+}
+
+bool AnyExpired(int64_t now_s, const SinkOptions& options, const FlushBatch& batch) {
+  return std::any_of(batch.series.begin(), batch.series.end(),
+                     [&](const SeriesDelta& d) { return SeriesExpired(d, now_s, options); }) ||
+         std::any_of(batch.slow.begin(), batch.slow.end(),
+                     [&](const SlowRequest& s) { return SlowExpired(s, now_s, options); });
 }
 
 Result<NameIds> CollectNames(const FlushBatch& batch) {

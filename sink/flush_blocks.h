@@ -36,6 +36,8 @@ int64_t GroupExpireAt(const BlockGroup& group, const SinkOptions& options);
 // Removes series deltas and slow requests whose bucket ended more than the
 // tier's retention before `now_s`; returns how many it removed.
 uint64_t DropExpired(int64_t now_s, const SinkOptions& options, FlushBatch* batch);
+// Whether DropExpired would drop anything from `batch`.
+bool AnyExpired(int64_t now_s, const SinkOptions& options, const FlushBatch& batch);
 
 // Every name the batch needs an id for (ids left 0 for NameRegistry::Assign).
 // InvalidArgument when a customer x endpoint name has no separator or a
