@@ -92,19 +92,26 @@ json ToJson(const OverviewAnswer& a) {
   return j;
 }
 
+// One row of a top list (TopRow) or of the clients (ClientRow): the same
+// fields, under the row's own name key.
+template <typename Row>
+json RankedRow(const char* name_key, const std::string& name, const Row& r) {
+  return {{name_key, ValidUtf8(name)},
+          {"requests", r.requests},
+          {"share", Optional(r.share)},
+          {"errors_4xx", r.errors_4xx},
+          {"errors_5xx", r.errors_5xx},
+          {"error_rate", Optional(r.error_rate)},
+          {"latency_ms", Latency(r.latency_ms)},
+          {"bytes_in", r.bytes_in},
+          {"bytes_out", r.bytes_out}};
+}
+
 json ToJson(const TopListAnswer& a) {
   const bool customers = a.of == TopListAnswer::Of::kCustomers;
   json rows = json::array();
   for (const TopRow& r : a.rows) {
-    rows.push_back({{customers ? "customer" : "endpoint", ValidUtf8(r.name)},
-                    {"requests", r.requests},
-                    {"share", Optional(r.share)},
-                    {"errors_4xx", r.errors_4xx},
-                    {"errors_5xx", r.errors_5xx},
-                    {"error_rate", Optional(r.error_rate)},
-                    {"latency_ms", Latency(r.latency_ms)},
-                    {"bytes_in", r.bytes_in},
-                    {"bytes_out", r.bytes_out}});
+    rows.push_back(RankedRow(customers ? "customer" : "endpoint", r.name, r));
   }
   json j = RangeHeader(a.range, a.filter);
   j["total_requests"] = a.total_requests;
@@ -116,17 +123,7 @@ json ToJson(const TopListAnswer& a) {
 
 json ToJson(const ClientsAnswer& a) {
   json rows = json::array();
-  for (const ClientRow& r : a.rows) {
-    rows.push_back({{"client", ValidUtf8(r.client)},
-                    {"requests", r.requests},
-                    {"share", Optional(r.share)},
-                    {"errors_4xx", r.errors_4xx},
-                    {"errors_5xx", r.errors_5xx},
-                    {"error_rate", Optional(r.error_rate)},
-                    {"latency_ms", Latency(r.latency_ms)},
-                    {"bytes_in", r.bytes_in},
-                    {"bytes_out", r.bytes_out}});
-  }
+  for (const ClientRow& r : a.rows) rows.push_back(RankedRow("client", r.client, r));
   json j = RangeHeader(a.range, a.filter);
   j["logged"] = a.logged;
   j["total_requests"] = a.total_requests;

@@ -55,6 +55,19 @@ bool GroupLess(const BlockGroup& a, const BlockGroup& b) {
          std::tuple(b.tier, b.bucket, b.shard, b.kind);
 }
 
+// A pair series ("first\x1fsecond"): keyed by both ids, sharded by the first
+// name, as every pair kind (x, v, w) is stored.
+Result<Placed> PlacePair(const SeriesDelta& d, const IdLookup& ids, int64_t day, NameKind first,
+                         NameKind second, BlockKind kind, Placed p) {
+  auto [a, b] = SplitPair(d.name);
+  APIMETER_ASSIGN_OR_RETURN(uint32_t first_id, ids.Id(day, first, a));
+  APIMETER_ASSIGN_OR_RETURN(uint32_t second_id, ids.Id(day, second, b));
+  p.group.kind = kind;
+  p.group.shard = BlockKeys::ShardOfName(d.tier, IdLookup::Stored(first_id, a));
+  p.series.key = PairKey(first_id, second_id);
+  return p;
+}
+
 // The group and key of one delta.
 Result<Placed> Place(const SeriesDelta& d, const IdLookup& ids) {
   const int64_t day = DayOfBucket(d.tier, d.bucket);
@@ -83,15 +96,9 @@ Result<Placed> Place(const SeriesDelta& d, const IdLookup& ids) {
       p.series.key = id;
       return p;
     }
-    case SeriesKind::kCustomerEndpoint: {
-      auto [customer, endpoint] = SplitPair(d.name);
-      APIMETER_ASSIGN_OR_RETURN(uint32_t cid, ids.Id(day, NameKind::kCustomer, customer));
-      APIMETER_ASSIGN_OR_RETURN(uint32_t eid, ids.Id(day, NameKind::kEndpoint, endpoint));
-      p.group.kind = BlockKind::kCustomerEndpoint;
-      p.group.shard = BlockKeys::ShardOfName(d.tier, IdLookup::Stored(cid, customer));
-      p.series.key = PairKey(cid, eid);
-      return p;
-    }
+    case SeriesKind::kCustomerEndpoint:
+      return PlacePair(d, ids, day, NameKind::kCustomer, NameKind::kEndpoint,
+                       BlockKind::kCustomerEndpoint, std::move(p));
     case SeriesKind::kClient: {
       APIMETER_ASSIGN_OR_RETURN(uint32_t id, ids.Id(day, NameKind::kClient, d.name));
       p.group.kind = BlockKind::kClient;
@@ -99,24 +106,12 @@ Result<Placed> Place(const SeriesDelta& d, const IdLookup& ids) {
       p.series.key = id;
       return p;
     }
-    case SeriesKind::kClientEndpoint: {
-      auto [client, endpoint] = SplitPair(d.name);
-      APIMETER_ASSIGN_OR_RETURN(uint32_t uid, ids.Id(day, NameKind::kClient, client));
-      APIMETER_ASSIGN_OR_RETURN(uint32_t eid, ids.Id(day, NameKind::kEndpoint, endpoint));
-      p.group.kind = BlockKind::kClientEndpoint;
-      p.group.shard = BlockKeys::ShardOfName(d.tier, IdLookup::Stored(uid, client));
-      p.series.key = PairKey(uid, eid);
-      return p;
-    }
-    case SeriesKind::kCustomerClient: {
-      auto [customer, client] = SplitPair(d.name);
-      APIMETER_ASSIGN_OR_RETURN(uint32_t cid, ids.Id(day, NameKind::kCustomer, customer));
-      APIMETER_ASSIGN_OR_RETURN(uint32_t uid, ids.Id(day, NameKind::kClient, client));
-      p.group.kind = BlockKind::kCustomerClient;
-      p.group.shard = BlockKeys::ShardOfName(d.tier, IdLookup::Stored(cid, customer));
-      p.series.key = PairKey(cid, uid);
-      return p;
-    }
+    case SeriesKind::kClientEndpoint:
+      return PlacePair(d, ids, day, NameKind::kClient, NameKind::kEndpoint,
+                       BlockKind::kClientEndpoint, std::move(p));
+    case SeriesKind::kCustomerClient:
+      return PlacePair(d, ids, day, NameKind::kCustomer, NameKind::kClient,
+                       BlockKind::kCustomerClient, std::move(p));
   }
   return Status::Internal("flush: unknown series kind");
 }
