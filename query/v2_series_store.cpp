@@ -173,6 +173,10 @@ class V2SeriesStore final : public SeriesStore {
                                          const DecodedBlock& block);
   // Whether `id` is known, re-reading the dictionary once if not.
   Result<bool> Known(int64_t day, NameKind kind, uint64_t id);
+  // The name of `id` in (day, kind); nullopt, with block `key` reported
+  // damaged, when the registry does not know it even after a re-read.
+  Result<std::optional<std::string>> NameOrDamaged(int64_t day, NameKind kind, uint64_t id,
+                                                   const std::string& key, ReadDamage* damage);
 
   RedisCommands* client_;
   BlockKeys keys_;
@@ -358,6 +362,24 @@ Result<std::optional<uint32_t>> V2SeriesStore::IdOf(int64_t day, NameKind kind,
     refreshed_.insert({day, kind});
   }
   return std::optional<uint32_t>();
+}
+
+Result<std::optional<std::string>> V2SeriesStore::NameOrDamaged(int64_t day, NameKind kind,
+                                                                uint64_t id,
+                                                                const std::string& key,
+                                                                ReadDamage* damage) {
+  APIMETER_ASSIGN_OR_RETURN(Dictionary * dict, Dict(day, kind));
+  if (!dict->Knows(id)) {
+    APIMETER_ASSIGN_OR_RETURN(bool known, Known(day, kind, id));
+    if (!known) {
+      Damaged(key, key + ": id " + std::to_string(id) + " is not in registry " +
+                       keys_.RegistryKey(day, kind),
+              damage);
+      return std::optional<std::string>();
+    }
+    APIMETER_ASSIGN_OR_RETURN(dict, Dict(day, kind));
+  }
+  return std::optional<std::string>(dict->names[id]);
 }
 
 Result<bool> V2SeriesStore::Known(int64_t day, NameKind kind, uint64_t id) {
@@ -553,19 +575,11 @@ Status V2SeriesStore::ForEachEndpointCustomer(const std::vector<BucketRun>& runs
         const auto keys = block.keys();
         for (size_t i = 0; i < keys.size(); ++i) {
           if (PairEndpoint(keys[i]) != *eid || block.requests()[i] == 0) continue;
-          const uint32_t cid = PairCustomer(keys[i]);
-          APIMETER_ASSIGN_OR_RETURN(Dictionary * dict, Dict(day, NameKind::kCustomer));
-          if (!dict->Knows(cid)) {
-            APIMETER_ASSIGN_OR_RETURN(bool known, Known(day, NameKind::kCustomer, cid));
-            if (!known) {
-              Damaged(key, key + ": id " + std::to_string(cid) + " is not in registry " +
-                               keys_.RegistryKey(day, NameKind::kCustomer),
-                      damage);
-              continue;
-            }
-            APIMETER_ASSIGN_OR_RETURN(dict, Dict(day, NameKind::kCustomer));
-          }
-          APIMETER_RETURN_IF_ERROR(each(day, dict->names[cid], block.RollupAt(i)));
+          APIMETER_ASSIGN_OR_RETURN(
+              auto customer, NameOrDamaged(day, NameKind::kCustomer, PairCustomer(keys[i]), key,
+                                           damage));
+          if (!customer) continue;
+          APIMETER_RETURN_IF_ERROR(each(day, *customer, block.RollupAt(i)));
         }
         return Status::Ok();
       });
@@ -597,18 +611,7 @@ Status V2SeriesStore::ForEachClient(const std::vector<BucketRun>& runs, const Cl
   // registry does not know it.
   auto client_name = [&](int64_t day, uint64_t id,
                          const std::string& key) -> Result<std::optional<std::string>> {
-    APIMETER_ASSIGN_OR_RETURN(Dictionary * dict, Dict(day, NameKind::kClient));
-    if (!dict->Knows(id)) {
-      APIMETER_ASSIGN_OR_RETURN(bool known, Known(day, NameKind::kClient, id));
-      if (!known) {
-        Damaged(key, key + ": id " + std::to_string(id) + " is not in registry " +
-                         keys_.RegistryKey(day, NameKind::kClient),
-                damage);
-        return std::optional<std::string>();
-      }
-      APIMETER_ASSIGN_OR_RETURN(dict, Dict(day, NameKind::kClient));
-    }
-    return std::optional<std::string>(dict->names[id]);
+    return NameOrDamaged(day, NameKind::kClient, id, key, damage);
   };
   APIMETER_RETURN_IF_ERROR(ForEachGroup(
       clients, damage,
