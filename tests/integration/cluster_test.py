@@ -104,10 +104,15 @@ class ClusterBackfillTest(unittest.TestCase):
             ("timeseries", "--from", h.iso(self.end - 6 * 3600), "--to", h.iso(self.end), "--step", "1h"),
             ("slow", "--from", h.iso(self.end - 2 * day), "--to", h.iso(self.end), "--limit", "20"),
             ("overview", "--from", h.iso(self.end - day), "--to", h.iso(self.end), "--host", "it-host"),
+            # The client kinds (u, v, w) through the cluster flush as well.
+            ("clients", "--from", h.iso(self.end - 2 * day), "--to", h.iso(self.end)),
         ]
         for ask in asks:
             with self.subTest(ask=" ".join(ask)):
                 self.assertEqual(query(self.multi, *ask), query(self.single, *ask))
+        clients = query(self.multi, *asks[-1])
+        self.assertTrue(clients["logged"], clients)  # compared on real client rows
+        self.assertGreater(len(clients["clients"]), 1, clients)
 
     def test_exact_against_truth(self):
         frm, to = self.end - 70 * 3600, self.end + 3600
