@@ -246,6 +246,14 @@ http {{
         wait_for(lambda: os.path.exists(os.path.join(ndir, "nginx.pid")) and
                  http_get(self.nginx + "/startup-probe")[0] == 404, 15, "nginx",
                  lambda: self.read("nginx.out"))
+        # nginx writes a request's log line after it sends the response: wait
+        # for the probes' lines so none lands after the agent opens the log.
+        wait_for(lambda: self.log_lines() >= 1, 15, "nginx to log its readiness probe",
+                 lambda: self.read("nginx.out"))
+
+    def log_lines(self):
+        with open(self.log) as f:
+            return sum(1 for _ in f)
 
     def configure_for_test(self):
         """The packaged config, changed only where this machine differs: the
@@ -285,8 +293,7 @@ http {{
 
         # Lines logged before the agent's first start (nginx's readiness probe)
         # are not counted: it starts at the end of files (from_start: false).
-        with open(self.log) as f:
-            before = sum(1 for _ in f)
+        before = self.log_lines()
         self.assertGreater(before, 0)
         expected = {}
         for i in range(REQUESTS):
@@ -294,8 +301,10 @@ http {{
             code, _ = http_get(self.nginx + path.format(n=1000 + i))
             self.assertEqual(code, status, path)
             expected[status] = expected.get(status, 0) + 1
-        with open(self.log) as f:
-            self.assertEqual(sum(1 for _ in f), before + REQUESTS)  # nginx logged each request
+        # nginx logged each request (its log line follows the response).
+        wait_for(lambda: self.log_lines() >= before + REQUESTS, 15,
+                 f"nginx to log {REQUESTS} requests", lambda: f"{self.log_lines() - before} logged")
+        self.assertEqual(self.log_lines(), before + REQUESTS)
 
         ov = wait_for(lambda: (lambda o: o if o and o["requests"] >= REQUESTS else None)(self.overview()),
                       30, f"{REQUESTS} requests in Redis", lambda: f"{self.overview()}\n{diag()}")
