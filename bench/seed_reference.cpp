@@ -1,7 +1,8 @@
 // apimeter-seed: writes the reference data set (docs/benchmarks.md) into the
 // Redis of a config, through the real write path: synthetic LogRecords go
 // into the real Aggregator (one per host), and its FlushBatches go to
-// RedisSink::Flush. Nothing is sampled: every synthetic request is added.
+// Sink::Flush (v1 or v2, as the config says; v2 compacts each day's closed
+// buckets as a backfill does). Nothing is sampled: every synthetic request is added.
 //
 // Promise: deterministic for a given --seed, --days, --rps and end time
 // (--end, default: now rounded down to the hour). One simulated hour is
@@ -25,6 +26,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/backfill.h"
+#include "agent/batch_id.h"
 #include "agent/runtime.h"
 #include "aggregator/aggregator.h"
 #include "common/clock.h"
@@ -167,6 +170,7 @@ Status FlushDay(Sink& sink, PendingDay* pending) {
   if (pending->day < 0) return Status::Ok();
   FlushBatch batch;
   batch.host = "seed";
+  batch.id = NewBatchId();  // storage v2's idempotency token
   batch.slow = std::move(pending->slow);
   batch.lines = pending->lines;
   for (auto& [key, rollup] : pending->series) {
@@ -176,10 +180,14 @@ Status FlushDay(Sink& sink, PendingDay* pending) {
       APIMETER_RETURN_IF_ERROR(sink.Flush(batch));
       batch = FlushBatch();
       batch.host = "seed";
+      batch.id = NewBatchId();
     }
   }
   *pending = PendingDay();
-  return batch.Empty() ? Status::Ok() : sink.Flush(batch);
+  if (!batch.Empty()) APIMETER_RETURN_IF_ERROR(sink.Flush(batch));
+  // As a backfill does: the day's closed buckets compacted (v2; v1: none).
+  uint64_t compacted = 0;
+  return CompactClosedBuckets(sink, 256, &compacted);
 }
 
 struct SeedStats {
@@ -203,6 +211,7 @@ Status Seed(const SeedOptions& o, Runtime& rt, int64_t end_s, SeedStats* stats) 
     std::map<std::tuple<int, int64_t, int, std::string>, Rollup> merged;
     FlushBatch now;
     now.host = "seed";
+    now.id = NewBatchId();
     for (int h = 0; h < o.hosts; ++h) {
       AggregatorOptions ao = rt.aggregator_options();
       ao.host = "web" + std::to_string(h + 1);
