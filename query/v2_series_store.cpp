@@ -69,11 +69,12 @@ GroupOrder OrderOf(const BlockGroup& g) {
   return {static_cast<int>(g.tier), g.bucket, g.shard, BlockKindLetter(g.kind)};
 }
 
-// The largest id of `kind` a block holds (its keys are sorted), or -1.
-int64_t MaxId(const DecodedBlock& block, NameKind kind) {
-  if (block.empty()) return -1;
-  const SeriesKey last = block.keys().back();
-  switch (block.group().kind) {
+// The largest id of `kind` in the keys of a block of kind `block_kind`
+// (sorted), or -1.
+int64_t MaxId(BlockKind block_kind, std::span<const SeriesKey> keys, NameKind kind) {
+  if (keys.empty()) return -1;
+  const SeriesKey last = keys.back();
+  switch (block_kind) {
     case BlockKind::kAll:
       return static_cast<int64_t>(last) - 1;  // host id + 1; 0 is the all series
     case BlockKind::kEndpoint:
@@ -85,12 +86,12 @@ int64_t MaxId(const DecodedBlock& block, NameKind kind) {
     case BlockKind::kClientEndpoint:
     case BlockKind::kCustomerClient: {
       // The first id of a pair is sorted; the second is not.
-      const bool first = (block.group().kind == BlockKind::kClientEndpoint)
+      const bool first = (block_kind == BlockKind::kClientEndpoint)
                              ? kind == NameKind::kClient
                              : kind == NameKind::kCustomer;
       if (first) return PairCustomer(last);
       int64_t max = -1;
-      for (SeriesKey k : block.keys()) max = std::max<int64_t>(max, PairEndpoint(k));
+      for (SeriesKey k : keys) max = std::max<int64_t>(max, PairEndpoint(k));
       return max;
     }
   }
@@ -152,14 +153,38 @@ class V2SeriesStore final : public SeriesStore {
   using GroupFn = std::function<Status(size_t index, const BlockGroup&, const std::string& key,
                                        const DecodedBlock& merged)>;
 
+  // The series of a group's (unchecked) block that a reader needs: their
+  // indexes, ascending (BlockDecoder::RowSelector, with the group's index).
+  using SelectFn = std::function<Result<std::vector<size_t>>(size_t index, const BlockGroup&,
+                                                             const DecodedBlock& all)>;
+  // The keys and requests of one block of a group (a group's blocks add up).
+  using RequestsFn =
+      std::function<Status(const BlockGroup&, const std::string& key,
+                           std::span<const SeriesKey> keys, std::span<const uint64_t> requests)>;
+  // What ReadChunk does with each group it read; `base` is its cached base
+  // (then stored.first is 1), else null.
+  using EmitFn = std::function<Status(size_t index, const StoredGroup& stored,
+                                      std::shared_ptr<const DecodedBlock> base)>;
+
   // Reads `groups` (chunked) and calls each() with the sum of every block
-  // of a group that passes its checks.
+  // of a group that passes its checks. With `select`, only the series it
+  // picks from each block are checked, merged and passed on.
   Status ForEachGroup(const std::vector<BlockGroup>& groups, ReadDamage* damage,
-                      const GroupFn& each);
-  Status ReadChunk(std::span<const BlockGroup> groups, size_t offset, ReadDamage* damage,
-                   const GroupFn& each);
+                      const GroupFn& each, const SelectFn* select = nullptr);
+  // Reads `groups` (chunked) and calls each() with the keys and requests of
+  // every block that passes its checks, not merged: for sums of requests,
+  // at a fraction of a full decode (BlockDecoder::DecodeRequests).
+  Status ForEachBlockRequests(const std::vector<BlockGroup>& groups, ReadDamage* damage,
+                              const RequestsFn& each);
+  // ReadChunk of every options_.groups_per_round_trip groups.
+  Status ReadChunks(const std::vector<BlockGroup>& groups, const EmitFn& emit);
+  Status ReadChunk(std::span<const BlockGroup> groups, size_t offset, const EmitFn& emit);
   Status Emit(size_t index, const StoredGroup& stored, std::shared_ptr<const DecodedBlock> base,
-              ReadDamage* damage, const GroupFn& each);
+              ReadDamage* damage, const GroupFn& each, const SelectFn* select);
+  // The base of `stored` when it is element 0 of the list: decoded in full,
+  // checked against the group's meta and cached; null (reported damaged) if
+  // it fails.
+  std::shared_ptr<const DecodedBlock> DecodeBase(const StoredGroup& stored, ReadDamage* damage);
   void Damaged(const std::string& key, const std::string& why, ReadDamage* damage);
 
   // The dictionary of (day, kind), read from Redis when not held or when
@@ -168,7 +193,11 @@ class V2SeriesStore final : public SeriesStore {
   // The id of `name`, re-reading the dictionary once when the block holds
   // ids it does not know (the name may have been admitted since).
   Result<std::optional<uint32_t>> IdOf(int64_t day, NameKind kind, const std::string& name,
-                                       const DecodedBlock& block);
+                                       const DecodedBlock& block) {
+    return IdOf(day, kind, name, block.group().kind, block.keys());
+  }
+  Result<std::optional<uint32_t>> IdOf(int64_t day, NameKind kind, const std::string& name,
+                                       BlockKind block_kind, std::span<const SeriesKey> keys);
   Result<std::optional<SeriesKey>> KeyOf(const FilterSeries& s, int64_t day,
                                          const DecodedBlock& block);
   // Whether `id` is known, re-reading the dictionary once if not.
@@ -185,7 +214,10 @@ class V2SeriesStore final : public SeriesStore {
   BlockDecoder decoder_;
   BlockMerger merger_;
   DecodedBlock merged_;
+  DecodedBlock base_rows_;  // the selected series of a base
   std::vector<DecodedBlock> deltas_;
+  std::vector<SeriesKey> block_keys_;  // ForEachBlockRequests' scratch
+  std::vector<uint64_t> block_requests_;
   std::map<std::pair<int64_t, NameKind>, Dictionary> dicts_;
   std::set<std::pair<int64_t, NameKind>> refreshed_;  // in the current answer
   uint64_t use_clock_ = 0;
@@ -206,18 +238,72 @@ void V2SeriesStore::Damaged(const std::string& key, const std::string& why, Read
 }
 
 Status V2SeriesStore::ForEachGroup(const std::vector<BlockGroup>& groups, ReadDamage* damage,
-                                   const GroupFn& each) {
+                                   const GroupFn& each, const SelectFn* select) {
+  const EmitFn emit = [&](size_t index, const StoredGroup& g,
+                          std::shared_ptr<const DecodedBlock> base) {
+    return Emit(index, g, std::move(base), damage, each, select);
+  };
+  return ReadChunks(groups, emit);
+}
+
+Status V2SeriesStore::ForEachBlockRequests(const std::vector<BlockGroup>& groups,
+                                           ReadDamage* damage, const RequestsFn& each) {
+  const EmitFn emit = [&](size_t, const StoredGroup& g,
+                          std::shared_ptr<const DecodedBlock> base) -> Status {
+    stats_.blocks_read += g.blocks.size();
+    for (const std::string& b : g.blocks) stats_.bytes_read += b.size();
+    size_t next = 0;
+    if (g.first == 0 && g.generation >= 1) {
+      // The base is element 0: its header must match the group's meta.
+      next = 1;
+      if (g.blocks.empty()) {
+        Damaged(g.key, g.key + ": generation " + std::to_string(g.generation) + " but no base",
+                damage);
+      } else {
+        auto header = ParseBlockHeader(g.blocks[0]);
+        Status st = header.ok() ? Status::Ok() : header.status();
+        if (st.ok() && !header->base) st = Status::ParseError("a delta where the base belongs");
+        if (st.ok() && header->header_crc != g.base_crc) {
+          st = Status::ParseError("base CRC does not match the group's meta");
+        }
+        if (st.ok()) st = decoder_.DecodeRequests(g.blocks[0], g.group, &block_keys_, &block_requests_);
+        if (st.ok()) {
+          APIMETER_RETURN_IF_ERROR(each(g.group, g.key, block_keys_, block_requests_));
+        } else {
+          Damaged(g.key, g.key + " element 0: " + st.message(), damage);
+        }
+      }
+    }
+    if (base) APIMETER_RETURN_IF_ERROR(each(g.group, g.key, base->keys(), base->requests()));
+    for (size_t k = next; k < g.blocks.size(); ++k) {
+      auto header = ParseBlockHeader(g.blocks[k]);
+      Status st = header.ok() ? Status::Ok() : header.status();
+      if (st.ok() && header->base) st = Status::ParseError("a base where a delta belongs");
+      if (st.ok()) st = decoder_.DecodeRequests(g.blocks[k], g.group, &block_keys_, &block_requests_);
+      if (!st.ok()) {
+        Damaged(g.key, g.key + " element " + std::to_string(g.first + k) + ": " + st.message(),
+                damage);
+        continue;
+      }
+      APIMETER_RETURN_IF_ERROR(each(g.group, g.key, block_keys_, block_requests_));
+    }
+    return Status::Ok();
+  };
+  return ReadChunks(groups, emit);
+}
+
+Status V2SeriesStore::ReadChunks(const std::vector<BlockGroup>& groups, const EmitFn& emit) {
   const size_t chunk = options_.groups_per_round_trip;
   for (size_t start = 0; start < groups.size(); start += chunk) {
     const size_t n = std::min(chunk, groups.size() - start);
     APIMETER_RETURN_IF_ERROR(
-        ReadChunk(std::span<const BlockGroup>(groups).subspan(start, n), start, damage, each));
+        ReadChunk(std::span<const BlockGroup>(groups).subspan(start, n), start, emit));
   }
   return Status::Ok();
 }
 
 Status V2SeriesStore::ReadChunk(std::span<const BlockGroup> groups, size_t offset,
-                                ReadDamage* damage, const GroupFn& each) {
+                                const EmitFn& emit) {
   // Start at element 1 where the cache holds a base; Redis then says
   // whether that base is still the group's (generation and CRC).
   std::vector<uint32_t> first(groups.size(), 0);
@@ -245,7 +331,7 @@ Status V2SeriesStore::ReadChunk(std::span<const BlockGroup> groups, size_t offse
       }
       ++stats_.bases_cached;
     }
-    APIMETER_RETURN_IF_ERROR(Emit(offset + i, g, std::move(base), damage, each));
+    APIMETER_RETURN_IF_ERROR(emit(offset + i, g, std::move(base)));
     g.blocks = {};  // release the bytes now
   }
   if (again.empty()) return Status::Ok();
@@ -254,47 +340,72 @@ Status V2SeriesStore::ReadChunk(std::span<const BlockGroup> groups, size_t offse
   stats_.rereads += again.size();
   APIMETER_ASSIGN_OR_RETURN(std::vector<StoredGroup> whole, ReadGroups(*client_, keys_, again));
   for (size_t i = 0; i < whole.size(); ++i) {
-    APIMETER_RETURN_IF_ERROR(Emit(again_index[i], whole[i], nullptr, damage, each));
+    APIMETER_RETURN_IF_ERROR(emit(again_index[i], whole[i], nullptr));
   }
   return Status::Ok();
 }
 
+std::shared_ptr<const DecodedBlock> V2SeriesStore::DecodeBase(const StoredGroup& g,
+                                                              ReadDamage* damage) {
+  if (g.blocks.empty()) {
+    Damaged(g.key, g.key + ": generation " + std::to_string(g.generation) + " but no base",
+            damage);
+    return nullptr;
+  }
+  auto decoded = std::make_shared<DecodedBlock>();
+  Status st = decoder_.Decode(g.blocks[0], g.group, decoded.get());
+  if (st.ok() && !decoded->base()) st = Status::ParseError("a delta where the base belongs");
+  if (st.ok()) {
+    auto header = ParseBlockHeader(g.blocks[0]);
+    if (!header.ok()) {
+      st = header.status();
+    } else if (header->header_crc != g.base_crc) {
+      st = Status::ParseError("base CRC does not match the group's meta");
+    }
+  }
+  if (!st.ok()) {
+    Damaged(g.key, g.key + " element 0: " + st.message(), damage);
+    return nullptr;
+  }
+  cache_->Put(g.key, BlockVersion{g.generation, g.base_crc}, decoded);
+  return decoded;
+}
+
 Status V2SeriesStore::Emit(size_t index, const StoredGroup& g, std::shared_ptr<const DecodedBlock> base,
-                           ReadDamage* damage, const GroupFn& each) {
+                           ReadDamage* damage, const GroupFn& each, const SelectFn* select) {
   stats_.blocks_read += g.blocks.size();
   for (const std::string& b : g.blocks) stats_.bytes_read += b.size();
   std::vector<const DecodedBlock*> inputs;
   size_t next = 0;
-  const bool base_in_list = g.first == 0 && g.generation >= 1;
-  if (base_in_list) {
-    if (g.blocks.empty()) {
-      Damaged(g.key, g.key + ": generation " + std::to_string(g.generation) + " but no base",
-              damage);
-    } else {
-      next = 1;
-      auto decoded = std::make_shared<DecodedBlock>();
-      Status st = decoder_.Decode(g.blocks[0], g.group, decoded.get());
-      if (st.ok() && !decoded->base()) st = Status::ParseError("a delta where the base belongs");
-      if (st.ok()) {
-        auto header = ParseBlockHeader(g.blocks[0]);
-        if (!header.ok()) {
-          st = header.status();
-        } else if (header->header_crc != g.base_crc) {
-          st = Status::ParseError("base CRC does not match the group's meta");
-        }
-      }
-      if (st.ok()) {
-        cache_->Put(g.key, BlockVersion{g.generation, g.base_crc}, decoded);
-        base = std::move(decoded);
-      } else {
-        Damaged(g.key, g.key + " element 0: " + st.message(), damage);
-      }
-    }
+  if (g.first == 0 && g.generation >= 1) {  // the base is element 0
+    next = 1;
+    base = DecodeBase(g, damage);
   }
-  if (base) inputs.push_back(base.get());
+  if (base && select != nullptr) {
+    // Only the selected series of the (cached, whole) base go on.
+    APIMETER_ASSIGN_OR_RETURN(const std::vector<size_t> rows, (*select)(index, g.group, *base));
+    base_rows_.Reset(base->group(), true);
+    if (base->has_seen()) base_rows_.EnableSeen();
+    for (size_t row : rows) base_rows_.AppendSeriesFrom(*base, row);
+    inputs.push_back(&base_rows_);
+  } else if (base) {
+    inputs.push_back(base.get());
+  }
   if (deltas_.size() < g.blocks.size()) deltas_.resize(g.blocks.size());
+  // A failure of the selection itself (a registry read) fails the answer;
+  // a block that fails its checks is left out and reported.
+  Status select_failed;
+  const BlockDecoder::RowSelector rows_of =
+      [&](const DecodedBlock& all) -> Result<std::vector<size_t>> {
+    auto rows = (*select)(index, g.group, all);
+    if (!rows.ok()) select_failed = rows.status();
+    return rows;
+  };
   for (size_t k = next; k < g.blocks.size(); ++k) {
-    Status st = decoder_.Decode(g.blocks[k], g.group, &deltas_[k]);
+    Status st = select != nullptr
+                    ? decoder_.DecodeSelected(g.blocks[k], g.group, rows_of, &deltas_[k])
+                    : decoder_.Decode(g.blocks[k], g.group, &deltas_[k]);
+    if (!select_failed.ok()) return select_failed;
     if (st.ok() && deltas_[k].base()) st = Status::ParseError("a base where a delta belongs");
     if (!st.ok()) {
       Damaged(g.key, g.key + " element " + std::to_string(g.first + k) + ": " + st.message(),
@@ -343,7 +454,8 @@ Result<V2SeriesStore::Dictionary*> V2SeriesStore::Dict(int64_t day, NameKind kin
 
 Result<std::optional<uint32_t>> V2SeriesStore::IdOf(int64_t day, NameKind kind,
                                                     const std::string& name,
-                                                    const DecodedBlock& block) {
+                                                    BlockKind block_kind,
+                                                    std::span<const SeriesKey> keys) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     APIMETER_ASSIGN_OR_RETURN(Dictionary * d, Dict(day, kind, attempt == 1));
     if (!d->indexed) {
@@ -356,7 +468,7 @@ Result<std::optional<uint32_t>> V2SeriesStore::IdOf(int64_t day, NameKind kind,
     if (auto f = d->ids.find(name); f != d->ids.end()) return std::optional<uint32_t>(f->second);
     // Not known: only worth a new read if the block holds ids we do not know.
     if (attempt == 1 || refreshed_.count({day, kind}) != 0 ||
-        MaxId(block, kind) < static_cast<int64_t>(d->names.size())) {
+        MaxId(block_kind, keys, kind) < static_cast<int64_t>(d->names.size())) {
       break;
     }
     refreshed_.insert({day, kind});
@@ -446,6 +558,20 @@ Status V2SeriesStore::ReadRollups(const std::vector<FilterSeries>& series,
     groups.push_back(entry.first);
     reads_of.push_back(&entry.second);
   }
+  // Only the series read are checked and merged: a few of a large block.
+  const SelectFn select = [&](size_t index, const BlockGroup& g,
+                              const DecodedBlock& all) -> Result<std::vector<size_t>> {
+    std::vector<size_t> rows;
+    const int64_t day = DayOf(g);
+    for (size_t i : *reads_of[index]) {
+      APIMETER_ASSIGN_OR_RETURN(auto key, KeyOf(series[reads[i].series], day, all));
+      if (!key) continue;
+      if (auto at = all.Find(*key)) rows.push_back(*at);
+    }
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    return rows;
+  };
   return ForEachGroup(groups, damage,
                       [&](size_t index, const BlockGroup& g, const std::string&,
                           const DecodedBlock& block) {
@@ -461,7 +587,8 @@ Status V2SeriesStore::ReadRollups(const std::vector<FilterSeries>& series,
                           }
                         }
                         return Status::Ok();
-                      });
+                      },
+                      &select);
 }
 
 Result<std::vector<ScoredName>> V2SeriesStore::TopNames(const std::vector<BucketRun>& runs,
@@ -505,17 +632,18 @@ Result<std::vector<ScoredName>> V2SeriesStore::TopNames(const std::vector<Bucket
     (*into)[static_cast<uint32_t>(id)] += n;
     return Status::Ok();
   };
-  APIMETER_RETURN_IF_ERROR(ForEachGroup(
+  // Requests add up across a group's blocks: no merge, no full decode.
+  APIMETER_RETURN_IF_ERROR(ForEachBlockRequests(
       groups, damage,
-      [&](size_t, const BlockGroup& g, const std::string& key, const DecodedBlock& block) -> Status {
-        if (block.empty()) return Status::Ok();
+      [&](const BlockGroup& g, const std::string& key, std::span<const SeriesKey> keys,
+          std::span<const uint64_t> requests) -> Status {
+        if (keys.empty()) return Status::Ok();
         const int64_t day = DayOf(g);
         auto& into = sums[day];
-        const auto keys = block.keys();
-        const auto requests = block.requests();
-        size_t from = 0, to = block.size();
+        size_t from = 0, to = keys.size();
         if (of_customer) {
-          APIMETER_ASSIGN_OR_RETURN(auto cid, IdOf(day, NameKind::kCustomer, customer, block));
+          APIMETER_ASSIGN_OR_RETURN(auto cid,
+                                    IdOf(day, NameKind::kCustomer, customer, g.kind, keys));
           if (!cid) return Status::Ok();
           from = static_cast<size_t>(
               std::lower_bound(keys.begin(), keys.end(), PairKey(*cid, 0)) - keys.begin());

@@ -3,6 +3,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <vector>
@@ -28,6 +29,28 @@ constexpr size_t kKeepScratchBytes = size_t{4} << 20;
 uint32_t Crc32(const void* data, size_t n) {
   return static_cast<uint32_t>(crc32(0L, static_cast<const Bytef*>(data), static_cast<uInt>(n)));
 }
+
+}  // namespace
+
+size_t ZstdFirstBlockEnd(std::string_view frame) {
+  // RFC 8878: magic, frame header descriptor, window descriptor unless
+  // single segment, dictionary id, content size; then 3-byte block headers.
+  const auto* f = reinterpret_cast<const uint8_t*>(frame.data());
+  if (frame.size() < 5) return frame.size();
+  const uint8_t fhd = f[4];
+  const bool single = (fhd >> 5) & 1;
+  static constexpr size_t kDictBytes[] = {0, 1, 2, 4};
+  const size_t fcs_flag = fhd >> 6;
+  const size_t fcs = fcs_flag == 0 ? (single ? 1 : 0) : size_t{1} << fcs_flag;
+  const size_t header = 5 + (single ? 0 : 1) + kDictBytes[fhd & 3] + fcs;
+  if (frame.size() < header + 3) return frame.size();
+  const uint32_t block = f[header] | uint32_t{f[header + 1]} << 8 | uint32_t{f[header + 2]} << 16;
+  const uint32_t type = (block >> 1) & 3, size = block >> 3;
+  if (type == 3) return frame.size();  // reserved: let the decoder say so
+  return std::min(frame.size(), header + 3 + (type == 1 ? 1 : size_t{size}));
+}
+
+namespace {
 
 void Put16(uint8_t* p, uint16_t v) {
   for (int i = 0; i < 2; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
@@ -276,7 +299,9 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
       prev = key;
     }
   }
-  for (auto column : {b.requests(), b.bytes_in(), b.bytes_out(), b.latency_count()}) {
+  for (uint64_t v : b.requests()) p = PutVarint(p, v);
+  lead_bytes_ = static_cast<size_t>(p - start);
+  for (auto column : {b.bytes_in(), b.bytes_out(), b.latency_count()}) {
     for (uint64_t v : column) p = PutVarint(p, v);
   }
   // The latency unit (format 2; not in a block with no series): its
@@ -313,6 +338,31 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
   return static_cast<size_t>(p - start);
 }
 
+Status BlockEncoder::Compress(const uint8_t* raw, size_t size, int level, uint8_t* dst,
+                              size_t capacity, size_t* got) {
+  auto failed = [](size_t r) {
+    return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(r));
+  };
+  size_t r = ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setPledgedSrcSize(cctx_, size);
+  if (ZSTD_isError(r)) return failed(r);
+  ZSTD_outBuffer out{dst, capacity, 0};
+  const size_t lead = std::min(lead_bytes_, size);
+  ZSTD_inBuffer first{raw, lead, 0};
+  do {
+    r = ZSTD_compressStream2(cctx_, &out, &first, ZSTD_e_flush);
+    if (ZSTD_isError(r)) return failed(r);
+  } while (r != 0);
+  ZSTD_inBuffer rest{raw + lead, size - lead, 0};
+  do {
+    r = ZSTD_compressStream2(cctx_, &out, &rest, ZSTD_e_end);
+    if (ZSTD_isError(r)) return failed(r);
+  } while (r != 0);
+  *got = out.pos;
+  return Status::Ok();
+}
+
 Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
   if (Status st = block.Validate(); !st.ok()) return Status::InvalidArgument(st.message());
   // Every series takes 9 bytes at least: refuse before sizing a buffer.
@@ -323,13 +373,13 @@ Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
   size_t stored = raw;
   bool compressed = false;
   if (raw > kRawPayloadMaxBytes) {
-    const size_t bound = ZSTD_compressBound(raw);
+    // One frame; its first zstd block ends where the requests column does
+    // (ZSTD_e_flush), so BlockDecoder::DecodeRequests decompresses only it.
+    const size_t bound = ZSTD_compressBound(raw) + 64;  // + the extra block's header
     uint8_t* dst = packed_.Ensure(bound);
     const int level = block.base() ? kBaseZstdLevel : kDeltaZstdLevel;
-    const size_t got = ZSTD_compressCCtx(cctx_, dst, bound, payload, raw, level);
-    if (ZSTD_isError(got)) {
-      return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(got));
-    }
+    size_t got = 0;
+    if (Status st = Compress(payload, raw, level, dst, bound, &got); !st.ok()) return st;
     if (got < raw) {
       payload = dst;
       stored = got;
@@ -368,47 +418,57 @@ BlockDecoder::BlockDecoder() : dctx_(ZSTD_createDCtx()) {
 }
 BlockDecoder::~BlockDecoder() { ZSTD_freeDCtx(dctx_); }
 
-Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
-  APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
+Status BlockDecoder::CheckPayload(std::string_view block, const BlockHeader& h) {
   const auto* payload = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
   if (Crc32(payload, h.payload_bytes) != h.payload_crc) {
     return Damaged("payload checksum mismatch");
   }
-  const uint8_t* data = payload;
-  const size_t size = h.raw_payload_bytes;
-  if (h.compressed) {
-    const unsigned long long declared = ZSTD_getFrameContentSize(payload, h.payload_bytes);
-    if (declared == ZSTD_CONTENTSIZE_ERROR) return Damaged("payload is not a zstd frame");
-    if (declared != h.raw_payload_bytes) {
-      return Damaged("zstd frame declares " + std::to_string(declared) +
-                     " bytes, the header says " + std::to_string(h.raw_payload_bytes));
-    }
-    const size_t frame = ZSTD_findFrameCompressedSize(payload, h.payload_bytes);
-    if (ZSTD_isError(frame) || frame != h.payload_bytes) {
-      return Damaged("zstd frame does not span the payload exactly");
-    }
-    if (size + 1 > raw_capacity_) {
-      raw_.reset(new uint8_t[size + 1]);
-      raw_capacity_ = size + 1;
-    }
-    const size_t got = ZSTD_decompressDCtx(dctx_, raw_.get(), size, payload, h.payload_bytes);
-    if (ZSTD_isError(got)) {
-      return Damaged(std::string("zstd: ") + ZSTD_getErrorName(got));
-    }
-    if (got != size) {
-      return Damaged("zstd frame holds " + std::to_string(got) + " bytes, the header says " +
-                     std::to_string(size));
-    }
-    data = raw_.get();
+  if (!h.compressed) return Status::Ok();
+  const unsigned long long declared = ZSTD_getFrameContentSize(payload, h.payload_bytes);
+  if (declared == ZSTD_CONTENTSIZE_ERROR) return Damaged("payload is not a zstd frame");
+  if (declared != h.raw_payload_bytes) {
+    return Damaged("zstd frame declares " + std::to_string(declared) +
+                   " bytes, the header says " + std::to_string(h.raw_payload_bytes));
   }
-  Status st;
-  if (h.series > size / MinSeriesBytes(h.group.kind)) {
+  const size_t frame = ZSTD_findFrameCompressedSize(payload, h.payload_bytes);
+  if (ZSTD_isError(frame) || frame != h.payload_bytes) {
+    return Damaged("zstd frame does not span the payload exactly");
+  }
+  if (h.raw_payload_bytes + 1 > raw_capacity_) {
+    raw_.reset(new uint8_t[h.raw_payload_bytes + 1]);
+    raw_capacity_ = h.raw_payload_bytes + 1;
+  }
+  return Status::Ok();
+}
+
+Status BlockDecoder::Payload(std::string_view block, const BlockHeader& h, const uint8_t** data) {
+  APIMETER_RETURN_IF_ERROR(CheckPayload(block, h));
+  const auto* payload = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
+  *data = payload;
+  if (!h.compressed) return Status::Ok();
+  const size_t size = h.raw_payload_bytes;
+  const size_t got = ZSTD_decompressDCtx(dctx_, raw_.get(), size, payload, h.payload_bytes);
+  if (ZSTD_isError(got)) return Damaged(std::string("zstd: ") + ZSTD_getErrorName(got));
+  if (got != size) {
+    return Damaged("zstd frame holds " + std::to_string(got) + " bytes, the header says " +
+                   std::to_string(size));
+  }
+  *data = raw_.get();
+  return Status::Ok();
+}
+
+Status BlockDecoder::DecodeInto(std::string_view block, DecodedBlock* out, bool validate) {
+  APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
+  const size_t size = h.raw_payload_bytes;
+  const uint8_t* data = nullptr;
+  Status st = Payload(block, h, &data);
+  if (st.ok() && h.series > size / MinSeriesBytes(h.group.kind)) {
     st = Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
                  " payload bytes");
-  } else {
+  } else if (st.ok()) {
     out->Reset(h.group, h.base);
     if (h.seen) out->EnableSeen();
-    st = ReadColumns(data, data + size, h.series, h.version, out);
+    st = ReadColumns(data, data + size, h.series, h.version, out, validate);
     if (!st.ok()) out->Reset(h.group, h.base);  // no half-read columns
   }
   if (raw_capacity_ > kKeepScratchBytes) {
@@ -418,19 +478,158 @@ Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
   return st;
 }
 
+Status BlockDecoder::Decode(std::string_view block, DecodedBlock* out) {
+  return DecodeInto(block, out, /*validate=*/true);
+}
+
+namespace {
+
+Status WrongGroup(const BlockGroup& found, const BlockGroup& expected) {
+  return Damaged("holds group " + DescribeGroup(found) + ", read from group " +
+                 DescribeGroup(expected));
+}
+
+// Reads n keys (kind x: customer and endpoint deltas) and then n requests.
+// False when a varint runs past `end` or is over-long; *why says which.
+bool ReadKeysAndRequests(const uint8_t* p, const uint8_t* end, uint32_t n, bool pair,
+                         std::vector<SeriesKey>* keys, std::vector<uint64_t>* requests,
+                         std::string* why) {
+  keys->resize(n);
+  requests->resize(n);
+  SeriesKey* k = keys->data();
+  if (pair) {
+    uint64_t c = 0, e = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t dc, de;
+      if (!ReadVarint(p, end, &dc) || !ReadVarint(p, end, &de)) return false;
+      if (dc > kMaxIdKey - c) return (*why = "customer id above 2^32 - 1", false);
+      c += dc;
+      if (dc != 0) e = 0;
+      if (de > kMaxIdKey - e) return (*why = "endpoint id above 2^32 - 1", false);
+      e += de;
+      k[i] = c << 32 | e;
+      if (i > 0 && k[i] <= k[i - 1]) return (*why = "keys not strictly ascending", false);
+    }
+  } else {
+    uint64_t key = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t d;
+      if (!ReadVarint(p, end, &d)) return false;
+      if (d > kMaxIdKey - key) return (*why = "id above 2^32 - 1", false);
+      if (i > 0 && d == 0) return (*why = "keys not strictly ascending", false);
+      k[i] = key += d;
+    }
+  }
+  uint64_t* r = requests->data();
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!ReadVarint(p, end, &r[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status BlockDecoder::DecodeRequests(std::string_view block, const BlockGroup& expected,
+                                    std::vector<SeriesKey>* keys,
+                                    std::vector<uint64_t>* requests) {
+  keys->clear();
+  requests->clear();
+  APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
+  if (!(h.group == expected)) return WrongGroup(h.group, expected);
+  const size_t size = h.raw_payload_bytes;
+  if (h.series > size / MinSeriesBytes(h.group.kind)) {
+    return Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
+                   " payload bytes");
+  }
+  const bool pair = IsPairKind(h.group.kind);
+  Status st = CheckPayload(block, h);
+  const auto* payload = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
+  const uint8_t* data = h.compressed ? raw_.get() : payload;
+  size_t have = h.compressed ? 0 : size;
+  // A compressed payload is streamed, at first only its first zstd block:
+  // the encoder ends that block after the two columns. (Blocks written
+  // before it did need more of the frame; zstd decodes a block whole.)
+  ZSTD_inBuffer in{payload, 0, 0};
+  ZSTD_outBuffer out{raw_.get(), size, 0};
+  auto pump = [&]() -> Status {
+    for (;;) {
+      const size_t in_before = in.pos, out_before = out.pos;
+      const size_t r = ZSTD_decompressStream(dctx_, &out, &in);
+      if (ZSTD_isError(r)) return Damaged(std::string("zstd: ") + ZSTD_getErrorName(r));
+      if (r == 0 && out.pos != size) {
+        return Damaged("zstd frame holds " + std::to_string(out.pos) + " bytes, the header says " +
+                       std::to_string(size));
+      }
+      if (r == 0 || (in.pos == in_before && out.pos == out_before)) return Status::Ok();
+    }
+  };
+  if (st.ok() && h.compressed) {
+    ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_only);
+    in.size = ZstdFirstBlockEnd(
+        std::string_view(reinterpret_cast<const char*>(payload), h.payload_bytes));
+    st = pump();
+    have = out.pos;
+  }
+  while (st.ok()) {
+    std::string why;
+    if (ReadKeysAndRequests(data, data + have, h.series, pair, keys, requests, &why)) break;
+    if (why.empty() && have < size) {  // ran past what is decompressed: the rest
+      in.size = h.payload_bytes;
+      st = pump();
+      have = out.pos;
+      if (st.ok() && have < size) st = Damaged("zstd frame ends early");
+      continue;
+    }
+    st = Status::ParseError("block " + DescribeGroup(h.group) + ": keys or requests: " +
+                            (why.empty() ? kBadVarint : why));
+  }
+  if (!st.ok()) {
+    keys->clear();
+    requests->clear();
+  }
+  if (raw_capacity_ > kKeepScratchBytes) {
+    raw_.reset();
+    raw_capacity_ = 0;
+  }
+  return st;
+}
+
+Status BlockDecoder::DecodeSelected(std::string_view block, const BlockGroup& expected,
+                                    const RowSelector& select, DecodedBlock* out) {
+  APIMETER_RETURN_IF_ERROR(DecodeInto(block, &all_, /*validate=*/false));
+  if (!(all_.group() == expected)) {
+    const BlockGroup found = all_.group();
+    all_.Reset(expected, false);
+    return WrongGroup(found, expected);
+  }
+  APIMETER_ASSIGN_OR_RETURN(const std::vector<size_t> rows, select(all_));
+  out->Reset(all_.group(), all_.base());
+  if (all_.has_seen()) out->EnableSeen();
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (rows[k] >= all_.size() || (k > 0 && rows[k] <= rows[k - 1])) {
+      out->Reset(expected, false);
+      return Status::Internal("block selection: indexes must be strictly ascending and below " +
+                              std::to_string(all_.size()));
+    }
+    out->AppendSeriesFrom(all_, rows[k]);
+  }
+  Status st = out->Validate();
+  if (!st.ok()) out->Reset(expected, false);
+  return st;
+}
+
 Status BlockDecoder::Decode(std::string_view block, const BlockGroup& expected, DecodedBlock* out) {
   APIMETER_RETURN_IF_ERROR(Decode(block, out));
   if (!(out->group() == expected)) {
     const BlockGroup found = out->group();
     out->Reset(expected, false);
-    return Damaged("holds group " + DescribeGroup(found) + ", read from group " +
-                   DescribeGroup(expected));
+    return WrongGroup(found, expected);
   }
   return Status::Ok();
 }
 
 Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uint32_t n,
-                                 uint8_t version, DecodedBlock* b) {
+                                 uint8_t version, DecodedBlock* b, bool validate) {
   const BlockKind kind = b->group_.kind;
   auto fail = [&](const char* column, size_t i, const std::string& what) {
     return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + column + " of series " +
@@ -541,7 +740,7 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
     return Status::ParseError("block " + DescribeGroup(b->group_) + ": " + std::to_string(end - p) +
                               " bytes after the last column");
   }
-  return b->Validate();
+  return validate ? b->Validate() : Status::Ok();
 }
 
 // ---- one per thread ----

@@ -19,10 +19,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "sink/block.h"
@@ -91,8 +93,13 @@ class BlockEncoder {
     uint8_t* Ensure(size_t n);
   };
   size_t WritePayload(const DecodedBlock& block);
+  // zstd of raw[0, size) as one frame whose first block ends after
+  // lead_bytes_ (the keys and requests columns).
+  Status Compress(const uint8_t* raw, size_t size, int level, uint8_t* dst, size_t capacity,
+                  size_t* got);
 
   Buffer raw_, packed_;
+  size_t lead_bytes_ = 0;  // WritePayload: bytes of the keys and requests columns
   DecodedBlock built_;
   ZSTD_CCtx_s* cctx_ = nullptr;
 };
@@ -111,14 +118,48 @@ class BlockDecoder {
   // in another group's list must not be counted there).
   Status Decode(std::string_view block, const BlockGroup& expected, DecodedBlock* out);
 
+  // The keys and requests columns only (all a ranking by requests needs).
+  // The header, the group and the payload CRC are checked as by Decode, but
+  // a compressed payload is decompressed only as far as those two columns
+  // reach, and the later columns are neither read nor checked. Keys are
+  // checked strictly ascending (and below kMaxIdKey where Validate says so).
+  // On error both vectors are left empty.
+  Status DecodeRequests(std::string_view block, const BlockGroup& expected,
+                        std::vector<SeriesKey>* keys, std::vector<uint64_t>* requests);
+
+  // Picks the series to keep from a decoded block whose columns are read
+  // but not yet checked: their indexes, strictly ascending.
+  using RowSelector = std::function<Result<std::vector<size_t>>(const DecodedBlock& all)>;
+  // Decode(block, expected, out), keeping only the series `select` picks:
+  // only those are checked (Validate) and copied into *out, so a reader that
+  // needs a few series of a large block does not check or copy the rest
+  // (the payload CRC still covers every byte). An error from `select` is
+  // returned as it is.
+  Status DecodeSelected(std::string_view block, const BlockGroup& expected,
+                        const RowSelector& select, DecodedBlock* out);
+
  private:
+  // Header, CRC, decompression and columns; Validate() only if `validate`.
+  Status DecodeInto(std::string_view block, DecodedBlock* out, bool validate);
   Status ReadColumns(const uint8_t* p, const uint8_t* end, uint32_t series, uint8_t version,
-                     DecodedBlock* out);
+                     DecodedBlock* out, bool validate);
+  // The payload CRC and zstd frame checks; sizes raw_ for a compressed one.
+  Status CheckPayload(std::string_view block, const BlockHeader& h);
+  // CheckPayload, then the whole payload decompressed (into raw_);
+  // *data points at the raw bytes.
+  Status Payload(std::string_view block, const BlockHeader& h, const uint8_t** data);
+
+  DecodedBlock all_;  // DecodeSelected's scratch
 
   std::unique_ptr<uint8_t[]> raw_;
   size_t raw_capacity_ = 0;
   ZSTD_DCtx_s* dctx_ = nullptr;
 };
+
+// Where the first zstd block of a zstd frame ends (RFC 8878 headers), or
+// frame.size() when the bytes do not say. DecodeRequests streams only that
+// far at first.
+size_t ZstdFirstBlockEnd(std::string_view frame);
 
 // One encoder / decoder per calling thread.
 Result<std::string> EncodeBlock(const DecodedBlock& block);

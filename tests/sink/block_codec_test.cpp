@@ -1,8 +1,10 @@
 // The storage-v2 block: the typed block (build, find, RollupAt, Validate),
 // varints, the bytes the codec writes (pinned against docs/storage-v2.md
-// "Block format"), and round trips of random blocks of every kind.
+// "Block format"), round trips of random blocks of every kind, and the
+// partial reads (DecodeRequests, DecodeSelected).
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <random>
@@ -387,6 +389,173 @@ TEST(BlockCodec, EmptyBlockRoundTrips) {
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_TRUE(back->empty());
   EXPECT_EQ(back->group(), group);
+}
+
+// A block of `count` random series of group.kind, encoded, and its full decode.
+struct EncodedRandom {
+  std::string bytes;
+  DecodedBlock full;
+};
+EncodedRandom EncodeRandom(uint64_t seed, const BlockGroup& group, size_t count, uint64_t spread,
+                           bool base) {
+  std::mt19937_64 rng(seed);
+  auto s = MakeRandomSeries(rng, group.kind, count, spread, true);
+  auto refs = s.Refs();
+  auto bytes = EncodeBlock(group, base, refs);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto full = DecodeBlock(bytes.ok() ? *bytes : std::string());
+  EXPECT_TRUE(full.ok()) << full.status().ToString();
+  return {bytes.ok() ? *bytes : std::string(), full.ok() ? *full : DecodedBlock()};
+}
+
+// DecodeRequests reads the same keys and requests as a full decode, for
+// every kind, small (raw) and large (compressed) blocks, deltas and bases.
+TEST(BlockCodec, DecodeRequestsMatchesAFullDecodeOfEveryKind) {
+  std::mt19937_64 rng(99);
+  BlockDecoder decoder;
+  DecodedBlock full;
+  std::vector<SeriesKey> keys;
+  std::vector<uint64_t> requests;
+  for (int round = 0; round < 60; ++round) {
+    const BlockKind kind = kAllKinds[round % 4];
+    const size_t count = round % 10 == 0 ? 0 : 1 + rng() % (round % 3 == 0 ? 3000 : 40);
+    auto s = MakeRandomSeries(rng, kind, count, 100000, true);
+    const BlockGroup group{kind, static_cast<Tier>(rng() % 3), 1000 + round,
+                           static_cast<uint16_t>(round % 8)};
+    auto refs = s.Refs();
+    auto bytes = EncodeBlock(group, round % 2 == 0, refs);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    ASSERT_TRUE(decoder.Decode(*bytes, group, &full).ok());
+    Status st = decoder.DecodeRequests(*bytes, group, &keys, &requests);
+    ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.ToString();
+    ASSERT_EQ(keys, std::vector<SeriesKey>(full.keys().begin(), full.keys().end()))
+        << "round " << round;
+    ASSERT_EQ(requests, std::vector<uint64_t>(full.requests().begin(), full.requests().end()))
+        << "round " << round;
+  }
+}
+
+TEST(BlockCodec, DecodeRequestsRefusesAnotherGroupAndDamagedBytes) {
+  const BlockGroup group{BlockKind::kCustomer, Tier::kHour, 500000, 1};
+  const EncodedRandom e = EncodeRandom(5, group, 2000, 100000, false);
+  const std::string* bytes = &e.bytes;
+  BlockDecoder decoder;
+  std::vector<SeriesKey> keys;
+  std::vector<uint64_t> requests;
+  Status st = decoder.DecodeRequests(*bytes, {BlockKind::kCustomer, Tier::kHour, 500000, 2},
+                                     &keys, &requests);
+  EXPECT_EQ(st.code(), StatusCode::kParseError);
+  EXPECT_NE(st.message().find("read from group"), std::string::npos) << st.message();
+  EXPECT_TRUE(keys.empty());
+  // A flipped byte anywhere in the payload, even far past the two columns.
+  std::string bad = *bytes;
+  bad[bad.size() - 3] ^= 0x40;
+  st = decoder.DecodeRequests(bad, group, &keys, &requests);
+  EXPECT_EQ(st.code(), StatusCode::kParseError);
+  EXPECT_NE(st.message().find("checksum"), std::string::npos) << st.message();
+  EXPECT_TRUE(keys.empty() && requests.empty());
+}
+
+// The encoder ends the zstd frame's first block after the requests column,
+// so a reader of the two columns decompresses (and reads) little of the
+// payload. Without that boundary the first zstd block would hold the whole
+// payload (under 128 KB here).
+TEST(BlockCodec, KeysAndRequestsAreTheirOwnZstdBlock) {
+  const BlockGroup group{BlockKind::kCustomer, Tier::kHour, 490000, 0};
+  const EncodedRandom e = EncodeRandom(11, group, 700, 5000, true);
+  const std::string* bytes = &e.bytes;
+  const DecodedBlock* full = &e.full;
+  auto header = ParseBlockHeader(*bytes);
+  ASSERT_TRUE(header.ok());
+  ASSERT_TRUE(header->compressed);
+  ASSERT_LT(header->raw_payload_bytes, 128u * 1024);
+  // The raw bytes of the keys and requests columns.
+  std::string lead;
+  uint8_t buf[kMaxVarintBytes];
+  SeriesKey prev = 0;
+  for (SeriesKey k : full->keys()) {
+    lead.append(reinterpret_cast<char*>(buf), PutVarint(buf, k - prev) - buf);
+    prev = k;
+  }
+  for (uint64_t r : full->requests()) {
+    lead.append(reinterpret_cast<char*>(buf), PutVarint(buf, r) - buf);
+  }
+  // The frame's first zstd block, decoded alone, is exactly those bytes.
+  const std::string_view frame(bytes->data() + kBlockHeaderBytes, header->payload_bytes);
+  const size_t first_end = ZstdFirstBlockEnd(frame);
+  EXPECT_LT(first_end, frame.size() / 2);
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  std::string out(header->raw_payload_bytes, '\0');
+  ZSTD_inBuffer in{frame.data(), first_end, 0};
+  ZSTD_outBuffer o{out.data(), out.size(), 0};
+  for (size_t r = 1; in.pos < in.size && r != 0;) {
+    r = ZSTD_decompressStream(dctx, &o, &in);
+    ASSERT_FALSE(ZSTD_isError(r)) << ZSTD_getErrorName(r);
+  }
+  ZSTD_freeDCtx(dctx);
+  out.resize(o.pos);
+  EXPECT_EQ(out, lead);
+}
+
+TEST(BlockCodec, DecodeSelectedKeepsOnlyThePickedSeries) {
+  const BlockGroup group{BlockKind::kCustomerEndpoint, Tier::kDay, 20400, 3};
+  const EncodedRandom e = EncodeRandom(3, group, 700, 1000, true);
+  const std::string* bytes = &e.bytes;
+  const DecodedBlock* full = &e.full;
+  BlockDecoder decoder;
+  DecodedBlock out;
+  const std::vector<size_t> pick = {0, 7, 350, full->size() - 1};
+  size_t calls = 0;
+  Status st = decoder.DecodeSelected(
+      *bytes, group,
+      [&](const DecodedBlock& all) -> Result<std::vector<size_t>> {
+        ++calls;
+        EXPECT_EQ(all.size(), full->size());
+        return pick;
+      },
+      &out);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(calls, 1u);
+  EXPECT_EQ(out.group(), group);
+  EXPECT_TRUE(out.base());
+  ASSERT_EQ(out.size(), pick.size());
+  for (size_t k = 0; k < pick.size(); ++k) {
+    EXPECT_EQ(out.keys()[k], full->keys()[pick[k]]);
+    EXPECT_EQ(Normalize(out.RollupAt(k)), Normalize(full->RollupAt(pick[k])));
+  }
+  // Nothing picked: an empty block of the group.
+  st = decoder.DecodeSelected(
+      *bytes, group, [](const DecodedBlock&) { return Result<std::vector<size_t>>(std::vector<size_t>{}); },
+      &out);
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(out.empty());
+  // Indexes out of order or range are the caller's bug; its own error is passed on.
+  for (std::vector<size_t> wrong : {std::vector<size_t>{5, 5}, std::vector<size_t>{9, 2},
+                                    std::vector<size_t>{full->size()}}) {
+    st = decoder.DecodeSelected(
+        *bytes, group, [&](const DecodedBlock&) { return Result<std::vector<size_t>>(wrong); },
+        &out);
+    EXPECT_EQ(st.code(), StatusCode::kInternal);
+    EXPECT_TRUE(out.empty());
+  }
+  st = decoder.DecodeSelected(
+      *bytes, group,
+      [](const DecodedBlock&) -> Result<std::vector<size_t>> {
+        return Status::Unavailable("registry read failed");
+      },
+      &out);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  // Another group's block is refused before anything is picked.
+  calls = 0;
+  st = decoder.DecodeSelected(
+      *bytes, {BlockKind::kCustomerEndpoint, Tier::kDay, 20400, 4},
+      [&](const DecodedBlock&) -> Result<std::vector<size_t>> {
+        ++calls;
+        return pick;
+      },
+      &out);
+  EXPECT_EQ(st.code(), StatusCode::kParseError);
+  EXPECT_EQ(calls, 0u);
 }
 
 }  // namespace

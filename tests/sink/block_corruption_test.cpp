@@ -206,8 +206,37 @@ TEST(BlockCorruption, ResealedMutationsAreRejectedOrValid) {
       Mutate(payload, rng);
     }
     const std::string sealed = Seal(header, payload, round % 2 == 0);
+    // The partial readers run on the same bytes (under ASan: in bounds).
+    std::vector<SeriesKey> keys;
+    std::vector<uint64_t> requests;
+    auto header_ok = ParseBlockHeader(sealed);
+    const BlockGroup group = header_ok.ok() ? header_ok->group : BlockGroup{};
+    const Status requests_st = decoder.DecodeRequests(sealed, group, &keys, &requests);
+    if (requests_st.ok()) {
+      ASSERT_EQ(keys.size(), requests.size());
+      for (size_t i = 1; i < keys.size(); ++i) ASSERT_LT(keys[i - 1], keys[i]);
+    } else {
+      EXPECT_TRUE(keys.empty() && requests.empty());
+    }
+    DecodedBlock every_other;
+    const Status selected_st = decoder.DecodeSelected(
+        sealed, group,
+        [](const DecodedBlock& all) -> Result<std::vector<size_t>> {
+          std::vector<size_t> rows;
+          for (size_t i = 0; i < all.size(); i += 2) rows.push_back(i);
+          return rows;
+        },
+        &every_other);
     DecodedBlock out;
     Status st = decoder.Decode(sealed, &out);
+    if (st.ok()) {
+      // What the whole block holds, the partial readers read the same.
+      ASSERT_TRUE(requests_st.ok()) << requests_st.ToString();
+      ASSERT_EQ(keys, std::vector<SeriesKey>(out.keys().begin(), out.keys().end()));
+      ASSERT_EQ(requests, std::vector<uint64_t>(out.requests().begin(), out.requests().end()));
+      ASSERT_TRUE(selected_st.ok()) << selected_st.ToString();
+      ASSERT_EQ(every_other.size(), (out.size() + 1) / 2);
+    }
     if (!st.ok()) {
       ++rejected;
       EXPECT_EQ(st.code(), StatusCode::kParseError);
