@@ -11,21 +11,11 @@
 namespace apimeter {
 namespace {
 
-// KEYS[1..n] the groups' lists; ARGV[1..n] their blocks, ARGV[n+1..2n]
-// their expire-at. Answers each list's length after its append.
-constexpr const char* kAppendScript =
-    "local out={} local n=#KEYS for i=1,n do "
-    "local len=redis.call('RPUSH',KEYS[i],ARGV[i]) "
-    "if len==1 then redis.call('EXPIREAT',KEYS[i],ARGV[n+i]) end out[i]=len end return out";
-
-// Number of append-script calls for `blocks` groups.
-size_t AppendCalls(size_t blocks) {
-  return (blocks + StandaloneFlush::kGroupsPerAppend - 1) / StandaloneFlush::kGroupsPerAppend;
-}
+// Transaction commands per group block: RPUSH, then EXPIREAT.
+constexpr size_t kCommandsPerBlock = 2;
 
 // The key a transaction command writes (for messages).
 std::string KeyOf(const RedisArgs& cmd) {
-  if (cmd[0] == "EVAL" && cmd.size() > 3) return cmd[3];
   return cmd.size() > 1 ? cmd[1] : std::string();
 }
 
@@ -72,18 +62,18 @@ std::vector<RedisArgs> StandaloneFlush::Transaction(const PreparedFlush& flush,
                                                     const std::vector<std::string>& ckpt_keys,
                                                     const std::string& token_key) const {
   std::vector<RedisArgs> tx;
-  tx.reserve(AppendCalls(flush.blocks.size()) + 3 * flush.slow.size() + ckpt_keys.size() + 3);
+  tx.reserve(kCommandsPerBlock * flush.blocks.size() + 3 * flush.slow.size() + ckpt_keys.size() +
+             3);
   tx.push_back({"MULTI"});
-  for (size_t first = 0; first < flush.blocks.size(); first += kGroupsPerAppend) {
-    const size_t n = std::min(kGroupsPerAppend, flush.blocks.size() - first);
-    RedisArgs call{"EVAL", kAppendScript, std::to_string(n)};
-    call.reserve(3 + 3 * n);
-    for (size_t i = first; i < first + n; ++i) call.push_back(keys_.ListKey(flush.blocks[i].group));
-    for (size_t i = first; i < first + n; ++i) call.push_back(flush.blocks[i].bytes);
-    for (size_t i = first; i < first + n; ++i) {
-      call.push_back(std::to_string(flush.blocks[i].expire_at));
-    }
-    tx.push_back(std::move(call));
+  // No script: Lua copied each block twice and made an EXEC's appends its
+  // longest part (docs/storage-v2.md "Writing"). expire_at is the same for
+  // every writer of a group (bucket end + the tier's retention), so setting
+  // it on each append changes nothing but keeps a new list from ever
+  // existing without it (both run inside EXEC).
+  for (const GroupBlock& b : flush.blocks) {
+    std::string key = keys_.ListKey(b.group);
+    tx.push_back({"RPUSH", key, b.bytes});
+    tx.push_back({"EXPIREAT", std::move(key), std::to_string(b.expire_at)});
   }
   AppendSlowCommands(flush.slow, flush.slow_top_n, keys_, &tx);
   for (size_t i = 0; i < ckpt_keys.size(); ++i) {
@@ -126,7 +116,7 @@ Result<CommitReport> StandaloneFlush::CheckExec(const PreparedFlush& flush,
   }
   CommitReport report;
   report.list_lengths.reserve(flush.blocks.size());
-  const size_t appends = AppendCalls(flush.blocks.size());
+  const size_t appends = kCommandsPerBlock * flush.blocks.size();
   size_t errors = 0;
   std::string first;
   for (size_t i = 0; i < exec.elements.size(); ++i) {
@@ -135,24 +125,19 @@ Result<CommitReport> StandaloneFlush::CheckExec(const PreparedFlush& flush,
     std::string problem;
     if (r.is_error()) {
       problem = r.str;
+    } else if (i < appends && i % kCommandsPerBlock == 0) {
+      if (r.type != RedisReply::Type::kInteger || r.integer < 1) {
+        problem = "RPUSH answered no list length";
+      }
     } else if (i < appends) {
-      const size_t n = std::min(kGroupsPerAppend, flush.blocks.size() - i * kGroupsPerAppend);
-      if (r.type != RedisReply::Type::kArray || r.elements.size() != n) {
-        problem = "the append answered no list lengths";
-      } else {
-        for (const RedisReply& len : r.elements) {
-          if (len.type != RedisReply::Type::kInteger || len.integer < 1) {
-            problem = "the append answered no list length";
-          }
-        }
+      if (r.type != RedisReply::Type::kInteger || r.integer != 1) {
+        problem = "EXPIREAT found no list to expire";
       }
     } else if (cmd[0] == "SET" && (r.type != RedisReply::Type::kStatus || r.str != "OK")) {
       problem = "SET did not answer OK";
     }
     if (problem.empty()) {
-      if (i < appends) {
-        for (const RedisReply& len : r.elements) report.list_lengths.push_back(len.integer);
-      }
+      if (i < appends && i % kCommandsPerBlock == 0) report.list_lengths.push_back(r.integer);
       continue;
     }
     spdlog::error("flush: Redis rejected {} on key '{}' inside EXEC: {}", cmd[0], KeyOf(cmd),

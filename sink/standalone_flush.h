@@ -4,15 +4,15 @@
 //      the token present means an earlier attempt committed (nothing more
 //      is written); a checkpoint that differs from what the batch expects
 //      aborts with nothing written;
-//   2. MULTI, one append-script call per kGroupsPerAppend group blocks, the
+//   2. MULTI, per group block an RPUSH and an EXPIREAT (bucket end + the
+//      tier's retention: the same value from every writer), the
 //      slow-request commands, SET of the checkpoints and the token, EXEC.
 //
-// Promise: FlushProtocol's. The append script RPUSHes each group's block
-// and, when that created the list, sets its EXPIREAT (the list then has its
-// expiry from the moment it exists, and later appends do not repeat it).
-// One call carries many groups (standalone Redis has no slots), so a flush
-// costs Redis one EVAL per kGroupsPerAppend groups plus one RPUSH per group. The script is sent whole
-// (EVAL, not EVALSHA): a NOSCRIPT inside EXEC would apply the rest.
+// Promise: FlushProtocol's. A list has its expiry from the moment it exists
+// (RPUSH and EXPIREAT run inside the same EXEC). A flush costs Redis two
+// O(1) commands per group and no script: an append script copied every
+// block into Lua and back, and was most of a long EXEC (docs/storage-v2.md
+// "Writing").
 // Failure modes, as v1's RedisSink::Flush: kAborted (a checkpoint moved or
 // a watched key changed; nothing written), kUnavailable (outcome may be
 // unknown; commit again with the same token), kInternal (an error reply: the
@@ -33,10 +33,6 @@ namespace apimeter {
 
 class StandaloneFlush final : public FlushProtocol {
  public:
-  // Groups per append-script call: bounds one script's run time (a group's
-  // RPUSH is O(1); 128 of them take well under a millisecond).
-  static constexpr size_t kGroupsPerAppend = 128;
-
   StandaloneFlush(RedisCommands* client, BlockKeys keys)
       : client_(client), keys_(std::move(keys)) {}
 

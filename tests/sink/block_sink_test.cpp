@@ -263,7 +263,7 @@ TEST_F(BlockSinkTest, AFlushRetriedAfterAnUnknownOutcomeCountsOnce) {
   }
 }
 
-// An EVAL with at least one key (registry and append scripts).
+// An EVAL with at least one key (the registry script).
 bool IsEval(const RedisArgs& a) { return a[0] == "EVAL" && a.size() > 3 && a[2] != "0"; }
 
 TEST_F(BlockSinkTest, AnErrorReplyAnywhereFailsTheFlushWithItsReason) {
@@ -276,9 +276,11 @@ TEST_F(BlockSinkTest, AnErrorReplyAnywhereFailsTheFlushWithItsReason) {
   const std::vector<Case> cases = {
       {"registry script", [](const RedisArgs& a) { return IsEval(a) && a[3].find("{reg") != std::string::npos; },
        FaultInjectingRedis::Where::kReply, "name registry"},
-      {"append inside EXEC", [](const RedisArgs& a) { return IsEval(a) && a[3].find("{reg") == std::string::npos; },
+      {"append inside EXEC", [](const RedisArgs& a) { return a[0] == "RPUSH"; },
        FaultInjectingRedis::Where::kInExec, "failed inside EXEC"},
-      {"append while queuing", [](const RedisArgs& a) { return IsEval(a) && a[3].find("{reg") == std::string::npos; },
+      {"expiry inside EXEC", [](const RedisArgs& a) { return a[0] == "EXPIREAT"; },
+       FaultInjectingRedis::Where::kInExec, "failed inside EXEC"},
+      {"append while queuing", [](const RedisArgs& a) { return a[0] == "RPUSH"; },
        FaultInjectingRedis::Where::kReply, "refused the transaction"},
       {"token SET inside EXEC",
        [](const RedisArgs& a) { return a[0] == "SET" && a[1].find(":flush:") != std::string::npos; },

@@ -134,7 +134,7 @@ TEST_F(BlockStoreCostTest, OneHugeFlushAndManySmallOnesStoreTheSameSums) {
   EXPECT_EQ(minute_requests, good_lines);
 }
 
-TEST_F(BlockStoreCostTest, ALiveFlushCostsOneCommandPerGroup) {
+TEST_F(BlockStoreCostTest, ALiveFlushCostsTwoCommandsPerGroup) {
   // A live agent at 20K lines/s flushing every 2 s: 40K lines per flush.
   const int64_t start = SystemClock().NowSeconds() / 60 * 60 - 600;
   const Traffic t = Traffic::Make(11, 80000, start, start + 4, 200, 5000);
@@ -151,13 +151,12 @@ TEST_F(BlockStoreCostTest, ALiveFlushCostsOneCommandPerGroup) {
   const uint64_t blocks = w.sink.stats().blocks - before.blocks;
   const uint64_t client = w.sink.stats().commands - before.commands;
   const uint64_t registry = w.sink.registry_stats().calls - registry_before;
-  // One RPUSH per group, in one EVAL per StandaloneFlush::kGroupsPerAppend
-  // groups, plus the few registry calls for names this flush saw first.
+  // One RPUSH and one EXPIREAT per group, no script, plus the few registry
+  // calls for names this flush saw first.
   EXPECT_EQ(calls["rpush"], blocks);
-  EXPECT_EQ(calls["eval"], (blocks + StandaloneFlush::kGroupsPerAppend - 1) /
-                                   StandaloneFlush::kGroupsPerAppend +
-                               registry);
-  uint64_t other = Total(calls) - calls["rpush"] - calls["eval"];
+  EXPECT_EQ(calls["eval"], registry);
+  EXPECT_GE(calls["expireat"], blocks);
+  uint64_t other = Total(calls) - calls["rpush"] - calls["eval"] - blocks;  // one expireat each
   // The registry scripts' own reads and writes: HLEN, HGET, HMGET and at
   // most two HSETs per call (and EXPIREAT x 2 when a call creates a day's keys).
   EXPECT_LE(calls["hget"] + calls["hset"] + calls["hlen"] + calls["hmget"], 5 * registry);
