@@ -118,11 +118,16 @@ class Aggregator::Emitter {
       names_[first_customer_ + customer_rank_[id]] = &a.customers_.table.Name(id);
   }
 
-  void Run(std::vector<SeriesDelta>* out) {
+  // Writes the batch's series into *out: minutes, hours, then days, with
+  // `clients` (day deltas sorted by (bucket, kind, name), kinds after every
+  // other kind) merged into the days. Each delta is moved into *out once,
+  // into storage sized once (a batch holds hundreds of thousands).
+  void Run(std::vector<SeriesDelta>* out, std::vector<SeriesDelta> clients) {
     SortMinuteCells();
     SortCeCells();
     // Minute deltas (the all cell also yields host); hours and days follow.
-    out->reserve(minute_order_.size() + sorted_minutes_.size());
+    std::vector<SeriesDelta> minutes;
+    minutes.reserve(minute_order_.size() + sorted_minutes_.size());
     std::vector<SeriesDelta> hours, days;
     days.reserve(ce_order_.size());
     bool open = false;
@@ -145,21 +150,27 @@ class Aggregator::Emitter {
       hours_.At(ordinal).Merge(r);
       if (ordinal == 0) {  // the host series equals the all series (ordinal 1)
         hours_.At(1).Merge(r);
-        out->push_back(Delta(Tier::kMinute, minute, 0, Rollup(r)));
-        out->push_back(Delta(Tier::kMinute, minute, 1, std::move(r)));
+        minutes.push_back(Delta(Tier::kMinute, minute, 0, Rollup(r)));
+        minutes.push_back(Delta(Tier::kMinute, minute, 1, std::move(r)));
         continue;
       }
-      out->push_back(Delta(Tier::kMinute, minute, ordinal, std::move(r)));
+      minutes.push_back(Delta(Tier::kMinute, minute, ordinal, std::move(r)));
     }
     if (open) {
       CloseHour(hour, &hours);
       CloseDay(day, &days);
     }
     EmitCe(INT64_MAX, &days);  // none left: every ce cell's day has minute cells
-    out->reserve(out->size() + hours.size() + days.size());
-    for (auto* tier : {&hours, &days}) {
+    out->clear();
+    out->reserve(minutes.size() + hours.size() + days.size() + clients.size());
+    for (auto* tier : {&minutes, &hours}) {
       std::move(tier->begin(), tier->end(), std::back_inserter(*out));
     }
+    std::merge(std::make_move_iterator(days.begin()), std::make_move_iterator(days.end()),
+               std::make_move_iterator(clients.begin()), std::make_move_iterator(clients.end()),
+               std::back_inserter(*out), [](const SeriesDelta& x, const SeriesDelta& y) {
+                 return std::tie(x.bucket, x.kind, x.name) < std::tie(y.bucket, y.kind, y.name);
+               });
   }
 
  private:
@@ -496,8 +507,8 @@ FlushBatch Aggregator::TakeBatch() {
   batch.host = options_.host;
   batch.lines = lines_;
   Drain();
-  Emitter(*this).Run(&batch.series);
-  MergeClientDays(&batch.series);
+  std::vector<SeriesDelta> clients = TakeClientDays();
+  Emitter(*this).Run(&batch.series, std::move(clients));
   for (auto& [day, top] : slow_) {
     std::sort(top.heap.begin(), top.heap.end(), Slower);
     for (SlowRequest& s : top.heap) batch.slow.push_back(std::move(s));
@@ -506,24 +517,13 @@ FlushBatch Aggregator::TakeBatch() {
   return batch;
 }
 
-// The client deltas are day deltas of kinds after every other kind: they
-// merge into the day tier (the tail of the sorted series) by (bucket, kind, name).
-void Aggregator::MergeClientDays(std::vector<SeriesDelta>* series) {
-  if (clients_.Empty()) return;
-  std::vector<SeriesDelta> clients =
-      clients_.Take([this](uint32_t id) -> const std::string& { return endpoints_.table.Name(id); },
-                    [this](uint32_t id) -> const std::string& { return customers_.table.Name(id); });
-  const auto day_begin = std::partition_point(
-      series->begin(), series->end(), [](const SeriesDelta& d) { return d.tier != Tier::kDay; });
-  std::vector<SeriesDelta> days(std::make_move_iterator(day_begin),
-                                std::make_move_iterator(series->end()));
-  series->erase(day_begin, series->end());
-  series->reserve(series->size() + days.size() + clients.size());
-  std::merge(std::make_move_iterator(days.begin()), std::make_move_iterator(days.end()),
-             std::make_move_iterator(clients.begin()), std::make_move_iterator(clients.end()),
-             std::back_inserter(*series), [](const SeriesDelta& x, const SeriesDelta& y) {
-               return std::tie(x.bucket, x.kind, x.name) < std::tie(y.bucket, y.kind, y.name);
-             });
+// The client cells as day deltas sorted by (bucket, kind, name); their
+// kinds come after every other kind (Emitter::Run merges them into the days).
+std::vector<SeriesDelta> Aggregator::TakeClientDays() {
+  if (clients_.Empty()) return {};
+  return clients_.Take(
+      [this](uint32_t id) -> const std::string& { return endpoints_.table.Name(id); },
+      [this](uint32_t id) -> const std::string& { return customers_.table.Name(id); });
 }
 
 size_t Aggregator::MemoryBytes() const {

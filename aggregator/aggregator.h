@@ -154,7 +154,7 @@ class Aggregator {
   void Drain();
   void OfferSlow(const LogRecord& record, uint32_t endpoint, uint32_t customer);
   void Reset();
-  void MergeClientDays(std::vector<SeriesDelta>* series);
+  std::vector<SeriesDelta> TakeClientDays();
 
   AggregatorOptions options_;
   Names endpoints_, customers_;
