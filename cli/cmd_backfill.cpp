@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "agent/backfill.h"
@@ -27,17 +26,10 @@ struct BackfillArgs {
   std::vector<std::string> files;
   bool no_progress = false;
   bool show_raw_lines = false;  // rejected samples unmasked (API keys shown)
-  int jobs = 0;                 // lanes; 0 = one per core, at most kMaxDefaultJobs
+  int jobs = 1;                 // lanes (parse + aggregate threads)
 };
 
-constexpr int kMaxDefaultJobs = 2;
 constexpr int kMaxJobs = 16;
-
-int LaneCount(int jobs) {
-  if (jobs > 0) return jobs;
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  return std::clamp(cores, 1, kMaxDefaultJobs);
-}
 
 // The pipelines and aggregators of a backfill's lanes for one file
 // (agent/backfill_lanes.h). Lane 0 uses the runtime's customer resolver; the
@@ -148,7 +140,7 @@ int RunBackfill(const BackfillArgs& args) {
   int exit_code = kExitOk;
   for (size_t i = 0; i < work.size(); ++i) {
     const auto& [path, src] = work[i];
-    FileLanes file_lanes(runtime, *src, &clock, args.show_raw_lines, LaneCount(args.jobs));
+    FileLanes file_lanes(runtime, *src, &clock, args.show_raw_lines, args.jobs);
     BackfillOptions bo;
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);
@@ -293,8 +285,8 @@ Subcommand AddBackfillCommand(CLI::App& app, const std::string& config_default) 
   bf->add_flag("--no-progress", backfill->no_progress, "no progress bar, even on a terminal");
   bf->add_flag("--show-raw-lines", backfill->show_raw_lines, kShowRawLinesHelp);
   bf->add_option("-j,--jobs", backfill->jobs,
-                 "threads that parse and aggregate (default: one per core, at most 2); the "
-                 "counts are the same for any number")
+                 "threads that parse and aggregate (default 1: on 2 cores, 2 lanes were "
+                 "1.24x slower, docs/benchmarks.md); the counts are the same for any number")
       ->check(CLI::Range(1, kMaxJobs));
   return Subcommand{bf, [backfill] { return RunBackfill(*backfill); }};
 }
