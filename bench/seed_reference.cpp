@@ -50,6 +50,7 @@ struct SeedOptions {
   int64_t end_s = 0;  // 0 = now rounded down to the hour
   bool bench = false;
   bool skip_seed = false;
+  int day_flushes = 1;  // day-tier flushes per day (each day group gets that many blocks)
   int repeats = 20;
   std::string only;  // one query kind (e.g. "customers"); "" = all
 };
@@ -204,6 +205,12 @@ Status Seed(const SeedOptions& o, Runtime& rt, int64_t end_s, SeedStats* stats) 
     if (day != pending.day) {
       APIMETER_RETURN_IF_ERROR(FlushDay(rt.sink(), &pending));
       pending.day = day;
+    } else if (o.day_flushes > 1 && (hour % 86400) % (3600 * (24 / o.day_flushes)) == 0) {
+      // Part of the day so far: each day group then holds day_flushes
+      // blocks, which compaction merges into a base, as a live agent's
+      // flushes every 2 s do.
+      APIMETER_RETURN_IF_ERROR(FlushDay(rt.sink(), &pending));
+      pending.day = day;
     }
     // Both hosts' deltas of the hour are merged into one flush: the all,
     // endpoint and customer series of a minute are then written once, not
@@ -351,6 +358,10 @@ int Main(int argc, char** argv) {
   app.add_option("--hosts", o.hosts)->check(CLI::Range(1, 64));
   app.add_option("--seed", o.seed, "random seed (same seed, same data)");
   app.add_option("--end", o.end_s, "end epoch seconds (default: now, whole hour)");
+  app.add_option("--day-flushes", o.day_flushes,
+                 "day-tier flushes per simulated day (a divisor of 24; more than 1 gives each "
+                 "day group several blocks, compacted into a base, as live agents do)")
+      ->check(CLI::IsMember({1, 2, 3, 4, 6, 8, 12, 24}));
   app.add_flag("--bench", o.bench, "measure query latency and Redis memory afterwards");
   app.add_flag("--skip-seed", o.skip_seed, "only --bench (data already seeded)");
   app.add_option("--repeats", o.repeats, "runs per query for --bench")->check(CLI::Range(1, 1000));
