@@ -594,28 +594,305 @@ Status BlockDecoder::DecodeRequests(std::string_view block, const BlockGroup& ex
   return st;
 }
 
+namespace {
+
+// The key column: n keys (kind x: customer and endpoint deltas), advancing p.
+Status ReadKeyColumn(const uint8_t*& p, const uint8_t* end, uint32_t n, const BlockGroup& group,
+                     block_internal::Column<SeriesKey>* keys) {
+  auto fail = [&](size_t i, const char* what) {
+    return Status::ParseError("block " + DescribeGroup(group) + ": key of series " +
+                              std::to_string(i) + ": " + what);
+  };
+  keys->resize(n);
+  SeriesKey* k = keys->data();
+  if (IsPairKind(group.kind)) {
+    uint64_t c = 0, e = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t dc, de;
+      if (!ReadVarint(p, end, &dc) || !ReadVarint(p, end, &de)) return fail(i, kBadVarint);
+      if (dc > kMaxIdKey - c) return fail(i, "customer id above 2^32 - 1");
+      c += dc;
+      if (dc != 0) e = 0;
+      if (de > kMaxIdKey - e) return fail(i, "endpoint id above 2^32 - 1");
+      e += de;
+      k[i] = c << 32 | e;
+    }
+  } else {
+    uint64_t key = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t d;
+      if (!ReadVarint(p, end, &d)) return fail(i, kBadVarint);
+      if (d > kMaxIdKey - key) return fail(i, "id above 2^32 - 1");
+      k[i] = key += d;
+    }
+  }
+  return Status::Ok();
+}
+
+// Advances p past `k` varints without reading their values; false when the
+// bytes end first. (Only the terminating bytes, high bit clear, are
+// counted; a block whose CRC holds has no over-long varint to miss.)
+bool SkipVarints(const uint8_t*& p, const uint8_t* end, uint64_t k) {
+  while (k >= 8 && end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    const uint64_t last = static_cast<uint64_t>(__builtin_popcountll(~w & 0x8080808080808080ULL));
+    if (last > k) break;
+    k -= last;
+    p += 8;
+  }
+  while (k > 0) {
+    if (p == end) return false;
+    k -= (*p++ & 0x80) == 0;
+  }
+  return true;
+}
+
+}  // namespace
+
 Status BlockDecoder::DecodeSelected(std::string_view block, const BlockGroup& expected,
                                     const RowSelector& select, DecodedBlock* out) {
-  APIMETER_RETURN_IF_ERROR(DecodeInto(block, &all_, /*validate=*/false));
-  if (!(all_.group() == expected)) {
-    const BlockGroup found = all_.group();
-    all_.Reset(expected, false);
-    return WrongGroup(found, expected);
-  }
-  APIMETER_ASSIGN_OR_RETURN(const std::vector<size_t> rows, select(all_));
-  out->Reset(all_.group(), all_.base());
-  if (all_.has_seen()) out->EnableSeen();
-  for (size_t k = 0; k < rows.size(); ++k) {
-    if (rows[k] >= all_.size() || (k > 0 && rows[k] <= rows[k - 1])) {
-      out->Reset(expected, false);
-      return Status::Internal("block selection: indexes must be strictly ascending and below " +
-                              std::to_string(all_.size()));
+  APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
+  if (!(h.group == expected)) return WrongGroup(h.group, expected);
+  if (h.version < 2) {
+    // Format 1 (every entry written): the whole block, then the picked rows.
+    APIMETER_RETURN_IF_ERROR(DecodeInto(block, &all_, /*validate=*/false));
+    APIMETER_ASSIGN_OR_RETURN(const std::vector<size_t> rows, select(all_));
+    out->Reset(all_.group(), all_.base());
+    if (all_.has_seen()) out->EnableSeen();
+    for (size_t k = 0; k < rows.size(); ++k) {
+      if (rows[k] >= all_.size() || (k > 0 && rows[k] <= rows[k - 1])) {
+        out->Reset(expected, false);
+        return Status::Internal("block selection: indexes must be strictly ascending and below " +
+                                std::to_string(all_.size()));
+      }
+      out->AppendSeriesFrom(all_, rows[k]);
     }
-    out->AppendSeriesFrom(all_, rows[k]);
+    Status st = out->Validate();
+    if (!st.ok()) out->Reset(expected, false);
+    return st;
   }
-  Status st = out->Validate();
+  const size_t size = h.raw_payload_bytes;
+  if (h.series > size / MinSeriesBytes(h.group.kind)) {
+    return Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
+                   " payload bytes");
+  }
+  const uint8_t* data = nullptr;
+  Status st = Payload(block, h, &data);
+  if (st.ok()) st = ReadSelectedColumns(data, data + size, h, select, out);
   if (!st.ok()) out->Reset(expected, false);
+  if (raw_capacity_ > kKeepScratchBytes) {
+    raw_.reset();
+    raw_capacity_ = 0;
+  }
   return st;
+}
+
+Status BlockDecoder::ReadSelectedColumns(const uint8_t* p, const uint8_t* const end,
+                                         const BlockHeader& h, const RowSelector& select,
+                                         DecodedBlock* out) {
+  const uint32_t n = h.series;
+  const BlockGroup& group = h.group;
+  auto fail = [&](const char* column, size_t i, const std::string& what) {
+    return Status::ParseError("block " + DescribeGroup(group) + ": " + column + " of series " +
+                              std::to_string(i) + ": " + what);
+  };
+  // Keys, all of them: the selector finds its series by key.
+  all_.Reset(group, h.base);
+  APIMETER_RETURN_IF_ERROR(ReadKeyColumn(p, end, n, group, &all_.keys_));
+  APIMETER_ASSIGN_OR_RETURN(const std::vector<size_t> rows, select(all_));
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (rows[k] >= n || (k > 0 && rows[k] <= rows[k - 1])) {
+      return Status::Internal("block selection: indexes must be strictly ascending and below " +
+                              std::to_string(n));
+    }
+  }
+  const size_t m = rows.size();
+  // pick[i]: the position of row i among the picked ones, or -1.
+  pick_.assign(n, -1);
+  for (size_t k = 0; k < m; ++k) pick_[rows[k]] = static_cast<int32_t>(k);
+
+  std::vector<SeriesCounters> counters(m);
+  // A column of n varints: each picked row's value to set(k, v); the others
+  // skipped (or, with `each`, read and handed to it).
+  auto column = [&](const char* name, auto set) -> Status {
+    uint32_t i = 0;
+    for (size_t k = 0; k < m; ++k) {
+      if (!SkipVarints(p, end, rows[k] - i)) return fail(name, rows[k], kBadVarint);
+      uint64_t v;
+      if (!ReadVarint(p, end, &v)) return fail(name, rows[k], kBadVarint);
+      APIMETER_RETURN_IF_ERROR(set(k, v));
+      i = static_cast<uint32_t>(rows[k]) + 1;
+    }
+    if (!SkipVarints(p, end, n - i)) return fail(name, n, kBadVarint);
+    return Status::Ok();
+  };
+  APIMETER_RETURN_IF_ERROR(column("requests", [&](size_t k, uint64_t v) {
+    counters[k].requests = v;
+    return Status::Ok();
+  }));
+  APIMETER_RETURN_IF_ERROR(column("bytes in", [&](size_t k, uint64_t v) {
+    counters[k].bytes_in = v;
+    return Status::Ok();
+  }));
+  APIMETER_RETURN_IF_ERROR(column("bytes out", [&](size_t k, uint64_t v) {
+    counters[k].bytes_out = v;
+    return Status::Ok();
+  }));
+  // The histogram's implied entries need, for every series, whether it has
+  // latencies and a latency max: read those two columns whole.
+  has_latency_.assign(n, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t v;
+    if (!ReadVarint(p, end, &v)) return fail("latency count", i, kBadVarint);
+    has_latency_[i] = v != 0;
+    if (pick_[i] >= 0) counters[static_cast<size_t>(pick_[i])].latency_count = v;
+  }
+  uint64_t unit = 1;
+  if (n > 0) {
+    uint64_t exponent;
+    if (!ReadVarint(p, end, &exponent)) return fail("latency unit", 0, kBadVarint);
+    if (exponent > 3) return fail("latency unit", 0, "exponent above 3");
+    for (; exponent > 0; --exponent) unit *= 10;
+  }
+  constexpr uint64_t kMaxMax = (uint64_t{1} << 63) - 1;
+  max_index_.assign(n, -1);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t v;
+    if (!ReadVarint(p, end, &v)) return fail("latency max", i, kBadVarint);
+    if (v == 0) continue;
+    if (v - 1 > kMaxMax / unit) return fail("latency max", i, "above 2^63 - 1");
+    const int64_t max = static_cast<int64_t>((v - 1) * unit);
+    max_index_[i] = LatencyHistogram::BucketIndex(max);
+    if (pick_[i] >= 0) counters[static_cast<size_t>(pick_[i])].latency_max_us = max;
+  }
+  APIMETER_RETURN_IF_ERROR(column("latency sum", [&](size_t k, uint64_t v) -> Status {
+    const int64_t max = counters[k].latency_max_us;
+    const uint64_t room = ~uint64_t{0} - (max > 0 ? static_cast<uint64_t>(max) : 0);
+    if (v > room / unit) return fail("latency sum", rows[k], "above 2^64 - 1");
+    counters[k].latency_sum_us = v * unit + (max > 0 ? static_cast<uint64_t>(max) : 0);
+    return Status::Ok();
+  }));
+  if (group.kind == BlockKind::kAll) {
+    APIMETER_RETURN_IF_ERROR(column("rejected", [&](size_t k, uint64_t v) {
+      counters[k].rejected = v;
+      return Status::Ok();
+    }));
+  }
+  // The pair lists (format 2): every length, then the ids, then the counts;
+  // a list of one entry has no count written (its total), and a histogram
+  // written as length 0 with latencies is {the latency max's bucket: count}.
+  struct Lists {
+    std::vector<uint32_t> offsets;  // m + 1
+    std::vector<uint16_t> ids;
+    std::vector<uint64_t> counts;
+  };
+  auto read_lists = [&](const char* name, uint64_t max_id, bool histogram, Lists* out_lists) -> Status {
+    lengths_.resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t k;
+      if (!ReadVarint(p, end, &k)) return fail(name, i, kBadVarint);
+      if (k > max_id + 1) return fail(name, i, std::to_string(k) + " entries cannot fit");
+      lengths_[i] = static_cast<uint32_t>(k);
+    }
+    auto implied = [&](uint32_t i) {
+      return histogram && lengths_[i] == 0 && has_latency_[i] && max_index_[i] >= 0;
+    };
+    out_lists->offsets.assign(m + 1, 0);
+    for (size_t k = 0; k < m; ++k) {
+      const uint32_t i = static_cast<uint32_t>(rows[k]);
+      out_lists->offsets[k + 1] = out_lists->offsets[k] + (implied(i) ? 1 : lengths_[i]);
+    }
+    out_lists->ids.resize(out_lists->offsets[m]);
+    out_lists->counts.resize(out_lists->offsets[m]);
+    // Ids: written for every list that is not implied.
+    uint64_t skip = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const int32_t k = pick_[i];
+      if (k < 0) {
+        if (!implied(i)) skip += lengths_[i];
+        continue;
+      }
+      if (!SkipVarints(p, end, skip)) return fail(name, i, kBadVarint);
+      skip = 0;
+      uint32_t at = out_lists->offsets[static_cast<size_t>(k)];
+      if (implied(i)) {
+        out_lists->ids[at] = static_cast<uint16_t>(max_index_[i]);
+        continue;
+      }
+      uint64_t value = 0;
+      for (uint32_t j = 0; j < lengths_[i]; ++j) {
+        uint64_t delta;
+        if (!ReadVarint(p, end, &delta)) return fail(name, i, kBadVarint);
+        if (delta > max_id - value) return fail(name, i, "id above " + std::to_string(max_id));
+        value += delta;
+        out_lists->ids[at++] = static_cast<uint16_t>(value);
+      }
+    }
+    if (!SkipVarints(p, end, skip)) return fail(name, n, kBadVarint);
+    // Counts: written for every list of more than one entry.
+    skip = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t len = implied(i) ? 1 : lengths_[i];
+      const int32_t k = pick_[i];
+      if (k < 0) {
+        if (len != 1) skip += len;
+        continue;
+      }
+      if (!SkipVarints(p, end, skip)) return fail(name, i, kBadVarint);
+      skip = 0;
+      const size_t at = out_lists->offsets[static_cast<size_t>(k)];
+      if (len == 1) {
+        const SeriesCounters& c = counters[static_cast<size_t>(k)];
+        out_lists->counts[at] = histogram ? c.latency_count : c.requests;
+        continue;
+      }
+      for (uint32_t j = 0; j < len; ++j) {
+        if (!ReadVarint(p, end, &out_lists->counts[at + j])) return fail(name, i, kBadVarint);
+      }
+    }
+    if (!SkipVarints(p, end, skip)) return fail(name, n, kBadVarint);
+    return Status::Ok();
+  };
+  Lists statuses, buckets;
+  APIMETER_RETURN_IF_ERROR(read_lists("statuses", kMaxStatusCode, false, &statuses));
+  APIMETER_RETURN_IF_ERROR(
+      read_lists("histogram", LatencyHistogram::kMaxIndex, true, &buckets));
+  if (h.seen) {
+    const uint64_t minutes = static_cast<uint64_t>(MinutesPerBucket(group.tier));
+    APIMETER_RETURN_IF_ERROR(column("first seen", [&](size_t k, uint64_t v) -> Status {
+      if (v > minutes) return fail("first seen", rows[k], "beyond the bucket");
+      counters[k].seen_first = v == 0 ? kSeenUnknown : static_cast<uint16_t>(v - 1);
+      return Status::Ok();
+    }));
+    APIMETER_RETURN_IF_ERROR(column("last seen", [&](size_t k, uint64_t v) -> Status {
+      const uint16_t first = counters[k].seen_first;
+      if (first == kSeenUnknown) {
+        if (v != 0) return fail("last seen", rows[k], "without a first seen");
+        counters[k].seen_last = kSeenUnknown;
+        return Status::Ok();
+      }
+      if (v >= minutes - first) return fail("last seen", rows[k], "beyond the bucket");
+      counters[k].seen_last = static_cast<uint16_t>(first + v);
+      return Status::Ok();
+    }));
+  }
+  if (p != end) {
+    return Status::ParseError("block " + DescribeGroup(group) + ": " + std::to_string(end - p) +
+                              " bytes after the last column");
+  }
+  out->Reset(group, h.base);
+  if (h.seen) out->EnableSeen();
+  for (size_t k = 0; k < m; ++k) {
+    out->AppendSeries(all_.keys_[rows[k]], counters[k]);
+    for (uint32_t j = statuses.offsets[k]; j < statuses.offsets[k + 1]; ++j) {
+      out->AppendStatus(statuses.ids[j], statuses.counts[j]);
+    }
+    for (uint32_t j = buckets.offsets[k]; j < buckets.offsets[k + 1]; ++j) {
+      out->AppendBucket(buckets.ids[j], buckets.counts[j]);
+    }
+  }
+  return out->Validate();
 }
 
 Status BlockDecoder::Decode(std::string_view block, const BlockGroup& expected, DecodedBlock* out) {
@@ -636,28 +913,7 @@ Status BlockDecoder::ReadColumns(const uint8_t* p, const uint8_t* const end, uin
                               std::to_string(i) + ": " + what);
   };
 
-  b->keys_.resize(n);
-  if (IsPairKind(kind)) {
-    uint64_t c = 0, e = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      uint64_t dc, de;
-      if (!ReadVarint(p, end, &dc) || !ReadVarint(p, end, &de)) return fail("key", i, kBadVarint);
-      if (dc > kMaxIdKey - c) return fail("key", i, "customer id above 2^32 - 1");
-      c += dc;
-      if (dc != 0) e = 0;
-      if (de > kMaxIdKey - e) return fail("key", i, "endpoint id above 2^32 - 1");
-      e += de;
-      b->keys_[i] = c << 32 | e;
-    }
-  } else {
-    uint64_t k = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      uint64_t d;
-      if (!ReadVarint(p, end, &d)) return fail("key", i, kBadVarint);
-      if (d > kMaxIdKey - k) return fail("key", i, "id above 2^32 - 1");
-      b->keys_[i] = k += d;
-    }
-  }
+  APIMETER_RETURN_IF_ERROR(ReadKeyColumn(p, end, n, b->group_, &b->keys_));
 
   struct Column {
     block_internal::Column<uint64_t>* values;

@@ -130,11 +130,12 @@ class BlockDecoder {
   // Picks the series to keep from a decoded block whose columns are read
   // but not yet checked: their indexes, strictly ascending.
   using RowSelector = std::function<Result<std::vector<size_t>>(const DecodedBlock& all)>;
-  // Decode(block, expected, out), keeping only the series `select` picks:
-  // only those are checked (Validate) and copied into *out, so a reader that
-  // needs a few series of a large block does not check or copy the rest
-  // (the payload CRC still covers every byte). An error from `select` is
-  // returned as it is.
+  // Decode(block, expected, out), keeping only the series `select` picks.
+  // `select` sees a block with every key and no other column; only the
+  // picked series are read (the others' varints are skipped), checked
+  // (Validate) and copied into *out, so a reader that needs a few series of
+  // a large block pays little for the rest (the payload CRC still covers
+  // every byte). An error from `select` is returned as it is.
   Status DecodeSelected(std::string_view block, const BlockGroup& expected,
                         const RowSelector& select, DecodedBlock* out);
 
@@ -149,7 +150,17 @@ class BlockDecoder {
   // *data points at the raw bytes.
   Status Payload(std::string_view block, const BlockHeader& h, const uint8_t** data);
 
-  DecodedBlock all_;  // DecodeSelected's scratch
+  // Format 2 only: the columns of the picked series; the others skipped.
+  Status ReadSelectedColumns(const uint8_t* p, const uint8_t* end, const BlockHeader& h,
+                             const RowSelector& select, DecodedBlock* out);
+
+  // DecodeSelected's scratch: every key; per series, the picked position (or
+  // -1), whether it has latencies, its latency max's bucket (or -1), a list length.
+  DecodedBlock all_;
+  std::vector<int32_t> pick_;
+  std::vector<uint8_t> has_latency_;
+  std::vector<int> max_index_;
+  std::vector<uint32_t> lengths_;
 
   std::unique_ptr<uint8_t[]> raw_;
   size_t raw_capacity_ = 0;

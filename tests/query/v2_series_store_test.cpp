@@ -211,8 +211,8 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
   WriteV2(std::vector<TestRequest>(requests.begin() + 1000, requests.end()));
   ASSERT_GT(Compact(At(10), At(11)), 0u);
   auto engine = Engine();
-  // One hour of one customer: one group, the hour 'c' group of its shard.
-  const QueryParams p = Params(At(10), At(11), {"", "", "acme"});
+  // One hour of one endpoint: one group, the hour 'e' group of its shard.
+  const QueryParams p = Params(At(10), At(11), {"", "POST /v1/orders", ""});
   auto first = ToJson(engine->Overview(p));
   ASSERT_TRUE(first.ok());
   const SeriesStoreStats s1 = engine->store().stats();
@@ -231,7 +231,7 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
 
   // A new delta: the cached base plus that one delta.
   TestRequest extra = requests[0];
-  extra.customer = "acme";
+  extra.endpoint = "POST /v1/orders";
   extra.time_us = At(10, 30) * 1000000;
   WriteV2({extra});
   auto third = ToJson(engine->Overview(p));
@@ -241,7 +241,7 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
   EXPECT_EQ(s3.bases_cached - s2.bases_cached, 1u);
   EXPECT_EQ((*third)["requests"].get<uint64_t>(),
             Compute(requests, At(10), At(11),
-                    [](const TestRequest& r) { return r.customer == "acme"; })
+                    [](const TestRequest& r) { return r.endpoint == "POST /v1/orders"; })
                     .requests +
                 1);
 
@@ -251,6 +251,30 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
   ASSERT_TRUE(fourth.ok());
   EXPECT_EQ(*fourth, *third);
   EXPECT_GT(engine->store().stats().rereads, 0u);
+}
+
+// A customer group's base (customer kinds have thousands of series) read
+// for one customer is decoded for that series only and not cached: every
+// read takes it from Redis, and the answer is the same as a whole decode's.
+TEST_F(V2StoreTest, ACustomerBaseReadForOneCustomerIsNotCached) {
+  const auto requests = testing::MixedRequests(At(10), At(11), 2000, 24);
+  WriteV2(std::vector<TestRequest>(requests.begin(), requests.begin() + 1000));
+  WriteV2(std::vector<TestRequest>(requests.begin() + 1000, requests.end()));
+  ASSERT_GT(Compact(At(10), At(11)), 0u);
+  auto engine = Engine();
+  const QueryParams p = Params(At(10), At(11), {"", "", "acme"});
+  for (int round = 0; round < 2; ++round) {
+    auto answer = ToJson(engine->Overview(p));
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    const auto expected = Compute(requests, At(10), At(11),
+                                  [](const TestRequest& r) { return r.customer == "acme"; });
+    ASSERT_GT(expected.requests, 0u);
+    EXPECT_EQ((*answer)["requests"].get<uint64_t>(), expected.requests);
+  }
+  const SeriesStoreStats s = engine->store().stats();
+  EXPECT_EQ(s.bases_cached, 0u);
+  EXPECT_EQ(s.blocks_read, 2u);  // the group's base, once per read
+  EXPECT_EQ(cache_->GetStats().entries, 0u);
 }
 
 // Corruption: a block in Redis that fails its checks is left out, the

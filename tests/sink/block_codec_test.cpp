@@ -408,8 +408,9 @@ EncodedRandom EncodeRandom(uint64_t seed, const BlockGroup& group, size_t count,
   return {bytes.ok() ? *bytes : std::string(), full.ok() ? *full : DecodedBlock()};
 }
 
-// DecodeRequests reads the same keys and requests as a full decode, for
-// every kind, small (raw) and large (compressed) blocks, deltas and bases.
+// DecodeRequests reads the same keys and requests as a full decode, and
+// DecodeSelected the same series, for every kind, small (raw) and large
+// (compressed) blocks, deltas and bases.
 TEST(BlockCodec, DecodeRequestsMatchesAFullDecodeOfEveryKind) {
   std::mt19937_64 rng(99);
   BlockDecoder decoder;
@@ -432,6 +433,21 @@ TEST(BlockCodec, DecodeRequestsMatchesAFullDecodeOfEveryKind) {
         << "round " << round;
     ASSERT_EQ(requests, std::vector<uint64_t>(full.requests().begin(), full.requests().end()))
         << "round " << round;
+    // DecodeSelected of a random subset reads those series as the full decode.
+    std::vector<size_t> pick;
+    for (size_t i = 0; i < full.size(); ++i) {
+      if (rng() % 4 == 0) pick.push_back(i);
+    }
+    DecodedBlock selected, expected(group, full.base());
+    for (size_t i : pick) expected.AppendSeriesFrom(full, i);
+    st = decoder.DecodeSelected(
+        *bytes, group, [&](const DecodedBlock& all) -> Result<std::vector<size_t>> {
+          EXPECT_EQ(all.size(), full.size());
+          return pick;
+        },
+        &selected);
+    ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.ToString();
+    ASSERT_TRUE(selected == expected) << "round " << round;
   }
 }
 

@@ -89,6 +89,36 @@ TEST(BlockSeen, BlocksWithSeenColumnsAreVersion2WithFlag4AndRoundTrip) {
 
 // Format 2 is the only one written; a block without minutes has no seen
 // columns (flag bit 2 clear).
+// DecodeSelected reads a picked series' seen minutes (and the partly
+// unknown ones) as the whole decode does, skipping the others'.
+TEST(BlockSeen, SelectedSeriesKeepTheirSeenMinutes) {
+  std::vector<Rollup> rollups;
+  for (int i = 0; i < 40; ++i) {
+    rollups.push_back(i % 7 == 3 ? Unseen(2) : Seen(1 + i % 3, i, i + 100 + i % 5));
+  }
+  std::vector<KeyedRollup> series;
+  for (size_t i = 0; i < rollups.size(); ++i) {
+    series.push_back({PairKey(static_cast<uint32_t>(i / 4), static_cast<uint32_t>(i % 4)), &rollups[i]});
+  }
+  auto bytes = EncodeBlock(kGroup, true, series);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto full = DecodeBlock(*bytes);
+  ASSERT_TRUE(full.ok());
+  ASSERT_TRUE(full->has_seen());
+  const std::vector<size_t> pick = {1, 3, 10, 24, 39};
+  BlockDecoder decoder;
+  DecodedBlock selected;
+  Status st = decoder.DecodeSelected(
+      *bytes, kGroup, [&](const DecodedBlock&) { return Result<std::vector<size_t>>(pick); },
+      &selected);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(selected.has_seen());
+  ASSERT_EQ(selected.size(), pick.size());
+  for (size_t k = 0; k < pick.size(); ++k) {
+    EXPECT_EQ(selected.CountersAt(k), full->CountersAt(pick[k])) << k;
+  }
+}
+
 TEST(BlockSeen, BlocksWithoutMinutesHaveNoSeenColumns) {
   const Rollup r = Unseen(2);
   const KeyedRollup series[] = {{PairKey(1, 2), &r}};
