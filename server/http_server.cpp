@@ -101,6 +101,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     http::response<http::string_body> response;
     bool waiting = false;  // for a request to start or to arrive whole: in `waiting`
     std::list<Session*>::iterator waiting_at;
+    bool released = false;  // closed and no longer counted (Release)
   };
   // Connections waiting for a request, oldest first: what a connection cap
   // evicts to make room. A Session is listed only while its read handler
@@ -166,13 +167,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // for its request is closed to make room, so connections that dribble or
   // idle cannot hold out new ones that are quick (slowloris). False when
   // every connection there has a request in hand (the new one is refused).
-  // The evicted one's read handler closes it and frees its place.
+  // The evicted one is closed and uncounted now (its place is free before
+  // the new one takes it); its read handler then finds it closed.
   bool Evict(const std::string* client) {
     for (Session* s : waiting) {
       if (client != nullptr && s->client != *client) continue;
       StopWaiting(s);
       ++evicted_connections;
-      s->stream.cancel();
+      CloseSocket(s);
       return true;
     }
     return false;
@@ -563,7 +565,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     });
   }
 
-  void Close(const std::shared_ptr<Session>& s) {
+  void Close(const std::shared_ptr<Session>& s) { CloseSocket(s.get()); }
+  // Closes the connection and stops counting it, once (a handler that runs
+  // after an eviction closed it finds nothing left to do).
+  void CloseSocket(Session* s) {
+    if (s->released) return;
+    s->released = true;
     beast::error_code ignored;
     s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     s->stream.close();
