@@ -153,8 +153,9 @@ class V2SeriesStore final : public SeriesStore {
   using GroupFn = std::function<Status(size_t index, const BlockGroup&, const std::string& key,
                                        const DecodedBlock& merged)>;
 
-  // The series of a group's (unchecked) block that a reader needs: their
-  // indexes, ascending (BlockDecoder::RowSelector, with the group's index).
+  // The series of a group's block that a reader needs, given the block's
+  // keys (a cached base: the whole block): their indexes, ascending
+  // (BlockDecoder::RowSelector, with the group's index).
   using SelectFn = std::function<Result<std::vector<size_t>>(size_t index, const BlockGroup&,
                                                              const DecodedBlock& all)>;
   // The keys and requests of one block of a group (a group's blocks add up).

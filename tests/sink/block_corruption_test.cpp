@@ -260,5 +260,40 @@ TEST(BlockCorruption, ResealedMutationsAreRejectedOrValid) {
   std::printf("resealed mutations: %d rejected, %d accepted\n", rejected, accepted);
 }
 
+// Blocks written before the encoder ended the first zstd block after the
+// keys and requests (one zstd block of up to 128 KB for the whole start of
+// the payload): DecodeRequests streams on until it has both columns, and
+// DecodeSelected reads them like any other.
+TEST(BlockCorruption, PartialReadersReadBlocksCompressedInOnePiece) {
+  for (size_t series : {size_t{40}, size_t{30000}}) {
+    const std::string sample = Encode(BlockKind::kCustomerEndpoint, Tier::kDay, series, 6);
+    // The same payload, compressed in one call (no block boundary after the
+    // requests column): sealed as a valid block.
+    const std::string old_style =
+        Seal(sample.substr(0, kBlockHeaderBytes), RawPayload(sample), true);
+    auto h = ParseBlockHeader(old_style);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    auto full = DecodeBlock(old_style);
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    BlockDecoder decoder;
+    std::vector<SeriesKey> keys;
+    std::vector<uint64_t> requests;
+    Status st = decoder.DecodeRequests(old_style, h->group, &keys, &requests);
+    ASSERT_TRUE(st.ok()) << series << ": " << st.ToString();
+    EXPECT_EQ(keys, std::vector<SeriesKey>(full->keys().begin(), full->keys().end()));
+    EXPECT_EQ(requests, std::vector<uint64_t>(full->requests().begin(), full->requests().end()));
+    DecodedBlock last;
+    st = decoder.DecodeSelected(
+        old_style, h->group,
+        [](const DecodedBlock& all) {
+          return Result<std::vector<size_t>>(std::vector<size_t>{all.size() - 1});
+        },
+        &last);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(last.CountersAt(0), full->CountersAt(full->size() - 1));
+  }
+}
+
 }  // namespace
 }  // namespace apimeter
