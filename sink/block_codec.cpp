@@ -489,116 +489,10 @@ Status WrongGroup(const BlockGroup& found, const BlockGroup& expected) {
                  DescribeGroup(expected));
 }
 
-// Reads n keys (kind x: customer and endpoint deltas) and then n requests.
-// False when a varint runs past `end` or is over-long; *why says which.
-bool ReadKeysAndRequests(const uint8_t* p, const uint8_t* end, uint32_t n, bool pair,
-                         std::vector<SeriesKey>* keys, std::vector<uint64_t>* requests,
-                         std::string* why) {
-  keys->resize(n);
-  requests->resize(n);
-  SeriesKey* k = keys->data();
-  if (pair) {
-    uint64_t c = 0, e = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      uint64_t dc, de;
-      if (!ReadVarint(p, end, &dc) || !ReadVarint(p, end, &de)) return false;
-      if (dc > kMaxIdKey - c) return (*why = "customer id above 2^32 - 1", false);
-      c += dc;
-      if (dc != 0) e = 0;
-      if (de > kMaxIdKey - e) return (*why = "endpoint id above 2^32 - 1", false);
-      e += de;
-      k[i] = c << 32 | e;
-      if (i > 0 && k[i] <= k[i - 1]) return (*why = "keys not strictly ascending", false);
-    }
-  } else {
-    uint64_t key = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      uint64_t d;
-      if (!ReadVarint(p, end, &d)) return false;
-      if (d > kMaxIdKey - key) return (*why = "id above 2^32 - 1", false);
-      if (i > 0 && d == 0) return (*why = "keys not strictly ascending", false);
-      k[i] = key += d;
-    }
-  }
-  uint64_t* r = requests->data();
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!ReadVarint(p, end, &r[i])) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-Status BlockDecoder::DecodeRequests(std::string_view block, const BlockGroup& expected,
-                                    std::vector<SeriesKey>* keys,
-                                    std::vector<uint64_t>* requests) {
-  keys->clear();
-  requests->clear();
-  APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
-  if (!(h.group == expected)) return WrongGroup(h.group, expected);
-  const size_t size = h.raw_payload_bytes;
-  if (h.series > size / MinSeriesBytes(h.group.kind)) {
-    return Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
-                   " payload bytes");
-  }
-  const bool pair = IsPairKind(h.group.kind);
-  Status st = CheckPayload(block, h);
-  const auto* payload = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
-  const uint8_t* data = h.compressed ? raw_.get() : payload;
-  size_t have = h.compressed ? 0 : size;
-  // A compressed payload is streamed, at first only its first zstd block:
-  // the encoder ends that block after the two columns. (Blocks written
-  // before it did need more of the frame; zstd decodes a block whole.)
-  ZSTD_inBuffer in{payload, 0, 0};
-  ZSTD_outBuffer out{raw_.get(), size, 0};
-  auto pump = [&]() -> Status {
-    for (;;) {
-      const size_t in_before = in.pos, out_before = out.pos;
-      const size_t r = ZSTD_decompressStream(dctx_, &out, &in);
-      if (ZSTD_isError(r)) return Damaged(std::string("zstd: ") + ZSTD_getErrorName(r));
-      if (r == 0 && out.pos != size) {
-        return Damaged("zstd frame holds " + std::to_string(out.pos) + " bytes, the header says " +
-                       std::to_string(size));
-      }
-      if (r == 0 || (in.pos == in_before && out.pos == out_before)) return Status::Ok();
-    }
-  };
-  if (st.ok() && h.compressed) {
-    ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_only);
-    in.size = ZstdFirstBlockEnd(
-        std::string_view(reinterpret_cast<const char*>(payload), h.payload_bytes));
-    st = pump();
-    have = out.pos;
-  }
-  while (st.ok()) {
-    std::string why;
-    if (ReadKeysAndRequests(data, data + have, h.series, pair, keys, requests, &why)) break;
-    if (why.empty() && have < size) {  // ran past what is decompressed: the rest
-      in.size = h.payload_bytes;
-      st = pump();
-      have = out.pos;
-      if (st.ok() && have < size) st = Damaged("zstd frame ends early");
-      continue;
-    }
-    st = Status::ParseError("block " + DescribeGroup(h.group) + ": keys or requests: " +
-                            (why.empty() ? kBadVarint : why));
-  }
-  if (!st.ok()) {
-    keys->clear();
-    requests->clear();
-  }
-  if (raw_capacity_ > kKeepScratchBytes) {
-    raw_.reset();
-    raw_capacity_ = 0;
-  }
-  return st;
-}
-
-namespace {
-
 // The key column: n keys (kind x: customer and endpoint deltas), advancing p.
+template <typename Keys>
 Status ReadKeyColumn(const uint8_t*& p, const uint8_t* end, uint32_t n, const BlockGroup& group,
-                     block_internal::Column<SeriesKey>* keys) {
+                     Keys* keys) {
   auto fail = [&](size_t i, const char* what) {
     return Status::ParseError("block " + DescribeGroup(group) + ": key of series " +
                               std::to_string(i) + ": " + what);
@@ -628,6 +522,91 @@ Status ReadKeyColumn(const uint8_t*& p, const uint8_t* end, uint32_t n, const Bl
   }
   return Status::Ok();
 }
+
+// The keys (strictly ascending) and then the requests of n series.
+Status ReadKeysAndRequests(const uint8_t* p, const uint8_t* end, uint32_t n,
+                           const BlockGroup& group, std::vector<SeriesKey>* keys,
+                           std::vector<uint64_t>* requests) {
+  APIMETER_RETURN_IF_ERROR(ReadKeyColumn(p, end, n, group, keys));
+  for (uint32_t i = 1; i < n; ++i) {
+    if ((*keys)[i] <= (*keys)[i - 1]) {
+      return Status::ParseError("block " + DescribeGroup(group) + ": key of series " +
+                                std::to_string(i) + ": keys not strictly ascending");
+    }
+  }
+  requests->resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!ReadVarint(p, end, &(*requests)[i])) {
+      return Status::ParseError("block " + DescribeGroup(group) + ": requests of series " +
+                                std::to_string(i) + ": " + kBadVarint);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status BlockDecoder::DecodeRequests(std::string_view block, const BlockGroup& expected,
+                                    std::vector<SeriesKey>* keys,
+                                    std::vector<uint64_t>* requests) {
+  keys->clear();
+  requests->clear();
+  APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
+  if (!(h.group == expected)) return WrongGroup(h.group, expected);
+  const size_t size = h.raw_payload_bytes;
+  if (h.series > size / MinSeriesBytes(h.group.kind)) {
+    return Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
+                   " payload bytes");
+  }
+  Status st = CheckPayload(block, h);
+  const auto* payload = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
+  const uint8_t* data = h.compressed ? raw_.get() : payload;
+  size_t have = h.compressed ? 0 : size;
+  // A compressed payload is streamed, at first only its first zstd block:
+  // the encoder ends that block after the two columns. (Blocks written
+  // before it did need more of the frame; zstd decodes a block whole.)
+  ZSTD_inBuffer in{payload, 0, 0};
+  ZSTD_outBuffer out{raw_.get(), size, 0};
+  auto pump = [&]() -> Status {
+    for (;;) {
+      const size_t in_before = in.pos, out_before = out.pos;
+      const size_t r = ZSTD_decompressStream(dctx_, &out, &in);
+      if (ZSTD_isError(r)) return Damaged(std::string("zstd: ") + ZSTD_getErrorName(r));
+      if (r == 0 && out.pos != size) {
+        return Damaged("zstd frame holds " + std::to_string(out.pos) + " bytes, the header says " +
+                       std::to_string(size));
+      }
+      if (r == 0 || (in.pos == in_before && out.pos == out_before)) return Status::Ok();
+    }
+  };
+  if (st.ok() && h.compressed) {
+    ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_only);
+    in.size = ZstdFirstBlockEnd(
+        std::string_view(reinterpret_cast<const char*>(payload), h.payload_bytes));
+    st = pump();
+    have = out.pos;
+  }
+  while (st.ok()) {
+    st = ReadKeysAndRequests(data, data + have, h.series, h.group, keys, requests);
+    if (st.ok() || have == size) break;
+    // Failed on what is decompressed so far: read the rest, then try again.
+    in.size = h.payload_bytes;
+    st = pump();
+    have = out.pos;
+    if (st.ok() && have < size) st = Damaged("zstd frame ends early");
+  }
+  if (!st.ok()) {
+    keys->clear();
+    requests->clear();
+  }
+  if (raw_capacity_ > kKeepScratchBytes) {
+    raw_.reset();
+    raw_capacity_ = 0;
+  }
+  return st;
+}
+
+namespace {
 
 // Advances p past `k` varints without reading their values; false when the
 // bytes end first. (Only the terminating bytes, high bit clear, are
