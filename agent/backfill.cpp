@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <optional>
 #include <utility>
 #include <random>
@@ -69,38 +70,44 @@ Status CompactClosedBuckets(Sink& sink, size_t chunk, uint64_t* compacted) {
   return st;
 }
 
-void Backfiller::NoteNames(const FlushBatch& batch) {
-  for (const auto& d : batch.series) {
-    if (d.tier != Tier::kDay) continue;
-    if (d.kind == SeriesKind::kEndpoint && stats_.endpoints.size() < kMaxDistinctNamesNoted) {
-      stats_.endpoints.insert(d.name);
-    } else if (d.kind == SeriesKind::kCustomer &&
-               stats_.customers.size() < kMaxDistinctNamesNoted) {
-      stats_.customers.insert(d.name);
-    }
-  }
-}
-
-Status Backfiller::Flush(std::span<const BackfillLane> lanes, BackfillLanes* workers,
-                         const std::string& fingerprint, std::string* committed,
-                         const std::string& updated) {
-  if (workers != nullptr) workers->Drain();
+Backfiller::FlushOutcome Backfiller::TakeAndCommit(const std::vector<Aggregator*>& aggregators,
+                                                   const std::string& fingerprint,
+                                                   const std::string& from,
+                                                   const std::string& to) const {
+  FlushOutcome out;
   std::vector<FlushBatch> parts;
-  parts.reserve(lanes.size());
-  for (const BackfillLane& lane : lanes) parts.push_back(lane.aggregator->TakeBatch());
+  parts.reserve(aggregators.size());
+  for (Aggregator* a : aggregators) parts.push_back(a->TakeBatch());
   FlushBatch batch = MergeFlushBatches(std::move(parts));
   // One id per batch: a retry after an unknown outcome is recognised by it.
   batch.id = NewBatchId();
-  if (updated != *committed) {
-    batch.checkpoints.push_back(FileCheckpoint{fingerprint, *committed, updated});
+  if (to != from) batch.checkpoints.push_back(FileCheckpoint{fingerprint, from, to});
+  if (batch.Empty()) {
+    out.status = Status::Ok();
+    return out;
   }
-  if (batch.Empty()) return Status::Ok();
-  NoteNames(batch);
-  Status st = FlushWithRetry(*sink_, batch, options_.retry, *sleeper_);
-  if (!st.ok()) return st;
-  ++stats_.flushes;
-  *committed = updated;
-  return Status::Ok();
+  for (const auto& d : batch.series) {
+    if (d.tier != Tier::kDay) continue;
+    if (d.kind == SeriesKind::kEndpoint && out.endpoints.size() < kMaxDistinctNamesNoted) {
+      out.endpoints.insert(d.name);
+    } else if (d.kind == SeriesKind::kCustomer && out.customers.size() < kMaxDistinctNamesNoted) {
+      out.customers.insert(d.name);
+    }
+  }
+  // The sink only reads `sleeper_` and the retry policy; one flush runs at a time.
+  out.status = FlushWithRetry(*sink_, batch, options_.retry, *sleeper_);
+  out.committed = out.status.ok();
+  return out;
+}
+
+void Backfiller::Absorb(FlushOutcome& outcome) {
+  if (outcome.committed) ++stats_.flushes;
+  for (auto* names : {&outcome.endpoints, &outcome.customers}) {
+    auto& into = names == &outcome.endpoints ? stats_.endpoints : stats_.customers;
+    for (auto it = names->begin(); it != names->end() && into.size() < kMaxDistinctNamesNoted;) {
+      into.insert(std::move(names->extract(it++).value()));
+    }
+  }
 }
 
 Status Backfiller::RunFile(const std::string& path, std::span<const BackfillLane> lanes,
@@ -136,8 +143,59 @@ Status Backfiller::RunFileOnce(const std::string& path, std::span<const Backfill
   // in a batch per chunk read and handed to the lanes' threads.
   std::optional<BackfillLanes> workers;
   if (lanes.size() > 1) workers.emplace(lanes, path);
-  BackfillLanes* const lanes_ptr = workers ? &*workers : nullptr;
   LinePipeline& pipeline = *lanes.front().pipeline;
+  // The aggregators the lines go to now, and the one being flushed on the
+  // flush thread (one lane with a spare only).
+  std::vector<Aggregator*> active;
+  for (const BackfillLane& lane : lanes) active.push_back(lane.aggregator);
+  Aggregator* spare = lanes.size() == 1 ? lanes.front().spare : nullptr;
+  if (spare != nullptr) pipeline.set_aggregator(active.front());
+  std::future<FlushOutcome> in_flight;
+  std::string in_flight_to;
+
+  // Waits for the flush in flight, if any; on success its checkpoint is
+  // the committed one.
+  auto finish_in_flight = [&]() -> Status {
+    if (!in_flight.valid()) return Status::Ok();
+    FlushOutcome outcome = in_flight.get();
+    Absorb(outcome);
+    if (!outcome.status.ok()) return outcome.status;
+    committed = in_flight_to;
+    return Status::Ok();
+  };
+  // Commits every line read so far: on the flush thread (background, with a
+  // spare to read on into), or here.
+  auto flush = [&](bool background) -> Status {
+    if (workers) workers->Drain();
+    APIMETER_RETURN_IF_ERROR(finish_in_flight());
+    const bool on_thread = background && spare != nullptr;
+    std::vector<Aggregator*> full = active;
+    if (on_thread) {
+      std::swap(spare, active.front());
+      pipeline.set_aggregator(active.front());
+      full = {spare};
+    }
+    in_flight_to = done.ToString();
+    in_flight = std::async(on_thread ? std::launch::async : std::launch::deferred,
+                           [this, full, fp = *fingerprint, from = committed, to = in_flight_to] {
+                             return TakeAndCommit(full, fp, from, to);
+                           });
+    return on_thread ? Status::Ok() : finish_in_flight();
+  };
+  // A failed file leaves nothing behind: the flush in flight ends, and lines
+  // not committed are dropped (a retry reads them again).
+  auto fail = [&](Status st) -> Status {
+    if (workers) workers->Drain();
+    if (in_flight.valid()) {
+      FlushOutcome outcome = in_flight.get();
+      Absorb(outcome);
+    }
+    for (Aggregator* a : active) a->TakeBatch();
+    if (spare != nullptr) spare->TakeBatch();
+    pipeline.set_aggregator(lanes.front().aggregator);
+    return st;
+  };
+
   LineBatch batch;
   auto on_line = [&](std::string_view line, uint64_t end, bool too_long) {
     const uint64_t begin = line_begin;
@@ -161,19 +219,19 @@ Status Backfiller::RunFileOnce(const std::string& path, std::span<const Backfill
     if (workers && !batch.empty()) workers->Submit(std::exchange(batch, LineBatch{}));
   };
   auto memory_bytes = [&] {
-    return workers ? workers->MemoryBytes() : lanes.front().aggregator->MemoryBytes();
+    return workers ? workers->MemoryBytes() : active.front()->MemoryBytes();
   };
 
   std::string buf(options_.read_chunk_bytes, '\0');
   for (;;) {
     auto got = (*reader)->Read(buf.data(), buf.size());
-    if (!got.ok()) return got.status();
+    if (!got.ok()) return fail(got.status());
     if (*got == 0) break;
     stats_.bytes += *got;
     splitter.Feed(std::string_view(buf.data(), *got), on_line);
     submit();
     if (since_flush >= options_.flush_every_lines || memory_bytes() > options_.memory_limit_bytes) {
-      APIMETER_RETURN_IF_ERROR(Flush(lanes, lanes_ptr, *fingerprint, &committed, done.ToString()));
+      if (Status st = flush(/*background=*/true); !st.ok()) return fail(st);
       since_flush = 0;
     }
     if (progress) progress((*reader)->disk_offset(), stats_.lines);
@@ -189,7 +247,9 @@ Status Backfiller::RunFileOnce(const std::string& path, std::span<const Backfill
                  "counted the {} bytes that could be read", path, line_begin);
   }
   ++stats_.files;
-  return Flush(lanes, lanes_ptr, *fingerprint, &committed, done.ToString());
+  if (Status st = flush(/*background=*/false); !st.ok()) return fail(st);
+  pipeline.set_aggregator(lanes.front().aggregator);
+  return Status::Ok();
 }
 
 }  // namespace apimeter

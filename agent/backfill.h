@@ -19,7 +19,17 @@
 // flush every lane is drained and their batches are merged
 // (aggregator/merge_batches.h), so the same lines give the same counts
 // either way, in the same minutes, and the checkpoint still commits with
-// exactly the lines it covers. Not thread-safe.
+// exactly the lines it covers.
+//
+// Flushing on its own thread: with one lane that has a spare aggregator,
+// a due flush switches the pipeline to the spare (empty) aggregator and
+// takes and commits the full one on a second thread while the file is read
+// on. At most one flush is in flight: the next one waits for it, so
+// checkpoints still commit in file order, each covering exactly the lines of
+// its batch, and memory holds at most two aggregators (the caller sizes
+// memory_limit_bytes per aggregator). A flush that fails fails the file as
+// before; the lines read since are dropped from the aggregators uncounted
+// (a retry reads them again). Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -80,12 +90,20 @@ class Backfiller {
  private:
   Status RunFileOnce(const std::string& path, std::span<const BackfillLane> lanes,
                      const BackfillProgressFn& progress);
-  // Takes every lane's batch (draining `workers` first, when there are any)
-  // and commits it with the checkpoint `updated`.
-  Status Flush(std::span<const BackfillLane> lanes, BackfillLanes* workers,
-               const std::string& fingerprint, std::string* committed,
-               const std::string& updated);
-  void NoteNames(const FlushBatch& batch);
+  // What one flush did, for stats_ (a flush may run on another thread).
+  struct FlushOutcome {
+    Status status;
+    bool committed = false;
+    std::set<std::string> endpoints, customers;
+  };
+  // Takes the batches of `aggregators`, merges them and commits them with
+  // the checkpoint from -> to (none when equal). Touches no member but the
+  // sink (one flush at a time) and the const options, so it may run on a
+  // thread of its own.
+  FlushOutcome TakeAndCommit(const std::vector<Aggregator*>& aggregators,
+                             const std::string& fingerprint, const std::string& from,
+                             const std::string& to) const;
+  void Absorb(FlushOutcome& outcome);
 
   BackfillOptions options_;
   Sink* sink_;

@@ -39,9 +39,13 @@
 namespace apimeter {
 
 // One lane: a pipeline and the aggregator it feeds.
+// With a spare (one lane only), the backfill flushes on a thread of its own:
+// when a flush is due, the pipeline switches to the empty one and the full
+// one is taken and committed while the next lines are read (agent/backfill.h).
 struct BackfillLane {
   LinePipeline* pipeline = nullptr;
   Aggregator* aggregator = nullptr;
+  Aggregator* spare = nullptr;
 };
 
 // Consecutive lines of a file, their bytes back to back.

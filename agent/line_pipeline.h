@@ -68,6 +68,12 @@ class LinePipeline {
   // A line the splitter dropped for being over the size limit.
   void ProcessTooLong(std::string_view source, uint64_t line_offset);
 
+  // The aggregator the next lines go to. A backfill that flushes on a thread
+  // of its own switches between two (agent/backfill.h); the caller keeps the
+  // one it switched away from out of this pipeline's reach.
+  void set_aggregator(Aggregator* aggregator) { aggregator_ = aggregator; }
+  Aggregator* aggregator() const { return aggregator_; }
+
   uint64_t parsed() const { return parsed_; }
   uint64_t rejected() const { return rejected_count_; }
   // Parsed lines whose customer value gave no key (counted as anonymous), by reason.

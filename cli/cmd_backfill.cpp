@@ -56,7 +56,16 @@ struct FileLanes {
           runtime.pipeline_options(show_raw_lines)));
       lanes.push_back(BackfillLane{pipelines.back().get(), aggregators.back().get()});
     }
+    // One lane flushes on a thread of its own, into a second aggregator
+    // (agent/backfill.h); several lanes flush between their batches.
+    if (count == 1) {
+      aggregators.push_back(std::make_unique<Aggregator>(ao));
+      lanes.front().spare = aggregators.back().get();
+    }
   }
+  // How many times the backfill's memory limit may be held at once: the
+  // lanes share one limit (it bounds their sum), a spare doubles it.
+  size_t limits_held_at_once() const { return lanes.front().spare != nullptr ? 2 : 1; }
   uint64_t parsed() const { return Sum(&LinePipeline::parsed); }
   uint64_t rejected_lines() const { return Sum(&LinePipeline::rejected); }
   uint64_t key_errors(CustomerKeyError e) const {
@@ -145,9 +154,11 @@ int RunBackfill(const BackfillArgs& args) {
     bo.host = src->config.host;
     bo.max_line_bytes = static_cast<size_t>(runtime.config().limits.max_line_bytes);
     // A flush is one Redis transaction: keeping batches to tens of MB keeps
-    // each EXEC well inside the command timeout.
+    // each EXEC well inside the command timeout. limits.memory_mb bounds
+    // every aggregator held at once (two when flushing in the background).
     bo.memory_limit_bytes = std::min<size_t>(
-        static_cast<size_t>(runtime.config().limits.memory_mb) << 20, kMaxBackfillBatchBytes);
+        (static_cast<size_t>(runtime.config().limits.memory_mb) << 20) / file_lanes.limits_held_at_once(),
+        kMaxBackfillBatchBytes);
     Backfiller backfiller(bo, &runtime.sink(), &sleeper);
     Status st = backfiller.RunFile(path, file_lanes.lanes, [&](uint64_t disk_done, uint64_t lines) {
       const uint64_t all_lines = totals.lines + lines;
