@@ -398,10 +398,8 @@ void Aggregator::Add(const LogRecord& record, std::string_view endpoint,
   p.customer = Intern(customers_, customer);
   ce_index_.Prefetch(p.day, (uint64_t{p.customer} << 32) | p.endpoint);
   if (record.latency_us >= 0 && options_.slow_top_n > 0) OfferSlow(record, p.endpoint, p.customer);
-  if (client != nullptr) {
-    clients_.Add(p.day, *client, p.endpoint, p.customer, record.status, record.bytes_in,
-                 record.bytes_out, record.latency_us, p.bucket);
-  }
+  p.client = client != nullptr ? clients_.Intern(*client) : ClientCells::kNone;
+  if (p.client != ClientCells::kNone) clients_.PrefetchIndex(p.day, p.client, p.endpoint, p.customer);
   ++pushed_;
   Advance();
 }
@@ -415,6 +413,7 @@ void Aggregator::Advance() {
     minute_cells_[p.endpoint_cell].PrefetchSpill();
     minute_cells_[p.customer_cell].PrefetchSpill();
     ce_cells_[p.ce_cell].PrefetchSpill();
+    if (p.client != ClientCells::kNone) clients_.PrefetchSpill(p.client_cells);
   }
   if (newest >= kBucketLag) {
     const PendingLine& p = Pending(newest - kBucketLag);
@@ -422,13 +421,14 @@ void Aggregator::Advance() {
       minute_cells_[p.endpoint_cell].PrefetchBucket(p.bucket);
       minute_cells_[p.customer_cell].PrefetchBucket(p.bucket);
       ce_cells_[p.ce_cell].PrefetchBucket(p.bucket);
+      if (p.client != ClientCells::kNone) clients_.PrefetchBucket(p.client_cells, p.bucket);
     }
   }
   if (newest >= kApplyLag) Apply(Pending(newest - kApplyLag));
 }
 
 // The cells that may be cold (endpoint and customer minute, customer ×
-// endpoint day); the all cell stays in cache.
+// endpoint day, the client pairs); the all and client cells stay in cache.
 void Aggregator::FindCells(PendingLine& p) {
   p.endpoint_cell = MinuteCell(kTagEndpoint, p.endpoint, endpoints_.last[p.endpoint], p.slot);
   p.customer_cell = MinuteCell(kTagCustomer, p.customer, customers_.last[p.customer], p.slot);
@@ -437,6 +437,10 @@ void Aggregator::FindCells(PendingLine& p) {
   minute_cells_[p.customer_cell].Prefetch();
   ce_cells_[p.ce_cell].Prefetch();
   aggregator_internal::PrefetchLine(&ce_seen_[p.ce_cell]);
+  if (p.client != ClientCells::kNone) {
+    p.client_cells = clients_.Find(p.day, p.client, p.endpoint, p.customer);
+    clients_.PrefetchCells(p.client_cells);
+  }
 }
 
 void Aggregator::Apply(const PendingLine& p) {
@@ -448,6 +452,9 @@ void Aggregator::Apply(const PendingLine& p) {
   };
   for (CompactRollup* cell : cells) {
     cell->Add(p.status, p.bytes_in, p.bytes_out, p.latency_us, p.bucket, &heap_bytes_);
+  }
+  if (p.client != ClientCells::kNone) {
+    clients_.Count(p.client_cells, p.status, p.bytes_in, p.bytes_out, p.latency_us, p.bucket);
   }
   CeSeen& seen = ce_seen_[p.ce_cell];
   seen.first = std::min(seen.first, p.minute_of_day);

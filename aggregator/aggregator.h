@@ -138,6 +138,8 @@ class Aggregator {
     uint16_t minute_of_day;
     uint32_t slot, endpoint, customer;
     uint32_t endpoint_cell, customer_cell, ce_cell;
+    uint32_t client;  // ClientCells id; ClientCells::kNone: the line has no client
+    ClientCells::Cells client_cells;
   };
   static constexpr uint64_t kFindLag = 6, kSpillLag = 12, kBucketLag = 18, kApplyLag = 24;
   static constexpr uint64_t kPipelineSlots = 32;  // > kApplyLag, power of two

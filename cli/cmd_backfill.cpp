@@ -203,7 +203,10 @@ int RunBackfill(const BackfillArgs& args) {
   // Storage v2: the closed buckets written become one base block per group
   // (the open ones are left to the agents still writing them).
   uint64_t compacted = 0;
+  const auto compaction_started = std::chrono::steady_clock::now();
   Status compaction = CompactClosedBuckets(runtime.sink(), 256, &compacted);
+  const double compaction_secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - compaction_started).count();
   if (!compaction.ok()) {
     spdlog::warn("compacting the closed buckets written failed: {} (the counts are exact; a "
                  "reader or a later writer compacts them)",
@@ -248,10 +251,10 @@ int RunBackfill(const BackfillArgs& args) {
   std::printf("\n");
   if (runtime.sink().schema_version() == 2) {
     std::printf("  storage v2:       %llu blocks, %.1f MB; %llu groups compacted (%llu blocks "
-                "merged)%s\n",
+                "merged, %.1f s)%s\n",
                 static_cast<unsigned long long>(sink_stats.blocks), sink_stats.block_bytes / 1e6,
                 static_cast<unsigned long long>(sink_stats.compactions),
-                static_cast<unsigned long long>(sink_stats.blocks_merged),
+                static_cast<unsigned long long>(sink_stats.blocks_merged), compaction_secs,
                 compaction.ok() ? "" : ", compaction failed (see the warning above)");
   }
   if (ClusterClient* cluster = runtime.redis().AsCluster()) {
