@@ -189,6 +189,9 @@ Status Backfiller::RunFileOnce(const std::string& path, std::span<const Backfill
     if (in_flight.valid()) {
       FlushOutcome outcome = in_flight.get();
       Absorb(outcome);
+      if (!outcome.status.ok()) {
+        spdlog::warn("{}: the flush in flight failed as well: {}", path, outcome.status.message());
+      }
     }
     for (Aggregator* a : active) a->TakeBatch();
     if (spare != nullptr) spare->TakeBatch();
