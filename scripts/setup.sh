@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries from the design card (and Debian-packaged additions)
   libboost-dev libboost-system-dev
   libre2-dev libhiredis-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev zlib1g-dev libssl-dev libzstd-dev
+  nlohmann-json3-dev zlib1g-dev libssl-dev libzstd-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # services and tools the tests and benchmarks drive
   redis-server redis-tools nginx-light logrotate goaccess python3 bc
