@@ -94,7 +94,8 @@ Backfiller::FlushOutcome Backfiller::TakeAndCommit(const std::vector<Aggregator*
       out.customers.insert(d.name);
     }
   }
-  // The sink only reads `sleeper_` and the retry policy; one flush runs at a time.
+  // On the flush thread this touches only the sink and the sleeper, and one
+  // flush runs at a time (RunFileOnce waits for the one in flight).
   out.status = FlushWithRetry(*sink_, batch, options_.retry, *sleeper_);
   out.committed = out.status.ok();
   return out;
@@ -102,12 +103,13 @@ Backfiller::FlushOutcome Backfiller::TakeAndCommit(const std::vector<Aggregator*
 
 void Backfiller::Absorb(FlushOutcome& outcome) {
   if (outcome.committed) ++stats_.flushes;
-  for (auto* names : {&outcome.endpoints, &outcome.customers}) {
-    auto& into = names == &outcome.endpoints ? stats_.endpoints : stats_.customers;
-    for (auto it = names->begin(); it != names->end() && into.size() < kMaxDistinctNamesNoted;) {
-      into.insert(std::move(names->extract(it++).value()));
+  auto merge = [](std::set<std::string>& from, std::set<std::string>& into) {
+    while (!from.empty() && into.size() < kMaxDistinctNamesNoted) {
+      into.insert(std::move(from.extract(from.begin()).value()));
     }
-  }
+  };
+  merge(outcome.endpoints, stats_.endpoints);
+  merge(outcome.customers, stats_.customers);
 }
 
 Status Backfiller::RunFile(const std::string& path, std::span<const BackfillLane> lanes,

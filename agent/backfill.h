@@ -93,7 +93,7 @@ class Backfiller {
   // What one flush did, for stats_ (a flush may run on another thread).
   struct FlushOutcome {
     Status status;
-    bool committed = false;
+    bool committed = false;  // a batch was written (an empty one is not)
     std::set<std::string> endpoints, customers;
   };
   // Takes the batches of `aggregators`, merges them and commits them with

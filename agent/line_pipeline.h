@@ -72,7 +72,6 @@ class LinePipeline {
   // of its own switches between two (agent/backfill.h); the caller keeps the
   // one it switched away from out of this pipeline's reach.
   void set_aggregator(Aggregator* aggregator) { aggregator_ = aggregator; }
-  Aggregator* aggregator() const { return aggregator_; }
 
   uint64_t parsed() const { return parsed_; }
   uint64_t rejected() const { return rejected_count_; }
