@@ -47,6 +47,12 @@ class BackfillTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // A second runtime, on a prefix of its own, to compare against rt_.
+  std::unique_ptr<Runtime> OtherRuntime() {
+    std::string prefix;
+    return MakeRuntime(&prefix);
+  }
+
   // A runtime on a fresh prefix of the test Redis, connected.
   std::unique_ptr<Runtime> MakeRuntime(std::string* prefix) {
     auto& redis = testing::TestRedis::Get();
@@ -262,8 +268,7 @@ TEST_F(BackfillTest, FillsExactlyTheGapAnAgentLeft) {
 // another lane (rejected lines open many of the small chunks here).
 TEST_F(BackfillTest, ThreeLanesCountExactlyAsOneLane) {
   const std::string p = Write("api.log", MixedContent());
-  std::string other_prefix;
-  std::unique_ptr<Runtime> other = MakeRuntime(&other_prefix);
+  std::unique_ptr<Runtime> other = OtherRuntime();
   ASSERT_TRUE(other);
   const uint64_t one = Backfill(p, rt_.get(), 1, 1 << 20, 1000000);
   const uint64_t rejected_one = rejected_.total();
@@ -285,8 +290,7 @@ TEST_F(BackfillTest, ThreeLanesCountExactlyAsOneLane) {
 // read, give every answer the same, and a second run adds nothing.
 TEST_F(BackfillTest, BackgroundFlushesCountExactlyAsOneFlush) {
   const std::string p = Write("api.log", MixedContent());
-  std::string other_prefix;
-  std::unique_ptr<Runtime> other = MakeRuntime(&other_prefix);
+  std::unique_ptr<Runtime> other = OtherRuntime();
   ASSERT_TRUE(other);
   const uint64_t once = Backfill(p, rt_.get(), 1, 1 << 20, 1000000);
   EXPECT_EQ(flushes_, 1u);
@@ -345,25 +349,29 @@ class AdvancingSink : public Sink {
 // again from the new checkpoint, and the lines read meanwhile are counted
 // once: every line outside the other process's range, exactly once.
 TEST_F(BackfillTest, ACheckpointAdvancedDuringAFlushIsReadAgainNotCountedTwice) {
+  constexpr int kLines = 30000;
   std::string content;
-  for (int i = 0; i < 300; ++i) content += Line(i % 60, "/v1/z", 200, "k" + std::to_string(i % 7));
+  for (int i = 0; i < kLines; ++i) {
+    content += Line(i % 60, "/v1/z/" + std::to_string(i % 50), 200, "k" + std::to_string(i % 97));
+  }
   const std::string p = Write("api.log", content);
-  // The other process counted lines 200..239 (it has no counts here, only
-  // the checkpoint: the lines are simply never counted by this backfill).
-  const size_t a = LineStart(content, 200), b = LineStart(content, 240);
+  // The other process counted lines 21,000..21,799 (it has no counts here,
+  // only the checkpoint: the lines are simply never counted by this backfill).
+  const size_t a = LineStart(content, 21000), b = LineStart(content, 21800);
   auto fp = LogFileReader::Open(p).value()->Fingerprint();
   ASSERT_TRUE(fp.ok());
   for (bool spare : {false, true}) {
     SCOPED_TRACE(spare ? "flushes on their own thread" : "flushes on the reading thread");
-    std::string prefix;
-    std::unique_ptr<Runtime> rt = MakeRuntime(&prefix);
+    std::unique_ptr<Runtime> rt = OtherRuntime();
     ASSERT_TRUE(rt);
-    AdvancingSink sink(&rt->sink(), 3, *fp, a, b);
-    // ~9 lines a chunk, a flush every 2 chunks: the third flush is mid-file.
-    Backfill(p, rt.get(), 1, 2048, 15, spare, &sink);
+    AdvancingSink sink(&rt->sink(), 8, *fp, a, b);
+    // ~290 lines a 64 KB chunk, a flush every ~4 chunks: the 8th flush
+    // fails mid-file, with thousands of lines read behind it.
+    Backfill(p, rt.get(), 1, 1 << 16, 1000, spare, &sink);
+    EXPECT_GT(flushes_, 20u);
     auto total = rt->query().SeriesTotal(SeriesKind::kAll, "", 1795687200, 1795690800);
     ASSERT_TRUE(total.ok()) << total.status().ToString();
-    EXPECT_EQ(total->requests, 260u);
+    EXPECT_EQ(total->requests, uint64_t{kLines - 800});
     auto stored = rt->sink().ReadCheckpoint("bf-host", *fp);
     ASSERT_TRUE(stored.ok());
     EXPECT_EQ(*stored, "0-" + std::to_string(content.size()));
