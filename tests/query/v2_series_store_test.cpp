@@ -90,6 +90,16 @@ class V2StoreTest : public ::testing::Test {
     return compactor.stats().compacted;
   }
 
+  // 2,000 mixed requests in 10:00..11:00, written in two flushes and then
+  // compacted into one base per group; returns them.
+  std::vector<TestRequest> WriteTwoFlushesAndCompact() {
+    const auto requests = testing::MixedRequests(At(10), At(11), 2000, 24);
+    WriteV2(std::vector<TestRequest>(requests.begin(), requests.begin() + 1000));
+    WriteV2(std::vector<TestRequest>(requests.begin() + 1000, requests.end()));
+    EXPECT_GT(Compact(At(10), At(11)), 0u);
+    return requests;
+  }
+
   QueryParams Params(int64_t from, int64_t to, QueryFilter filter = {}, int64_t limit = 20) const {
     QueryParams p;
     p.from_s = from;
@@ -206,10 +216,8 @@ TEST_F(V2StoreTest, CompactedAndUncompactedGroupsAnswerTheSame) {
 }
 
 TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
-  const auto requests = testing::MixedRequests(At(10), At(11), 2000, 24);
-  WriteV2(std::vector<TestRequest>(requests.begin(), requests.begin() + 1000));
-  WriteV2(std::vector<TestRequest>(requests.begin() + 1000, requests.end()));
-  ASSERT_GT(Compact(At(10), At(11)), 0u);
+  const auto requests = WriteTwoFlushesAndCompact();
+  ASSERT_FALSE(HasFailure()) << "nothing was compacted";
   auto engine = Engine();
   // One hour of one endpoint: one group, the hour 'e' group of its shard.
   const QueryParams p = Params(At(10), At(11), {"", "POST /v1/orders", ""});
@@ -257,10 +265,8 @@ TEST_F(V2StoreTest, ASecondReadOfACompactedGroupTakesTheBaseFromTheCache) {
 // for one customer is decoded for that series only and not cached: every
 // read takes it from Redis, and the answer is the same as a whole decode's.
 TEST_F(V2StoreTest, ACustomerBaseReadForOneCustomerIsNotCached) {
-  const auto requests = testing::MixedRequests(At(10), At(11), 2000, 24);
-  WriteV2(std::vector<TestRequest>(requests.begin(), requests.begin() + 1000));
-  WriteV2(std::vector<TestRequest>(requests.begin() + 1000, requests.end()));
-  ASSERT_GT(Compact(At(10), At(11)), 0u);
+  const auto requests = WriteTwoFlushesAndCompact();
+  ASSERT_FALSE(HasFailure()) << "nothing was compacted";
   auto engine = Engine();
   const QueryParams p = Params(At(10), At(11), {"", "", "acme"});
   for (int round = 0; round < 2; ++round) {
