@@ -58,8 +58,9 @@ std::vector<std::string> SortOldestFirst(std::vector<std::string> paths) {
   return out;
 }
 
-Status CompactClosedBuckets(Sink& sink, size_t chunk, uint64_t* compacted) {
+Status CompactWrittenGroups(Sink& sink, size_t chunk, uint64_t* compacted) {
   const uint64_t before = sink.ExportStats().compactions;
+  sink.MarkWritingDone();
   Status st;
   // Each successful round forgets the groups it took, so this ends.
   while (sink.ExportStats().compactions_pending > 0) {

@@ -111,11 +111,13 @@ class Backfiller {
   BackfillStats stats_;
 };
 
-// The end of a backfill (storage v2): compacts every group the sink wrote
-// whose bucket is closed, `chunk` groups per round trip, until none is left
-// or a round fails (its error is returned; correctness never depends on
-// compaction). *compacted counts the groups compacted. A v1 sink has none.
-Status CompactClosedBuckets(Sink& sink, size_t chunk, uint64_t* compacted);
+// The end of a backfill (storage v2): marks the sink's writing done and
+// compacts every group it wrote that holds 2+ blocks, open buckets included
+// (a later writer appends after the base), `chunk` groups per round trip,
+// until none is left or a round fails (its error is returned; correctness
+// never depends on compaction). *compacted counts the groups compacted. A
+// v1 sink has none.
+Status CompactWrittenGroups(Sink& sink, size_t chunk, uint64_t* compacted);
 
 // Orders files oldest rotation first: "x.log.10.gz" before "x.log.2" before
 // "x.log"; files without a rotation number by modification time.

@@ -188,7 +188,7 @@ Status FlushDay(Sink& sink, PendingDay* pending) {
   if (!batch.Empty()) APIMETER_RETURN_IF_ERROR(sink.Flush(batch));
   // As a backfill does: the day's closed buckets compacted (v2; v1: none).
   uint64_t compacted = 0;
-  return CompactClosedBuckets(sink, 256, &compacted);
+  return CompactWrittenGroups(sink, 256, &compacted);
 }
 
 struct SeedStats {

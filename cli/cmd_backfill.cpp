@@ -200,15 +200,15 @@ int RunBackfill(const BackfillArgs& args) {
     }
   }
   bar.Done();
-  // Storage v2: the closed buckets written become one base block per group
-  // (the open ones are left to the agents still writing them).
+  // Storage v2: every group written with 2+ blocks becomes one base block,
+  // open buckets too (agents still writing them append after the base).
   uint64_t compacted = 0;
   const auto compaction_started = std::chrono::steady_clock::now();
-  Status compaction = CompactClosedBuckets(runtime.sink(), 256, &compacted);
+  Status compaction = CompactWrittenGroups(runtime.sink(), 256, &compacted);
   const double compaction_secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - compaction_started).count();
   if (!compaction.ok()) {
-    spdlog::warn("compacting the closed buckets written failed: {} (the counts are exact; a "
+    spdlog::warn("compacting the groups written failed: {} (the counts are exact; a "
                  "reader or a later writer compacts them)",
                  compaction.message());
   }

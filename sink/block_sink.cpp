@@ -137,7 +137,7 @@ void BlockSink::Remember(const PreparedFlush& flush, const CommitReport& report)
 size_t BlockSink::closed_to_compact() const {
   const int64_t now = clock_->NowSeconds();
   size_t n = 0;
-  for (const auto& [key, w] : written_) n += w.close_at <= now && w.length >= 2;
+  for (const auto& [key, w] : written_) n += Due(w, now) && w.length >= 2;
   return n;
 }
 
@@ -146,11 +146,12 @@ Status BlockSink::Maintain(size_t max_groups) {
   for (auto it = pending_.begin(); it != pending_.end() && groups.size() < max_groups; ++it) {
     groups.push_back(*it);
   }
-  // Closed buckets, oldest first (the map is ordered by tier, then bucket;
-  // every tier's closed groups are due, so the order only spreads the work).
+  // Due groups (closed buckets; every group once writing is done), oldest
+  // first (the map is ordered by tier, then bucket; every tier's due groups
+  // are taken, so the order only spreads the work).
   const int64_t now = clock_->NowSeconds();
   for (auto it = written_.begin(); it != written_.end() && groups.size() < max_groups;) {
-    if (it->second.close_at > now) {
+    if (!Due(it->second, now)) {
       ++it;
     } else if (it->second.length < 2) {
       it = written_.erase(it);  // one block: nothing to merge (a later writer saw more)

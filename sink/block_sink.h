@@ -26,6 +26,9 @@
 //   the remembered groups whose bucket closed (bucket end +
 //   kCompactAfterCloseS by the injected clock) and whose list held two
 //   blocks or more, so a closed bucket ends as one base block per group.
+//   After MarkWritingDone every remembered group with 2+ blocks is due,
+//   open or closed (a backfill that is done leaves one base per group it
+//   wrote, not its deltas; writers still appending add deltas after it).
 // - ReadCheckpoint reads v1's checkpoint keys (unchanged in v2; under the
 //   host's tag on a ClusterClient).
 // Thread-safety: not thread-safe (it drives one client); one per thread.
@@ -73,8 +76,9 @@ class BlockSink final : public Sink {
   // first): at most `max_groups` groups in all, in one read and one CAS
   // round trip. A failure leaves them remembered for the next call.
   Status Maintain(size_t max_groups) override;
+  void MarkWritingDone() override { writing_done_ = true; }
   SinkStats ExportStats() const override;
-  // Remembered groups whose bucket is closed and that hold 2+ blocks.
+  // Remembered groups that are due (bucket closed, or writing done) and hold 2+ blocks.
   size_t closed_to_compact() const;
   size_t tracked_groups() const { return written_.size(); }
   uint64_t untracked_groups() const { return untracked_groups_; }
@@ -107,6 +111,7 @@ class BlockSink final : public Sink {
 
   Status FlushOnce(const FlushBatch& batch);
   void Remember(const PreparedFlush& flush, const CommitReport& report);
+  bool Due(const Written& w, int64_t now) const { return writing_done_ || w.close_at <= now; }
   // Compacts `groups` and forgets them on success.
   Status CompactGroups(const std::vector<GroupKey>& groups);
 
@@ -125,6 +130,7 @@ class BlockSink final : public Sink {
   std::map<GroupKey, Written> written_;
   uint64_t untracked_groups_ = 0;
   uint64_t compaction_failures_ = 0;
+  bool writing_done_ = false;  // MarkWritingDone: every remembered group is due
   Stats stats_;
 };
 

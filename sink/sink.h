@@ -23,7 +23,9 @@
 // - Maintain does bounded background work (v2: compaction of at most
 //   `max_groups` groups) and is never needed for correctness; callers run it
 //   off the flush's critical path. An error is returned (and the work stays
-//   to do), never swallowed.
+//   to do), never swallowed. After MarkWritingDone, the open buckets this
+//   writer appended to are due too: compaction is safe at any time (flushes
+//   only append), so a writer that is done need not leave its deltas.
 // Thread-safety: implementations drive one Redis client: one owner at a time.
 #pragma once
 
@@ -76,6 +78,10 @@ class Sink {
                                              std::string_view fingerprint) = 0;
   virtual Status Flush(const FlushBatch& batch) = 0;
   virtual Status Maintain(size_t max_groups) = 0;
+  // Says this writer appends no more (a backfill after its last file): from
+  // then on Maintain treats every group it wrote as due, open buckets
+  // included. A v1 sink has nothing to compact.
+  virtual void MarkWritingDone() {}
   virtual SinkStats ExportStats() const = 0;
 };
 

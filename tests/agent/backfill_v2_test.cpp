@@ -118,7 +118,7 @@ TEST_F(BackfillV2Test, LoadsExactlyOnceReadsBackEveryBucketAndCompactsClosedOnes
   ASSERT_TRUE(before.ok());
   EXPECT_GT(before->integer, 1);
   uint64_t compacted = 0;
-  ASSERT_TRUE(CompactClosedBuckets(r.sink(), 4, &compacted).ok());
+  ASSERT_TRUE(CompactWrittenGroups(r.sink(), 4, &compacted).ok());
   EXPECT_GT(compacted, 0u);
   EXPECT_EQ(r.sink().ExportStats().compactions_pending, 0u);
   auto after = r.redis().Command({"LLEN", keys.ListKey(hour_all)});

@@ -1,8 +1,9 @@
 // BlockSink's compaction scheduling against a real redis-server, with a
 // manual clock: closed buckets (bucket end + kCompactAfterCloseS) that a
 // writer appended to more than once are compacted by Maintain, bounded per
-// call; open ones wait; one-block groups are forgotten; a failed round keeps
-// its groups for the next. The counts never change.
+// call; open ones wait until the writer says it is done; one-block groups
+// are forgotten; a failed round keeps its groups for the next. The counts
+// never change.
 #include <gtest/gtest.h>
 
 #include "common/time_util.h"
@@ -167,6 +168,41 @@ TEST_F(BlockSinkMaintainTest, LengthTriggeredGroupsAreCompactedBeforeTheyClose) 
   auto after = Read(Tier::kMinute, kT0);
   EXPECT_NE(after, minute);  // the late 2 requests are in
   EXPECT_EQ(after.at({SeriesKind::kAll, ""}).counters.requests, BlockSink::kCompactAtLength + 2u);
+}
+
+TEST_F(BlockSinkMaintainTest, OnceWritingIsDoneOpenBucketsAreCompactedAndLaterWritesAppend) {
+  StandaloneFlush protocol(&client_, keys_);
+  BlockSink sink(&client_, &protocol, keys_, SinkOptions{}, &clock_);
+  ASSERT_TRUE(sink.Flush(Batch("b1", kT0 + 5, 3)).ok());
+  ASSERT_TRUE(sink.Flush(Batch("b2", kT0 + 40, 4)).ok());
+  ASSERT_TRUE(sink.Flush(Batch("b3", kT0 + 70, 1)).ok());  // next minute: one block
+  const auto minute = Read(Tier::kMinute, kT0), day = Read(Tier::kDay, kT0);
+  // Every bucket is open by the clock.
+  EXPECT_EQ(sink.closed_to_compact(), 0u);
+  sink.MarkWritingDone();
+  // The first minute's a, e, c (2 blocks), the hour's and the day's (3): 9
+  // groups; the second minute's (1 block) have nothing to merge.
+  EXPECT_EQ(sink.closed_to_compact(), 9u);
+  ASSERT_TRUE(sink.Maintain(100).ok());
+  EXPECT_EQ(sink.ExportStats().compactions, 9u);
+  EXPECT_EQ(sink.ExportStats().compactions_pending, 0u);
+  for (BlockKind k : {BlockKind::kAll, BlockKind::kEndpoint, BlockKind::kCustomer}) {
+    EXPECT_EQ(Llen(Tier::kMinute, kT0, k), 1) << BlockKindLetter(k);
+    EXPECT_EQ(Llen(Tier::kHour, kT0, k), 1) << BlockKindLetter(k);
+    EXPECT_EQ(Llen(Tier::kDay, kT0, k), 1) << BlockKindLetter(k);
+  }
+  EXPECT_EQ(Read(Tier::kMinute, kT0), minute);
+  EXPECT_EQ(Read(Tier::kDay, kT0), day);
+
+  // Another writer still writing the open day appends after the base, and
+  // its lines count once.
+  RedisClient other_client(redis_.endpoint());
+  StandaloneFlush other_protocol(&other_client, keys_);
+  BlockSink other(&other_client, &other_protocol, keys_, SinkOptions{}, &clock_);
+  ASSERT_TRUE(other.Flush(Batch("o1", kT0 + 50, 2)).ok());
+  EXPECT_EQ(Llen(Tier::kDay, kT0, BlockKind::kAll), 2);
+  EXPECT_EQ(Read(Tier::kDay, kT0).at({SeriesKind::kAll, ""}).counters.requests, 3u + 4 + 1 + 2);
+  EXPECT_EQ(Read(Tier::kMinute, kT0).at({SeriesKind::kAll, ""}).counters.requests, 3u + 4 + 2);
 }
 
 }  // namespace
