@@ -98,6 +98,12 @@ int64_t MaxId(BlockKind block_kind, std::span<const SeriesKey> keys, NameKind ki
   return -1;
 }
 
+// Hashes std::string and std::string_view alike (heterogeneous lookup).
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 bool Before(const ScoredName& a, const ScoredName& b) {
   return a.total != b.total ? a.total > b.total : a.name < b.name;
 }
@@ -648,22 +654,22 @@ Result<std::vector<ScoredName>> V2SeriesStore::TopNames(const std::vector<Bucket
       for (uint16_t s = 0; s < BlockShards(run.tier); ++s) groups.push_back({kind, run.tier, b, s});
     }
   }
-  // Requests per (day, id): ids are per day, names come at the end.
-  std::map<int64_t, std::unordered_map<uint32_t, uint64_t>> sums;
+  // Requests per (day, id), indexed by id (a day's ids are dense, below its
+  // dictionary's size): ids are per day, names come at the end.
+  std::map<int64_t, std::vector<uint64_t>> sums;
   auto add = [&](int64_t day, const Dictionary& dict, const std::string& key, uint64_t id,
-                 uint64_t n, std::unordered_map<uint32_t, uint64_t>* into) -> Status {
+                 uint64_t n, std::vector<uint64_t>* into) -> Status {
     if (!dict.Knows(id)) {
       APIMETER_ASSIGN_OR_RETURN(bool known, Known(day, names_kind, id));
-      if (known) {
-        (*into)[static_cast<uint32_t>(id)] += n;
+      if (!known) {
+        Damaged(key, key + ": id " + std::to_string(id) + " is not in registry " +
+                         keys_.RegistryKey(day, names_kind),
+                damage);
         return Status::Ok();
       }
-      Damaged(key, key + ": id " + std::to_string(id) + " is not in registry " +
-                       keys_.RegistryKey(day, names_kind),
-              damage);
-      return Status::Ok();
     }
-    (*into)[static_cast<uint32_t>(id)] += n;
+    if (id >= into->size()) into->resize(static_cast<size_t>(id) + 1, 0);
+    (*into)[id] += n;
     return Status::Ok();
   };
   // Requests add up across a group's blocks: no merge, no full decode.
@@ -687,26 +693,40 @@ Result<std::vector<ScoredName>> V2SeriesStore::TopNames(const std::vector<Bucket
         }
         // The dictionary's node stays put when Known re-reads it.
         APIMETER_ASSIGN_OR_RETURN(Dictionary * dict, Dict(day, names_kind));
+        if (into.size() < dict->names.size()) into.resize(dict->names.size(), 0);
         for (size_t i = from; i < to; ++i) {
           const uint64_t id = of_customer ? PairEndpoint(keys[i]) : keys[i];
           if (requests[i] == 0) continue;
+          if (id < into.size() && dict->Knows(id)) {
+            into[id] += requests[i];
+            continue;
+          }
           APIMETER_RETURN_IF_ERROR(add(day, *dict, key, id, requests[i], &into));
         }
         return Status::Ok();
       }));
   stats->path = TopNPath::kFull;
   stats->commands = 4 * groups.size();
-  std::unordered_map<std::string, uint64_t> by_name;
+  // Looked up by view (no string built per day and name), keyed by copies:
+  // reading one day's dictionary may evict another's.
+  std::unordered_map<std::string, uint64_t, NameHash, std::equal_to<>> by_name;
   for (const auto& [day, ids] : sums) {
     if (ids.empty()) continue;
     APIMETER_ASSIGN_OR_RETURN(Dictionary * d, Dict(day, names_kind));
-    for (const auto& [id, n] : ids) {
-      if (d->Knows(id)) by_name[d->names[id]] += n;
+    if (by_name.empty()) by_name.reserve(d->names.size());
+    for (size_t id = 0; id < ids.size(); ++id) {
+      if (ids[id] == 0 || !d->Knows(id)) continue;
+      const std::string& name = d->names[id];
+      if (auto it = by_name.find(std::string_view(name)); it != by_name.end()) {
+        it->second += ids[id];
+      } else {
+        by_name.emplace(name, ids[id]);
+      }
     }
   }
   std::vector<ScoredName> all;
   all.reserve(by_name.size());
-  for (auto& [name, total] : by_name) all.push_back({name, total});
+  for (const auto& [name, total] : by_name) all.push_back({name, total});
   const size_t n = std::min(all.size(), limit);
   std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), Before);
   all.resize(n);
