@@ -19,8 +19,10 @@ constexpr size_t kMagicAt = 0, kVersionAt = 4, kKindAt = 5, kTierAt = 6, kFlagsA
                  kBucketAt = 8, kShardAt = 16, kReservedAt = 18, kSeriesAt = 20,
                  kPayloadBytesAt = 24, kRawBytesAt = 28, kPayloadCrcAt = 32, kHeaderCrcAt = 36;
 constexpr char kMagic[4] = {'A', 'M', 'B', '2'};
-// kFlagSeen (format version 2 only): the payload ends with the seen columns.
-constexpr uint8_t kFlagCompressed = 1, kFlagBase = 2, kFlagSeen = 4;
+// kFlagSeen (format version 2 on): the payload ends with the seen columns.
+// kFlagSegmented (format version 3, always set there): a directory, then
+// segments, each a format-2 payload; the payload itself is not compressed.
+constexpr uint8_t kFlagCompressed = 1, kFlagBase = 2, kFlagSeen = 4, kFlagSegmented = 8;
 
 // The decoder drops a scratch buffer larger than this after use, so one huge
 // block does not pin its size for the life of the thread.
@@ -217,10 +219,14 @@ Result<BlockHeader> ParseBlockHeader(std::string_view block) {
   const auto tier = TierFromLetter(static_cast<char>(h[kTierAt]));
   if (!tier) return Damaged("unknown tier byte " + std::to_string(h[kTierAt]));
   const uint8_t flags = h[kFlagsAt];
-  const uint8_t known = kFlagCompressed | kFlagBase | (version >= 2 ? kFlagSeen : 0);
+  const uint8_t known = version == 3 ? kFlagSegmented | kFlagBase | kFlagSeen
+                                     : kFlagCompressed | kFlagBase | (version >= 2 ? kFlagSeen : 0);
   if ((flags & ~known) != 0) {
     return Damaged("unknown flags " + std::to_string(flags) + " for format version " +
                    std::to_string(version));
+  }
+  if (version == 3 && (flags & kFlagSegmented) == 0) {
+    return Damaged("format version 3 without the segmented flag");
   }
   if (GetLE(h + kReservedAt, 2) != 0) return Damaged("reserved bytes not zero");
   out.group.kind = *kind;
@@ -230,6 +236,7 @@ Result<BlockHeader> ParseBlockHeader(std::string_view block) {
   out.compressed = (flags & kFlagCompressed) != 0;
   out.base = (flags & kFlagBase) != 0;
   out.seen = (flags & kFlagSeen) != 0;
+  out.segmented = (flags & kFlagSegmented) != 0;
   out.series = static_cast<uint32_t>(GetLE(h + kSeriesAt, 4));
   out.payload_bytes = static_cast<uint32_t>(GetLE(h + kPayloadBytesAt, 4));
   out.raw_payload_bytes = static_cast<uint32_t>(GetLE(h + kRawBytesAt, 4));
@@ -363,12 +370,31 @@ Status BlockEncoder::Compress(const uint8_t* raw, size_t size, int level, uint8_
   return Status::Ok();
 }
 
+bool SegmentableKind(BlockKind kind) {
+  switch (kind) {
+    case BlockKind::kCustomer:
+    case BlockKind::kCustomerEndpoint:
+    case BlockKind::kClientEndpoint:
+    case BlockKind::kCustomerClient:
+      return true;
+    case BlockKind::kAll:
+    case BlockKind::kEndpoint:
+    case BlockKind::kClient:
+      return false;  // bounded kinds: read whole, and cached whole
+  }
+  return false;
+}
+
 Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
   if (Status st = block.Validate(); !st.ok()) return Status::InvalidArgument(st.message());
   // Every series takes 9 bytes at least: refuse before sizing a buffer.
   if (block.size() > kMaxBlockPayloadBytes / 9) return TooLarge(block, block.size() * 9);
   const size_t raw = WritePayload(block);
   if (raw > kMaxBlockPayloadBytes) return TooLarge(block, raw);
+  if (SegmentableKind(block.group().kind) && raw > kSegmentRawBytes && block.size() > 1) {
+    const size_t segments = std::min(block.size(), (raw + kSegmentRawBytes - 1) / kSegmentRawBytes);
+    return EncodeSegmented(block, segments);
+  }
   const uint8_t* payload = raw_.data.get();
   size_t stored = raw;
   bool compressed = false;
@@ -386,14 +412,65 @@ Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
       compressed = true;
     }
   }
+  return Frame(block, 2, compressed ? kFlagCompressed : 0, payload, stored, raw);
+}
+
+Result<std::string> BlockEncoder::EncodeSegmented(const DecodedBlock& block, size_t count) {
+  const size_t n = block.size();
+  const size_t per = (n + count - 1) / count;
+  count = (n + per - 1) / per;
+  // The directory: the segment count, then per segment its series, stored
+  // bytes and raw bytes (varints); then the segments, in key order.
+  std::string directory, segments;
+  uint8_t varint[kMaxVarintBytes];
+  auto put = [&](std::string* into, uint64_t v) {
+    into->append(reinterpret_cast<const char*>(varint),
+                 static_cast<size_t>(PutVarint(varint, v) - varint));
+  };
+  put(&directory, count);
+  size_t total_raw = 0;
+  const int level = block.base() ? kBaseZstdLevel : kDeltaZstdLevel;
+  for (size_t first = 0; first < n; first += per) {
+    const size_t last = std::min(n, first + per);
+    part_.Reset(block.group(), block.base());
+    if (block.has_seen()) part_.EnableSeen();
+    for (size_t i = first; i < last; ++i) part_.AppendSeriesFrom(block, i);
+    const size_t raw = WritePayload(part_);
+    total_raw += raw;
+    if (total_raw > kMaxBlockPayloadBytes) return TooLarge(block, total_raw);
+    const uint8_t* payload = raw_.data.get();
+    size_t stored = raw;
+    if (raw > kRawPayloadMaxBytes) {
+      const size_t bound = ZSTD_compressBound(raw) + 64;
+      uint8_t* dst = packed_.Ensure(bound);
+      size_t got = 0;
+      if (Status st = Compress(payload, raw, level, dst, bound, &got); !st.ok()) return st;
+      if (got < raw) {
+        payload = dst;
+        stored = got;
+      }
+    }
+    put(&directory, last - first);
+    put(&directory, stored);
+    put(&directory, raw);
+    segments.append(reinterpret_cast<const char*>(payload), stored);
+  }
+  const size_t stored = directory.size() + segments.size();
+  if (stored > kMaxBlockPayloadBytes) return TooLarge(block, stored);
+  directory += segments;
+  return Frame(block, 3, kFlagSegmented, reinterpret_cast<const uint8_t*>(directory.data()),
+               stored, stored);
+}
+
+std::string BlockEncoder::Frame(const DecodedBlock& block, uint8_t version, uint8_t flags,
+                                const uint8_t* payload, size_t stored, size_t raw) {
   std::string out(kBlockHeaderBytes + stored, '\0');
   auto* h = reinterpret_cast<uint8_t*>(out.data());
   std::memcpy(h + kMagicAt, kMagic, sizeof(kMagic));
-  h[kVersionAt] = kBlockFormatVersion;  // the encoder writes the newest format only
+  h[kVersionAt] = version;
   h[kKindAt] = static_cast<uint8_t>(BlockKindLetter(block.group().kind));
   h[kTierAt] = static_cast<uint8_t>(TierLetter(block.group().tier));
-  h[kFlagsAt] = (compressed ? kFlagCompressed : 0) | (block.base() ? kFlagBase : 0) |
-                (block.has_seen() ? kFlagSeen : 0);
+  h[kFlagsAt] = flags | (block.base() ? kFlagBase : 0) | (block.has_seen() ? kFlagSeen : 0);
   Put64(h + kBucketAt, static_cast<uint64_t>(block.group().bucket));
   Put16(h + kShardAt, block.group().shard);
   Put32(h + kSeriesAt, static_cast<uint32_t>(block.size()));
@@ -449,6 +526,7 @@ Status BlockDecoder::Payload(std::string_view block, const BlockHeader& h, const
   const size_t size = h.raw_payload_bytes;
   const size_t got = ZSTD_decompressDCtx(dctx_, raw_.get(), size, payload, h.payload_bytes);
   if (ZSTD_isError(got)) return Damaged(std::string("zstd: ") + ZSTD_getErrorName(got));
+  decompressed_bytes_ += got;
   if (got != size) {
     return Damaged("zstd frame holds " + std::to_string(got) + " bytes, the header says " +
                    std::to_string(size));
@@ -459,6 +537,12 @@ Status BlockDecoder::Payload(std::string_view block, const BlockHeader& h, const
 
 Status BlockDecoder::DecodeInto(std::string_view block, DecodedBlock* out, bool validate) {
   APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
+  if (h.segmented) {
+    Status st = DecodeSegmented(block, h, out, validate);
+    if (!st.ok()) out->Reset(h.group, h.base);
+    DropLargeScratch();
+    return st;
+  }
   const size_t size = h.raw_payload_bytes;
   const uint8_t* data = nullptr;
   Status st = Payload(block, h, &data);
@@ -553,6 +637,17 @@ Status BlockDecoder::DecodeRequests(std::string_view block, const BlockGroup& ex
   requests->clear();
   APIMETER_ASSIGN_OR_RETURN(const BlockHeader h, ParseBlockHeader(block));
   if (!(h.group == expected)) return WrongGroup(h.group, expected);
+  if (h.segmented) {
+    Status st = CheckPayload(block, h);
+    if (st.ok()) st = ParseSegments(block, h);
+    if (st.ok()) st = DecodeSegmentedRequests(h, keys, requests);
+    if (!st.ok()) {
+      keys->clear();
+      requests->clear();
+    }
+    DropLargeScratch();
+    return st;
+  }
   const size_t size = h.raw_payload_bytes;
   if (h.series > size / MinSeriesBytes(h.group.kind)) {
     return Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
@@ -595,14 +690,12 @@ Status BlockDecoder::DecodeRequests(std::string_view block, const BlockGroup& ex
     have = out.pos;
     if (st.ok() && have < size) st = Damaged("zstd frame ends early");
   }
+  if (h.compressed) decompressed_bytes_ += out.pos;
   if (!st.ok()) {
     keys->clear();
     requests->clear();
   }
-  if (raw_capacity_ > kKeepScratchBytes) {
-    raw_.reset();
-    raw_capacity_ = 0;
-  }
+  DropLargeScratch();
   return st;
 }
 
@@ -656,6 +749,14 @@ Status BlockDecoder::DecodeSelected(std::string_view block, const BlockGroup& ex
     if (!st.ok()) out->Reset(expected, false);
     return st;
   }
+  if (h.segmented) {
+    Status st = CheckPayload(block, h);
+    if (st.ok()) st = ParseSegments(block, h);
+    if (st.ok()) st = DecodeSegmentedSelected(h, select, out);
+    if (!st.ok()) out->Reset(expected, false);
+    DropLargeScratch();
+    return st;
+  }
   const size_t size = h.raw_payload_bytes;
   if (h.series > size / MinSeriesBytes(h.group.kind)) {
     return Damaged(std::to_string(h.series) + " series cannot fit in " + std::to_string(size) +
@@ -676,14 +777,9 @@ Status BlockDecoder::ReadSelectedColumns(const uint8_t* p, const uint8_t* const 
                                          const BlockHeader& h, const RowSelector& select,
                                          DecodedBlock* out) {
   const uint32_t n = h.series;
-  const BlockGroup& group = h.group;
-  auto fail = [&](const char* column, size_t i, const std::string& what) {
-    return Status::ParseError("block " + DescribeGroup(group) + ": " + column + " of series " +
-                              std::to_string(i) + ": " + what);
-  };
   // Keys, all of them: the selector finds its series by key.
-  all_.Reset(group, h.base);
-  APIMETER_RETURN_IF_ERROR(ReadKeyColumn(p, end, n, group, &all_.keys_));
+  all_.Reset(h.group, h.base);
+  APIMETER_RETURN_IF_ERROR(ReadKeyColumn(p, end, n, h.group, &all_.keys_));
   APIMETER_ASSIGN_OR_RETURN(const std::vector<size_t> rows, select(all_));
   for (size_t k = 0; k < rows.size(); ++k) {
     if (rows[k] >= n || (k > 0 && rows[k] <= rows[k - 1])) {
@@ -691,6 +787,20 @@ Status BlockDecoder::ReadSelectedColumns(const uint8_t* p, const uint8_t* const 
                               std::to_string(n));
     }
   }
+  out->Reset(h.group, h.base);
+  if (h.seen) out->EnableSeen();
+  APIMETER_RETURN_IF_ERROR(ReadPickedColumns(p, end, n, h, rows, all_.keys_, out));
+  return out->Validate();
+}
+
+Status BlockDecoder::ReadPickedColumns(const uint8_t* p, const uint8_t* const end, uint32_t n,
+                                       const BlockHeader& h, std::span<const size_t> rows,
+                                       std::span<const SeriesKey> keys, DecodedBlock* out) {
+  const BlockGroup& group = h.group;
+  auto fail = [&](const char* column, size_t i, const std::string& what) {
+    return Status::ParseError("block " + DescribeGroup(group) + ": " + column + " of series " +
+                              std::to_string(i) + ": " + what);
+  };
   const size_t m = rows.size();
   // pick[i]: the position of row i among the picked ones, or -1.
   pick_.assign(n, -1);
@@ -865,16 +975,220 @@ Status BlockDecoder::ReadSelectedColumns(const uint8_t* p, const uint8_t* const 
     return Status::ParseError("block " + DescribeGroup(group) + ": " + std::to_string(end - p) +
                               " bytes after the last column");
   }
-  out->Reset(group, h.base);
-  if (h.seen) out->EnableSeen();
   for (size_t k = 0; k < m; ++k) {
-    out->AppendSeries(all_.keys_[rows[k]], counters[k]);
+    out->AppendSeries(keys[rows[k]], counters[k]);
     for (uint32_t j = statuses.offsets[k]; j < statuses.offsets[k + 1]; ++j) {
       out->AppendStatus(statuses.ids[j], statuses.counts[j]);
     }
     for (uint32_t j = buckets.offsets[k]; j < buckets.offsets[k + 1]; ++j) {
       out->AppendBucket(buckets.ids[j], buckets.counts[j]);
     }
+  }
+  return Status::Ok();
+}
+
+// ---- format 3: segmented blocks ----
+
+void BlockDecoder::DropLargeScratch() {
+  if (raw_capacity_ > kKeepScratchBytes) {
+    raw_.reset();
+    raw_capacity_ = 0;
+  }
+}
+
+Status BlockDecoder::ParseSegments(std::string_view block, const BlockHeader& h) {
+  segments_.clear();
+  const auto* p = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
+  const uint8_t* const end = p + h.payload_bytes;
+  uint64_t count = 0;
+  if (!ReadVarint(p, end, &count)) return Damaged("segment directory: " + std::string(kBadVarint));
+  // Each directory entry takes 3 bytes at least: bound before reserving.
+  if (count == 0 || count > h.series || count > static_cast<uint64_t>(end - p) / 3) {
+    return Damaged("segment directory: " + std::to_string(count) + " segments for " +
+                   std::to_string(h.series) + " series in " + std::to_string(h.payload_bytes) +
+                   " bytes");
+  }
+  segments_.resize(count);
+  uint64_t series = 0, stored = 0, raw = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t n = 0, s = 0, r = 0;
+    if (!ReadVarint(p, end, &n) || !ReadVarint(p, end, &s) || !ReadVarint(p, end, &r)) {
+      return Damaged("segment directory: " + std::string(kBadVarint));
+    }
+    const std::string which = "segment " + std::to_string(i) + ": ";
+    if (r > kMaxBlockPayloadBytes || s > r) {
+      return Damaged(which + std::to_string(s) + " bytes stored for " + std::to_string(r) +
+                     " raw");
+    }
+    if (n == 0 || n > r / MinSeriesBytes(h.group.kind)) {
+      return Damaged(which + std::to_string(n) + " series cannot fit in " + std::to_string(r) +
+                     " payload bytes");
+    }
+    series += n;
+    stored += s;
+    raw += r;
+    segments_[i] = {static_cast<uint32_t>(n), nullptr, static_cast<uint32_t>(s),
+                    static_cast<uint32_t>(r)};
+  }
+  if (series != h.series) {
+    return Damaged("segments hold " + std::to_string(series) + " series, the header says " +
+                   std::to_string(h.series));
+  }
+  if (raw > kMaxBlockPayloadBytes) {
+    return Damaged("segments of " + std::to_string(raw) + " raw bytes are over the limit of " +
+                   std::to_string(kMaxBlockPayloadBytes));
+  }
+  if (stored != static_cast<uint64_t>(end - p)) {
+    return Damaged("segments of " + std::to_string(stored) + " bytes, the directory is followed by " +
+                   std::to_string(end - p));
+  }
+  for (Segment& seg : segments_) {
+    seg.stored = p;
+    p += seg.stored_bytes;
+  }
+  return Status::Ok();
+}
+
+Status BlockDecoder::SegmentPayload(const Segment& s, bool lead_only, const uint8_t** data,
+                                    size_t* have) {
+  if (s.stored_bytes == s.raw_bytes) {  // stored raw
+    *data = s.stored;
+    *have = s.raw_bytes;
+    return Status::Ok();
+  }
+  const unsigned long long declared = ZSTD_getFrameContentSize(s.stored, s.stored_bytes);
+  if (declared != s.raw_bytes) return Damaged("segment is not a zstd frame of its raw size");
+  const size_t frame = ZSTD_findFrameCompressedSize(s.stored, s.stored_bytes);
+  if (ZSTD_isError(frame) || frame != s.stored_bytes) {
+    return Damaged("segment's zstd frame does not span it exactly");
+  }
+  if (s.raw_bytes + size_t{1} > raw_capacity_) {
+    raw_.reset(new uint8_t[s.raw_bytes + size_t{1}]);
+    raw_capacity_ = s.raw_bytes + size_t{1};
+  }
+  *data = raw_.get();
+  if (!lead_only) {
+    const size_t got = ZSTD_decompressDCtx(dctx_, raw_.get(), s.raw_bytes, s.stored, s.stored_bytes);
+    if (ZSTD_isError(got)) return Damaged(std::string("zstd: ") + ZSTD_getErrorName(got));
+    if (got != s.raw_bytes) return Damaged("segment's zstd frame holds fewer bytes than it says");
+    decompressed_bytes_ += got;
+    *have = got;
+    return Status::Ok();
+  }
+  ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_only);
+  const size_t lead = ZstdFirstBlockEnd(
+      std::string_view(reinterpret_cast<const char*>(s.stored), s.stored_bytes));
+  ZSTD_inBuffer in{s.stored, lead, 0};
+  ZSTD_outBuffer out{raw_.get(), s.raw_bytes, 0};
+  for (;;) {
+    const size_t in_before = in.pos, out_before = out.pos;
+    const size_t r = ZSTD_decompressStream(dctx_, &out, &in);
+    if (ZSTD_isError(r)) return Damaged(std::string("zstd: ") + ZSTD_getErrorName(r));
+    if (r == 0 || (in.pos == in_before && out.pos == out_before)) break;
+  }
+  decompressed_bytes_ += out.pos;
+  *have = out.pos;
+  return Status::Ok();
+}
+
+Status BlockDecoder::DecodeSegmented(std::string_view block, const BlockHeader& h,
+                                     DecodedBlock* out, bool validate) {
+  APIMETER_RETURN_IF_ERROR(CheckPayload(block, h));
+  APIMETER_RETURN_IF_ERROR(ParseSegments(block, h));
+  out->Reset(h.group, h.base);
+  if (h.seen) out->EnableSeen();
+  for (const Segment& seg : segments_) {
+    const uint8_t* data = nullptr;
+    size_t have = 0;
+    APIMETER_RETURN_IF_ERROR(SegmentPayload(seg, /*lead_only=*/false, &data, &have));
+    segment_block_.Reset(h.group, h.base);
+    if (h.seen) segment_block_.EnableSeen();
+    APIMETER_RETURN_IF_ERROR(
+        ReadColumns(data, data + have, seg.series, /*version=*/2, &segment_block_, false));
+    for (size_t i = 0; i < segment_block_.size(); ++i) out->AppendSeriesFrom(segment_block_, i);
+  }
+  return validate ? out->Validate() : Status::Ok();
+}
+
+Status BlockDecoder::DecodeSegmentedRequests(const BlockHeader& h, std::vector<SeriesKey>* keys,
+                                             std::vector<uint64_t>* requests) {
+  keys->reserve(h.series);
+  requests->reserve(h.series);
+  for (const Segment& seg : segments_) {
+    const uint8_t* data = nullptr;
+    size_t have = 0;
+    APIMETER_RETURN_IF_ERROR(SegmentPayload(seg, /*lead_only=*/true, &data, &have));
+    Status st = ReadKeysAndRequests(data, data + have, seg.series, h.group, &segment_keys_,
+                                    &segment_requests_);
+    if (!st.ok() && have < seg.raw_bytes) {  // not in the first zstd block: read it all
+      APIMETER_RETURN_IF_ERROR(SegmentPayload(seg, /*lead_only=*/false, &data, &have));
+      st = ReadKeysAndRequests(data, data + have, seg.series, h.group, &segment_keys_,
+                               &segment_requests_);
+    }
+    APIMETER_RETURN_IF_ERROR(st);
+    if (!keys->empty() && segment_keys_.front() <= keys->back()) {
+      return Damaged("segment keys not strictly ascending after the segment before");
+    }
+    keys->insert(keys->end(), segment_keys_.begin(), segment_keys_.end());
+    requests->insert(requests->end(), segment_requests_.begin(), segment_requests_.end());
+  }
+  return Status::Ok();
+}
+
+Status BlockDecoder::DecodeSegmentedSelected(const BlockHeader& h, const RowSelector& select,
+                                             DecodedBlock* out) {
+  // Every key first (each segment's first zstd block), for the selector.
+  all_.Reset(h.group, h.base);
+  all_.keys_.reserve(h.series);
+  for (const Segment& seg : segments_) {
+    const uint8_t* data = nullptr;
+    size_t have = 0;
+    APIMETER_RETURN_IF_ERROR(SegmentPayload(seg, /*lead_only=*/true, &data, &have));
+    const uint8_t* p = data;
+    Status st = ReadKeyColumn(p, data + have, seg.series, h.group, &segment_keys_);
+    if (!st.ok() && have < seg.raw_bytes) {
+      APIMETER_RETURN_IF_ERROR(SegmentPayload(seg, /*lead_only=*/false, &data, &have));
+      p = data;
+      st = ReadKeyColumn(p, data + have, seg.series, h.group, &segment_keys_);
+    }
+    APIMETER_RETURN_IF_ERROR(st);
+    for (size_t i = 0; i < segment_keys_.size(); ++i) {
+      const SeriesKey before = i > 0 ? segment_keys_[i - 1]
+                                     : (all_.keys_.empty() ? 0 : all_.keys_.back());
+      if ((i > 0 || !all_.keys_.empty()) && segment_keys_[i] <= before) {
+        return Damaged("keys not strictly ascending");
+      }
+    }
+    all_.keys_.insert(all_.keys_.end(), segment_keys_.begin(), segment_keys_.end());
+  }
+  APIMETER_ASSIGN_OR_RETURN(const std::vector<size_t> rows, select(all_));
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (rows[k] >= h.series || (k > 0 && rows[k] <= rows[k - 1])) {
+      return Status::Internal("block selection: indexes must be strictly ascending and below " +
+                              std::to_string(h.series));
+    }
+  }
+  out->Reset(h.group, h.base);
+  if (h.seen) out->EnableSeen();
+  // Then the picked series, from their segments only.
+  size_t next = 0, first = 0;
+  const std::span<const SeriesKey> keys(all_.keys_);
+  for (const Segment& seg : segments_) {
+    local_rows_.clear();
+    while (next < rows.size() && rows[next] < first + seg.series) {
+      local_rows_.push_back(rows[next++] - first);
+    }
+    if (!local_rows_.empty()) {
+      const uint8_t* data = nullptr;
+      size_t have = 0;
+      APIMETER_RETURN_IF_ERROR(SegmentPayload(seg, /*lead_only=*/false, &data, &have));
+      const uint8_t* p = data;
+      const uint64_t key_varints = IsPairKind(h.group.kind) ? 2 * uint64_t{seg.series} : seg.series;
+      if (!SkipVarints(p, data + have, key_varints)) return Damaged("segment keys: truncated");
+      APIMETER_RETURN_IF_ERROR(ReadPickedColumns(p, data + have, seg.series, h, local_rows_,
+                                                 keys.subspan(first, seg.series), out));
+    }
+    first += seg.series;
   }
   return out->Validate();
 }

@@ -40,8 +40,21 @@ inline constexpr size_t kBlockHeaderBytes = 40;
 // histogram entry written; 2: a latency unit per block, the entries a
 // series' totals imply left out, and optional seen columns, header flag
 // bit 2; docs/redis-schema.md "Block format").
-inline constexpr uint8_t kBlockFormatVersion = 2;
+// 3: a block of a customer kind (c, x, v, w) whose raw payload is over
+// kSegmentRawBytes, stored as segments of format-2 payloads (about
+// kSegmentRawBytes raw each), each compressed on its own, behind a
+// directory, so that a reader of a few series decompresses only their
+// segments (header flag bit 3). The encoder writes 3 for those blocks and 2
+// for every other.
+inline constexpr uint8_t kBlockFormatVersion = 3;
 inline constexpr uint8_t kOldestBlockFormatVersion = 1;
+// The raw payload size a segment aims at (and a block must exceed to be
+// segmented): small enough that a read of a few series skips most of a
+// day's block, large enough that zstd still finds its runs.
+inline constexpr size_t kSegmentRawBytes = size_t{16} << 10;
+// Whether Encode may segment a block of `kind` (kinds of unbounded
+// cardinality, read a few series at a time; the others are read whole).
+bool SegmentableKind(BlockKind kind);
 // The largest uncompressed payload a block may have (encoder and decoder).
 inline constexpr size_t kMaxBlockPayloadBytes = size_t{64} << 20;
 // Payloads up to this size are stored raw; larger ones compressed when smaller.
@@ -57,6 +70,7 @@ struct BlockHeader {
   bool base = false;
   bool compressed = false;
   bool seen = false;  // version 2, flag bit 2: the payload ends with the seen columns
+  bool segmented = false;  // version 3, flag bit 3: a directory, then segments
   uint32_t series = 0;
   uint32_t payload_bytes = 0;      // as stored
   uint32_t raw_payload_bytes = 0;  // uncompressed
@@ -93,6 +107,11 @@ class BlockEncoder {
     uint8_t* Ensure(size_t n);
   };
   size_t WritePayload(const DecodedBlock& block);
+  // Encode as `segments` segments of equal series counts (the last shorter).
+  Result<std::string> EncodeSegmented(const DecodedBlock& block, size_t segments);
+  // The header, then `payload`.
+  std::string Frame(const DecodedBlock& block, uint8_t version, uint8_t flags,
+                    const uint8_t* payload, size_t stored, size_t raw);
   // zstd of raw[0, size) as one frame whose first block ends after
   // lead_bytes_ (the keys and requests columns).
   Status Compress(const uint8_t* raw, size_t size, int level, uint8_t* dst, size_t capacity,
@@ -101,6 +120,7 @@ class BlockEncoder {
   Buffer raw_, packed_;
   size_t lead_bytes_ = 0;  // WritePayload: bytes of the keys and requests columns
   DecodedBlock built_;
+  DecodedBlock part_;  // EncodeSegmented: one segment's series
   ZSTD_CCtx_s* cctx_ = nullptr;
 };
 
@@ -139,6 +159,10 @@ class BlockDecoder {
   Status DecodeSelected(std::string_view block, const BlockGroup& expected,
                         const RowSelector& select, DecodedBlock* out);
 
+  // Payload bytes this decoder has decompressed (zstd) so far: what a
+  // partial read saved shows here.
+  uint64_t decompressed_bytes() const { return decompressed_bytes_; }
+
  private:
   // Header, CRC, decompression and columns; Validate() only if `validate`.
   Status DecodeInto(std::string_view block, DecodedBlock* out, bool validate);
@@ -153,6 +177,39 @@ class BlockDecoder {
   // Format 2 only: the columns of the picked series; the others skipped.
   Status ReadSelectedColumns(const uint8_t* p, const uint8_t* end, const BlockHeader& h,
                              const RowSelector& select, DecodedBlock* out);
+  // The columns after the keys of n series, for the picked `rows` (strictly
+  // ascending, below n; their keys in `keys`), appended to *out (not
+  // validated); p starts after the key column.
+  Status ReadPickedColumns(const uint8_t* p, const uint8_t* end, uint32_t n,
+                           const BlockHeader& h, std::span<const size_t> rows,
+                           std::span<const SeriesKey> keys, DecodedBlock* out);
+
+  // Format 3: one segment of the directory.
+  struct Segment {
+    uint32_t series = 0;
+    const uint8_t* stored = nullptr;
+    uint32_t stored_bytes = 0;  // as stored: a zstd frame when below raw_bytes
+    uint32_t raw_bytes = 0;
+  };
+  // The directory of a segmented block whose payload CRC was checked.
+  Status ParseSegments(std::string_view block, const BlockHeader& h);
+  // A segment's format-2 payload: raw, or decompressed into raw_ (whole,
+  // or with `lead_only` as far as its first zstd block, which the encoder
+  // ends after the keys and requests; *have says how far).
+  Status SegmentPayload(const Segment& s, bool lead_only, const uint8_t** data, size_t* have);
+  Status DecodeSegmented(std::string_view block, const BlockHeader& h, DecodedBlock* out,
+                         bool validate);
+  Status DecodeSegmentedRequests(const BlockHeader& h, std::vector<SeriesKey>* keys,
+                                 std::vector<uint64_t>* requests);
+  Status DecodeSegmentedSelected(const BlockHeader& h, const RowSelector& select,
+                                 DecodedBlock* out);
+  // Frees raw_ when one large block grew it past what is worth keeping.
+  void DropLargeScratch();
+  std::vector<Segment> segments_;
+  DecodedBlock segment_block_;
+  std::vector<SeriesKey> segment_keys_;
+  std::vector<uint64_t> segment_requests_;
+  std::vector<size_t> local_rows_;
 
   // DecodeSelected's scratch: every key; per series, the picked position (or
   // -1), whether it has latencies, its latency max's bucket (or -1), a list length.
@@ -164,6 +221,7 @@ class BlockDecoder {
 
   std::unique_ptr<uint8_t[]> raw_;
   size_t raw_capacity_ = 0;
+  uint64_t decompressed_bytes_ = 0;
   ZSTD_DCtx_s* dctx_ = nullptr;
 };
 

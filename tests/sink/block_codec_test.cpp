@@ -212,9 +212,9 @@ TEST(BlockCodec, AllKindRejectedColumnAndHostKeys) {
 
 TEST(BlockCodec, CompressesLargePayloadsOnlyWhenSmaller) {
   std::mt19937_64 rng(7);
-  auto s = MakeRandomSeries(rng, BlockKind::kCustomer, 400, 5000, true);
+  auto s = MakeRandomSeries(rng, BlockKind::kEndpoint, 400, 5000, true);
   auto refs = s.Refs();
-  auto block = EncodeBlock({BlockKind::kCustomer, Tier::kMinute, 1, 0}, false, refs);
+  auto block = EncodeBlock({BlockKind::kEndpoint, Tier::kMinute, 1, 0}, false, refs);
   ASSERT_TRUE(block.ok()) << block.status().ToString();
   auto header = ParseBlockHeader(*block);
   ASSERT_TRUE(header.ok());
@@ -477,7 +477,7 @@ TEST(BlockCodec, DecodeRequestsRefusesAnotherGroupAndDamagedBytes) {
 // payload. Without that boundary the first zstd block would hold the whole
 // payload (under 128 KB here).
 TEST(BlockCodec, KeysAndRequestsAreTheirOwnZstdBlock) {
-  const BlockGroup group{BlockKind::kCustomer, Tier::kHour, 490000, 0};
+  const BlockGroup group{BlockKind::kEndpoint, Tier::kHour, 490000, 0};
   const EncodedRandom e = EncodeRandom(11, group, 700, 5000, true);
   const std::string* bytes = &e.bytes;
   const DecodedBlock* full = &e.full;

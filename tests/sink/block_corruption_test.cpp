@@ -2,7 +2,8 @@
 // blocks is detected; random mutations never crash the decoder (run under
 // ASan/UBSan in CI); and mutations that get past the checksums (the test
 // re-seals them with valid CRCs) are either rejected by the structural checks
-// or decode to a block that is valid and round-trips.
+// or decode to a block that is valid and round-trips. Segmented blocks
+// (format 3) the same, with mutations inside their directory and segments.
 #include <gtest/gtest.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "sink/block_codec.h"
+#include "sink/varint.h"
 #include "tests/sink/block_test_util.h"
 
 namespace apimeter {
@@ -27,6 +29,27 @@ std::string Encode(BlockKind kind, Tier tier, size_t series, uint64_t seed) {
   auto bytes = EncodeBlock({kind, tier, 480000, 1}, seed % 2 == 0, refs);
   if (!bytes.ok()) ADD_FAILURE() << bytes.status().ToString();
   return bytes.ok() ? *bytes : std::string();
+}
+
+// A segmented block's segment count (0 when not segmented).
+size_t SegmentCount(const std::string& block) {
+  auto h = ParseBlockHeader(block);
+  if (!h.ok() || !h->segmented) return 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
+  uint64_t count = 0;
+  return ReadVarint(p, p + h->payload_bytes, &count) ? static_cast<size_t>(count) : 0;
+}
+
+// The smallest random block of `kind` (series counts in steps of 10) that
+// the encoder stores in `segments` segments (kSegmentRawBytes raw each).
+std::string SegmentedSample(BlockKind kind, size_t segments, uint64_t seed) {
+  for (size_t n = 10; n < 100000; n += 10) {
+    std::string b = Encode(kind, Tier::kDay, n, seed);
+    if (SegmentCount(b) == segments) return b;
+    if (SegmentCount(b) > segments) break;
+  }
+  ADD_FAILURE() << "no block of " << segments << " segments";
+  return std::string();
 }
 
 // A minute customer block of three small series: stored raw.
@@ -49,6 +72,8 @@ const std::vector<std::string>& Samples() {
       Encode(BlockKind::kEndpoint, Tier::kHour, 12, 2),
       Encode(BlockKind::kCustomerEndpoint, Tier::kDay, 12, 3),
       Encode(BlockKind::kAll, Tier::kMinute, 6, 4),
+      // Format 3: two segments.
+      SegmentedSample(BlockKind::kCustomer, 2, 8),
   };
   return samples;
 }
@@ -117,8 +142,8 @@ TEST(BlockCorruption, ErrorsSayWhatFailed) {
   bad[sample.size() - 1] ^= 1;
   EXPECT_NE(message(bad).find("payload checksum"), std::string::npos);
   bad = sample;
-  bad[4] = 3;
-  EXPECT_NE(message(bad).find("version 3"), std::string::npos);
+  bad[4] = 4;
+  EXPECT_NE(message(bad).find("version 4"), std::string::npos);
 }
 
 // Applies 1..4 random edits: set a byte, flip a bit, insert, erase.
@@ -265,8 +290,10 @@ TEST(BlockCorruption, ResealedMutationsAreRejectedOrValid) {
 // the payload): DecodeRequests streams on until it has both columns, and
 // DecodeSelected reads them like any other.
 TEST(BlockCorruption, PartialReadersReadBlocksCompressedInOnePiece) {
+  // Format 2 (large customer-kind blocks are format 3 now; the old ones
+  // were format 2 like this endpoint block).
   for (size_t series : {size_t{40}, size_t{30000}}) {
-    const std::string sample = Encode(BlockKind::kCustomerEndpoint, Tier::kDay, series, 6);
+    const std::string sample = Encode(BlockKind::kEndpoint, Tier::kDay, series, 6);
     // The same payload, compressed in one call (no block boundary after the
     // requests column): sealed as a valid block.
     const std::string old_style =
@@ -293,6 +320,173 @@ TEST(BlockCorruption, PartialReadersReadBlocksCompressedInOnePiece) {
     ASSERT_EQ(last.size(), 1u);
     EXPECT_EQ(last.CountersAt(0), full->CountersAt(full->size() - 1));
   }
+}
+
+// A segmented block taken apart: its segments' format-2 payloads (raw),
+// and their series counts into *series.
+std::vector<std::string> SegmentPayloads(const std::string& block, std::vector<uint64_t>* series) {
+  auto h = ParseBlockHeader(block);
+  EXPECT_TRUE(h.ok() && h->segmented);
+  const auto* p = reinterpret_cast<const uint8_t*>(block.data()) + kBlockHeaderBytes;
+  const uint8_t* end = p + h->payload_bytes;
+  auto varint = [&] {
+    uint64_t v = 0;
+    EXPECT_TRUE(ReadVarint(p, end, &v));
+    return v;
+  };
+  std::vector<uint64_t> stored, raw;
+  const uint64_t count = varint();
+  series->clear();
+  for (uint64_t i = 0; i < count; ++i) {
+    series->push_back(varint());
+    stored.push_back(varint());
+    raw.push_back(varint());
+  }
+  std::vector<std::string> out;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string seg(reinterpret_cast<const char*>(p), stored[i]);
+    p += stored[i];
+    if (stored[i] < raw[i]) {
+      std::string plain(raw[i], '\0');
+      plain.resize(ZSTD_decompress(plain.data(), plain.size(), seg.data(), seg.size()));
+      seg = plain;
+    }
+    out.push_back(seg);
+  }
+  return out;
+}
+
+std::string PutVarintString(uint64_t v) {
+  uint8_t buf[kMaxVarintBytes];
+  return std::string(reinterpret_cast<char*>(buf), PutVarint(buf, v) - buf);
+}
+
+// Seals segments (raw format-2 payloads, `series` each) under `header` as a
+// format-3 block with a valid directory, lengths and CRCs; each segment
+// zstd-compressed if `compress` (and smaller).
+std::string SealSegmented(std::string header, const std::vector<std::string>& segments,
+                          const std::vector<uint64_t>& series, bool compress) {
+  std::string directory = PutVarintString(segments.size()), body;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    std::string stored = segments[i];
+    if (compress && !stored.empty()) {
+      std::string z(ZSTD_compressBound(stored.size()), '\0');
+      z.resize(ZSTD_compress(z.data(), z.size(), stored.data(), stored.size(), 1));
+      if (z.size() < stored.size()) stored = z;
+    }
+    directory += PutVarintString(series[i]) + PutVarintString(stored.size()) +
+                 PutVarintString(segments[i].size());
+    body += stored;
+  }
+  const std::string payload = directory + body;
+  PutLE32(header, 24, static_cast<uint32_t>(payload.size()));
+  PutLE32(header, 28, static_cast<uint32_t>(payload.size()));
+  PutLE32(header, 32, Crc(payload, 0, payload.size()));
+  PutLE32(header, 36, Crc(header, 0, 36));
+  return header + payload;
+}
+
+TEST(BlockCorruption, ResealedSegmentedMutationsAreRejectedOrValid) {
+  std::mt19937_64 rng(91);
+  const std::string sample = SegmentedSample(BlockKind::kCustomerEndpoint, 4, 9);
+  auto h = ParseBlockHeader(sample);
+  ASSERT_TRUE(h.ok() && h->segmented && h->version == 3);
+  std::vector<uint64_t> series;
+  const std::vector<std::string> segments = SegmentPayloads(sample, &series);
+  ASSERT_EQ(segments.size(), 4u);
+  // Unchanged, resealed: the same block.
+  auto same = DecodeBlock(SealSegmented(sample.substr(0, kBlockHeaderBytes), segments, series, true));
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  ASSERT_TRUE(*same == *DecodeBlock(sample));
+  BlockDecoder decoder;
+  int rejected = 0, accepted = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<std::string> segs = segments;
+    std::vector<uint64_t> counts = series;
+    switch (round % 4) {
+      case 0:  // the directory's series counts
+        counts[rng() % counts.size()] += rng() % 2 == 0 ? 1 : -1;
+        break;
+      case 1:  // a segment dropped or two swapped
+        if (rng() % 2 == 0) {
+          const size_t at = rng() % segs.size();
+          segs.erase(segs.begin() + static_cast<std::ptrdiff_t>(at));
+          counts.erase(counts.begin() + static_cast<std::ptrdiff_t>(at));
+        } else {
+          const size_t with = 1 + rng() % 3;
+          std::swap(segs[0], segs[with]);
+          std::swap(counts[0], counts[with]);
+        }
+        break;
+      default:  // bytes inside a segment
+        Mutate(segs[rng() % segs.size()], rng);
+    }
+    const std::string sealed =
+        SealSegmented(sample.substr(0, kBlockHeaderBytes), segs, counts, round % 2 == 0);
+    std::vector<SeriesKey> keys;
+    std::vector<uint64_t> requests;
+    const Status requests_st = decoder.DecodeRequests(sealed, h->group, &keys, &requests);
+    if (!requests_st.ok()) EXPECT_TRUE(keys.empty() && requests.empty());
+    for (size_t i = 1; i < keys.size(); ++i) ASSERT_LT(keys[i - 1], keys[i]);
+    DecodedBlock every_other;
+    const Status selected_st = decoder.DecodeSelected(
+        sealed, h->group,
+        [](const DecodedBlock& all) -> Result<std::vector<size_t>> {
+          std::vector<size_t> rows;
+          for (size_t i = 0; i < all.size(); i += 2) rows.push_back(i);
+          return rows;
+        },
+        &every_other);
+    DecodedBlock out;
+    const Status st = decoder.Decode(sealed, &out);
+    if (!st.ok()) {
+      ++rejected;
+      EXPECT_EQ(st.code(), StatusCode::kParseError);
+      EXPECT_TRUE(out.empty());
+      continue;
+    }
+    ++accepted;
+    ASSERT_TRUE(requests_st.ok()) << requests_st.ToString();
+    ASSERT_EQ(keys, std::vector<SeriesKey>(out.keys().begin(), out.keys().end()));
+    ASSERT_TRUE(selected_st.ok()) << selected_st.ToString();
+    DecodedBlock expected(out.group(), out.base());
+    if (out.has_seen()) expected.EnableSeen();
+    for (size_t i = 0; i < out.size(); i += 2) expected.AppendSeriesFrom(out, i);
+    ASSERT_TRUE(every_other == expected);
+    auto again = DecodeBlock(*EncodeBlock(out));
+    ASSERT_TRUE(again.ok());
+    ASSERT_TRUE(*again == out);
+  }
+  EXPECT_GT(rejected, 2 * accepted);
+  std::printf("resealed segmented mutations: %d rejected, %d accepted\n", rejected, accepted);
+}
+
+// A reader of a few series decompresses only their segments (and the first
+// zstd block, keys and requests, of the others).
+TEST(BlockCorruption, SelectedReadsDecompressOnlyThePickedSegments) {
+  const std::string sample = SegmentedSample(BlockKind::kCustomer, 4, 10);
+  std::vector<uint64_t> series;
+  ASSERT_EQ(SegmentPayloads(sample, &series).size(), 4u);
+  ASSERT_GT(series[0], 8u);
+  BlockDecoder decoder;
+  DecodedBlock full, out;
+  ASSERT_TRUE(decoder.Decode(sample, &full).ok());
+  const uint64_t whole = decoder.decompressed_bytes();
+  const std::vector<size_t> pick = {3, 7};  // segment 0
+  ASSERT_TRUE(decoder
+                  .DecodeSelected(
+                      sample, full.group(),
+                      [&](const DecodedBlock&) { return Result<std::vector<size_t>>(pick); }, &out)
+                  .ok());
+  const uint64_t selected = decoder.decompressed_bytes() - whole;
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out.CountersAt(0), full.CountersAt(3));
+  EXPECT_EQ(out.CountersAt(1), full.CountersAt(7));
+  std::printf("decompressed: whole %llu bytes, two series of segment 0 %llu\n",
+              static_cast<unsigned long long>(whole), static_cast<unsigned long long>(selected));
+  // Segment 0 whole (about a quarter) plus the other three's keys and requests.
+  EXPECT_LT(selected, whole / 2);
+  EXPECT_GT(selected, whole / 4);
 }
 
 }  // namespace
