@@ -1,11 +1,13 @@
 // The v2 SeriesStore against a real redis-server, with data written by the
 // real v2 writer (BlockSink + StandaloneFlush): the same JSON as v1 on the
 // same data, compacted and uncompacted groups answering alike, the base
-// cache, damaged blocks (a partial answer naming them), and the read-only
-// schema check.
+// cache, damaged blocks (a partial answer naming them), segmented customer
+// blocks (format 3), and the read-only schema check.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <set>
 
 #include "common/time_util.h"
@@ -281,6 +283,67 @@ TEST_F(V2StoreTest, ACustomerBaseReadForOneCustomerIsNotCached) {
   EXPECT_EQ(s.bases_cached, 0u);
   EXPECT_EQ(s.blocks_read, 2u);  // the group's base, once per read
   EXPECT_EQ(cache_->GetStats().entries, 0u);
+}
+
+// Thousands of customers: the customer blocks of the hour and day are
+// segmented (format 3), deltas and then bases, and every customer answer
+// (top list, a filtered customer, the ranking of all names) is v1's.
+TEST_F(V2StoreTest, SegmentedCustomerBlocksAnswerLikeV1) {
+  std::mt19937_64 rng(31);
+  std::vector<TestRequest> requests = testing::MixedRequests(At(9), At(11), 60000, 26);
+  // 20,000 customers, the first ones busiest (about Zipf): over 16 KiB of
+  // customer series per day shard in each flush.
+  for (TestRequest& r : requests) {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    r.customer = "cust-" + std::to_string(static_cast<int>(std::pow(20000.0, u)) - 1);
+  }
+  KeySchema v1(TestRedis::Get().UniquePrefix("v1seg"));
+  RedisSink v1_sink(&client_, v1, SinkOptions{}, &clock_);
+  Status st = v1_sink.Flush(testing::BatchFor(requests));
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (int k = 0; k < 2; ++k) {
+    std::vector<TestRequest> part;
+    for (size_t i = k; i < requests.size(); i += 2) part.push_back(requests[i]);
+    WriteV2(part);
+  }
+  // The day's customer groups hold segmented deltas.
+  size_t segmented = 0;
+  for (uint16_t shard = 0; shard < BlockShards(Tier::kDay); ++shard) {
+    auto r = client_.Command(
+        {"LINDEX", ListKey({BlockKind::kCustomer, Tier::kDay, day_, shard}), "0"});
+    ASSERT_TRUE(r.ok() && r->type == RedisReply::Type::kString);
+    auto h = ParseBlockHeader(r->str);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    segmented += h->segmented;
+  }
+  EXPECT_EQ(segmented, BlockShards(Tier::kDay));
+  QueryEngine v1_engine(&client_, v1, RetentionSeconds{}, &clock_);
+  auto customer_answers = [&](QueryEngine& engine) {
+    json all = json::object();
+      for (auto [from, to] : {std::pair{At(9), At(11)}, std::pair{At(0), At(24)},
+                            std::pair{At(9, 13), At(10, 47)}}) {
+      const std::string range = std::to_string(from) + "-" + std::to_string(to);
+      all["top_" + range] = *ToJson(engine.Customers(Params(from, to, {}, 50)));
+      for (const char* c : {"cust-0", "cust-7", "cust-1999", "cust-3998"}) {
+        all[std::string(c) + "_" + range] =
+            *ToJson(engine.Customers(Params(from, to, {"", "", c})));
+        all[std::string(c) + "_endpoints_" + range] =
+            *ToJson(engine.Endpoints(Params(from, to, {"", "", c})));
+      }
+      auto names = engine.CustomerNames(Params(from, to));
+      EXPECT_TRUE(names.ok());
+      if (names.ok()) all["names_" + range] = *names;
+    }
+    return all;
+  };
+  const json expected = customer_answers(v1_engine);
+  ASSERT_GT(expected["top_" + std::to_string(At(0)) + "-" + std::to_string(At(24))]["customers"].size(),
+            40u);
+  ExpectSameAnswers(expected, customer_answers(*Engine()));
+  // Compacted into segmented bases: the same answers.
+  ASSERT_GT(Compact(At(9), At(11)), 0u);
+  ExpectSameAnswers(expected,
+                    customer_answers(*Engine(std::make_shared<BlockCache>(kDefaultBlockCacheBytes))));
 }
 
 // Corruption: a block in Redis that fails its checks is left out, the
