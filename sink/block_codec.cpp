@@ -182,11 +182,12 @@ Status ReadPairLists(const uint8_t*& cursor, const uint8_t* end, uint32_t n, uin
 
 // Format 2: the largest of 1000, 100, 10, 1 µs that divides every latency
 // max and sum of the block (nginx logs latencies in ms, so usually 1000).
-uint64_t LatencyUnit(const DecodedBlock& b) {
+// The latency unit of series [first, last) of b.
+uint64_t LatencyUnit(const DecodedBlock& b, size_t first, size_t last) {
   uint64_t unit = 1000;
   const auto max = b.latency_max_us();
   const auto sum = b.latency_sum_us();
-  for (size_t i = 0; i < b.size() && unit > 1; ++i) {
+  for (size_t i = first; i < last && unit > 1; ++i) {
     while (unit > 1 && ((max[i] > 0 && static_cast<uint64_t>(max[i]) % unit != 0) ||
                         sum[i] % unit != 0)) {
       unit /= 10;
@@ -281,15 +282,16 @@ BlockEncoder::BlockEncoder() : cctx_(ZSTD_createCCtx()) {
 }
 BlockEncoder::~BlockEncoder() { ZSTD_freeCCtx(cctx_); }
 
-size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
-  const size_t n = b.size();
+size_t BlockEncoder::WritePayload(const DecodedBlock& b, size_t first, size_t last) {
+  const size_t n = last - first;
   // Per series at most: two key varints, seven counters, two list lengths,
-  // two seen minutes; the latency unit.
+  // two seen minutes; the latency unit. (The whole block's statuses and
+  // buckets bound a range's.)
   const size_t bound = n * 13 * kMaxVarintBytes +
                        (b.total_statuses() + b.total_buckets()) * 2 * kMaxVarintBytes + 1;
   uint8_t* const start = raw_.Ensure(bound);
   uint8_t* p = start;
-  const auto keys = b.keys();
+  const auto keys = b.keys().subspan(first, n);
   if (IsPairKind(b.group().kind)) {
     uint32_t prev_c = 0, prev_e = 0;
     for (SeriesKey key : keys) {
@@ -306,39 +308,39 @@ size_t BlockEncoder::WritePayload(const DecodedBlock& b) {
       prev = key;
     }
   }
-  for (uint64_t v : b.requests()) p = PutVarint(p, v);
+  for (uint64_t v : b.requests().subspan(first, n)) p = PutVarint(p, v);
   lead_bytes_ = static_cast<size_t>(p - start);
   for (auto column : {b.bytes_in(), b.bytes_out(), b.latency_count()}) {
-    for (uint64_t v : column) p = PutVarint(p, v);
+    for (uint64_t v : column.subspan(first, n)) p = PutVarint(p, v);
   }
   // The latency unit (format 2; not in a block with no series): its
   // exponent, then max and sum in it.
-  const uint64_t unit = LatencyUnit(b);
+  const uint64_t unit = LatencyUnit(b, first, last);
   if (n > 0) p = PutVarint(p, unit == 1000 ? 3 : unit == 100 ? 2 : unit == 10 ? 1 : 0);
   // Latency max + 1 (so that -1, none, is 0), then latency sum - max (the
   // sum of a single request is its max: 0, one byte).
-  const auto max = b.latency_max_us();
+  const auto max = b.latency_max_us().subspan(first, n);
   for (int64_t m : max) p = PutVarint(p, m < 0 ? 0 : static_cast<uint64_t>(m) / unit + 1);
-  const auto sum = b.latency_sum_us();
+  const auto sum = b.latency_sum_us().subspan(first, n);
   for (size_t i = 0; i < n; ++i) {
     p = PutVarint(p, (sum[i] - (max[i] < 0 ? 0 : static_cast<uint64_t>(max[i]))) / unit);
   }
   if (b.group().kind == BlockKind::kAll) {
-    for (size_t i = 0; i < n; ++i) p = PutVarint(p, b.rejected(i));
+    for (size_t i = first; i < last; ++i) p = PutVarint(p, b.rejected(i));
   }
   p = PutPairLists(
-      p, n, [&](size_t i) { return b.StatusCodes(i); },
-      [&](size_t i) { return b.StatusCounts(i); }, [](size_t) { return -1; });
+      p, n, [&](size_t i) { return b.StatusCodes(first + i); },
+      [&](size_t i) { return b.StatusCounts(first + i); }, [](size_t) { return -1; });
   p = PutPairLists(
-      p, n, [&](size_t i) { return b.BucketIndexes(i); },
-      [&](size_t i) { return b.BucketCounts(i); },
+      p, n, [&](size_t i) { return b.BucketIndexes(first + i); },
+      [&](size_t i) { return b.BucketCounts(first + i); },
       [&](size_t i) { return max[i] < 0 ? -1 : LatencyHistogram::BucketIndex(max[i]); });
   if (b.has_seen()) {
     // First seen + 1 (0: unknown), then last - first (0 when unknown).
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = first; i < last; ++i) {
       p = PutVarint(p, b.seen_first(i) == kSeenUnknown ? 0 : uint64_t{b.seen_first(i)} + 1);
     }
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = first; i < last; ++i) {
       p = PutVarint(p, b.seen_first(i) == kSeenUnknown ? 0 : b.seen_last(i) - b.seen_first(i));
     }
   }
@@ -389,7 +391,7 @@ Result<std::string> BlockEncoder::Encode(const DecodedBlock& block) {
   if (Status st = block.Validate(); !st.ok()) return Status::InvalidArgument(st.message());
   // Every series takes 9 bytes at least: refuse before sizing a buffer.
   if (block.size() > kMaxBlockPayloadBytes / 9) return TooLarge(block, block.size() * 9);
-  const size_t raw = WritePayload(block);
+  const size_t raw = WritePayload(block, 0, block.size());
   if (raw > kMaxBlockPayloadBytes) return TooLarge(block, raw);
   if (SegmentableKind(block.group().kind) && raw > kSegmentRawBytes && block.size() > 1) {
     const size_t segments = std::min(block.size(), (raw + kSegmentRawBytes - 1) / kSegmentRawBytes);
@@ -432,10 +434,7 @@ Result<std::string> BlockEncoder::EncodeSegmented(const DecodedBlock& block, siz
   const int level = block.base() ? kBaseZstdLevel : kDeltaZstdLevel;
   for (size_t first = 0; first < n; first += per) {
     const size_t last = std::min(n, first + per);
-    part_.Reset(block.group(), block.base());
-    if (block.has_seen()) part_.EnableSeen();
-    for (size_t i = first; i < last; ++i) part_.AppendSeriesFrom(block, i);
-    const size_t raw = WritePayload(part_);
+    const size_t raw = WritePayload(block, first, last);
     total_raw += raw;
     if (total_raw > kMaxBlockPayloadBytes) return TooLarge(block, total_raw);
     const uint8_t* payload = raw_.data.get();

@@ -106,7 +106,8 @@ class BlockEncoder {
     size_t capacity = 0;
     uint8_t* Ensure(size_t n);
   };
-  size_t WritePayload(const DecodedBlock& block);
+  // The format-2 payload of series [first, last) of `block`, into raw_.
+  size_t WritePayload(const DecodedBlock& block, size_t first, size_t last);
   // Encode as `segments` segments of equal series counts (the last shorter).
   Result<std::string> EncodeSegmented(const DecodedBlock& block, size_t segments);
   // The header, then `payload`.
@@ -120,7 +121,6 @@ class BlockEncoder {
   Buffer raw_, packed_;
   size_t lead_bytes_ = 0;  // WritePayload: bytes of the keys and requests columns
   DecodedBlock built_;
-  DecodedBlock part_;  // EncodeSegmented: one segment's series
   ZSTD_CCtx_s* cctx_ = nullptr;
 };
 
