@@ -215,6 +215,54 @@ std::string RawPayload(const std::string& block) {
   return raw;
 }
 
+// Runs every reader on `sealed` (under ASan: in bounds) and returns whether
+// the full decode accepted it. Then the partial readers read what it holds
+// (keys, requests, every other series) and the block round-trips; else the
+// decode is a parse error that leaves nothing half-read.
+bool ReadersAgree(BlockDecoder& decoder, const std::string& sealed) {
+  auto header = ParseBlockHeader(sealed);
+  const BlockGroup group = header.ok() ? header->group : BlockGroup{};
+  std::vector<SeriesKey> keys;
+  std::vector<uint64_t> requests;
+  const Status requests_st = decoder.DecodeRequests(sealed, group, &keys, &requests);
+  if (requests_st.ok()) {
+    EXPECT_EQ(keys.size(), requests.size());
+    for (size_t i = 1; i < keys.size(); ++i) EXPECT_LT(keys[i - 1], keys[i]);
+  } else {
+    EXPECT_TRUE(keys.empty() && requests.empty());
+  }
+  DecodedBlock every_other;
+  const Status selected_st = decoder.DecodeSelected(
+      sealed, group,
+      [](const DecodedBlock& all) -> Result<std::vector<size_t>> {
+        std::vector<size_t> rows;
+        for (size_t i = 0; i < all.size(); i += 2) rows.push_back(i);
+        return rows;
+      },
+      &every_other);
+  DecodedBlock out;
+  const Status st = decoder.Decode(sealed, &out);
+  if (!st.ok()) {
+    EXPECT_EQ(st.code(), StatusCode::kParseError);
+    EXPECT_TRUE(out.empty());  // nothing half-read is left behind
+    return false;
+  }
+  EXPECT_TRUE(requests_st.ok()) << requests_st.ToString();
+  EXPECT_EQ(keys, std::vector<SeriesKey>(out.keys().begin(), out.keys().end()));
+  EXPECT_EQ(requests, std::vector<uint64_t>(out.requests().begin(), out.requests().end()));
+  EXPECT_TRUE(selected_st.ok()) << selected_st.ToString();
+  DecodedBlock expected(out.group(), out.base());
+  if (out.has_seen()) expected.EnableSeen();
+  for (size_t i = 0; i < out.size(); i += 2) expected.AppendSeriesFrom(out, i);
+  EXPECT_TRUE(every_other == expected);
+  EXPECT_TRUE(out.Validate().ok());
+  auto again = EncodeBlock(out);
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+  auto back = DecodeBlock(again.ok() ? *again : std::string());
+  EXPECT_TRUE(back.ok() && *back == out);
+  return true;
+}
+
 TEST(BlockCorruption, ResealedMutationsAreRejectedOrValid) {
   std::mt19937_64 rng(77);
   BlockDecoder decoder;
@@ -231,53 +279,12 @@ TEST(BlockCorruption, ResealedMutationsAreRejectedOrValid) {
       Mutate(payload, rng);
     }
     const std::string sealed = Seal(header, payload, round % 2 == 0);
-    // The partial readers run on the same bytes (under ASan: in bounds).
-    std::vector<SeriesKey> keys;
-    std::vector<uint64_t> requests;
-    auto header_ok = ParseBlockHeader(sealed);
-    const BlockGroup group = header_ok.ok() ? header_ok->group : BlockGroup{};
-    const Status requests_st = decoder.DecodeRequests(sealed, group, &keys, &requests);
-    if (requests_st.ok()) {
-      ASSERT_EQ(keys.size(), requests.size());
-      for (size_t i = 1; i < keys.size(); ++i) ASSERT_LT(keys[i - 1], keys[i]);
+    if (ReadersAgree(decoder, sealed)) {
+      ++accepted;
     } else {
-      EXPECT_TRUE(keys.empty() && requests.empty());
-    }
-    DecodedBlock every_other;
-    const Status selected_st = decoder.DecodeSelected(
-        sealed, group,
-        [](const DecodedBlock& all) -> Result<std::vector<size_t>> {
-          std::vector<size_t> rows;
-          for (size_t i = 0; i < all.size(); i += 2) rows.push_back(i);
-          return rows;
-        },
-        &every_other);
-    DecodedBlock out;
-    Status st = decoder.Decode(sealed, &out);
-    if (st.ok()) {
-      // What the whole block holds, the partial readers read the same.
-      ASSERT_TRUE(requests_st.ok()) << requests_st.ToString();
-      ASSERT_EQ(keys, std::vector<SeriesKey>(out.keys().begin(), out.keys().end()));
-      ASSERT_EQ(requests, std::vector<uint64_t>(out.requests().begin(), out.requests().end()));
-      ASSERT_TRUE(selected_st.ok()) << selected_st.ToString();
-      DecodedBlock expected(out.group(), out.base());
-      if (out.has_seen()) expected.EnableSeen();
-      for (size_t i = 0; i < out.size(); i += 2) expected.AppendSeriesFrom(out, i);
-      ASSERT_TRUE(every_other == expected);
-    }
-    if (!st.ok()) {
       ++rejected;
-      EXPECT_EQ(st.code(), StatusCode::kParseError);
-      EXPECT_TRUE(out.empty());  // nothing half-read is left behind
-      continue;
     }
-    ++accepted;
-    ASSERT_TRUE(out.Validate().ok());
-    auto again = EncodeBlock(out);
-    ASSERT_TRUE(again.ok()) << again.status().ToString();
-    auto back = DecodeBlock(*again);
-    ASSERT_TRUE(back.ok());
-    ASSERT_TRUE(*back == out);
+    if (HasFatalFailure() || HasNonfatalFailure()) return;
   }
   // Most damage breaks a structural check; the rest is a different valid block.
   EXPECT_GT(rejected, 2 * accepted);
@@ -423,39 +430,12 @@ TEST(BlockCorruption, ResealedSegmentedMutationsAreRejectedOrValid) {
     }
     const std::string sealed =
         SealSegmented(sample.substr(0, kBlockHeaderBytes), segs, counts, round % 2 == 0);
-    std::vector<SeriesKey> keys;
-    std::vector<uint64_t> requests;
-    const Status requests_st = decoder.DecodeRequests(sealed, h->group, &keys, &requests);
-    if (!requests_st.ok()) EXPECT_TRUE(keys.empty() && requests.empty());
-    for (size_t i = 1; i < keys.size(); ++i) ASSERT_LT(keys[i - 1], keys[i]);
-    DecodedBlock every_other;
-    const Status selected_st = decoder.DecodeSelected(
-        sealed, h->group,
-        [](const DecodedBlock& all) -> Result<std::vector<size_t>> {
-          std::vector<size_t> rows;
-          for (size_t i = 0; i < all.size(); i += 2) rows.push_back(i);
-          return rows;
-        },
-        &every_other);
-    DecodedBlock out;
-    const Status st = decoder.Decode(sealed, &out);
-    if (!st.ok()) {
+    if (ReadersAgree(decoder, sealed)) {
+      ++accepted;
+    } else {
       ++rejected;
-      EXPECT_EQ(st.code(), StatusCode::kParseError);
-      EXPECT_TRUE(out.empty());
-      continue;
     }
-    ++accepted;
-    ASSERT_TRUE(requests_st.ok()) << requests_st.ToString();
-    ASSERT_EQ(keys, std::vector<SeriesKey>(out.keys().begin(), out.keys().end()));
-    ASSERT_TRUE(selected_st.ok()) << selected_st.ToString();
-    DecodedBlock expected(out.group(), out.base());
-    if (out.has_seen()) expected.EnableSeen();
-    for (size_t i = 0; i < out.size(); i += 2) expected.AppendSeriesFrom(out, i);
-    ASSERT_TRUE(every_other == expected);
-    auto again = DecodeBlock(*EncodeBlock(out));
-    ASSERT_TRUE(again.ok());
-    ASSERT_TRUE(*again == out);
+    if (HasFatalFailure() || HasNonfatalFailure()) return;
   }
   EXPECT_GT(rejected, 2 * accepted);
   std::printf("resealed segmented mutations: %d rejected, %d accepted\n", rejected, accepted);
