@@ -554,10 +554,7 @@ Status BlockDecoder::DecodeInto(std::string_view block, DecodedBlock* out, bool 
     st = ReadColumns(data, data + size, h.series, h.version, out, validate);
     if (!st.ok()) out->Reset(h.group, h.base);  // no half-read columns
   }
-  if (raw_capacity_ > kKeepScratchBytes) {
-    raw_.reset();
-    raw_capacity_ = 0;
-  }
+  DropLargeScratch();
   return st;
 }
 
@@ -765,10 +762,7 @@ Status BlockDecoder::DecodeSelected(std::string_view block, const BlockGroup& ex
   Status st = Payload(block, h, &data);
   if (st.ok()) st = ReadSelectedColumns(data, data + size, h, select, out);
   if (!st.ok()) out->Reset(expected, false);
-  if (raw_capacity_ > kKeepScratchBytes) {
-    raw_.reset();
-    raw_capacity_ = 0;
-  }
+  DropLargeScratch();
   return st;
 }
 

@@ -192,6 +192,15 @@ void PutLE32(std::string& s, size_t at, uint32_t v) {
 
 // Wraps `payload` (uncompressed) under `header` with valid lengths and CRCs,
 // compressed with zstd if `compress`: bytes the checksums cannot catch.
+// `header` with the lengths of `stored` (raw: `raw` bytes) and both CRCs set, then `stored`.
+std::string SealStored(std::string header, const std::string& stored, size_t raw) {
+  PutLE32(header, 24, static_cast<uint32_t>(stored.size()));
+  PutLE32(header, 28, static_cast<uint32_t>(raw));
+  PutLE32(header, 32, Crc(stored, 0, stored.size()));
+  PutLE32(header, 36, Crc(header, 0, 36));
+  return header + stored;
+}
+
 std::string Seal(std::string header, const std::string& payload, bool compress) {
   std::string stored = payload;
   if (compress) {
@@ -199,11 +208,7 @@ std::string Seal(std::string header, const std::string& payload, bool compress) 
     stored.resize(ZSTD_compress(stored.data(), stored.size(), payload.data(), payload.size(), 1));
   }
   header[7] = static_cast<char>((header[7] & ~1) | (compress ? 1 : 0));
-  PutLE32(header, 24, static_cast<uint32_t>(stored.size()));
-  PutLE32(header, 28, static_cast<uint32_t>(payload.size()));
-  PutLE32(header, 32, Crc(stored, 0, stored.size()));
-  PutLE32(header, 36, Crc(header, 0, 36));
-  return header + stored;
+  return SealStored(std::move(header), stored, payload.size());
 }
 
 std::string RawPayload(const std::string& block) {
@@ -279,12 +284,8 @@ TEST(BlockCorruption, ResealedMutationsAreRejectedOrValid) {
       Mutate(payload, rng);
     }
     const std::string sealed = Seal(header, payload, round % 2 == 0);
-    if (ReadersAgree(decoder, sealed)) {
-      ++accepted;
-    } else {
-      ++rejected;
-    }
-    if (HasFatalFailure() || HasNonfatalFailure()) return;
+    ++(ReadersAgree(decoder, sealed) ? accepted : rejected);
+    if (HasFailure()) return;
   }
   // Most damage breaks a structural check; the rest is a different valid block.
   EXPECT_GT(rejected, 2 * accepted);
@@ -386,11 +387,7 @@ std::string SealSegmented(std::string header, const std::vector<std::string>& se
     body += stored;
   }
   const std::string payload = directory + body;
-  PutLE32(header, 24, static_cast<uint32_t>(payload.size()));
-  PutLE32(header, 28, static_cast<uint32_t>(payload.size()));
-  PutLE32(header, 32, Crc(payload, 0, payload.size()));
-  PutLE32(header, 36, Crc(header, 0, 36));
-  return header + payload;
+  return SealStored(std::move(header), payload, payload.size());
 }
 
 TEST(BlockCorruption, ResealedSegmentedMutationsAreRejectedOrValid) {
@@ -430,12 +427,8 @@ TEST(BlockCorruption, ResealedSegmentedMutationsAreRejectedOrValid) {
     }
     const std::string sealed =
         SealSegmented(sample.substr(0, kBlockHeaderBytes), segs, counts, round % 2 == 0);
-    if (ReadersAgree(decoder, sealed)) {
-      ++accepted;
-    } else {
-      ++rejected;
-    }
-    if (HasFatalFailure() || HasNonfatalFailure()) return;
+    ++(ReadersAgree(decoder, sealed) ? accepted : rejected);
+    if (HasFailure()) return;
   }
   EXPECT_GT(rejected, 2 * accepted);
   std::printf("resealed segmented mutations: %d rejected, %d accepted\n", rejected, accepted);
