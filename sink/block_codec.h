@@ -1,6 +1,7 @@
 // The binary form of a storage-v2 block (docs/redis-schema.md "Block format"):
 // a 40-byte header, then the columns as LEB128 varints, zstd-compressed when
-// that pays.
+// that pays; a large block of a customer kind as segments of such columns,
+// each compressed on its own, behind a directory (format 3).
 //
 // Promise: Decode(Encode(b)) == b for every block that passes Validate().
 // Decode accepts only bytes that hold a valid block: it checks the magic, the
